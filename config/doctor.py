@@ -1,0 +1,170 @@
+"""``yizhan doctor``: check a station's set-up and print a ✓/✗ table.
+
+Each check returns a :class:`Check`; a check that does not apply (a device disabled, no
+hub configured) is shown as skipped with the reason, never as passed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import shutil
+import socket
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+
+from config import exitcodes
+from config.cli import Context
+from config.fonts import FontNotFoundError, find_cjk_font
+from config.settings import Settings
+
+MARKS = {"ok": "✓", "fail": "✗", "skip": "–"}
+
+
+@dataclass
+class Check:
+    name: str
+    status: str  # ok | fail | skip
+    detail: str
+
+
+def check_font(settings: Settings) -> Check:
+    try:
+        return Check("CJK font", "ok", str(find_cjk_font(settings.ui.font)))
+    except FontNotFoundError as exc:
+        return Check("CJK font", "fail", str(exc))
+
+
+def _x_socket(display: str) -> Path | None:
+    host, _, rest = display.partition(":")
+    if host not in ("", "unix") or not rest:
+        return None
+    return Path(f"/tmp/.X11-unix/X{rest.split('.')[0]}")
+
+
+def check_display(settings: Settings) -> Check:
+    wanted = {settings.devices.kiosk_screen.display, settings.devices.board_screen.display} - {""}
+    displays = sorted(wanted) or ([os.environ["DISPLAY"]] if os.environ.get("DISPLAY") else [])
+    if not displays:
+        return Check("display", "fail", "no DISPLAY set and none configured (the demo runs under Xvfb)")
+    problems = []
+    for display in displays:
+        path = _x_socket(display)
+        if path is None:
+            problems.append(f"{display}: only local displays can be checked")
+            continue
+        try:
+            with socket.socket(socket.AF_UNIX) as sock:
+                sock.settimeout(2)
+                sock.connect(str(path))
+        except OSError as exc:
+            problems.append(f"{display}: X server not reachable ({exc.strerror or exc})")
+    if problems:
+        return Check("display", "fail", "; ".join(problems))
+    return Check("display", "ok", ", ".join(displays))
+
+
+def _device_node(name: str, path: str) -> Check:
+    node = Path(path)
+    if not node.exists():
+        return Check(name, "fail", f"{path} does not exist (is the cable plugged in?)")
+    if not os.access(node, os.R_OK | os.W_OK):
+        return Check(name, "fail", f"{path} is not readable and writable by this user (dialout group?)")
+    return Check(name, "ok", path)
+
+
+def check_reader(settings: Settings) -> Check:
+    reader = settings.devices.idcard
+    if not reader.enabled:
+        return Check("ID card reader port", "skip", "disabled in settings")
+    return _device_node("ID card reader port", reader.port)
+
+
+def check_printer(settings: Settings) -> Check:
+    printer = settings.devices.printer
+    name = f"printer ({printer.kind})"
+    if not printer.enabled:
+        return Check(name, "skip", "disabled in settings")
+    if printer.kind == "serial":
+        return _device_node(name, printer.serial_port)
+    if printer.kind == "file":
+        return _device_node(name, printer.file_path)
+    if printer.kind == "usb":
+        found = any(
+            (dev / "idVendor").exists()
+            and (dev / "idVendor").read_text().strip() == f"{printer.usb_vendor_id:04x}"
+            and (dev / "idProduct").read_text().strip() == f"{printer.usb_product_id:04x}"
+            for dev in Path("/sys/bus/usb/devices").glob("*")
+        )
+        ident = f"{printer.usb_vendor_id:04x}:{printer.usb_product_id:04x}"
+        return Check(name, "ok" if found else "fail", ident if found else f"no USB device {ident}")
+    try:
+        with socket.create_connection((printer.host, printer.port), timeout=min(printer.timeout_s, 3)):
+            return Check(name, "ok", f"{printer.host}:{printer.port}")
+    except OSError as exc:
+        return Check(name, "fail", f"{printer.host}:{printer.port} not reachable ({exc.strerror or exc})")
+
+
+def check_storage(settings: Settings) -> Check:
+    data_dir = settings.storage.data_dir
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=data_dir, prefix=".doctor-"):
+            pass
+    except OSError as exc:
+        return Check("data dir", "fail", f"{data_dir} is not writable ({exc.strerror or exc})")
+    free_mb = shutil.disk_usage(data_dir).free // (1024 * 1024)
+    floor = settings.storage.free_space_floor_mb
+    if free_mb < floor:
+        return Check("data dir", "fail", f"{data_dir}: {free_mb} MB free, below the floor of {floor} MB")
+    return Check("data dir", "ok", f"{data_dir}: {free_mb} MB free (floor {floor} MB)")
+
+
+def check_hub(settings: Settings) -> Check:
+    if not settings.hub.feed_url:
+        return Check("hub", "skip", "no hub.feed_url configured (content from local imports only)")
+    import requests
+
+    url = urljoin(settings.hub.feed_url.rstrip("/") + "/", "manifest.json")
+    try:
+        response = requests.head(url, timeout=min(settings.hub.timeout_s, 5), allow_redirects=True)
+    except requests.RequestException as exc:
+        return Check("hub", "fail", f"{urlsplit(url).netloc} not reachable ({type(exc).__name__})")
+    if response.status_code >= 400:
+        return Check("hub", "fail", f"{url} answered HTTP {response.status_code}")
+    return Check("hub", "ok", url)
+
+
+def check_clock(settings: Settings, now: dt.datetime | None = None) -> Check:
+    now = now or dt.datetime.now()
+    if now.year < 2024:
+        return Check("clock", "fail", f"{now:%Y-%m-%d %H:%M} is not plausible: set the clock (NTP)")
+    return Check("clock", "ok", f"{now:%Y-%m-%d %H:%M}")
+
+
+CHECKS = (check_font, check_display, check_reader, check_printer, check_storage, check_hub, check_clock)
+
+
+def run_checks(settings: Settings) -> list[Check]:
+    return [check(settings) for check in CHECKS]
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.set_defaults(handler=_doctor)
+
+
+def _doctor(args: argparse.Namespace, ctx: Context) -> int:
+    checks = run_checks(ctx.settings)
+    failed = [c for c in checks if c.status == "fail"]
+    if ctx.json:
+        ctx.emit({"ok": not failed, "checks": [asdict(c) for c in checks]})
+    else:
+        width = max(len(c.name) for c in checks)
+        print(f"station {ctx.settings.station.id} ({ctx.settings.station.name})")
+        for c in checks:
+            print(f"  {MARKS[c.status]} {c.name:<{width}}  {c.detail}")
+        print(f"{len(failed)} problem(s)" if failed else "all checks passed")
+    return exitcodes.FAILURE if failed else exitcodes.OK

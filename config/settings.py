@@ -1,0 +1,304 @@
+"""The station's settings: a TOML file validated into typed, frozen settings.
+
+A bad file is refused with :class:`SettingsError`, whose message names the file, the
+key and what is wrong (``station.toml: devices.printer.paper_width: must be 58 or 80,
+got 75``). Unknown keys are errors: a typo must not pass silently.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+DEFAULT_LOCATIONS = (Path("/etc/yizhan/station.toml"), Path("station.toml"))
+STATION_KINDS = ("服务站", "零工驿站", "就业驿站", "就业之家")
+BOARD_PROFILES = ("tv-1080p", "tv-portrait", "led-strip", "led-panel")
+PIN_SCHEME = "pbkdf2_sha256"
+PIN_ROUNDS = 200_000
+
+
+class SettingsError(Exception):
+    """The settings file is missing, unreadable or invalid. ``str()`` is the message for the user."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class StationSettings(_Section):
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
+    name: str = Field(min_length=2, max_length=40)
+    kind: Literal["服务站", "零工驿站", "就业驿站", "就业之家"] = "服务站"
+    region: str = Field(default="", pattern=r"^(\d{6})?$", description="GB/T 2260 region code")
+    address: str = ""
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    radius_km: float = Field(default=3.0, gt=0, le=500)
+    hotline: str = ""
+    complaint_phone: str = ""
+    opening_hours: str = ""
+
+
+class HubSettings(_Section):
+    feed_url: str = ""
+    public_key: str = Field(default="", description="base64 of the feed's raw 32-byte Ed25519 public key")
+    upload_url: str = ""
+    station_token: str = ""
+    sync_interval_s: int = Field(default=300, ge=10, le=86_400)
+    timeout_s: float = Field(default=10.0, gt=0, le=300)
+
+    @field_validator("feed_url", "upload_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError(f"must be an http:// or https:// URL, got {value!r}")
+        return value
+
+    @field_validator("public_key")
+    @classmethod
+    def _ed25519_key(cls, value: str) -> str:
+        if not value:
+            return value
+        try:
+            raw = base64.b64decode(value, validate=True)
+        except ValueError:
+            raise ValueError("must be base64 (the output of 'yizhan hub keygen')") from None
+        if len(raw) != 32:
+            raise ValueError(f"must be a 32-byte Ed25519 public key, got {len(raw)} bytes")
+        return value
+
+
+class IdCardReaderSettings(_Section):
+    enabled: bool = True
+    port: str = "/dev/ttyUSB0"
+    baud: Literal[9600, 19200, 38400, 57600, 115200] = 115200
+    poll_interval_ms: int = Field(default=300, ge=100, le=5000)
+    reply_timeout_s: float = Field(default=1.0, gt=0, le=10)
+    photo_decoder: str = Field(default="", description="optional path of a vendor WLT decoder library")
+
+
+class PrinterSettings(_Section):
+    enabled: bool = True
+    kind: Literal["usb", "serial", "network", "file", "virtual"] = "network"
+    paper_width: Literal[58, 80] = 80
+    profile: str = "generic-80"
+    # network / virtual
+    host: str = "127.0.0.1"
+    port: int = Field(default=9100, ge=1, le=65535)
+    timeout_s: float = Field(default=3.0, gt=0, le=60)
+    # usb
+    usb_vendor_id: int | None = Field(default=None, ge=0, le=0xFFFF)
+    usb_product_id: int | None = Field(default=None, ge=0, le=0xFFFF)
+    usb_in_ep: int = Field(default=0x82, ge=0, le=0xFF)
+    usb_out_ep: int = Field(default=0x01, ge=0, le=0xFF)
+    # serial
+    serial_port: str = ""
+    serial_baud: Literal[9600, 19200, 38400, 57600, 115200] = 9600
+    serial_flow: Literal["none", "rtscts", "xonxoff"] = "none"
+    # file
+    file_path: str = ""
+
+    @model_validator(mode="after")
+    def _parameters_for_kind(self) -> PrinterSettings:
+        if self.kind == "usb" and (self.usb_vendor_id is None or self.usb_product_id is None):
+            raise ValueError("kind 'usb' needs usb_vendor_id and usb_product_id")
+        if self.kind == "serial" and not self.serial_port:
+            raise ValueError("kind 'serial' needs serial_port")
+        if self.kind == "file" and not self.file_path:
+            raise ValueError("kind 'file' needs file_path")
+        return self
+
+
+class ScreenSettings(_Section):
+    width: int = Field(default=1920, ge=64, le=7680)
+    height: int = Field(default=1080, ge=16, le=7680)
+    rotation: Literal[0, 90, 180, 270] = 0
+    fullscreen: bool = False
+    display: str = Field(default="", description="X display, e.g. ':0'; empty = $DISPLAY")
+
+
+class BoardScreenSettings(ScreenSettings):
+    profile: Literal["tv-1080p", "tv-portrait", "led-strip", "led-panel"] = "tv-1080p"
+    motion: Literal["auto", "paged", "scroll"] = "auto"
+    max_fps: int = Field(default=0, ge=0, le=120, description="0 = the profile's default")
+
+
+class DevicesSettings(_Section):
+    idcard: IdCardReaderSettings = IdCardReaderSettings()
+    printer: PrinterSettings = PrinterSettings()
+    kiosk_screen: ScreenSettings = ScreenSettings(width=1080, height=1920)
+    board_screen: BoardScreenSettings = BoardScreenSettings()
+
+
+class KioskSettings(_Section):
+    idle_timeout_s: int = Field(default=90, ge=15, le=3600)
+    countdown_s: int = Field(default=20, ge=5, le=120)
+    elder_mode: bool = True
+    read_aloud: bool = True
+    tts_command: str = "espeak-ng -v cmn -s 140"
+    staff_pin_hash: str = ""
+
+    @field_validator("staff_pin_hash")
+    @classmethod
+    def _pin_is_hash(cls, value: str) -> str:
+        if value and not value.startswith(PIN_SCHEME + "$"):
+            raise ValueError("must be a PIN hash made by 'yizhan config hash-pin', never the PIN itself")
+        if value and len(value.split("$")) != 4:
+            raise ValueError("is not a well-formed PIN hash (scheme$rounds$salt$hash)")
+        return value
+
+
+class StorageSettings(_Section):
+    data_dir: Path = Path("/var/lib/yizhan")
+    media_quota_mb: int = Field(default=4096, ge=16)
+    free_space_floor_mb: int = Field(default=250, ge=0)
+
+
+class PrivacySettings(_Section):
+    retention_days: int = Field(default=30, ge=1, le=3650)
+
+
+class UiSettings(_Section):
+    font: str = Field(default="", description="path of a CJK font file; empty = discover")
+    language: Literal["zh_CN"] = "zh_CN"
+
+
+class Settings(_Section):
+    station: StationSettings
+    hub: HubSettings = HubSettings()
+    devices: DevicesSettings = DevicesSettings()
+    kiosk: KioskSettings = KioskSettings()
+    storage: StorageSettings = StorageSettings()
+    privacy: PrivacySettings = PrivacySettings()
+    ui: UiSettings = UiSettings()
+    source: Path | None = Field(default=None, exclude=True)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.storage.data_dir
+
+    @property
+    def db_path(self) -> Path:
+        return self.storage.data_dir / "station.db"
+
+    @property
+    def media_dir(self) -> Path:
+        return self.storage.data_dir / "media"
+
+    def masked(self) -> dict[str, Any]:
+        """The effective settings as plain data, secrets replaced by a mask."""
+        data = self.model_dump(mode="json")
+        if data["hub"]["station_token"]:
+            data["hub"]["station_token"] = "****"
+        if data["kiosk"]["staff_pin_hash"]:
+            data["kiosk"]["staff_pin_hash"] = PIN_SCHEME + "$****"
+        return data
+
+
+def _describe(error: dict[str, Any]) -> str:
+    kind = error["type"]
+    got = error.get("input")
+    ctx = error.get("ctx") or {}
+    if kind == "extra_forbidden":
+        return "unknown key (check the spelling against config/station.example.toml)"
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "literal_error":
+        expected = str(ctx.get("expected", "")).replace("'", "")
+        return f"must be {expected}, got {got!r}" if isinstance(got, str) else f"must be {expected}, got {got}"
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        word = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=", "less_than": "<"}[kind]
+        bound = next(iter(ctx.values()), "")
+        if isinstance(bound, float) and bound.is_integer():
+            bound = int(bound)
+        return f"must be {word} {bound}, got {got}"
+    if kind == "string_pattern_mismatch":
+        return f"has a wrong format, got {got!r} (allowed: {ctx.get('pattern')})"
+    if kind == "value_error":
+        return str(ctx.get("error", error["msg"]))
+    msg = error["msg"][0].lower() + error["msg"][1:]
+    return f"{msg}, got {got!r}" if got is not None and not isinstance(got, dict) else msg
+
+
+def _format_errors(name: str, exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors():
+        loc = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        lines.append(f"{name}: {loc}: {_describe(error)}")
+    return "\n".join(lines)
+
+
+def parse_settings(text: str, *, name: str = "station.toml", base_dir: Path | None = None) -> Settings:
+    """Parse and validate TOML text. Relative ``storage.data_dir`` is taken from ``base_dir``."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{name}: not valid TOML: {exc}") from None
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        raise SettingsError(_format_errors(name, exc)) from None
+    data_dir = settings.storage.data_dir
+    if base_dir is not None and not data_dir.is_absolute():
+        storage = settings.storage.model_copy(update={"data_dir": (base_dir / data_dir).resolve()})
+        settings = settings.model_copy(update={"storage": storage})
+    return settings
+
+
+def load_settings(path: str | os.PathLike[str]) -> Settings:
+    """Read and validate a settings file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SettingsError(f"{path}: no such settings file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"{path}: cannot read settings: {exc}") from None
+    settings = parse_settings(text, name=path.name, base_dir=path.resolve().parent)
+    return settings.model_copy(update={"source": path.resolve()})
+
+
+def find_settings_file(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """``--config`` if given, else ``$YIZHAN_CONFIG``, else the first of the default locations."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("YIZHAN_CONFIG")
+    if env:
+        return Path(env)
+    for candidate in DEFAULT_LOCATIONS:
+        if candidate.exists():
+            return candidate
+    tried = ", ".join(str(p) for p in DEFAULT_LOCATIONS)
+    raise SettingsError(
+        f"no station settings found (tried --config, $YIZHAN_CONFIG, {tried}); "
+        "copy config/station.example.toml to station.toml and edit it"
+    )
+
+
+def hash_pin(pin: str, *, salt: bytes | None = None, rounds: int = PIN_ROUNDS) -> str:
+    """A PBKDF2-SHA256 hash of a staff PIN, in the form stored in ``kiosk.staff_pin_hash``."""
+    if not (pin.isdigit() and 4 <= len(pin) <= 12):
+        raise ValueError("a staff PIN is 4 to 12 digits")
+    salt = salt or secrets.token_bytes(16)
+    digest = hashlib.pbkdf2_hmac("sha256", pin.encode(), salt, rounds)
+    return f"{PIN_SCHEME}${rounds}${salt.hex()}${digest.hex()}"
+
+
+def check_pin(pin: str, stored: str) -> bool:
+    """True if ``pin`` matches ``stored`` (constant-time). An empty hash matches nothing."""
+    try:
+        scheme, rounds, salt, digest = stored.split("$")
+    except ValueError:
+        return False
+    if scheme != PIN_SCHEME:
+        return False
+    candidate = hashlib.pbkdf2_hmac("sha256", pin.encode(), bytes.fromhex(salt), int(rounds))
+    return hmac.compare_digest(candidate.hex(), digest)

@@ -1,0 +1,1 @@
+"""The Kivy touchscreen app residents use, with a PIN-protected staff mode."""

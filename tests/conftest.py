@@ -1,0 +1,101 @@
+"""Fixtures every test reuses: a virtual X display, free ports, a temporary station."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# Kivy must not parse pytest's command line, and must not write into the user's home.
+os.environ.setdefault("KIVY_NO_ARGS", "1")
+os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
+os.environ.setdefault("KIVY_HOME", tempfile.mkdtemp(prefix="yizhan-kivy-home-"))
+
+from config.netutil import free_port as _free_port  # noqa: E402
+from config.settings import Settings, load_settings  # noqa: E402
+from config.xvfb import start_xvfb  # noqa: E402
+
+STATION_TOML = """\
+[station]
+id = "test-station-01"
+name = "城东社区人社便民服务站"
+kind = "服务站"
+region = "520103"
+address = "贵阳市云岩区中华北路108号"
+latitude = 26.5830
+longitude = 106.7135
+radius_km = 3
+hotline = "0851-12333"
+complaint_phone = "0851-12345"
+opening_hours = "周一至周五 9:00-17:30"
+
+[storage]
+data_dir = "data"
+media_quota_mb = 64
+free_space_floor_mb = 0
+
+[devices.printer]
+kind = "virtual"
+paper_width = 80
+profile = "generic-80"
+
+[devices.kiosk_screen]
+width = 1080
+height = 1920
+
+[devices.board_screen]
+width = 1920
+height = 1080
+"""
+
+
+@pytest.fixture(scope="session")
+def xvfb() -> Iterator[str]:
+    """One Xvfb for the whole test session; sets $DISPLAY and yields it."""
+    vd = start_xvfb(1920, 1920)
+    old = os.environ.get("DISPLAY")
+    os.environ["DISPLAY"] = vd.display
+    yield vd.display
+    vd.stop()
+    if old is None:
+        os.environ.pop("DISPLAY", None)
+    else:
+        os.environ["DISPLAY"] = old
+
+
+@pytest.fixture
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
+    return _free_port()
+
+
+class Station:
+    """A temporary station: a settings file and its data dir. ``write(extra)`` appends TOML."""
+
+    def __init__(self, root: Path, text: str = STATION_TOML) -> None:
+        self.root = root
+        self.config_path = root / "station.toml"
+        self.config_path.write_text(text, encoding="utf-8")
+
+    def write(self, extra: str) -> Settings:
+        self.config_path.write_text(self.config_path.read_text(encoding="utf-8") + "\n" + extra,
+                                    encoding="utf-8")
+        return self.settings
+
+    @property
+    def settings(self) -> Settings:
+        return load_settings(self.config_path)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.settings.storage.data_dir
+
+
+@pytest.fixture
+def station(tmp_path: Path) -> Station:
+    """A temporary station (settings file + data dir) with the printer set to the virtual one."""
+    (tmp_path / "data").mkdir()
+    return Station(tmp_path)
