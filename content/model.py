@@ -34,6 +34,9 @@ _CONTROL_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn"}
 _EMOJI_RANGES = ((0x1F000, 0x1FAFF), (0x2600, 0x27BF), (0xFE00, 0xFE0F), (0x1F900, 0x1F9FF))
 
 
+_EMOJI_RE = re.compile("[" + "".join(f"{chr(lo)}-{chr(hi)}" for lo, hi in _EMOJI_RANGES) + "]")
+
+
 def _is_emoji(ch: str) -> bool:
     code = ord(ch)
     return any(lo <= code <= hi for lo, hi in _EMOJI_RANGES)
@@ -44,6 +47,10 @@ def clean_text(value: Any, *, multiline: bool = False) -> str:
     if value is None:
         return ""
     text = unicodedata.normalize("NFC", str(value))
+    if text.isprintable() and not _EMOJI_RE.search(text):
+        # the usual case, checked at C speed: no control, format, unassigned or emoji character
+        # (isprintable() is False for all of those and for tabs, newlines and non-ASCII spaces)
+        return _collapse(text, multiline)
     out = []
     for ch in text:
         if ch == "\n" and multiline:
@@ -54,7 +61,10 @@ def clean_text(value: Any, *, multiline: bool = False) -> str:
             continue
         else:
             out.append(ch)
-    text = "".join(out)
+    return _collapse("".join(out), multiline)
+
+
+def _collapse(text: str, multiline: bool) -> str:
     if multiline:
         text = "\n".join(re.sub(r"[ \u3000]+", " ", line).strip() for line in text.split("\n"))
         text = re.sub(r"\n{3,}", "\n\n", text)

@@ -1,0 +1,194 @@
+"""Job search at scale: 100 000 sample jobs, every query kind, against a plain LIKE scan.
+
+    .venv/bin/python bench/search.py            # 100 000 jobs
+    .venv/bin/python bench/search.py --quick    # 20 000 jobs
+
+Measures the time to load the jobs into the station store and its size on disk, then the
+latency (p50/p95 over every query of a kind, repeated) of `Store.search_jobs` (one page of 50,
+as the kiosk asks) for 1-hanzi, 2-hanzi, 3+-hanzi, initials, full-pinyin and key-by-key
+pinyin queries, each alone (any distance) and with the 3 km radius and a category. The
+same page is computed by a plain `LIKE '%q%'` scan over an ordinary table of the same jobs
+(hanzi: the four searchable fields; pinyin: a column of each text's pinyin, first reading
+only, which a scan could hold), timed in the same run; the ratio is printed. For hanzi the
+scan is the reference: our results must be the very same jobs in the same order.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from content.sample import sample_content  # noqa: E402
+from content.search import term_readings  # noqa: E402
+from content.store import Store  # noqa: E402
+
+ORIGIN = (26.5830, 106.7135)
+TODAY = dt.date(2024, 6, 3)
+
+# (query, category used with the radius filter)
+QUERIES: dict[str, list[tuple[str, str]]] = {
+    "1hanzi": [("工", "普工"), ("保", "保洁"), ("员", "物流"), ("司", "物流"), ("电", "技工"), ("厨", "餐饮"),
+               ("师", "医护"), ("店", "销售"), ("护", "医护"), ("证", "家政")],
+    "2hanzi": [("保洁", "保洁"), ("普工", "普工"), ("司机", "物流"), ("电工", "技工"), ("厨师", "餐饮"),
+               ("快递", "物流"), ("保安", "保安"), ("家政", "家政"), ("经验", "建筑"), ("物业", "保洁")],
+    "3hanzi": [("保洁员", "保洁"), ("叉车司机", "物流"), ("快递分拣员", "物流"), ("家政服务员", "家政"),
+               ("健康证", "餐饮"), ("银行大堂保安", "保安"), ("服务有限公司", "服务"), ("经验优先", "技工"),
+               ("养老护理员", "家政"), ("持叉车证", "物流")],
+    "initials": [("bj", "保洁"), ("pg", "普工"), ("sj", "物流"), ("dg", "技工"), ("cs", "餐饮"), ("kd", "物流"),
+                 ("bjy", "保洁"), ("ccsj", "物流"), ("yhdtba", "保安"), ("jzfwy", "家政")],
+    "fullpinyin": [("baojie", "保洁"), ("pugong", "普工"), ("siji", "物流"), ("diangong", "技工"),
+                   ("chushi", "餐饮"), ("kuaidi", "物流"), ("baojieyuan", "保洁"), ("chachesiji", "物流"),
+                   ("jiazheng", "家政"), ("yinhang", "保安")],
+    "keybykey": [(q, "保洁") for q in ("b", "ba", "bao", "baoj", "baoji")] +
+                [(q, "物流") for q in ("k", "ku", "kua", "kuai", "kuaid")],
+}
+KIND_LABELS = {"1hanzi": "1 hanzi", "2hanzi": "2 hanzi", "3hanzi": "3+ hanzi", "initials": "initials",
+               "fullpinyin": "full pinyin", "keybykey": "key by key"}
+PAGE = 50
+
+
+def percentile(values: list[float], p: float) -> float:
+    values = sorted(values)
+    k = (len(values) - 1) * p
+    lo, hi = int(k), min(int(k) + 1, len(values) - 1)
+    return values[lo] + (values[hi] - values[lo]) * (k - lo)
+
+
+def build_scan(path: Path, store: Store) -> sqlite3.Connection:
+    """The baseline: the same open jobs in an ordinary table, searched with LIKE."""
+    scan = sqlite3.connect(path)
+    scan.execute("CREATE TABLE jobs (n INTEGER PRIMARY KEY, id TEXT, title TEXT, employer TEXT, category TEXT,"
+                 " requirements TEXT, pinyin TEXT, dist_km REAL, published TEXT, valid_until TEXT)")
+    rows = []
+    for n, job in enumerate(store.export_content().jobs, start=1):
+        # a scan can hold one reading per character: first reading, full and initials, per text
+        texts = (job.title, job.employer, job.category)
+        first = [[r[0] for r in term_readings(t)] for t in texts]
+        pinyin = " ".join("".join(rs) + " " + "".join(x[0] for x in rs) for rs in first)
+        rows.append((n, job.id, job.title, job.employer, job.category, job.requirements, pinyin,
+                     store.job_distance_km(job), job.published.isoformat(), job.valid_until.isoformat()))
+    scan.executemany("INSERT INTO jobs VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+    scan.commit()
+    return scan
+
+
+def scan_page(scan: sqlite3.Connection, query: str, kind: str, filtered: bool, category: str) -> list[str]:
+    like = f"%{query}%"
+    where = "published <= :d AND valid_until >= :d"
+    if filtered:
+        where += " AND dist_km <= 3 AND category = :c"
+    if kind in ("1hanzi", "2hanzi", "3hanzi"):
+        match = "(title LIKE :q OR employer LIKE :q OR category LIKE :q OR requirements LIKE :q)"
+        order = "(title LIKE :q) DESC, n"  # n: nearest first, then newest, then id (as the store)
+    else:
+        match, order = "pinyin LIKE :q", "n"
+    sql = f"SELECT id FROM jobs WHERE {where} AND {match} ORDER BY {order} LIMIT {PAGE}"
+    return [r[0] for r in scan.execute(sql, {"q": like, "d": TODAY.isoformat(), "c": category})]
+
+
+def timed(fn, repeat: int) -> tuple[list[float], object]:
+    result = fn()  # warm-up (and the answer)
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - started) * 1000)
+    return times, result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="20 000 jobs instead of 100 000")
+    parser.add_argument("--jobs", type=int, help="number of jobs (overrides --quick)")
+    parser.add_argument("--repeat", type=int, default=15, help="timed runs per query (default 15)")
+    args = parser.parse_args()
+    n_jobs = args.jobs or (20_000 if args.quick else 100_000)
+
+    with tempfile.TemporaryDirectory(prefix="yizhan-bench-search-") as tmp:
+        tmp_path = Path(tmp)
+        started = time.perf_counter()
+        content = sample_content(origin=ORIGIN, jobs=n_jobs, seed=7, today=TODAY)
+        generate_s = time.perf_counter() - started
+        store = Store(tmp_path / "station.db", ORIGIN, default_radius_km=3.0)
+        started = time.perf_counter()
+        store.replace_content(content, feed_id="bench", version=1)
+        load_s = time.perf_counter() - started
+        del content
+        store.close()
+        store = Store(tmp_path / "station.db", ORIGIN, default_radius_km=3.0)
+        conn = sqlite3.connect(tmp_path / "station.db")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.close()
+        db_mb = os.path.getsize(tmp_path / "station.db") / 1e6
+        scan = build_scan(tmp_path / "scan.db", store)
+        scan_mb = os.path.getsize(tmp_path / "scan.db") / 1e6
+
+        print(f"jobs: {n_jobs}  generate: {generate_s:.1f} s  load into store: {load_s:.1f} s  "
+              f"store size: {db_mb:.1f} MB (plain table for the scan: {scan_mb:.1f} MB)")
+        print(f"query timings over {args.repeat} runs per query, one page of {PAGE}; ms")
+        header = (f"{'kind':<12} {'filter':<12} {'ours p50':>9} {'ours p95':>9} {'scan p50':>9} {'scan p95':>9}"
+                  f" {'scan/ours':>9}  {'count p95':>9}  same as scan")
+        print(header)
+        print("-" * len(header))
+        figures: list[tuple[str, float, str]] = []
+        mismatches: list[str] = []
+        for kind, queries in QUERIES.items():
+            for filtered in (False, True):
+                ours: list[float] = []
+                base: list[float] = []
+                counts: list[float] = []
+                same = 0
+                for query, category in queries:
+                    kw = dict(radius_km=3.0, category=category) if filtered else dict(radius_km=None)
+                    t, hits = timed(lambda q=query, kw=kw: store.search_jobs(q, today=TODAY, limit=PAGE, **kw),
+                                    args.repeat)
+                    ours += t
+                    t, expected = timed(lambda q=query, c=category, f=filtered, k=kind: scan_page(scan, q, k, f, c),
+                                        args.repeat)
+                    base += t
+                    t, _ = timed(lambda q=query, kw=kw: store.count_jobs(q, today=TODAY, **kw), max(3, args.repeat // 3))
+                    counts += t
+                    if kind.endswith("hanzi"):
+                        got = [h.job.id for h in hits]
+                        if got == expected:
+                            same += 1
+                        else:
+                            mismatches.append(f"{query} ({'3 km + ' + category if filtered else 'all'})")
+                label = "3km+category" if filtered else "all"
+                p50, p95 = statistics.median(ours), percentile(ours, 0.95)
+                b50, b95 = statistics.median(base), percentile(base, 0.95)
+                check = f"{same}/{len(queries)}" if kind.endswith("hanzi") else "n/a (scan: 1st reading)"
+                print(f"{KIND_LABELS[kind]:<12} {label:<12} {p50:>9.2f} {p95:>9.2f} {b50:>9.2f} {b95:>9.2f}"
+                      f" {b50 / p50:>8.1f}x  {percentile(counts, 0.95):>9.2f}  {check}")
+                suffix = "_filtered" if filtered else ""
+                figures.append((f"search_p95_{kind}{suffix}", p95, "ms"))
+                figures.append((f"scan_vs_search_p50_ratio_{kind}{suffix}", b50 / p50, "x"))
+                figures.append((f"count_p95_{kind}{suffix}", percentile(counts, 0.95), "ms"))
+        store.close()
+        scan.close()
+
+    worst = max(v for name, v, _ in figures if name.startswith("search_p95"))
+    print()
+    print(f"worst p95 over all kinds: {worst:.2f} ms (target <= 10 ms)")
+    if mismatches:
+        print("DIFFERENT FROM THE SCAN: " + ", ".join(mismatches))
+    for name, value, unit in figures:
+        print(f"FIGURE {name} {value:.2f} {unit}")
+    print(f"FIGURE search_p95_worst {worst:.2f} ms")
+    print(f"FIGURE load_{n_jobs}_jobs {load_s:.1f} s")
+    print(f"FIGURE db_size_{n_jobs}_jobs {db_mb:.1f} MB")
+    print(f"FIGURE hanzi_results_differing_from_scan {len(mismatches)} queries")
+    return 1 if mismatches else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

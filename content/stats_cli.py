@@ -1,0 +1,62 @@
+"""``yizhan stats``: service counts from the station store.
+
+What content the station holds (feed, version, when applied), how many jobs are open per
+category and kind (near the station and in all), and how many rows the other parts of the
+station keep in the same database (registrations, outbox, print queue, ...), whatever
+tables they are: those are counted by name, so this command needs no knowledge of them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+
+from config import exitcodes
+from config.cli import Context
+
+_OWN_PREFIX = "content_"
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--date", type=dt.date.fromisoformat, metavar="YYYY-MM-DD",
+                        help="count jobs open on this day (default: today)")
+    parser.set_defaults(handler=_stats)
+
+
+def _stats(args: argparse.Namespace, ctx: Context) -> int:
+    from content.model import JOB_KINDS
+    from content.store import Store
+
+    today = getattr(args, "date", None) or dt.date.today()
+    with Store.from_settings(ctx.settings) as store:
+        info = store.content_info()
+        near = store.category_counts(today)
+        everywhere = store.category_counts(today, radius_km=None)
+        kinds = {kind: store.count_jobs(kind=kind, radius_km=None, today=today) for kind in JOB_KINDS}
+        gigs_today = store.count_jobs(when="today", radius_km=None, today=today)
+        radius = store.default_radius_km
+        others = {name: count for name, count in store.table_counts().items() if not name.startswith(_OWN_PREFIX)}
+    data = {
+        "date": today.isoformat(),
+        "content": {"feed_id": info.feed_id, "version": info.version,
+                    "applied_at": info.applied_at.isoformat() if info.applied_at else None,
+                    "counts": info.counts},
+        "open_jobs": {"radius_km": radius, "near": sum(near.values()), "all": sum(everywhere.values()),
+                      "by_category_near": near, "by_category_all": everywhere, "by_kind_all": kinds,
+                      "gigs_today": gigs_today},
+        "other_tables": others,
+    }
+    if ctx.json:
+        ctx.emit(data)
+        return exitcodes.OK
+    applied = info.applied_at.astimezone().strftime("%Y-%m-%d %H:%M") if info.applied_at else "从未"
+    print(f"内容：{info.feed_id or '无'} 第 {info.version} 版，更新于 {applied}")
+    print("记录：" + "，".join(f"{k} {v}" for k, v in info.counts.items()))
+    print(f"{today} 在招岗位：{radius:g} 公里内 {sum(near.values())} 个，全部 {sum(everywhere.values())} 个，"
+          f"今日零工 {gigs_today} 个")
+    print("按类别（公里内/全部）：" + "，".join(
+        f"{cat} {near[cat]}/{everywhere[cat]}" for cat in near if everywhere[cat]))
+    print("按用工形式：" + "，".join(f"{k} {v}" for k, v in kinds.items()))
+    if others:
+        print("其他数据表：" + "，".join(f"{name} {count}" for name, count in sorted(others.items())))
+    return exitcodes.OK

@@ -1,0 +1,1081 @@
+"""The station store: the content the kiosk, the board and the printer show, in the station database.
+
+One SQLite file (WAL, :func:`content.db.connect`) holds the last content set applied. Its
+tables are prefixed ``content_`` so they sit beside the other parts' tables. A new set
+replaces the old one whole, in one transaction: a reader sees the old set or the new one,
+never a mix, and a failure (or a power cut) half-way leaves the old set in place.
+
+Jobs are numbered in ranking order when they are stored: nearest to the station first,
+then newest. Search then walks matches in that order and stops at the page it needs, and
+a radius becomes a range of those numbers. If the station's coordinates change, the jobs
+are renumbered on the next use. See :mod:`content.search` for how text is matched.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+import threading
+import typing
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Final, Literal
+
+import sqlite_utils
+
+from content import search as textsearch
+from content.db import connect, transaction
+from content.geo import distance_km
+from content.model import (
+    JOB_CATEGORIES,
+    Announcement,
+    ContentSet,
+    Course,
+    Event,
+    Job,
+    Policy,
+)
+
+SCHEMA_VERSION = 1
+# Exactly-on-the-circle jobs count as inside: float rounding must not drop a job at 3.000 km.
+RADIUS_SLACK_KM = 1e-9
+# Monthly equivalents for the minimum-salary filter (21.75 paid days a month, 8 hours a day).
+MONTHLY_FACTOR = {"月": 1.0, "日": 21.75, "时": 21.75 * 8}
+
+
+class _Default:
+    def __repr__(self) -> str:
+        return "DEFAULT_RADIUS"
+
+
+DEFAULT_RADIUS: Final = _Default()
+"""Pass (or omit) for the station's own radius; pass ``None`` for every distance ("全部")."""
+
+Radius = float | int | str | None | _Default
+
+
+@dataclass(frozen=True)
+class JobHit:
+    """A job found by a search, its distance from the station and the field the query matched."""
+
+    job: Job
+    distance_km: float
+    matched_field: str = ""
+
+
+@dataclass(frozen=True)
+class ContentInfo:
+    """What content the store holds: which feed and version, when it was applied, how much."""
+
+    feed_id: str = ""
+    version: int = 0
+    applied_at: dt.datetime | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+class StoreError(Exception):
+    """The store cannot do what was asked (bad argument, unknown schema)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# schema
+
+_MIGRATIONS: dict[int, Sequence[str]] = {
+    1: (
+        """CREATE TABLE IF NOT EXISTS content_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)""",
+        # n: the ranking order (distance from the station, then newest); also the FTS rowid.
+        # Only what filters need is here, so that walking the jobs in order reads few pages.
+        """CREATE TABLE IF NOT EXISTS content_jobs (
+            n INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            title TEXT NOT NULL,
+            employer TEXT NOT NULL,
+            category TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            work_date TEXT,
+            salary_max INTEGER NOT NULL,
+            monthly_max REAL,
+            dist_km REAL NOT NULL,
+            age_min INTEGER,
+            age_max INTEGER,
+            gender TEXT NOT NULL,
+            source TEXT NOT NULL,
+            published TEXT NOT NULL,
+            valid_until TEXT NOT NULL,
+            title_tid INTEGER NOT NULL,
+            employer_tid INTEGER NOT NULL,
+            category_tid INTEGER NOT NULL,
+            title_m0 INTEGER NOT NULL,
+            title_m1 INTEGER NOT NULL,
+            other_m0 INTEGER NOT NULL,
+            other_m1 INTEGER NOT NULL)""",
+        # the whole record, read only for the jobs shown
+        """CREATE TABLE IF NOT EXISTS content_job_data (n INTEGER PRIMARY KEY, data TEXT NOT NULL)""",
+        "CREATE INDEX IF NOT EXISTS content_jobs_dist ON content_jobs(dist_km)",
+        "CREATE INDEX IF NOT EXISTS content_jobs_category ON content_jobs(category)",
+        "CREATE INDEX IF NOT EXISTS content_jobs_title_tid ON content_jobs(title_tid)",
+        "CREATE INDEX IF NOT EXISTS content_jobs_employer_tid ON content_jobs(employer_tid)",
+        "CREATE INDEX IF NOT EXISTS content_jobs_category_tid ON content_jobs(category_tid)",
+        "CREATE INDEX IF NOT EXISTS content_jobs_work_date ON content_jobs(work_date)",
+        # Contentless: the index only (text lives in content_job_data). t/e/c/r: title, employer,
+        # category, requirements as bigram streams; x: one token per category, so that a category
+        # filter is an FTS5 AND rather than a row-by-row check. The tokenizer's Unicode tables are
+        # old (6.1): characters it does not know (Cn, e.g. rare hanzi of later CJK extensions)
+        # must stay inside tokens too.
+        """CREATE VIRTUAL TABLE IF NOT EXISTS content_job_text USING fts5(
+            t, e, c, r, x, content='', columnsize=0,
+            tokenize="unicode61 remove_diacritics 0 categories 'L* N* Co Cn'")""",
+        # distinct titles / employers / categories with their readings, and two pinyin indexes
+        """CREATE TABLE IF NOT EXISTS content_py_term (
+            tid INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE, readings TEXT NOT NULL,
+            n_title INTEGER NOT NULL DEFAULT 0, n_other INTEGER NOT NULL DEFAULT 0)""",
+        """CREATE TABLE IF NOT EXISTS content_py_initials (
+            key TEXT NOT NULL, tid INTEGER NOT NULL, pos INTEGER NOT NULL,
+            PRIMARY KEY (key, tid, pos)) WITHOUT ROWID""",
+        """CREATE TABLE IF NOT EXISTS content_py_full (
+            key TEXT NOT NULL, tid INTEGER NOT NULL, pos INTEGER NOT NULL,
+            PRIMARY KEY (key, tid, pos)) WITHOUT ROWID""",
+        """CREATE TABLE IF NOT EXISTS content_policies (
+            id TEXT PRIMARY KEY, position INTEGER NOT NULL, category TEXT NOT NULL, data TEXT NOT NULL)""",
+        """CREATE TABLE IF NOT EXISTS content_events (
+            id TEXT PRIMARY KEY, position INTEGER NOT NULL, starts_at TEXT NOT NULL, data TEXT NOT NULL)""",
+        """CREATE TABLE IF NOT EXISTS content_courses (
+            id TEXT PRIMARY KEY, position INTEGER NOT NULL, data TEXT NOT NULL)""",
+        """CREATE TABLE IF NOT EXISTS content_announcements (
+            id TEXT PRIMARY KEY, position INTEGER NOT NULL, priority TEXT NOT NULL, target TEXT NOT NULL,
+            data TEXT NOT NULL)""",
+        """CREATE TABLE IF NOT EXISTS content_documents (name TEXT PRIMARY KEY, data TEXT NOT NULL)""",
+        # every token of every title: a query with a token no title has skips the title pass
+        """CREATE TABLE IF NOT EXISTS content_title_grams (gram TEXT PRIMARY KEY) WITHOUT ROWID""",
+    ),
+}
+
+_RECORD_TABLES = {
+    "jobs": "content_jobs",
+    "policies": "content_policies",
+    "events": "content_events",
+    "courses": "content_courses",
+    "announcements": "content_announcements",
+    "documents": "content_documents",
+}
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the content tables up to :data:`SCHEMA_VERSION`; returns the version found before.
+
+    An up-to-date database is only read: opening the store never waits for a writer (a sync
+    replacing a large content set holds the write lock for a while).
+    """
+    found = _schema_version(conn)
+    if found == SCHEMA_VERSION:
+        return found
+    with transaction(conn):
+        found = _schema_version(conn)  # again, under the lock: another process may have migrated
+        if found > SCHEMA_VERSION:
+            raise StoreError(f"the station database has content schema {found}; "
+                             f"this program knows up to {SCHEMA_VERSION} (upgrade Yizhan)")
+        if found == 0:
+            conn.execute("CREATE TABLE IF NOT EXISTS content_schema (version INTEGER NOT NULL)")
+        for version in range(found + 1, SCHEMA_VERSION + 1):
+            for statement in _MIGRATIONS[version]:
+                conn.execute(statement)
+        conn.execute("DELETE FROM content_schema")
+        conn.execute("INSERT INTO content_schema (version) VALUES (?)", (SCHEMA_VERSION,))
+    return found
+
+
+def _schema_version(conn: sqlite3.Connection) -> int:
+    if not sqlite_utils.Database(conn)["content_schema"].exists():
+        return 0
+    row = conn.execute("SELECT max(version) FROM content_schema").fetchone()
+    found = row[0] if row and row[0] is not None else 0
+    if found > SCHEMA_VERSION:
+        raise StoreError(f"the station database has content schema {found}; "
+                         f"this program knows up to {SCHEMA_VERSION} (upgrade Yizhan)")
+    return found
+
+
+# ---------------------------------------------------------------------------------------------
+# the store
+
+
+class Store:
+    """The station's content: replace it whole, search jobs, read policies, events, courses, notices.
+
+    Safe to share between threads (the UI thread and the sync thread): each thread gets its own
+    connection, and every search runs in one read transaction. Replacing the content holds the
+    database's write lock while the rows are written, about 5 s for 100 000 jobs (other parts'
+    writers wait, within content.db's busy timeout).
+    """
+
+    def __init__(self, db_path: Path | str, origin: tuple[float, float], default_radius_km: float = 3.0
+                 ) -> None:
+        self.db_path = Path(db_path)
+        self.origin = (float(origin[0]), float(origin[1]))
+        self.default_radius_km = float(default_radius_km)
+        self._local = threading.local()
+        self._conns: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        migrate(self._conn())
+        self._reorder_if_moved()
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Store:
+        """The store of the station described by ``settings`` (config.settings.Settings)."""
+        st = settings.station
+        return cls(settings.db_path, (st.latitude, st.longitude), st.radius_km)
+
+    # -- connections ---------------------------------------------------------------------------
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._closed:
+            raise StoreError("the store is closed")
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self.db_path)
+            self._local.conn = conn
+            with self._lock:
+                self._conns.append(conn)
+        return conn
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """One read transaction: several SELECTs see the same content set."""
+        conn = self._conn()
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        finally:
+            conn.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close every connection this store opened (in any thread)."""
+        with self._lock:
+            conns, self._conns = self._conns, []
+            self._closed = True
+        for conn in conns:
+            try:
+                conn.close()
+            except sqlite3.ProgrammingError:
+                pass  # made in another thread that already ended; nothing to release
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def replace_content(self, content: ContentSet, *, feed_id: str = "local", version: int = 0) -> None:
+        """Replace the whole content set (every kind of record and the documents) in one transaction.
+
+        Readers see the old set or the new one, never a mix; if anything fails (or the power goes)
+        before the commit, the old set stays.
+        """
+        _check_unique_ids(content)
+        prepared = _prepare_jobs(content.jobs, self.origin)
+        conn = self._conn()
+        with transaction(conn, durable=True):
+            self._write_all(conn, prepared, content)
+            self._write_meta(conn, prepared, feed_id, version)
+
+    def merge_jobs(self, jobs: Sequence[Job], *, replace_jobs: bool = False) -> tuple[int, int]:
+        """Add ``jobs`` to the stored set, replacing stored jobs with the same id (all stored jobs with
+        ``replace_jobs``); everything else stays. One transaction. Returns (added, updated)."""
+        incoming = ContentSet(jobs=list(jobs))
+        _check_unique_ids(incoming)
+        conn = self._conn()
+        with transaction(conn, durable=True):
+            current = self._export(conn)
+            meta = dict(conn.execute("SELECT key, value FROM content_meta").fetchall())
+            known = {job.id for job in current.jobs}
+            new_ids = {job.id for job in jobs}
+            kept = [] if replace_jobs else [job for job in current.jobs if job.id not in new_ids]
+            current.jobs = kept + list(jobs)
+            prepared = _prepare_jobs(current.jobs, self.origin)
+            self._write_all(conn, prepared, current)
+            self._write_meta(conn, prepared, meta.get("feed_id", "local"), int(meta.get("version", 0)))
+        updated = len(new_ids & known)
+        return len(new_ids) - updated, updated
+
+    def _write_meta(self, conn: sqlite3.Connection, prepared: _PreparedJobs, feed_id: str, version: int, *,
+                    applied_at: str | None = None) -> None:
+        meta = {
+            "feed_id": feed_id,
+            "version": str(int(version)),
+            "applied_at": applied_at or dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "origin": _origin_text(self.origin),
+            "job_count": str(len(prepared.rows)),
+            "category_jobs": json.dumps(prepared.category_jobs, ensure_ascii=False),
+            "prefix_jobs": json.dumps(prepared.prefix_jobs),  # {"title": {prefix: n}, "other": {...}}
+        }
+        conn.executemany("INSERT OR REPLACE INTO content_meta (key, value) VALUES (?, ?)", meta.items())
+
+    def _write_all(self, conn: sqlite3.Connection, prepared: _PreparedJobs, content: ContentSet) -> None:
+        for table in _RECORD_TABLES.values():
+            conn.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+        conn.execute("INSERT INTO content_job_text(content_job_text) VALUES ('delete-all')")
+        for table in ("content_job_data", "content_py_term", "content_py_initials", "content_py_full",
+                      "content_title_grams"):
+            conn.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+        conn.executemany("INSERT INTO content_py_term (tid, text, readings, n_title, n_other) VALUES (?, ?, ?, ?, ?)",
+                         prepared.terms)
+        conn.executemany("INSERT INTO content_py_initials (key, tid, pos) VALUES (?, ?, ?)", prepared.initials)
+        conn.executemany("INSERT INTO content_py_full (key, tid, pos) VALUES (?, ?, ?)", prepared.full)
+        conn.executemany(
+            "INSERT INTO content_jobs (n, id, title, employer, category, kind, work_date, salary_max,"
+            " monthly_max, dist_km, age_min, age_max, gender, source, published, valid_until, title_tid,"
+            " employer_tid, category_tid, title_m0, title_m1, other_m0, other_m1) VALUES"
+            " (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", prepared.rows)
+        conn.executemany("INSERT INTO content_job_data (n, data) VALUES (?, ?)", prepared.data)
+        conn.executemany("INSERT INTO content_title_grams (gram) VALUES (?)", [(g,) for g in prepared.title_grams])
+        conn.executemany("INSERT INTO content_job_text (rowid, t, e, c, r, x) VALUES (?, ?, ?, ?, ?, ?)",
+                         prepared.texts)
+        conn.executemany("INSERT INTO content_policies (id, position, category, data) VALUES (?, ?, ?, ?)",
+                         [(p.id, i, p.category, p.model_dump_json()) for i, p in enumerate(content.policies)])
+        conn.executemany("INSERT INTO content_events (id, position, starts_at, data) VALUES (?, ?, ?, ?)",
+                         [(e.id, i, e.starts_at.isoformat(), e.model_dump_json())
+                          for i, e in enumerate(content.events)])
+        conn.executemany("INSERT INTO content_courses (id, position, data) VALUES (?, ?, ?)",
+                         [(c.id, i, c.model_dump_json()) for i, c in enumerate(content.courses)])
+        conn.executemany(
+            "INSERT INTO content_announcements (id, position, priority, target, data) VALUES (?, ?, ?, ?, ?)",
+            [(a.id, i, a.priority, a.target, a.model_dump_json()) for i, a in enumerate(content.announcements)])
+        conn.executemany("INSERT INTO content_documents (name, data) VALUES (?, ?)",
+                         [(str(name), json.dumps(doc, ensure_ascii=False))
+                          for name, doc in content.documents.items()])
+
+    def _reorder_if_moved(self) -> None:
+        """Renumber the jobs when the station's coordinates differ from those they were ranked for."""
+        conn = self._conn()
+        origin = _origin_text(self.origin)
+        row = conn.execute("SELECT value FROM content_meta WHERE key = 'origin'").fetchone()
+        if row is None or row[0] == origin:
+            return
+        with transaction(conn, durable=True):
+            meta = dict(conn.execute("SELECT key, value FROM content_meta").fetchall())
+            if meta.get("origin") == origin:
+                return  # another process did it meanwhile
+            current = self._export(conn)
+            prepared = _prepare_jobs(current.jobs, self.origin)
+            self._write_all(conn, prepared, current)
+            self._write_meta(conn, prepared, meta.get("feed_id", "local"), int(meta.get("version", 0)),
+                             applied_at=meta.get("applied_at"))
+
+    def export_content(self) -> ContentSet:
+        """The whole stored content set, as records (for re-ranking, export and checks)."""
+        with self._read() as conn:
+            return self._export(conn)
+
+    def _export(self, conn: sqlite3.Connection) -> ContentSet:
+        return ContentSet(
+            jobs=[_load_job(r[0]) for r in conn.execute(
+                "SELECT data FROM content_job_data ORDER BY n")],
+            policies=self._all(conn, "content_policies", Policy),
+            events=self._all(conn, "content_events", Event),
+            courses=self._all(conn, "content_courses", Course),
+            announcements=self._all(conn, "content_announcements", Announcement),
+            documents={r[0]: json.loads(r[1]) for r in conn.execute(
+                "SELECT name, data FROM content_documents ORDER BY name")},
+        )
+
+    @staticmethod
+    def _all(conn: sqlite3.Connection, table: str, cls: type) -> list:
+        return [cls.model_validate_json(r[0])
+                for r in conn.execute(f"SELECT data FROM {table} ORDER BY position")]  # noqa: S608
+
+    # -- what is stored ------------------------------------------------------------------------
+
+    def content_info(self) -> ContentInfo:
+        with self._read() as conn:
+            meta = dict(conn.execute("SELECT key, value FROM content_meta").fetchall())
+            counts = {name: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608
+                      for name, table in _RECORD_TABLES.items()}
+        applied = meta.get("applied_at")
+        return ContentInfo(
+            feed_id=meta.get("feed_id", ""),
+            version=int(meta.get("version", 0)),
+            applied_at=dt.datetime.fromisoformat(applied) if applied else None,
+            counts=counts,
+        )
+
+    def table_counts(self) -> dict[str, int]:
+        """Rows in each table of the station database, every part's tables included (for stats)."""
+        db = sqlite_utils.Database(self._conn())
+        return {name: db[name].count for name in db.table_names()
+                if not name.startswith("sqlite_") and db[name].virtual_table_using is None}
+
+    # -- jobs ----------------------------------------------------------------------------------
+
+    def search_jobs(self, query: str = "", *, radius_km: Radius = DEFAULT_RADIUS, category: str | None = None,
+                    kind: str | None = None, when: Literal["today", "week"] | None = None,
+                    min_salary: int | None = None, age: int | None = None, gender: str | None = None,
+                    source: str | None = None, today: dt.date | None = None, limit: int = 50,
+                    offset: int = 0) -> list[JobHit]:
+        """Open jobs matching ``query`` and the filters, best first.
+
+        Title matches come before matches in other fields; within each, nearer jobs first, then newer.
+        ``radius_km`` omitted = the station's radius, ``None`` = any distance. ``when`` keeps gigs whose
+        work date is today, or within the 7 days from today ("week"). ``min_salary`` is monthly
+        (day and hour rates are converted; piece rates do not qualify). ``age``/``gender`` keep the jobs
+        such a person may take (age limits inclusive).
+        """
+        filters = _Filters(radius_km, category, kind, when, min_salary, age, gender, source, today)
+        if limit <= 0 or offset < 0:
+            return []
+        with self._read() as conn:
+            plan = self._plan(conn, query, filters)
+            rows = plan.fetch(conn, offset + limit)[offset:offset + limit]
+            return self._hits(conn, rows, plan.query)
+
+    def count_jobs(self, query: str = "", *, radius_km: Radius = DEFAULT_RADIUS, category: str | None = None,
+                   kind: str | None = None, when: Literal["today", "week"] | None = None,
+                   min_salary: int | None = None, age: int | None = None, gender: str | None = None,
+                   source: str | None = None, today: dt.date | None = None) -> int:
+        """How many jobs :meth:`search_jobs` would find with the same arguments (for "N 个岗位")."""
+        filters = _Filters(radius_km, category, kind, when, min_salary, age, gender, source, today)
+        with self._read() as conn:
+            return self._plan(conn, query, filters).count(conn)
+
+    def jobs_for_person(self, age: int, gender: str, *, category: str | None = None,
+                        radius_km: Radius = DEFAULT_RADIUS, today: dt.date | None = None,
+                        limit: int = 50) -> list[JobHit]:
+        """Open jobs a person of ``age`` and ``gender`` (from the ID card) may take, best first."""
+        return self.search_jobs("", radius_km=radius_km, category=category, age=age, gender=gender,
+                                today=today, limit=limit)
+
+    def get_job(self, job_id: str) -> Job | None:
+        row = self._conn().execute(
+            "SELECT d.data FROM content_jobs j JOIN content_job_data d ON d.n = j.n WHERE j.id = ?",
+            (job_id,)).fetchone()
+        return _load_job(row[0]) if row else None
+
+    def job_distance_km(self, job: Job) -> float:
+        """How far ``job`` is from this station."""
+        return distance_km(self.origin[0], self.origin[1], job.latitude, job.longitude)
+
+    def category_counts(self, today: dt.date | None = None, *, radius_km: Radius = DEFAULT_RADIUS
+                        ) -> dict[str, int]:
+        """Open jobs per category (every category listed, zeros included), within the station's radius
+        unless ``radius_km`` says otherwise (``None`` = any distance): the counts on the home tiles."""
+        with self._read() as conn:
+            plan = self._plan(conn, "", _Filters(radius_km=radius_km, today=today))
+            found = dict(conn.execute(
+                f"SELECT j.category, count(*) FROM content_jobs j WHERE {plan.where_sql} GROUP BY j.category",
+                plan.where_params).fetchall())
+        return {cat: found.get(cat, 0) for cat in JOB_CATEGORIES}
+
+    def featured_jobs(self, limit: int = 10, today: dt.date | None = None) -> list[JobHit]:
+        """Jobs for the attract loop: the newest open jobs within the station's radius, then farther ones."""
+        with self._read() as conn:
+            plan = self._plan(conn, "", _Filters(today=today))
+            near_limit = plan.max_n if plan.max_n is not None else -1
+            rows = conn.execute(
+                f"SELECT j.n, j.dist_km, '' FROM content_jobs j WHERE {_open_sql()} "
+                "ORDER BY (j.n > ?), j.published DESC, j.n LIMIT ?",
+                (*_open_params(plan.today), near_limit, limit)).fetchall()
+            return self._hits(conn, [tuple(r) for r in rows], "")
+
+    def _hits(self, conn: sqlite3.Connection, rows: list[tuple[int, float, str | None]], query: str
+              ) -> list[JobHit]:
+        if not rows:
+            return []
+        marks = ",".join("?" * len(rows))
+        data = dict(conn.execute(f"SELECT n, data FROM content_job_data WHERE n IN ({marks})",
+                                 [r[0] for r in rows]).fetchall())
+        hits = []
+        for n, dist, matched in rows:
+            job = _load_job(data[n])
+            hits.append(JobHit(job, dist, matched if matched is not None else _matched_field(job, query)))
+        return hits
+
+    def _plan(self, conn: sqlite3.Connection, query: str, f: _Filters) -> _Plan:
+        today = f.today or dt.date.today()
+        radius = self._radius(f.radius_km)
+        meta = dict(conn.execute(
+            "SELECT key, value FROM content_meta WHERE key IN ('job_count', 'category_jobs', 'prefix_jobs')").fetchall())
+        total = int(meta.get("job_count", 0))
+        where = [_open_sql()]
+        params: list[Any] = list(_open_params(today))
+        max_n = None
+        scope = total
+        if radius is not None:
+            # n follows the distance, so the last job within the radius (one index seek) bounds them all
+            row = conn.execute(
+                "SELECT n FROM content_jobs INDEXED BY content_jobs_dist WHERE dist_km <= ? "
+                "ORDER BY dist_km DESC, n DESC LIMIT 1", (radius + RADIUS_SLACK_KM,)).fetchone()
+            max_n = scope = row[0] if row and row[0] is not None else 0
+            where.append("j.n <= ?")
+            params.append(max_n)
+        # rough share of jobs each filter keeps, to choose between walking in order and index lookups
+        keep = 1.0
+        if f.category:
+            where.append("j.category = ?")
+            params.append(f.category)
+            per_category = json.loads(meta.get("category_jobs", "{}"))
+            keep *= per_category.get(f.category, 0) / max(1, total)
+        if f.kind:
+            where.append("j.kind = ?")
+            params.append(f.kind)
+            keep *= 0.4
+        if f.when == "today":
+            where.append("j.work_date = ?")
+            params.append(today.isoformat())
+            keep *= 0.05
+        elif f.when == "week":
+            where.append("j.work_date BETWEEN ? AND ?")
+            params.extend([today.isoformat(), (today + dt.timedelta(days=6)).isoformat()])
+            keep *= 0.2
+        elif f.when is not None:
+            raise StoreError(f"when must be 'today' or 'week', not {f.when!r}")
+        if f.min_salary is not None:
+            where.append("j.monthly_max >= ?")
+            params.append(f.min_salary)
+            keep *= 0.5
+        if f.age is not None:
+            where.append("(j.age_min IS NULL OR j.age_min <= ?) AND (j.age_max IS NULL OR j.age_max >= ?)")
+            params.extend([f.age, f.age])
+            keep *= 0.7
+        if f.gender in ("男", "女"):
+            where.append("j.gender IN ('不限', ?)")
+            params.append(f.gender)
+            keep *= 0.8
+        elif f.gender not in (None, "", "不限"):
+            raise StoreError(f"gender must be 男 or 女, not {f.gender!r}")
+        if f.source:
+            where.append("j.source = ?")
+            params.append(f.source)
+            keep *= 0.8 if f.source == "企业" else 0.1
+        return _Plan(textsearch.normalize_query(query), textsearch.without_spaces(query), " AND ".join(where),
+                     params, max_n, today,
+                     f.category, total=total, scope=scope, keep=keep,
+                     prefix_jobs=json.loads(meta.get("prefix_jobs", "{}")))
+
+    def _radius(self, radius_km: Radius) -> float | None:
+        if isinstance(radius_km, _Default) or radius_km == "default":
+            return self.default_radius_km
+        if radius_km is None or radius_km in ("all", "全部"):
+            return None
+        try:
+            value = float(radius_km)
+        except (TypeError, ValueError):
+            raise StoreError(f"radius must be a number of km, 'all' or omitted, not {radius_km!r}") from None
+        if not value >= 0:
+            raise StoreError(f"radius must be 0 km or more, not {radius_km!r}")
+        return value
+
+    # -- other content -------------------------------------------------------------------------
+
+    def policies(self, category: str | None = None, today: dt.date | None = None) -> list[Policy]:
+        """Policies in force on ``today`` (all of a ``category`` if given), in feed order."""
+        today = today or dt.date.today()
+        sql = "SELECT data FROM content_policies"
+        params: tuple = ()
+        if category:
+            sql += " WHERE category = ?"
+            params = (category,)
+        rows = self._conn().execute(sql + " ORDER BY position", params).fetchall()
+        found = (Policy.model_validate_json(r[0]) for r in rows)
+        return [p for p in found if p.is_open(today)]
+
+    def get_policy(self, policy_id: str) -> Policy | None:
+        row = self._conn().execute("SELECT data FROM content_policies WHERE id = ?", (policy_id,)).fetchone()
+        return Policy.model_validate_json(row[0]) if row else None
+
+    def events(self, now: dt.datetime | None = None) -> list[Event]:
+        """Events not yet over (upcoming or under way), soonest first."""
+        rows = self._conn().execute("SELECT data FROM content_events ORDER BY starts_at, position").fetchall()
+        found = [Event.model_validate_json(r[0]) for r in rows]
+        return [e for e in found if e.is_open(_now_like(now, e.ends_at))]
+
+    def get_event(self, event_id: str) -> Event | None:
+        row = self._conn().execute("SELECT data FROM content_events WHERE id = ?", (event_id,)).fetchone()
+        return Event.model_validate_json(row[0]) if row else None
+
+    def courses(self) -> list[Course]:
+        rows = self._conn().execute("SELECT data FROM content_courses ORDER BY position").fetchall()
+        return [Course.model_validate_json(r[0]) for r in rows]
+
+    def get_course(self, course_id: str) -> Course | None:
+        row = self._conn().execute("SELECT data FROM content_courses WHERE id = ?", (course_id,)).fetchone()
+        return Course.model_validate_json(row[0]) if row else None
+
+    def announcements(self, surface: Literal["kiosk", "board"], now: dt.datetime | None = None
+                      ) -> list[Announcement]:
+        """Announcements for ``surface`` inside their time window, urgent ones first."""
+        if surface not in ("kiosk", "board"):
+            raise StoreError(f"surface must be 'kiosk' or 'board', not {surface!r}")
+        rows = self._conn().execute(
+            "SELECT data FROM content_announcements WHERE target IN (?, 'both') "
+            "ORDER BY priority = 'urgent' DESC, position", (surface,)).fetchall()
+        found = [Announcement.model_validate_json(r[0]) for r in rows]
+        return [a for a in found if a.is_open(_now_like(now, a.starts_at))]
+
+    def document(self, name: str) -> Any | None:
+        """A named JSON document carried with the content (e.g. "board_schedule"), or None."""
+        row = self._conn().execute("SELECT data FROM content_documents WHERE name = ?", (name,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+
+# ---------------------------------------------------------------------------------------------
+# query plans
+
+
+_MATCH = "temp.content_py_match"
+
+
+def _open_sql() -> str:
+    return "j.published <= ? AND j.valid_until >= ?"
+
+
+def _open_params(today: dt.date) -> tuple[str, str]:
+    return today.isoformat(), today.isoformat()
+
+
+@dataclass
+class _Filters:
+    """The filters of a job search, as the caller gave them."""
+
+    radius_km: Radius = DEFAULT_RADIUS
+    category: str | None = None
+    kind: str | None = None
+    when: str | None = None
+    min_salary: int | None = None
+    age: int | None = None
+    gender: str | None = None
+    source: str | None = None
+    today: dt.date | None = None
+
+
+@dataclass
+class _Plan:
+    """A search's normalized query and SQL filter, and how to run it."""
+
+    query: str
+    typed: str  # the query as typed (less spaces), for the LIKE scan
+    where_sql: str
+    where_params: list[Any]
+    max_n: int | None
+    today: dt.date
+    category: str | None = None
+    total: int = 0  # jobs stored
+    scope: int = 0  # jobs within the radius
+    keep: float = 1.0  # rough share of those the other filters keep
+    prefix_jobs: dict[str, dict[str, int]] = field(default_factory=dict)
+    _pinyin: _PinyinMatch | None = None
+
+    @property
+    def mode(self) -> str:
+        if not self.query:
+            return "all"
+        if textsearch.is_pinyin_query(self.query):
+            return "pinyin"
+        if textsearch.text_match(self.query) is not None:
+            return "text"
+        return "like"
+
+    # Each fetch returns rows (n, dist_km, matched_field or None) in ranking order.
+
+    def fetch(self, conn: sqlite3.Connection, n: int) -> list[tuple[int, float, str | None]]:
+        mode = self.mode
+        if mode == "all":
+            rows = conn.execute(
+                f"SELECT j.n, j.dist_km, '' FROM {self._walk_source()} WHERE {self.where_sql} ORDER BY j.n LIMIT ?",
+                (*self.where_params, n)).fetchall()
+        elif mode == "text":
+            phrase = textsearch.text_match(self.query)
+            rows = self._fts(conn, f"{{t}} : {phrase}", n) if self._in_some_title(conn) else []
+            if len(rows) < n:
+                rows += self._fts(conn, f"{{e c r}} : {phrase} NOT {{t}} : {phrase}", n - len(rows))
+        elif mode == "pinyin":
+            pm = self._pinyin_match(conn)
+            if not pm.found:
+                return []
+            rows = self._pinyin_rows(conn, pm, title=True, n=n)
+            if len(rows) < n:
+                rows += self._pinyin_rows(conn, pm, title=False, n=n - len(rows))
+        else:
+            rows = self._like(conn, n)
+        return [tuple(r) for r in rows]
+
+    def count(self, conn: sqlite3.Connection) -> int:
+        mode = self.mode
+        if mode == "all":
+            sql, params = f"SELECT count(*) FROM content_jobs j WHERE {self.where_sql}", self.where_params
+        elif mode == "text":
+            sql, params = self._fts_sql(f"{{t e c r}} : {textsearch.text_match(self.query)}", "count(*)")
+        elif mode == "pinyin":
+            pm = self._pinyin_match(conn)
+            if not pm.found:
+                return 0
+            walk = pm.mask is not None or pm.title_candidates + pm.other_candidates > self.scope // 4
+            cond, params = pm.condition(("title", "employer", "category"), walk=walk)
+            source = self._walk_source() if walk else "content_jobs j"
+            sql = f"SELECT count(*) FROM {source} WHERE {cond} AND {self.where_sql}"
+            params = [*params, *self.where_params]
+        else:
+            like = "%" + _escape_like(self.typed) + "%"
+            sql = (f"SELECT count(*) FROM content_jobs j JOIN content_job_data d ON d.n = j.n "
+                   f"WHERE {self.where_sql} AND (j.title LIKE ? ESCAPE '\\' OR j.employer LIKE ? ESCAPE '\\' "
+                   "OR j.category LIKE ? ESCAPE '\\' OR json_extract(d.data, '$.requirements') LIKE ? ESCAPE '\\')")
+            params = [*self.where_params, like, like, like, like]
+        return conn.execute(sql, params).fetchone()[0]
+
+    def _walk_source(self) -> str:
+        """Jobs in ranking order: a category's own index is in that order too, and far shorter."""
+        if self.category:
+            return "content_jobs j INDEXED BY content_jobs_category"
+        return "content_jobs j NOT INDEXED"
+
+    # text (FTS5) -------------------------------------------------------------------------------
+
+    def _in_some_title(self, conn: sqlite3.Connection) -> bool:
+        """Whether every token of the query occurs in some title (if not, no title can match)."""
+        tokens = set(textsearch.query_tokens(self.query))
+        marks = ",".join("?" * len(tokens))
+        found = conn.execute(f"SELECT count(*) FROM content_title_grams WHERE gram IN ({marks})",
+                             list(tokens)).fetchone()[0]
+        return found == len(tokens)
+
+    def _fts_sql(self, match: str, columns: str) -> tuple[str, list[Any]]:
+        if self.category:
+            match = f"({match}) AND {{x}} : {_category_token(self.category)}"
+        # CROSS JOIN keeps FTS5 as the outer loop: it yields rowids (= ranking order) ascending,
+        # and the radius is a rowid bound it applies itself.
+        sql = (f"SELECT {columns} FROM content_job_text f CROSS JOIN content_jobs j ON j.n = f.rowid "
+               f"WHERE content_job_text MATCH ? AND {self.where_sql}")
+        params: list[Any] = [match, *self.where_params]
+        if self.max_n is not None:
+            sql += " AND f.rowid <= ?"
+            params.append(self.max_n)
+        return sql, params
+
+    def _fts(self, conn: sqlite3.Connection, match: str, n: int) -> list[sqlite3.Row]:
+        sql, params = self._fts_sql(match, "j.n, j.dist_km, NULL")
+        return conn.execute(sql + " ORDER BY f.rowid LIMIT ?", (*params, n)).fetchall()
+
+    def _like(self, conn: sqlite3.Connection, n: int) -> list[sqlite3.Row]:
+        like = "%" + _escape_like(self.typed) + "%"
+        rows = conn.execute(
+            f"SELECT j.n, j.dist_km, 'title' FROM content_jobs j WHERE {self.where_sql} "
+            "AND j.title LIKE ? ESCAPE '\\' ORDER BY j.n LIMIT ?", (*self.where_params, like, n)).fetchall()
+        if len(rows) < n:
+            rows += conn.execute(
+                f"SELECT j.n, j.dist_km, NULL FROM content_jobs j JOIN content_job_data d ON d.n = j.n "
+                f"WHERE {self.where_sql} AND j.title NOT LIKE ? ESCAPE '\\' AND (j.employer LIKE ? ESCAPE '\\' "
+                "OR j.category LIKE ? ESCAPE '\\' OR json_extract(d.data, '$.requirements') LIKE ? ESCAPE '\\') "
+                "ORDER BY j.n LIMIT ?", (*self.where_params, like, like, like, like, n - len(rows))).fetchall()
+        return rows
+
+    # pinyin ------------------------------------------------------------------------------------
+
+    def _pinyin_match(self, conn: sqlite3.Connection) -> _PinyinMatch:
+        if self._pinyin is None:
+            # A one- or two-letter prefix of a common syllable matches most texts: its bit in the job
+            # row answers it; rarer prefixes are looked up like any other query.
+            in_title = self.prefix_jobs.get("title", {}).get(self.query, 0)
+            in_other = self.prefix_jobs.get("other", {}).get(self.query, 0)
+            mask = self.query if in_title + in_other >= _MASK_MIN_JOBS else None
+            match_terms(conn, self.query, single=mask is None)
+            found, title, other = conn.execute(
+                f"SELECT count(*), coalesce(sum(t.n_title), 0), coalesce(sum(t.n_other), 0) FROM {_MATCH} m "
+                "JOIN content_py_term t ON t.tid = m.tid").fetchone()
+            if mask is not None:
+                title, other = title + in_title, other + in_other
+            self._pinyin = _PinyinMatch(self.query, mask, found > 0 or mask is not None, title, other)
+        return self._pinyin
+
+    def _walk_is_cheaper(self, pm: _PinyinMatch, candidates: int, n: int) -> bool:
+        """Walk the jobs in ranking order (stopping at ``n`` hits) rather than look each candidate up?"""
+        if pm.mask is not None:
+            return True
+        share = candidates / max(1, self.total) * self.keep
+        walked = min(self.scope, n / share) if share > 0 else self.scope
+        if self.category:
+            walked = min(walked, self.keep * self.total)  # walking the category's index only
+        return walked < 4 * candidates
+
+    def _pinyin_rows(self, conn: sqlite3.Connection, pm: _PinyinMatch, *, title: bool, n: int
+                     ) -> list[sqlite3.Row]:
+        candidates = pm.title_candidates if title else pm.other_candidates
+        if candidates == 0:
+            return []
+        walk = self._walk_is_cheaper(pm, candidates, n)
+        if title:
+            cond, params = pm.condition(("title",), walk=walk)
+            label = "'title'"
+        else:
+            cond, params = pm.condition(("employer", "category"), walk=walk)
+            not_title, more = pm.condition(("title",), walk=True)
+            cond = f"{cond} AND NOT {not_title}"
+            params += more
+            label = f"CASE WHEN j.employer_tid IN {_MATCH} THEN 'employer' WHEN j.category_tid IN {_MATCH} " \
+                    "THEN 'category' END"
+        source = self._walk_source() if walk else "content_jobs j"
+        return conn.execute(
+            f"SELECT j.n, j.dist_km, {label} FROM {source} WHERE {cond} AND {self.where_sql} "
+            "ORDER BY j.n LIMIT ?", (*params, *self.where_params, n)).fetchall()
+
+
+_MASK_MIN_JOBS = 2000  # a prefix found in at least this many jobs is answered by its bit
+
+
+@dataclass
+class _PinyinMatch:
+    """What a pinyin query matched: texts in the connection's match table, and maybe a prefix bit."""
+
+    query: str
+    mask: str | None
+    found: bool
+    title_candidates: int  # jobs whose title matched (estimate: by text and by prefix bit)
+    other_candidates: int  # jobs whose employer or category matched (likewise)
+
+    def condition(self, fields: tuple[str, ...], *, walk: bool) -> tuple[str, list[Any]]:
+        """SQL (on ``j``) true for a job whose ``fields`` match; by index lookups unless ``walk``."""
+        params: list[Any] = []
+        if walk:
+            parts = [f"j.{f}_tid IN {_MATCH}" for f in fields]
+        else:
+            union = " UNION ".join(f"SELECT n FROM content_jobs INDEXED BY content_jobs_{f}_tid "
+                                   f"WHERE {f}_tid IN {_MATCH}" for f in fields)
+            parts = [f"j.n IN ({union})"]
+        if self.mask is not None:
+            # first: a job with the bit needs no look-up in the match table
+            col, bit = textsearch.mask_slot(self.mask) or (0, 0)
+            masks = sorted({f"j.title_m{col}" if f == "title" else f"j.other_m{col}" for f in fields})
+            parts[:0] = [f"{m} & ?" for m in masks]
+            params.extend([bit] * len(masks))
+        return "(" + " OR ".join(parts) + ")", params
+
+
+def match_terms(conn: sqlite3.Connection, query: str, *, single: bool = True) -> None:
+    """Fill ``temp.content_py_match`` with the ids of the stored titles/employers/categories that
+    ``query`` (lower-case letters) can be typed for: as initials (bj), as whole syllables with the
+    last one cut short (baoj, xi'an), or mixed (bjie). With ``single`` False, readings of the whole
+    query as one syllable prefix are left out (the caller answers those with the prefix bit)."""
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS content_py_match (tid INTEGER PRIMARY KEY)")
+    conn.execute(f"DELETE FROM {_MATCH}")
+    segs = textsearch.segmentations(query)
+    # Mixed readings (bjie: an initial, then a syllable) only when the query does not read as whole
+    # syllables: "zhang" is 张/长, not z+hang, as a pinyin keyboard would take it.
+    allow_mixed = not any(seg.all_full for seg in segs)
+    mixed = 0
+    fetched: dict[tuple[str, str, str], list] = {}  # candidate rows, shared by the readings of the query
+    for seg in segs:
+        if len(seg.parts) == 1 and not single:
+            continue
+        if seg.all_initials:
+            lookup = textsearch.key_lookup(seg.initials, textsearch.KEY_CHARS)
+            _lookup(conn, "content_py_initials", lookup, seg.matches_at, fetched)
+        elif seg.all_full:
+            lookup = textsearch.key_lookup(seg.full_key, textsearch.FULL_LETTERS, textsearch.SYLLABLE_SEP)
+            _lookup(conn, "content_py_full", lookup, seg.matches_at, fetched)
+        elif allow_mixed and mixed < _MIXED_LIMIT:
+            mixed += 1
+            lookup = textsearch.key_lookup(seg.initials, textsearch.KEY_CHARS)
+            _lookup(conn, "content_py_initials", lookup, seg.matches_at, fetched, always_check=True)
+
+
+_MIXED_LIMIT = 16  # mixed readings (initials and syllables) looked up per query
+
+
+def _lookup(conn: sqlite3.Connection, table: str, lookup: textsearch.KeyLookup,
+            check: Callable[[list[tuple[str, ...]], int], bool], fetched: dict[tuple[str, str, str], list], *,
+            always_check: bool = False) -> None:
+    """Add the texts found through one key index; candidates the key cannot decide are checked."""
+    rows: list = []
+    if lookup.exact and not always_check:
+        conn.execute(f"INSERT OR IGNORE INTO {_MATCH} (tid) SELECT DISTINCT tid FROM {table} "
+                     "WHERE key >= ? AND key < ?", (lookup.lo, lookup.hi))
+    else:
+        rows += _candidates(conn, fetched, table, "range", lookup.lo)
+    for key in lookup.cut:
+        rows += _candidates(conn, fetched, table, "key", key)
+    found = {(tid,) for tid, pos, encoded in rows if check(_decoded(encoded), pos)}
+    if found:
+        conn.executemany(f"INSERT OR IGNORE INTO {_MATCH} (tid) VALUES (?)", found)
+
+
+def _candidates(conn: sqlite3.Connection, fetched: dict[tuple[str, str, str], list], table: str, how: str,
+                key: str) -> list:
+    """(tid, pos, readings) rows for keys starting with ``key`` ("range") or equal to it ("key")."""
+    rows = fetched.get((table, how, key))
+    if rows is None:
+        cond = "k.key >= ? AND k.key < ?" if how == "range" else "k.key = ?"
+        params = (key, key + "\x7f") if how == "range" else (key,)
+        rows = fetched[(table, how, key)] = conn.execute(
+            f"SELECT k.tid, k.pos, t.readings FROM {table} k JOIN content_py_term t ON t.tid = k.tid "
+            f"WHERE {cond}", params).fetchall()
+    return rows
+
+
+@lru_cache(maxsize=65536)
+def _decoded(encoded: str) -> list[tuple[str, ...]]:
+    return textsearch.decode_readings(encoded)
+
+
+def _category_token(category: str) -> str:
+    """The FTS token standing for a category in column x (a code: categories are a fixed list)."""
+    try:
+        return f"cat{JOB_CATEGORIES.index(category)}"
+    except ValueError:
+        return "catnone"
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+# ---------------------------------------------------------------------------------------------
+# preparing a content set
+
+
+@dataclass
+class _PreparedJobs:
+    rows: list[tuple] = field(default_factory=list)
+    data: list[tuple] = field(default_factory=list)
+    texts: list[tuple] = field(default_factory=list)
+    terms: list[tuple] = field(default_factory=list)
+    initials: list[tuple] = field(default_factory=list)
+    full: list[tuple] = field(default_factory=list)
+    category_jobs: dict[str, int] = field(default_factory=dict)
+    title_grams: set[str] = field(default_factory=set)
+    prefix_jobs: dict[str, dict[str, int]] = field(
+        default_factory=lambda: {"title": {}, "other": {}})  # jobs with each mask prefix, by field
+
+
+def _prepare_jobs(jobs: Iterable[Job], origin: tuple[float, float]) -> _PreparedJobs:
+    """Rows for the job tables, in ranking order (nearest first, then newest, then by id)."""
+    placed = []
+    for job in jobs:
+        if not isinstance(job, Job):
+            raise StoreError(f"not a Job record: {type(job).__name__}")
+        placed.append((distance_km(origin[0], origin[1], job.latitude, job.longitude), job))
+    placed.sort(key=lambda p: (p[0], -p[1].published.toordinal(), p[1].id))
+    out = _PreparedJobs()
+    term_ids: dict[str, int] = {}
+    term_masks: dict[int, tuple[int, int]] = {}
+    term_jobs: dict[int, list[int]] = {}  # tid -> [jobs with it as title, as employer or category]
+    index_cache: dict[str, str] = {}
+    mask_counts: dict[tuple[str, tuple[int, int]], int] = {}
+
+    def tid_of(text: str) -> int:
+        tid = term_ids.get(text)
+        if tid is None:
+            tid = term_ids[text] = len(term_ids) + 1
+            readings = textsearch.term_readings(text)
+            term_masks[tid] = textsearch.prefix_masks(readings)
+            out.terms.append((tid, text, textsearch.encode_readings(readings)))
+            out.initials.extend({(key, tid, pos) for key, pos in textsearch.initial_keys(readings)})
+            out.full.extend({(key, tid, pos) for key, pos in textsearch.full_keys(readings)})
+        return tid
+
+    def indexed(text: str) -> str:
+        # titles, employers and categories repeat across jobs: tokenize each distinct text once
+        found = index_cache.get(text)
+        if found is None:
+            found = index_cache[text] = textsearch.index_text(text)
+        return found
+
+    for n, (dist, job) in enumerate(placed, start=1):
+        tids = (tid_of(job.title), tid_of(job.employer), tid_of(job.category))
+        out.category_jobs[job.category] = out.category_jobs.get(job.category, 0) + 1
+        term_jobs.setdefault(tids[0], [0, 0])[0] += 1
+        for tid in {tids[1], tids[2]}:
+            term_jobs.setdefault(tid, [0, 0])[1] += 1
+        factor = MONTHLY_FACTOR.get(job.salary_unit)
+        other_masks = (term_masks[tids[1]][0] | term_masks[tids[2]][0],
+                       term_masks[tids[1]][1] | term_masks[tids[2]][1])
+        out.rows.append((
+            n, job.id, job.title, job.employer, job.category, job.kind,
+            job.work_date.isoformat() if job.work_date else None, job.salary_max,
+            job.salary_max * factor if factor is not None else None, dist, job.age_min, job.age_max,
+            job.gender, job.source, job.published.isoformat(), job.valid_until.isoformat(), *tids,
+            *term_masks[tids[0]], *other_masks,
+        ))
+        for key in (("title", term_masks[tids[0]]), ("other", other_masks)):
+            mask_counts[key] = mask_counts.get(key, 0) + 1
+        out.data.append((n, job.model_dump_json()))
+        if job.title not in index_cache:
+            out.title_grams.update(indexed(job.title).split())
+        out.texts.append((n, indexed(job.title), indexed(job.employer), indexed(job.category),
+                          textsearch.index_text(job.requirements), _category_token(job.category)))
+    out.terms = [(tid, text, readings, *term_jobs.get(tid, (0, 0))) for tid, text, readings in out.terms]
+    for (where, masks), count in mask_counts.items():
+        counts = out.prefix_jobs[where]
+        for prefix in _mask_prefixes(masks):
+            counts[prefix] = counts.get(prefix, 0) + count
+    return out
+
+
+def _date_fields(model: type) -> tuple[str, ...]:
+    return tuple(name for name, info in model.model_fields.items()
+                 if info.annotation is dt.date or dt.date in typing.get_args(info.annotation))
+
+
+_JOB_DATES = _date_fields(Job)
+
+
+def _load_job(data: str) -> Job:
+    """A stored job, rebuilt without validating again: it was validated (and its text cleaned) on the way
+    in, and validating 50 jobs again would cost more than finding them."""
+    values = json.loads(data)
+    for name in _JOB_DATES:
+        if values.get(name) is not None:
+            values[name] = dt.date.fromisoformat(values[name])
+    return Job.model_construct(**values)
+
+
+def _matched_field(job: Job, query: str) -> str:
+    """Which field a query was found in (for labels; title first, as ranked)."""
+    if not query:
+        return ""
+    if textsearch.is_pinyin_query(query):
+        # only reached for a job found by its prefix bit in the employer or the category
+        for name in ("employer", "category"):
+            if any(r.startswith(query) for options in textsearch.term_readings(getattr(job, name)) for r in options):
+                return name
+        return "employer"
+    for name in ("title", "employer", "category", "requirements"):
+        if query in textsearch.normalize_query(getattr(job, name)):
+            return name
+    return ""
+
+
+def _mask_prefixes(masks: tuple[int, int]) -> list[str]:
+    found = []
+    for prefix in textsearch.MASK_PREFIXES:
+        col, bit = textsearch.mask_slot(prefix) or (0, 0)
+        if masks[col] & bit:
+            found.append(prefix)
+    return found
+
+
+def _check_unique_ids(content: ContentSet) -> None:
+    for name in ("jobs", "policies", "events", "courses", "announcements"):
+        seen: set[str] = set()
+        for record in getattr(content, name):
+            if record.id in seen:
+                raise StoreError(f"{name}: id {record.id!r} appears twice; nothing was changed")
+            seen.add(record.id)
+
+
+def _origin_text(origin: tuple[float, float]) -> str:
+    return f"{origin[0]:.7f},{origin[1]:.7f}"
+
+
+def _now_like(now: dt.datetime | None, ref: dt.datetime) -> dt.datetime:
+    """``now`` (default: the current time) made comparable with ``ref`` (both naive or both aware)."""
+    if now is None:
+        now = dt.datetime.now(dt.UTC).astimezone()
+    if ref.tzinfo is None and now.tzinfo is not None:
+        return now.astimezone().replace(tzinfo=None)
+    if ref.tzinfo is not None and now.tzinfo is None:
+        return now.astimezone()
+    return now

@@ -1,0 +1,186 @@
+"""Pinyin search: full syllables, initials, mixed, unfinished syllables, polyphones; same as a brute-force scan."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from pathlib import Path
+
+import pytest
+from pypinyin import Style, pinyin
+
+from content import search as textsearch
+from content.geo import destination
+from content.model import ContentSet, Job
+from content.sample import sample_content
+from content.store import Store
+
+ORIGIN = (26.5830, 106.7135)
+TODAY = dt.date(2024, 6, 3)
+
+
+def job(job_id: str, title: str, *, employer: str = "城东人力资源中心", category: str = "其他",
+        km: float = 1.0) -> Job:
+    lat, lon = destination(*ORIGIN, 90.0, km)
+    return Job(id=job_id, title=title, employer=employer, category=category, salary_min=3000, salary_max=4000,
+               latitude=lat, longitude=lon, published=TODAY, valid_until=TODAY + dt.timedelta(days=30))
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    s = Store(tmp_path / "station.db", ORIGIN)
+    s.replace_content(ContentSet(jobs=[
+        job("cleaner", "保洁员", category="保洁", km=0.4),
+        job("bank", "银行大堂保安", category="保安", km=0.8),
+        job("clerk", "行政文员", category="文员", km=1.5),
+        job("docs", "单证员", category="文员", km=2.0),
+        job("driver", "货车司机", employer="长运物流有限公司", category="物流", km=2.2),
+        job("electric", "电工", category="技工", km=2.6),
+        job("hourly", "钟点工", category="家政", km=2.8),
+        job("cad", "CAD制图员", category="技工", km=2.9),
+        job("xian", "西安路门店销售", category="销售", km=2.95),
+    ]))
+    yield s
+    s.close()
+
+
+def found(store: Store, query: str) -> list[str]:
+    return [h.job.id for h in store.search_jobs(query, radius_km=None, today=TODAY)]
+
+
+def test_initials(store: Store) -> None:
+    assert found(store, "bjy") == ["cleaner"]
+    assert found(store, "bj") == ["cleaner"]
+    assert found(store, "yhdtba") == ["bank"]
+    assert found(store, "hcsj") == ["driver"]
+    assert found(store, "dg") == ["electric", "hourly"]  # 电工 and 钟(点工)
+
+
+def test_full_pinyin_and_each_key_press(store: Store) -> None:
+    assert found(store, "baojie") == ["cleaner"]
+    assert found(store, "baojieyuan") == ["cleaner"]
+    assert found(store, "diangong") == ["electric", "hourly"]
+    # the kiosk searches on every key press: b, ba, bao, baoj, ... narrow down sensibly
+    progress = {q: set(found(store, q)) for q in ("b", "ba", "bao", "baoj", "baoji", "baojie")}
+    assert progress["b"] == {"cleaner", "bank"}
+    assert progress["bao"] == {"cleaner", "bank"}  # 保洁, 保安
+    assert progress["baoj"] == progress["baojie"] == {"cleaner"}
+    assert all(progress[a] >= progress[b] for a, b in zip(list(progress), list(progress)[1:], strict=False))
+
+
+def test_mixed_initials_and_syllables(store: Store) -> None:
+    assert found(store, "baojy") == ["cleaner"]
+    assert found(store, "bjie") == ["cleaner"]
+    assert found(store, "bjyuan") == ["cleaner"]
+    assert found(store, "dgong") == ["electric", "hourly"]
+
+
+def test_polyphones_match_with_every_reading(store: Store) -> None:
+    assert found(store, "yinhang") == ["bank"]  # 行 hang
+    assert found(store, "xingzheng") == ["clerk"]  # 行 xing
+    assert found(store, "xz") == ["clerk"]
+    assert found(store, "hz") == ["clerk"]  # 行 read as hang
+    assert found(store, "danzheng") == ["docs"]  # 单 dan
+    assert found(store, "shanzheng") == ["docs"]  # 单 shan
+    assert found(store, "changyun") == ["driver"]  # 长 chang, in the employer
+    assert found(store, "zhangyun") == ["driver"]  # 长 zhang
+
+
+def test_syllable_boundaries_are_kept(store: Store) -> None:
+    assert "xian" in found(store, "xian")  # 西安 read xi'an
+    assert "xian" in found(store, "xa")
+    assert found(store, "xianl") == ["xian"]  # 西安路: xi an l(u)
+
+
+def test_match_field_and_title_first(store: Store) -> None:
+    hits = store.search_jobs("wl", radius_km=None, today=TODAY)  # 物流: employer and category of driver
+    assert [(h.job.id, h.matched_field) for h in hits] == [("driver", "employer")]
+    hits = store.search_jobs("wy", radius_km=None, today=TODAY)  # 文员: clerk, docs titles...
+    assert [h.matched_field for h in hits][:1] == ["title"]
+    assert {h.job.id for h in hits} == {"clerk", "docs"}  # title 行政文员; 单证员 by its category 文员
+    assert [h.matched_field for h in hits] == ["title", "category"]
+
+
+def test_latin_letters_in_titles(store: Store) -> None:
+    assert found(store, "cad") == ["cad"]
+    assert found(store, "cadz") == ["cad"]
+    assert found(store, "cadzhitu") == ["cad"]
+
+
+def test_legal_form_of_employers_is_not_indexed(store: Store) -> None:
+    assert found(store, "youxiangongsi") == []
+    assert found(store, "yxgs") == []
+
+
+def test_unknown_and_non_pinyin(store: Store) -> None:
+    assert found(store, "qqqq") == []
+    assert found(store, "iu") == []
+    assert store.count_jobs("qqqq", radius_km=None, today=TODAY) == 0
+
+
+# --- against a brute-force scan over sample content ------------------------------------------
+
+
+@functools.cache
+def reference_readings(text: str) -> tuple[tuple[str, ...], ...]:
+    chars = []
+    for ch in textsearch.pinyin_text(text):
+        if ch.isascii() and ch.isalnum():
+            chars.append((ch.lower(),))
+        elif "\u4e00" <= ch <= "\u9fff":
+            readings = [r for r in pinyin(ch, style=Style.NORMAL, heteronym=True)[0] if r.isalpha()]
+            readings += [r.replace("v", "u") for r in readings if "v" in r]
+            chars.append(tuple(readings))
+    return tuple(chars)
+
+
+def reference_match(text: str, query: str) -> bool:
+    """The documented rule, checked character by character with pypinyin directly (no index)."""
+    chars = reference_readings(text)
+    segs = textsearch.segmentations(query)
+    if any(s.all_full for s in segs):  # a query that reads as whole syllables is taken as such
+        segs = [s for s in segs if s.all_full or s.all_initials]
+    for seg in segs:
+        for start in range(len(chars)):
+            if start + len(seg.parts) > len(chars):
+                break
+            ok = True
+            for i, part in enumerate(seg.parts):
+                options = chars[start + i]
+                last = i == len(seg.parts) - 1
+                if last:
+                    ok = any(r.startswith(part) for r in options)
+                else:
+                    ok = any(r == part or (len(part) == 1 and r[0] == part)
+                             or (part in ("zh", "ch", "sh") and r.startswith(part)) for r in options)
+                if not ok:
+                    break
+            if ok:
+                return True
+    return False
+
+
+def test_same_jobs_as_a_brute_force_scan(tmp_path: Path) -> None:
+    content = sample_content(origin=ORIGIN, jobs=2000, seed=5, today=TODAY)
+    with Store(tmp_path / "s.db", ORIGIN) as store:
+        store.replace_content(content)
+        for query in ("b", "x", "zh", "sh", "an", "bj", "pg", "kd", "dg", "sj", "ccsj", "yhdtba", "baojie", "baoj",
+                      "diangong", "kuaidi", "siji", "zhang", "zha", "hang", "xian", "bjie", "baojy", "dgong",
+                      "jiazheng", "jz", "ys", "yuesao", "chushi", "cs", "guiyang", "gy", "yunyan", "wuliu", "changshun",
+                      "zhangshun", "cad", "qqq", "baojieyuan", "huoches", "gongyix"):
+            expected = {j.id for j in content.jobs
+                        if any(reference_match(t, query) for t in (j.title, j.employer, j.category))}
+            hits = store.search_jobs(query, radius_km=None, today=TODAY, limit=5000)
+            assert {h.job.id for h in hits} == expected, query
+            assert store.count_jobs(query, radius_km=None, today=TODAY) == len(expected), query
+            titles = [h.matched_field == "title" for h in hits]
+            assert titles == sorted(titles, reverse=True), query
+            assert all(h.matched_field in ("title", "employer", "category") for h in hits), query
+            for h in hits[:50]:
+                field_text = getattr(h.job, h.matched_field)
+                assert reference_match(field_text, query), (query, h.job.id, h.matched_field)
+            # with a radius and a category the same rule holds, within them
+            near = store.search_jobs(query, radius_km=3, category="保洁", today=TODAY, limit=5000)
+            assert {h.job.id for h in near} == {
+                j.id for j in content.jobs if j.id in expected and j.category == "保洁"
+                and store.job_distance_km(j) <= 3}, query
