@@ -10,7 +10,10 @@ Ctrl-C (or ``--seconds``).
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,10 +22,13 @@ from pathlib import Path
 
 from config import exitcodes
 from config.cli import CommandError, Context
+from config.netutil import free_port, wait_for_port
+from config.settings import hash_pin
 from config.xvfb import VirtualDisplay, start_xvfb
 
 DEMO_STATION = """\
 # Made by 'yizhan demo': a station on loopback with simulated hardware.
+# Staff PIN for the kiosk's staff mode in the demo: 2468.
 [station]
 id = "demo-gy-001"
 name = "城东社区人社便民服务站"
@@ -39,7 +45,42 @@ opening_hours = "周一至周五 9:00-12:00 14:00-17:30"
 [storage]
 data_dir = "data"
 free_space_floor_mb = 50
+
+[hub]
+feed_url = "http://127.0.0.1:{hub_port}/feeds/{feed_id}/"
+public_key = "{public_key}"
+upload_url = "http://127.0.0.1:{hub_port}/api/v1/"
+station_token = "{token}"
+sync_interval_s = 15
+timeout_s = 5
+
+[devices.idcard]
+port = "{reader_port}"
+
+[devices.printer]
+kind = "virtual"
+paper_width = 80
+profile = "generic-80"
+host = "127.0.0.1"
+port = {printer_port}
+
+[devices.kiosk_screen]
+width = 1080
+height = 1920
+
+[devices.board_screen]
+width = 1920
+height = 1080
+profile = "tv-1080p"
+qr_url = "http://127.0.0.1:{hub_port}/"
+
+[kiosk]
+staff_pin_hash = "{pin_hash}"
+read_aloud = false
 """
+DEMO_PIN = "2468"
+FEED_ID = "gy-yunyan"
+
 
 
 class Processes:
@@ -74,53 +115,126 @@ class Processes:
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("demo-out"),
-                        help="where the demo station, logs and screenshots go (default: demo-out)")
+                        help="where the demo station, hub, logs and screenshots go (default: demo-out)")
     parser.add_argument("--seconds", type=float, default=None,
-                        help="stop after this long (default: 25 s without a display, until Ctrl-C with one)")
+                        help="stop after this long (default: 75 s without a display, until Ctrl-C with one)")
+    parser.add_argument("--jobs", type=int, default=300, help="sample jobs in the hub's feed (default 300)")
     parser.set_defaults(handler=_demo)
+
+
+def _yizhan(*args: str, env: dict[str, str] | None = None, log: Path | None = None) -> dict:
+    """Run one ``yizhan`` command to completion and return its ``--json`` output."""
+    result = subprocess.run([sys.executable, "-m", "config.cli", *args, "--json"], capture_output=True,
+                            text=True, env={**os.environ, **(env or {})}, timeout=300, stdin=subprocess.DEVNULL)
+    if log is not None:
+        with log.open("a", encoding="utf-8") as out:
+            out.write(f"$ yizhan {' '.join(args)}\n{result.stdout}{result.stderr}\n")
+    if result.returncode not in (exitcodes.OK, exitcodes.UNCHANGED):
+        raise CommandError(f"'yizhan {' '.join(args)}' failed (exit {result.returncode}): "
+                           f"{result.stderr.strip().splitlines()[-1:] or ''}")
+    try:
+        return json.loads(result.stdout) if result.stdout.strip() else {}
+    except json.JSONDecodeError:
+        return {}
+
+
+def _wait_for_line(proc: subprocess.Popen[bytes], log: Path, pattern: str, timeout: float = 30) -> str:
+    """Wait until the process's log has a line matching ``pattern``; return the first group."""
+    deadline = time.monotonic() + timeout
+    regex = re.compile(pattern)
+    while time.monotonic() < deadline:
+        if log.exists():
+            match = regex.search(log.read_text(encoding="utf-8", errors="replace"))
+            if match:
+                return match.group(1)
+        if proc.poll() is not None:
+            raise CommandError(f"a demo process stopped early (exit {proc.returncode}); see {log}")
+        time.sleep(0.1)
+    raise CommandError(f"a demo process did not start in {timeout:.0f} s; see {log}")
 
 
 def _demo(args: argparse.Namespace, ctx: Context) -> int:
     out: Path = args.out.resolve()
     headless = not os.environ.get("DISPLAY")
-    seconds = args.seconds if args.seconds is not None else (25.0 if headless else 0.0)
-    station_dir = out / "station"
-    station_dir.mkdir(parents=True, exist_ok=True)
-    (station_dir / "data").mkdir(exist_ok=True)
+    seconds = args.seconds if args.seconds is not None else (75.0 if headless else 0.0)
+    station_dir, hub_home, logs, shots = out / "station", out / "hub", out / "logs", out / "screenshots"
+    for old in (station_dir, hub_home, logs, shots):
+        shutil.rmtree(old, ignore_errors=True)
+        old.mkdir(parents=True)
+    (station_dir / "data").mkdir()
     config_path = station_dir / "station.toml"
-    config_path.write_text(DEMO_STATION, encoding="utf-8")
-    shots = out / "screenshots"
-    shots.mkdir(exist_ok=True)
-    for old in shots.glob("*.png"):
-        old.unlink()
-
+    env = {"KIVY_NO_ARGS": "1", "KIVY_HOME": str(out / "kivy-home"), "YIZHAN_CONFIG": str(config_path),
+           "PYTHONUNBUFFERED": "1"}
+    py = [sys.executable, "-m", "config.cli"]
     procs = Processes()
+    started = time.monotonic()
     try:
-        env = {"KIVY_NO_ARGS": "1", "KIVY_HOME": str(out / "kivy-home"), "YIZHAN_CONFIG": str(config_path)}
+        print("1/6 hub: signing key, sample content, signed feed, station token")
+        key = _yizhan("hub", "keygen", "--home", str(hub_home), log=logs / "hub-setup.log")
+        _yizhan("hub", "example", str(hub_home / "source"), "--jobs", str(args.jobs), "--feed-id", FEED_ID,
+                log=logs / "hub-setup.log")
+        _yizhan("hub", "publish", str(hub_home / "source"), "--home", str(hub_home), "--region", "520103",
+                log=logs / "hub-setup.log")
+        token = _yizhan("hub", "station", "add", "demo-gy-001", "--name", "城东社区人社便民服务站",
+                        "--home", str(hub_home), log=logs / "hub-setup.log")["token"]
+        hub_port, printer_port = free_port(), free_port()
+        hub = procs.start("hub", [*py, "hub", "serve", "--home", str(hub_home), "--port", str(hub_port)],
+                          env=env, log=logs / "hub.log")
+
+        print("2/6 simulated ID card reader and virtual printer")
+        reader_link = station_dir / "ttyIDCARD"
+        sim_log = logs / "idcard-simulator.log"
+        sim = procs.start("idcard simulator", [*py, "idcard", "simulate", "--link", str(reader_link),
+                                               "--control-port", "0"], env=env, log=sim_log)
+        control_port = _wait_for_line(sim, sim_log, r"commands also on 127\.0\.0\.1:(\d+)")
+        slips = shots / "slips"
+        procs.start("virtual printer", [*py, "print", "virtual", "--port", str(printer_port), "--out", str(slips),
+                                        "--paper", "80"], env=env, log=logs / "virtual-printer.log")
+        config_path.write_text(DEMO_STATION.format(
+            hub_port=hub_port, feed_id=FEED_ID, public_key=key["public_key"], token=token,
+            reader_port=reader_link, printer_port=printer_port, pin_hash=hash_pin(DEMO_PIN)), encoding="utf-8")
+        wait_for_port(hub_port)
+        wait_for_port(printer_port)
+
+        print("3/6 first sync from the hub")
+        _yizhan("sync", "--once", "--no-progress", env=env, log=logs / "sync.log")
+        procs.start("sync", [*py, "sync", "--no-progress"], env=env, log=logs / "sync.log")
+
+        print("4/6 board and kiosk" + (" under Xvfb" if headless else ""))
+        run = ["--run-seconds", str(seconds)] if seconds else []
+        board_env, kiosk_env = dict(env), dict(env)
         if headless:
-            vd = start_xvfb(1920, 1080)
-            procs.xvfbs.append(vd)
-            env["DISPLAY"] = vd.display
-            print(f"no display: running under Xvfb {vd.display} for {seconds:.0f} s")
-        card = procs.start(
-            "station card",
-            [sys.executable, "-m", "display.card_app", "--config", str(config_path),
-             "--screenshot-dir", str(shots), "--run-seconds", str(seconds or 0)],
-            env=env, log=out / "station-card.log")
-        deadline = time.monotonic() + seconds if seconds else None
-        while card.poll() is None and (deadline is None or time.monotonic() < deadline + 15):
-            time.sleep(0.2)
-        if card.poll() is None:
-            raise CommandError("the station card window did not stop in time")
-        if card.returncode != 0:
-            raise CommandError(f"the station card window failed (exit {card.returncode}); see {out}/station-card.log")
+            board_x, kiosk_x = start_xvfb(1920, 1080), start_xvfb(1080, 1920)
+            procs.xvfbs += [board_x, kiosk_x]
+            board_env["DISPLAY"], kiosk_env["DISPLAY"] = board_x.display, kiosk_x.display
+        board = procs.start("board", [*py, "display", "--screenshot-dir", str(shots / "board"), *run],
+                            env=board_env, log=logs / "board.log")
+        kiosk_args = ["--screenshot-dir", str(shots / "kiosk"), "--idcard-control", control_port]
+        if headless:
+            kiosk_args += ["--script", "demo"]
+        kiosk = procs.start("kiosk", [*py, "kiosk", *kiosk_args, *run], env=kiosk_env, log=logs / "kiosk.log")
+
+        print(f"5/6 running: hub http://127.0.0.1:{hub_port}/ , staff PIN {DEMO_PIN}"
+              + (f", for {seconds:.0f} s" if seconds else ", Ctrl-C stops everything"))
+        deadline = started + seconds + 60 if seconds else None
+        while (board.poll() is None or kiosk.poll() is None) and (deadline is None or time.monotonic() < deadline):
+            if hub.poll() is not None:
+                raise CommandError(f"the hub stopped (exit {hub.returncode}); see {logs}/hub.log")
+            time.sleep(0.25)
+        failed = [(name, p.returncode) for name, p in (("board", board), ("kiosk", kiosk))
+                  if p.poll() not in (None, 0)]
+        if failed:
+            raise CommandError(", ".join(f"the {n} failed (exit {c})" for n, c in failed) + f"; see {logs}")
+        print("6/6 delivering what residents registered")
+        _yizhan("sync", "--once", "--no-progress", env=env, log=logs / "sync.log")
     except KeyboardInterrupt:
         print("stopping the demo")
         return exitcodes.INTERRUPTED
     finally:
         procs.stop()
-    pictures = sorted(shots.glob("*.png"))
+    pictures = sorted(shots.rglob("*.png"))
     print(f"screenshots ({len(pictures)}) in {shots}:")
     for picture in pictures:
-        print(f"  {picture}")
+        print(f"  {picture.relative_to(out)}")
+    print(f"logs in {logs}")
     return exitcodes.OK if pictures or not headless else exitcodes.FAILURE

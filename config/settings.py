@@ -129,6 +129,15 @@ class BoardScreenSettings(ScreenSettings):
     profile: Literal["tv-1080p", "tv-portrait", "led-strip", "led-panel"] = "tv-1080p"
     motion: Literal["auto", "paged", "scroll"] = "auto"
     max_fps: int = Field(default=0, ge=0, le=120, description="0 = the profile's default")
+    qr_url: str = Field(default="", max_length=300,
+                        description="link behind the board's QR code (the full job list); empty = no QR code")
+
+    @field_validator("qr_url")
+    @classmethod
+    def _qr_http_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError(f"must be an http:// or https:// URL, got {value!r}")
+        return value
 
 
 class DevicesSettings(_Section):
