@@ -1,0 +1,207 @@
+"""``yizhan hub``: the reference central server's command line.
+
+    yizhan hub keygen [--home DIR]                       make the feed's signing key
+    yizhan hub publish SOURCE_DIR --out FEED_DIR         build and sign the next feed version
+    yizhan hub serve [--home DIR] [--port 8080]          serve feeds and accept uploads
+    yizhan hub station add|list|remove                   station tokens for uploads
+    yizhan hub example OUT_DIR                           write an example source folder
+
+The hub's home folder (``--home``, default ``$YIZHAN_HUB_HOME`` or ``./hub``) holds
+``feed.key`` / ``feed.pub``, ``hub.db`` and ``feeds/<name>/`` (served at ``/feeds/<name>/``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+from pathlib import Path
+
+from config import exitcodes
+from config.cli import CommandError, Context, add_command
+
+DEFAULT_HOME = "hub"
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="hub_command", metavar="ACTION")
+
+    keygen = add_command(sub, "keygen", "make the Ed25519 key that signs feeds; prints the public key")
+    _home(keygen)
+    keygen.add_argument("--force", action="store_true", help="replace an existing key (stations must be updated)")
+    keygen.set_defaults(handler=_keygen)
+
+    publish = add_command(sub, "publish", "build and sign the next version of a feed from a source folder")
+    publish.add_argument("source", metavar="SOURCE_DIR", help="folder of jobs/policies/... (see content/PROTOCOL.md)")
+    publish.add_argument("--out", metavar="FEED_DIR",
+                         help="the feed folder to publish into (default: HOME/feeds/<feed id>)")
+    _home(publish)
+    publish.add_argument("--key", metavar="FILE", help="signing key (default: HOME/feed.key)")
+    publish.add_argument("--feed-id", help="feed id (default: feed.json in the source folder)")
+    publish.add_argument("--region", action="append", default=[], metavar="CODE",
+                         help="scope: a GB/T 2260 region code (520000 = province, 520100 = city, '*' = all); repeatable")
+    publish.add_argument("--station", action="append", default=[], metavar="ID", help="scope: a station id; repeatable")
+    publish.add_argument("--version", type=int, help="version number (default: the published one + 1)")
+    publish.add_argument("--strict", action="store_true", help="publish nothing if any record is refused")
+    publish.set_defaults(handler=_publish)
+
+    serve = add_command(sub, "serve", "serve feeds and accept station uploads (waitress)")
+    _home(serve)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    serve.add_argument("--threads", type=int, default=8, help="worker threads (default 8)")
+    serve.add_argument("--feeds", metavar="DIR", help="folder of feeds (default: HOME/feeds)")
+    serve.set_defaults(handler=_serve)
+
+    station = add_command(sub, "station", "stations allowed to upload, and their tokens")
+    ssub = station.add_subparsers(dest="station_command", metavar="ACTION")
+    add = add_command(ssub, "add", "register a station and print its token (shown once)")
+    add.add_argument("station_id", metavar="ID")
+    add.add_argument("--name", default="", help="the station's name, for the status page")
+    _home(add)
+    add.set_defaults(handler=_station_add)
+    listing = add_command(ssub, "list", "list stations with their last heartbeat")
+    _home(listing)
+    listing.set_defaults(handler=_station_list)
+    remove = add_command(ssub, "remove", "remove a station (its token stops working)")
+    remove.add_argument("station_id", metavar="ID")
+    _home(remove)
+    remove.set_defaults(handler=_station_remove)
+    station.set_defaults(handler=lambda args, ctx: (station.print_help(), exitcodes.USAGE)[1])
+
+    example = add_command(sub, "example", "write an example source folder made from the sample content")
+    example.add_argument("out", metavar="OUT_DIR")
+    example.add_argument("--jobs", type=int, default=40, help="number of jobs (default 40)")
+    example.add_argument("--latitude", type=float, default=26.5830)
+    example.add_argument("--longitude", type=float, default=106.7135)
+    example.add_argument("--feed-id", default="gy-yunyan")
+    example.add_argument("--region", default="520103")
+    example.add_argument("--date", type=dt.date.fromisoformat, help="the day the content is written for (YYYY-MM-DD)")
+    example.set_defaults(handler=_example)
+
+
+def _home(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--home", metavar="DIR", default=None,
+                        help="hub home folder (default: $YIZHAN_HUB_HOME or ./hub)")
+
+
+def _home_dir(args: argparse.Namespace) -> Path:
+    return Path(getattr(args, "home", None) or os.environ.get("YIZHAN_HUB_HOME") or DEFAULT_HOME)
+
+
+def _keygen(args: argparse.Namespace, ctx: Context) -> int:
+    from content.hub.publish import PublishError, write_keypair
+
+    try:
+        key_path, public = write_keypair(_home_dir(args), force=args.force)
+    except PublishError as exc:
+        raise CommandError(str(exc)) from None
+    ctx.emit({"key": str(key_path), "public_key": public},
+             f"private key: {key_path} (keep it secret; mode 0600)\n"
+             f"public key for every station's [hub] public_key:\n{public}")
+    return exitcodes.OK
+
+
+def _publish(args: argparse.Namespace, ctx: Context) -> int:
+    from content.feed import Scope
+    from content.hub.publish import PublishError, load_key_file, publish
+    from content.source import SourceError, read_feed_info
+
+    home = _home_dir(args)
+    try:
+        key = load_key_file(args.key or home / "feed.key")
+        scope = Scope(regions=args.region, stations=args.station) if (args.region or args.station) else None
+        feed_id = args.feed_id
+        out = args.out
+        if out is None:
+            feed_id = feed_id or read_feed_info(args.source)[0]
+            if not feed_id:
+                raise CommandError("give --out FEED_DIR or a feed id (--feed-id or feed.json)", exitcodes.USAGE)
+            out = home / "feeds" / feed_id
+        result = publish(args.source, out, key=key, feed_id=feed_id, scope=scope, version=args.version,
+                         strict=args.strict)
+    except (PublishError, SourceError) as exc:
+        raise CommandError(str(exc)) from None
+    except ValueError as exc:  # a bad --region
+        raise CommandError(f"scope: {exc}", exitcodes.USAGE) from None
+    m = result.manifest
+    refused = result.refused
+    clipped = [r for r in result.rejections if r.clipped]
+    lines = [f"published {m.feed_id} version {m.version} into {result.out_dir}",
+             f"  items: {len(m.items)} ({result.items_written} new), media: {len(m.media)} ({result.media_written} new), "
+             f"{result.bytes_written} bytes written, {result.removed} old files removed",
+             f"  scope: {m.scope.describe()}"]
+    if refused:
+        lines.append(f"  {len(refused)} record(s) refused (not published):")
+        lines += [f"    {r}" for r in refused[:100]]
+        if len(refused) > 100:
+            lines.append(f"    … and {len(refused) - 100} more")
+    if clipped:
+        lines.append(f"  {len(clipped)} warning(s):")
+        lines += [f"    {r}" for r in clipped[:50]]
+    ctx.emit({"feed_id": m.feed_id, "version": m.version, "out": str(result.out_dir), "items": len(m.items),
+              "items_written": result.items_written, "media": len(m.media), "media_written": result.media_written,
+              "refused": [str(r) for r in refused], "warnings": [str(r) for r in clipped]}, "\n".join(lines))
+    return exitcodes.OK
+
+
+def _serve(args: argparse.Namespace, ctx: Context) -> int:
+    from content.hub.app import create_app, serve_forever
+
+    home = _home_dir(args)
+    app = create_app(home, feeds_dir=args.feeds)
+    feeds = Path(args.feeds) if args.feeds else home / "feeds"
+    print(f"hub: http://{args.host}:{args.port}/ (status page), feeds from {feeds}, uploads at "
+          f"http://{args.host}:{args.port}/api/v1/", file=sys.stderr, flush=True)
+    serve_forever(app, host=args.host, port=args.port, threads=args.threads)
+    return exitcodes.OK
+
+
+def _station_add(args: argparse.Namespace, ctx: Context) -> int:
+    from content.hub.app import DB_NAME
+    from content.hub.storage import HubError, HubStore
+
+    home = _home_dir(args)
+    home.mkdir(parents=True, exist_ok=True)
+    try:
+        token = HubStore(home / DB_NAME).add_station(args.station_id, args.name)
+    except HubError as exc:
+        raise CommandError(str(exc)) from None
+    ctx.emit({"station": args.station_id, "token": token},
+             f"station {args.station_id} added. Put this in its settings (shown only now):\n"
+             f'[hub]\nstation_token = "{token}"')
+    return exitcodes.OK
+
+
+def _station_list(args: argparse.Namespace, ctx: Context) -> int:
+    from content.hub.app import DB_NAME, station_view
+    from content.hub.storage import HubStore
+
+    stations = [station_view(s) for s in HubStore(_home_dir(args) / DB_NAME).stations()]
+    lines = [f"{s['id']:<24} {s['name'] or '-':<20} last heartbeat {s['last_heartbeat']:<10} "
+             f"content {s['feed_id'] or '-'} v{s['content_version'] or '-'}" for s in stations]
+    ctx.emit(stations, "\n".join(lines) or "no stations (yizhan hub station add ID)")
+    return exitcodes.OK
+
+
+def _station_remove(args: argparse.Namespace, ctx: Context) -> int:
+    from content.hub.app import DB_NAME
+    from content.hub.storage import HubError, HubStore
+
+    try:
+        HubStore(_home_dir(args) / DB_NAME).remove_station(args.station_id)
+    except HubError as exc:
+        raise CommandError(str(exc)) from None
+    ctx.emit({"removed": args.station_id}, f"station {args.station_id} removed")
+    return exitcodes.OK
+
+
+def _example(args: argparse.Namespace, ctx: Context) -> int:
+    from content.hub.example import write_example
+
+    out = write_example(args.out, jobs=args.jobs, origin=(args.latitude, args.longitude), feed_id=args.feed_id,
+                        region=args.region, today=args.date)
+    ctx.emit({"out": str(out)}, f"example source folder written to {out}\n"
+                                f"publish it with: yizhan hub publish {out} --out {_home_dir(args)}/feeds/{args.feed_id}")
+    return exitcodes.OK

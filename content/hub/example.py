@@ -1,0 +1,59 @@
+"""The example source folder (``content/hub/example/``) and how it is made.
+
+``yizhan hub example OUT_DIR`` writes a small source folder from the sample content: jobs,
+policies, events, announcements, one training course (a tiny video and its thumbnail) and
+a ``board_schedule`` document. The committed example was made with::
+
+    yizhan hub example content/hub/example --date 2026-11-22
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from content.feed import Scope
+from content.model import ContentSet
+from content.source import write_source_folder
+
+EXAMPLE_DIR = Path(__file__).parent / "example"
+EXAMPLE_DATE = dt.date(2026, 11, 22)  # the day the committed example was written for
+
+
+def example_board_schedule() -> dict[str, Any]:
+    """A board playlist as carried in the feed (the board defines and reads this document)."""
+    return {
+        "version": 1,
+        "default": ["announcements", "jobs", "policies", "events", "courses"],
+        "slots": [
+            {"days": [1, 2, 3, 4, 5], "from": "08:30", "to": "12:00",
+             "playlist": ["announcements", "jobs", "events"]},
+            {"days": [1, 2, 3, 4, 5], "from": "14:00", "to": "17:30",
+             "playlist": ["announcements", "jobs", "policies", "courses"]},
+        ],
+        "page_seconds": 12,
+    }
+
+
+def write_example(out: str | Path, *, jobs: int = 40, origin: tuple[float, float] = (26.5830, 106.7135),
+                  feed_id: str = "gy-yunyan", region: str = "520103", today: dt.date | None = None) -> Path:
+    from content.sample import sample_content, sample_courses
+
+    today = today or dt.date.today()
+    content: ContentSet = sample_content(origin=origin, jobs=jobs, today=today)
+    # The example must keep publishing long after it was written: its jobs stay valid for three years.
+    until = today + dt.timedelta(days=3 * 365)
+    content.jobs = [j.model_copy(update={"valid_until": max(j.valid_until, until)}) for j in content.jobs]
+    out = Path(out)
+    with tempfile.TemporaryDirectory(prefix="yizhan-example-") as tmp:
+        # One course only, small and short: the example must stay tiny.
+        content.courses = sample_courses(Path(tmp), seconds=2.0, size=(160, 120), fps=5)[:1]
+        content.documents["board_schedule"] = example_board_schedule()
+        if out.exists():
+            shutil.rmtree(out)
+        write_source_folder(content, tmp, out, feed_id=feed_id, scope=Scope(regions=[region]),
+                            title="贵阳市云岩区就业服务内容（示例）")
+    return out

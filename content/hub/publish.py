@@ -1,0 +1,213 @@
+"""Building a signed feed directory from a source folder (``yizhan hub publish``).
+
+Publishing is safe while the directory is being served: item and media files are named by
+their hash and written before the manifest, the new ``manifest.sig`` and ``manifest.json``
+each replace the old ones in one rename, and the files of the previous version are kept
+(so a station half-way through syncing it can finish) while older ones are removed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from content.feed import (
+    DEFAULT_SHARD_TARGET,
+    MANIFEST_NAME,
+    SIGNATURE_NAME,
+    FeedError,
+    Manifest,
+    ManifestError,
+    ManifestMedia,
+    Scope,
+    course_media,
+    encode_items,
+    generate_private_key,
+    load_private_key,
+    private_key_pem,
+    public_key_b64,
+    sign_manifest,
+)
+from content.model import ContentSet, Rejection
+from content.source import read_feed_info, read_source_folder
+
+KEY_NAME = "feed.key"
+PUBLIC_NAME = "feed.pub"
+
+
+class PublishError(Exception):
+    """Nothing was published; the message says why."""
+
+
+@dataclass
+class PublishResult:
+    manifest: Manifest
+    out_dir: Path
+    rejections: list[Rejection] = field(default_factory=list)
+    items_written: int = 0
+    media_written: int = 0
+    bytes_written: int = 0
+    removed: int = 0
+
+    @property
+    def refused(self) -> list[Rejection]:
+        return [r for r in self.rejections if not r.clipped]
+
+
+def write_keypair(directory: str | Path, *, force: bool = False) -> tuple[Path, str]:
+    """Make a new Ed25519 key pair in ``directory`` (``feed.key`` mode 0600, ``feed.pub``).
+
+    Returns the private key's path and the base64 public key for stations' ``hub.public_key``.
+    An existing key is never overwritten unless ``force``: stations trust it.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    key_path = directory / KEY_NAME
+    if key_path.exists() and not force:
+        raise PublishError(f"{key_path} already exists; stations trust it (use --force to replace it)")
+    key = generate_private_key()
+    tmp = key_path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(private_key_pem(key))
+    os.replace(tmp, key_path)
+    public = public_key_b64(key)
+    (directory / PUBLIC_NAME).write_text(public + "\n", encoding="ascii")
+    return key_path, public
+
+
+def load_key_file(path: str | Path) -> Ed25519PrivateKey:
+    path = Path(path)
+    try:
+        return load_private_key(path.read_bytes())
+    except FileNotFoundError:
+        raise PublishError(f"{path}: no such key file (make one with 'yizhan hub keygen')") from None
+    except FeedError as exc:
+        raise PublishError(f"{path}: {exc}") from None
+
+
+def read_manifest_file(feed_dir: str | Path) -> Manifest | None:
+    path = Path(feed_dir) / MANIFEST_NAME
+    if not path.exists():
+        return None
+    try:
+        return Manifest.from_bytes(path.read_bytes())
+    except ManifestError as exc:
+        raise PublishError(f"{path}: the current manifest is broken ({exc}); move the folder aside") from None
+
+
+def publish(source_dir: str | Path, out_dir: str | Path, *, key: Ed25519PrivateKey,
+            feed_id: str | None = None, scope: Scope | None = None, version: int | None = None,
+            strict: bool = False, today: dt.date | None = None,
+            shard_target: int = DEFAULT_SHARD_TARGET) -> PublishResult:
+    """Read a source folder and publish it as the next version of the feed in ``out_dir``.
+
+    Refused records are left out and listed in the result; with ``strict`` any refused
+    record stops the publication (nothing is written).
+    """
+    today = today or dt.date.today()
+    info_id, info_scope, _title = read_feed_info(source_dir)
+    content, media_files, rejections = read_source_folder(source_dir, today=today)
+    refused = [r for r in rejections if not r.clipped]
+    if strict and refused:
+        listing = "\n".join(f"  {r}" for r in refused[:50])
+        more = f"\n  … and {len(refused) - 50} more" if len(refused) > 50 else ""
+        raise PublishError(f"{len(refused)} record(s) refused, nothing published (--strict):\n{listing}{more}")
+    if not len(content) and not content.documents:
+        raise PublishError(f"{source_dir}: no valid record or document to publish")
+    result = publish_content(content, media_files, out_dir, key=key, feed_id=feed_id or info_id,
+                             scope=scope or info_scope, version=version, shard_target=shard_target)
+    result.rejections = rejections
+    return result
+
+
+def publish_content(content: ContentSet, media_files: dict[str, Path], out_dir: str | Path, *,
+                    key: Ed25519PrivateKey, feed_id: str | None, scope: Scope | None,
+                    version: int | None = None, shard_target: int = DEFAULT_SHARD_TARGET,
+                    generated_at: dt.datetime | None = None) -> PublishResult:
+    """Publish an already validated content set (``media_files``: sha256 -> file)."""
+    out = Path(out_dir)
+    previous = read_manifest_file(out)
+    if previous is not None:
+        if feed_id and feed_id != previous.feed_id:
+            raise PublishError(f"{out} holds feed {previous.feed_id!r}, not {feed_id!r}; publish into another folder")
+        feed_id = feed_id or previous.feed_id
+        scope = scope or previous.scope
+    if not feed_id:
+        raise PublishError("no feed id: give --feed-id or put \"feed_id\" in the source folder's feed.json")
+    if scope is None:
+        raise PublishError("no scope: give --region/--station or put \"scope\" in the source folder's feed.json")
+    old_version = previous.version if previous else 0
+    if version is None:
+        version = old_version + 1
+    elif version <= old_version:
+        raise PublishError(f"version {version} is not above the published version {old_version}")
+
+    refs = course_media(content)
+    missing = [r for r in refs if r.sha256 not in media_files]
+    if missing:
+        raise PublishError(f"{len(missing)} media file(s) used by courses are missing, e.g. {missing[0].filename}")
+    try:
+        items, shards = encode_items(content, target=shard_target,
+                                     previous_shards=previous.shards if previous else None)
+    except FeedError as exc:
+        raise PublishError(str(exc)) from None
+    manifest = Manifest(
+        feed_id=feed_id, version=version,
+        generated_at=generated_at or dt.datetime.now(dt.UTC).replace(microsecond=0),
+        scope=scope, items=[i.entry for i in items],
+        media=[ManifestMedia.from_ref(r) for r in sorted(refs, key=lambda r: r.sha256)], shards=shards,
+    )
+    result = PublishResult(manifest=manifest, out_dir=out)
+    (out / "items").mkdir(parents=True, exist_ok=True)
+    (out / "media").mkdir(parents=True, exist_ok=True)
+    for item in items:
+        target = out / item.entry.path
+        if not target.exists():
+            _write_atomic(target, item.data, sync=False)
+            result.items_written += 1
+            result.bytes_written += len(item.data)
+    for entry in manifest.media:
+        target = out / entry.path
+        if not (target.exists() and target.stat().st_size == entry.size):
+            tmp = target.with_name(target.name + ".tmp")
+            shutil.copyfile(media_files[entry.sha256], tmp)
+            os.replace(tmp, target)
+            result.media_written += 1
+            result.bytes_written += entry.size
+    # Every item and media file reaches the disk before the manifest that names them.
+    os.sync()
+    manifest_bytes = manifest.to_bytes()
+    # The signature first: a station that fetched the old manifest just before gets a
+    # mismatch and retries, instead of trusting a pair that never existed.
+    _write_atomic(out / SIGNATURE_NAME, sign_manifest(manifest_bytes, key))
+    _write_atomic(out / MANIFEST_NAME, manifest_bytes)
+    result.removed = _remove_unreferenced(out, [manifest, previous])
+    return result
+
+
+def _write_atomic(path: Path, data: bytes, *, sync: bool = True) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("wb") as f:
+        f.write(data)
+        if sync:
+            f.flush()
+            os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _remove_unreferenced(out: Path, manifests: list[Manifest | None]) -> int:
+    keep = {out / i.path for m in manifests if m for i in m.items}
+    keep |= {out / m.path for man in manifests if man for m in man.media}
+    removed = 0
+    for folder in (out / "items", out / "media"):
+        for path in folder.iterdir():
+            if path.is_file() and path not in keep:
+                path.unlink()
+                removed += 1
+    return removed

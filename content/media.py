@@ -1,0 +1,361 @@
+"""The station's media cache: verified videos and pictures named by their SHA-256.
+
+``<media_dir>/<sha256>.<ext>`` is only ever a complete file whose hash was checked: a
+download goes to ``<sha256>.<ext>.part``, resumes from there with an HTTP Range request
+after a cut, is hashed while it streams, and is renamed into place only when size and
+SHA-256 match. The cache keeps within ``storage.media_quota_mb`` by evicting the least
+recently used files the feed no longer needs, and keeps ``storage.free_space_floor_mb``
+free on the disk: it checks before starting and stops cleanly if the disk fills during a
+download (the ``.part`` stays, to resume later). Last use is the file's mtime, so the
+board marks a video used by calling :meth:`MediaCache.use` before playing it.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import logging
+import os
+import re
+import shutil
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+import urllib3
+from tenacity import Retrying
+
+from content.model import MediaRef
+
+log = logging.getLogger(__name__)
+
+CHUNK = 1024 * 1024
+FLOOR_CHECK_EVERY = 4 * 1024 * 1024  # bytes written between two free-space checks
+_NAME_RE = re.compile(r"^([0-9a-f]{64})\.([a-z0-9]{1,5})$")
+
+DiskUsage = Callable[[Path], Any]  # like shutil.disk_usage: returns an object with .free
+
+
+class MediaError(Exception):
+    """A media file could not be fetched or kept. ``code`` names the reason in one word."""
+
+    code = "media_error"
+
+
+class MediaHashError(MediaError):
+    code = "hash_mismatch"
+
+
+class DiskFullError(MediaError):
+    code = "disk_full"
+
+
+class QuotaError(MediaError):
+    code = "quota"
+
+
+class TransientHTTPError(Exception):
+    """A server answer worth retrying (5xx, 429) or a body that ended early."""
+
+
+# Failures worth another attempt. urllib3's own errors appear when a body is read directly
+# from the connection (a cut, a read timeout).
+TRANSIENT = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
+             urllib3.exceptions.HTTPError, TransientHTTPError)
+
+
+@dataclass
+class Transfer:
+    """Requests made and body bytes received (one sync's accounting, shared by its fetches)."""
+
+    requests: int = 0
+    bytes: int = 0
+
+
+@dataclass(frozen=True)
+class CachedMedia:
+    sha256: str
+    path: Path
+    size: int
+    last_used: float
+
+
+def media_path(settings_or_dir: Any, ref: MediaRef) -> Path:
+    """Where a media file lives in the cache (it may not be there yet: check ``.exists()``)."""
+    directory = getattr(settings_or_dir, "media_dir", settings_or_dir)
+    return Path(directory) / ref.filename
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class MediaCache:
+    """The media folder of one station."""
+
+    def __init__(self, directory: str | Path, *, quota_bytes: int | None = None, floor_bytes: int = 0,
+                 disk_usage: DiskUsage | None = None, check_every_bytes: int = FLOOR_CHECK_EVERY) -> None:
+        self.dir = Path(directory)
+        self.quota_bytes = quota_bytes
+        self.floor_bytes = floor_bytes
+        # ``disk_usage`` is shutil.disk_usage unless a test simulates a filling disk.
+        self._disk_usage = disk_usage or shutil.disk_usage
+        self.check_every_bytes = check_every_bytes
+
+    @classmethod
+    def from_settings(cls, settings: Any, **kwargs: Any) -> MediaCache:
+        """The cache of the station in ``settings``; ``kwargs`` override (e.g. ``disk_usage``)."""
+        storage = settings.storage
+        options: dict[str, Any] = {"quota_bytes": storage.media_quota_mb * 1024 * 1024,
+                                   "floor_bytes": storage.free_space_floor_mb * 1024 * 1024, **kwargs}
+        return cls(settings.media_dir, **options)
+
+    # -- what is here -------------------------------------------------------------------
+    def path(self, ref: MediaRef) -> Path:
+        return self.dir / ref.filename
+
+    def part_path(self, ref: MediaRef) -> Path:
+        return self.dir / (ref.filename + ".part")
+
+    def has(self, ref: MediaRef) -> bool:
+        """The file is in place with the right size (its hash was checked when it arrived)."""
+        try:
+            return self.path(ref).stat().st_size == ref.size
+        except FileNotFoundError:
+            return False
+
+    def verify(self, ref: MediaRef) -> bool:
+        """Hash the cached file again (slow for large files; used by checks and tests)."""
+        return self.has(ref) and file_sha256(self.path(ref)) == ref.sha256
+
+    def use(self, ref: MediaRef) -> Path | None:
+        """The file to play, marked as just used (for LRU eviction); None if not cached."""
+        path = self.path(ref)
+        try:
+            os.utime(path)
+        except FileNotFoundError:
+            return None
+        return path
+
+    def entries(self) -> list[CachedMedia]:
+        out = []
+        if not self.dir.is_dir():
+            return out
+        for path in self.dir.iterdir():
+            match = _NAME_RE.match(path.name)
+            if match:
+                st = path.stat()
+                out.append(CachedMedia(match.group(1), path, st.st_size, st.st_mtime))
+        return out
+
+    def used_bytes(self) -> int:
+        """Bytes of cached files and partial downloads."""
+        if not self.dir.is_dir():
+            return 0
+        return sum(p.stat().st_size for p in self.dir.iterdir() if p.is_file())
+
+    def free_bytes(self) -> int:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        return int(self._disk_usage(self.dir).free)
+
+    # -- room -------------------------------------------------------------------------------
+    def make_room(self, wanted: Iterable[MediaRef], *, current: Iterable[str] = ()) -> list[CachedMedia]:
+        """Evict so that every ``wanted`` file fits within the quota and above the floor.
+
+        Files nobody needs go first (least recently used first); then files only the current
+        content needs, which is about to be replaced. Wanted files are never evicted.
+        Raises :class:`QuotaError` / :class:`DiskFullError` before any download starts when
+        the wanted files cannot fit.
+        """
+        wanted = list(wanted)
+        keep = {r.sha256 for r in wanted}
+        current = set(current)
+        needed = 0
+        for ref in wanted:
+            if not self.has(ref):
+                part = self.part_path(ref)
+                needed += ref.size - (part.stat().st_size if part.exists() else 0)
+        candidates = sorted((e for e in self.entries() if e.sha256 not in keep),
+                            key=lambda e: (e.sha256 in current, e.last_used))
+        for part in self.dir.glob("*.part") if self.dir.is_dir() else ():
+            match = _NAME_RE.match(part.name[:-5])
+            if match and match.group(1) not in keep:
+                candidates.insert(0, CachedMedia(match.group(1), part, part.stat().st_size, 0.0))
+        evicted: list[CachedMedia] = []
+
+        def short() -> tuple[int, int]:
+            over_quota = 0 if self.quota_bytes is None else self.used_bytes() + needed - self.quota_bytes
+            under_floor = self.floor_bytes - (self.free_bytes() - needed)
+            return over_quota, under_floor
+
+        over_quota, under_floor = short()
+        while (over_quota > 0 or under_floor > 0) and candidates:
+            victim = candidates.pop(0)
+            victim.path.unlink(missing_ok=True)
+            evicted.append(victim)
+            log.info("media cache: evicted %s (%d bytes)", victim.path.name, victim.size)
+            over_quota, under_floor = short()
+        if over_quota > 0:
+            raise QuotaError(f"media quota too small: the feed needs {_mb(needed)} more, "
+                             f"{_mb(over_quota)} over storage.media_quota_mb")
+        if under_floor > 0:
+            raise DiskFullError(f"not enough disk space: the feed needs {_mb(needed)} more, which would leave "
+                                f"less than storage.free_space_floor_mb ({_mb(self.floor_bytes)}) free")
+        return evicted
+
+    def remove_unneeded(self, needed: Iterable[str]) -> int:
+        """Delete partial downloads nothing needs any more; complete files stay until evicted."""
+        keep = set(needed)
+        removed = 0
+        if self.dir.is_dir():
+            for part in self.dir.glob("*.part"):
+                match = _NAME_RE.match(part.name[:-5])
+                if not match or match.group(1) not in keep:
+                    part.unlink(missing_ok=True)
+                    removed += 1
+        return removed
+
+    # -- fetching ---------------------------------------------------------------------------
+    def download(self, session: requests.Session, url: str, ref: MediaRef, *, timeout: float | tuple[float, float],
+                 retrying: Retrying, transfer: Transfer | None = None,
+                 on_bytes: Callable[[int], None] | None = None) -> Path:
+        """Fetch ``url`` into the cache as ``ref``: resume a partial file, verify, rename.
+
+        Transient failures (cuts, 5xx, timeouts) are retried by ``retrying``, each attempt
+        resuming where the last stopped. A body that does not hash to ``ref.sha256`` is
+        deleted and fetched once more from the start, then refused (:class:`MediaHashError`).
+        """
+        if self.has(ref):
+            self.use(ref)
+            return self.path(ref)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        transfer = transfer or Transfer()
+        mismatches = 0
+        while True:
+            try:
+                for attempt in retrying.copy():
+                    with attempt:
+                        self._attempt(session, url, ref, timeout, transfer, on_bytes)
+                return self.path(ref)
+            except MediaHashError:
+                mismatches += 1
+                if mismatches >= 2:
+                    raise
+
+    def _attempt(self, session: requests.Session, url: str, ref: MediaRef, timeout: Any,
+                 transfer: Transfer, on_bytes: Callable[[int], None] | None) -> None:
+        part = self.part_path(ref)
+        have = part.stat().st_size if part.exists() else 0
+        if have > ref.size:
+            part.unlink()
+            have = 0
+        if have == ref.size and ref.size > 0:
+            self._finish(ref, part, _hash_file(part))
+            return
+        headers = {"Range": f"bytes={have}-"} if have else {}
+        transfer.requests += 1
+        with session.get(url, headers=headers, stream=True, timeout=timeout) as response:
+            status = response.status_code
+            if status == 206 and _range_start(response) == have:
+                mode = "ab"
+            elif status == 200:
+                have, mode = 0, "wb"  # the server ignored the range: start over
+            elif status == 416:
+                part.unlink(missing_ok=True)
+                raise TransientHTTPError("the server refused the resume range; starting over")
+            elif status >= 500 or status == 429:
+                raise TransientHTTPError(f"HTTP {status} for {ref.filename}")
+            else:
+                raise MediaError(f"HTTP {status} for media {ref.filename}")
+            digest = _hash_file(part) if mode == "ab" else hashlib.sha256()
+            since_check = 0
+            too_long = False
+            try:
+                with part.open(mode) as f:
+                    for chunk in _body_chunks(response):
+                        if have + len(chunk) > ref.size:
+                            too_long = True
+                            break
+                        # Written as it arrives: after a cut the part holds every byte
+                        # received, and the resume starts right after the last one.
+                        f.write(chunk)
+                        digest.update(chunk)
+                        have += len(chunk)
+                        transfer.bytes += len(chunk)
+                        since_check += len(chunk)
+                        if on_bytes:
+                            on_bytes(len(chunk))
+                        if since_check >= self.check_every_bytes:
+                            since_check = 0
+                            self._check_floor(ref)
+                    f.flush()
+                    os.fsync(f.fileno())
+            except OSError as exc:
+                if exc.errno == errno.ENOSPC:
+                    raise DiskFullError(f"the disk filled while downloading {ref.filename}; "
+                                        f"kept {_mb(have)} to resume later") from None
+                raise
+            if too_long:
+                part.unlink(missing_ok=True)
+                raise MediaHashError(f"media {ref.filename} is longer than its {ref.size} bytes")
+        if have < ref.size:
+            raise TransientHTTPError(f"media {ref.filename} ended after {have} of {ref.size} bytes")
+        self._finish(ref, part, digest)
+
+    def _check_floor(self, ref: MediaRef) -> None:
+        free = self.free_bytes()
+        if free < self.floor_bytes:
+            raise DiskFullError(f"the disk is below storage.free_space_floor_mb ({_mb(free)} free); "
+                                f"stopped downloading {ref.filename}, the part is kept to resume")
+
+    def _finish(self, ref: MediaRef, part: Path, digest: Any) -> None:
+        if digest.hexdigest() != ref.sha256:
+            part.unlink(missing_ok=True)
+            raise MediaHashError(f"media {ref.filename} does not match its SHA-256; deleted")
+        final = self.path(ref)
+        os.replace(part, final)
+        os.utime(final)
+        _fsync_dir(self.dir)
+
+
+def _body_chunks(response: requests.Response) -> Iterator[bytes]:
+    """The body as it arrives. ``read1`` hands over every byte received before a cut (a
+    buffered ``read(n)`` would drop the last partial chunk), so a resume starts exactly there."""
+    raw = response.raw
+    while chunk := raw.read1(CHUNK, decode_content=True):
+        yield chunk
+
+
+def _hash_file(path: Path) -> Any:
+    digest = hashlib.sha256()
+    if path.exists():
+        with path.open("rb") as f:
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+    return digest
+
+
+def _range_start(response: requests.Response) -> int:
+    match = re.match(r"bytes (\d+)-", response.headers.get("Content-Range", ""))
+    return int(match.group(1)) if match else -1
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _mb(n: int) -> str:
+    return f"{n / (1024 * 1024):.1f} MB"

@@ -1,0 +1,479 @@
+"""The outbox: everything the station reports to the hub, queued durably until acknowledged.
+
+Registrations, usage events, proof-of-play records and heartbeats are written to the
+``outbox`` table of the station database in the same durable transaction as the record
+they describe (``synchronous=FULL``), each with an idempotency key (uuid4) made right
+then. :class:`Sender` delivers them in batches and marks an entry sent only after the hub
+answered 2xx for it; the hub keeps the key unique forever, so resending after any failure
+(a cut, a crash, a kill) never duplicates. Offline, entries wait and the sender retries
+with exponential backoff and jitter, for as long as it takes.
+
+Personal data (a registration's person) is encrypted at rest with AES-GCM; the key is
+``outbox.key`` (mode 0600) in the data folder. The ciphertext is bound to the entry's key.
+It is purged as soon as the hub acknowledges the entry, and after
+``privacy.retention_days`` in any case.
+
+Convenience for the other parts (names are stable):
+``record_usage(settings_or_db, event, **fields)``,
+``record_proof_of_play(settings_or_db, item_kind, item_id, started_at, duration_s, **fields)``,
+``record_heartbeat(settings_or_db, devices=..., **fields)``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+
+from config.privacy import scrub
+from content.db import connect, durable
+
+log = logging.getLogger(__name__)
+
+KEY_FILE = "outbox.key"
+# kind -> upload endpoint (relative to hub.upload_url); registrations go first.
+ENDPOINTS = {
+    "registration": "registrations",
+    "event": "events",
+    "proof_of_play": "proof-of-play",
+    "heartbeat": "heartbeats",
+}
+BATCH_SIZE = 100
+_CIPHER_VERSION = b"\x01"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    created_ts REAL NOT NULL,
+    personal INTEGER NOT NULL DEFAULT 0,
+    payload BLOB,
+    state TEXT NOT NULL DEFAULT 'queued',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    sent_at TEXT,
+    receipt TEXT
+);
+CREATE INDEX IF NOT EXISTS outbox_queue ON outbox (state, kind, id);
+"""
+# state: queued -> sent (hub acknowledged) | rejected (hub refused the record) | expired
+# (personal data purged at the retention limit before it could be sent).
+
+
+class OutboxError(Exception):
+    """The outbox cannot take or send an entry (bad kind, no key, bad settings)."""
+
+
+# -- the key ------------------------------------------------------------------------------
+
+def load_or_create_key(key_dir: str | Path) -> bytes:
+    """The station's 256-bit data key (``outbox.key``, mode 0600), made on first use."""
+    path = Path(key_dir) / KEY_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "wb") as f:
+            f.write(AESGCM.generate_key(bit_length=256))
+            f.flush()
+            os.fsync(f.fileno())
+    if path.stat().st_mode & 0o077:
+        log.warning("%s was readable by others; set to mode 0600", path)
+        os.chmod(path, 0o600)
+    key = path.read_bytes()
+    if len(key) != 32:
+        raise OutboxError(f"{path} is not a 32-byte key; it may be damaged (personal data cannot be read)")
+    return key
+
+
+def encrypt(key: bytes, plaintext: bytes, bound_to: str) -> bytes:
+    nonce = os.urandom(12)
+    return _CIPHER_VERSION + nonce + AESGCM(key).encrypt(nonce, plaintext, bound_to.encode())
+
+
+def decrypt(key: bytes, blob: bytes, bound_to: str) -> bytes:
+    if not blob or blob[:1] != _CIPHER_VERSION:
+        raise OutboxError("encrypted data has an unknown format")
+    return AESGCM(key).decrypt(blob[1:13], blob[13:], bound_to.encode())
+
+
+# -- the queue ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    key: str
+    kind: str
+    created_at: str
+    payload: dict[str, Any] = field(repr=False)
+    personal: bool = False
+
+    def wire(self) -> dict[str, Any]:
+        return {"key": self.key, "created_at": self.created_at, "payload": self.payload}
+
+
+def now_iso() -> str:
+    return dt.datetime.now().astimezone().isoformat(timespec="milliseconds")
+
+
+class Outbox:
+    """The station's outbox table. ``conn_or_db_path``: the station database or an open connection."""
+
+    def __init__(self, conn_or_db_path: sqlite3.Connection | str | Path, *, key_dir: str | Path | None = None
+                 ) -> None:
+        if isinstance(conn_or_db_path, sqlite3.Connection):
+            self._conn = conn_or_db_path
+            self.db_path: Path | None = None
+        else:
+            self.db_path = Path(conn_or_db_path)
+            self._conn = connect(self.db_path)
+        self.key_dir = Path(key_dir) if key_dir else (self.db_path.parent if self.db_path else None)
+        self._key: bytes | None = None
+        self._lock = threading.RLock()
+        ensure_schema(self._conn)
+
+    def close(self) -> None:
+        if self.db_path is not None:
+            self._conn.close()
+
+    def __enter__(self) -> Outbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def key(self) -> bytes:
+        if self._key is None:
+            if self.key_dir is None:
+                raise OutboxError("personal data needs key_dir (the station's data folder)")
+            self._key = load_or_create_key(self.key_dir)
+        return self._key
+
+    @contextmanager
+    def _tx(self, conn: sqlite3.Connection | None) -> Iterator[sqlite3.Connection]:
+        if conn is not None:
+            yield conn  # the caller's transaction: commit together with the record
+            return
+        with self._lock, durable(self._conn):
+            yield self._conn
+
+    # -- writing ----------------------------------------------------------------------------
+    def add(self, kind: str, payload: dict[str, Any], *, conn: sqlite3.Connection | None = None,
+            personal: bool = False, created_at: str | None = None) -> str:
+        """Queue ``payload``; returns its idempotency key. With ``conn``, the row is written in
+        the caller's open transaction (so it commits, or not, with the record it describes)."""
+        if kind not in ENDPOINTS:
+            raise OutboxError(f"unknown outbox kind {kind!r}; one of {', '.join(ENDPOINTS)}")
+        if not isinstance(payload, dict):
+            raise OutboxError("an outbox payload is a dict")
+        key = str(uuid.uuid4())
+        data = json.dumps(payload, ensure_ascii=False, default=str).encode("utf-8")
+        if personal:
+            data = encrypt(self.key, data, key)
+        with self._tx(conn) as c:
+            c.execute("INSERT INTO outbox (key, kind, created_at, created_ts, personal, payload) VALUES (?,?,?,?,?,?)",
+                      (key, kind, created_at or now_iso(), time.time(), int(personal), data))
+        return key
+
+    # -- reading ----------------------------------------------------------------------------
+    def depth(self) -> int:
+        """Entries waiting to be delivered."""
+        with self._lock:
+            return self._conn.execute("SELECT COUNT(*) FROM outbox WHERE state = 'queued'").fetchone()[0]
+
+    def oldest_age_s(self) -> float | None:
+        """Age in seconds of the oldest entry waiting, or None when the queue is empty."""
+        with self._lock:
+            row = self._conn.execute("SELECT MIN(created_ts) FROM outbox WHERE state = 'queued'").fetchone()
+        return None if row[0] is None else max(0.0, time.time() - row[0])
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """state -> kind -> entries (for ``yizhan sync --status`` and the staff screen)."""
+        out: dict[str, dict[str, int]] = {}
+        with self._lock:
+            for row in self._conn.execute("SELECT state, kind, COUNT(*) FROM outbox GROUP BY state, kind"):
+                out.setdefault(row[0], {})[row[1]] = row[2]
+        return out
+
+    def pending(self, kind: str, limit: int = BATCH_SIZE) -> list[OutboxEntry]:
+        """The oldest queued entries of one kind, decrypted, ready to send."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT key, kind, created_at, personal, payload FROM outbox "
+                "WHERE state = 'queued' AND kind = ? ORDER BY id LIMIT ?", (kind, limit)).fetchall()
+        entries = []
+        for row in rows:
+            data = row["payload"]
+            if row["personal"]:
+                data = decrypt(self.key, data, row["key"])
+            entries.append(OutboxEntry(row["key"], row["kind"], row["created_at"], json.loads(data),
+                                       bool(row["personal"])))
+        return entries
+
+    def kinds_waiting(self) -> list[str]:
+        with self._lock:
+            kinds = {r[0] for r in self._conn.execute("SELECT DISTINCT kind FROM outbox WHERE state = 'queued'")}
+        return [k for k in ENDPOINTS if k in kinds]
+
+    # -- after delivery ---------------------------------------------------------------------
+    def mark_sent(self, receipts: dict[str, dict[str, Any]]) -> None:
+        """The hub acknowledged these keys: mark sent and drop personal data, in one transaction."""
+        if not receipts:
+            return
+        at = now_iso()
+        with self._tx(None) as c:
+            c.executemany(
+                "UPDATE outbox SET state = 'sent', sent_at = ?, receipt = ?, last_error = NULL, "
+                "payload = CASE WHEN personal = 1 THEN NULL ELSE payload END "
+                "WHERE key = ? AND state = 'queued'",
+                [(at, json.dumps(r, ensure_ascii=False), k) for k, r in receipts.items()])
+            purge_acknowledged_registrations(c)
+
+    def mark_rejected(self, key: str, reason: str) -> None:
+        with self._tx(None) as c:
+            c.execute("UPDATE outbox SET state = 'rejected', last_error = ? WHERE key = ?", (scrub(reason)[:500], key))
+
+    def note_failure(self, keys: list[str], error: str) -> None:
+        if not keys:
+            return
+        with self._tx(None) as c:
+            c.executemany("UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE key = ?",
+                          [(scrub(error)[:500], k) for k in keys])
+
+    def purge(self, retention_days: int, *, now: float | None = None) -> dict[str, int]:
+        """Apply the retention limit: personal data older than it is erased even if unsent
+        (state 'expired'), and delivered entries older than it are deleted."""
+        cutoff = (now or time.time()) - retention_days * 86400
+        with self._tx(None) as c:
+            expired = c.execute(
+                "UPDATE outbox SET payload = NULL, state = CASE WHEN state = 'queued' THEN 'expired' ELSE state END "
+                "WHERE personal = 1 AND payload IS NOT NULL AND created_ts < ?", (cutoff,)).rowcount
+            deleted = c.execute("DELETE FROM outbox WHERE state IN ('sent', 'expired', 'rejected') "
+                                "AND created_ts < ?", (cutoff,)).rowcount
+            registrations = _purge_expired_registrations(c, cutoff)
+        if expired:
+            log.warning("outbox: %d personal entries reached the %d-day retention limit unsent and were erased",
+                        expired, retention_days)
+        return {"expired": expired, "deleted": deleted, "registrations": registrations}
+
+
+def ensure_schema(conn: sqlite3.Connection) -> None:
+    conn.executescript(SCHEMA)
+
+
+def purge_acknowledged_registrations(conn: sqlite3.Connection) -> int:
+    if not _has_table(conn, "registrations"):
+        return 0
+    return conn.execute(
+            "UPDATE registrations SET personal = NULL, purged_at = ? WHERE personal IS NOT NULL AND outbox_key IN "
+            "(SELECT key FROM outbox WHERE state = 'sent')", (now_iso(),)).rowcount
+
+
+def _purge_expired_registrations(conn: sqlite3.Connection, cutoff: float) -> int:
+    if not _has_table(conn, "registrations"):
+        return 0
+    return conn.execute("UPDATE registrations SET personal = NULL, purged_at = ? "
+                        "WHERE personal IS NOT NULL AND created_ts < ?", (now_iso(), cutoff)).rowcount
+
+
+def _has_table(conn: sqlite3.Connection, name: str) -> bool:
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone() is not None
+
+
+# -- convenience for the kiosk, the board and the devices ----------------------------------
+
+def _open(settings_or_db: Any) -> tuple[Outbox, Any]:
+    """An Outbox for settings, a database path or a connection; and the settings if given."""
+    if isinstance(settings_or_db, (sqlite3.Connection, str, Path)):
+        return Outbox(settings_or_db), None
+    return Outbox(settings_or_db.db_path, key_dir=settings_or_db.data_dir), settings_or_db
+
+
+def _clean(fields: dict[str, Any]) -> dict[str, Any]:
+    # Usage records must carry no personal data; mask anything that looks like it anyway.
+    return {k: scrub(v) if isinstance(v, str) else v for k, v in fields.items()}
+
+
+def record_usage(settings_or_db: Any, event: str, **fields: Any) -> str:
+    """Queue a usage event (e.g. ``record_usage(s, "search", query_len=2, results=14)``)."""
+    outbox, _ = _open(settings_or_db)
+    try:
+        return outbox.add("event", {"event": event, "at": now_iso(), **_clean(fields)})
+    finally:
+        outbox.close()
+
+
+def record_proof_of_play(settings_or_db: Any, item_kind: str, item_id: str, started_at: dt.datetime | str,
+                         duration_s: float, **fields: Any) -> str:
+    """Queue that the board showed ``item_kind``/``item_id`` from ``started_at`` for ``duration_s``."""
+    started = started_at.isoformat() if isinstance(started_at, dt.datetime) else str(started_at)
+    outbox, _ = _open(settings_or_db)
+    try:
+        return outbox.add("proof_of_play", {"item_kind": item_kind, "item_id": item_id, "started_at": started,
+                                            "duration_s": round(float(duration_s), 3), **_clean(fields)})
+    finally:
+        outbox.close()
+
+
+def record_heartbeat(settings_or_db: Any, *, devices: dict[str, Any] | None = None, **fields: Any) -> str:
+    """Queue a heartbeat: content version, outbox depth and device health.
+
+    ``devices`` maps a device name to ``{"ok": bool, "detail": "..."}`` (or a short text),
+    e.g. ``{"printer": {"ok": False, "detail": "缺纸"}, "idcard": {"ok": True}}``.
+    With settings, the station's name and the content version are filled in.
+    """
+    outbox, settings = _open(settings_or_db)
+    try:
+        payload: dict[str, Any] = {"at": now_iso(), "devices": devices or {},
+                                   "outbox_depth": outbox.depth(), "oldest_age_s": outbox.oldest_age_s()}
+        if settings is not None:
+            payload["station_name"] = settings.station.name
+            try:
+                from content.store import Store
+
+                with Store.from_settings(settings) as store:
+                    info = store.content_info()
+                payload.update(feed_id=info.feed_id, content_version=info.version)
+            except Exception as exc:  # a heartbeat must go out even when the store is unwell
+                payload["store_error"] = scrub(str(exc))[:200]
+        payload.update(_clean(fields))
+        return outbox.add("heartbeat", payload)
+    finally:
+        outbox.close()
+
+
+# -- the sender ---------------------------------------------------------------------------
+
+@dataclass
+class DeliveryResult:
+    """What one delivery round did. ``status``: delivered, empty, failed or disabled."""
+
+    status: str
+    sent: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    remaining: int = 0
+    requests: int = 0
+    reason: str = ""
+    code: str = ""
+
+
+class _Retryable(Exception):
+    pass
+
+
+class Sender:
+    """Delivers the outbox to ``hub.upload_url`` with ``hub.station_token``."""
+
+    def __init__(self, settings: Any, *, session: requests.Session | None = None, batch_size: int = BATCH_SIZE,
+                 attempts: int = 3, backoff_s: float = 0.5, max_backoff_s: float = 30.0) -> None:
+        self.settings = settings
+        self.upload_url = settings.hub.upload_url
+        if self.upload_url and not self.upload_url.endswith("/"):
+            self.upload_url += "/"
+        self.token = settings.hub.station_token
+        self.timeout = settings.hub.timeout_s
+        self.batch_size = batch_size
+        self.session = session or requests.Session()
+        self.retrying = Retrying(
+            stop=stop_after_attempt(attempts), wait=wait_random_exponential(multiplier=backoff_s, max=max_backoff_s),
+            retry=retry_if_exception_type((requests.ConnectionError, requests.Timeout, _Retryable,
+                                           requests.exceptions.ChunkedEncodingError)),
+            reraise=True)
+
+    def close(self) -> None:
+        self.session.close()
+
+    def deliver_once(self, *, max_batches: int | None = None) -> DeliveryResult:
+        """Send what is queued, batch by batch, until the queue is empty or the hub cannot be reached."""
+        with Outbox(self.settings.db_path, key_dir=self.settings.data_dir) as outbox:
+            outbox.purge(self.settings.privacy.retention_days)
+            if not self.upload_url:
+                return DeliveryResult("disabled", remaining=outbox.depth(), code="not_configured",
+                                      reason="未设置上传地址（hub.upload_url），记录保留在本机")
+            result = DeliveryResult("empty")
+            batches = 0
+            for kind in outbox.kinds_waiting():
+                while max_batches is None or batches < max_batches:
+                    entries = outbox.pending(kind, self.batch_size)
+                    if not entries:
+                        break
+                    batches += 1
+                    try:
+                        self._send(outbox, kind, entries, result)
+                    except _Stop as stop:
+                        outbox.note_failure([e.key for e in entries], stop.detail)
+                        result.status, result.code, result.reason = "failed", stop.code, stop.reason
+                        result.remaining = outbox.depth()
+                        log.warning("outbox: delivery stopped: %s", stop.detail)
+                        return result
+                    result.status = "delivered"
+            result.remaining = outbox.depth()
+            return result
+
+    def _send(self, outbox: Outbox, kind: str, entries: list[OutboxEntry], result: DeliveryResult) -> None:
+        url = self.upload_url + ENDPOINTS[kind]
+        body = {"items": [e.wire() for e in entries]}
+        headers = {"Authorization": f"Bearer {self.token}"}
+        try:
+            for attempt in self.retrying.copy():
+                with attempt:
+                    result.requests += 1
+                    response = self.session.post(url, json=body, headers=headers, timeout=self.timeout)
+                    if response.status_code >= 500 or response.status_code == 429:
+                        raise _Retryable(f"HTTP {response.status_code}")
+        except (requests.RequestException, _Retryable) as exc:
+            raise _Stop("unavailable", "无法连接上传服务器，记录保留在本机，稍后重试",
+                        f"{kind}: {type(exc).__name__}: {exc}") from None
+        if response.status_code in (401, 403):
+            raise _Stop("unauthorized", "上传服务器不认可本站的令牌（hub.station_token），请联系管理员",
+                        f"HTTP {response.status_code}")
+        if not 200 <= response.status_code < 300:
+            raise _Stop("http_error", f"上传服务器拒绝了请求（HTTP {response.status_code}）",
+                        f"{kind}: HTTP {response.status_code}: {response.text[:200]}")
+        try:
+            answers = {r["key"]: r for r in response.json()["results"] if isinstance(r, dict) and r.get("key")}
+        except (ValueError, KeyError, TypeError):
+            raise _Stop("http_error", "上传服务器的回答无法识别", f"{kind}: unreadable answer") from None
+        receipts = {}
+        rejected = 0
+        for entry in entries:
+            answer = answers.get(entry.key)
+            if answer is None:
+                continue  # not acknowledged: stays queued and goes again
+            if answer.get("status") in ("created", "duplicate"):
+                receipts[entry.key] = answer.get("receipt") or {}
+                result.sent += answer["status"] == "created"
+                result.duplicates += answer["status"] == "duplicate"
+            elif answer.get("status") == "rejected":
+                outbox.mark_rejected(entry.key, str(answer.get("reason", "")))
+                rejected += 1
+                log.warning("outbox: the hub refused %s %s: %s", kind, entry.key, scrub(str(answer.get("reason"))))
+        outbox.mark_sent(receipts)
+        result.rejected += rejected
+        if not receipts and not rejected:
+            raise _Stop("http_error", "上传服务器没有确认任何记录", f"{kind}: no result for any key")
+
+
+class _Stop(Exception):
+    def __init__(self, code: str, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code, self.reason, self.detail = code, reason, detail

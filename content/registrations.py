@@ -1,0 +1,215 @@
+"""Registrations residents make at the kiosk (求职 / 培训需求 / 返乡 / 零工登记).
+
+A registration and its outbox entry are written in ONE durable transaction: either both
+exist after a power cut or neither does, so the hub receives every registration the
+resident was given a receipt for, exactly once (the outbox key is its idempotency key).
+The person (name, ID number, gender, birth date, address, phone) and the answers are
+encrypted at rest (AES-GCM, the station's ``outbox.key``), erased once the hub has
+acknowledged the registration and after ``privacy.retention_days`` in any case. What
+stays is what the station's statistics need: the receipt code, the kind and the time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from config.privacy import mask_name
+from content.db import connect, durable
+from content.outbox import (
+    Outbox,
+    decrypt,
+    encrypt,
+    ensure_schema,
+    load_or_create_key,
+    now_iso,
+    purge_acknowledged_registrations,
+)
+
+REGISTRATION_KINDS = ("求职", "培训需求", "返乡", "零工")
+RegistrationKind = Literal["求职", "培训需求", "返乡", "零工"]
+PERSON_FIELDS = ("name", "id_number", "gender", "birth_date", "address", "phone")
+# Receipt codes avoid characters people confuse when reading them aloud or copying them:
+# 0/O, 1/I/L.
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+CODE_LENGTH = 6
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS registrations (
+    id INTEGER PRIMARY KEY,
+    code TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    station_id TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    created_ts REAL NOT NULL,
+    outbox_key TEXT NOT NULL UNIQUE,
+    personal BLOB,
+    purged_at TEXT
+);
+CREATE INDEX IF NOT EXISTS registrations_by_time ON registrations (created_ts);
+"""
+
+
+class RegistrationError(ValueError):
+    """A registration cannot be taken; the message names the field (never its value)."""
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What the resident gets back: a short code to quote to staff, the kind and the time."""
+
+    code: str
+    kind: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class RegistrationSummary:
+    """A registration as the staff screen may show it: the name masked, never the ID number."""
+
+    code: str
+    kind: str
+    created_at: str
+    name_masked: str
+    delivered: bool
+    purged: bool
+
+
+def new_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def _check(kind: str, person: dict[str, Any], answers: dict[str, Any]) -> dict[str, Any]:
+    if kind not in REGISTRATION_KINDS:
+        raise RegistrationError(f"kind must be one of {', '.join(REGISTRATION_KINDS)}, got {kind!r}")
+    if not isinstance(person, dict):
+        raise RegistrationError("person must be a dict")
+    unknown = sorted(set(person) - set(PERSON_FIELDS))
+    if unknown:
+        raise RegistrationError(f"unknown person field(s) {unknown}; allowed: {', '.join(PERSON_FIELDS)}")
+    clean: dict[str, Any] = {}
+    for name, value in person.items():
+        if value is None:
+            continue
+        if isinstance(value, dt.date):
+            value = value.isoformat()
+        if not isinstance(value, str):
+            raise RegistrationError(f"person.{name} must be text")
+        if len(value) > 200:
+            raise RegistrationError(f"person.{name} is longer than 200 characters")
+        clean[name] = value.strip()
+    if not clean.get("name"):
+        raise RegistrationError("person.name is required")
+    if not isinstance(answers, dict):
+        raise RegistrationError("answers must be a dict")
+    try:
+        json.dumps(answers, ensure_ascii=False)
+    except (TypeError, ValueError):
+        raise RegistrationError("answers must be plain JSON data (text, numbers, lists, dicts)") from None
+    return clean
+
+
+def ensure_registrations_schema(conn: sqlite3.Connection) -> None:
+    ensure_schema(conn)
+    conn.executescript(SCHEMA)
+
+
+def submit_registration(db_path: str | Path, kind: RegistrationKind, person: dict[str, Any],
+                        answers: dict[str, Any], *, station_id: str, key_dir: str | Path | None = None) -> Receipt:
+    """Store a registration and queue it for the hub, in one durable transaction.
+
+    ``person``: name (required), id_number, gender, birth_date, address, phone. ``key_dir``
+    holds ``outbox.key`` (default: the database's folder, i.e. the data dir).
+    """
+    person = _check(kind, person, answers)
+    db_path = Path(db_path)
+    key_dir = Path(key_dir) if key_dir else db_path.parent
+    key = load_or_create_key(key_dir)
+    conn = connect(db_path)
+    try:
+        ensure_registrations_schema(conn)
+        outbox = Outbox(conn, key_dir=key_dir)
+        created_at = now_iso()
+        for _ in range(20):
+            code = new_code()
+            try:
+                with durable(conn):
+                    payload = {"code": code, "kind": kind, "station_id": station_id, "created_at": created_at,
+                               "person": person, "answers": answers}
+                    outbox_key = outbox.add("registration", payload, conn=conn, personal=True,
+                                            created_at=created_at)
+                    secret = json.dumps({"person": person, "answers": answers}, ensure_ascii=False).encode()
+                    conn.execute(
+                        "INSERT INTO registrations (code, kind, station_id, created_at, created_ts, outbox_key, "
+                        "personal) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (code, kind, station_id, created_at, time.time(), outbox_key,
+                         encrypt(key, secret, "registration:" + code)))
+            except sqlite3.IntegrityError as exc:
+                if "registrations.code" in str(exc):
+                    continue  # the code was taken: draw another
+                raise
+            return Receipt(code=code, kind=kind, created_at=created_at)
+        raise RegistrationError("could not find a free receipt code")
+    finally:
+        conn.close()
+
+
+def count_registrations(db_path: str | Path, since: dt.datetime | None = None) -> dict[str, int]:
+    """Registrations per kind (all four kinds present), optionally only those made since ``since``."""
+    counts = dict.fromkeys(REGISTRATION_KINDS, 0)
+    conn = connect(db_path)
+    try:
+        ensure_registrations_schema(conn)
+        sql, args = "SELECT kind, COUNT(*) FROM registrations", []
+        if since is not None:
+            if since.tzinfo is None:
+                since = since.astimezone()
+            sql += " WHERE created_ts >= ?"
+            args.append(since.timestamp())
+        for kind, n in conn.execute(sql + " GROUP BY kind", args):
+            counts[kind] = n
+    finally:
+        conn.close()
+    return counts
+
+
+def recent_registrations(db_path: str | Path, *, key_dir: str | Path | None = None, limit: int = 20
+                         ) -> list[RegistrationSummary]:
+    """The newest registrations for the staff screen, names masked."""
+    db_path = Path(db_path)
+    conn = connect(db_path)
+    try:
+        ensure_registrations_schema(conn)
+        rows = conn.execute(
+            "SELECT r.code, r.kind, r.created_at, r.personal, o.state FROM registrations r "
+            "LEFT JOIN outbox o ON o.key = r.outbox_key ORDER BY r.id DESC LIMIT ?", (limit,)).fetchall()
+    finally:
+        conn.close()
+    key = load_or_create_key(Path(key_dir) if key_dir else db_path.parent) if any(r["personal"] for r in rows) else b""
+    out = []
+    for row in rows:
+        name = ""
+        if row["personal"]:
+            data = json.loads(decrypt(key, row["personal"], "registration:" + row["code"]))
+            name = mask_name(data["person"].get("name", ""))
+        out.append(RegistrationSummary(row["code"], row["kind"], row["created_at"], name,
+                                       delivered=row["state"] == "sent", purged=row["personal"] is None))
+    return out
+
+
+def purge_registrations(db_path: str | Path, retention_days: int) -> int:
+    """Erase personal data of acknowledged registrations and of all older than the limit."""
+    conn = connect(db_path)
+    try:
+        ensure_registrations_schema(conn)
+        with durable(conn):
+            acknowledged = purge_acknowledged_registrations(conn)
+        return acknowledged + Outbox(conn).purge(retention_days)["registrations"]
+    finally:
+        conn.close()

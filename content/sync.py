@@ -1,0 +1,746 @@
+"""The station's sync client: fetch the signed feed, verify it, apply it whole.
+
+One :meth:`SyncClient.sync_once`:
+
+1. conditional GET of ``manifest.json`` (If-None-Match / If-Modified-Since): a 304 ends
+   the sync, nothing else is fetched;
+2. ``manifest.sig`` is checked against ``hub.public_key``; a manifest that does not parse,
+   is for another station or region (scope), or is older than the version held
+   (rollback) is refused, the current content stays and the reason is logged and kept;
+3. item files the station does not already have (by SHA-256) are fetched and verified;
+4. media files are fetched into the media cache (resumable, verified, within quota and
+   above the free-space floor);
+5. only then is the new content set applied, in one transaction (``Store.replace_content``).
+
+Killing the process at any moment leaves the old set or the new set: every file is
+written under a temporary name and renamed once verified, and the database switch is one
+transaction. Every request has a timeout; transient failures (connection refused or cut,
+timeouts, 5xx) are retried with exponential backoff and jitter (tenacity).
+
+:class:`SyncLoop` runs sync and outbox delivery in a background thread for the kiosk and
+the board, and reports its :class:`SyncStatus` through a callback.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import hashlib
+import logging
+import os
+import random
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+import requests
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+
+from config import exitcodes
+from content.db import connect, durable
+from content.feed import (
+    MANIFEST_NAME,
+    MAX_MANIFEST_BYTES,
+    SIGNATURE_NAME,
+    FeedError,
+    Manifest,
+    ManifestError,
+    ManifestItem,
+    SignatureError,
+    decode_items,
+    verify_manifest,
+)
+from content.media import TRANSIENT, MediaCache, MediaError, Transfer, TransientHTTPError
+from content.model import ContentSet
+
+log = logging.getLogger(__name__)
+
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS sync_state (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    feed_url TEXT,
+    etag TEXT,
+    last_modified TEXT,
+    manifest BLOB,
+    manifest_sha256 TEXT,
+    feed_id TEXT,
+    version INTEGER,
+    last_attempt_at TEXT,
+    last_success_at TEXT,
+    last_change_at TEXT,
+    last_status TEXT,
+    last_code TEXT,
+    last_error TEXT,
+    last_bytes INTEGER
+);
+CREATE TABLE IF NOT EXISTS sync_high_water (
+    feed_id TEXT PRIMARY KEY,
+    version INTEGER NOT NULL
+);
+"""
+
+# Staff-facing reasons (Simplified Chinese), by code.
+REASONS = {
+    "changed": "已更新到新内容",
+    "unchanged": "内容已是最新",
+    "not_configured": "未设置内容地址（hub.feed_url），不同步",
+    "busy": "另一个同步正在进行",
+    "unavailable": "无法连接内容服务器，继续显示现有内容",
+    "http_error": "内容服务器返回错误，继续显示现有内容",
+    "unparsable": "内容清单无法识别，已拒绝，继续显示现有内容",
+    "bad_signature": "内容清单签名不正确，已拒绝，继续显示现有内容",
+    "no_key": "未设置内容公钥（hub.public_key），无法验证内容",
+    "scope": "收到的内容不属于本站范围，已拒绝",
+    "rollback": "收到的内容版本比现有的旧，已拒绝",
+    "hash_mismatch": "下载的文件校验不符，已拒绝，继续显示现有内容",
+    "disk_full": "磁盘空间不足，已停止下载，继续显示现有内容",
+    "quota": "媒体空间配额不足，已停止下载，继续显示现有内容",
+    "invalid_items": "内容文件有误，已拒绝，继续显示现有内容",
+    "error": "同步出错，继续显示现有内容",
+}
+
+
+@dataclass
+class SyncResult:
+    """What one sync did. ``reason`` is for staff (Chinese); ``code`` is one word for logs and tests."""
+
+    status: Literal["changed", "unchanged", "failed"]
+    code: str
+    reason: str
+    detail: str = ""
+    feed_id: str = ""
+    version: int = 0  # the version the station holds after this sync
+    offered_version: int | None = None  # the version the hub offered, if a manifest was read
+    bytes: int = 0
+    requests: int = 0
+    items_fetched: int = 0
+    items_total: int = 0
+    media_fetched: int = 0
+    media_total: int = 0
+    rejected: int = 0
+    duration_s: float = 0.0
+    finished_at: str = ""
+
+    @property
+    def exit_code(self) -> int:
+        if self.status == "changed":
+            return exitcodes.OK
+        if self.status == "unchanged":
+            return exitcodes.UNCHANGED
+        if self.code == "unavailable":
+            return exitcodes.UNAVAILABLE
+        return exitcodes.CONFIG if self.code in ("not_configured", "no_key") else exitcodes.FAILURE
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class SyncProgress:
+    """Progress of a running sync (``phase``: manifest, items, media, apply)."""
+
+    phase: str
+    items_done: int = 0
+    items_total: int = 0
+    bytes_done: int = 0
+    bytes_total: int = 0
+
+
+class _Refused(Exception):
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+def safe_url(url: str) -> str:
+    """A URL fit for logs: no user:password, no query string."""
+    parts = urlsplit(url)
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def _now_iso() -> str:
+    return dt.datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def ensure_sync_schema(conn: sqlite3.Connection) -> None:
+    conn.executescript(SCHEMA)
+
+
+class SyncClient:
+    """Syncs one station with its feed. Build it with :meth:`from_settings`."""
+
+    def __init__(self, *, feed_url: str, public_key: str, station_id: str, region: str, db_path: str | Path,
+                 data_dir: str | Path, media: MediaCache, store_factory: Callable[[], Any],
+                 timeout_s: float = 10.0, attempts: int = 5, backoff_s: float = 0.5, max_backoff_s: float = 30.0,
+                 session: requests.Session | None = None, item_workers: int = 4) -> None:
+        self.feed_url = feed_url if not feed_url or feed_url.endswith("/") else feed_url + "/"
+        self.public_key = public_key
+        self.station_id = station_id
+        self.region = region
+        self.db_path = Path(db_path)
+        self.data_dir = Path(data_dir)
+        self.items_dir = self.data_dir / "feed" / "items"
+        self.media = media
+        self.store_factory = store_factory
+        self.timeout = (timeout_s, timeout_s)
+        self.session = session or requests.Session()
+        self.session.headers.setdefault("User-Agent", f"yizhan-station/{station_id}")
+        self.item_workers = max(1, item_workers)
+        self._worker = threading.local()
+        self._worker_sessions: list[requests.Session] = []
+        self._sessions_lock = threading.Lock()
+        self.retrying = Retrying(
+            stop=stop_after_attempt(attempts),
+            wait=wait_random_exponential(multiplier=backoff_s, max=max_backoff_s),
+            retry=retry_if_exception_type(TRANSIENT),
+            before_sleep=lambda state: log.info("sync: retrying after %s", _describe(state.outcome.exception())),
+            reraise=True,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Any, **overrides: Any) -> SyncClient:
+        """A client for the station in ``settings``; keyword overrides for tests and benchmarks
+        (``attempts``, ``backoff_s``, ``media`` (a MediaCache, e.g. with a disk-usage hook), ...)."""
+        from content.store import Store
+
+        kwargs: dict[str, Any] = dict(
+            feed_url=settings.hub.feed_url, public_key=settings.hub.public_key, station_id=settings.station.id,
+            region=settings.station.region, db_path=settings.db_path, data_dir=settings.data_dir,
+            media=MediaCache.from_settings(settings), store_factory=lambda: Store.from_settings(settings),
+            timeout_s=settings.hub.timeout_s)
+        kwargs.update(overrides)
+        return cls(**kwargs)
+
+    def close(self) -> None:
+        self.session.close()
+
+    # -- one sync -------------------------------------------------------------------------
+    def sync_once(self, progress: Callable[[SyncProgress], None] | None = None) -> SyncResult:
+        """Fetch, verify and apply the feed once. Never raises for network or feed problems."""
+        started = time.monotonic()
+        transfer = Transfer()
+        if not self.feed_url:
+            result = SyncResult("failed", "not_configured", REASONS["not_configured"])
+            return self._finish(self._with_held(result), started, transfer, record=False)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        lock_path = self.data_dir / "feed" / "sync.lock"
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        with lock_path.open("a") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                result = SyncResult("failed", "busy", REASONS["busy"])
+                return self._finish(self._with_held(result), started, transfer, record=False)
+            result = self._sync_locked(transfer, progress or (lambda p: None))
+            return self._finish(self._with_held(result), started, transfer)
+
+    def _sync_locked(self, transfer: Transfer, progress: Callable[[SyncProgress], None]) -> SyncResult:
+        store = None
+        try:
+            store = self.store_factory()
+            return self._sync(store, transfer, progress)
+        except _Refused as exc:
+            return SyncResult("failed", exc.code, REASONS.get(exc.code, REASONS["error"]), detail=exc.detail)
+        except (MediaError, FeedError) as exc:
+            return SyncResult("failed", exc.code, REASONS.get(exc.code, REASONS["error"]), detail=str(exc))
+        except (*TRANSIENT, requests.RequestException) as exc:
+            return SyncResult("failed", "unavailable", REASONS["unavailable"], detail=_describe(exc))
+        except Exception as exc:  # the sync must never take the kiosk down; keep content, log, go on
+            log.exception("sync: unexpected failure")
+            return SyncResult("failed", "error", REASONS["error"], detail=f"{type(exc).__name__}: {exc}")
+        finally:
+            if store is not None:
+                store.close()
+
+    def _with_held(self, result: SyncResult) -> SyncResult:
+        """Fill in the feed and version the station holds now (whatever happened)."""
+        try:
+            store = self.store_factory()
+        except Exception:
+            log.exception("sync: cannot open the store to read the version held")
+            return result
+        try:
+            info = store.content_info()
+            result.feed_id, result.version = info.feed_id, info.version
+        except Exception:
+            log.exception("sync: cannot read the version held")
+        finally:
+            store.close()
+        return result
+
+    def _finish(self, result: SyncResult, started: float, transfer: Transfer, *, record: bool = True) -> SyncResult:
+        result.duration_s = round(time.monotonic() - started, 3)
+        result.bytes, result.requests = transfer.bytes, transfer.requests
+        result.finished_at = _now_iso()
+        if result.status == "failed":
+            log.warning("sync: %s (%s) %s", result.code, result.reason, result.detail)
+        else:
+            log.info("sync: %s, version %s, %d bytes in %d requests, %.2f s", result.status, result.version,
+                     result.bytes, result.requests, result.duration_s)
+        if record:
+            self._record_attempt(result)
+        return result
+
+    def _sync(self, store: Any, transfer: Transfer, progress: Callable[[SyncProgress], None]) -> SyncResult:
+        conn = connect(self.db_path)
+        try:
+            ensure_sync_schema(conn)
+            state = conn.execute("SELECT * FROM sync_state WHERE id = 1").fetchone()
+            info = store.content_info()
+            state_matches = (state is not None and state["feed_url"] == self.feed_url
+                             and state["feed_id"] == info.feed_id and state["version"] == info.version)
+            progress(SyncProgress("manifest"))
+            headers = {}
+            if state_matches and state["etag"]:
+                headers["If-None-Match"] = state["etag"]
+            if state_matches and state["last_modified"]:
+                headers["If-Modified-Since"] = state["last_modified"]
+            response = self._get(urljoin(self.feed_url, MANIFEST_NAME), transfer, headers=headers,
+                                 limit=MAX_MANIFEST_BYTES)
+            if response.status_code == 304:
+                return SyncResult("unchanged", "unchanged", REASONS["unchanged"], offered_version=info.version)
+            manifest_bytes = response.content
+            etag, modified = response.headers.get("ETag"), response.headers.get("Last-Modified")
+            digest = hashlib.sha256(manifest_bytes).hexdigest()
+            if state_matches and state["manifest_sha256"] == digest:
+                self._save_validators(conn, etag, modified)
+                return SyncResult("unchanged", "unchanged", REASONS["unchanged"], offered_version=info.version)
+            manifest = self._verified_manifest(manifest_bytes, transfer)
+            if not manifest.scope.covers(self.station_id, self.region):
+                raise _Refused("scope", f"feed {manifest.feed_id} is for {manifest.scope.describe()}, this station "
+                                        f"is {self.station_id} in region {self.region or '(none)'}")
+            high = conn.execute("SELECT version FROM sync_high_water WHERE feed_id = ?",
+                                (manifest.feed_id,)).fetchone()
+            held = max(high[0] if high else 0, info.version if info.feed_id == manifest.feed_id else 0)
+            if manifest.version < held:
+                raise _Refused("rollback", f"feed {manifest.feed_id} offers version {manifest.version}, "
+                                           f"the station holds {held}")
+            if info.feed_id == manifest.feed_id and manifest.version == info.version:
+                self._save_state(conn, manifest, manifest_bytes, etag, modified)
+                return SyncResult("unchanged", "unchanged", REASONS["unchanged"], offered_version=manifest.version)
+
+            result = SyncResult("changed", "changed", REASONS["changed"], offered_version=manifest.version,
+                                items_total=len(manifest.items), media_total=len(manifest.media))
+            content = self._fetch_content(manifest, conn, transfer, progress, result)
+            progress(SyncProgress("apply", result.items_total, result.items_total))
+            store.replace_content(content, feed_id=manifest.feed_id, version=manifest.version)
+            self._save_state(conn, manifest, manifest_bytes, etag, modified)
+            self._collect_garbage(manifest)
+            return result
+        finally:
+            conn.close()
+
+    def _verified_manifest(self, manifest_bytes: bytes, transfer: Transfer) -> Manifest:
+        signature = self._get(urljoin(self.feed_url, SIGNATURE_NAME), transfer, limit=4096).content
+        try:
+            verify_manifest(manifest_bytes, signature, self.public_key)
+        except SignatureError as exc:
+            if exc.code == "no_key":
+                raise
+            # A publish may have landed between the two requests: read the pair once more.
+            time.sleep(0.2)
+            fresh = self._get(urljoin(self.feed_url, MANIFEST_NAME), transfer, limit=MAX_MANIFEST_BYTES).content
+            signature = self._get(urljoin(self.feed_url, SIGNATURE_NAME), transfer, limit=4096).content
+            verify_manifest(fresh, signature, self.public_key)
+            manifest_bytes = fresh
+        try:
+            return Manifest.from_bytes(manifest_bytes)
+        except ManifestError as exc:
+            raise _Refused("unparsable", str(exc)) from None
+
+    def _fetch_content(self, manifest: Manifest, conn: sqlite3.Connection, transfer: Transfer,
+                       progress: Callable[[SyncProgress], None], result: SyncResult) -> ContentSet:
+        self.items_dir.mkdir(parents=True, exist_ok=True)
+        missing = [i for i in manifest.items if not self._have_item(i)]
+        media_missing = [m.ref() for m in manifest.media if not self.media.has(m.ref())]
+        total = sum(i.size for i in missing) + sum(r.size for r in media_missing)
+        done = 0
+        progress(SyncProgress("items", len(manifest.items) - len(missing), len(manifest.items), 0, total))
+        # Item files are small: a few connections at once hide the round trips of a slow link.
+        # Each worker has its own session and counters; progress is reported from this thread.
+        with ThreadPoolExecutor(max_workers=self.item_workers, thread_name_prefix="yizhan-items") as pool:
+            futures = {pool.submit(self._fetch_item_in_worker, item): item for item in missing}
+            try:
+                for n, future in enumerate(as_completed(futures), start=1):
+                    requests_made, bytes_read = future.result()
+                    transfer.requests += requests_made
+                    transfer.bytes += bytes_read
+                    result.items_fetched += 1
+                    done += futures[future].size
+                    progress(SyncProgress("items", len(manifest.items) - len(missing) + n, len(manifest.items),
+                                          done, total))
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
+            finally:
+                self._close_worker_sessions()
+
+        # Media: room first (quota, floor), then each file, verified before it is renamed into place.
+        current = self._current_media(conn)
+        self.media.make_room([m.ref() for m in manifest.media], current=current)
+        counted = [done]
+
+        def on_bytes(n: int) -> None:
+            counted[0] += n
+            progress(SyncProgress("media", len(manifest.items), len(manifest.items), counted[0], total))
+
+        for ref in media_missing:
+            self.media.download(self.session, urljoin(self.feed_url, f"media/{ref.filename}"), ref,
+                                timeout=self.timeout, retrying=self.retrying, transfer=transfer, on_bytes=on_bytes)
+            result.media_fetched += 1
+
+        content, rejections = decode_items((item, self._read_item(item, transfer)) for item in manifest.items)
+        offered = manifest.media_refs()
+        kept = []
+        for course in content.courses:
+            refs = [r for r in (course.media, course.thumbnail) if r is not None]
+            if all(r.sha256 in offered and self.media.has(r) for r in refs):
+                kept.append(course)
+            else:
+                log.warning("sync: course %s refers to media the manifest does not list; left out", course.id)
+        result.rejected = len(rejections) + len(content.courses) - len(kept)
+        content.courses = kept
+        if result.rejected:
+            log.warning("sync: %d record(s) of feed %s v%d did not validate on this station and were left out",
+                        len(rejections), manifest.feed_id, manifest.version)
+        return content
+
+    def _have_item(self, item: ManifestItem) -> bool:
+        path = self.items_dir / f"{item.sha256}.json"
+        return path.exists() and path.stat().st_size == item.size
+
+    def _fetch_item_in_worker(self, item: ManifestItem) -> tuple[int, int]:
+        session = getattr(self._worker, "session", None)
+        if session is None:
+            session = self._worker.session = requests.Session()
+            session.headers.update(self.session.headers)
+            with self._sessions_lock:
+                self._worker_sessions.append(session)
+        transfer = Transfer()
+        self._fetch_item(item, transfer, session)
+        return transfer.requests, transfer.bytes
+
+    def _close_worker_sessions(self) -> None:
+        with self._sessions_lock:
+            sessions, self._worker_sessions = self._worker_sessions, []
+        for session in sessions:
+            session.close()
+        self._worker = threading.local()
+
+    def _fetch_item(self, item: ManifestItem, transfer: Transfer, session: requests.Session | None = None) -> None:
+        for attempt in range(2):
+            data = self._get(urljoin(self.feed_url, item.path), transfer, limit=item.size,
+                             too_large="hash_mismatch", session=session).content
+            if len(data) == item.size and hashlib.sha256(data).hexdigest() == item.sha256:
+                _write_atomic(self.items_dir / f"{item.sha256}.json", data)
+                return
+            log.warning("sync: item %s does not match its hash (attempt %d)", item.id, attempt + 1)
+        raise _Refused("hash_mismatch", f"item {item.id} ({item.path}) does not match its SHA-256")
+
+    def _read_item(self, item: ManifestItem, transfer: Transfer) -> bytes:
+        path = self.items_dir / f"{item.sha256}.json"
+        data = path.read_bytes()
+        if hashlib.sha256(data).hexdigest() != item.sha256:
+            log.warning("sync: stored item %s was damaged on disk; fetching it again", item.id)
+            path.unlink(missing_ok=True)
+            self._fetch_item(item, transfer)
+            data = path.read_bytes()
+        return data
+
+    def _get(self, url: str, transfer: Transfer, *, headers: dict[str, str] | None = None,
+             limit: int, too_large: str = "unparsable", session: requests.Session | None = None
+             ) -> requests.Response:
+        """GET with retries; the body is read here (so a cut body is retried too) up to ``limit`` bytes."""
+        session = session or self.session
+        for attempt in self.retrying.copy():
+            with attempt:
+                transfer.requests += 1
+                response = session.get(url, headers=headers or {}, timeout=self.timeout, stream=True)
+                with response:
+                    if response.status_code >= 500 or response.status_code == 429:
+                        raise TransientHTTPError(f"HTTP {response.status_code} for {safe_url(url)}")
+                    if response.status_code not in (200, 304):
+                        raise _Refused("http_error", f"HTTP {response.status_code} for {safe_url(url)}")
+                    body = bytearray()
+                    for chunk in response.iter_content(64 * 1024):
+                        body += chunk
+                        transfer.bytes += len(chunk)
+                        if len(body) > limit:
+                            raise _Refused(too_large, f"{safe_url(url)} is larger than {limit} bytes")
+                    response._content = bytes(body)
+        return response
+
+    # -- state ----------------------------------------------------------------------------
+    def _current_media(self, conn: sqlite3.Connection) -> set[str]:
+        row = conn.execute("SELECT manifest FROM sync_state WHERE id = 1").fetchone()
+        if row is None or row[0] is None:
+            return set()
+        try:
+            return {m.sha256 for m in Manifest.from_bytes(row[0]).media}
+        except ManifestError:
+            return set()
+
+    def _save_validators(self, conn: sqlite3.Connection, etag: str | None, modified: str | None) -> None:
+        with durable(conn):
+            conn.execute("UPDATE sync_state SET etag = ?, last_modified = ? WHERE id = 1", (etag, modified))
+
+    def _save_state(self, conn: sqlite3.Connection, manifest: Manifest, manifest_bytes: bytes,
+                    etag: str | None, modified: str | None) -> None:
+        with durable(conn):
+            conn.execute("INSERT OR IGNORE INTO sync_state (id) VALUES (1)")
+            conn.execute(
+                "UPDATE sync_state SET feed_url = ?, etag = ?, last_modified = ?, manifest = ?, manifest_sha256 = ?,"
+                " feed_id = ?, version = ? WHERE id = 1",
+                (self.feed_url, etag, modified, manifest_bytes, hashlib.sha256(manifest_bytes).hexdigest(),
+                 manifest.feed_id, manifest.version))
+            conn.execute("INSERT INTO sync_high_water (feed_id, version) VALUES (?, ?) ON CONFLICT (feed_id) "
+                         "DO UPDATE SET version = MAX(version, excluded.version)", (manifest.feed_id, manifest.version))
+
+    def _record_attempt(self, result: SyncResult) -> None:
+        try:
+            conn = connect(self.db_path)
+        except sqlite3.Error:
+            return
+        try:
+            ensure_sync_schema(conn)
+            with durable(conn):
+                conn.execute("INSERT OR IGNORE INTO sync_state (id) VALUES (1)")
+                conn.execute("UPDATE sync_state SET last_attempt_at = ?, last_status = ?, last_code = ?, "
+                             "last_error = ?, last_bytes = ? WHERE id = 1",
+                             (result.finished_at, result.status, result.code,
+                              None if result.status != "failed" else f"{result.reason}（{result.detail}）"[:500],
+                              result.bytes))
+                if result.status != "failed":
+                    conn.execute("UPDATE sync_state SET last_success_at = ? WHERE id = 1", (result.finished_at,))
+                if result.status == "changed":
+                    conn.execute("UPDATE sync_state SET last_change_at = ? WHERE id = 1", (result.finished_at,))
+        finally:
+            conn.close()
+
+    def _collect_garbage(self, manifest: Manifest) -> None:
+        keep = {f"{i.sha256}.json" for i in manifest.items}
+        for path in self.items_dir.iterdir():
+            if path.name not in keep:
+                path.unlink(missing_ok=True)
+        self.media.remove_unneeded(m.sha256 for m in manifest.media)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    # No fsync: item files are a cache, verified again by hash whenever they are read, and
+    # the content itself is applied to the database durably. A file lost or damaged by a
+    # power cut is simply fetched again.
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def _describe(exc: BaseException | None) -> str:
+    if exc is None:
+        return ""
+    text = str(exc)
+    if len(text) > 200:
+        text = text[:200] + "…"
+    return f"{type(exc).__name__}: {text}"
+
+
+# -- status -----------------------------------------------------------------------------
+
+def read_status(settings: Any) -> dict[str, Any]:
+    """Last sync, content held, and the outbox, for ``yizhan sync --status`` and the staff screen."""
+    from content.outbox import Outbox
+    from content.store import Store
+
+    conn = connect(settings.db_path)
+    try:
+        ensure_sync_schema(conn)
+        row = conn.execute("SELECT * FROM sync_state WHERE id = 1").fetchone()
+    finally:
+        conn.close()
+    state = dict(row) if row else {}
+    with Store.from_settings(settings) as store:
+        info = store.content_info()
+    with Outbox(settings.db_path, key_dir=settings.data_dir) as outbox:
+        depth, oldest, counts = outbox.depth(), outbox.oldest_age_s(), outbox.counts()
+    return {
+        "feed_url": safe_url(settings.hub.feed_url) if settings.hub.feed_url else "",
+        "feed_id": info.feed_id,
+        "version": info.version,
+        "applied_at": info.applied_at.isoformat() if info.applied_at else None,
+        "counts": info.counts,
+        "last_attempt_at": state.get("last_attempt_at"),
+        "last_success_at": state.get("last_success_at"),
+        "last_change_at": state.get("last_change_at"),
+        "last_status": state.get("last_status"),
+        "last_error": state.get("last_error"),
+        "outbox_depth": depth,
+        "outbox_oldest_age_s": None if oldest is None else round(oldest, 1),
+        "outbox": counts,
+    }
+
+
+# -- the background loop ---------------------------------------------------------------------
+
+@dataclass
+class SyncStatus:
+    """What the staff screen shows. Times are ISO 8601 local time."""
+
+    running: bool = False
+    syncing: bool = False
+    last_attempt_at: str | None = None
+    last_success_at: str | None = None
+    last_change_at: str | None = None
+    feed_id: str = ""
+    version: int = 0
+    last_error: str | None = None
+    last_result: SyncResult | None = None
+    outbox_depth: int = 0
+    outbox_oldest_age_s: float | None = None
+    last_delivery: Any = None
+    history: list[str] = field(default_factory=list)
+
+
+class SyncLoop:
+    """Sync and deliver the outbox every ``hub.sync_interval_s`` in a background thread.
+
+    ``on_status(status)`` is called from the loop's thread after every round; a Kivy app must
+    hop to its own thread (``Clock.schedule_once``) before touching widgets. ``health`` (if
+    given) returns device health for the heartbeat queued each round
+    (``{"printer": {"ok": True}, ...}``). While the hub is unreachable the loop retries
+    sooner (5 s, 10 s, 20 s … up to the interval, with jitter).
+    """
+
+    def __init__(self, settings: Any, *, on_status: Callable[[SyncStatus], None] | None = None,
+                 health: Callable[[], dict[str, Any]] | None = None, client: SyncClient | None = None,
+                 sender: Any = None, interval_s: float | None = None) -> None:
+        from content.outbox import Sender
+
+        self.settings = settings
+        self.on_status = on_status
+        self.health = health
+        self.client = client or SyncClient.from_settings(settings)
+        self.sender = sender or Sender(settings)
+        self.interval_s = float(interval_s if interval_s is not None else settings.hub.sync_interval_s)
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._status = SyncStatus()
+        self._failures = 0
+        self._load_persisted()
+
+    @property
+    def status(self) -> SyncStatus:
+        with self._lock:
+            return SyncStatus(**{k: getattr(self._status, k) for k in SyncStatus.__dataclass_fields__})
+
+    def start(self) -> SyncLoop:
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="yizhan-sync", daemon=True)
+            with self._lock:
+                self._status.running = True
+            self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        with self._lock:
+            self._status.running = False
+        self.client.close()
+        self.sender.close()
+
+    def sync_now(self) -> None:
+        """Run a round as soon as possible (the staff screen's 立即同步 button)."""
+        self._wake.set()
+
+    def run_round(self) -> SyncStatus:
+        """One sync + heartbeat + delivery, in the caller's thread (the loop calls this)."""
+        from content.outbox import Outbox, record_heartbeat
+
+        with self._lock:
+            self._status.syncing = True
+        failed = False
+        result = self.client.sync_once()
+        if result.status == "failed" and result.code not in ("not_configured", "busy"):
+            failed = True
+        try:
+            record_heartbeat(self.settings, devices=self.health() if self.health else {},
+                             last_sync=result.status, last_sync_code=result.code)
+        except Exception:
+            log.exception("sync loop: could not queue a heartbeat")
+        try:
+            delivery = self.sender.deliver_once()
+            failed = failed or delivery.status == "failed"
+        except Exception:
+            log.exception("sync loop: delivery failed")
+            delivery = None
+            failed = True
+        with Outbox(self.settings.db_path, key_dir=self.settings.data_dir) as outbox:
+            depth, oldest = outbox.depth(), outbox.oldest_age_s()
+        with self._lock:
+            s = self._status
+            s.syncing = False
+            s.last_result = result
+            s.last_attempt_at = result.finished_at
+            if result.status != "failed":
+                s.last_success_at = result.finished_at
+                s.last_error = None
+            else:
+                s.last_error = result.reason
+            if result.status == "changed":
+                s.last_change_at = result.finished_at
+            s.feed_id, s.version = result.feed_id, result.version
+            s.last_delivery = delivery
+            s.outbox_depth, s.outbox_oldest_age_s = depth, oldest
+            s.history = ([f"{result.finished_at} {result.status} {result.reason}"] + s.history)[:20]
+        self._failures = self._failures + 1 if failed else 0
+        status = self.status
+        if self.on_status:
+            try:
+                self.on_status(status)
+            except Exception:
+                log.exception("sync loop: the status callback failed")
+        return status
+
+    def next_wait_s(self) -> float:
+        if self._failures == 0:
+            return self.interval_s
+        return min(self.interval_s, 5.0 * 2 ** (self._failures - 1)) * random.uniform(0.5, 1.0)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.run_round()
+            except Exception:
+                log.exception("sync loop: round failed")
+                self._failures += 1
+            self._wake.wait(self.next_wait_s())
+            self._wake.clear()
+
+    def _load_persisted(self) -> None:
+        try:
+            data = read_status(self.settings)
+        except Exception:
+            return
+        with self._lock:
+            s = self._status
+            s.last_attempt_at, s.last_success_at = data["last_attempt_at"], data["last_success_at"]
+            s.last_change_at, s.last_error = data["last_change_at"], data["last_error"]
+            s.feed_id, s.version = data["feed_id"], data["version"]
+            s.outbox_depth, s.outbox_oldest_age_s = data["outbox_depth"], data["outbox_oldest_age_s"]

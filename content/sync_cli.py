@@ -1,0 +1,160 @@
+"""``yizhan sync``: fetch the signed feed and deliver the outbox.
+
+    yizhan sync --once        one sync and one delivery round; exit 0 changed, 5 unchanged,
+                              1 refused/failed, 4 hub unreachable, 3 not configured
+    yizhan sync --status      last sync, content version, outbox depth and oldest entry
+    yizhan sync               keep syncing every hub.sync_interval_s until Ctrl-C
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any
+
+from config import exitcodes
+from config.cli import Context
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--once", action="store_true", help="sync once, deliver once, and exit with the outcome")
+    parser.add_argument("--status", action="store_true",
+                        help="show the last sync, the content version and the outbox (depth, oldest entry)")
+    parser.add_argument("--no-deliver", action="store_true", help="do not deliver the outbox")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(handler=_sync)
+
+
+def _sync(args: argparse.Namespace, ctx: Context) -> int:
+    settings = ctx.settings
+    if args.status:
+        return _status(ctx)
+    if args.once:
+        return _once(args, ctx)
+    from content.sync import SyncLoop
+
+    loop = SyncLoop(settings)
+    print(f"每 {settings.hub.sync_interval_s} 秒同步一次，Ctrl-C 停止", file=sys.stderr)
+    try:
+        while True:
+            status = loop.run_round()
+            result = status.last_result
+            if result is not None:
+                _print_result(ctx, result, status.last_delivery)
+            time.sleep(loop.next_wait_s())
+    finally:
+        loop.client.close()
+        loop.sender.close()
+
+
+def _once(args: argparse.Namespace, ctx: Context) -> int:
+    from content.outbox import Sender
+    from content.sync import SyncClient
+
+    settings = ctx.settings
+    client = SyncClient.from_settings(settings)
+    bar = _ProgressBar(enabled=not (args.no_progress or ctx.json))
+    try:
+        result = client.sync_once(progress=bar.update)
+    finally:
+        bar.close()
+        client.close()
+    delivery = None
+    if not args.no_deliver:
+        sender = Sender(settings)
+        try:
+            delivery = sender.deliver_once()
+        finally:
+            sender.close()
+    _print_result(ctx, result, delivery)
+    return result.exit_code
+
+
+def _print_result(ctx: Context, result: Any, delivery: Any) -> None:
+    data = {"sync": result.to_dict(), "delivery": None if delivery is None else vars(delivery)}
+    size = _size(result.bytes)
+    if result.status == "changed":
+        line = (f"已更新：{result.feed_id} 第 {result.version} 版（条目 {result.items_fetched}/{result.items_total}，"
+                f"媒体 {result.media_fetched}/{result.media_total}，下载 {size}，{result.duration_s:.1f} 秒）")
+        if result.rejected:
+            line += f"；{result.rejected} 条记录未通过本机校验，未显示"
+    elif result.status == "unchanged":
+        line = f"无变化：{result.feed_id or '（无内容）'} 第 {result.version} 版（{result.requests} 次请求，{size}）"
+    else:
+        line = f"同步失败：{result.reason}" + (f"（{result.detail}）" if result.detail else "")
+    if delivery is not None:
+        if delivery.status == "disabled":
+            line += f"\n上传：{delivery.reason}；待上传 {delivery.remaining} 条"
+        elif delivery.status == "empty":
+            line += "\n上传：没有待上传的记录"
+        elif delivery.status == "failed":
+            line += f"\n上传失败：{delivery.reason}；待上传 {delivery.remaining} 条"
+        else:
+            line += f"\n上传：送达 {delivery.sent} 条（重复确认 {delivery.duplicates}，被拒 {delivery.rejected}），" \
+                    f"待上传 {delivery.remaining} 条"
+    ctx.emit(data, line)
+
+
+def _status(ctx: Context) -> int:
+    from content.sync import read_status
+
+    data = read_status(ctx.settings)
+    age = data["outbox_oldest_age_s"]
+    lines = [
+        f"内容地址    {data['feed_url'] or '（未设置）'}",
+        f"现有内容    {data['feed_id'] or '（无）'} 第 {data['version']} 版，应用于 {data['applied_at'] or '—'}",
+        "内容数量    " + "，".join(f"{k} {v}" for k, v in data["counts"].items()),
+        f"上次同步    {data['last_attempt_at'] or '从未'}（{_status_word(data['last_status'])}）",
+        f"上次成功    {data['last_success_at'] or '从未'}",
+        f"上次更新    {data['last_change_at'] or '从未'}",
+        f"上次错误    {data['last_error'] or '无'}",
+        f"待上传      {data['outbox_depth']} 条" + (f"，最早的已等待 {_age(age)}" if age is not None else ""),
+    ]
+    ctx.emit(data, "\n".join(lines))
+    return exitcodes.OK
+
+
+def _status_word(status: str | None) -> str:
+    return {"changed": "已更新", "unchanged": "无变化", "failed": "失败"}.get(status or "", "—")
+
+
+def _age(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} 秒"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} 分钟"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f} 小时"
+    return f"{seconds / 86400:.1f} 天"
+
+
+def _size(n: int) -> str:
+    if n < 1024:
+        return f"{n} B"
+    if n < 1024 * 1024:
+        return f"{n / 1024:.1f} KB"
+    return f"{n / 1024 / 1024:.1f} MB"
+
+
+class _ProgressBar:
+    """A tqdm bar of bytes, with items done / total after it; created when there is something to fetch."""
+
+    def __init__(self, *, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bar: Any = None
+
+    def update(self, progress: Any) -> None:
+        if not self.enabled or progress.bytes_total <= 0:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=progress.bytes_total, unit="B", unit_scale=True, unit_divisor=1024,
+                            desc="同步", file=sys.stderr, leave=False, dynamic_ncols=True)
+        self.bar.set_postfix_str(f"条目 {progress.items_done}/{progress.items_total}", refresh=False)
+        self.bar.update(min(progress.bytes_done, progress.bytes_total) - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
