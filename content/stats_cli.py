@@ -1,6 +1,7 @@
 """``yizhan stats``: service counts from the station store.
 
-What content the station holds (feed, version, when applied), how many jobs are open per
+What the station did for residents on a day (registrations, slips, kiosk use, board plays;
+see :mod:`content.stats`), what content it holds (feed, version, when applied), how many jobs are open per
 category and kind (near the station and in all), and how many rows the other parts of the
 station keep in the same database (registrations, outbox, print queue, ...), whatever
 tables they are: those are counted by name, so this command needs no knowledge of them.
@@ -25,6 +26,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def _stats(args: argparse.Namespace, ctx: Context) -> int:
     from content.model import JOB_KINDS
+    from content.stats import service_counts
     from content.store import Store
 
     today = getattr(args, "date", None) or dt.date.today()
@@ -36,8 +38,10 @@ def _stats(args: argparse.Namespace, ctx: Context) -> int:
         gigs_today = store.count_jobs(when="today", radius_km=None, today=today)
         radius = store.default_radius_km
         others = {name: count for name, count in store.table_counts().items() if not name.startswith(_OWN_PREFIX)}
+    service = service_counts(ctx.settings.db_path, today)
     data = {
         "date": today.isoformat(),
+        "service": service.as_dict(),
         "content": {"feed_id": info.feed_id, "version": info.version,
                     "applied_at": info.applied_at.isoformat() if info.applied_at else None,
                     "counts": info.counts},
@@ -49,12 +53,18 @@ def _stats(args: argparse.Namespace, ctx: Context) -> int:
     if ctx.json:
         ctx.emit(data)
         return exitcodes.OK
+    print(f"{today} 服务：登记 {service.registrations_total} 人次（"
+          + "，".join(f"{k} {v}" for k, v in service.registrations.items()) + "）"
+          + f"，打印 {service.slips_total} 张" + (("（" + "，".join(
+              f"{k} {v}" for k, v in service.slips_printed.items()) + "）") if service.slips_printed else "")
+          + f"，自助机使用 {sum(service.usage.values())} 次，大屏播放 {service.board_plays} 次"
+          + f"，待上报 {service.outbox_waiting} 条")
     applied = info.applied_at.astimezone().strftime("%Y-%m-%d %H:%M") if info.applied_at else "从未"
     print(f"内容：{info.feed_id or '无'} 第 {info.version} 版，更新于 {applied}")
     print("记录：" + "，".join(f"{k} {v}" for k, v in info.counts.items()))
     print(f"{today} 在招岗位：{radius:g} 公里内 {sum(near.values())} 个，全部 {sum(everywhere.values())} 个，"
           f"今日零工 {gigs_today} 个")
-    print("按类别（公里内/全部）：" + "，".join(
+    print(f"按类别（{radius:g} 公里内/全部）：" + "，".join(
         f"{cat} {near[cat]}/{everywhere[cat]}" for cat in near if everywhere[cat]))
     print("按用工形式：" + "，".join(f"{k} {v}" for k, v in kinds.items()))
     if others:

@@ -1,0 +1,86 @@
+"""Service counts for one day (服务台账): what the station did for residents.
+
+Registrations per kind, slips printed per kind, kiosk usage per event, board plays, and
+the outbox waiting to be delivered. Read with plain SQL from the one station database;
+a table that a part of the station has not created yet counts as zero. Used by
+``yizhan stats`` and the kiosk's staff screen.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from content.db import connect
+from content.registrations import REGISTRATION_KINDS
+
+SLIP_KIND_NAMES = {"job": "岗位推荐单", "receipt": "登记回执", "event": "招聘会单", "test": "测试页"}
+
+
+@dataclass
+class ServiceCounts:
+    day: dt.date
+    registrations: dict[str, int] = field(default_factory=dict)
+    slips_printed: dict[str, int] = field(default_factory=dict)
+    usage: dict[str, int] = field(default_factory=dict)
+    board_plays: int = 0
+    outbox_waiting: int = 0
+
+    @property
+    def registrations_total(self) -> int:
+        return sum(self.registrations.values())
+
+    @property
+    def slips_total(self) -> int:
+        return sum(self.slips_printed.values())
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        data["day"] = self.day.isoformat()
+        data["registrations_total"], data["slips_total"] = self.registrations_total, self.slips_total
+        return data
+
+
+def _has_table(conn: sqlite3.Connection, name: str) -> bool:
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone() is not None
+
+
+def service_counts(db_path: str | Path, day: dt.date | None = None) -> ServiceCounts:
+    """Counts for ``day`` (default today, local time)."""
+    day = day or dt.date.today()
+    start = dt.datetime.combine(day, dt.time()).astimezone()
+    end = start + dt.timedelta(days=1)
+    counts = ServiceCounts(day=day, registrations=dict.fromkeys(REGISTRATION_KINDS, 0))
+    conn = connect(db_path)
+    try:
+        if _has_table(conn, "registrations"):
+            for kind, n in conn.execute(
+                    "SELECT kind, COUNT(*) FROM registrations WHERE created_ts >= ? AND created_ts < ? GROUP BY kind",
+                    (start.timestamp(), end.timestamp())):
+                counts.registrations[kind] = n
+        if _has_table(conn, "print_jobs"):
+            # printed_at is an ISO timestamp; compare on its local date prefix.
+            for kind, n in conn.execute(
+                    "SELECT kind, COUNT(*) FROM print_jobs WHERE state = 'printed' AND substr(printed_at, 1, 10) = ? "
+                    "GROUP BY kind", (day.isoformat(),)):
+                counts.slips_printed[SLIP_KIND_NAMES.get(kind, kind)] = n
+        if _has_table(conn, "outbox"):
+            span = (start.timestamp(), end.timestamp())
+            for kind, payload in conn.execute(
+                    "SELECT kind, payload FROM outbox WHERE personal = 0 AND kind IN ('event', 'proof_of_play') "
+                    "AND created_ts >= ? AND created_ts < ?", span):
+                if kind == "proof_of_play":
+                    counts.board_plays += 1
+                    continue
+                try:
+                    event = json.loads(payload).get("event", "?") if payload else "?"
+                except (ValueError, AttributeError):
+                    event = "?"
+                counts.usage[event] = counts.usage.get(event, 0) + 1
+            counts.outbox_waiting = conn.execute("SELECT COUNT(*) FROM outbox WHERE state = 'queued'").fetchone()[0]
+    finally:
+        conn.close()
+    return counts
