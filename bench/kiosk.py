@@ -1,0 +1,231 @@
+"""Kiosk benchmark: cold start, tap to the job list, a letter to new results, memory over 500 screens.
+
+Runs alone (``.venv/bin/python bench/kiosk.py [--quick]``) on its own Xvfb, with the real app,
+the real store filled with 300 sample jobs, the ID card simulator and the virtual printer.
+
+* cold start: a fresh Python process, from its start until the home screen has been drawn
+  and takes touches (includes the interpreter, imports, the store, the devices);
+* tap -> job list: a real touch on 找工作 until the frame showing the 50-job list was drawn;
+* letter -> results: a real touch on a keyboard key until the frame with the new results;
+* memory: resident set size after 50 and after 500 screen changes, and the growth between.
+
+Targets (issue 6): cold start <= 3 s, both taps <= 100 ms, growth <= 10 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+STATION = """\
+[station]
+id = "bench-station"
+name = "城东社区人社便民服务站"
+region = "520103"
+address = "贵阳市云岩区中华北路108号"
+latitude = 26.5830
+longitude = 106.7135
+radius_km = 3
+hotline = "0851-12333"
+
+[storage]
+data_dir = "data"
+free_space_floor_mb = 0
+
+[devices.printer]
+kind = "virtual"
+port = {port}
+
+[devices.idcard]
+port = "/nonexistent/ttyIDCARD"
+
+[kiosk]
+read_aloud = false
+"""
+
+
+def write_station(folder: Path, port: int) -> Path:
+    (folder / "data").mkdir(parents=True, exist_ok=True)
+    path = folder / "station.toml"
+    path.write_text(STATION.format(port=port), encoding="utf-8")
+    return path
+
+
+def cold_child(config: str) -> None:
+    """Child process: start the kiosk as ``yizhan kiosk`` would and say READY at the first frame."""
+    os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
+    from config.settings import load_settings
+    from kiosk import boot
+
+    settings = load_settings(config)
+    boot.prepare(settings, kiosk_mode=False)
+    from kiosk.app import KioskApp
+    from kiosk.driver import Driver
+
+    driver = Driver(KioskApp(settings))
+    driver.start()
+    assert driver.app.screen_name == "home" and driver.app.sm.get_screen("home").jobs_note
+    print(f"READY {rss_mb():.1f}", flush=True)
+    driver.stop()
+
+
+def cold_start(config: Path, runs: int) -> tuple[list[float], float]:
+    times = []
+    rss = 0.0
+    for _ in range(runs):
+        began = time.perf_counter()
+        child = subprocess.Popen([sys.executable, __file__, "--cold-child", str(config)], stdout=subprocess.PIPE,
+                                 stderr=subprocess.DEVNULL, text=True, env=dict(os.environ))
+        for line in child.stdout:
+            if line.startswith("READY"):
+                times.append(time.perf_counter() - began)
+                rss = float(line.split()[1])
+                break
+        child.wait(timeout=60)
+        if len(times) < _ + 1:
+            raise RuntimeError("the kiosk did not start in the child process")
+    return times, rss
+
+
+def rss_mb() -> float:
+    import psutil
+
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions (about a minute)")
+    parser.add_argument("--cold-child", metavar="CONFIG", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.cold_child:
+        cold_child(args.cold_child)
+        return 0
+
+    os.environ["KIVY_NO_ARGS"] = "1"
+    os.environ["KIVY_NO_CONSOLELOG"] = "1"
+    os.environ["KIVY_HOME"] = tempfile.mkdtemp(prefix="yizhan-bench-kivy-")
+    from config.xvfb import start_xvfb
+
+    display = start_xvfb(1920, 1920)
+    os.environ["DISPLAY"] = display.display
+    reps = 10 if args.quick else 30
+    changes = 500
+    try:
+        return run(reps, changes, 2 if args.quick else 3)
+    finally:
+        display.stop()
+
+
+def run(reps: int, changes: int, cold_runs: int) -> int:
+    from config.settings import load_settings
+    from kiosk.harness import KioskHarness
+    from printer.virtual import VirtualPrinter
+
+    work = Path(tempfile.mkdtemp(prefix="yizhan-bench-kiosk-"))
+    with VirtualPrinter(work / "slips") as printer:
+        config = write_station(work / "cold", printer.port)
+        # Fill the cold-start station's store once (the child only starts the kiosk).
+        KioskHarness(load_settings(config)).fill_store(load_settings(config))
+        cold, start_rss = cold_start(config, cold_runs)
+
+    harness = KioskHarness(load_settings(write_station(work / "warm", 9100)), jobs=300)
+    driver = harness.start()
+    app = driver.app
+    try:
+        home = app.sm.get_screen("home")
+        driver.pump(0.5)
+
+        # tap 找工作 -> the 50-job list drawn
+        taps = []
+        for _ in range(reps):
+            began = time.perf_counter()
+            driver.tap(home.ids.tile_jobs, frames=1)
+            taps.append((time.perf_counter() - began) * 1000)
+            assert app.screen_name == "jobs" and len(app.screen.ids.rv.data) == 50
+            driver.tap(app.root.ids.home_button, frames=1)
+            driver.pump(0.05)
+
+        # a letter -> new results drawn
+        driver.tap(home.ids.tile_jobs, frames=2)
+        jobs = app.screen
+        keyboard = jobs.ids.keyboard
+        letters = []
+        for i in range(reps):
+            for key in ("b", "j", "删除", "删除") if i % 2 == 0 else ("p", "g", "删除", "删除"):
+                before = jobs.results_text
+                began = time.perf_counter()
+                driver.tap(keyboard.key(key), frames=1)
+                letters.append((time.perf_counter() - began) * 1000)
+                assert jobs.results_text != before
+
+        # memory over screen changes
+        cycle = [lambda: driver.tap(app.root.ids.home_button, frames=1),
+                 lambda: driver.tap(home.ids.tile_jobs, frames=1),
+                 lambda: driver.tap(driver.find(cls="JobCard")[0], frames=1),
+                 lambda: driver.tap(app.root.ids.home_button, frames=1),
+                 lambda: driver.tap(home.ids.tile_policies, frames=1),
+                 lambda: driver.tap(driver.find(cls="PolicyCard")[0], frames=1),
+                 lambda: driver.tap(app.root.ids.home_button, frames=1),
+                 lambda: driver.tap(home.ids.tile_events, frames=1),
+                 lambda: driver.tap(app.root.ids.home_button, frames=1),
+                 lambda: driver.tap(home.ids.tile_register, frames=1)]
+        rss_at: dict[int, float] = {}
+        began = time.perf_counter()
+        for n in range(1, changes + 1):
+            cycle[(n - 1) % len(cycle)]()
+            if n in (50, changes):
+                import gc
+
+                gc.collect()
+                rss_at[n] = rss_mb()
+        change_s = time.perf_counter() - began
+        assert app.errors_handled == 0
+    finally:
+        harness.stop()
+
+    growth = rss_at[changes] - rss_at[50]
+    rows = [
+        ("cold start to interactive home", f"{statistics.median(cold):.2f} s", f"max {max(cold):.2f} s",
+         "<= 3 s"),
+        ("RSS of the kiosk at start", f"{start_rss:.1f} MB", "", ""),
+        ("tap 找工作 -> 50-job list drawn", f"{statistics.median(taps):.0f} ms", f"p90 {pct(taps, 0.9):.0f} ms",
+         "<= 100 ms"),
+        ("letter -> results drawn", f"{statistics.median(letters):.0f} ms", f"p90 {pct(letters, 0.9):.0f} ms",
+         "<= 100 ms"),
+        (f"RSS after 50 / {changes} screen changes", f"{rss_at[50]:.1f} / {rss_at[changes]:.1f} MB",
+         f"{change_s / changes * 1000:.0f} ms a change", ""),
+        (f"RSS growth 50 -> {changes} changes", f"{growth:+.1f} MB", "", "<= 10 MB"),
+    ]
+    print(f"kiosk benchmark ({reps} taps each, {len(cold)} cold starts, 1080x1920, Xvfb + llvmpipe, "
+          f"{os.cpu_count()} cores)")
+    width = max(len(r[0]) for r in rows)
+    for name, value, extra, target in rows:
+        print(f"  {name:<{width}}  {value:>16}  {extra:>18}  {target}")
+    print(f"FIGURE kiosk_cold_start_s {statistics.median(cold):.2f} s")
+    print(f"FIGURE kiosk_rss_at_start_mb {start_rss:.1f} MB")
+    print(f"FIGURE kiosk_tap_to_job_list_ms {statistics.median(taps):.0f} ms")
+    print(f"FIGURE kiosk_tap_to_job_list_p90_ms {pct(taps, 0.9):.0f} ms")
+    print(f"FIGURE kiosk_letter_to_results_ms {statistics.median(letters):.0f} ms")
+    print(f"FIGURE kiosk_letter_to_results_p90_ms {pct(letters, 0.9):.0f} ms")
+    print(f"FIGURE kiosk_rss_after_{changes}_changes_mb {rss_at[changes]:.1f} MB")
+    print(f"FIGURE kiosk_rss_growth_50_to_{changes}_mb {growth:.1f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

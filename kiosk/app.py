@@ -1,0 +1,573 @@
+"""The kiosk application: screens, navigation, the resident's visit, device events, idle reset.
+
+:class:`KioskApp` is thin: content comes from ``content.store``, cards from the ``idcard``
+reader service, slips go to the ``printer`` queue, registrations to ``content``'s outbox
+(all gathered in :class:`kiosk.services.Services`). Device callbacks arrive on their own
+threads and are moved onto Kivy's clock before anything on screen changes.
+
+Call :func:`kiosk.boot.prepare` before importing this module (the CLI, the demo driver and
+the tests do): Kivy fixes the window's configuration when it is first imported.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gc
+import importlib
+import logging
+from pathlib import Path
+from typing import Any
+
+from kivy.app import App
+from kivy.base import ExceptionManager
+from kivy.clock import Clock
+from kivy.core.window import Window
+from kivy.factory import Factory
+from kivy.properties import BooleanProperty, ListProperty, NumericProperty, StringProperty
+from kivy.uix.floatlayout import FloatLayout
+from kivy.uix.label import Label
+
+from kiosk import boot
+from kiosk.errors import KioskExceptionHandler
+from kiosk.idle import IdleClock, Phase
+from kiosk.jobquery import distance_text
+from kiosk.screens import SCREENS
+from kiosk.session import Resident, Session
+from kiosk.status import (
+    READER_READY,
+    card_problem,
+    content_age_text,
+    offline_text,
+    printer_message,
+    reader_message,
+)
+from kiosk.style import Theme
+from kiosk.tts import ReadAloud
+from kiosk.widgets import common as _common  # noqa: F401 - registers the shared widget rules
+from kiosk.widgets import keyboard as _keyboard  # noqa: F401
+from kiosk.widgets import keypad as _keypad  # noqa: F401
+from kiosk.widgets import load_kv
+
+log = logging.getLogger("kiosk")
+HERE = Path(__file__).parent
+WEEKDAYS = "一二三四五六日"
+STAFF_TAPS = 5  # taps on the station name within STAFF_TAP_WINDOW_S open the staff PIN screen
+STAFF_TAP_WINDOW_S = 4.0
+ATTRACT_PERIOD_S = 6.0
+
+
+class StaffCorner(Label):
+    """The station name in the top bar; five quick taps open the staff PIN screen (hidden gesture)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._taps: list[float] = []
+
+    def on_touch_down(self, touch: Any) -> bool:
+        if not self.collide_point(*touch.pos):
+            return super().on_touch_down(touch)
+        now = Clock.get_time()
+        self._taps = [t for t in self._taps if now - t < STAFF_TAP_WINDOW_S] + [now]
+        if len(self._taps) >= STAFF_TAPS:
+            self._taps = []
+            App.get_running_app().open_staff()
+        return True
+
+
+class CountdownOverlay(FloatLayout):
+    """The idle countdown with 继续; while shown it takes every touch (any touch means 'still here')."""
+
+    active = BooleanProperty(False)
+    seconds = NumericProperty(0)
+
+    def on_touch_down(self, touch: Any) -> bool:
+        if not self.active:
+            return False
+        if not super().on_touch_down(touch):
+            App.get_running_app().keep_going()
+        return True
+
+    def on_touch_move(self, touch: Any) -> bool:
+        return self.active and super().on_touch_move(touch)
+
+    def on_touch_up(self, touch: Any) -> bool:
+        return self.active and (super().on_touch_up(touch) or True)
+
+
+class AttractOverlay(FloatLayout):
+    """Featured jobs cycling on the idle home screen; any touch dismisses it."""
+
+    active = BooleanProperty(False)
+    headline = StringProperty("推荐岗位")
+    job_title = StringProperty("")
+    job_lines = StringProperty("")
+
+    def on_touch_down(self, touch: Any) -> bool:
+        if not self.active:
+            return False
+        App.get_running_app().stop_attract()
+        return True
+
+    def on_touch_move(self, touch: Any) -> bool:
+        return self.active
+
+    def on_touch_up(self, touch: Any) -> bool:
+        return self.active
+
+
+class KioskRoot(FloatLayout):
+    pass
+
+
+class KioskApp(App):
+    """The touchscreen app. ``services`` defaults to everything ``settings`` configures."""
+
+    title = "就业服务自助终端"
+    screen_name = StringProperty("home")
+    top_title = StringProperty("")
+    clock_text = StringProperty("")
+    urgent_text = StringProperty("")
+    notice_text = StringProperty("")
+    notice_level = StringProperty("info")
+    offline_text = StringProperty("")
+    resident_text = StringProperty("")
+    reader_text = StringProperty("请放身份证：放在屏幕下方的感应区")
+    reader_level = StringProperty("info")
+    reader_state_text = StringProperty("读卡器：正在连接")
+    speaking = BooleanProperty(False)
+    voice_available = BooleanProperty(False)
+    history = ListProperty([])
+
+    def __init__(self, settings: Any, services: Any = None, *, kiosk_mode: bool | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.settings = settings
+        self.kiosk_mode = kiosk_mode
+        if services is None:
+            from kiosk.services import Services
+
+            services = Services.from_settings(settings)
+        self.services = services
+        self.store = services.store
+        self.session = Session()
+        self.idle = IdleClock(settings.kiosk.idle_timeout_s, settings.kiosk.countdown_s)
+        self.voice = ReadAloud(settings.kiosk.tts_command, enabled=settings.kiosk.read_aloud)
+        self.theme = Theme(elder=settings.kiosk.elder_mode)
+        self.counts: dict[str, int] = {}
+        self.errors_handled = 0
+        self.stopped = False
+        self._handler: KioskExceptionHandler | None = None
+        self._notice_event: Any = None
+        self._notice_source = ""
+        self._attract_event: Any = None
+        self._attract_hits: list[Any] = []
+        self._attract_index = 0
+        self._events: list[Any] = []
+        self.printer_state: Any = None
+        self.reader_state = "unknown"
+
+    # -- building ----------------------------------------------------------------------------
+    def build(self) -> KioskRoot:
+        load_kv(HERE / "root.kv")
+        # The window's clear colour is the background: one full-screen fill less per frame.
+        Window.clearcolor = self.theme.c_background
+        root = Factory.KioskRoot()
+        # Overlays are in the widget tree only while shown: hidden widgets still cost draw time.
+        self.countdown = Factory.CountdownOverlay()
+        self.attract = Factory.AttractOverlay()
+        for name, module_name, class_name in SCREENS:
+            module = importlib.import_module(module_name)
+            load_kv(Path(module.__file__).with_suffix(".kv"))
+            root.sm.add_widget(getattr(module, class_name)(name=name))
+        return root
+
+    def on_start(self) -> None:
+        boot.apply_screen(self.settings, kiosk_mode=self.kiosk_mode)
+        self.voice_available = self.voice.available
+        self._handler = KioskExceptionHandler(self)
+        ExceptionManager.add_handler(self._handler)
+        Window.bind(on_touch_down=self._any_touch, on_key_down=self._any_key)
+        self._events = [
+            Clock.schedule_interval(self._tick_idle, 0.5),
+            Clock.schedule_interval(self._tick_clock, 1.0),
+            Clock.schedule_interval(self._tick_voice, 0.5),
+            Clock.schedule_interval(self._tick_status, 15.0),
+        ]
+        self._tick_clock(0)
+        self.services.start(on_reader_event=self._from_thread(self.on_reader_event),
+                            on_printer_status=self._from_thread(self.on_printer_status),
+                            on_sync_status=self._from_thread(self.on_sync_status))
+        if self.services.reader is None:
+            self.reader_state = "absent"
+            self.reader_state_text = "本机没有连接读卡器，登记请找工作人员"
+            self.reader_text = "本机不能读身份证，登记请找工作人员"
+        self.refresh_status()
+        self.go_home()
+
+    def on_stop(self) -> None:
+        self.stopped = True
+        self.session.clear()  # shutting down forgets the resident like any other end of a visit
+        if self._notice_event is not None:
+            self._notice_event.cancel()
+        for event in self._events:
+            event.cancel()
+        self._events = []
+        self.stop_attract()
+        Window.unbind(on_touch_down=self._any_touch, on_key_down=self._any_key)
+        if self._handler is not None:
+            ExceptionManager.remove_handler(self._handler)
+            self._handler = None
+        self.voice.stop()
+        self.services.stop()
+        # Kivy keeps recycled list views in a module-wide cache; views made for this app are
+        # bound to its theme and must not be handed to a later app in the same process.
+        from kivy.uix.recycleview import views
+
+        views._cached_views.clear()
+
+    def _from_thread(self, method: Any) -> Any:
+        """Wrap a callback that device threads call so that it runs on Kivy's clock."""
+        def run(*args: Any) -> None:
+            if not self.stopped:  # an event that arrives while shutting down has no screen left
+                method(*args)
+
+        def hop(*args: Any) -> None:
+            Clock.schedule_once(lambda _dt: run(*args), 0)
+
+        return hop
+
+    # -- navigation --------------------------------------------------------------------------
+    @property
+    def sm(self) -> Any:
+        return self.root.sm
+
+    @property
+    def screen(self) -> Any:
+        return self.sm.current_screen
+
+    def go(self, name: str, *, remember: bool = True, **params: Any) -> None:
+        """Show screen ``name`` (with ``params`` for its ``enter``)."""
+        if name == "staff" and not self.session.staff:
+            name = "staff_pin"  # no way into staff mode but through the PIN
+        target = self.sm.get_screen(name)
+        previous = self.sm.current
+        if previous != name:
+            self.sm.current_screen.leave()  # before the next screen reads what this one leaves behind
+        target.enter(**params)
+        if remember and previous != name:
+            self.history.append(previous)
+        self.voice.stop()
+        self.sm.current = name
+        self.screen_name = name
+        self.top_title = self.settings.station.name if name == "home" else target.title
+        self.idle.touch()
+
+    def back(self) -> None:
+        if self.screen.go_back():
+            return
+        while self.history:
+            name = self.history.pop()
+            if name != self.sm.current:
+                self.go(name, remember=False, returning=True)
+                return
+        self.go_home()
+
+    def go_home(self) -> None:
+        self.history = []
+        self.go("home", remember=False)
+
+    def set_title(self, screen: Any) -> None:
+        if screen.name == self.sm.current and screen.name != "home":
+            self.top_title = screen.title
+
+    def open_job(self, job_id: str) -> None:
+        self.go("job", job_id=job_id)
+
+    def open_staff(self) -> None:
+        if self.session.staff:
+            self.go("staff")
+        else:
+            self.go("staff_pin")
+
+    # -- the visit ---------------------------------------------------------------------------
+    def begin_visit(self, resident: Resident) -> None:
+        self.session.begin(resident)
+        self.resident_text = f"{resident.title}，您好"
+
+    def end_visit(self) -> None:
+        """结束: the resident leaves; forget everything about them now."""
+        self.reset_visit("ended")
+
+    def reset_visit(self, reason: str) -> None:
+        """Forget the resident (session, forms, every screen), return home."""
+        log.info("visit reset (%s)", reason)
+        self.hide_countdown()
+        self.voice.stop()
+        self.screen.leave()  # first, so that nothing it saves outlives the visit
+        self.session.clear()
+        self.resident_text = ""
+        if self.reader_state == "online" and self.reader_level == "info":
+            self.reader_text = READER_READY
+        for screen in self.sm.screens:
+            screen.forget()
+        self.go_home()
+        self.idle.touch()
+        gc.collect()
+
+    def count(self, what: str) -> None:
+        """Today's service counts (staff screen) and a usage event for the station's reports."""
+        self.counts[what] = self.counts.get(what, 0) + 1
+        self.services.record_usage(what)
+
+    # -- idle --------------------------------------------------------------------------------
+    def _any_touch(self, _window: Any, _touch: Any) -> None:
+        self.idle.touch()
+
+    def _any_key(self, *_args: Any) -> None:
+        self.idle.touch()
+
+    def keep_going(self) -> None:
+        self.idle.touch()
+        self.hide_countdown()
+
+    def _overlay(self, overlay: Any, active: bool) -> None:
+        overlay.active = active
+        if active and overlay.parent is None:
+            self.root.add_widget(overlay)
+        elif not active and overlay.parent is not None:
+            overlay.parent.remove_widget(overlay)
+
+    def hide_countdown(self) -> None:
+        self._overlay(self.countdown, False)
+
+    def _tick_idle(self, _dt: float) -> None:
+        state = self.idle.state()
+        overlay = self.countdown
+        if self.screen_name == "home" and not self.session.busy:
+            # Nothing to lose: no countdown, the attract loop takes over the idle home screen.
+            self.hide_countdown()
+            if state.phase is not Phase.ACTIVE and not self.attract.active:
+                self.start_attract()
+            return
+        if state.phase is Phase.ACTIVE:
+            self.hide_countdown()
+        elif state.phase is Phase.COUNTDOWN:
+            overlay.seconds = state.seconds_shown
+            self._overlay(overlay, True)
+        else:
+            self.reset_visit("idle")
+
+    def start_attract(self) -> None:
+        attract = self.attract
+        try:
+            self._attract_hits = self.store.featured_jobs(10)
+        except Exception:  # the attract loop is decoration: never let it take the kiosk down
+            log.exception("featured jobs unavailable")
+            self._attract_hits = []
+        self._attract_index = 0
+        self._show_attract_job()
+        self._overlay(attract, True)
+        if self._attract_event is None:
+            self._attract_event = Clock.schedule_interval(lambda _dt: self._show_attract_job(), ATTRACT_PERIOD_S)
+
+    def _show_attract_job(self) -> None:
+        attract = self.attract
+        if not self._attract_hits:
+            attract.headline = "欢迎使用"
+            attract.job_title = "找工作、查政策、办登记"
+            attract.job_lines = "点一下屏幕，按提示操作"
+            return
+        hit = self._attract_hits[self._attract_index % len(self._attract_hits)]
+        self._attract_index += 1
+        job = hit.job
+        attract.headline = f"推荐岗位 {(self._attract_index - 1) % len(self._attract_hits) + 1}/{len(self._attract_hits)}"
+        attract.job_title = job.title
+        attract.job_lines = "\n".join(filter(None, [
+            job.employer, job.salary_text(),
+            f"{job.kind} · 离这里{distance_text(hit.distance_km)}"]))
+
+    def stop_attract(self) -> None:
+        if self._attract_event is not None:
+            self._attract_event.cancel()
+            self._attract_event = None
+        self._attract_hits = []
+        if self.root is not None:
+            self._overlay(self.attract, False)
+        self.idle.touch()
+
+    # -- status lines ------------------------------------------------------------------------
+    def _tick_clock(self, _dt: float) -> None:
+        now = dt.datetime.now()
+        text = f"{now.month}月{now.day}日 星期{WEEKDAYS[now.weekday()]}\n{now:%H:%M}"
+        if text != self.clock_text:
+            self.clock_text = text
+
+    def _tick_voice(self, _dt: float) -> None:
+        speaking = self.voice.speaking
+        if speaking != self.speaking:
+            self.speaking = speaking
+
+    def _tick_status(self, _dt: float) -> None:
+        self.services.refresh_sync_status()
+        self.refresh_status()
+
+    def refresh_status(self) -> None:
+        """Urgent announcements and the offline banner, from the store and the sync status."""
+        try:
+            notices = self.store.announcements("kiosk")
+        except Exception:
+            log.exception("announcements unavailable")
+            notices = []
+        urgent = [a.text for a in notices if a.priority == "urgent"]
+        text = "紧急通知：" + "；".join(urgent) if urgent else ""
+        if text != self.urgent_text:
+            self.urgent_text = text
+        try:
+            info = self.store.content_info()
+        except Exception:
+            log.exception("content info unavailable")
+            info = None
+        banner = offline_text(self.services.sync_status(), info, configured=self.services.sync_configured,
+                              now=dt.datetime.now(dt.UTC), interval_s=self.settings.hub.sync_interval_s)
+        if banner != self.offline_text:
+            self.offline_text = banner
+
+    def content_age(self) -> str:
+        try:
+            return content_age_text(self.store.content_info())
+        except Exception:
+            return ""
+
+    def notify(self, text: str, *, level: str = "info", seconds: float | None = 10.0, source: str = "") -> None:
+        """A message under the top bar (device problems, the apology after an error).
+
+        ``source`` ("printer", "reader") lets a device clear its own message once it recovers.
+        """
+        self.notice_text = text
+        self.notice_level = level
+        self._notice_source = source
+        if self._notice_event is not None:
+            self._notice_event.cancel()
+            self._notice_event = None
+        if seconds:
+            self._notice_event = Clock.schedule_once(lambda _dt: self.clear_notice(text), seconds)
+
+    def clear_notice(self, text: str | None = None, *, source: str | None = None) -> None:
+        if source is not None and getattr(self, "_notice_source", "") != source:
+            return
+        if text is None or self.notice_text == text:
+            self.notice_text = ""
+            self.notice_level = "info"
+            self._notice_source = ""
+
+    # -- read aloud and elder mode -----------------------------------------------------------
+    def toggle_reading(self) -> None:
+        if self.voice.speaking:
+            self.voice.stop()
+            self.speaking = False
+            return
+        self.read_aloud(self.screen.speech())
+
+    def read_aloud(self, text: str) -> bool:
+        ok = self.voice.say(text)
+        self.speaking = ok
+        if not ok:
+            self.notify("朗读暂时不可用，请找工作人员", seconds=6)
+        return ok
+
+    def toggle_elder(self) -> None:
+        self.theme.set_elder(not self.theme.elder)
+        self.screen.refresh()
+
+    # -- devices -----------------------------------------------------------------------------
+    def on_reader_event(self, event: Any) -> None:
+        """An event from the ID card reader, now on the UI thread."""
+        kind = type(event).__name__
+        if kind == "CardRead":
+            self._card_read(event.card)
+            return
+        if kind == "CardRemoved":
+            if self.reader_state == "online":
+                self.reader_text, self.reader_level = reader_message(event)[:2]
+            return
+        text, level, state = reader_message(event)
+        self.reader_state = state
+        self.reader_state_text = {"online": "读卡器：正常", "offline": "读卡器：没有连接"}.get(state, "读卡器：正常")
+        self.reader_text = text
+        self.reader_level = level
+        if kind == "ReaderError":
+            self.count("card_error")
+            self.notify(text, level="error", seconds=10, source="reader")
+        elif kind == "ReaderOffline":
+            self.notify(text, level="error", seconds=None, source="reader")
+        elif kind == "ReaderOnline" and getattr(self, "_notice_source", "") == "reader":
+            self.notify("读卡器已恢复，可以放身份证了", seconds=6, source="reader")
+
+    def _card_read(self, card: Any) -> None:
+        today = dt.date.today()
+        resident = Resident.from_card(card)
+        self.stop_attract()
+        self.hide_countdown()
+        problem = card_problem(resident, today)
+        self.count("card_read")
+        self.reader_state = "online"
+        self.reader_text, self.reader_level = "已读到身份证，请拿回您的身份证", "info"
+        current = self.session.resident
+        if current is not None and current.id_number == resident.id_number:
+            # The same card again (put back after taking it away): keep the visit and any form.
+            self.notify(f"{resident.title}，您的身份证已读取", seconds=5)
+            self.screen.refresh()
+            return
+        self.begin_visit(resident)
+        if self.screen_name in ("register", "form", "consent"):
+            self.go("register", remember=False)  # the resident was on the way to registering
+        else:
+            self.go("resident", problem=problem)
+
+    def on_printer_status(self, status: Any) -> None:
+        """A status change from the print queue, now on the UI thread."""
+        self.printer_state = status
+        text, level = printer_message(status)
+        if text:
+            self.notify(text, level=level, seconds=None if level == "error" else 8, source="printer")
+        else:
+            self.clear_notice(source="printer")
+        if self.screen_name == "staff":
+            self.screen.refresh()
+
+    def on_sync_status(self, _status: Any) -> None:
+        self.refresh_status()
+        if self.screen_name == "home":
+            self.screen.refresh()
+
+    # -- printing ----------------------------------------------------------------------------
+    def print_job(self, job: Any, distance_km: float | None = None) -> bool:
+        resident = self.session.resident
+        ok, message = self.services.print_job(job, distance_km=distance_km,
+                                              resident_name=resident.masked_name if resident else None)
+        self.notify(message, level=self._print_level(ok), seconds=10, source="printer")
+        if ok:
+            self.count("print_job")
+        return ok
+
+    def print_event(self, event: Any) -> bool:
+        ok, message = self.services.print_event(event)
+        self.notify(message, level=self._print_level(ok), seconds=10, source="printer")
+        if ok:
+            self.count("print_event")
+        return ok
+
+    def _print_level(self, queued: bool) -> str:
+        """A slip queued behind a printer fault is still news the resident must not miss."""
+        status = self.services.printer_status()
+        return "info" if queued and (status is None or status.printable) else "error"
+
+    # -- errors ------------------------------------------------------------------------------
+    def recover(self) -> None:
+        """After an unexpected error: apologise, forget the visit, show home."""
+        self.errors_handled += 1
+        try:
+            self.reset_visit("error")
+        finally:
+            self.notify("抱歉，刚才出了点问题，已经回到首页。请重新操作，或找工作人员帮忙。",
+                        level="error", seconds=12)

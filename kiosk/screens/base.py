@@ -1,0 +1,46 @@
+"""What every kiosk screen has: a title, content refreshed on entry, text to read aloud, a reset."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kivy.app import App
+from kivy.properties import BooleanProperty, StringProperty
+from kivy.uix.screenmanager import Screen
+
+
+class KioskScreen(Screen):
+    """Base of all screens.
+
+    ``enter(**params)`` receives what the screen should show before it becomes current;
+    ``leave()`` runs before another screen is entered;
+    ``speech()`` is what 朗读 reads; ``forget()`` drops anything personal it shows (called on
+    the idle reset); ``go_back()`` may handle 返回 inside the screen (form steps) and
+    returns False to let the app go to the previous screen.
+    """
+
+    title = StringProperty("")
+    main_screen = BooleanProperty(False)  # main screens use the largest type
+    guarded = BooleanProperty(False)  # holds a form in progress
+
+    @property
+    def app(self) -> Any:
+        return App.get_running_app()
+
+    def enter(self, **params: Any) -> None:
+        self.refresh()
+
+    def refresh(self) -> None:
+        pass
+
+    def leave(self) -> None:
+        """Called before the app shows another screen."""
+
+    def speech(self) -> str:
+        return self.title
+
+    def forget(self) -> None:
+        pass
+
+    def go_back(self) -> bool:
+        return False

@@ -1,0 +1,154 @@
+"""Jobs: a list of large job cards, filter chips, and the letter keyboard for pinyin initials.
+
+Every key press and chip tap searches again at once (the store answers in milliseconds),
+so the list follows the letters as they are typed: "b" -> "bj" -> 保洁.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from kivy.properties import BooleanProperty, ListProperty, NumericProperty, ObjectProperty, StringProperty
+
+from kiosk.jobquery import CATEGORIES, DISTANCES, KINDS, SALARIES, JobFilter, distance_text, job_when_text
+from kiosk.screens.base import KioskScreen
+
+PAGE = 50
+
+
+def card_data(hit: Any, today: dt.date) -> dict[str, Any]:
+    """The view data of one JobCard."""
+    job = hit.job
+    details = [job.category, f"离这里{distance_text(hit.distance_km)}"]
+    when = job_when_text(job, today)
+    if when:
+        details.append(f"{when}干活")
+    elif job.headcount > 1:
+        details.append(f"招{job.headcount}人")
+    return {"job_id": job.id, "title": job.title, "employer": job.employer, "salary": job.salary_text(),
+            "kind": job.kind, "details": " · ".join(details)}
+
+
+class JobsScreen(KioskScreen):
+    # rebind: the chips bind to root.filter.category etc., which need the chain re-bound on change
+    filter = ObjectProperty(JobFilter(), rebind=True)
+    found = NumericProperty(0)
+    shown = NumericProperty(0)
+    results_text = StringProperty("")
+    letters_text = StringProperty("")
+    conditions_open = BooleanProperty(False)
+    conditions_text = StringProperty("")
+    empty = BooleanProperty(False)
+
+    category_options = CATEGORIES
+    kind_options = KINDS
+    salary_options = SALARIES
+    distance_options = ListProperty([])
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._limit = PAGE
+        radius = self.app.settings.station.radius_km
+        # The station's own radius first (三公里就业圈), then the wider circles.
+        self.distance_options = [(radius, f"{radius:g}公里内")] + [
+            (value, label) for value, label in DISTANCES if value != radius]
+        self.bind(size=self._arrange)
+
+    # -- entering ----------------------------------------------------------------------------
+    def enter(self, preset: str | None = None, returning: bool = False, **_: Any) -> None:
+        if returning and preset is None:
+            self.search()  # keep what the resident had typed and chosen
+            return
+        radius = self.app.settings.station.radius_km
+        if preset == "gigs":
+            self.title = "今日零工"
+            self.filter = JobFilter(kind="零工", when="today", radius_km=15.0)
+        else:
+            self.title = "找工作"
+            self.filter = JobFilter(radius_km=radius)
+        self.conditions_open = False
+        self._limit = PAGE
+        self.search()
+
+    def forget(self) -> None:
+        self.filter = JobFilter(radius_km=self.app.settings.station.radius_km)
+        self.ids.rv.data = []
+
+    # -- the resident's input ----------------------------------------------------------------
+    def type_letter(self, letter: str) -> None:
+        self.filter = self.filter.type_letter(letter)
+        self._limit = PAGE
+        self.search()
+
+    def erase(self) -> None:
+        self.filter = self.filter.erase()
+        self._limit = PAGE
+        self.search()
+
+    def clear_letters(self) -> None:
+        self.filter = self.filter.clear_letters()
+        self._limit = PAGE
+        self.search()
+
+    def choose(self, field: str, value: Any) -> None:
+        self.filter = self.filter.with_(**{field: value})
+        self._limit = PAGE
+        self.search()
+
+    def more(self) -> None:
+        self._limit += PAGE
+        self.search()
+
+    def toggle_conditions(self) -> None:
+        """The distance/kind/salary chips take the keyboard's place while open."""
+        self.conditions_open = not self.conditions_open
+
+    # -- searching ---------------------------------------------------------------------------
+    def search(self) -> None:
+        today = dt.date.today()
+        kwargs = self.filter.search_kwargs(today=today)
+        store = self.app.store
+        hits = store.search_jobs(self.filter.letters, limit=self._limit, **kwargs)
+        total = store.count_jobs(self.filter.letters, **kwargs) if len(hits) >= self._limit else len(hits)
+        self.ids.rv.data = [card_data(hit, today) for hit in hits]
+        if not self.filter.letters or len(hits) < self._limit:
+            self.ids.rv.scroll_y = 1
+        self.found = total
+        self.shown = len(hits)
+        self.empty = not hits
+        self.letters_text = self.filter.letters.upper()
+        described = self.filter.describe()
+        f = self.filter
+        self.conditions_text = "条件：" + " · ".join([
+            "不限距离" if f.radius_km is None else f"{f.radius_km:g}公里内",
+            f.kind or "全部类型",
+            f"{f.min_salary}元以上" if f.min_salary else "工资不限"])
+        if hits:
+            self.results_text = f"找到 {total} 个岗位（{described}）"
+        else:
+            self.results_text = f"没有找到岗位（{described}）"
+
+    def empty_hint(self) -> str:
+        if self.filter.letters:
+            return "没有找到。可以按“删除”少打一个字母，或者点“不限距离”。"
+        return "这个条件下暂时没有岗位。可以点“不限距离”或“全部工种”看看。"
+
+    def speech(self) -> str:
+        lines = [self.title, self.results_text]
+        for item in self.ids.rv.data[:5]:
+            lines.append(f"{item['title']}，{item['employer']}，{item['salary']}")
+        if not self.filter.letters:
+            lines.append("可以按下面的拼音字母找工作，比如保洁，就按B和J。")
+        return "。".join(lines)
+
+    # -- layout ------------------------------------------------------------------------------
+    def _arrange(self, *_: Any) -> None:
+        """Portrait: keyboard under the list. Landscape: filters and keyboard left, list right."""
+        portrait = self.height >= self.width
+        keyboard = self.ids.keyboard_box
+        target = self.ids.bottom_slot if portrait else self.ids.side_slot
+        if keyboard.parent is not target:
+            keyboard.parent.remove_widget(keyboard)
+            target.add_widget(keyboard)
+        self.ids.layout.orientation = "vertical" if portrait else "horizontal"

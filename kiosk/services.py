@@ -1,0 +1,299 @@
+"""Everything the kiosk uses outside itself, built from the settings: store, reader, printer, sync.
+
+The kiosk must keep working when a device is missing or broken, so each part is built
+on its own; one that cannot start is left out with a reason (shown on the staff screen)
+and the kiosk says so instead of failing. Device callbacks are passed in by the app,
+which moves them onto Kivy's clock. Slow writes that the resident need not wait for
+(usage events, status reads) run on one background worker thread. No Kivy here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from config.privacy import scrub
+from content.store import Store
+
+log = logging.getLogger("kiosk.services")
+Callback = Callable[[Any], None]
+
+NEXT_STEPS = {
+    "求职": "工作人员会在3个工作日内电话联系您，为您推荐合适的岗位。请保持手机畅通。",
+    "培训需求": "开班前工作人员会电话通知您上课时间和地点。符合条件的可以申领培训补贴。",
+    "返乡": "工作人员会联系您，介绍本地岗位、创业扶持和培训政策。",
+    "零工": "有合适的零工会电话通知您。也可以每天来站里看“今日零工”。",
+}
+
+
+@dataclass
+class Services:
+    """The kiosk's outside world. Build with :meth:`from_settings`; tests may pass their own parts."""
+
+    settings: Any
+    store: Store
+    reader: Any = None  # idcard.service.ReaderService
+    printer: Any = None  # printer.queue.PrintService
+    sync: Any = None  # content.sync.SyncLoop
+    problems: dict[str, str] = field(default_factory=dict)
+    _work: queue.Queue = field(default_factory=queue.Queue, repr=False)
+    _worker: threading.Thread | None = field(default=None, repr=False)
+    _sync_status: Any = field(default=None, repr=False)
+    _printer_status: Any = field(default=None, repr=False)
+    _profile: Any = field(default=None, repr=False)
+    _on_printer_status: Callback | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_settings(cls, settings: Any, *, reader: bool = True, printer: bool = True,
+                      sync: bool = True) -> Services:
+        services = cls(settings=settings, store=Store.from_settings(settings))
+        if reader and settings.devices.idcard.enabled:
+            services._build("reader", services._make_reader)
+        if printer and settings.devices.printer.enabled:
+            services._build("printer", services._make_printer)
+        if sync and (settings.hub.feed_url or settings.hub.upload_url):
+            services._build("sync", services._make_sync)
+        return services
+
+    def _build(self, name: str, make: Callable[[], Any]) -> None:
+        try:
+            setattr(self, name, make())
+        except Exception as exc:  # one broken device must not keep the kiosk from starting
+            self.problems[name] = scrub(f"{type(exc).__name__}: {exc}")[:200]
+            log.warning("kiosk: %s unavailable: %s", name, self.problems[name])
+
+    def _make_reader(self) -> Any:
+        from idcard.service import ReaderService
+
+        return ReaderService.from_settings(self.settings, on_event=self._reader_event)
+
+    def _make_printer(self) -> Any:
+        from printer.profiles import profile_for
+        from printer.queue import PrintService
+
+        self._profile = profile_for(self.settings.devices.printer)
+        return PrintService.from_settings(self.settings, on_status=self._printer_event)
+
+    def _make_sync(self) -> Any:
+        from content.sync import SyncLoop
+
+        return SyncLoop(self.settings, on_status=self._sync_event, health=self.health)
+
+    # -- life cycle --------------------------------------------------------------------------
+    def start(self, *, on_reader_event: Callback, on_printer_status: Callback, on_sync_status: Callback) -> None:
+        """Start the devices and the sync loop; callbacks run on device threads."""
+        self._on_reader_event = on_reader_event
+        self._on_printer_status = on_printer_status
+        self._on_sync_status = on_sync_status
+        self._worker = threading.Thread(target=self._work_loop, name="kiosk-worker", daemon=True)
+        self._worker.start()
+        for name in ("reader", "printer", "sync"):
+            part = getattr(self, name)
+            if part is None:
+                continue
+            try:
+                part.start()
+            except Exception as exc:
+                self.problems[name] = scrub(f"{type(exc).__name__}: {exc}")[:200]
+                log.warning("kiosk: %s did not start: %s", name, self.problems[name])
+                setattr(self, name, None)
+        self.later(self._read_sync_status)
+
+    def stop(self) -> None:
+        for name in ("reader", "printer", "sync"):
+            part = getattr(self, name)
+            if part is not None:
+                try:
+                    part.stop()
+                except Exception:
+                    log.exception("kiosk: stopping %s failed", name)
+        if self._worker is not None:
+            self._work.put(None)
+            self._worker.join(timeout=10)
+            self._worker = None
+        self.store.close()
+
+    # -- background work ---------------------------------------------------------------------
+    def later(self, job: Callable[[], Any]) -> None:
+        """Run ``job`` on the worker thread (in order, one at a time)."""
+        if self._worker is None:
+            job()
+        else:
+            self._work.put(job)
+
+    def drain(self, timeout: float = 10.0) -> None:
+        """Wait until the worker has done everything queued so far (tests, shutdown)."""
+        if self._worker is None:
+            return
+        done = threading.Event()
+        self._work.put(done.set)
+        done.wait(timeout)
+
+    def _work_loop(self) -> None:
+        while True:
+            job = self._work.get()
+            if job is None:
+                return
+            try:
+                job()
+            except Exception:
+                log.exception("kiosk: background job failed")
+
+    # -- device events -----------------------------------------------------------------------
+    def _reader_event(self, event: Any) -> None:
+        callback = getattr(self, "_on_reader_event", None)
+        if callback is not None:
+            callback(event)
+
+    def _printer_event(self, status: Any) -> None:
+        self._printer_status = status
+        if self._on_printer_status is not None:
+            self._on_printer_status(status)
+
+    def _sync_event(self, status: Any) -> None:
+        self._sync_status = status
+        callback = getattr(self, "_on_sync_status", None)
+        if callback is not None:
+            callback(status)
+
+    # -- status ------------------------------------------------------------------------------
+    @property
+    def sync_configured(self) -> bool:
+        return bool(self.settings.hub.feed_url)
+
+    def sync_status(self) -> Any:
+        """The last sync status: from the loop when it runs here, else as last stored."""
+        if self.sync is not None:
+            return self.sync.status
+        return self._sync_status
+
+    def refresh_sync_status(self) -> None:
+        """Re-read the stored sync status in the background (another process may sync)."""
+        if self.sync is None:
+            self.later(self._read_sync_status)
+
+    def _read_sync_status(self) -> None:
+        if self.sync is not None:
+            return
+        try:
+            from content.sync import read_status
+
+            self._sync_status = read_status(self.settings)
+        except Exception as exc:
+            log.warning("kiosk: sync status unavailable: %s", scrub(str(exc))[:200])
+
+    def sync_now(self) -> bool:
+        if self.sync is None:
+            return False
+        self.sync.sync_now()
+        return True
+
+    def printer_status(self) -> Any:
+        if self.printer is None:
+            return None
+        return self._printer_status or getattr(self.printer, "last_status", None)
+
+    def reader_state(self) -> str:
+        if self.reader is None:
+            return "absent"
+        return getattr(self.reader, "state", "unknown")
+
+    def health(self) -> dict[str, Any]:
+        """Device health for the sync loop's heartbeat (no personal data)."""
+        out: dict[str, Any] = {}
+        status = self.printer_status()
+        if self.printer is not None:
+            out["printer"] = {"ok": bool(status is None or status.printable),
+                              "detail": getattr(status, "message", "") if status else ""}
+        if self.reader is not None:
+            out["idcard"] = {"ok": self.reader_state() == "online", "detail": self.reader_state()}
+        return out
+
+    def outbox_depth(self) -> tuple[int, float | None]:
+        from content.outbox import Outbox
+
+        with Outbox(self.settings.db_path, key_dir=self.settings.data_dir) as outbox:
+            return outbox.depth(), outbox.oldest_age_s()
+
+    # -- usage and registrations -------------------------------------------------------------
+    def record_usage(self, event: str, **fields: Any) -> None:
+        """Queue a usage event for the hub (in the background; never personal data)."""
+        def write() -> None:
+            from content.outbox import record_usage
+
+            record_usage(self.settings, event, source="kiosk", **fields)
+
+        self.later(write)
+
+    def submit_registration(self, kind: str, person: dict[str, str], answers: dict[str, Any]) -> Any:
+        """Store the registration and its outbox entry durably; returns the Receipt."""
+        from content.registrations import submit_registration
+
+        return submit_registration(self.settings.db_path, kind, person, answers,
+                                   station_id=self.settings.station.id, key_dir=self.settings.data_dir)
+
+    def today_counts(self) -> dict[str, int]:
+        """Registrations made today per kind (staff screen)."""
+        from content.registrations import count_registrations
+
+        midnight = dt.datetime.combine(dt.date.today(), dt.time()).astimezone()
+        return count_registrations(self.settings.db_path, since=midnight)
+
+    # -- printing ----------------------------------------------------------------------------
+    def _submit_slip(self, slip: Any, what: str) -> tuple[bool, str]:
+        if self.printer is None:
+            reason = "没有连接打印机" if "printer" not in self.problems else "打印机暂时不能用"
+            return False, f"{reason}，请用手机扫二维码保存，或找工作人员"
+        self.printer.submit(slip.kind, slip.data, slip.label)
+        status = self.printer_status()
+        if status is not None and not status.printable:
+            return True, f"{what}已排队。{status.message}，处理好后会自动打印"
+        return True, f"正在打印{what}，请在打印机出口取"
+
+    def print_job(self, job: Any, *, distance_km: float | None = None, resident_name: str | None = None
+                  ) -> tuple[bool, str]:
+        """Queue a job slip; (queued, what to tell the resident)."""
+        if self.printer is None:
+            return self._submit_slip(None, "岗位单")
+        from printer.slips import job_slip, new_slip_no
+
+        slip = job_slip(job, station=self.settings.station, profile=self._profile, slip_no=new_slip_no(),
+                        distance_km=distance_km, resident_name=resident_name)
+        return self._submit_slip(slip, "岗位单")
+
+    def print_event(self, event: Any) -> tuple[bool, str]:
+        if self.printer is None:
+            return self._submit_slip(None, "招聘会通知")
+        from printer.slips import event_slip, new_slip_no
+
+        slip = event_slip(event, station=self.settings.station, profile=self._profile, slip_no=new_slip_no())
+        return self._submit_slip(slip, "通知单")
+
+    def print_receipt(self, receipt: Any, resident: Any) -> tuple[bool, str]:
+        if self.printer is None:
+            return self._submit_slip(None, "登记回执")
+        from printer.slips import receipt_slip
+
+        created = dt.datetime.fromisoformat(receipt.created_at)
+        slip = receipt_slip(receipt.kind, name=resident.name, id_number=resident.id_number,
+                            receipt_code=receipt.code, station=self.settings.station, profile=self._profile,
+                            created_at=created, next_steps=NEXT_STEPS.get(receipt.kind, ""))
+        return self._submit_slip(slip, "登记回执")
+
+    def print_queue(self) -> list[Any]:
+        """Recent slips for the staff screen."""
+        if self.printer is None:
+            return []
+        return self.printer.queue.recent(12)
+
+    def retry_slip(self, slip_id: int) -> None:
+        self.printer.queue.retry(slip_id)
+        self.printer.wake()
+
+    def cancel_slip(self, slip_id: int) -> None:
+        self.printer.queue.cancel(slip_id)

@@ -1,0 +1,499 @@
+"""The kiosk driven like a resident would: real Kivy windows under Xvfb, real taps, simulated devices.
+
+Each test runs the whole app (store with sample content, the ID card simulator on a
+pseudo-terminal, the virtual network printer rendering slips) through kiosk.harness.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gc
+import itertools
+import logging
+import time
+import wave
+
+import pytest
+from pypinyin import Style, pinyin
+
+from config.settings import hash_pin
+from kiosk.harness import KioskHarness
+
+pytestmark = pytest.mark.display
+
+CARD = 0  # 张测试, 男, 1990-03-07
+CARD_NAME, CARD_ID = "张测试", "119999199003079910"
+EXPIRED_CARD = 4  # 赵过期, valid to 2020
+PHONES = {"求职": "13800138001", "培训需求": "13900139002", "返乡": "15800158003", "零工": "18600186004"}
+
+
+@pytest.fixture
+def make_kiosk(xvfb, station):
+    harnesses = []
+
+    def make(**kwargs):
+        harness = KioskHarness(station.settings, **kwargs)
+        harnesses.append(harness)
+        harness.start()
+        return harness
+
+    yield make
+    try:
+        for harness in harnesses:
+            # Unexpected errors are caught by the app (home + apology): a test must not hide one.
+            assert harness.app.errors_handled == getattr(harness, "expected_errors", 0)
+    finally:
+        for harness in harnesses:
+            harness.stop()
+
+
+@pytest.fixture
+def kiosk(make_kiosk):
+    return make_kiosk()
+
+
+def texts_on_screen(driver) -> list[str]:
+    """Every text in the window's widget tree (all screens, shown or not)."""
+    out = []
+    for widget in driver.app.sm.screens + [driver.app.root]:
+        for w in driver.walk(widget):
+            value = getattr(w, "text", None)
+            if isinstance(value, str) and value:
+                out.append(value)
+        for rv in (w for w in driver.walk(widget) if type(w).__name__ == "RecycleView"):
+            out.extend(str(item) for item in rv.data)
+    return out
+
+
+def initial_spellings(text: str) -> set[str]:
+    readings = pinyin(text, style=Style.FIRST_LETTER, heteronym=True, errors=lambda s: list(s.lower()))
+    return {"".join(combo) for combo in itertools.islice(itertools.product(*readings), 256)}
+
+
+def matches_bj(job) -> bool:
+    return any("bj" in s for field in (job.title, job.employer, job.category) for s in initial_spellings(field))
+
+
+def open_jobs(driver):
+    if driver.app.screen_name != "home":
+        driver.tap(driver.app.root.ids.home_button)
+    driver.tap(driver.app.sm.get_screen("home").ids.tile_jobs)
+    assert driver.app.screen_name == "jobs"
+    return driver.app.screen
+
+
+def place_card(harness, index=CARD):
+    app = harness.app
+    reads = app.counts.get("card_read", 0)
+    harness.simulator.place(index)
+    harness.driver.until(lambda: app.counts.get("card_read", 0) > reads, timeout=10, what="the card to be read")
+    harness.driver.pump(frames=2)
+
+
+def fill_form(driver, kind: str) -> None:
+    """Answer every question of the current form by tapping, then accept the consent notice."""
+    app = driver.app
+    form_screen = app.screen
+    assert form_screen.name == "form" and app.session.form.kind == kind
+    for digit in PHONES[kind]:
+        driver.tap(form_screen.ids.keypad.key(digit), frames=0)
+    assert form_screen.phone_text.replace(" ", "") == PHONES[kind]
+    driver.tap(form_screen.ids.next_button)
+    while app.screen_name == "form":
+        chips = list(reversed(form_screen.ids.choices.children))  # in the order shown
+        driver.tap(chips[0])
+        if form_screen.multiple:
+            driver.tap(chips[1])
+        driver.tap(form_screen.ids.next_button)
+    assert app.screen_name == "consent"
+
+
+# -- jobs -------------------------------------------------------------------------------------
+
+def test_find_a_job_by_bj_open_it_and_print_its_slip(kiosk):
+    import zxingcpp
+    from PIL import Image
+
+    from kiosk.jobquery import job_qr_text
+
+    driver, app = kiosk.driver, kiosk.app
+    jobs = open_jobs(driver)
+    everything = jobs.found
+    assert everything > 50 and len(jobs.ids.rv.data) == 50 and jobs.ids.more_button.text == "再看50个"
+
+    driver.type_letters("b")
+    after_b = jobs.found
+    assert 0 < after_b < everything and jobs.letters_text == "B"
+    driver.type_letters("j")
+    assert 0 < jobs.found < after_b and "拼音“BJ”" in jobs.results_text
+    shown = [app.store.get_job(item["job_id"]) for item in jobs.ids.rv.data]
+    assert all(matches_bj(job) for job in shown)
+    assert any("保洁" in job.title for job in shown)
+
+    driver.tap(driver.find(cls="JobCard")[0])
+    assert app.screen_name == "job"
+    detail = app.screen
+    job = detail.job
+    assert job.id == shown[0].id and detail.ids.headline.text == job.title
+    assert detail.ids.salary.text == job.salary_text()
+
+    qr_png = kiosk.slips_dir / "qr.png"
+    detail.ids.qr.export_to_png(str(qr_png))
+    decoded = zxingcpp.read_barcodes(Image.open(qr_png).convert("L"))
+    assert [d.text for d in decoded] == [job_qr_text(job, app.settings.station.name)]
+
+    driver.tap(detail.ids.print_button)
+    printed = kiosk.printer.wait_for_printed(1, timeout=15)
+    assert "正在打印岗位单" in app.notice_text
+    slip = Image.open(printed[0].png)
+    assert slip.width == 576 and slip.height > 400  # 80 mm paper, a whole slip
+    assert job.title.encode("gb18030") in printed[0].data
+    driver.until(lambda: app.counts.get("print_job") == 1, what="the print to be counted")
+
+
+def test_filters_and_category_words_narrow_the_list(kiosk):
+    driver, app = kiosk.driver, kiosk.app
+    jobs = open_jobs(driver)
+    near = jobs.found
+    driver.tap(jobs.ids.categories.chip_for("保洁"))
+    assert jobs.ids.categories.chip_for("保洁").selected and jobs.ids.categories.chip_for("保洁").text == "✓ 保洁"
+    assert all(app.store.get_job(i["job_id"]).category == "保洁" for i in jobs.ids.rv.data)
+    driver.tap(jobs.ids.categories.chip_for(None))
+    driver.tap(jobs.ids.conditions_button)
+    assert jobs.conditions_open and jobs.ids.keyboard_box.children == []  # the chips take the keyboard's place
+    driver.tap(jobs.ids.distances.chip_for(None))
+    assert jobs.found > near and "不限距离" in jobs.conditions_text
+    driver.tap(jobs.ids.kinds.chip_for("零工"))
+    assert jobs.ids.rv.data and all(i["kind"] == "零工" for i in jobs.ids.rv.data)
+    driver.tap(jobs.ids.salaries.chip_for(5000))
+    for item in jobs.ids.rv.data:
+        job = app.store.get_job(item["job_id"])
+        monthly = job.salary_max * {"月": 1, "日": 21.75, "时": 174}[job.salary_unit]
+        assert monthly >= 5000
+    driver.tap(jobs.ids.conditions_button)
+    assert jobs.ids.keyboard_box.children  # the keyboard is back
+
+
+def test_todays_gigs_tile_shows_only_todays_gigs(kiosk):
+    driver, app = kiosk.driver, kiosk.app
+    driver.tap(app.sm.get_screen("home").ids.tile_gigs)
+    jobs = app.screen
+    assert jobs.title == "今日零工" and app.top_title == "今日零工"
+    today = dt.date.today()
+    data = jobs.ids.rv.data
+    assert data and all(app.store.get_job(i["job_id"]).work_date == today for i in data)
+    assert all("今天干活" in i["details"] for i in data)
+
+
+# -- ID card ----------------------------------------------------------------------------------
+
+def test_a_card_greets_the_resident_masked_and_recommends_jobs_they_may_take(kiosk):
+    driver, app = kiosk.driver, kiosk.app
+    place_card(kiosk)
+    screen = app.screen
+    assert screen.name == "resident"
+    assert app.resident_text == "张*试先生，您好" and screen.ids.greeting.text == "张*试先生，您好！"
+    everything = " ".join(texts_on_screen(driver))
+    assert CARD_NAME not in everything and CARD_ID not in everything
+    age = dt.date.today().year - 1990 - ((dt.date.today().month, dt.date.today().day) < (3, 7))
+    recommended = [app.store.get_job(item["job_id"]) for item in screen.ids.rv.data]
+    assert len(recommended) >= 5
+    assert all(job.accepts(age, "男") for job in recommended)
+    assert screen.ids.register_button.opacity == 1
+
+    place_card(kiosk, EXPIRED_CARD)  # swapping cards: the reader sees the first one leave
+    assert app.resident_text.startswith("赵*")
+    assert "过期" in screen.ids.problem.text and "窗口" in screen.ids.problem.text
+    assert screen.ids.register_button.collapsed  # an expired card cannot register here
+
+
+def test_reader_unplugged_shows_a_message_and_recovers(kiosk):
+    driver, app = kiosk.driver, kiosk.app
+    driver.until(lambda: app.reader_state == "online", timeout=10, what="the reader")
+    kiosk.simulator.unplug()
+    driver.until(lambda: app.reader_state == "offline", timeout=10, what="the unplug to be noticed")
+    assert "没有连接" in app.reader_text and "读卡器" in app.notice_text and app.notice_level == "error"
+    assert app.root.ids.reader_hint.text == app.reader_text
+    kiosk.simulator.replug()
+    driver.until(lambda: app.reader_state == "online", timeout=10, what="the reader to come back")
+    assert "已恢复" in app.notice_text
+    place_card(kiosk)
+    assert app.session.resident is not None
+
+
+def test_an_unreadable_card_says_what_to_do(kiosk):
+    driver, app = kiosk.driver, kiosk.app
+    driver.until(lambda: app.reader_state == "online", timeout=10, what="the reader")
+    kiosk.simulator.read_failure(1)
+    kiosk.simulator.place(CARD)
+    driver.until(lambda: app.notice_level == "error", timeout=10, what="the read error")
+    assert "平放在感应区" in app.notice_text and app.reader_level == "error"
+    assert app.session.resident is None and app.screen_name == "home"
+    kiosk.simulator.remove()
+    driver.pump(0.3)
+    place_card(kiosk)  # placed again, it reads
+    assert app.screen_name == "resident" and app.session.resident is not None
+
+
+# -- registrations ----------------------------------------------------------------------------
+
+def test_each_registration_type_reaches_the_outbox_without_personal_data_in_logs(kiosk, caplog, capsys):
+    from content.outbox import Outbox
+
+    caplog.set_level(logging.DEBUG)
+    driver, app = kiosk.driver, kiosk.app
+    receipts = []
+    for kind in ("求职", "培训需求", "返乡", "零工"):
+        place_card(kiosk)
+        assert app.screen_name == "resident"
+        driver.tap(app.screen.ids.register_button)
+        driver.tap(driver.button(f"{kind}登记", exact=False))
+        fill_form(driver, kind)
+        assert "138" not in app.screen.ids.summary.text or "****" in app.screen.ids.summary.text
+        driver.tap(app.screen.ids.accept_button)
+        assert app.screen_name == "done", app.screen.error
+        receipts.append(app.session.last_receipt)
+        assert app.screen.ids.code.text == receipts[-1].code and len(receipts[-1].code) == 6
+        driver.tap(app.screen.ids.finish_button)
+        assert app.screen_name == "home" and app.session.resident is None
+        kiosk.simulator.remove()
+        driver.pump(0.3)
+
+    with Outbox(app.settings.db_path, key_dir=app.settings.data_dir) as outbox:
+        entries = outbox.pending("registration")
+    assert [e.payload["kind"] for e in entries] == ["求职", "培训需求", "返乡", "零工"]
+    assert [e.payload["code"] for e in entries] == [r.code for r in receipts]
+    for entry in entries:
+        person = entry.payload["person"]
+        assert person["name"] == CARD_NAME and person["id_number"] == CARD_ID
+        assert person["phone"] == PHONES[entry.payload["kind"]]
+        assert entry.payload["answers"]["consent"]["version"]
+    kiosk.printer.wait_for_printed(4, timeout=20)  # a receipt for each
+
+    logged = caplog.text + capsys.readouterr().err
+    assert "registration stored" in caplog.text
+    for secret in (CARD_NAME, CARD_ID, *PHONES.values(), "测试路1号"):
+        assert secret not in logged
+
+
+def test_declining_consent_stores_nothing(kiosk):
+    from content.outbox import Outbox
+
+    driver, app = kiosk.driver, kiosk.app
+    place_card(kiosk)
+    driver.tap(app.screen.ids.register_button)
+    driver.tap(driver.button("零工登记", exact=False))
+    fill_form(driver, "零工")
+    driver.tap(app.screen.ids.decline_button)
+    assert app.screen_name == "home" and "没有登记任何信息" in app.notice_text
+    with Outbox(app.settings.db_path, key_dir=app.settings.data_dir) as outbox:
+        assert outbox.pending("registration") == []
+
+
+def test_a_wrong_phone_number_is_explained_and_blocks_the_next_step(kiosk):
+    driver, app = kiosk.driver, kiosk.app
+    place_card(kiosk)
+    driver.tap(app.screen.ids.register_button)
+    driver.tap(driver.button("求职登记", exact=False))
+    form = app.screen
+    for digit in "1280013":
+        driver.tap(form.ids.keypad.key(digit), frames=0)
+    driver.tap(form.ids.next_button)
+    assert form.ids.error.text == "！手机号码是11位数字，您输入了7位" and form.progress == "第1步，共4步"
+    for digit in "8000":
+        driver.tap(form.ids.keypad.key(digit), frames=0)
+    driver.tap(form.ids.next_button)
+    assert "以13到19开头" in form.ids.error.text
+    driver.tap(form.ids.keypad.key("清空"))
+    assert form.phone_text == ""
+
+
+# -- idle -------------------------------------------------------------------------------------
+
+def test_idle_countdown_continue_and_reset_forgets_the_resident(kiosk):
+    from kiosk.forms import FormState
+    from kiosk.session import Resident
+
+    driver, app = kiosk.driver, kiosk.app
+    place_card(kiosk)
+    driver.tap(app.screen.ids.register_button)
+    driver.tap(driver.button("求职登记", exact=False))
+    for digit in "13800":
+        driver.tap(app.screen.ids.keypad.key(digit), frames=0)
+    kiosk.simulator.remove()
+    app.idle.timeout_s, app.idle.countdown_s = 1.0, 3.0
+    app.idle.touch()
+
+    driver.until(lambda: app.countdown.active, timeout=5, what="the countdown")
+    assert app.countdown.parent is not None and "秒后回到首页" in app.countdown.ids.seconds_label.text
+    assert app.screen_name == "form" and app.session.form.phone == "13800"  # nothing dropped yet
+    driver.tap(app.countdown.ids.continue_button)
+    assert not app.countdown.active and app.countdown.parent is None
+    assert app.session.form is not None
+
+    driver.until(lambda: app.countdown.active, timeout=5, what="the second countdown")
+    shown = {app.countdown.seconds}
+    driver.until(lambda: shown.add(app.countdown.seconds) or app.screen_name == "home", timeout=8,
+                 what="the reset")
+    assert {3, 2, 1} <= shown  # counted down visibly
+    assert app.session.resident is None and app.session.form is None and app.resident_text == ""
+    everything = " ".join(texts_on_screen(driver))
+    assert "张*" not in everything and "1199" not in everything and "138 00" not in everything
+    gc.collect()
+    assert not [o for o in gc.get_objects() if type(o) in (Resident, FormState)]
+
+
+def test_the_idle_home_screen_shows_featured_jobs_until_touched(kiosk):
+    driver, app = kiosk.driver, kiosk.app
+    app.idle.timeout_s = 0.5
+    app.idle.touch()
+    driver.until(lambda: app.attract.active, timeout=5, what="the attract loop")
+    assert app.attract.job_title and app.attract.headline.startswith("推荐岗位 1/")
+    driver.tap(app.attract)
+    assert not app.attract.active and app.screen_name == "home"  # the touch only dismissed it
+
+
+# -- printer ----------------------------------------------------------------------------------
+
+def test_printer_paper_out_shows_a_message_and_the_slip_prints_after_refill(kiosk):
+    driver, app = kiosk.driver, kiosk.app
+    driver.until(lambda: app.printer_state is not None, timeout=10, what="the first printer status")
+    kiosk.printer.set_state("paper_out")
+    driver.until(lambda: "缺纸" in app.notice_text, timeout=10, what="the paper-out message")
+    assert app.notice_level == "error"
+    jobs = open_jobs(driver)
+    driver.tap(driver.find(cls="JobCard")[0])
+    driver.tap(app.screen.ids.print_button)
+    assert "已排队" in app.notice_text and "缺纸" in app.notice_text
+    driver.pump(1.0)
+    assert kiosk.printer.printed == []
+    kiosk.printer.set_state("ready")
+    printed = kiosk.printer.wait_for_printed(1, timeout=15)
+    assert printed[0].png.is_file()
+    driver.until(lambda: "缺纸" not in app.notice_text, timeout=10, what="the message to clear")
+    assert jobs is not None
+    driver.tap(app.root.ids.home_button)
+    driver.tap(app.sm.get_screen("home").ids.tile_events)
+    driver.tap(driver.find("打印这场活动的通知")[0])
+    event_slip = kiosk.printer.wait_for_printed(2, timeout=15)[1]
+    assert app.screen.ids.rv.data[0]["title"].encode("gb18030") in event_slip.data
+
+
+# -- staff ------------------------------------------------------------------------------------
+
+def test_staff_mode_needs_the_pin(make_kiosk):
+    kiosk = make_kiosk(changes={"kiosk.staff_pin_hash": hash_pin("2468", rounds=1000)})
+    driver, app = kiosk.driver, kiosk.app
+    driver.until(lambda: app.printer_state is not None, timeout=10, what="the first printer status")
+    kiosk.printer.set_state("cover_open")
+    driver.until(lambda: "纸仓盖" in app.notice_text, timeout=10, what="the cover-open message")
+    open_jobs(driver)
+    driver.tap(driver.find(cls="JobCard")[0])
+    driver.tap(app.screen.ids.print_button)  # waits in the queue while the cover is open
+    driver.tap(app.root.ids.home_button)
+    app.go("staff")
+    assert app.screen_name == "staff_pin"  # no way round the PIN
+    app.go_home()
+    corner = app.root.ids.station_name
+    for _ in range(5):
+        driver.tap(corner, frames=1)
+    assert app.screen_name == "staff_pin"
+    pin = app.screen
+    for digit in "1111":
+        driver.tap(pin.ids.keypad.key(digit), frames=0)
+    assert pin.ids.dots.text == "●●●●"
+    driver.tap(pin.ids.pin_ok_button)
+    assert app.screen_name == "staff_pin" and "不对" in pin.ids.error.text and not app.session.staff
+    for digit in "2468":
+        driver.tap(pin.ids.keypad.key(digit), frames=0)
+    driver.tap(pin.ids.pin_ok_button)
+    assert app.screen_name == "staff" and app.session.staff
+    staff = app.screen
+    assert staff.ids.printer_status.text == "打印机：打印机盖未合上，请合上纸仓盖"
+    waiting = staff.slips[0]
+    assert "排队中" in waiting["text"] and waiting["can_cancel"] and not waiting["can_retry"]
+    driver.tap(driver.find("取消")[0])
+    assert "已取消" in staff.slips[0]["text"] and staff.slips[0]["can_retry"]
+    driver.tap(driver.find("重试")[0])
+    assert "排队中" in staff.slips[0]["text"]
+    kiosk.printer.set_state("ready")
+    kiosk.printer.wait_for_printed(1, timeout=15)
+    assert staff.ids.reader_status.text.startswith("读卡器：")
+    assert "待上报" in staff.ids.sync_status.text
+    staff.ids.staff_scroll.scroll_y = 0  # the job search is at the bottom of the staff page
+    driver.pump(frames=2)
+    driver.type_letters("bj")
+    driver.tap(driver.button("打印"))
+    kiosk.printer.wait_for_printed(2, timeout=15)
+    driver.tap(staff.ids.leave_staff_button)
+    assert app.screen_name == "home" and not app.session.staff
+
+
+# -- robustness -------------------------------------------------------------------------------
+
+def test_an_unexpected_error_returns_home_with_an_apology_and_logs_no_personal_data(kiosk, caplog):
+    driver, app = kiosk.driver, kiosk.app
+    place_card(kiosk)
+    jobs = open_jobs(driver)
+    real = app.store.search_jobs
+
+    def broken(*args, **kwargs):
+        raise RuntimeError(f"{CARD_NAME} {CARD_ID} broke the search")
+
+    app.store.search_jobs = broken
+    kiosk.expected_errors = 1
+    with caplog.at_level(logging.INFO):
+        driver.type_letters("b")
+    assert app.screen_name == "home" and "抱歉" in app.notice_text and app.errors_handled == 1
+    assert app.session.resident is None  # the visit is forgotten too
+    assert "unexpected error on screen jobs: RuntimeError at" in caplog.text
+    assert CARD_NAME not in caplog.text and CARD_ID not in caplog.text
+    app.store.search_jobs = real
+    open_jobs(driver)
+    driver.type_letters("b")
+    assert jobs.found > 0 and app.errors_handled == 1  # and the kiosk carries on
+
+
+def test_read_aloud_does_not_block_and_speaks_the_job(make_kiosk, tmp_path):
+    wav = tmp_path / "job.wav"
+    kiosk = make_kiosk(changes={"kiosk.tts_command": f"espeak-ng -v cmn -w {wav}"}, reader=False)
+    driver, app = kiosk.driver, kiosk.app
+    open_jobs(driver)
+    driver.tap(driver.find(cls="JobCard")[0])
+    started = time.perf_counter()
+    app.screen.read()
+    assert time.perf_counter() - started < 0.3
+    assert app.voice.wait(timeout=60) == 0
+    with wave.open(str(wav)) as speech:
+        assert speech.getnframes() / speech.getframerate() > 2.0
+
+
+def test_offline_banner_says_when_content_was_updated(make_kiosk):
+    kiosk = make_kiosk(reader=False, printer=False)
+    app = kiosk.app
+    today = dt.date.today()
+    assert app.offline_text.startswith("离线使用中")
+    assert f"内容更新于 {today.year}年{today.month}月{today.day}日" in app.offline_text
+    assert app.reader_state == "absent" and "找工作人员" in app.reader_text
+    assert app.root.ids.offline_notice.height > 0
+
+
+def test_a_training_video_resumes_where_it_was_left(make_kiosk):
+    kiosk = make_kiosk(reader=False, printer=False)
+    driver, app = kiosk.driver, kiosk.app
+    driver.tap(app.sm.get_screen("home").ids.tile_courses)
+    driver.tap(driver.find(cls="CourseCard")[0])
+    assert app.screen_name == "player" and app.idle.held
+    assert app.root.ids.top.parent is None  # full screen: the top bar is out of the way
+    player = app.screen
+    driver.until(lambda: player.ids.video.position > 1.2, timeout=10, what="the video to play")
+    driver.tap(player.ids.pause_button)
+    assert not player.playing and not app.idle.held
+    driver.tap(player.ids.player_back_button)
+    assert app.screen_name == "courses"
+    course_id, left_at = next(iter(app.session.video_positions.items()))
+    assert left_at > 1.2
+    assert "接着看" in app.screen.ids.rv.data[0]["note"]
+    driver.tap(driver.find(cls="CourseCard")[0])
+    driver.until(lambda: player.ids.video.position >= left_at - 0.3, timeout=10, what="the resumed position")
+    assert player.course_id == course_id
