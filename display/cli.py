@@ -1,0 +1,94 @@
+"""``yizhan display``: run the board player on the station's TV or LED board.
+
+With ``--run-seconds`` the board stops by itself (exit 0) and with ``--screenshot-dir`` it
+saves a picture of each segment it shows, upright: that is how the demo runs it under Xvfb.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from config import exitcodes
+from config.cli import CommandError, Context
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profile", choices=("tv-1080p", "tv-portrait", "led-strip", "led-panel"),
+                        help="board profile (default: devices.board_screen.profile)")
+    parser.add_argument("--width", type=int, help="screen width in pixels (before rotation)")
+    parser.add_argument("--height", type=int, help="screen height in pixels (before rotation)")
+    parser.add_argument("--rotation", type=int, choices=(0, 90, 180, 270), help="turn the picture")
+    parser.add_argument("--motion", choices=("auto", "paged", "scroll"), help="how the job list moves")
+    parser.add_argument("--max-fps", type=int, help="frame-rate cap (default: the profile's)")
+    parser.add_argument("--screenshot-dir", type=Path, help="save a picture of each segment shown here")
+    parser.add_argument("--run-seconds", type=float, help="stop after this many seconds (exit 0)")
+    parser.set_defaults(handler=_display)
+
+
+def _display(args: argparse.Namespace, ctx: Context) -> int:
+    from display.profiles import resolve_profile
+
+    settings = ctx.settings
+    screen = settings.devices.board_screen
+    try:
+        profile = resolve_profile(screen, profile=args.profile, width=args.width, height=args.height,
+                                  rotation=args.rotation, motion=args.motion, max_fps=args.max_fps)
+    except ValueError as exc:
+        raise CommandError(str(exc), exitcodes.USAGE) from None
+    if args.run_seconds is not None and args.run_seconds <= 0:
+        raise CommandError("--run-seconds must be more than 0", exitcodes.USAGE)
+    if screen.display:
+        os.environ["DISPLAY"] = screen.display
+    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        raise CommandError("no display: set devices.board_screen.display or $DISPLAY "
+                           "(on a headless machine run it under Xvfb, as 'yizhan demo' does)",
+                           exitcodes.UNAVAILABLE)
+    from config.fonts import FontNotFoundError, find_cjk_font
+
+    try:
+        find_cjk_font(settings.ui.font)
+    except FontNotFoundError as exc:
+        raise CommandError(str(exc), exitcodes.CONFIG) from None
+    configure_kivy(profile, fullscreen=screen.fullscreen)
+    from display.player import run_board
+
+    app = run_board(settings, profile, screenshot_dir=args.screenshot_dir, run_seconds=args.run_seconds)
+    if args.screenshot_dir is not None:
+        ctx.emit({"screenshots": [str(p) for p in app.screenshots], "switches": app.switches},
+                 "\n".join(str(p) for p in app.screenshots) or "no screenshots")
+    return exitcodes.OK
+
+
+def configure_kivy(profile: object, *, fullscreen: bool = False) -> None:
+    """Kivy settings that must be made before its window opens (size, frame-rate cap, no console)."""
+    os.environ.setdefault("KIVY_NO_ARGS", "1")
+    os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
+    limit_malloc_arenas()
+    from kivy.config import Config
+
+    Config.set("graphics", "width", str(profile.width))  # type: ignore[attr-defined]
+    Config.set("graphics", "height", str(profile.height))  # type: ignore[attr-defined]
+    Config.set("graphics", "maxfps", str(profile.max_fps))  # type: ignore[attr-defined]
+    Config.set("graphics", "resizable", "0")
+    Config.set("graphics", "fullscreen", "auto" if fullscreen else "0")
+    if getattr(profile, "layout", "tv") != "tv":
+        # an LED controller mirrors a fixed screen region: put the window at its corner
+        Config.set("graphics", "position", "custom")
+        Config.set("graphics", "left", "0")
+        Config.set("graphics", "top", "0")
+        Config.set("graphics", "borderless", "1")
+    Config.set("kivy", "exit_on_escape", "0")
+    Config.set("input", "mouse", "mouse,disable_multitouch")
+
+
+def limit_malloc_arenas(arenas: int = 2) -> None:
+    """At most ``arenas`` malloc arenas (glibc): every video starts decoder threads, and each
+    new thread's arena would otherwise keep its freed memory; the board runs for months."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").mallopt(-8, arenas)  # M_ARENA_MAX
+    except (OSError, AttributeError):
+        pass

@@ -1,0 +1,318 @@
+"""The board player on a real Kivy window under Xvfb, with an injected clock and a real store.
+
+Every test also checks the frames drawn right after each segment change: none may be blank.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import subprocess
+import sys
+
+import pytest
+from PIL import Image
+
+from content.model import Announcement, ContentSet, MediaRef
+from content.outbox import Outbox
+from content.store import Store
+from display.harness import FakeClock, fill_store, prepare_kivy, run_script
+from display.profiles import resolve_profile
+
+pytestmark = pytest.mark.display
+
+TODAY = dt.date.today()
+AT_10 = dt.datetime.combine(TODAY, dt.time(10, 0))
+
+
+def board(settings, clock, **kwargs):
+    prepare_kivy()
+    from display.player import BoardApp
+
+    profile = resolve_profile(settings.devices.board_screen, profile=kwargs.pop("profile", None))
+    return BoardApp(settings, profile, clock=clock, probe=True, poll_s=0.3, tick_s=0.2, **kwargs)
+
+
+def showing(app, kind: str):
+    def check() -> bool:
+        return app.showing is not None and app.showing.segment.item_kind == kind
+    check.__name__ = f"showing_{kind}"
+    return check
+
+
+def next_segment(app, clock):
+    """Script steps: end the current segment now and wait until another one is on screen."""
+    before = app.switches
+    clock.advance(app.playlist.remaining() + 0.05)
+    app.tick()
+    yield lambda: app.switches > before
+
+
+def assert_never_blank(app) -> None:
+    assert app.probe.samples, "no frames were sampled"
+    blank = [s for s in app.probe.samples if s.blank_fraction >= 0.995]
+    assert not blank, f"blank frames after a change: {blank}"
+
+
+def proof_records(settings) -> list[dict]:
+    with Outbox(settings.db_path) as outbox:
+        return [e.payload for e in outbox.pending("proof_of_play", limit=1000)]
+
+
+def test_the_playlist_advances_respects_dayparting_and_records_proof_of_play(xvfb, station) -> None:
+    settings = station.settings
+    schedule = {"on_hours": [{"from": "07:00", "to": "22:00"}], "segments": [
+        {"id": "jobs", "kind": "jobs", "seconds": 5},
+        {"id": "policy", "kind": "policy", "seconds": 3},
+        {"id": "lunch-video", "kind": "video", "seconds": 30, "when": [{"from": "11:30", "to": "13:30"}]},
+        {"id": "event", "kind": "event", "seconds": 3},
+        {"id": "station", "kind": "station", "seconds": 3}]}
+    fill_store(settings, jobs=40, today=TODAY, videos=True, schedule=schedule)
+    clock = FakeClock(AT_10)
+    app = board(settings, clock)
+    seen: dict[str, list[str]] = {"morning": [], "noon": []}
+
+    def script(app):
+        yield showing(app, "jobs")
+        for _ in range(8):
+            yield from next_segment(app, clock)
+            seen["morning"].append(app.showing.segment.slot.segment_id)
+        clock.set(dt.datetime.combine(TODAY, dt.time(12, 0)))
+        for _ in range(6):
+            if app.showing.segment.item_kind == "video":
+                break
+            yield from next_segment(app, clock)
+            seen["noon"].append(app.showing.segment.slot.segment_id)
+        assert app.showing.segment.item_kind == "video"
+        video = app.showing.segment
+        yield lambda: app.showing.segment is not video  # the 3 s video plays to its end by itself
+        assert video.panel.seconds_played() >= 2.5
+        clock.set(dt.datetime.combine(TODAY, dt.time(22, 30)))
+        app.tick()
+        yield showing(app, "standby")
+        assert app.root.children[0] is app.standby_card
+
+    run_script(app, script, timeout=40)
+    assert "lunch-video" not in seen["morning"]
+    assert seen["morning"][:4] == ["policy", "event", "station", "jobs"]
+    assert "lunch-video" in seen["noon"]
+    assert_never_blank(app)
+    records = proof_records(settings)
+    kinds = {r["item_kind"] for r in records}
+    assert {"jobs", "policy", "event", "station", "video"} <= kinds
+    video = next(r for r in records if r["item_kind"] == "video" and r["status"] == "played")
+    assert video["duration_s"] >= 2.5 and video["segment"] == "lunch-video"
+    assert video["item_id"] in {c.id for c in Store.from_settings(settings).courses()}
+    jobs = next(r for r in records if r["item_kind"] == "jobs")
+    assert jobs["jobs"] == 40 and jobs["started_at"].startswith(TODAY.isoformat())
+
+
+def test_an_urgent_notice_interrupts_at_once_and_the_list_resumes_where_it_was(xvfb, station) -> None:
+    settings = station.settings
+    schedule = {"on_hours": [], "segments": [{"id": "jobs", "kind": "jobs", "seconds": 60, "page_s": 120},
+                                             {"id": "policy", "kind": "policy", "seconds": 10}]}
+    content = fill_store(settings, jobs=60, today=TODAY, schedule=schedule)
+    clock = FakeClock(AT_10)
+    app = board(settings, clock)
+    state: dict = {}
+
+    def script(app):
+        yield showing(app, "jobs")
+        reel = app.jobs_panel.reel
+        assert app.driver.flip_now()
+        yield lambda: not reel.motion.moving and reel.motion.page == 1
+        state["slot"] = app.showing.segment.slot
+        state["left"] = app.playlist.remaining()
+        now = clock.now()
+        notice = Announcement(id="storm-now", text="暴雨红色预警：请立即停止户外作业，到服务站大厅避雨。",
+                              priority="urgent", starts_at=now - dt.timedelta(minutes=1),
+                              ends_at=now + dt.timedelta(minutes=10), target="board")
+        content.announcements = [*content.announcements, notice]
+        with Store.from_settings(settings) as store:
+            store.replace_content(content, feed_id="test", version=2)
+        state["sent"] = clock.monotonic()
+        yield showing(app, "urgent")
+        state["latency"] = clock.monotonic() - state["sent"]
+        yield 0.3
+        state["frame"] = app.probe.samples[-1]
+        clock.advance(11 * 60)
+        yield showing(app, "jobs")
+        state["resumed"] = app.showing.segment.slot
+        state["page"] = app.jobs_panel.reel.motion.page
+        state["left_after"] = app.playlist.remaining()
+
+    run_script(app, script, timeout=30)
+    assert state["latency"] < 2.0  # "at once": within a poll or two
+    assert state["resumed"] == state["slot"]  # the same showing of the jobs segment
+    assert state["page"] == 1  # on the page it was on
+    assert state["left_after"] == pytest.approx(state["left"], abs=1.5)
+    urgent_samples = [s for s in app.probe.samples if ":urgent:" in s.label]
+    assert urgent_samples and urgent_samples[0].index == 0
+    assert_never_blank(app)
+    statuses = [(r["item_kind"], r["status"]) for r in proof_records(settings)]
+    assert ("jobs", "interrupted") in statuses and ("urgent", "played") in statuses
+
+
+def test_a_corrupt_video_is_skipped_reported_and_the_next_one_plays(xvfb, station) -> None:
+    settings = station.settings
+    schedule = {"on_hours": [], "segments": [{"id": "video", "kind": "video", "seconds": 20},
+                                             {"id": "station", "kind": "station", "seconds": 3}]}
+    content = fill_store(settings, jobs=10, today=TODAY, videos=True, schedule=schedule)
+    # the first course's file passes its hash check but is not a video at all
+    junk = os.urandom(50_000)
+    digest = hashlib.sha256(junk).hexdigest()
+    (settings.media_dir / f"{digest}.mp4").write_bytes(junk)
+    broken = content.courses[0].model_copy(update={"media": MediaRef(sha256=digest, size=len(junk))})
+    content.courses = [broken, content.courses[1]]
+    with Store.from_settings(settings) as store:
+        store.replace_content(content, feed_id="test", version=2)
+    clock = FakeClock(AT_10)
+    app = board(settings, clock)
+
+    def script(app):
+        yield showing(app, "video")
+        assert app.showing.segment.item_id == content.courses[1].id
+
+    run_script(app, script, timeout=30)
+    assert app.bad_videos == {broken.id: "decode"}
+    skipped = [p for p in app.plays if p.status == "skipped"]
+    assert [(p.item_id, p.reason) for p in skipped] == [(broken.id, "decode")]
+    assert_never_blank(app)
+    assert any(r["status"] == "skipped" and r["item_id"] == broken.id for r in proof_records(settings))
+
+
+def test_with_no_content_the_station_card_shows(xvfb, station) -> None:
+    settings = station.settings
+    with Store.from_settings(settings) as store:
+        store.replace_content(ContentSet(), feed_id="test", version=1)
+    clock = FakeClock(AT_10)
+    app = board(settings, clock)
+    picture: dict = {}
+
+    def script(app):
+        yield lambda: app.content is not None and app.showing is not None
+        yield 1.0
+        path = station.root / "empty.png"
+        app.probe.capture(path, 0)
+        yield path.exists
+        picture["image"] = Image.open(path).convert("RGB")
+        clock.advance(120)
+        app.tick()
+        yield 0.5
+        picture["widget"] = app.showing.segment.widget
+        picture["kind"] = app.showing.segment.item_kind
+
+    run_script(app, script, timeout=20)
+    assert picture["widget"] is app.station_card
+    assert picture["kind"] == "station"
+    image = picture["image"]
+    card_blue = (13, 51, 107)  # the station card's background
+    share = sum(n for n, c in image.getcolors(1 << 22) if max(abs(a - b) for a, b in zip(c, card_blue,
+                                                                                          strict=True)) < 4)
+    assert share > 0.6 * image.width * image.height
+    assert_never_blank(app)
+
+
+def test_a_feed_update_changes_the_jobs_shown_without_a_restart(xvfb, station) -> None:
+    settings = station.settings
+    schedule = {"on_hours": [], "segments": [{"id": "jobs", "kind": "jobs", "seconds": 4},
+                                             {"id": "station", "kind": "station", "seconds": 3}]}
+    content = fill_store(settings, jobs=30, today=TODAY, schedule=schedule)
+    clock = FakeClock(AT_10)
+    app = board(settings, clock)
+    shown: dict = {}
+
+    def ids() -> set[str]:
+        return {item.item_id for item in app.jobs_panel.reel.items}
+
+    def script(app):
+        yield showing(app, "jobs")
+        shown["before"] = ids()
+        content.jobs = [j.model_copy(update={"id": f"new-{j.id}", "title": f"新{j.title}"})
+                        for j in content.jobs[:12]]
+        with Store.from_settings(settings) as store:
+            store.replace_content(content, feed_id="test", version=2)
+        yield lambda: app.content.version == 2 and app._rows_pending is not None
+        assert ids() == shown["before"]  # the list on screen is not changed under the reader's eyes
+        yield from next_segment(app, clock)
+        yield from next_segment(app, clock)
+        yield showing(app, "jobs")
+        shown["after"] = ids()
+
+    run_script(app, script, timeout=30)
+    assert len(shown["before"]) == 30 and all(not i.startswith("new-") for i in shown["before"])
+    assert len(shown["after"]) == 12 and all(i.startswith("new-") for i in shown["after"])
+    assert app.jobs_panel.counts.startswith("共12个岗位")
+    assert_never_blank(app)
+
+
+def test_the_display_command_runs_for_a_while_and_saves_a_picture_per_segment(xvfb, station) -> None:
+    settings = station.settings
+    fill_store(settings, jobs=20, today=TODAY,
+               schedule={"on_hours": [], "segments": [{"kind": "jobs", "seconds": 3},
+                                                      {"kind": "policy", "seconds": 3}]})
+    shots = station.root / "shots"
+    env = {**os.environ, "DISPLAY": xvfb, "YIZHAN_CONFIG": str(station.config_path)}
+    done = subprocess.run([sys.executable, "-m", "config.cli", "display", "--profile", "led-panel",
+                           "--run-seconds", "6", "--screenshot-dir", str(shots)],
+                          env=env, capture_output=True, text=True, timeout=90)
+    assert done.returncode == 0, done.stderr[-2000:]
+    pictures = sorted(shots.glob("*.png"))
+    assert any("jobs" in p.name for p in pictures) and any("policy" in p.name for p in pictures)
+    assert all(Image.open(p).size == (640, 320) for p in pictures)
+
+def test_the_display_command_refuses_bad_options(station, capsys) -> None:
+    from config.cli import main
+
+    config = str(station.config_path)
+    assert main(["--config", config, "display", "--run-seconds", "0"]) == 2
+    assert "--run-seconds must be more than 0" in capsys.readouterr().err
+    assert main(["--config", config, "display", "--width", "8"]) == 2
+    assert "width must be between 16 and 7680" in capsys.readouterr().err
+
+
+def test_a_still_page_costs_no_redraws_and_scrolling_keeps_to_its_frame_cap(xvfb, station) -> None:
+    from kivy.core.window import Window
+
+    settings = station.settings
+    fill_store(settings, jobs=60, today=TODAY,
+               schedule={"on_hours": [], "segments": [{"kind": "jobs", "seconds": 600, "page_s": 600}]})
+    flips: list[float] = []
+    counts: dict = {}
+
+    def count(*_args) -> None:
+        flips.append(1.0)
+
+    def script(app):
+        yield showing(app, "jobs")
+        yield 1.0  # rows in, first frames drawn
+        flips.clear()
+        Window.bind(on_flip=count)
+        yield 2.0
+        counts["still"] = len(flips)
+        assert app.driver.flip_now()
+        flips.clear()
+        yield 1.5
+        counts["flip"] = len(flips)
+        Window.unbind(on_flip=count)
+
+    run_script(board(settings, FakeClock(AT_10)), script, timeout=20)
+    assert counts["still"] == 0  # nothing moves: nothing is drawn
+    assert 5 <= counts["flip"] <= 60  # the page glides (0.8 s), then stops again
+
+    strip = board(settings, FakeClock(AT_10), profile="led-strip")
+
+    def scrolling(app):
+        yield showing(app, "jobs")
+        yield 1.0
+        flips.clear()
+        Window.bind(on_flip=count)
+        yield 2.0
+        counts["strip"] = len(flips)
+        Window.unbind(on_flip=count)
+        counts["python_ms"] = max(app.driver.frame_ms[i] for i in range(min(app.driver.frames, 4096)))
+
+    run_script(strip, scrolling, timeout=20)
+    assert 20 <= counts["strip"] <= 2 * 31  # a continuous marquee, capped at the LED's 30 fps
+    assert counts["python_ms"] < 5.0
