@@ -153,4 +153,8 @@ def run() -> None:
 
 
 if __name__ == "__main__":
-    run()
+    # Run as ``python -m config.cli``: use the one imported module, so that the exception
+    # classes subcommands raise are the ones ``main`` catches.
+    from config.cli import run as _run
+
+    _run()

@@ -72,13 +72,15 @@ def service_counts(db_path: str | Path, day: dt.date | None = None) -> ServiceCo
             for kind, payload in conn.execute(
                     "SELECT kind, payload FROM outbox WHERE personal = 0 AND kind IN ('event', 'proof_of_play') "
                     "AND created_ts >= ? AND created_ts < ?", span):
-                if kind == "proof_of_play":
-                    counts.board_plays += 1
-                    continue
                 try:
-                    event = json.loads(payload).get("event", "?") if payload else "?"
-                except (ValueError, AttributeError):
-                    event = "?"
+                    data = json.loads(payload) if payload else {}
+                except ValueError:
+                    data = {}
+                if kind == "proof_of_play":
+                    # A skipped (missing or corrupt) video is reported, but was not played.
+                    counts.board_plays += data.get("status") != "skipped"
+                    continue
+                event = data.get("event", "?") if isinstance(data, dict) else "?"
                 counts.usage[event] = counts.usage.get(event, 0) + 1
             counts.outbox_waiting = conn.execute("SELECT COUNT(*) FROM outbox WHERE state = 'queued'").fetchone()[0]
     finally:

@@ -31,13 +31,14 @@ def test_counts_of_a_day(station, capsys) -> None:
     record_usage(settings, "search", results=0)
     record_usage(settings, "open_job")
     record_proof_of_play(settings, "jobs", "page-1", dt.datetime.now(), 12.5)
+    record_proof_of_play(settings, "video", "c1", dt.datetime.now(), 0, status="skipped")
 
     counts = service_counts(db)
     assert counts.registrations == {"求职": 2, "培训需求": 0, "返乡": 1, "零工": 0}
     assert counts.slips_printed == {"岗位推荐单": 1}
     assert counts.usage == {"search": 2, "open_job": 1}
     assert counts.board_plays == 1
-    assert counts.outbox_waiting == 3 + 3 + 1  # registrations, usage events, proof of play
+    assert counts.outbox_waiting == 3 + 3 + 2  # registrations, usage events, proof of play
     assert service_counts(db, dt.date.today() - dt.timedelta(days=1)).registrations_total == 0
 
     assert main(["stats", "--json", "--config", str(station.config_path)]) == 0

@@ -117,3 +117,10 @@ def test_doctor_clock_check() -> None:
     settings = parse_settings('[station]\nid="s"\nname="测试站点"\nlatitude=1\nlongitude=1\n')
     assert check_clock(settings, dt.datetime(2000, 1, 1)).status == "fail"
     assert check_clock(settings, dt.datetime(2026, 5, 1)).status == "ok"
+
+
+def test_command_error_under_python_m_has_no_traceback(station) -> None:
+    result = subprocess.run([sys.executable, "-m", "config.cli", "--config", str(station.config_path),
+                             "jobs", "show", "no-such-job"], capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
