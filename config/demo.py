@@ -10,6 +10,7 @@ Ctrl-C (or ``--seconds``).
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import re
@@ -138,6 +139,29 @@ def _yizhan(*args: str, env: dict[str, str] | None = None, log: Path | None = No
         return {}
 
 
+def _shorten_for_demo(source: Path) -> None:
+    """A demo lasts a minute, not a day: a board loop of short segments that plays at any
+    hour, and the urgent notice moved to interrupt the board half a minute in."""
+    schedule = {"version": 1, "segments": [
+        {"id": "jobs", "kind": "jobs", "seconds": 20, "page_s": 6, "title": "附近岗位"},
+        {"id": "policy", "kind": "policy", "seconds": 8, "title": "政策速递"},
+        {"id": "event", "kind": "event", "seconds": 8, "title": "招聘活动"},
+        {"id": "video", "kind": "video", "seconds": 10, "title": "技能培训"},
+        {"id": "station", "kind": "station", "seconds": 5, "title": "服务站信息"},
+    ]}
+    (source / "documents").mkdir(exist_ok=True)
+    (source / "documents" / "board_schedule.json").write_text(json.dumps(schedule, ensure_ascii=False),
+                                                              encoding="utf-8")
+    path = source / "announcements.json"
+    notices = json.loads(path.read_text(encoding="utf-8"))
+    start = dt.datetime.now().replace(microsecond=0) + dt.timedelta(seconds=45)
+    for notice in notices:
+        if notice.get("priority") == "urgent":
+            notice["starts_at"] = start.isoformat()
+            notice["ends_at"] = (start + dt.timedelta(seconds=12)).isoformat()
+    path.write_text(json.dumps(notices, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
 def _wait_for_line(proc: subprocess.Popen[bytes], log: Path, pattern: str, timeout: float = 30) -> str:
     """Wait until the process's log has a line matching ``pattern``; return the first group."""
     deadline = time.monotonic() + timeout
@@ -173,6 +197,7 @@ def _demo(args: argparse.Namespace, ctx: Context) -> int:
         key = _yizhan("hub", "keygen", "--home", str(hub_home), log=logs / "hub-setup.log")
         _yizhan("hub", "example", str(hub_home / "source"), "--jobs", str(args.jobs), "--feed-id", FEED_ID,
                 log=logs / "hub-setup.log")
+        _shorten_for_demo(hub_home / "source")
         _yizhan("hub", "publish", str(hub_home / "source"), "--home", str(hub_home), "--region", "520103",
                 log=logs / "hub-setup.log")
         token = _yizhan("hub", "station", "add", "demo-gy-001", "--name", "城东社区人社便民服务站",

@@ -24,17 +24,20 @@ EXAMPLE_DATE = dt.date(2026, 11, 22)  # the day the committed example was writte
 
 
 def example_board_schedule() -> dict[str, Any]:
-    """A board playlist as carried in the feed (the board defines and reads this document)."""
+    """A board playlist as carried in the feed, in the shape ``display/SCHEDULE.md`` defines:
+    on from 06:30 to 22:00, training videos only around lunchtime on weekdays."""
     return {
         "version": 1,
-        "default": ["announcements", "jobs", "policies", "events", "courses"],
-        "slots": [
-            {"days": [1, 2, 3, 4, 5], "from": "08:30", "to": "12:00",
-             "playlist": ["announcements", "jobs", "events"]},
-            {"days": [1, 2, 3, 4, 5], "from": "14:00", "to": "17:30",
-             "playlist": ["announcements", "jobs", "policies", "courses"]},
+        "on_hours": [{"from": "06:30", "to": "22:00"}],
+        "segments": [
+            {"id": "jobs-a", "kind": "jobs", "seconds": 120, "title": "附近岗位", "page_s": 12},
+            {"id": "policy", "kind": "policy", "seconds": 25, "title": "政策速递"},
+            {"id": "jobs-b", "kind": "jobs", "seconds": 120, "title": "附近岗位", "page_s": 12},
+            {"id": "event", "kind": "event", "seconds": 20, "title": "招聘活动"},
+            {"id": "video", "kind": "video", "seconds": 180, "title": "技能培训",
+             "when": [{"from": "11:30", "to": "13:30", "days": [1, 2, 3, 4, 5]}]},
+            {"id": "station", "kind": "station", "seconds": 15, "title": "服务站信息"},
         ],
-        "page_seconds": 12,
     }
 
 
