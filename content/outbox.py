@@ -377,7 +377,7 @@ class DeliveryResult:
 
 
 class _Retryable(Exception):
-    pass
+    """A delivery failure worth trying again later (network, 5xx, 429)."""
 
 
 class Sender:

@@ -21,7 +21,7 @@ from display.layout import BoardGeometry
 from display.profiles import Profile
 from display.reel import ReelItem
 from display.sprites import opaque_begin, opaque_end
-from display.widgets import KvPalette
+from display.widgets import KvPalette, show_only
 
 Builder.load_file(str(Path(__file__).with_name("led_frame.kv")))
 
@@ -48,14 +48,7 @@ class LedFrame(Widget):
         return self.ids.body
 
     def set_body(self, widget: Widget | None) -> None:
-        body = self.ids.body
-        for child in list(body.children):
-            if child is not widget:
-                body.remove_widget(child)
-        if widget is not None and widget.parent is not body:
-            if widget.parent is not None:
-                widget.parent.remove_widget(widget)
-            body.add_widget(widget)
+        show_only(self.ids.body, widget)
 
 
 class LedReelPanel(Widget):

@@ -20,7 +20,7 @@ from display.layout import BoardGeometry
 from display.profiles import Profile
 from display.reel import realize
 from display.sprites import Art, TextureBank, opaque_begin, opaque_end
-from display.widgets import KvPalette
+from display.widgets import KvPalette, show_only
 
 Builder.load_file(str(Path(__file__).with_name("tv_frame.kv")))
 
@@ -83,14 +83,7 @@ class TvFrame(Widget):
 
     def set_body(self, widget: Widget | None) -> None:
         """Show ``widget`` in the body (removing what was there), in the same frame."""
-        body = self.ids.body
-        for child in list(body.children):
-            if child is not widget:
-                body.remove_widget(child)
-        if widget is not None and widget.parent is not body:
-            if widget.parent is not None:
-                widget.parent.remove_widget(widget)
-            body.add_widget(widget)
+        show_only(self.ids.body, widget)
 
     def set_ticker(self, texts: list[str]) -> bool:
         """Show ``texts`` in the ticker; True if they changed (the reel was rebuilt)."""

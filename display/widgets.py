@@ -21,6 +21,18 @@ from display.textimg import render_line
 WEEKDAYS = "一二三四五六日"
 
 
+def show_only(body: Widget, widget: Widget | None) -> None:
+    """Make ``widget`` the only child of ``body``, moving it from another parent if needed,
+    all in the same frame (no empty frame between the old child and the new one)."""
+    for child in list(body.children):
+        if child is not widget:
+            body.remove_widget(child)
+    if widget is not None and widget.parent is not body:
+        if widget.parent is not None:
+            widget.parent.remove_widget(widget)
+        body.add_widget(widget)
+
+
 class KvPalette:
     """A :class:`~display.profiles.Palette` with Kivy colours (0..1 RGBA) for .kv files."""
 

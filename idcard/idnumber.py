@@ -46,15 +46,15 @@ class InvalidIdNumber(ValueError):
 
 
 class InvalidLength(InvalidIdNumber):
-    pass
+    """The number does not have 15 or 18 characters."""
 
 
 class InvalidFormat(InvalidIdNumber):
-    pass
+    """A character, the region code or the birth date is not well formed."""
 
 
 class InvalidChecksum(InvalidIdNumber):
-    pass
+    """The check character does not match the other 17 digits."""
 
 
 class InvalidComponent(InvalidIdNumber):
