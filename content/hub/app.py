@@ -7,6 +7,7 @@ Routes (the contract is ``content/PROTOCOL.md``):
 - ``POST /api/v1/{registrations,events,proof-of-play,heartbeats}``: batches of uploads,
   bearer token per station, idempotent by key.
 - ``GET /``: a read-only status page of the stations; ``GET /api/v1/status`` the same as JSON.
+- ``/console/``: the bureau's console (``content.hub.console``), logged-in staff only.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ DB_NAME = "hub.db"
 FEEDS_DIR = "feeds"
 
 
-def create_app(home: str | Path, *, feeds_dir: str | Path | None = None) -> Flask:
+def create_app(home: str | Path, *, feeds_dir: str | Path | None = None, clock: Any = None) -> Flask:
     """The hub application for a hub home folder (``hub.db``, ``feeds/<name>/``)."""
     home = Path(home)
     home.mkdir(parents=True, exist_ok=True)
@@ -38,6 +39,9 @@ def create_app(home: str | Path, *, feeds_dir: str | Path | None = None) -> Flas
     app.config["JSON_AS_ASCII"] = False
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["hub_store"] = store
+    from content.hub.console import init_console
+
+    init_console(app, home, feeds, clock=clock)
 
     @app.get("/feeds/<name>/<path:path>")
     def feed_file(name: str, path: str) -> Response:

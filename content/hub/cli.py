@@ -5,6 +5,7 @@
     yizhan hub serve [--home DIR] [--port 8080]          serve feeds and accept uploads
     yizhan hub station add|list|remove                   station tokens for uploads
     yizhan hub example OUT_DIR                           write an example source folder
+    yizhan hub user|registrations|seed                   the console (content/hub/console/cli.py)
 
 The hub's home folder (``--home``, default ``$YIZHAN_HUB_HOME`` or ``./hub``) holds
 ``feed.key`` / ``feed.pub``, ``hub.db`` and ``feeds/<name>/`` (served at ``/feeds/<name>/``).
@@ -80,6 +81,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     example.add_argument("--date", type=dt.date.fromisoformat, help="the day the content is written for (YYYY-MM-DD)")
     example.set_defaults(handler=_example)
 
+    from content.hub.console.cli import register_commands
+
+    register_commands(sub, _home)
+
 
 def _home(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--home", metavar="DIR", default=None,
@@ -150,10 +155,13 @@ def _serve(args: argparse.Namespace, ctx: Context) -> int:
     from content.hub.app import create_app, serve_forever
 
     home = _home_dir(args)
+    from content.hub.console import start_scheduler
+
     app = create_app(home, feeds_dir=args.feeds)
+    start_scheduler(app)
     feeds = Path(args.feeds) if args.feeds else home / "feeds"
-    print(f"hub: http://{args.host}:{args.port}/ (status page), feeds from {feeds}, uploads at "
-          f"http://{args.host}:{args.port}/api/v1/", file=sys.stderr, flush=True)
+    print(f"hub: http://{args.host}:{args.port}/ (status page), console at http://{args.host}:{args.port}/console/, "
+          f"feeds from {feeds}, uploads at http://{args.host}:{args.port}/api/v1/", file=sys.stderr, flush=True)
     serve_forever(app, host=args.host, port=args.port, threads=args.threads)
     return exitcodes.OK
 
