@@ -76,9 +76,11 @@ def init_console(app: Flask, home: str | Path, feeds_dir: str | Path, *, engine:
     blueprints = [home_bp, auth.bp, views_content.bp, views_publish.bp, views_fleet.bp, views_registrations.bp,
                   views_reports.bp, views_admin.bp]
     for bp in blueprints:
-        bp.before_request(_before)
-        bp.register_error_handler(HTTPException, _error_page)
-        bp.register_error_handler(CSRFError, _csrf_error)
+        # Blueprints are module-level objects shared by every app in the process: set them up once.
+        if not bp._got_registered_once:
+            bp.before_request(_before)
+            bp.register_error_handler(HTTPException, _error_page)
+            bp.register_error_handler(CSRFError, _csrf_error)
         app.register_blueprint(bp, url_prefix=URL_PREFIX)
     app.context_processor(_template_context)
     app.add_template_filter(_localtime, "localtime")

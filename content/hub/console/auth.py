@@ -143,7 +143,7 @@ def load_user() -> None:
         if now - seen > ctx.session_idle or now - created > ctx.session_max:
             conn.execute(sessions.update().where(sessions.c.token_sha256 == _sha(token)).values(ended_at=iso(now)))
             session.pop("console_token", None)
-            g.session_expired = True
+            flash("登录已超时，请重新登录", "warning")
             return
         # Write last-seen at most once a minute: page views should not all be writes.
         if (now - seen).total_seconds() >= 60:
@@ -158,8 +158,6 @@ def load_user() -> None:
 def login() -> Any:
     ctx = console()
     error = ""
-    if g.get("session_expired"):
-        error = "登录已超时，请重新登录"
     if request.method == "POST":
         username = request.form.get("username", "")
         user, error = authenticate(ctx.engine, username, request.form.get("password", ""), ctx.now(),

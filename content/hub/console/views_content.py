@@ -287,34 +287,41 @@ def review_action() -> Any:
     return redirect(url_for("console_content.review_list"))
 
 
-@bp.route("/employers", methods=["GET", "POST"])
-@requires("content.view")
-def employers() -> Any:
+@bp.post("/employers")
+@requires("content.edit")
+def employer_add() -> Any:
     ctx = console()
     errors: dict[str, str] = {}
-    form: dict[str, str] = {}
-    if request.method == "POST":
-        if not g.user.can("content.edit"):
-            abort(403)
-        form = {k: request.form.get(k, "").strip() for k in ("name", "uscc", "region", "contact")}
-        if not form["name"]:
-            errors["name"] = "请填写单位名称"
-        try:
-            form["uscc"] = uscc.validate(form["uscc"])
-        except StdnumError:
-            errors["uscc"] = "统一社会信用代码不正确（应为 18 位，末位校验码按 GB 32100 计算）"
+    form = {k: request.form.get(k, "").strip() for k in ("name", "uscc", "region", "contact")}
+    if not form["name"]:
+        errors["name"] = "请填写单位名称"
+    try:
+        form["uscc"] = uscc.validate(form["uscc"])
+    except StdnumError:
+        errors["uscc"] = "统一社会信用代码不正确（应为 18 位，末位校验码按 GB 32100 计算）"
+    if not errors:
+        with ctx.engine.begin() as conn:
+            if conn.execute(sa.select(employers_t.c.id).where(employers_t.c.uscc == form["uscc"])).first():
+                errors["uscc"] = "该统一社会信用代码已登记"
+            else:
+                conn.execute(employers_t.insert().values(**form, created_at=ctx.now_iso(), updated_at=ctx.now_iso(),
+                                                         updated_by=g.user.username))
+                audit("新增用人单位", form["uscc"], conn=conn)
         if not errors:
-            with ctx.engine.begin() as conn:
-                if conn.execute(sa.select(employers_t.c.id).where(employers_t.c.uscc == form["uscc"])).first():
-                    errors["uscc"] = "该统一社会信用代码已登记"
-                else:
-                    conn.execute(employers_t.insert().values(**form, created_at=ctx.now_iso(), updated_at=ctx.now_iso(),
-                                                             updated_by=g.user.username))
-                    audit("新增用人单位", form["uscc"], conn=conn)
-            if not errors:
-                flash(f"已添加用人单位：{form['name']}（待核验）")
-                return redirect(url_for("console_content.employers"))
-        flash("；".join(errors.values()), "error")
+            flash(f"已添加用人单位：{form['name']}（待核验）")
+            return redirect(url_for("console_content.employers"))
+    flash("；".join(errors.values()), "error")
+    return _employers_page(form, errors), 400
+
+
+@bp.get("/employers")
+@requires("content.view")
+def employers() -> Any:
+    return _employers_page({}, {})
+
+
+def _employers_page(form: dict[str, str], errors: dict[str, str]) -> Any:
+    ctx = console()
     q, status = request.args.get("q", "").strip(), request.args.get("status", "")
     where = []
     if q:
@@ -328,7 +335,7 @@ def employers() -> Any:
                                  .limit(PER_PAGE).offset((page - 1) * PER_PAGE)))
     return render_template("console/employers.html", rows=rows, total=total, page=page, form=form, errors=errors,
                            pages=max(1, math.ceil(total / PER_PAGE)), args={"q": q, "status": status},
-                           states=EMPLOYER_STATES, fmt=uscc.format), (400 if errors else 200)
+                           states=EMPLOYER_STATES, fmt=uscc.format)
 
 
 @bp.post("/employers/<int:employer_id>/status")
