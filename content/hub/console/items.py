@@ -153,10 +153,10 @@ def clean_form(kind: str, form: dict[str, Any]) -> dict[str, Any]:
     data: dict[str, Any] = {}
     types = {f.name: f.type for f in FIELDS[kind]}
     for name, value in form.items():
+        if value is None or (isinstance(value, str) and not value.strip()):
+            continue
         if name not in types and kind != "course":
             data[name] = value  # unknown columns are refused by the model, named in the report
-            continue
-        if value is None:
             continue
         if isinstance(value, dt.datetime):
             value = value.date().isoformat() if types.get(name) == "date" else value.isoformat()
