@@ -43,19 +43,31 @@ def chromium(width: int = SCREEN[0], height: int = SCREEN[1], downloads: Path | 
             driver.quit()
 
 
+def submit(driver: Any, element: Any, timeout_s: float = 60) -> None:
+    """Click a submit button and wait until the next page has replaced this one."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    page = driver.find_element(By.TAG_NAME, "html")
+    element.click()
+    WebDriverWait(driver, timeout_s).until(expected_conditions.staleness_of(page))
+    WebDriverWait(driver, timeout_s).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
 def login(driver: Any, base: str, username: str, password: str) -> None:
     from selenium.webdriver.common.by import By
 
     driver.get(base + "console/login")
     driver.find_element(By.ID, "username").send_keys(username)
     driver.find_element(By.ID, "password").send_keys(password)
-    driver.find_element(By.ID, "login-submit").click()
+    submit(driver, driver.find_element(By.ID, "login-submit"))
 
 
 def logout(driver: Any) -> None:
     from selenium.webdriver.common.by import By
 
-    driver.find_element(By.CSS_SELECTOR, ".topbar form button").click()
+    submit(driver, driver.find_element(By.CSS_SELECTOR, ".topbar form button"))
 
 
 def accept_confirms(driver: Any) -> None:

@@ -81,6 +81,7 @@ def reg_detail(upload_id: int) -> Any:
     full = request.args.get("full") == "1"
     if full and not g.user.can("registrations.full"):
         abort(403)
+    refresh(ctx.engine)
     with ctx.engine.begin() as conn:
         row = conn.execute(sa.select(registrations).where(registrations.c.upload_id == upload_id)).first()
         if row is None:
@@ -102,6 +103,7 @@ def reg_follow_up(upload_id: int) -> Any:
     status = request.form.get("status", "")
     if status not in FOLLOW_UP:
         abort(400)
+    refresh(ctx.engine)
     with ctx.engine.begin() as conn:
         row = conn.execute(sa.select(registrations.c.code).where(registrations.c.upload_id == upload_id)).first()
         if row is None:
