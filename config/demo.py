@@ -27,6 +27,10 @@ from config.netutil import free_port, wait_for_port
 from config.settings import hash_pin
 from config.xvfb import VirtualDisplay, start_xvfb
 
+# The console's two demo users: username -> (password, name, roles).
+CONSOLE_USERS = {"bianji": ("bianji2026", "张编辑", ("editor", "registrar")),
+                 "shenhe": ("shenhe2026", "李审核", ("reviewer", "publisher", "operator", "admin"))}
+
 DEMO_STATION = """\
 # Made by 'yizhan demo': a station on loopback with simulated hardware.
 # Staff PIN for the kiosk's staff mode in the demo: 2468.
@@ -200,6 +204,12 @@ def _demo(args: argparse.Namespace, ctx: Context) -> int:
         _shorten_for_demo(hub_home / "source")
         _yizhan("hub", "publish", str(hub_home / "source"), "--home", str(hub_home), "--region", "520103",
                 log=logs / "hub-setup.log")
+        # The console: the sample content as approved and published, and two staff users.
+        _yizhan("hub", "seed", str(hub_home / "source"), "--home", str(hub_home), "--feed-id", FEED_ID, "--region",
+                "520103", "--title", "云岩区各驿站", "--published", log=logs / "hub-setup.log")
+        for username, (password, name, roles) in CONSOLE_USERS.items():
+            _yizhan("hub", "user", "add", username, "--password", password, "--name", name,
+                    *[a for r in roles for a in ("--role", r)], "--home", str(hub_home), log=logs / "hub-setup.log")
         token = _yizhan("hub", "station", "add", "demo-gy-001", "--name", "城东社区人社便民服务站",
                         "--home", str(hub_home), log=logs / "hub-setup.log")["token"]
         hub_port, printer_port = free_port(), free_port()
@@ -241,6 +251,8 @@ def _demo(args: argparse.Namespace, ctx: Context) -> int:
 
         print(f"5/6 running: hub http://127.0.0.1:{hub_port}/ , staff PIN {DEMO_PIN}"
               + (f", for {seconds:.0f} s" if seconds else ", Ctrl-C stops everything"))
+        print(f"    console http://127.0.0.1:{hub_port}/console/ users: "
+              + "; ".join(f"{u} / {p} ({n})" for u, (p, n, _r) in CONSOLE_USERS.items()))
         deadline = started + seconds + 60 if seconds else None
         while (board.poll() is None or kiosk.poll() is None) and (deadline is None or time.monotonic() < deadline):
             if hub.poll() is not None:
@@ -250,8 +262,13 @@ def _demo(args: argparse.Namespace, ctx: Context) -> int:
                   if p.poll() not in (None, 0)]
         if failed:
             raise CommandError(", ".join(f"the {n} failed (exit {c})" for n, c in failed) + f"; see {logs}")
-        print("6/6 delivering what residents registered")
+        print("6/6 delivering what residents registered; console screenshots")
         _yizhan("sync", "--once", "--no-progress", env=env, log=logs / "sync.log")
+        from content.hub.console.browser import demo_screenshots
+
+        demo_screenshots(f"http://127.0.0.1:{hub_port}/", {"editor": ("bianji", CONSOLE_USERS["bianji"][0]),
+                                                           "reviewer": ("shenhe", CONSOLE_USERS["shenhe"][0])},
+                         shots / "hub", out)
     except KeyboardInterrupt:
         print("stopping the demo")
         return exitcodes.INTERRUPTED

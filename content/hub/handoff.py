@@ -54,6 +54,8 @@ class Export:
 
 
 def _rows(engine: Engine, ids_rows: list[Any]) -> list[dict[str, Any]]:
+    from content.hub.console.views_registrations import answer_rows
+
     with engine.begin() as conn:
         payloads = upload_payloads(conn, [r.upload_id for r in ids_rows])
     out = []
@@ -64,7 +66,7 @@ def _rows(engine: Engine, ids_rows: list[Any]) -> list[dict[str, Any]]:
         out.append({"code": r.code, "kind": r.reg_kind, "station_id": r.station_id, "received_at": r.received_at,
                     **{k: str(person.get(k, "")) for k in ("name", "id_number", "gender", "birth_date", "phone",
                                                           "address")},
-                    "answers": "；".join(f"{k}：{v}" for k, v in answers.items()), "status": r.status,
+                    "answers": "；".join(f"{k}：{v}" for k, v in answer_rows(answers)), "status": r.status,
                     "note": r.note})
     return out
 

@@ -7,6 +7,7 @@ Chromium runs headless with a fresh profile in a temporary folder, no background
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,12 +29,15 @@ def chromium(width: int = SCREEN[0], height: int = SCREEN[1], downloads: Path | 
         options.binary_location = CHROMIUM
         for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                     "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
-                    "--lang=zh-CN", f"--user-data-dir={profile}", f"--window-size={width},{height}"):
+                    "--lang=zh-CN", "--accept-lang=zh-CN", f"--user-data-dir={profile}", f"--window-size={width},{height}"):
             options.add_argument(arg)
+        prefs: dict[str, Any] = {"intl.accept_languages": "zh-CN,zh"}
         if downloads is not None:
-            options.add_experimental_option("prefs", {"download.default_directory": str(downloads),
-                                                      "download.prompt_for_download": False})
-        driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+            prefs.update({"download.default_directory": str(downloads), "download.prompt_for_download": False})
+        options.add_experimental_option("prefs", prefs)
+        # Date and month fields follow the browser's locale, which Chromium takes from LANGUAGE.
+        env = {**os.environ, "LANGUAGE": "zh_CN", "LC_ALL": "C.UTF-8"}
+        driver = webdriver.Chrome(service=Service(CHROMEDRIVER, env=env), options=options)
         try:
             # --window-size sets the outer window; make the page area itself 1366x768.
             inner = driver.execute_script("return [window.innerWidth, window.innerHeight]")
@@ -123,4 +127,62 @@ def screenshot_pages(base: str, users: dict[str, tuple[str, str]], out_dir: Path
             target = out_dir / f"{name}.png"
             driver.save_screenshot(str(target))
             written.append(target)
+    return written
+
+
+def demo_screenshots(base: str, users: dict[str, tuple[str, str]], out_dir: Path, work: Path) -> list[Path]:
+    """What ``make demo`` shows of the console: an editor imports a sheet with one bad row and
+    registers an employer, then every page is captured as the role that uses it sees it."""
+    import datetime as dt
+
+    from selenium.webdriver.common.by import By
+
+    today = dt.date.today()
+    start, end = (today - dt.timedelta(days=1)).isoformat(), (today + dt.timedelta(days=90)).isoformat()
+    sheet = work / "企业报送岗位.csv"
+    sheet.write_text(
+        "岗位编号,岗位名称,用人单位,岗位类别,用工形式,薪资下限（元）,薪资上限（元）,薪资单位,招聘人数,纬度,经度,发布日期,有效期至\n"
+        f"demo-new-1,商场保洁员,云岩区鸿福物业服务有限公司,保洁,全职,2300,2800,月,4,26.5801,106.7102,{start},{end}\n"
+        f"demo-new-2,仓库分拣员,筑城物流有限公司,物流,全职,四千,5200,月,10,26.5712,106.7003,{start},{end}\n"
+        f"demo-new-3,外卖骑手,同城配送有限公司,物流,兼职,3000,6000,月,20,26.5733,106.7061,{start},{end}\n"
+        f"demo-new-4,中餐厨师,黔味餐饮管理有限公司,餐饮,全职,4500,6500,月,2,26.5821,106.7155,{start},{end}\n",
+        encoding="utf-8")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+
+    def shot(driver: Any, name: str) -> None:
+        target = out_dir / f"{name}.png"
+        driver.save_screenshot(str(target))
+        written.append(target)
+
+    with chromium() as driver:
+        driver.get(base + "console/login")
+        shot(driver, "01-登录")
+        login(driver, base, *users["editor"])
+        driver.get(base + "console/import")
+        driver.find_element(By.ID, "import-file").send_keys(str(sheet))
+        submit(driver, driver.find_element(By.ID, "import-submit"))
+        driver.execute_script("document.getElementById('import-report').scrollIntoView()")
+        shot(driver, "09-批量导入结果")
+        driver.get(base + "console/employers")
+        form = driver.find_element(By.ID, "employer-form")
+        form.find_element(By.NAME, "name").send_keys("云岩区鸿福物业服务有限公司")
+        form.find_element(By.NAME, "uscc").send_keys("91520103MA6DN7XK36")
+        form.find_element(By.NAME, "region").send_keys("520103")
+        submit(driver, form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
+        current = "editor"
+        for name, path, who in PAGES[1:]:
+            if who != current:
+                logout(driver)
+                login(driver, base, *users[who])  # type: ignore[index]
+                current = who
+            if "{station}" in path or "{registration}" in path:
+                driver.get(base + ("console/stations" if "{station}" in path else "console/registrations"))
+                links = driver.find_elements(By.CSS_SELECTOR, "table.data td a")
+                if not links:
+                    continue
+                driver.get(links[0].get_attribute("href"))
+            else:
+                driver.get(base + path)
+            shot(driver, name)
     return written

@@ -27,7 +27,6 @@ uploads_t = sa.table("uploads", sa.column("id"), sa.column("key"), sa.column("ki
 
 # Usage event names (kiosk) -> the report's metric.
 EVENT_METRICS = {
-    "visit": "visits", "kiosk_visit": "visits", "session_start": "visits", "home": "visits",
     "job_view": "views", "policy_view": "views",
     "card_read": "card_reads",
     "search": "searches", "job_search": "searches",
@@ -127,6 +126,8 @@ def _fold(conn: Connection, rows: list[Any]) -> None:
                          "code": str(payload.get("code", ""))[:16], "received_at": row.received_at})
             counts[(row.station_id, month, f"reg:{kind}")] += 1
         elif row.kind == "event":
+            # Every use of the kiosk counts as a service given; some also count on their own line.
+            counts[(row.station_id, month, "uses")] += 1
             metric = EVENT_METRICS.get(str(payload.get("event", "")))
             if metric:
                 counts[(row.station_id, month, metric)] += 1

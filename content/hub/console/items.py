@@ -212,26 +212,57 @@ def _title(kind: str, record: Record) -> str:
 def save_item(conn: Connection, kind: str, record: Record, feed_id: str, author: str, now: str,
               batch: int | None = None) -> str:
     """Store a validated record as a new version waiting for review: created, changed or unchanged."""
-    data = record_json(record)
-    row = conn.execute(sa.select(items.c.id, items.c.data, items.c.version, items.c.state, items.c.feed_id)
-                       .where(items.c.kind == kind, items.c.record_id == record.id)).first()
-    until = str(getattr(record, "valid_until", "") or "") or None
-    if row is None:
-        item_id = conn.execute(items.insert().values(
-            kind=kind, record_id=record.id, feed_id=feed_id, title=_title(kind, record), data=data, version=1,
-            state="pending", author=author, updated_at=now, live_until=until, import_batch=batch)
-        ).inserted_primary_key[0]
-        conn.execute(item_versions.insert().values(item_id=item_id, version=1, data=data, author=author, created_at=now))
-        return "created"
-    if row.data == data and row.feed_id == feed_id and row.state != "withdrawn":
-        return "unchanged"
-    version = row.version + 1
-    conn.execute(items.update().where(items.c.id == row.id).values(
-        data=data, version=version, state="pending", author=author, updated_at=now, title=_title(kind, record),
-        feed_id=feed_id, reviewer=None, reviewed_at=None, reject_reason=None, import_batch=batch))
-    conn.execute(item_versions.insert().values(item_id=row.id, version=version, data=data, author=author,
-                                               created_at=now))
-    return "changed"
+    return save_items(conn, kind, [record], feed_id, author, now, batch)[0]
+
+
+def save_items(conn: Connection, kind: str, records: list[Record], feed_id: str, author: str, now: str,
+               batch: int | None = None) -> list[str]:
+    """:func:`save_item` for many records in a few statements (an import of 10 000 rows)."""
+    existing: dict[str, Any] = {}
+    ids = [r.id for r in records]
+    for start in range(0, len(ids), 500):
+        for row in conn.execute(sa.select(items.c.id, items.c.record_id, items.c.data, items.c.version, items.c.state,
+                                          items.c.feed_id)
+                                .where(items.c.kind == kind, items.c.record_id.in_(ids[start:start + 500]))):
+            existing[row.record_id] = row
+    outcomes: list[str] = []
+    new_rows: list[dict[str, Any]] = []
+    changed_rows: list[dict[str, Any]] = []
+    versions: list[dict[str, Any]] = []
+    for record in records:
+        data = record_json(record)
+        until = str(getattr(record, "valid_until", "") or "") or None
+        row = existing.get(record.id)
+        if row is None:
+            new_rows.append({"kind": kind, "record_id": record.id, "feed_id": feed_id, "title": _title(kind, record),
+                             "data": data, "version": 1, "state": "pending", "author": author, "updated_at": now,
+                             "live_until": until, "import_batch": batch})
+            outcomes.append("created")
+        elif row.data == data and row.feed_id == feed_id and row.state != "withdrawn":
+            outcomes.append("unchanged")
+        else:
+            changed_rows.append({"b_id": row.id, "b_data": data, "b_version": row.version + 1,
+                                 "b_title": _title(kind, record), "b_feed": feed_id})
+            versions.append({"item_id": row.id, "version": row.version + 1, "data": data, "author": author,
+                             "created_at": now})
+            outcomes.append("changed")
+    if new_rows:
+        conn.execute(items.insert(), new_rows)
+        created_ids: dict[str, int] = {}
+        new_ids = [r["record_id"] for r in new_rows]
+        for start in range(0, len(new_ids), 500):
+            created_ids.update(conn.execute(sa.select(items.c.record_id, items.c.id).where(
+                items.c.kind == kind, items.c.record_id.in_(new_ids[start:start + 500]))).tuples().all())
+        versions += [{"item_id": created_ids[r["record_id"]], "version": 1, "data": r["data"], "author": author,
+                      "created_at": now} for r in new_rows]
+    if changed_rows:
+        conn.execute(items.update().where(items.c.id == sa.bindparam("b_id")).values(
+            data=sa.bindparam("b_data"), version=sa.bindparam("b_version"), state="pending", author=author,
+            updated_at=now, title=sa.bindparam("b_title"), feed_id=sa.bindparam("b_feed"), reviewer=None,
+            reviewed_at=None, reject_reason=None, import_batch=batch), changed_rows)
+    if versions:
+        conn.execute(item_versions.insert(), versions)
+    return outcomes
 
 
 class ReviewError(ValueError):
@@ -370,8 +401,8 @@ def import_rows(engine: Engine, kind: str, feed_id: str, file_name: str, rows: l
             file_name=file_name[:200], kind=kind, feed_id=feed_id, author=author, at=now, rows=len(rows),
             accepted=0, unchanged=0, refused=len(report.refused), report="[]")).inserted_primary_key[0]
         report.batch_id = int(batch)
-        for _number, record in good:
-            outcome = save_item(conn, kind, record, feed_id, author, now, batch=report.batch_id)
+        for outcome in save_items(conn, kind, [record for _number, record in good], feed_id, author, now,
+                                  batch=report.batch_id):
             setattr(report, outcome, getattr(report, outcome) + 1)
         conn.execute(import_batches.update().where(import_batches.c.id == batch).values(
             accepted=report.accepted, unchanged=report.unchanged,

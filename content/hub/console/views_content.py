@@ -143,7 +143,7 @@ def _item_form(kind: str, item_id: int | None) -> Any:
     for name in ("starts_at", "ends_at"):
         if isinstance(values.get(name), str) and len(values[name]) >= 16:
             try:
-                values[name] = dt.datetime.fromisoformat(values[name]).astimezone().strftime("%Y-%m-%dT%H:%M")
+                values[name] = dt.datetime.fromisoformat(values[name]).astimezone().strftime("%Y-%m-%d %H:%M")
             except ValueError:
                 pass
     return render_template("console/item_form.html", kind=kind, kind_name=KIND_NAMES[kind], fields=FIELDS[kind],

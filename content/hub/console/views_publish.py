@@ -32,11 +32,17 @@ FEED_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 def overview() -> Any:
     ctx = console()
     today = ctx.now().astimezone().date()
+    from content.hub.console.views_fleet import _published_versions
+
+    on_disk = _published_versions(ctx.feeds_dir)
     with ctx.engine.begin() as conn:
         rows = [(grp, plan(conn, grp.feed_id, today)) for grp in groups(conn)]
         history = list(conn.execute(sa.select(publications).order_by(publications.c.id.desc()).limit(15)))
         waiting = list(conn.execute(sa.select(schedules).order_by(schedules.c.id.desc()).limit(10)))
-    default_time = (ctx.now().astimezone() + dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:00")
+    for grp, p in rows:
+        # A feed may also have been published from a folder (yizhan hub publish): its manifest tells.
+        p.last_version = max(p.last_version, on_disk.get(grp.feed_id, (0,))[0])
+    default_time = (ctx.now().astimezone() + dt.timedelta(hours=1)).strftime("%Y-%m-%d %H:00")
     return render_template("console/publish.html", rows=rows, history=history, schedules=waiting,
                            default_time=default_time)
 

@@ -20,7 +20,7 @@ from content.hub.console.views_content import page_args
 
 bp = Blueprint("console_reports", __name__)
 PER_PAGE = 30
-METRICS = [("visits", "服务人次"), ("views", "信息浏览"), ("card_reads", "读卡次数"), ("searches", "岗位查询"),
+METRICS = [("uses", "一体机服务人次"), ("views", "信息浏览"), ("card_reads", "读卡次数"), ("searches", "岗位查询"),
            ("slips", "打印单据"), ("reg:求职", "求职登记"), ("reg:培训需求", "培训需求登记"), ("reg:返乡", "返乡登记"),
            ("reg:零工", "零工登记"), ("videos", "视频播放"), ("board_plays", "大屏播放")]
 REG_METRICS = [m for m, _ in METRICS if m.startswith("reg:")]
@@ -33,6 +33,10 @@ def _month_arg(ctx: Any) -> str:
         return month
     except ValueError:
         return ctx.now().astimezone().strftime("%Y-%m")
+
+
+def _choices(ctx: Any) -> list[str]:
+    return _months_back(ctx.now().astimezone().strftime("%Y-%m"), 36)[::-1]
 
 
 def _months_back(month: str, n: int) -> list[str]:
@@ -76,7 +80,7 @@ def ledger() -> Any:
         return _xlsx_response(_ledger_xlsx(month, rows, totals), f"服务台账-{month}.xlsx")
     page = page_args()
     shown = rows[(page - 1) * PER_PAGE: page * PER_PAGE]
-    return render_template("console/ledger.html", rows=shown, totals=totals, month=month, metrics=METRICS,
+    return render_template("console/ledger.html", month_choices=_choices(ctx), rows=shown, totals=totals, month=month, metrics=METRICS,
                            total=len(rows), page=page, pages=max(1, math.ceil(len(rows) / PER_PAGE)),
                            args={"month": month, "station": station})
 
@@ -112,10 +116,10 @@ def results() -> Any:
     current = table[-1]
     previous = table[-2] if len(table) > 1 else {k: 0 for k in current}
     chart = {"labels": [m[2:].replace("-", "年") + "月" for m in data["months"]],
-             "visits": [r["visits"] + r["views"] for r in table], "registrations": [r["reg_total"] for r in table],
+             "visits": [r["uses"] for r in table], "registrations": [r["reg_total"] for r in table],
              "slips": [r["slips"] for r in table], "plays": [r["board_plays"] + r["videos"] for r in table],
              "kinds": [current[k] for k in REG_METRICS], "kind_labels": [k[4:] for k in REG_METRICS]}
-    return render_template("console/results.html", table=table, month=month, station=station, metrics=METRICS,
+    return render_template("console/results.html", month_choices=_choices(ctx), table=table, month=month, station=station, metrics=METRICS,
                            current=current, previous=previous, chart=chart, active=data["active"])
 
 
