@@ -30,21 +30,27 @@ class PreparedVideo:
     duration_s: int
 
 
-def _open(path: Path, **opts: object):  # type: ignore[no-untyped-def]
+def _open(path: Path, errors: list[str] | None = None, **opts: object):  # type: ignore[no-untyped-def]
     from ffpyplayer.player import MediaPlayer
 
-    return MediaPlayer(str(path), ff_opts={"paused": True, "out_fmt": "rgb24", "an": True, "sync": "video", **opts},
-                       lib_opts={})
+    # ffpyplayer reports a file it cannot read through the callback ("read:error").
+    def callback(selector: str, value: object) -> None:
+        if errors is not None and selector.endswith(":error"):
+            errors.append(selector)
+
+    return MediaPlayer(str(path), callback=callback,
+                       ff_opts={"paused": True, "out_fmt": "rgb24", "an": True, "sync": "video", **opts}, lib_opts={})
 
 
-def _first_frame(path: Path, timeout_s: float = 10.0) -> tuple[object, float]:
+def _first_frame(path: Path, timeout_s: float = 30.0) -> tuple[object, float]:
     """The first decodable frame at or after ~1 s, and the duration (decoding is asynchronous)."""
-    player = _open(path)
+    errors: list[str] = []
+    player = _open(path, errors)
     try:
         deadline = time.monotonic() + timeout_s
         duration = 0.0
         sought = False
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not errors:
             meta = player.get_metadata()
             duration = float(meta.get("duration") or 0.0)
             if duration and not sought:
