@@ -18,6 +18,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -181,6 +182,31 @@ def _wait_for_line(proc: subprocess.Popen[bytes], log: Path, pattern: str, timeo
     raise CommandError(f"a demo process did not start in {timeout:.0f} s; see {log}")
 
 
+def _console_setup(hub_home: Path) -> None:
+    """The console: the sample content as approved and published, and the two demo users."""
+    from content.hub.console.auth import create_user
+    from content.hub.console.seed import seed_source
+    from content.hub.db import make_engine, migrate, sqlite_url
+
+    engine = make_engine(sqlite_url(hub_home))
+    migrate(engine)
+    seed_source(engine, hub_home, hub_home / "source", feed_id=FEED_ID, title="云岩区各驿站", regions=["520103"],
+                published=True)
+    for username, (password, name, roles) in CONSOLE_USERS.items():
+        create_user(engine, username, password, list(roles), name)
+    engine.dispose()
+
+
+def _console_screenshots(base: str, out_dir: Path, work: Path, only: tuple[str, ...] = ()) -> None:
+    from content.hub.console.browser import demo_screenshots
+
+    users = {"editor": ("bianji", CONSOLE_USERS["bianji"][0]), "reviewer": ("shenhe", CONSOLE_USERS["shenhe"][0])}
+    try:
+        demo_screenshots(base, users, out_dir, work, prepare=not only, only=only)
+    except Exception as exc:  # screenshots are a by-product: the station demo goes on without them
+        print(f"    console screenshots failed: {exc}", file=sys.stderr)
+
+
 def _demo(args: argparse.Namespace, ctx: Context) -> int:
     out: Path = args.out.resolve()
     headless = not os.environ.get("DISPLAY")
@@ -204,12 +230,7 @@ def _demo(args: argparse.Namespace, ctx: Context) -> int:
         _shorten_for_demo(hub_home / "source")
         _yizhan("hub", "publish", str(hub_home / "source"), "--home", str(hub_home), "--region", "520103",
                 log=logs / "hub-setup.log")
-        # The console: the sample content as approved and published, and two staff users.
-        _yizhan("hub", "seed", str(hub_home / "source"), "--home", str(hub_home), "--feed-id", FEED_ID, "--region",
-                "520103", "--title", "云岩区各驿站", "--published", log=logs / "hub-setup.log")
-        for username, (password, name, roles) in CONSOLE_USERS.items():
-            _yizhan("hub", "user", "add", username, "--password", password, "--name", name,
-                    *[a for r in roles for a in ("--role", r)], "--home", str(hub_home), log=logs / "hub-setup.log")
+        _console_setup(hub_home)
         token = _yizhan("hub", "station", "add", "demo-gy-001", "--name", "城东社区人社便民服务站",
                         "--home", str(hub_home), log=logs / "hub-setup.log")["token"]
         hub_port, printer_port = free_port(), free_port()
@@ -253,6 +274,12 @@ def _demo(args: argparse.Namespace, ctx: Context) -> int:
               + (f", for {seconds:.0f} s" if seconds else ", Ctrl-C stops everything"))
         print(f"    console http://127.0.0.1:{hub_port}/console/ users: "
               + "; ".join(f"{u} / {p} ({n})" for u, (p, n, _r) in CONSOLE_USERS.items()))
+        # Console screenshots in Chromium while the station runs (the pages of registrations
+        # are taken again once the station has delivered what residents registered).
+        console_base = f"http://127.0.0.1:{hub_port}/"
+        console_shots = threading.Thread(target=_console_screenshots, args=(console_base, shots / "hub", out),
+                                         daemon=True)
+        console_shots.start()
         deadline = started + seconds + 60 if seconds else None
         while (board.poll() is None or kiosk.poll() is None) and (deadline is None or time.monotonic() < deadline):
             if hub.poll() is not None:
@@ -264,11 +291,8 @@ def _demo(args: argparse.Namespace, ctx: Context) -> int:
             raise CommandError(", ".join(f"the {n} failed (exit {c})" for n, c in failed) + f"; see {logs}")
         print("6/6 delivering what residents registered; console screenshots")
         _yizhan("sync", "--once", "--no-progress", env=env, log=logs / "sync.log")
-        from content.hub.console.browser import demo_screenshots
-
-        demo_screenshots(f"http://127.0.0.1:{hub_port}/", {"editor": ("bianji", CONSOLE_USERS["bianji"][0]),
-                                                           "reviewer": ("shenhe", CONSOLE_USERS["shenhe"][0])},
-                         shots / "hub", out)
+        console_shots.join(timeout=120)
+        _console_screenshots(console_base, shots / "hub", out, only=("登记跟进", "登记详情", "交接与清除"))
     except KeyboardInterrupt:
         print("stopping the demo")
         return exitcodes.INTERRUPTED

@@ -130,9 +130,11 @@ def screenshot_pages(base: str, users: dict[str, tuple[str, str]], out_dir: Path
     return written
 
 
-def demo_screenshots(base: str, users: dict[str, tuple[str, str]], out_dir: Path, work: Path) -> list[Path]:
+def demo_screenshots(base: str, users: dict[str, tuple[str, str]], out_dir: Path, work: Path, *,
+                     prepare: bool = True, only: tuple[str, ...] = ()) -> list[Path]:
     """What ``make demo`` shows of the console: an editor imports a sheet with one bad row and
-    registers an employer, then every page is captured as the role that uses it sees it."""
+    registers an employer (``prepare``), then every page (or those named in ``only``) is
+    captured as the role that uses it sees it."""
     import datetime as dt
 
     from selenium.webdriver.common.by import By
@@ -156,6 +158,18 @@ def demo_screenshots(base: str, users: dict[str, tuple[str, str]], out_dir: Path
         written.append(target)
 
     with chromium() as driver:
+        if not prepare:
+            current = None
+            for name, path, who in PAGES[1:]:
+                if not name.endswith(only):
+                    continue
+                if who != current:
+                    driver.delete_all_cookies()
+                    login(driver, base, *users[who])  # type: ignore[index]
+                    current = who
+                _visit(driver, base, path)
+                shot(driver, name)
+            return written
         driver.get(base + "console/login")
         shot(driver, "01-登录")
         login(driver, base, *users["editor"])
@@ -176,13 +190,19 @@ def demo_screenshots(base: str, users: dict[str, tuple[str, str]], out_dir: Path
                 logout(driver)
                 login(driver, base, *users[who])  # type: ignore[index]
                 current = who
-            if "{station}" in path or "{registration}" in path:
-                driver.get(base + ("console/stations" if "{station}" in path else "console/registrations"))
-                links = driver.find_elements(By.CSS_SELECTOR, "table.data td a")
-                if not links:
-                    continue
-                driver.get(links[0].get_attribute("href"))
-            else:
-                driver.get(base + path)
+            _visit(driver, base, path)
             shot(driver, name)
     return written
+
+
+def _visit(driver: Any, base: str, path: str) -> None:
+    """Open a page; a station's or a registration's page is reached from the first row of its list."""
+    from selenium.webdriver.common.by import By
+
+    if "{station}" in path or "{registration}" in path:
+        driver.get(base + ("console/stations" if "{station}" in path else "console/registrations"))
+        links = driver.find_elements(By.CSS_SELECTOR, "table.data td a")
+        if links:
+            driver.get(links[0].get_attribute("href"))
+        return
+    driver.get(base + path)

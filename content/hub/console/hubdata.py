@@ -33,7 +33,7 @@ EVENT_METRICS = {
     "print_job": "slips", "print_receipt": "slips", "print_event": "slips", "slip_printed": "slips",
     "video_play": "videos", "course_play": "videos",
 }
-REFRESH_BATCH = 5000
+REFRESH_BATCH = 20_000
 _refresh_lock = threading.Lock()
 
 
@@ -135,9 +135,19 @@ def _fold(conn: Connection, rows: list[Any]) -> None:
             counts[(row.station_id, month, "board_plays")] += 1
     if regs:
         conn.execute(registrations.insert(), regs)
-    for (station, month, metric), n in counts.items():
-        updated = conn.execute(service_counts.update().where(
-            service_counts.c.station_id == station, service_counts.c.month == month, service_counts.c.metric == metric)
-            .values(n=service_counts.c.n + n)).rowcount
-        if not updated:
-            conn.execute(service_counts.insert().values(station_id=station, month=month, metric=metric, n=n))
+    if not counts:
+        return
+    # Add to the existing counts with two executemany statements, not one per key.
+    months = sorted({month for _station, month, _metric in counts})
+    existing = {(r.station_id, r.month, r.metric) for r in conn.execute(
+        sa.select(service_counts.c.station_id, service_counts.c.month, service_counts.c.metric)
+        .where(service_counts.c.month.in_(months)))}
+    updates = [{"b_station": k[0], "b_month": k[1], "b_metric": k[2], "b_n": n} for k, n in counts.items() if k in existing]
+    inserts = [{"station_id": k[0], "month": k[1], "metric": k[2], "n": n} for k, n in counts.items() if k not in existing]
+    if updates:
+        conn.execute(service_counts.update().where(
+            service_counts.c.station_id == sa.bindparam("b_station"), service_counts.c.month == sa.bindparam("b_month"),
+            service_counts.c.metric == sa.bindparam("b_metric")).values(n=service_counts.c.n + sa.bindparam("b_n")),
+            updates)
+    if inserts:
+        conn.execute(service_counts.insert(), inserts)
