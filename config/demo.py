@@ -197,12 +197,13 @@ def _console_setup(hub_home: Path) -> None:
     engine.dispose()
 
 
-def _console_screenshots(base: str, out_dir: Path, work: Path, only: tuple[str, ...] = ()) -> None:
+def _console_screenshots(base: str, out_dir: Path, work: Path, delivered: threading.Event) -> None:
+    """Every console page in Chromium; the registrations' pages once the station has delivered."""
     from content.hub.console.browser import demo_screenshots
 
     users = {"editor": ("bianji", CONSOLE_USERS["bianji"][0]), "reviewer": ("shenhe", CONSOLE_USERS["shenhe"][0])}
     try:
-        demo_screenshots(base, users, out_dir, work, prepare=not only, only=only)
+        demo_screenshots(base, users, out_dir, work, later=("登记跟进", "登记详情", "交接与清除"), ready=delivered)
     except Exception as exc:  # screenshots are a by-product: the station demo goes on without them
         print(f"    console screenshots failed: {exc}", file=sys.stderr)
 
@@ -276,9 +277,9 @@ def _demo(args: argparse.Namespace, ctx: Context) -> int:
               + "; ".join(f"{u} / {p} ({n})" for u, (p, n, _r) in CONSOLE_USERS.items()))
         # Console screenshots in Chromium while the station runs (the pages of registrations
         # are taken again once the station has delivered what residents registered).
-        console_base = f"http://127.0.0.1:{hub_port}/"
-        console_shots = threading.Thread(target=_console_screenshots, args=(console_base, shots / "hub", out),
-                                         daemon=True)
+        delivered = threading.Event()
+        console_shots = threading.Thread(target=_console_screenshots, daemon=True,
+                                         args=(f"http://127.0.0.1:{hub_port}/", shots / "hub", out, delivered))
         console_shots.start()
         deadline = started + seconds + 60 if seconds else None
         while (board.poll() is None or kiosk.poll() is None) and (deadline is None or time.monotonic() < deadline):
@@ -291,8 +292,8 @@ def _demo(args: argparse.Namespace, ctx: Context) -> int:
             raise CommandError(", ".join(f"the {n} failed (exit {c})" for n, c in failed) + f"; see {logs}")
         print("6/6 delivering what residents registered; console screenshots")
         _yizhan("sync", "--once", "--no-progress", env=env, log=logs / "sync.log")
-        console_shots.join(timeout=120)
-        _console_screenshots(console_base, shots / "hub", out, only=("登记跟进", "登记详情", "交接与清除"))
+        delivered.set()
+        console_shots.join(timeout=180)
     except KeyboardInterrupt:
         print("stopping the demo")
         return exitcodes.INTERRUPTED

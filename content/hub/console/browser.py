@@ -131,10 +131,10 @@ def screenshot_pages(base: str, users: dict[str, tuple[str, str]], out_dir: Path
 
 
 def demo_screenshots(base: str, users: dict[str, tuple[str, str]], out_dir: Path, work: Path, *,
-                     prepare: bool = True, only: tuple[str, ...] = ()) -> list[Path]:
+                     later: tuple[str, ...] = (), ready: Any = None) -> list[Path]:
     """What ``make demo`` shows of the console: an editor imports a sheet with one bad row and
-    registers an employer (``prepare``), then every page (or those named in ``only``) is
-    captured as the role that uses it sees it."""
+    registers an employer, then every page is captured as the role that uses it sees it. The
+    pages named in ``later`` are taken last, once ``ready`` (a ``threading.Event``) is set."""
     import datetime as dt
 
     from selenium.webdriver.common.by import By
@@ -158,18 +158,6 @@ def demo_screenshots(base: str, users: dict[str, tuple[str, str]], out_dir: Path
         written.append(target)
 
     with chromium() as driver:
-        if not prepare:
-            current = None
-            for name, path, who in PAGES[1:]:
-                if not name.endswith(only):
-                    continue
-                if who != current:
-                    driver.delete_all_cookies()
-                    login(driver, base, *users[who])  # type: ignore[index]
-                    current = who
-                _visit(driver, base, path)
-                shot(driver, name)
-            return written
         driver.get(base + "console/login")
         shot(driver, "01-登录")
         login(driver, base, *users["editor"])
@@ -185,7 +173,11 @@ def demo_screenshots(base: str, users: dict[str, tuple[str, str]], out_dir: Path
         form.find_element(By.NAME, "region").send_keys("520103")
         submit(driver, form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
         current = "editor"
-        for name, path, who in PAGES[1:]:
+        first = [p for p in PAGES[1:] if not p[0].endswith(later)]
+        last = [p for p in PAGES[1:] if p[0].endswith(later)]
+        for name, path, who in first + last:
+            if later and name.endswith(later) and ready is not None:
+                ready.wait(timeout=180)
             if who != current:
                 logout(driver)
                 login(driver, base, *users[who])  # type: ignore[index]
