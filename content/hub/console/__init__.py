@@ -183,18 +183,25 @@ def dashboard() -> Any:
 
 
 def start_scheduler(app: Flask, interval_s: float = 30.0) -> threading.Event:
-    """Run due scheduled publications every ``interval_s`` (``yizhan hub serve``); set the event to stop."""
+    """Every ``interval_s`` run due scheduled publications, and once a day purge registrations
+    past the retention limit (``yizhan hub serve``); set the returned event to stop."""
     from content.hub.console.publishing import run_due
+    from content.hub.handoff import purge_expired
 
     ctx: Console = app.extensions["console"]
     stop = threading.Event()
+    purged_on: list[dt.date] = []
 
     def tick() -> None:
         while not stop.wait(interval_s):
             try:
                 run_due(ctx.engine, ctx.home, ctx.feeds_dir, ctx.now())
+                today = ctx.now().astimezone().date()
+                if today not in purged_on:
+                    purge_expired(ctx.engine, ctx.retention_days, "定时清除", ctx.now())
+                    purged_on[:] = [today]
             except Exception:  # a failed round is recorded per schedule; keep ticking
-                app.logger.exception("scheduled publishing round failed")
+                app.logger.exception("scheduled console round failed")
 
     threading.Thread(target=tick, name="console-scheduler", daemon=True).start()
     return stop
