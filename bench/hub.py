@@ -142,6 +142,10 @@ def fill(engine: Any, home: Path, stations: int, jobs: int, registrations: int) 
         rows = [{"station_id": f"st-{s:05d}", "month": month, "metric": metric, "n": rng.randrange(0, 400)}
                 for s in range(stations) for month in months
                 for metric in ("uses", "views", "card_reads", "searches", "slips", "videos", "board_plays")]
+        totals: dict[tuple[str, str], int] = {}
+        for r in rows:  # the all-stations row the fold keeps beside each station's
+            totals[(r["month"], r["metric"])] = totals.get((r["month"], r["metric"]), 0) + r["n"]
+        rows += [{"station_id": "*", "month": m, "metric": k, "n": n} for (m, k), n in totals.items()]
         for start in range(0, len(rows), 20_000):
             conn.execute(service_counts.insert(), rows[start:start + 20_000])
 

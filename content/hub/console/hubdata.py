@@ -34,6 +34,7 @@ EVENT_METRICS = {
     "video_play": "videos", "course_play": "videos",
 }
 REFRESH_BATCH = 20_000
+ALL_STATIONS = "*"  # the service_counts row that holds the totals of every station
 _refresh_lock = threading.Lock()
 
 
@@ -137,6 +138,8 @@ def _fold(conn: Connection, rows: list[Any]) -> None:
         conn.execute(registrations.insert(), regs)
     if not counts:
         return
+    for (_station, month, metric), n in list(counts.items()):
+        counts[(ALL_STATIONS, month, metric)] += n
     # Add to the existing counts with two executemany statements, not one per key.
     months = sorted({month for _station, month, _metric in counts})
     existing = {(r.station_id, r.month, r.metric) for r in conn.execute(

@@ -46,20 +46,32 @@ class StationState:
     alerts: list[str] = field(default_factory=list)
 
 
+_MANIFESTS: dict[Path, tuple[tuple[int, int], str, int, dt.datetime]] = {}
+
+
 def _published_versions(feeds_dir: Path) -> dict[str, tuple[int, dt.datetime]]:
-    """Each feed's published version and time, read from its manifest (a few files)."""
+    """Each feed's published version and time, read from its manifest. A province's manifest
+    lists thousands of shards: it is parsed again only when the file changes."""
     from content.feed import MANIFEST_NAME, Manifest, ManifestError
 
     out: dict[str, tuple[int, dt.datetime]] = {}
     if feeds_dir.is_dir():
         for folder in feeds_dir.iterdir():
             path = folder / MANIFEST_NAME
-            if path.is_file():
+            try:
+                st = path.stat()
+            except OSError:
+                continue
+            stamp = (st.st_mtime_ns, st.st_size)
+            cached = _MANIFESTS.get(path)
+            if cached is None or cached[0] != stamp:
                 try:
                     m = Manifest.from_bytes(path.read_bytes())
-                except ManifestError:
+                except (ManifestError, OSError):
                     continue
-                out[m.feed_id] = (m.version, m.generated_at)
+                cached = (stamp, m.feed_id, m.version, m.generated_at)
+                _MANIFESTS[path] = cached
+            out[cached[1]] = (cached[2], cached[3])
     return out
 
 

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, render_template, request
 
 from content.hub.console.core import console, requires
-from content.hub.console.hubdata import refresh, station_rows
+from content.hub.console.hubdata import ALL_STATIONS, refresh, stations_t
 from content.hub.console.schema import service_counts
 from content.hub.console.views_content import page_args
 
@@ -50,7 +50,7 @@ def _months_back(month: str, n: int) -> list[str]:
 
 def ledger_rows(month: str, station: str = "") -> list[dict[str, Any]]:
     ctx = console()
-    where = [service_counts.c.month == month]
+    where = [service_counts.c.month == month, service_counts.c.station_id != ALL_STATIONS]
     if station:
         where.append(service_counts.c.station_id.contains(station, autoescape=True))
     per: dict[str, dict[str, int]] = {}
@@ -58,7 +58,7 @@ def ledger_rows(month: str, station: str = "") -> list[dict[str, Any]]:
         for r in conn.execute(sa.select(service_counts.c.station_id, service_counts.c.metric, service_counts.c.n)
                               .where(*where)):
             per.setdefault(r.station_id, {})[r.metric] = r.n
-        names = {s.id: s.name for s in station_rows(conn, ids=list(per)[:5000])} if per else {}
+        names = dict(conn.execute(sa.select(stations_t.c.id, stations_t.c.name))) if per else {}
     rows = []
     for sid in sorted(per):
         m = per[sid]
@@ -88,9 +88,8 @@ def ledger() -> Any:
 def results_series(end_month: str, station: str = "", months: int = 12) -> dict[str, Any]:
     ctx = console()
     span = _months_back(end_month, months)
-    where = [service_counts.c.month >= span[0], service_counts.c.month <= span[-1]]
-    if station:
-        where.append(service_counts.c.station_id == station)
+    where = [service_counts.c.month >= span[0], service_counts.c.month <= span[-1],
+             service_counts.c.station_id == (station or ALL_STATIONS)]
     series: dict[str, dict[str, int]] = {m: {} for m in span}
     with ctx.engine.begin() as conn:
         for r in conn.execute(sa.select(service_counts.c.month, service_counts.c.metric,
@@ -98,7 +97,8 @@ def results_series(end_month: str, station: str = "", months: int = 12) -> dict[
                               .where(*where).group_by(service_counts.c.month, service_counts.c.metric)):
             series[r.month][r.metric] = int(r.n)
         active = conn.execute(sa.select(sa.func.count(sa.distinct(service_counts.c.station_id)))
-                              .where(service_counts.c.month == end_month)).scalar_one()
+                              .where(service_counts.c.month == end_month,
+                                     service_counts.c.station_id != ALL_STATIONS)).scalar_one()
     return {"months": span, "series": series, "active": active}
 
 
