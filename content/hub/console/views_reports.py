@@ -58,7 +58,7 @@ def ledger_rows(month: str, station: str = "") -> list[dict[str, Any]]:
         for r in conn.execute(sa.select(service_counts.c.station_id, service_counts.c.metric, service_counts.c.n)
                               .where(*where)):
             per.setdefault(r.station_id, {})[r.metric] = r.n
-        names = dict(conn.execute(sa.select(stations_t.c.id, stations_t.c.name))) if per else {}
+        names = dict(conn.execute(sa.select(stations_t.c.id, stations_t.c.name)).tuples().all()) if per else {}
     rows = []
     for sid in sorted(per):
         m = per[sid]
