@@ -231,9 +231,12 @@ def _demo(args: argparse.Namespace, ctx: Context) -> int:
         _shorten_for_demo(hub_home / "source")
         _yizhan("hub", "publish", str(hub_home / "source"), "--home", str(hub_home), "--region", "520103",
                 log=logs / "hub-setup.log")
-        _console_setup(hub_home)
+        # The console's tables and the station's token are in different tables: set both up at once.
+        setup = threading.Thread(target=_console_setup, args=(hub_home,), daemon=True)
+        setup.start()
         token = _yizhan("hub", "station", "add", "demo-gy-001", "--name", "城东社区人社便民服务站",
                         "--home", str(hub_home), log=logs / "hub-setup.log")["token"]
+        setup.join()
         hub_port, printer_port = free_port(), free_port()
         hub = procs.start("hub", [*py, "hub", "serve", "--home", str(hub_home), "--port", str(hub_port)],
                           env=env, log=logs / "hub.log")
