@@ -229,6 +229,9 @@ class SyncClient:
         self.allow_insecure_http = allow_insecure_http
         self.max_invalid_percent = max_invalid_percent
         self.clock = clock
+        # Hash every current media file at the next unchanged sync (``yizhan sync --once``
+        # does; the loop does it once a day).
+        self.recheck_media = False
         self.station_id = station_id
         self.region = region
         self.db_path = Path(db_path)
@@ -418,7 +421,7 @@ class SyncClient:
         row = conn.execute("SELECT media_checked_at FROM sync_state WHERE id = 1").fetchone()
         now = self.clock()
         rehash = True
-        if row is not None and row[0]:
+        if row is not None and row[0] and not self.recheck_media:
             try:
                 rehash = now - dt.datetime.fromisoformat(row[0]) >= MEDIA_RECHECK
             except ValueError:
