@@ -28,7 +28,7 @@ from typing import Any
 
 from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
-from waitress.utilities import Error
+from waitress.utilities import Error, RequestEntityTooLarge
 
 API_PREFIX = "/api/v1/"
 KB = 1024
@@ -186,7 +186,9 @@ def guard_server(server: Any, guard: UploadGuard) -> None:
 
         def received(self, data: bytes) -> int:
             consumed = super().received(data)
-            if self.headers_finished and not self._checked and not self.empty and self.error is None:
+            # waitress's own size limit may have refused already: the token still comes first.
+            if (self.headers_finished and not self._checked and not self.empty
+                    and (self.error is None or isinstance(self.error, RequestEntityTooLarge))):
                 self._checked = True
                 refusal = guard.check(self.command or "", self.path or "", self.headers,
                                       client_address(self._peer, self.headers))

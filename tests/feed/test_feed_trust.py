@@ -185,7 +185,7 @@ def test_another_feed_signed_by_the_same_key_is_refused(settings, hub: Hub) -> N
     assert shown(settings) == (3, 302)
     # An old manifest of another feed (version 5 > 3), same key, in scope, at this URL.
     other = hub.home / "feeds" / "other"
-    for n in range(5):
+    for _ in range(5):
         hub.publish(make_content(hub, jobs=5), feed_dir=other, feed_id="old-test-feed")
     shutil.rmtree(hub.feed_dir)
     shutil.copytree(other, hub.feed_dir)
