@@ -71,6 +71,25 @@ TRANSIENT = (requests.ConnectionError, requests.Timeout, requests.exceptions.Chu
              urllib3.exceptions.HTTPError, TransientHTTPError)
 
 
+class _PinnedSession(requests.Session):
+    """A session whose every request is verified against one CA bundle. Setting
+    ``session.verify`` alone is not enough: requests lets ``REQUESTS_CA_BUNDLE`` from the
+    environment override it (psf/requests#3829), so the bundle is passed per request."""
+
+    def __init__(self, ca_bundle: str) -> None:
+        super().__init__()
+        self.verify = ca_bundle
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("verify", self.verify)
+        return super().request(method, url, *args, **kwargs)
+
+
+def http_session(ca_bundle: str = "") -> requests.Session:
+    """The HTTP session a station uses towards its hub (``hub.ca_bundle`` pinned if set)."""
+    return _PinnedSession(ca_bundle) if ca_bundle else requests.Session()
+
+
 @dataclass
 class Transfer:
     """Requests made and body bytes received (one sync's accounting, shared by its fetches)."""

@@ -61,7 +61,7 @@ from content.feed import (
     invalid_shares,
     verify_manifest,
 )
-from content.media import TRANSIENT, MediaCache, MediaError, Transfer, TransientHTTPError
+from content.media import TRANSIENT, MediaCache, MediaError, Transfer, TransientHTTPError, http_session
 from content.model import ContentSet
 
 log = logging.getLogger(__name__)
@@ -240,11 +240,10 @@ class SyncClient:
         self.media = media
         self.store_factory = store_factory
         self.timeout = (timeout_s, timeout_s)
-        self.session = session or requests.Session()
+        # Pinned CA (hub.ca_bundle): the hub's certificate must chain to it, not to the system's CAs.
+        self.ca_bundle = ca_bundle
+        self.session = session or http_session(ca_bundle)
         self.session.headers.setdefault("User-Agent", f"yizhan-station/{station_id}")
-        if ca_bundle:
-            # Pinned CA: the hub's certificate must chain to it (not to the system's CAs).
-            self.session.verify = ca_bundle
         self.item_workers = max(1, item_workers)
         self._worker = threading.local()
         self._worker_sessions: list[requests.Session] = []
@@ -609,9 +608,8 @@ class SyncClient:
     def _fetch_item_in_worker(self, item: ManifestItem) -> tuple[int, int]:
         session = getattr(self._worker, "session", None)
         if session is None:
-            session = self._worker.session = requests.Session()
+            session = self._worker.session = http_session(self.ca_bundle)
             session.headers.update(self.session.headers)
-            session.verify = self.session.verify
             with self._sessions_lock:
                 self._worker_sessions.append(session)
         transfer = Transfer()
