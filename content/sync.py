@@ -828,6 +828,25 @@ def feed_health(settings: Any, *, now: dt.datetime | None = None, check_media: b
     return health
 
 
+def stale_notices(settings: Any, now: dt.datetime | None = None) -> list[Any]:
+    """The "信息可能已过期" notice for residents (kiosk home, board ticker) once the feed is
+    past its signed expiry and the grace: a list of zero or one Announcement, shown like the
+    feed's own notices. Never raises: a screen must not fail over a banner."""
+    from content.model import Announcement
+
+    try:
+        now = now.astimezone() if now is not None and now.tzinfo is None else now
+        health = feed_health(settings, now=now, check_media=False)
+        if not health.show_banner:
+            return []
+        moment = now or _utcnow()
+        return [Announcement(id="yizhan-feed-stale", text=f"{BANNER_TEXT}，请以工作人员告知为准", priority="normal",
+                             starts_at=moment, ends_at=moment + dt.timedelta(days=1), target="both")]
+    except Exception:
+        log.exception("sync: cannot tell whether the feed is stale")
+        return []
+
+
 def read_status(settings: Any) -> dict[str, Any]:
     """Last sync, content held, and the outbox, for ``yizhan sync --status`` and the staff screen."""
     from content.outbox import Outbox
