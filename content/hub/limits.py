@@ -37,7 +37,7 @@ BODY_LIMITS = {
     "registrations": 512 * KB,
     "events": 1024 * KB,
     "proof-of-play": 1024 * KB,
-    "heartbeats": 256 * KB,
+    "heartbeats": 1024 * KB,  # 100 heartbeats with device and feed health
 }
 OTHER_BODY_LIMIT = 16 * KB  # unknown endpoints: the app answers 404; no reason to read much
 MAX_JSON_DEPTH = 16  # a registration is {"items": [{"payload": {"person": {...}}}]}: depth 5
