@@ -125,7 +125,8 @@ REASONS = {
              "或请内容管理员精简视频",
     "invalid_items": "内容文件有误，已拒绝，继续显示现有内容",
     "too_many_invalid": "新内容中有较多记录未通过本机校验，整版已拒绝，继续显示现有内容；请联系内容管理员",
-    "wrong_feed": "收到的是另一个内容源的清单，已拒绝，继续显示现有内容；请检查内容地址（hub.feed_url）",
+    "wrong_feed": "收到的是另一个内容源的清单，已拒绝，继续显示现有内容；请检查内容地址（hub.feed_url），"
+                  "确需更换内容源时在设置中填写 hub.feed_id",
     "expired": "收到的内容清单已过有效期，已拒绝，继续显示现有内容；请联系内容管理员重新发布",
     "insecure": "内容地址不是 https://，已拒绝连接；请改用 https:// 地址",
     "error": "同步出错，继续显示现有内容",
@@ -681,7 +682,7 @@ class SyncClient:
             conn.execute("INSERT OR IGNORE INTO sync_state (id) VALUES (1)")
             conn.execute(
                 "UPDATE sync_state SET feed_url = ?, etag = ?, last_modified = ?, manifest = ?, manifest_sha256 = ?,"
-                " feed_id = ?, version = ?, pinned_feed_id = COALESCE(pinned_feed_id, ?) WHERE id = 1",
+                " feed_id = ?, version = ?, pinned_feed_id = ? WHERE id = 1",
                 (self.feed_url, etag, modified, manifest_bytes, hashlib.sha256(manifest_bytes).hexdigest(),
                  manifest.feed_id, manifest.version, manifest.feed_id))
             conn.execute("INSERT INTO sync_high_water (feed_id, version) VALUES (?, ?) ON CONFLICT (feed_id) "

@@ -195,6 +195,9 @@ def station_view(station: Any) -> dict[str, Any]:
         "content_version": beat.get("content_version"),
         "outbox_depth": beat.get("outbox_depth"),
         "devices": health,
+        # The station's own view of its feed (expired, records refused, media missing).
+        "feed_problems": [str(p)[:160] for p in (beat.get("feed") or {}).get("problems", [])[:5]]
+        if isinstance(beat.get("feed"), dict) else [],
         "counts": station.counts,
     }
 
@@ -249,7 +252,8 @@ STATUS_PAGE = """<!doctype html>
 {% for s in stations %}
 <tr><td>{{ s.id }}</td><td>{{ s.name }}</td>
 <td class="{{ 'bad' if s.stale else 'ok' }}">{{ s.last_heartbeat }}</td>
-<td>{% if s.content_version %}{{ s.feed_id }} 第 {{ s.content_version }} 版{% else %}—{% endif %}</td>
+<td>{% if s.content_version %}{{ s.feed_id }} 第 {{ s.content_version }} 版{% else %}—{% endif %}
+{% for p in s.feed_problems %}<br><span class="bad">{{ p }}</span>{% endfor %}</td>
 <td>{% for d in s.devices %}<span class="{{ 'ok' if d.ok else 'bad' }}">{{ d.device }}：{{ '正常' if d.ok else d.detail or '故障' }}</span><br>{% else %}—{% endfor %}</td>
 <td>{{ s.outbox_depth if s.outbox_depth is not none else '—' }}</td>
 <td>登记 {{ s.counts.get('registration', 0) }}，使用 {{ s.counts.get('event', 0) }}，播放 {{ s.counts.get('proof_of_play', 0) }}</td></tr>

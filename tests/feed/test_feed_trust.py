@@ -194,6 +194,20 @@ def test_another_feed_signed_by_the_same_key_is_refused(settings, hub: Hub) -> N
     assert "old-test-feed" in result.detail and "gy-test" in result.detail
     assert shown(settings) == (3, 302)
     assert read_status(settings)["pinned_feed_id"] == "gy-test"
+    # Changing the feed on purpose is a setting, not something a server can do.
+    settings = station_with_feed(settings, "old-test-feed")
+    result = client_for(settings).sync_once()
+    assert (result.status, result.feed_id, result.version) == ("changed", "old-test-feed", 5)
+    assert read_status(settings)["pinned_feed_id"] == "old-test-feed"
+
+
+def station_with_feed(settings, feed_id: str):
+    path = settings.source
+    path.write_text(path.read_text(encoding="utf-8").replace("[hub]\n", f'[hub]\nfeed_id = "{feed_id}"\n'),
+                    encoding="utf-8")
+    from config.settings import load_settings
+
+    return load_settings(path)
 
 
 def test_the_feed_id_in_the_settings_is_the_only_one_accepted_from_the_first_sync(station, hub: Hub) -> None:
