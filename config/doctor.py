@@ -128,9 +128,12 @@ def check_hub(settings: Settings) -> Check:
         return Check("hub", "skip", "no hub.feed_url configured (content from local imports only)")
     import requests
 
+    from content.media import http_session
+
     url = urljoin(settings.hub.feed_url.rstrip("/") + "/", "manifest.json")
     try:
-        response = requests.head(url, timeout=min(settings.hub.timeout_s, 5), allow_redirects=True)
+        with http_session(settings.hub.ca_bundle) as session:  # the pinned CA, as the sync uses it
+            response = session.head(url, timeout=min(settings.hub.timeout_s, 5), allow_redirects=True)
     except requests.RequestException as exc:
         return Check("hub", "fail", f"{urlsplit(url).netloc} not reachable ({type(exc).__name__})")
     if response.status_code >= 400:

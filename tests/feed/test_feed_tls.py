@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from feed_support import Hub, assert_shows, client_for, make_content
 
-from config.doctor import check_transport
+from config.doctor import check_hub, check_transport
 from config.netutil import free_port, wait_for_port
 from config.settings import SettingsError
 from content.outbox import Sender
@@ -124,6 +124,7 @@ def test_https_end_to_end_through_nginx_with_a_pinned_ca(station, hub: Hub, ngin
     assert delivery.sent == 1, delivery.reason
     assert hub.store.uploads("registration")[0]["payload"]["person"]["name"] == PERSON["name"]
     assert check_transport(settings).status == "ok"
+    assert check_hub(settings).status == "ok"  # doctor reaches the hub through the pinned CA too
     # Ranges and validators come through the proxy (stations resume media with Range).
     media = hub.manifest().media[0]
     part = requests.get(f"{base}feeds/gy/{media.path}", headers={"Range": "bytes=10-"}, verify=str(ca), timeout=5)
