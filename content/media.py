@@ -4,7 +4,8 @@
 download goes to ``<sha256>.<ext>.part``, resumes from there with an HTTP Range request
 after a cut, is hashed while it streams, and is renamed into place only when size and
 SHA-256 match. The cache keeps within ``storage.media_quota_mb`` by evicting the least
-recently used files the feed no longer needs, and keeps ``storage.free_space_floor_mb``
+recently used files neither the current nor the new content needs (never before it knows
+the new files fit), and keeps ``storage.free_space_floor_mb``
 free on the disk: it checks before starting and stops cleanly if the disk fills during a
 download (the ``.part`` stays, to resume later). Last use is the file's mtime, so the
 board marks a video used by calling :meth:`MediaCache.use` before playing it.

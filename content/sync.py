@@ -4,13 +4,23 @@ One :meth:`SyncClient.sync_once`:
 
 1. conditional GET of ``manifest.json`` (If-None-Match / If-Modified-Since): a 304 ends
    the sync, nothing else is fetched;
-2. ``manifest.sig`` is checked against ``hub.public_key``; a manifest that does not parse,
-   is for another station or region (scope), or is older than the version held
-   (rollback) is refused, the current content stays and the reason is logged and kept;
-3. item files the station does not already have (by SHA-256) are fetched and verified;
+2. ``manifest.sig`` is checked against the trusted key (``hub.public_key``, or the key it
+   handed trust to through signed rotations in ``keys.json``); a manifest that does not
+   parse, is for another station or region (scope), is another feed than the one this
+   station is bound to (``hub.feed_id`` or pinned at the first sync), is older than the
+   version held (rollback) or already past its signed expiry is refused, the current
+   content stays and the reason is logged and kept;
+3. item files the station does not already have (by SHA-256) are fetched and verified, and
+   their records checked: too many failures of one kind refuse the whole version, before
+   any media is touched;
 4. media files are fetched into the media cache (resumable, verified, within quota and
-   above the free-space floor);
+   above the free-space floor, never evicting the media of the content on screen);
 5. only then is the new content set applied, in one transaction (``Store.replace_content``).
+
+When nothing changed, missing or damaged media of the current content is fetched again.
+:func:`feed_health` tells staff (and the heartbeat) when the feed is past its expiry,
+which records were refused and which media is missing; :func:`stale_notices` is the
+"信息可能已过期" notice residents see after ``hub.expiry_grace_h``.
 
 Killing the process at any moment leaves the old set or the new set: every file is
 written under a temporary name and renamed once verified, and the database switch is one
