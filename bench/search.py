@@ -162,7 +162,13 @@ def main() -> int:
                         if got == expected:
                             same += 1
                         else:
-                            mismatches.append(f"{query} ({'3 km + ' + category if filtered else 'all'})")
+                            where = f"{query} ({'3 km + ' + category if filtered else 'all'})"
+                            first = next((i for i, (a, b) in enumerate(zip(got, expected)) if a != b),
+                                         min(len(got), len(expected)))
+                            mismatches.append(where)
+                            print(f"!!! {where}: ours differs from the LIKE scan at result {first + 1} "
+                                  f"(ours {got[first:first + 3]}, scan {expected[first:first + 3]}; "
+                                  f"{len(got)} vs {len(expected)} results)", file=sys.stderr, flush=True)
                 label = "3km+category" if filtered else "all"
                 p50, p95 = statistics.median(ours), percentile(ours, 0.95)
                 b50, b95 = statistics.median(base), percentile(base, 0.95)
@@ -181,6 +187,8 @@ def main() -> int:
     print(f"worst p95 over all kinds: {worst:.2f} ms (target <= 10 ms)")
     if mismatches:
         print("DIFFERENT FROM THE SCAN: " + ", ".join(mismatches))
+        print(f"FAILED: {len(mismatches)} hanzi queries do not return the very same jobs as a LIKE scan: "
+              + ", ".join(mismatches), file=sys.stderr)
     for name, value, unit in figures:
         print(f"FIGURE {name} {value:.2f} {unit}")
     print(f"FIGURE search_p95_worst {worst:.2f} ms")

@@ -963,6 +963,7 @@ def _prepare_jobs(jobs: Iterable[Job], origin: tuple[float, float]) -> _Prepared
     term_masks: dict[int, tuple[int, int]] = {}
     term_jobs: dict[int, list[int]] = {}  # tid -> [jobs with it as title, as employer or category]
     index_cache: dict[str, str] = {}
+    titles_seen: set[str] = set()
     mask_counts: dict[tuple[str, tuple[int, int]], int] = {}
 
     def tid_of(text: str) -> int:
@@ -1002,7 +1003,8 @@ def _prepare_jobs(jobs: Iterable[Job], origin: tuple[float, float]) -> _Prepared
         for key in (("title", term_masks[tids[0]]), ("other", other_masks)):
             mask_counts[key] = mask_counts.get(key, 0) + 1
         out.data.append((n, job.model_dump_json()))
-        if job.title not in index_cache:
+        if job.title not in titles_seen:  # (its tokens may be cached already as an employer or category)
+            titles_seen.add(job.title)
             out.title_grams.update(indexed(job.title).split())
         out.texts.append((n, indexed(job.title), indexed(job.employer), indexed(job.category),
                           textsearch.index_text(job.requirements), _category_token(job.category)))
