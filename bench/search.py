@@ -163,7 +163,7 @@ def main() -> int:
                             same += 1
                         else:
                             where = f"{query} ({'3 km + ' + category if filtered else 'all'})"
-                            first = next((i for i, (a, b) in enumerate(zip(got, expected)) if a != b),
+                            first = next((i for i, (a, b) in enumerate(zip(got, expected, strict=False)) if a != b),
                                          min(len(got), len(expected)))
                             mismatches.append(where)
                             print(f"!!! {where}: ours differs from the LIKE scan at result {first + 1} "
