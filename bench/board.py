@@ -285,6 +285,11 @@ def report(r: dict, took: float, load: float) -> None:
     ]
     rows.append(("  RSS at the end of each loop", " ".join(f"{r:.0f}" for r in playlist["rss_per_loop_mb"]) + " MB",
                  ""))
+    for label, phase in (("uncapped", scroll), ("capped", capped)):
+        frame_ms = 1000 / phase["fps"] if phase["fps"] else 0.0
+        rows.append((f"  where a frame goes, {label} scroll (wall ms per frame)",
+                     f"{phase['py_mean_ms']:.2f} + {phase['draw_ms']:.1f} + {phase['flip_ms']:.1f} of {frame_ms:.1f}",
+                     "board Python + Kivy redraw (on_draw) + swap (flip: llvmpipe raster, copy to X)"))
     browser = r["browser"]
     board_ms = capped["cpu_cores"] * 1000 / capped["fps"] if capped["fps"] else float("inf")
     browser_ms = browser["cpu_cores"] * 1000 / browser["fps"] if browser["fps"] else float("inf")
@@ -317,6 +322,8 @@ def report(r: dict, took: float, load: float) -> None:
     print(f"FIGURE board_rss_trend_per_loop {playlist['rss_slope_mb_per_loop']:.2f} MB")
     print(f"FIGURE board_rss_end {playlist['rss_end_mb']:.1f} MB")
     print(f"FIGURE board_scroll_capped_fps {capped['fps']:.1f} fps")
+    print(f"FIGURE board_frame_draw_ms {capped['draw_ms']:.1f} ms")
+    print(f"FIGURE board_frame_flip_ms {capped['flip_ms']:.1f} ms")
     print(f"FIGURE board_cpu_ms_per_frame {board_ms:.1f} ms")
     print(f"FIGURE browser_peer_fps {browser['fps']:.1f} fps")
     print(f"FIGURE browser_peer_cpu {browser['cpu_cores']:.2f} cores")
@@ -482,6 +489,27 @@ def board(args: argparse.Namespace, profile, me, xserver) -> dict:
     counter = FlipCounter()
     Window.bind(on_flip=counter)
     out: dict = {"max_fps": profile.max_fps, "scroll_fps": profile.scroll_fps, "seconds": args.seconds}
+    # Where a frame's time goes: Kivy's redraw of the whole window (on_draw: clear, then every
+    # canvas instruction handed to GL) and the buffer swap (flip: llvmpipe finishes rasterizing and
+    # the frame is copied to the X server), wall time per presented frame.
+    phases = {"draw": [], "flip": []}
+    timing = {"on": False}
+
+    def timed_method(name: str, label: str) -> None:
+        original = getattr(Window, name)
+
+        def wrapper(*a, **kw):
+            started = time.perf_counter()
+            try:
+                return original(*a, **kw)
+            finally:
+                if timing["on"]:
+                    phases[label].append((time.perf_counter() - started) * 1000)
+
+        setattr(Window, name, wrapper)
+
+    timed_method("on_draw", "draw")
+    timed_method("flip", "flip")
     seconds = args.seconds
 
     def jobs_showing(app) -> bool:
@@ -495,10 +523,14 @@ def board(args: argparse.Namespace, profile, me, xserver) -> dict:
         frames0 = app.driver.frames
         flips0 = app.driver.flips
         counter.on = True
+        timing["on"] = True
         if args.schedule != "playlist":
             yield seconds
             cpu, board_cpu, x_cpu = meter.read()
             counter.on = False
+            timing["on"] = False
+            out.update(draw_ms=statistics.fmean(phases["draw"]) if phases["draw"] else 0.0,
+                       flip_ms=statistics.fmean(phases["flip"]) if phases["flip"] else 0.0)
             n = app.driver.frames - frames0
             ring = [app.driver.frame_ms[i % len(app.driver.frame_ms)] for i in range(frames0, frames0 + n)]
             ring = ring[-len(app.driver.frame_ms):]
