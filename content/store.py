@@ -676,7 +676,7 @@ class Store:
         if f.category:
             where.append("j.category = ?")
             params.append(f.category)
-            per_category = json.loads(meta.get("category_jobs", "{}"))
+            per_category = _json_meta(meta.get("category_jobs", "{}"))
             keep *= per_category.get(f.category, 0) / max(1, total)
         if f.kind:
             where.append("j.kind = ?")
@@ -713,7 +713,7 @@ class Store:
         return _Plan(textsearch.normalize_query(query), textsearch.without_spaces(query), " AND ".join(where),
                      params, max_n, today,
                      f.category, total=total, scope=scope, keep=keep,
-                     prefix_jobs=json.loads(meta.get("prefix_jobs", "{}")), index_gen=gen)
+                     prefix_jobs=_json_meta(meta.get("prefix_jobs", "{}")), index_gen=gen)
 
     def _radius(self, radius_km: Radius) -> float | None:
         if isinstance(radius_km, _Default) or radius_km == "default":
@@ -1186,9 +1186,15 @@ def _date_fields(model: type) -> tuple[str, ...]:
 _JOB_DATES = _date_fields(Job)
 
 
+@lru_cache(maxsize=4096)
 def _load_job(data: str) -> Job:
     """A stored job, rebuilt without validating again: it was validated (and its text cleaned) on the way
-    in, and validating 50 jobs again would cost more than finding them."""
+    in, and validating 50 jobs again would cost more than finding them.
+
+    Building the 50 jobs of a page was most of a pinyin search's time; a resident typing key by key
+    and paging sees the same jobs again and again, and records are frozen, so the job for the same
+    stored text is kept (keyed by the text itself: a changed job is a new entry).
+    """
     values = json.loads(data)
     for name in _JOB_DATES:
         if values.get(name) is not None:
@@ -1228,6 +1234,13 @@ def _check_unique_ids(content: ContentSet) -> None:
             if record.id in seen:
                 raise StoreError(f"{name}: id {record.id!r} appears twice; nothing was changed")
             seen.add(record.id)
+
+
+@lru_cache(maxsize=16)
+def _json_meta(text: str) -> Any:
+    """A JSON value of content_meta, parsed once per content set (every search reads them). Callers
+    only read it."""
+    return json.loads(text)
 
 
 def _origin_text(origin: tuple[float, float]) -> str:
