@@ -92,7 +92,7 @@ def console(tmp_path: Path) -> Console:
     home = tmp_path / "hub"
     write_keypair(home)
     clock = Clock(dt.datetime(2026, 11, 20, 2, 0, tzinfo=dt.UTC))
-    app = create_app(home, clock=clock)
+    app = create_app(home, console_clock=clock)
     engine = app.extensions["console"].engine
     for role in ROLES:
         create_user(engine, role, PASSWORD, [role], f"{ROLES[role]}甲")
