@@ -53,11 +53,11 @@ class Export:
         return f"registrations-handoff-{self.handoff_id}.{self.fmt}"
 
 
-def _rows(engine: Engine, ids_rows: list[Any]) -> list[dict[str, Any]]:
+def _rows(engine: Engine, ids_rows: list[Any], vault: Any) -> list[dict[str, Any]]:
     from content.hub.console.views_registrations import answer_rows
 
     with engine.begin() as conn:
-        payloads = upload_payloads(conn, [r.upload_id for r in ids_rows])
+        payloads = upload_payloads(conn, [r.upload_id for r in ids_rows], vault)
     out = []
     for r in ids_rows:
         p = payloads.get(r.upload_id, {})
@@ -102,18 +102,19 @@ def _encode(rows: list[dict[str, Any]], fmt: str) -> bytes:
     return buf.getvalue()
 
 
-def export(engine: Engine, fmt: str, by_user: str, now: dt.datetime) -> Export:
-    """Hand over every registration not yet handed over (and not purged) as one new batch."""
+def export(engine: Engine, fmt: str, by_user: str, now: dt.datetime, *, vault: Any = None) -> Export:
+    """Hand over every registration not yet handed over (and not purged) as one new batch.
+    ``vault`` (the hub's ``content.hub.vault.Vault``) opens the sealed payloads."""
     if fmt not in FORMATS:
         raise HandoffError(f"格式须为 {', '.join(FORMATS)}")
-    refresh(engine)
+    refresh(engine, vault)
     with engine.begin() as conn:
         waiting = list(conn.execute(sa.select(registrations).where(registrations.c.handoff_id.is_(None),
                                                                    registrations.c.purged_at.is_(None))
                                     .order_by(registrations.c.upload_id)))
     if not waiting:
         raise HandoffError("没有待交接的登记")
-    data = _encode(_rows(engine, waiting), fmt)
+    data = _encode(_rows(engine, waiting, vault), fmt)
     digest = hashlib.sha256(data).hexdigest()
     with engine.begin() as conn:
         hid = int(conn.execute(handoffs.insert().values(at=iso(now), by_user=by_user, format=fmt, count=len(waiting),
@@ -155,11 +156,11 @@ def ack(engine: Engine, handoff_id: int, by_user: str, now: dt.datetime) -> int:
     return purged
 
 
-def purge_expired(engine: Engine, retention_days: int, by_user: str, now: dt.datetime) -> int:
+def purge_expired(engine: Engine, retention_days: int, by_user: str, now: dt.datetime, *, vault: Any = None) -> int:
     """Purge the personal data of every registration received more than ``retention_days`` ago."""
     if retention_days < 1:
         raise HandoffError("保留天数至少为 1")
-    refresh(engine)
+    refresh(engine, vault)
     cutoff = iso(now - dt.timedelta(days=retention_days))
     purged = _purge(engine, registrations.c.received_at < cutoff, now)
     audit_engine(engine, iso(now), by_user, "到期清除登记", f"保留 {retention_days} 天", f"清除 {purged} 条个人信息")

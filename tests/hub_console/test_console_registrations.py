@@ -98,7 +98,7 @@ def test_retention_purges_old_registrations_whether_handed_over_or_not(console: 
         conn.execute(sa.text("UPDATE uploads SET received_at = '2026-10-01T00:00:00+00:00'"))
     _ingest(console, 1, start=1)
     now = dt.datetime(2026, 11, 20, tzinfo=dt.UTC)
-    assert handoff.purge_expired(engine, 30, "测试", now) == 1
+    assert handoff.purge_expired(engine, 30, "测试", now, vault=console.app.extensions["console"].vault) == 1
     payloads = {u["payload"]["code"]: u["payload"] for u in console.store.uploads("registration")}
     assert "person" not in payloads["C00000"] and payloads["C00001"]["person"]["name"] == "钱七妹"
 

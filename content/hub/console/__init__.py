@@ -65,7 +65,9 @@ def init_console(app: Flask, home: str | Path, feeds_dir: str | Path, *, engine:
     engine = engine or app.extensions.get("hub_engine") or make_engine(sqlite_url(home))
     app.extensions.setdefault("hub_engine", engine)
     migrate(engine)
-    ctx = Console(engine=engine, home=home, feeds_dir=Path(feeds_dir), clock=clock or utc_now)
+    store = app.extensions.get("hub_store")
+    ctx = Console(engine=engine, home=home, feeds_dir=Path(feeds_dir), clock=clock or utc_now,
+                  vault=getattr(store, "vault", None))
     app.extensions["console"] = ctx
     app.secret_key = app.secret_key or _secret(home)
     app.config.update(SESSION_COOKIE_NAME="yizhan_console", SESSION_COOKIE_HTTPONLY=True,
@@ -198,7 +200,7 @@ def start_scheduler(app: Flask, interval_s: float = 30.0) -> threading.Event:
                 run_due(ctx.engine, ctx.home, ctx.feeds_dir, ctx.now())
                 today = ctx.now().astimezone().date()
                 if today not in purged_on:
-                    purge_expired(ctx.engine, ctx.retention_days, "定时清除", ctx.now())
+                    purge_expired(ctx.engine, ctx.retention_days, "定时清除", ctx.now(), vault=ctx.vault)
                     purged_on[:] = [today]
             except Exception:  # a failed round is recorded per schedule; keep ticking
                 app.logger.exception("scheduled console round failed")

@@ -94,6 +94,13 @@ def _engine(args: argparse.Namespace) -> Any:
     return engine
 
 
+def _vault(args: argparse.Namespace) -> Any:
+    """The hub's vault: registrations are sealed at rest and opened only for an export."""
+    from content.hub.vault import Vault
+
+    return Vault.for_home(_home_dir(args))
+
+
 def _user_add(args: argparse.Namespace, ctx: Context) -> int:
     from content.hub.console.auth import UserError, audit_cli, create_user
 
@@ -158,7 +165,7 @@ def _reg_export(args: argparse.Namespace, ctx: Context) -> int:
     from content.hub import handoff
 
     try:
-        result = handoff.export(_engine(args), args.format, args.by, _now())
+        result = handoff.export(_engine(args), args.format, args.by, _now(), vault=_vault(args))
     except handoff.HandoffError as exc:
         raise CommandError(str(exc)) from None
     out = Path(args.out)
@@ -184,7 +191,7 @@ def _reg_purge(args: argparse.Namespace, ctx: Context) -> int:
     from content.hub import handoff
 
     try:
-        purged = handoff.purge_expired(_engine(args), args.days, args.by, _now())
+        purged = handoff.purge_expired(_engine(args), args.days, args.by, _now(), vault=_vault(args))
     except handoff.HandoffError as exc:
         raise CommandError(str(exc)) from None
     ctx.emit({"purged": purged, "days": args.days}, f"清除了 {purged} 条超过 {args.days} 天的登记个人信息")

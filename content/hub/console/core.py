@@ -71,6 +71,7 @@ class Console:
     max_failed_logins: int = 5
     lockout: dt.timedelta = dt.timedelta(minutes=15)
     retention_days: int = 30
+    vault: Any = None  # the hub's vault (content.hub.vault): registrations are sealed at rest
     extra: dict[str, Any] = field(default_factory=dict)
 
     def now(self) -> dt.datetime:

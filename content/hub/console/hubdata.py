@@ -38,9 +38,10 @@ ALL_STATIONS = "*"  # the service_counts row that holds the totals of every stat
 _refresh_lock = threading.Lock()
 
 
-def read_payload(stored: str) -> dict[str, Any]:
-    """A stored upload payload as a dict (the one place payloads are decoded)."""
-    data = json.loads(stored)
+def read_payload(stored: str, vault: Any = None) -> dict[str, Any]:
+    """A stored upload payload as a dict (the one place payloads are decoded). Registrations are
+    sealed at rest by the hub's vault (``content.hub.vault``), which also reads plain JSON."""
+    data = vault.unseal(stored) if vault is not None else json.loads(stored)
     return data if isinstance(data, dict) else {}
 
 
@@ -62,12 +63,12 @@ def recent_uploads(conn: Connection, station_id: str, kinds: tuple[str, ...], li
                              .order_by(uploads_t.c.id.desc()).limit(limit)))
 
 
-def upload_payloads(conn: Connection, upload_ids: list[int]) -> dict[int, dict[str, Any]]:
+def upload_payloads(conn: Connection, upload_ids: list[int], vault: Any = None) -> dict[int, dict[str, Any]]:
     out: dict[int, dict[str, Any]] = {}
     for start in range(0, len(upload_ids), 500):
         chunk = upload_ids[start:start + 500]
         for row in conn.execute(sa.select(uploads_t.c.id, uploads_t.c.payload).where(uploads_t.c.id.in_(chunk))):
-            out[row.id] = read_payload(row.payload)
+            out[row.id] = read_payload(row.payload, vault)
     return out
 
 
@@ -87,7 +88,7 @@ def _month(iso_text: str) -> str:
         return iso_text[:7]
 
 
-def refresh(engine: Engine) -> int:
+def refresh(engine: Engine, vault: Any = None) -> int:
     """Fold uploads received since the last call into the console's tables; returns how many."""
     done = 0
     with _refresh_lock:
@@ -101,7 +102,7 @@ def refresh(engine: Engine) -> int:
                     .order_by(uploads_t.c.id).limit(REFRESH_BATCH)))
                 if not rows:
                     return done
-                _fold(conn, rows)
+                _fold(conn, rows, vault)
                 # The watermark moves in the same transaction: a crash re-folds nothing twice.
                 changed = conn.execute(watermarks.update().where(watermarks.c.name == "uploads",
                                                                  watermarks.c.upto == upto)
@@ -115,11 +116,11 @@ class _Raced(Exception):
     pass
 
 
-def _fold(conn: Connection, rows: list[Any]) -> None:
+def _fold(conn: Connection, rows: list[Any], vault: Any) -> None:
     counts: Counter[tuple[str, str, str]] = Counter()
     regs = []
     for row in rows:
-        payload = read_payload(row.payload)
+        payload = read_payload(row.payload, vault if row.kind == "registration" else None)
         month = _month(row.created_at)
         if row.kind == "registration":
             kind = str(payload.get("kind", ""))[:16]

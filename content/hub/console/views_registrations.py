@@ -82,7 +82,7 @@ def _filters() -> tuple[dict[str, str], list[Any]]:
 @requires("registrations.view")
 def reg_list() -> Any:
     ctx = console()
-    refresh(ctx.engine)
+    refresh(ctx.engine, ctx.vault)
     args, where = _filters()
     page = page_args()
     with ctx.engine.begin() as conn:
@@ -90,7 +90,7 @@ def reg_list() -> Any:
         rows = list(conn.execute(sa.select(registrations).where(*where)
                                  .order_by(registrations.c.received_at.desc(), registrations.c.upload_id.desc())
                                  .limit(PER_PAGE).offset((page - 1) * PER_PAGE)))
-        payloads = upload_payloads(conn, [r.upload_id for r in rows if not r.purged_at])
+        payloads = upload_payloads(conn, [r.upload_id for r in rows if not r.purged_at], ctx.vault)
     shown = []
     for r in rows:
         p = payloads.get(r.upload_id, {})
@@ -107,12 +107,12 @@ def reg_detail(upload_id: int) -> Any:
     full = request.args.get("full") == "1"
     if full and not g.user.can("registrations.full"):
         abort(403)
-    refresh(ctx.engine)
+    refresh(ctx.engine, ctx.vault)
     with ctx.engine.begin() as conn:
         row = conn.execute(sa.select(registrations).where(registrations.c.upload_id == upload_id)).first()
         if row is None:
             abort(404)
-        payload = upload_payloads(conn, [upload_id]).get(upload_id, {})
+        payload = upload_payloads(conn, [upload_id], ctx.vault).get(upload_id, {})
     person = payload.get("person") if isinstance(payload.get("person"), dict) else {}
     answers = payload.get("answers") if isinstance(payload.get("answers"), dict) else {}
     if full and person:
@@ -129,7 +129,7 @@ def reg_follow_up(upload_id: int) -> Any:
     status = request.form.get("status", "")
     if status not in FOLLOW_UP:
         abort(400)
-    refresh(ctx.engine)
+    refresh(ctx.engine, ctx.vault)
     with ctx.engine.begin() as conn:
         row = conn.execute(sa.select(registrations.c.code).where(registrations.c.upload_id == upload_id)).first()
         if row is None:
@@ -147,7 +147,7 @@ def reg_follow_up(upload_id: int) -> Any:
 @requires("registrations.export")
 def export_page() -> Any:
     ctx = console()
-    refresh(ctx.engine)
+    refresh(ctx.engine, ctx.vault)
     with ctx.engine.begin() as conn:
         waiting = conn.execute(sa.select(sa.func.count()).select_from(registrations).where(
             registrations.c.handoff_id.is_(None), registrations.c.purged_at.is_(None))).scalar_one()
@@ -163,7 +163,7 @@ def export_file() -> Any:
     ctx = console()
     fmt = request.form.get("format", "xlsx")
     try:
-        result = handoff.export(ctx.engine, fmt, g.user.username, ctx.now())
+        result = handoff.export(ctx.engine, fmt, g.user.username, ctx.now(), vault=ctx.vault)
     except handoff.HandoffError as exc:
         flash(str(exc), "error")
         return redirect(url_for("console_regs.export_page"))
@@ -190,6 +190,6 @@ def export_ack(handoff_id: int) -> Any:
 @requires("registrations.export")
 def export_purge() -> Any:
     ctx = console()
-    purged = handoff.purge_expired(ctx.engine, ctx.retention_days, g.user.username, ctx.now())
+    purged = handoff.purge_expired(ctx.engine, ctx.retention_days, g.user.username, ctx.now(), vault=ctx.vault)
     flash(f"已清除 {purged} 条超过 {ctx.retention_days} 天的登记个人信息")
     return redirect(url_for("console_regs.export_page"))

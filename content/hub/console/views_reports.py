@@ -95,7 +95,7 @@ def _ledger_totals(month: str, station: str) -> tuple[int, dict[str, int]]:
 @requires("reports.view")
 def ledger() -> Any:
     ctx = console()
-    refresh(ctx.engine)
+    refresh(ctx.engine, ctx.vault)
     month, station = _month_arg(ctx), request.args.get("station", "").strip()
     count, totals = _ledger_totals(month, station)
     if request.args.get("format") == "xlsx":
@@ -128,7 +128,7 @@ def results_series(end_month: str, station: str = "", months: int = 12) -> dict[
 @requires("reports.view")
 def results() -> Any:
     ctx = console()
-    refresh(ctx.engine)
+    refresh(ctx.engine, ctx.vault)
     month, station = _month_arg(ctx), request.args.get("station", "").strip()
     data = results_series(month, station)
     table = [{"month": m, **{k: data["series"][m].get(k, 0) for k, _ in METRICS},
