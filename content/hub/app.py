@@ -27,12 +27,17 @@ DB_NAME = "hub.db"
 FEEDS_DIR = "feeds"
 
 
-def create_app(home: str | Path, *, feeds_dir: str | Path | None = None) -> Flask:
-    """The hub application for a hub home folder (``hub.db``, ``feeds/<name>/``)."""
+def create_app(home: str | Path, *, feeds_dir: str | Path | None = None,
+               database_url: str | None = None) -> Flask:
+    """The hub application for a hub home folder (``hub.db``, ``feeds/<name>/``).
+
+    ``database_url`` (else ``$YIZHAN_HUB_DATABASE_URL``, else ``[hub] database_url`` in
+    ``HOME/hub.toml``, else ``HOME/hub.db``) chooses SQLite or PostgreSQL.
+    """
     home = Path(home)
     home.mkdir(parents=True, exist_ok=True)
     feeds = Path(feeds_dir) if feeds_dir else home / FEEDS_DIR
-    store = HubStore(home / DB_NAME)
+    store = HubStore.for_home(home, database_url)
     app = Flask("content.hub")
     app.config["MAX_CONTENT_LENGTH"] = 8 * 1024 * 1024
     app.config["JSON_AS_ASCII"] = False

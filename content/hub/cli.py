@@ -2,12 +2,16 @@
 
     yizhan hub keygen [--home DIR]                       make the feed's signing key
     yizhan hub publish SOURCE_DIR --out FEED_DIR         build and sign the next feed version
-    yizhan hub serve [--home DIR] [--port 8080]          serve feeds and accept uploads
+    yizhan hub serve [--home DIR] [--port 8080]          serve feeds and accept uploads (waitress)
+    yizhan hub serve --workers 4 [--database-url URL]    the same under gunicorn, N processes
+    yizhan hub forward --to URL --token T                send stored uploads on to a provincial hub
     yizhan hub station add|list|remove                   station tokens for uploads
     yizhan hub example OUT_DIR                           write an example source folder
 
 The hub's home folder (``--home``, default ``$YIZHAN_HUB_HOME`` or ``./hub``) holds
 ``feed.key`` / ``feed.pub``, ``hub.db`` and ``feeds/<name>/`` (served at ``/feeds/<name>/``).
+The database is ``--database-url`` (else ``$YIZHAN_HUB_DATABASE_URL``, else
+``[hub] database_url`` in ``HOME/hub.toml``, else SQLite ``HOME/hub.db``).
 """
 
 from __future__ import annotations
@@ -52,6 +56,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     serve.add_argument("--port", type=int, default=8080, help="port (default 8080)")
     serve.add_argument("--threads", type=int, default=8, help="worker threads (default 8)")
     serve.add_argument("--feeds", metavar="DIR", help="folder of feeds (default: HOME/feeds)")
+    serve.add_argument("--workers", type=int, default=0, metavar="N",
+                       help="run N gunicorn worker processes (each with --threads threads); "
+                            "default: one waitress process")
+    _database(serve)
     serve.set_defaults(handler=_serve)
 
     station = add_command(sub, "station", "stations allowed to upload, and their tokens")
@@ -60,13 +68,16 @@ def register(parser: argparse.ArgumentParser) -> None:
     add.add_argument("station_id", metavar="ID")
     add.add_argument("--name", default="", help="the station's name, for the status page")
     _home(add)
+    _database(add)
     add.set_defaults(handler=_station_add)
     listing = add_command(ssub, "list", "list stations with their last heartbeat")
     _home(listing)
+    _database(listing)
     listing.set_defaults(handler=_station_list)
     remove = add_command(ssub, "remove", "remove a station (its token stops working)")
     remove.add_argument("station_id", metavar="ID")
     _home(remove)
+    _database(remove)
     remove.set_defaults(handler=_station_remove)
     station.set_defaults(handler=lambda args, ctx: (station.print_help(), exitcodes.USAGE)[1])
 
@@ -84,6 +95,24 @@ def register(parser: argparse.ArgumentParser) -> None:
 def _home(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--home", metavar="DIR", default=None,
                         help="hub home folder (default: $YIZHAN_HUB_HOME or ./hub)")
+
+
+def _database(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--database-url", metavar="URL", default=None,
+                        help="sqlite:///FILE or postgresql://USER@HOST/DB (default: $YIZHAN_HUB_DATABASE_URL, "
+                             "[hub] database_url in HOME/hub.toml, else HOME/hub.db)")
+
+
+def _store(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from content.hub.db import HubDatabaseError
+    from content.hub.storage import HubStore
+
+    home = _home_dir(args)
+    home.mkdir(parents=True, exist_ok=True)
+    try:
+        return HubStore.for_home(home, getattr(args, "database_url", None))
+    except HubDatabaseError as exc:
+        raise CommandError(str(exc), exitcodes.USAGE) from None
 
 
 def _home_dir(args: argparse.Namespace) -> Path:
@@ -148,24 +177,37 @@ def _publish(args: argparse.Namespace, ctx: Context) -> int:
 
 def _serve(args: argparse.Namespace, ctx: Context) -> int:
     from content.hub.app import create_app, serve_forever
+    from content.hub.db import HubDatabaseError, masked_url
 
     home = _home_dir(args)
-    app = create_app(home, feeds_dir=args.feeds)
     feeds = Path(args.feeds) if args.feeds else home / "feeds"
-    print(f"hub: http://{args.host}:{args.port}/ (status page), feeds from {feeds}, uploads at "
-          f"http://{args.host}:{args.port}/api/v1/", file=sys.stderr, flush=True)
+    try:
+        if args.workers > 0:
+            from content.hub.wsgi import prepare, serve_workers
+
+            url = prepare(home, args.database_url)
+            _announce(args, feeds, masked_url(url), f"gunicorn, {args.workers} worker processes")
+            serve_workers(home, database=url, feeds=args.feeds, host=args.host, port=args.port,
+                          workers=args.workers, threads=args.threads)
+            return exitcodes.OK
+        app = create_app(home, feeds_dir=args.feeds, database_url=args.database_url)
+    except HubDatabaseError as exc:
+        raise CommandError(str(exc), exitcodes.USAGE) from None
+    _announce(args, feeds, masked_url(str(app.extensions["hub_store"].engine.url)), "waitress, one process")
     serve_forever(app, host=args.host, port=args.port, threads=args.threads)
     return exitcodes.OK
 
 
-def _station_add(args: argparse.Namespace, ctx: Context) -> int:
-    from content.hub.app import DB_NAME
-    from content.hub.storage import HubError, HubStore
+def _announce(args: argparse.Namespace, feeds: Path, database: str, server: str) -> None:
+    print(f"hub: http://{args.host}:{args.port}/ (status page), feeds from {feeds}, uploads at "
+          f"http://{args.host}:{args.port}/api/v1/, database {database} ({server})", file=sys.stderr, flush=True)
 
-    home = _home_dir(args)
-    home.mkdir(parents=True, exist_ok=True)
+
+def _station_add(args: argparse.Namespace, ctx: Context) -> int:
+    from content.hub.storage import HubError
+
     try:
-        token = HubStore(home / DB_NAME).add_station(args.station_id, args.name)
+        token = _store(args).add_station(args.station_id, args.name)
     except HubError as exc:
         raise CommandError(str(exc)) from None
     ctx.emit({"station": args.station_id, "token": token},
@@ -175,10 +217,9 @@ def _station_add(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _station_list(args: argparse.Namespace, ctx: Context) -> int:
-    from content.hub.app import DB_NAME, station_view
-    from content.hub.storage import HubStore
+    from content.hub.app import station_view
 
-    stations = [station_view(s) for s in HubStore(_home_dir(args) / DB_NAME).stations()]
+    stations = [station_view(s) for s in _store(args).stations()]
     lines = [f"{s['id']:<24} {s['name'] or '-':<20} last heartbeat {s['last_heartbeat']:<10} "
              f"content {s['feed_id'] or '-'} v{s['content_version'] or '-'}" for s in stations]
     ctx.emit(stations, "\n".join(lines) or "no stations (yizhan hub station add ID)")
@@ -186,11 +227,10 @@ def _station_list(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _station_remove(args: argparse.Namespace, ctx: Context) -> int:
-    from content.hub.app import DB_NAME
-    from content.hub.storage import HubError, HubStore
+    from content.hub.storage import HubError
 
     try:
-        HubStore(_home_dir(args) / DB_NAME).remove_station(args.station_id)
+        _store(args).remove_station(args.station_id)
     except HubError as exc:
         raise CommandError(str(exc)) from None
     ctx.emit({"removed": args.station_id}, f"station {args.station_id} removed")
