@@ -48,6 +48,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     publish.add_argument("--station", action="append", default=[], metavar="ID", help="scope: a station id; repeatable")
     publish.add_argument("--version", type=int, help="version number (default: the published one + 1)")
     publish.add_argument("--strict", action="store_true", help="publish nothing if any record is refused")
+    publish.add_argument("--include-feed", metavar="URL",
+                         help="also publish the records of this (provincial) feed, verified with --include-key")
+    publish.add_argument("--include-key", metavar="KEY", help="the included feed's base64 Ed25519 public key")
     publish.set_defaults(handler=_publish)
 
     serve = add_command(sub, "serve", "serve feeds and accept station uploads (waitress)")
@@ -67,6 +70,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     add = add_command(ssub, "add", "register a station and print its token (shown once)")
     add.add_argument("station_id", metavar="ID")
     add.add_argument("--name", default="", help="the station's name, for the status page")
+    add.add_argument("--relay", action="store_true",
+                     help="a city hub that forwards its stations' records here (yizhan hub forward)")
     _home(add)
     _database(add)
     add.set_defaults(handler=_station_add)
@@ -80,6 +85,17 @@ def register(parser: argparse.ArgumentParser) -> None:
     _database(remove)
     remove.set_defaults(handler=_station_remove)
     station.set_defaults(handler=lambda args, ctx: (station.print_help(), exitcodes.USAGE)[1])
+
+    forward = add_command(sub, "forward", "send the uploads stored here on to a provincial hub (store-and-forward)")
+    forward.add_argument("--to", required=True, metavar="URL",
+                         help="the provincial hub's upload API, e.g. https://province.example/api/v1/")
+    forward.add_argument("--token-file", metavar="FILE",
+                         help="file holding this hub's relay token there (default: $YIZHAN_HUB_FORWARD_TOKEN)")
+    forward.add_argument("--once", action="store_true", help="send what is waiting, then stop")
+    forward.add_argument("--interval", type=float, default=30.0, help="seconds between rounds (default 30)")
+    _home(forward)
+    _database(forward)
+    forward.set_defaults(handler=_forward)
 
     example = add_command(sub, "example", "write an example source folder made from the sample content")
     example.add_argument("out", metavar="OUT_DIR")
@@ -135,6 +151,7 @@ def _keygen(args: argparse.Namespace, ctx: Context) -> int:
 def _publish(args: argparse.Namespace, ctx: Context) -> int:
     from content.feed import Scope
     from content.hub.publish import PublishError, load_key_file, publish
+    from content.hub.upstream import UpstreamError, describe
     from content.source import SourceError, read_feed_info
 
     home = _home_dir(args)
@@ -148,9 +165,16 @@ def _publish(args: argparse.Namespace, ctx: Context) -> int:
             if not feed_id:
                 raise CommandError("give --out FEED_DIR or a feed id (--feed-id or feed.json)", exitcodes.USAGE)
             out = home / "feeds" / feed_id
+        include = None
+        if args.include_feed:
+            from content.hub.upstream import fetch_upstream
+
+            if not args.include_key:
+                raise CommandError("--include-feed needs --include-key (the province's public key)", exitcodes.USAGE)
+            include = fetch_upstream(args.include_feed, args.include_key, home / "upstream")
         result = publish(args.source, out, key=key, feed_id=feed_id, scope=scope, version=args.version,
-                         strict=args.strict)
-    except (PublishError, SourceError) as exc:
+                         strict=args.strict, include=include)
+    except (PublishError, SourceError, UpstreamError) as exc:
         raise CommandError(str(exc)) from None
     except ValueError as exc:  # a bad --region
         raise CommandError(f"scope: {exc}", exitcodes.USAGE) from None
@@ -161,6 +185,8 @@ def _publish(args: argparse.Namespace, ctx: Context) -> int:
              f"  items: {len(m.items)} ({result.items_written} new), media: {len(m.media)} ({result.media_written} new), "
              f"{result.bytes_written} bytes written, {result.removed} old files removed",
              f"  scope: {m.scope.describe()}"]
+    if include is not None:
+        lines.append(f"  {describe(include)}")
     if refused:
         lines.append(f"  {len(refused)} record(s) refused (not published):")
         lines += [f"    {r}" for r in refused[:100]]
@@ -171,7 +197,10 @@ def _publish(args: argparse.Namespace, ctx: Context) -> int:
         lines += [f"    {r}" for r in clipped[:50]]
     ctx.emit({"feed_id": m.feed_id, "version": m.version, "out": str(result.out_dir), "items": len(m.items),
               "items_written": result.items_written, "media": len(m.media), "media_written": result.media_written,
-              "refused": [str(r) for r in refused], "warnings": [str(r) for r in clipped]}, "\n".join(lines))
+              "refused": [str(r) for r in refused], "warnings": [str(r) for r in clipped],
+              "included": None if include is None else {"feed_id": include.manifest.feed_id,
+                                                        "version": include.manifest.version,
+                                                        "stale": include.stale}}, "\n".join(lines))
     return exitcodes.OK
 
 
@@ -207,7 +236,7 @@ def _station_add(args: argparse.Namespace, ctx: Context) -> int:
     from content.hub.storage import HubError
 
     try:
-        token = _store(args).add_station(args.station_id, args.name)
+        token = _store(args).add_station(args.station_id, args.name, relay=args.relay)
     except HubError as exc:
         raise CommandError(str(exc)) from None
     ctx.emit({"station": args.station_id, "token": token},
@@ -234,6 +263,42 @@ def _station_remove(args: argparse.Namespace, ctx: Context) -> int:
     except HubError as exc:
         raise CommandError(str(exc)) from None
     ctx.emit({"removed": args.station_id}, f"station {args.station_id} removed")
+    return exitcodes.OK
+
+
+def _forward(args: argparse.Namespace, ctx: Context) -> int:
+    from content.hub.forward import Forwarder, ForwardError, ForwardLoop, ForwardResult
+
+    if args.token_file:
+        try:
+            token = Path(args.token_file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise CommandError(f"{args.token_file}: {exc.strerror}", exitcodes.USAGE) from None
+    else:
+        token = os.environ.get("YIZHAN_HUB_FORWARD_TOKEN", "")
+    try:
+        forwarder = Forwarder(_store(args), args.to, token)
+    except ForwardError as exc:
+        raise CommandError(str(exc), exitcodes.USAGE) from None
+
+    def text(r: ForwardResult) -> str:
+        line = f"forwarded {r.sent} new, {r.duplicates} already there, {r.rejected} refused; {r.pending} waiting"
+        return line + (f"; stopped: {r.error}" if r.error else "")
+
+    if args.once:
+        result = forwarder.forward_once()
+        ctx.emit({"sent": result.sent, "duplicates": result.duplicates, "rejected": result.rejected,
+                  "pending": result.pending, "error": result.error, "rejections": result.rejections}, text(result))
+        return exitcodes.OK if result.ok else exitcodes.UNAVAILABLE
+    loop = ForwardLoop(forwarder, interval_s=args.interval,
+                       on_result=lambda r: print(text(r), file=sys.stderr, flush=True) if (r.sent or r.error) else None)
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda *_: loop.stop())
+    try:
+        loop.run()
+    except KeyboardInterrupt:
+        pass
     return exitcodes.OK
 
 

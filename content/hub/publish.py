@@ -33,6 +33,7 @@ from content.feed import (
     public_key_b64,
     sign_manifest,
 )
+from content.hub.upstream import Upstream, merge
 from content.model import ContentSet, Rejection
 from content.source import read_feed_info, read_source_folder
 
@@ -104,11 +105,12 @@ def read_manifest_file(feed_dir: str | Path) -> Manifest | None:
 def publish(source_dir: str | Path, out_dir: str | Path, *, key: Ed25519PrivateKey,
             feed_id: str | None = None, scope: Scope | None = None, version: int | None = None,
             strict: bool = False, today: dt.date | None = None,
-            shard_target: int = DEFAULT_SHARD_TARGET) -> PublishResult:
+            shard_target: int = DEFAULT_SHARD_TARGET, include: Upstream | None = None) -> PublishResult:
     """Read a source folder and publish it as the next version of the feed in ``out_dir``.
 
     Refused records are left out and listed in the result; with ``strict`` any refused
-    record stops the publication (nothing is written).
+    record stops the publication (nothing is written). ``include``: a verified provincial
+    feed whose records are published too (``content.hub.upstream``).
     """
     today = today or dt.date.today()
     info_id, info_scope, _title = read_feed_info(source_dir)
@@ -118,6 +120,9 @@ def publish(source_dir: str | Path, out_dir: str | Path, *, key: Ed25519PrivateK
         listing = "\n".join(f"  {r}" for r in refused[:50])
         more = f"\n  … and {len(refused) - 50} more" if len(refused) > 50 else ""
         raise PublishError(f"{len(refused)} record(s) refused, nothing published (--strict):\n{listing}{more}")
+    if include is not None:
+        content, _shadowed = merge(content, include.content)
+        media_files = {**include.media_files, **media_files}
     if not len(content) and not content.documents:
         raise PublishError(f"{source_dir}: no valid record or document to publish")
     result = publish_content(content, media_files, out_dir, key=key, feed_id=feed_id or info_id,

@@ -70,6 +70,12 @@ MIGRATIONS = register(Migrations("hub.storage", [
     )
     """,
     _create_uploads,
+    # Federation: a city hub registered at the province as a relay forwards its stations'
+    # records, each naming the station it came from.
+    """
+    ALTER TABLE stations ADD COLUMN relay SMALLINT NOT NULL DEFAULT 0;
+    ALTER TABLE uploads ADD COLUMN origin_station VARCHAR(64)
+    """,
 ]))
 
 _meta = sa.MetaData()
@@ -83,6 +89,7 @@ stations_table = sa.Table(
     sa.Column("last_heartbeat_at", sa.String(40)),
     sa.Column("heartbeat_created_at", sa.String(40)),
     sa.Column("heartbeat", sa.Text),
+    sa.Column("relay", sa.SmallInteger, nullable=False, default=0),
 )
 uploads_table = sa.Table(
     "uploads", _meta,
@@ -93,6 +100,7 @@ uploads_table = sa.Table(
     sa.Column("created_at", sa.String(40), nullable=False),
     sa.Column("received_at", sa.String(40), nullable=False),
     sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("origin_station", sa.String(64)),
 )
 
 
@@ -137,15 +145,18 @@ class HubStore:
         return cls(resolve(home, database_url))
 
     # -- stations -----------------------------------------------------------------------
-    def add_station(self, station_id: str, name: str = "", *, token: str | None = None) -> str:
-        """Register a station and return its new token (shown once; only its hash is kept)."""
+    def add_station(self, station_id: str, name: str = "", *, token: str | None = None, relay: bool = False) -> str:
+        """Register a station and return its new token (shown once; only its hash is kept).
+
+        A ``relay`` is a city hub that forwards other stations' records (``item["station"]``).
+        """
         if not STATION_RE.match(station_id):
             raise HubError(f"station id {station_id!r}: letters, digits, '.', '_' or '-' only (1-64)")
         token = token or secrets.token_urlsafe(32)
         try:
             with writing(self.engine) as conn:
                 conn.execute(stations_table.insert().values(id=station_id, name=name, token_sha256=token_hash(token),
-                                                            created_at=_now()))
+                                                            created_at=_now(), relay=1 if relay else 0))
         except sa.exc.IntegrityError:
             raise HubError(f"station {station_id!r} already exists (remove it first to give a new token)") from None
         return token
@@ -159,6 +170,11 @@ class HubStore:
         with self.engine.connect() as conn:
             return conn.execute(sa.select(stations_table.c.id)
                                 .where(stations_table.c.token_sha256 == token_hash(token))).scalar()
+
+    def is_relay(self, station_id: str) -> bool:
+        with self.engine.connect() as conn:
+            return bool(conn.execute(sa.select(stations_table.c.relay)
+                                     .where(stations_table.c.id == station_id)).scalar())
 
     def stations(self) -> list[Station]:
         u = uploads_table
@@ -178,8 +194,15 @@ class HubStore:
         received = _now()
         results: list[dict[str, Any] | None] = []
         fresh: list[tuple[int, dict[str, Any]]] = []
+        relay: bool | None = None
         for item in items:
             problem = _check_item(kind, item)
+            if not problem and "station" in item:
+                relay = self.is_relay(station_id) if relay is None else relay
+                if not relay:
+                    problem = "only a relaying hub may send another station's records (station)"
+                elif not isinstance(item["station"], str) or not STATION_RE.match(item["station"]):
+                    problem = "station must be a station id (letters, digits, '.', '_' or '-')"
             if problem:
                 key = item.get("key") if isinstance(item, dict) else None
                 results.append({"key": key if isinstance(key, str) else None, "status": "rejected",
@@ -196,7 +219,7 @@ class HubStore:
                     if receipt is not None:
                         results[index] = {"key": key, "status": "created", "receipt": receipt}
                         known[key] = {"station_id": station_id, "kind": kind, **receipt}
-                        if kind == "heartbeat":
+                        if kind == "heartbeat" and "station" not in item:
                             self._note_heartbeat(conn, station_id, item, received)
                         continue
                     # Another delivery of this key won the race: the constraint kept one row.
@@ -229,7 +252,8 @@ class HubStore:
             with conn.begin_nested():
                 result = conn.execute(uploads_table.insert().values(
                     key=item["key"], kind=kind, station_id=station_id, created_at=item["created_at"],
-                    received_at=received, payload=json.dumps(item["payload"], ensure_ascii=False)))
+                    received_at=received, payload=json.dumps(item["payload"], ensure_ascii=False),
+                    origin_station=item.get("station")))
         except sa.exc.IntegrityError:
             return None
         return {"id": result.inserted_primary_key[0], "received_at": received}
