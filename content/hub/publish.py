@@ -190,10 +190,31 @@ def publish_content(content: ContentSet, media_files: dict[str, Path], out_dir: 
     manifest_bytes = manifest.to_bytes()
     # The signature first: a station that fetched the old manifest just before gets a
     # mismatch and retries, instead of trusting a pair that never existed.
+    before = {name: _mtime_s(out / name) for name in (SIGNATURE_NAME, MANIFEST_NAME)}
     _write_atomic(out / SIGNATURE_NAME, sign_manifest(manifest_bytes, key))
     _write_atomic(out / MANIFEST_NAME, manifest_bytes)
+    for name, old_mtime in before.items():
+        _newer_than(out / name, old_mtime)
     result.removed = _remove_unreferenced(out, [manifest, previous])
     return result
+
+
+def _mtime_s(path: Path) -> int | None:
+    try:
+        return int(path.stat().st_mtime)
+    except FileNotFoundError:
+        return None
+
+
+def _newer_than(path: Path, old_mtime: int | None) -> None:
+    """Give a new manifest a modification time in a later whole second than the one it replaced.
+
+    nginx's ETag and every server's Last-Modified are made of whole seconds (and the size):
+    two versions published within one second with the same length would otherwise look
+    unchanged to a station's conditional GET (304) and the newer one would not be fetched.
+    """
+    if old_mtime is not None and int(path.stat().st_mtime) <= old_mtime:
+        os.utime(path, (old_mtime + 1, old_mtime + 1))
 
 
 def _write_atomic(path: Path, data: bytes, *, sync: bool = True) -> None:
