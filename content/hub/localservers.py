@@ -39,12 +39,12 @@ def _as_user() -> list[str]:
 
 
 class LocalPostgres:
-    """A PostgreSQL cluster in a temp dir on 127.0.0.1:<free port>, trust auth, user ``yizhan``.
+    """A PostgreSQL cluster in a temp dir on 127.0.0.1:<free port>, trust auth, superuser ``yizhan``.
 
     Tuned for tests (fsync off): throwaway data only.
     """
 
-    def __init__(self, *, durable: bool = False, max_connections: int = 200) -> None:
+    def __init__(self, *, durable: bool = False, max_connections: int = 200, superuser: str = "yizhan") -> None:
         if not (PG_BIN / "initdb").exists():
             raise LocalServerError(f"{PG_BIN}/initdb not found: install Debian's postgresql package")
         self.dir = Path(tempfile.mkdtemp(prefix="yizhan-pg-"))
@@ -57,16 +57,17 @@ class LocalPostgres:
         self.max_connections = max_connections
         self.process: subprocess.Popen[bytes] | None = None
         self._names = itertools.count(1)
+        self.superuser = superuser
 
     @property
     def url(self) -> str:
         return self.url_for("postgres")
 
     def url_for(self, database: str) -> str:
-        return f"postgresql://yizhan@127.0.0.1:{self.port}/{database}"
+        return f"postgresql://{self.superuser}@127.0.0.1:{self.port}/{database}"
 
     def start(self) -> LocalPostgres:
-        init = subprocess.run([*_as_user(), str(PG_BIN / "initdb"), "-D", str(self.data), "-U", "yizhan",
+        init = subprocess.run([*_as_user(), str(PG_BIN / "initdb"), "-D", str(self.data), "-U", self.superuser,
                                "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"],
                               capture_output=True, text=True)
         if init.returncode != 0:
@@ -93,7 +94,7 @@ class LocalPostgres:
         deadline = time.monotonic() + 60
         while True:
             try:
-                with psycopg.connect(f"host=127.0.0.1 port={self.port} user=yizhan dbname=postgres"):
+                with psycopg.connect(f"host=127.0.0.1 port={self.port} user={self.superuser} dbname=postgres"):
                     return
             except psycopg.OperationalError:
                 if time.monotonic() > deadline or (self.process and self.process.poll() is not None):
@@ -106,7 +107,7 @@ class LocalPostgres:
         import psycopg
 
         name = name or f"hub_{os.getpid()}_{next(self._names)}"
-        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=yizhan dbname=postgres",
+        with psycopg.connect(f"host=127.0.0.1 port={self.port} user={self.superuser} dbname=postgres",
                              autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url_for(name)
