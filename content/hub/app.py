@@ -266,7 +266,10 @@ class HubServer:
             return
         self._stop.set()
         if self._thread.is_alive():
-            self.server.pull_trigger()  # type: ignore[union-attr]
+            try:
+                self.server.pull_trigger()  # type: ignore[union-attr]
+            except OSError:
+                pass  # the loop saw the flag first and has already closed the trigger
             self._thread.join(timeout=10)
 
     def __enter__(self) -> HubServer:

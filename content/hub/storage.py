@@ -231,8 +231,10 @@ class HubStore:
                 else:
                     results[index] = {"key": key, "status": "duplicate",
                                       "receipt": {"id": row["id"], "received_at": row["received_at"]}}
+            heard = {"last_heartbeat_at": received} if kind == "heartbeat" and any(
+                r and r["status"] == "created" and "station" not in items[i] for i, r in enumerate(results)) else {}
             conn.execute(stations_table.update().where(stations_table.c.id == station_id)
-                         .values(last_seen_at=received))
+                         .values(last_seen_at=received, **heard))
         return [r for r in results if r is not None]
 
     @staticmethod
@@ -248,12 +250,18 @@ class HubStore:
     def _insert(conn: Connection, station_id: str, kind: str, item: dict[str, Any],
                 received: str) -> dict[str, Any] | None:
         """Insert one upload in a savepoint; None when the key's UNIQUE constraint refused it."""
+        insert = uploads_table.insert().values(
+            key=item["key"], kind=kind, station_id=station_id, created_at=item["created_at"],
+            received_at=received, payload=json.dumps(item["payload"], ensure_ascii=False),
+            origin_station=item.get("station"))
+        if conn.dialect.name == "sqlite":
+            # The transaction holds SQLite's write lock since it began and has read the keys:
+            # no other writer can have stored one since (a savepoint would only cost time).
+            result = conn.execute(insert)
+            return {"id": result.inserted_primary_key[0], "received_at": received}
         try:
             with conn.begin_nested():
-                result = conn.execute(uploads_table.insert().values(
-                    key=item["key"], kind=kind, station_id=station_id, created_at=item["created_at"],
-                    received_at=received, payload=json.dumps(item["payload"], ensure_ascii=False),
-                    origin_station=item.get("station")))
+                result = conn.execute(insert)
         except sa.exc.IntegrityError:
             return None
         return {"id": result.inserted_primary_key[0], "received_at": received}
@@ -264,7 +272,6 @@ class HubStore:
         # wrong); the state shown is the newest the station made, since after an outage
         # queued heartbeats arrive together, possibly out of order.
         s = stations_table
-        conn.execute(s.update().where(s.c.id == station_id).values(last_heartbeat_at=received))
         created = dt.datetime.fromisoformat(item["created_at"]).astimezone(dt.UTC).isoformat()
         conn.execute(s.update().where(s.c.id == station_id,
                                       sa.or_(s.c.heartbeat_created_at.is_(None), s.c.heartbeat_created_at <= created))
