@@ -181,3 +181,19 @@ def test_the_city_feed_carries_the_province_policies_to_the_station(hubs: Hubs, 
         fetch_upstream(province_feed, province_key, hubs.city_home / "upstream")
     assert main(["hub", "publish", str(EXAMPLE), "--home", c_home, *include]) == 1
     assert json.loads((hubs.city_home / "feeds" / "gy-yunyan" / "manifest.json").read_text())["version"] == 2
+
+
+def test_a_record_the_province_refuses_is_kept_for_staff_and_not_resent(hubs: Hubs) -> None:
+    relay_token = hubs.province_store.add_station("gy-city", relay=True)
+    hubs.province_store.add_station("other")
+    hubs.city_store.add_station("s1")
+    clash = {"key": "0b5a4f3e-0000-4000-8000-00000000abcd", "created_at": "2026-03-01T09:30:00+08:00",
+             "payload": {"event": "search"}}
+    hubs.province_store.ingest("other", "event", [clash])  # the province already has this key from elsewhere
+    hubs.city_store.ingest("s1", "event", [clash, {**clash, "key": clash["key"][:-4] + "0001"}])
+    forwarder = Forwarder(hubs.city_store, f"{hubs.province.url}api/v1/", relay_token)
+    result = forwarder.forward_once()
+    assert (result.sent, result.rejected, result.pending) == (1, 1, 0)
+    assert forwarder.rejected()[0]["key"] == clash["key"]
+    assert "another record" in forwarder.rejected()[0]["reason"]
+    assert forwarder.forward_once().rejected == 0  # answered: not sent again
