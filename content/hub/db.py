@@ -106,7 +106,9 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
         return engine
     if url.startswith(("postgresql://", "postgresql+psycopg://", "postgres://")):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
-        return sa.create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+        # No pre-ping (one more round trip per request): a connection broken by a database
+        # restart fails one request (the station resends) and SQLAlchemy then replaces the pool.
+        return sa.create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
     raise HubDatabaseError(f"hub database_url must start with sqlite:/// or postgresql://, got {url.split(':', 1)[0]!r}")
 
 

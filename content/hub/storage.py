@@ -210,12 +210,22 @@ class HubStore:
             else:
                 fresh.append((len(results), item))
                 results.append(None)
+        # Optimistic first: one INSERT per new key, no savepoints. Only when another delivery
+        # of a key committed in between (the UNIQUE constraint fails and the transaction is
+        # void) is the batch done again with a savepoint around each insert.
+        try:
+            return self._store_batch(station_id, kind, items, fresh, list(results), received, guarded=False)
+        except sa.exc.IntegrityError:
+            return self._store_batch(station_id, kind, items, fresh, list(results), received, guarded=True)
+
+    def _store_batch(self, station_id: str, kind: str, items: list[Any], fresh: list[tuple[int, dict[str, Any]]],
+                     results: list[dict[str, Any] | None], received: str, *, guarded: bool) -> list[dict[str, Any]]:
         with writing(self.engine) as conn:
             known = self._receipts(conn, [item["key"] for _i, item in fresh])
             for index, item in fresh:
                 key = item["key"]
                 if key not in known:
-                    receipt = self._insert(conn, station_id, kind, item, received)
+                    receipt = self._insert(conn, station_id, kind, item, received, guarded=guarded)
                     if receipt is not None:
                         results[index] = {"key": key, "status": "created", "receipt": receipt}
                         known[key] = {"station_id": station_id, "kind": kind, **receipt}
@@ -248,15 +258,15 @@ class HubStore:
 
     @staticmethod
     def _insert(conn: Connection, station_id: str, kind: str, item: dict[str, Any],
-                received: str) -> dict[str, Any] | None:
-        """Insert one upload in a savepoint; None when the key's UNIQUE constraint refused it."""
+                received: str, *, guarded: bool) -> dict[str, Any] | None:
+        """Insert one upload; ``guarded``: in a savepoint, None when the key's UNIQUE constraint refused it."""
         insert = uploads_table.insert().values(
             key=item["key"], kind=kind, station_id=station_id, created_at=item["created_at"],
             received_at=received, payload=json.dumps(item["payload"], ensure_ascii=False),
             origin_station=item.get("station"))
-        if conn.dialect.name == "sqlite":
-            # The transaction holds SQLite's write lock since it began and has read the keys:
-            # no other writer can have stored one since (a savepoint would only cost time).
+        if not guarded or conn.dialect.name == "sqlite":
+            # (SQLite: the transaction holds the write lock since it began and has read the
+            # keys, so no other writer can have stored one since.)
             result = conn.execute(insert)
             return {"id": result.inserted_primary_key[0], "received_at": received}
         try:
