@@ -397,6 +397,12 @@ def run_database(kind: str, args: argparse.Namespace, work: Path, figures: dict[
         figures[f"hub_load_{kind}_manifest_304_body_bytes"] = base_stats.body_304
         figures[f"hub_load_{kind}_hub_cpu_per_1000_stations"] = base_cpu["hub"] / per_k
         figures[f"hub_load_{kind}_db_cpu_per_1000_stations"] = base_cpu["database"] / per_k
+        server_cores = base_cpu["hub"] + base_cpu["database"] + base_cpu["nginx"]
+        figures[f"hub_load_{kind}_server_cores_per_1000_stations"] = server_cores / per_k
+        # What the CPU cost alone allows on a dedicated machine like this one (2 cores kept
+        # below 70% busy); the latency figures above also carry the other tenants' load.
+        figures[f"hub_load_{kind}_stations_per_2_cores_cpu_bound"] = (
+            2 * 0.7 / (server_cores / args.stations) if server_cores else 0.0)
         figures[f"hub_load_{kind}_hub_rss_mb"] = base_rss["hub"]
         figures[f"hub_load_{kind}_server_rss_mb_per_1000_stations"] = (
             base_rss["hub"] + base_rss["database"] + base_rss["nginx"]) / per_k
@@ -459,7 +465,7 @@ def run_database(kind: str, args: argparse.Namespace, work: Path, figures: dict[
 
 UNITS = {"rps": "req/s", "p50": "ms", "p99": "ms", "errors": "requests", "bytes": "bytes", "stations": "stations",
          "mb": "MB", "created": "records", "stored": "records", "lost": "records", "duplicated": "records",
-         "held": "stations", "ratio": "ratio"}
+         "held": "stations", "ratio": "ratio", "bound": "stations"}
 
 
 def unit(name: str) -> str:
