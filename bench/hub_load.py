@@ -189,13 +189,17 @@ async def run_load(*, base: str, manifest_url: str, tokens: list[str], seconds: 
     n = len(tokens)
     beat_rate = n / PERIOD_S * scale
     poll_rate = n / PERIOD_S * scale
-    connector = aiohttp.TCPConnector(limit=512, limit_per_host=512, keepalive_timeout=30)
+    # Feed polls and uploads have their own connection pools: real stations each have their
+    # own connections, so uploads queued behind a slow hub must not delay a poll to nginx.
+    connector = aiohttp.TCPConnector(limit=2000, limit_per_host=2000, keepalive_timeout=30)
+    feed_connector = aiohttp.TCPConnector(limit=500, limit_per_host=500, keepalive_timeout=30)
     timeout = aiohttp.ClientTimeout(total=30)
     etag: dict[int, str] = {}
     rng = random.Random(7)
     pending: set[asyncio.Task[None]] = set()
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-        async with session.get(manifest_url) as first:
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session, \
+            aiohttp.ClientSession(connector=feed_connector, timeout=timeout) as feed_session:
+        async with feed_session.get(manifest_url) as first:
             shared_etag = first.headers.get("ETag", "")
             await first.read()
 
@@ -207,7 +211,7 @@ async def run_load(*, base: str, manifest_url: str, tokens: list[str], seconds: 
         async def poll(i: int, due: float) -> None:
             headers = {"If-None-Match": etag.get(i, shared_etag)}
             try:
-                async with session.get(manifest_url, headers=headers) as r:
+                async with feed_session.get(manifest_url, headers=headers) as r:
                     body = await r.read()
                     stats.add("manifest", (time.monotonic() - due) * 1000, r.status)
                     if r.status == 304:
@@ -487,6 +491,9 @@ def main() -> int:
                         help="gunicorn worker processes on SQLite (one writer process is its best case)")
     parser.add_argument("--threads", type=int, default=4, help="threads per worker")
     parser.add_argument("--databases", nargs="+", default=["sqlite", "postgresql"])
+    parser.add_argument("--nice", type=int, default=0,
+                        help="run the servers and the load generator at this nice level (e.g. -5 on a machine "
+                             "shared with other work, as root)")
     parser.add_argument("--quick", action="store_true", help="2 000 stations, 10 s phases, ramp to 2x only")
     args = parser.parse_args()
     if args.quick:
@@ -494,9 +501,11 @@ def main() -> int:
     if any(s <= 0 for s in args.ramp):
         parser.error("--ramp: multiples must be above 0")
     logging.basicConfig(level=logging.WARNING)
+    if args.nice:
+        os.nice(args.nice)  # inherited by every server this run starts
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that the servers are stopped
     print(f"hub load: {args.stations} stations, {args.seconds:g} s per phase, gunicorn {args.workers}x{args.threads} "
-          f"(SQLite {args.sqlite_workers}x{args.threads}), "
+          f"(SQLite {args.sqlite_workers}x{args.threads}), nice {args.nice}, "
           f"{os.cpu_count()} cores shared with the load generator (figures are noisy)", flush=True)
     print(f"  per 1x: heartbeats {args.stations / PERIOD_S:.1f}/s, manifest polls {args.stations / PERIOD_S:.1f}/s "
           f"(nginx, If-None-Match), registrations {PEAK_REG_PER_S * args.stations / 20000:.1f}/s", flush=True)
