@@ -477,7 +477,9 @@ UNITS = {"rps": "req/s", "p50": "ms", "p99": "ms", "errors": "requests", "bytes"
 
 
 def unit(name: str) -> str:
-    if "cpu" in name:
+    if name.endswith("cpu_bound"):
+        return "stations"
+    if "cpu" in name or "cores" in name:
         return "cores"
     if "rss_mb" in name:
         return "MB"
