@@ -216,6 +216,9 @@ def _serve(args: argparse.Namespace, ctx: Context) -> int:
 
             url = prepare(home, args.database_url)
             _announce(args, feeds, masked_url(url), f"gunicorn, {args.workers} worker processes")
+            if url.startswith("sqlite:") and args.workers > 1:
+                print("hub: note: SQLite takes one writer at a time; several workers only queue on it "
+                      "(use PostgreSQL, or --workers 1)", file=sys.stderr, flush=True)
             serve_workers(home, database=url, feeds=args.feeds, host=args.host, port=args.port,
                           workers=args.workers, threads=args.threads)
             return exitcodes.OK
