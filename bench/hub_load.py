@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import os
 import random
@@ -46,7 +45,6 @@ sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
 import psutil  # noqa: E402
-import sqlalchemy as sa  # noqa: E402
 
 from config.netutil import free_port, wait_for_port  # noqa: E402
 from content.hub.localservers import LocalNginx, LocalPostgres  # noqa: E402
@@ -305,14 +303,13 @@ async def drain(base: str, outstanding: dict[str, Any]) -> int:
     return rounds
 
 
-def stored_registrations(url: str) -> tuple[int, dict[str, int]]:
-    engine = HubStore(url).engine
-    with engine.connect() as conn:
-        rows = conn.execute(sa.text("SELECT payload FROM uploads WHERE kind = 'registration'")).scalars().all()
-    engine.dispose()
+def stored_registrations(url: str, home: Path) -> tuple[int, dict[str, int]]:
+    store = HubStore(url, home=home)  # registrations are sealed at rest: read them through the store
+    rows = store.uploads("registration")
+    store.close()
     codes: dict[str, int] = {}
-    for payload in rows:
-        code = json.loads(payload)["code"]
+    for row in rows:
+        code = row["payload"]["code"]
         codes[code] = codes.get(code, 0) + 1
     return len(rows), codes
 
@@ -346,7 +343,7 @@ def run_database(kind: str, args: argparse.Namespace, work: Path, figures: dict[
             main(["hub", "publish", str(ROOT / "content" / "hub" / "example"), "--home", str(home)])
         finally:
             sys.stdout = stdout
-        store = HubStore(url)
+        store = HubStore(url, home=home)
         tokens = register_stations(store, args.stations)
         store.close()
         workers = args.workers if kind == "postgresql" else args.sqlite_workers
@@ -451,7 +448,7 @@ def run_database(kind: str, args: argparse.Namespace, work: Path, figures: dict[
         print(f"    {waiting} registrations had no receipt yet when the load stopped; sent again: "
               f"{'all acknowledged' if not outstanding else f'{len(outstanding)} still without receipt'} "
               f"({rounds} round(s))", flush=True)
-        stored, codes = stored_registrations(url)
+        stored, codes = stored_registrations(url, home)
         lost = sum(1 for code in created.values() if code not in codes)
         doubled = sum(n - 1 for n in codes.values() if n > 1)
         print(f"    registrations created {len(created)}, stored {stored}, lost {lost}, duplicated {doubled}; "

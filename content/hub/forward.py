@@ -141,7 +141,7 @@ class Forwarder:
         return result
 
     def _send(self, kind: str, rows: list[dict[str, Any]], result: ForwardResult) -> None:
-        items = [{"key": r["key"], "created_at": r["created_at"], "payload": json.loads(r["payload"]),
+        items = [{"key": r["key"], "created_at": r["created_at"], "payload": self.store._loaded(r["kind"], r["payload"]),
                   "station": r["origin_station"] or r["station_id"]} for r in rows]
         url = self.upload_url + ENDPOINTS[kind]
         try:

@@ -26,7 +26,7 @@ NGINX = Path("/usr/sbin/nginx")
 SITE_CONF = Path(__file__).resolve().parents[2] / "deploy" / "hub" / "nginx-site.conf"
 # The values in the shipped site file that a local instance replaces.
 SITE_LISTEN = "listen 80;"
-SITE_ROOT = "/srv/yizhan-hub"
+SITE_ROOT = "/srv/yizhan-www"
 SITE_UPSTREAM = "127.0.0.1:8080"
 
 

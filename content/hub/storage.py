@@ -6,6 +6,8 @@ permanent UNIQUE constraint: the idempotency key a station made when the record 
 created. A second delivery of the same key stores nothing and answers with the receipt of
 the first, so a station may resend after any failure without duplicating; when two
 deliveries race, the database constraint decides. Tokens are kept only as SHA-256 hashes.
+Registration payloads (residents' personal data) are sealed by ``content.hub.vault``
+before they are written; a SQLite file is created mode 0600.
 Only portable SQL is used (no ``ON CONFLICT``), so PostgreSQL-compatible databases
 (openGauss, KingbaseES) stay possible.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import re
 import secrets
 from dataclasses import dataclass
@@ -25,6 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from content.hub.db import Migrations, make_engine, migrate, register, sqlite_url, writing
+from content.hub.vault import Vault
 
 UPLOAD_KINDS = {
     "registrations": "registration",
@@ -130,19 +134,31 @@ def token_hash(token: str) -> str:
 class HubStore:
     """The hub database: a path to a SQLite file, a database URL, or an engine."""
 
-    def __init__(self, db: str | Path | Engine) -> None:
+    def __init__(self, db: str | Path | Engine, vault: Vault | None = None, *, home: str | Path | None = None) -> None:
+        """``vault`` seals registrations; by default the one of ``home`` (for a SQLite file:
+        the folder it is in). A PostgreSQL store needs one of the two."""
         if isinstance(db, Engine):
             self.engine = db
         else:
             text = str(db)
-            self.engine = make_engine(text if "://" in text else _file_url(Path(text)))
+            url = text if "://" in text else _file_url(Path(text))
+            if url.startswith("sqlite:///"):
+                path = Path(url[len("sqlite:///"):])
+                path.parent.mkdir(parents=True, exist_ok=True)
+                if not path.exists():
+                    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+                home = home or path.parent
+            self.engine = make_engine(url)
+        if vault is None and home is None:
+            raise HubError("the hub store needs its home folder (the registrations' data key is kept there)")
+        self.vault = vault or Vault.for_home(Path(home))  # type: ignore[arg-type]
         migrate(self.engine, [MIGRATIONS])
 
     @classmethod
     def for_home(cls, home: str | Path, database_url: str | None = None) -> HubStore:
         from content.hub.db import database_url as resolve
 
-        return cls(resolve(home, database_url))
+        return cls(resolve(home, database_url), home=home)
 
     # -- stations -----------------------------------------------------------------------
     def add_station(self, station_id: str, name: str = "", *, token: str | None = None, relay: bool = False) -> str:
@@ -197,6 +213,8 @@ class HubStore:
         relay: bool | None = None
         for item in items:
             problem = _check_item(kind, item)
+            if not problem:
+                problem = _other_station(item, item.get("station") or station_id)
             if not problem and "station" in item:
                 relay = self.is_relay(station_id) if relay is None else relay
                 if not relay:
@@ -225,7 +243,7 @@ class HubStore:
             for index, item in fresh:
                 key = item["key"]
                 if key not in known:
-                    receipt = self._insert(conn, station_id, kind, item, received, guarded=guarded)
+                    receipt = self._insert(conn, station_id, kind, item, received, guarded=guarded, vault=self.vault)
                     if receipt is not None:
                         results[index] = {"key": key, "status": "created", "receipt": receipt}
                         known[key] = {"station_id": station_id, "kind": kind, **receipt}
@@ -258,11 +276,11 @@ class HubStore:
 
     @staticmethod
     def _insert(conn: Connection, station_id: str, kind: str, item: dict[str, Any],
-                received: str, *, guarded: bool) -> dict[str, Any] | None:
+                received: str, *, guarded: bool, vault: Vault) -> dict[str, Any] | None:
         """Insert one upload; ``guarded``: in a savepoint, None when the key's UNIQUE constraint refused it."""
         insert = uploads_table.insert().values(
             key=item["key"], kind=kind, station_id=station_id, created_at=item["created_at"],
-            received_at=received, payload=json.dumps(item["payload"], ensure_ascii=False),
+            received_at=received, payload=_stored(vault, kind, item["payload"]),
             origin_station=item.get("station"))
         if not guarded or conn.dialect.name == "sqlite":
             # (SQLite: the transaction holds the write lock since it began and has read the
@@ -300,7 +318,14 @@ class HubStore:
             query = query.limit(limit)
         with self.engine.connect() as conn:
             rows = conn.execute(query).mappings().all()
-        return [{**dict(r), "payload": json.loads(r["payload"])} for r in rows]
+        return [{**dict(r), "payload": self._loaded(r["kind"], r["payload"])} for r in rows]
+
+    # -- the vault hook: registrations are sealed at rest -------------------------------
+    def _stored(self, kind: str, payload: dict[str, Any]) -> str:
+        return _stored(self.vault, kind, payload)
+
+    def _loaded(self, kind: str, stored: str) -> dict[str, Any]:
+        return self.vault.unseal(stored) if kind == "registration" else json.loads(stored)
 
     def count(self, kind: str | None = None) -> int:
         query = sa.select(sa.func.count()).select_from(uploads_table)
@@ -311,6 +336,21 @@ class HubStore:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _stored(vault: Vault, kind: str, payload: dict[str, Any]) -> str:
+    if kind == "registration":
+        return vault.seal(payload)
+    return json.dumps(payload, ensure_ascii=False)
+
+
+def _other_station(item: dict[str, Any], station_id: str) -> str | None:
+    """The station is the token's (or, from a relay, the one it names): a record naming
+    another station is refused, not stored."""
+    named = item["payload"].get("station_id")
+    if named is not None and named != station_id:
+        return "payload.station_id is not the station of this token"
+    return None
 
 
 def _file_url(path: Path) -> str:

@@ -20,21 +20,21 @@ def registration(code: str) -> dict:
             "payload": {"code": code, "kind": "返乡", "person": {"name": "张三"}, "answers": {}}}
 
 
-def test_migrations_run_once_and_are_recorded(hub_database: str) -> None:
-    store = HubStore(hub_database)
+def test_migrations_run_once_and_are_recorded(hub_database: str, tmp_path: Path) -> None:
+    store = HubStore(hub_database, home=tmp_path)
     assert migrate(store.engine, [MIGRATIONS]) == {"hub.storage": len(MIGRATIONS.steps)}
     with store.engine.connect() as conn:
         versions = conn.execute(sa.text("SELECT version FROM schema_migrations WHERE owner = 'hub.storage'"
                                         " ORDER BY version")).scalars().all()
     assert versions == list(range(1, len(MIGRATIONS.steps) + 1))
-    HubStore(hub_database).close()  # a second start changes nothing
+    HubStore(hub_database, home=tmp_path).close()  # a second start changes nothing
     with store.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT COUNT(*) FROM schema_migrations")).scalar_one() == len(versions)
     store.close()
 
 
-def test_the_unique_key_is_a_database_constraint(hub_database: str) -> None:
-    store = HubStore(hub_database)
+def test_the_unique_key_is_a_database_constraint(hub_database: str, tmp_path: Path) -> None:
+    store = HubStore(hub_database, home=tmp_path)
     store.add_station("s1")
     first = store.ingest("s1", "registration", [registration("ABC234")])[0]
     copy = {"key": first["key"], "kind": "registration", "station_id": "s1", "created_at": "x",
@@ -46,8 +46,8 @@ def test_the_unique_key_is_a_database_constraint(hub_database: str) -> None:
     store.close()
 
 
-def test_racing_resends_store_one_record_and_all_answer_the_first_receipt(hub_database: str) -> None:
-    store = HubStore(hub_database)
+def test_racing_resends_store_one_record_and_all_answer_the_first_receipt(hub_database: str, tmp_path: Path) -> None:
+    store = HubStore(hub_database, home=tmp_path)
     store.add_station("s1")
     batch = [registration(f"RACE{i:02d}") for i in range(20)]
     answers: list[list[dict]] = []
@@ -123,7 +123,7 @@ def test_cli_stations_on_the_chosen_database(hub_database: str, tmp_path: Path,
     assert "already exists" in capsys.readouterr().err
     assert main(["hub", "station", "list", *args]) == 0
     assert "gy-001" in capsys.readouterr().out
-    store = HubStore(hub_database)
+    store = HubStore(hub_database, home=tmp_path)
     assert [s.name for s in store.stations()] == ["城东"]
     with pytest.raises(HubError, match="no station"):
         store.remove_station("gy-404")

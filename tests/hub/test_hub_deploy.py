@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -38,19 +39,21 @@ def test_the_nginx_site_proxies_to_the_port_the_unit_serves_on() -> None:
     site = (DEPLOY / "nginx-site.conf").read_text(encoding="utf-8")
     unit = (DEPLOY / "yizhan-hub.service").read_text(encoding="utf-8")
     assert "server 127.0.0.1:8080;" in site and "--host 127.0.0.1 --port 8080" in unit
-    assert "root /srv/yizhan-hub;" in site and "YIZHAN_HUB_HOME=/srv/yizhan-hub" in unit
+    # The hub keeps its home private (0700): nginx reads the feeds from a folder of their own.
+    assert "root /srv/yizhan-www;" in site and "--feeds /srv/yizhan-www/feeds" in unit
+    assert "/srv/yizhan-hub" not in site
 
 
 def test_the_postgresql_setup_gives_the_hub_its_own_role_and_database() -> None:
     from content.hub.localservers import LocalPostgres
     from content.hub.storage import HubStore
 
-    with LocalPostgres(superuser="postgres") as cluster:
+    with LocalPostgres(superuser="postgres") as cluster, tempfile.TemporaryDirectory() as home:
         result = subprocess.run(["/usr/lib/postgresql/15/bin/psql", "-X", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1",
                                  "-p", str(cluster.port), "-U", "postgres", "-f", str(DEPLOY / "postgresql-setup.sql")],
                                 capture_output=True, text=True)
         assert result.returncode == 0, result.stderr
-        store = HubStore(f"postgresql://yizhan@127.0.0.1:{cluster.port}/yizhan_hub")  # not a superuser
+        store = HubStore(f"postgresql://yizhan@127.0.0.1:{cluster.port}/yizhan_hub", home=home)  # not a superuser
         store.add_station("gy-001")
         assert [s.id for s in store.stations()] == ["gy-001"]
         store.close()

@@ -38,7 +38,7 @@ def test_hub_serve_with_gunicorn_workers(hub_database: str, tmp_path: Path) -> N
     try:
         wait_for_port(port, timeout=60)
         assert _workers(process.pid, 2) == 2  # two worker processes
-        store = HubStore(hub_database)
+        store = HubStore(hub_database, home=home)
         token = store.add_station("gy-001")
         entry = {"key": str(uuid.uuid4()), "created_at": "2026-03-01T09:30:00+08:00",
                  "payload": {"code": "ABC234", "kind": "返乡", "person": {"name": "张三"}, "answers": {}}}
