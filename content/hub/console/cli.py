@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import secrets
 from pathlib import Path
 from typing import Any
@@ -83,14 +82,15 @@ def _home_dir(args: argparse.Namespace) -> Path:
 
 
 def _engine(args: argparse.Namespace) -> Any:
-    from content.hub.console import schema  # noqa: F401  (registers the console's migrations)
-    from content.hub.db import make_engine, migrate, sqlite_url
+    from content.hub.console import schema
+    from content.hub.db import migrate
+    from content.hub.storage import HubStore
 
     home = _home_dir(args)
     home.mkdir(parents=True, exist_ok=True)
-    url = os.environ.get("YIZHAN_HUB_DATABASE_URL") or sqlite_url(home)
-    engine = make_engine(url)
-    migrate(engine)
+    # The hub's own database (SQLite in HOME, or the PostgreSQL of hub.toml / the environment).
+    engine = HubStore.for_home(home).engine
+    migrate(engine, [schema.MIGRATIONS])
     return engine
 
 
