@@ -33,7 +33,8 @@ $(STAMP): pyproject.toml $(LOCK) $(TEST_LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	if $(PYTHON) -m deploy.lock check; then \
-	  $(PY) -m pip install -q --require-hashes -r $(TEST_LOCK) && $(PY) -m pip install -q --no-deps -e . ; \
+	  $(PY) -m pip install -q --require-hashes -r $(TEST_LOCK) && $(PY) -m pip install -q --no-deps -e . \
+	  && $(PY) -m deploy.release --download-only --wheelhouse .cache/wheelhouse ; \
 	else \
 	  echo "WARNING: $(LOCK) is out of date with pyproject.toml: run 'make lock'; installing unlocked" >&2; \
 	  $(PY) -m pip install -q -e '.[test]'; \

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from deploy.release import Release, ReleaseError, file_sha256, read_manifest, unpack
+from deploy.release import Release, ReleaseError, file_sha256, read_manifest, unpack, verify_signature
 
 SERVICE_USER = "yizhan"
 EXTRA_GROUPS = ("dialout", "video", "input", "render", "audio", "lp", "tty")
@@ -196,7 +196,9 @@ def base_python() -> str:
 def install_release(layout: Layout, bundle: Path, *, public_key: str | None, report: Report,
                     python: str | None = None, fault: Callable[[str], None] | None = None) -> str:
     """Unpack, verify and install a bundle beside the others; return its version. Does not switch."""
-    manifest, raw, _ = read_manifest(bundle)
+    manifest, raw, signature = read_manifest(bundle)
+    if public_key:
+        verify_signature(bundle, raw, signature, public_key)
     version = manifest["version"]
     release_dir = layout.releases / version
     marker = release_dir / ".installed"

@@ -184,6 +184,13 @@ def read_manifest(bundle: Path) -> tuple[dict, bytes, bytes]:
     return manifest, raw, sig
 
 
+def verify_signature(bundle: Path, raw: bytes, signature: bytes, public_key: str) -> None:
+    try:
+        verify_manifest(raw, signature, public_key)
+    except SignatureError as exc:
+        raise ReleaseError(f"{bundle.name}: signature refused: {exc}") from None
+
+
 def unpack(bundle: Path, dest: Path, *, public_key: str | None) -> Release:
     """Verify the signature (when a key is given) and every file's hash, then unpack into ``dest``.
 
@@ -191,10 +198,7 @@ def unpack(bundle: Path, dest: Path, *, public_key: str | None) -> Release:
     """
     manifest, raw, sig = read_manifest(bundle)
     if public_key:
-        try:
-            verify_manifest(raw, sig, public_key)
-        except SignatureError as exc:
-            raise ReleaseError(f"{bundle.name}: signature refused: {exc}") from None
+        verify_signature(bundle, raw, sig, public_key)
     version = manifest["version"]
     top = f"yizhan-{version}"
     if dest.exists():
@@ -239,6 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("dist"))
     parser.add_argument("--wheelhouse", type=Path, default=Path(".cache/wheelhouse"))
     parser.add_argument("--no-download", action="store_true", help="use the wheelhouse as it is")
+    parser.add_argument("--download-only", action="store_true",
+                        help="only fill the wheelhouse (make setup does, for the bundle tests)")
     args = parser.parse_args(argv)
     problems = locks.check()
     if problems:
@@ -246,6 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     lock = locks.ROOT / locks.RUNTIME_LOCK
     if not args.no_download:
         download_wheelhouse(lock, args.wheelhouse)
+    if args.download_only:
+        return 0
     if args.key.exists():
         key = load_private_key(args.key.read_bytes())
     else:

@@ -80,6 +80,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     example.add_argument("--date", type=dt.date.fromisoformat, help="the day the content is written for (YYYY-MM-DD)")
     example.set_defaults(handler=_example)
 
+    from content.hub.releases import register_release
+    register_release(sub)
+
 
 def _home(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--home", metavar="DIR", default=None,
