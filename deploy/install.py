@@ -213,8 +213,8 @@ def install_release(layout: Layout, bundle: Path, *, public_key: str | None, rep
     launcher = staging / "bin" / "yizhan"
     launcher.parent.mkdir(exist_ok=True)
     box_lib = layout.releases / version / "lib"
-    launcher.write_text(f"#!/bin/sh\n# Yizhan {version}: the locked environment plus this release's code.\n"
-                        f"PYTHONPATH={box_lib} exec {env}/bin/python -m config.cli \"$@\"\n")
+    launcher.write_text(f"#!/bin/sh\n# Yizhan {version}: the locked environment plus this release's code (-P: never the working directory's).\n"
+                        f"PYTHONPATH={box_lib} exec {env}/bin/python -P -m config.cli \"$@\"\n")
     launcher.chmod(0o755)
     shutil.rmtree(staging / "wheels", ignore_errors=True)  # installed in the environment now
     if fault:
