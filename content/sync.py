@@ -671,6 +671,7 @@ class SyncLoop:
 
     def run_round(self) -> SyncStatus:
         """One sync + heartbeat + delivery, in the caller's thread (the loop calls this)."""
+        from content.health import station_health
         from content.outbox import Outbox, record_heartbeat
 
         with self._lock:
@@ -680,7 +681,7 @@ class SyncLoop:
         if result.status == "failed" and result.code not in ("not_configured", "busy"):
             failed = True
         try:
-            record_heartbeat(self.settings, devices=self.health() if self.health else {},
+            record_heartbeat(self.settings, **station_health(self.settings, self.health() if self.health else None),
                              last_sync=result.status, last_sync_code=result.code)
         except Exception:
             log.exception("sync loop: could not queue a heartbeat")

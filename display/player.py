@@ -29,6 +29,7 @@ from kivy.uix.widget import Widget
 
 from config.fonts import find_cjk_font
 from content.model import Announcement, Event, Policy
+from deploy import watchdog
 from display.art import (
     ItemArt,
     Painter,
@@ -198,6 +199,7 @@ class BoardApp(App):
             self.probe.bind()
         self._events.append(Clock.schedule_interval(self.tick, self.tick_s))
         self._events.append(Clock.schedule_interval(lambda _dt: self.poll(), self.poll_s))
+        self._events.append(Clock.schedule_interval(watchdog.ping, watchdog.watchdog_interval_s()))  # systemd
         self.poll()
         self.tick()
         if self.run_seconds:
