@@ -21,6 +21,7 @@ from typing import Any
 
 from config import exitcodes
 from config.privacy import install_log_scrubbing
+from deploy.logs import install_log_limits
 from config.settings import Settings, SettingsError, find_settings_file, load_settings
 
 Handler = Callable[[argparse.Namespace, "Context"], int]
@@ -146,6 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     install_log_scrubbing()
+    install_log_limits()  # months unattended: the same line a second must not fill the disk
     handler: Handler | None = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()
