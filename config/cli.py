@@ -21,8 +21,8 @@ from typing import Any
 
 from config import exitcodes
 from config.privacy import install_log_scrubbing
-from deploy.logs import install_log_limits
 from config.settings import Settings, SettingsError, find_settings_file, load_settings
+from deploy.logs import install_log_limits
 
 Handler = Callable[[argparse.Namespace, "Context"], int]
 
