@@ -110,3 +110,37 @@ def test_install_refuses_a_bundle_signed_by_another_key(installed: InstalledStat
     code = main(["install", "--bundle", str(built.full_bundle), "--config", str(installed.config),
                  "--root", str(installed.root), "--public-key", public_key_b64(generate_private_key())])
     assert code == 1 and "signature refused" in capsys.readouterr().err
+
+
+def test_doctor_checks_the_installed_station(installed: InstalledStation, built: Built) -> None:
+    from config.settings import load_settings
+    from deploy.checks import check_release, check_udev, check_units
+
+    settings = load_settings(installed.root / "etc/yizhan/station.toml")
+    units = check_units(settings, installed.root)
+    assert units.status == "ok" and "8 units enabled" in units.detail
+    release = check_release(settings, installed.root)
+    assert release.status == "ok" and release.detail.startswith(f"{built.version} (signed,")
+    assert check_udev(settings, installed.root).status == "ok"
+    lock = installed.root / f"opt/yizhan/releases/{built.version}/requirements.lock"
+    original = lock.read_bytes()
+    try:
+        lock.write_bytes(original + b"\n")
+        bad = check_release(settings, installed.root)
+        assert bad.status == "fail" and "requirements.lock differs from the signed manifest" in bad.detail
+    finally:
+        lock.write_bytes(original)
+    link = installed.root / "etc/systemd/system/yizhan.target.wants/yizhan-print.service"
+    target = os.readlink(link)
+    link.unlink()
+    try:
+        assert check_units(settings, installed.root).detail == "not enabled: yizhan-print.service"
+    finally:
+        os.symlink(target, link)
+
+
+def test_doctor_on_a_checkout_skips_the_box_checks(station) -> None:
+    from deploy.checks import check_release, check_units
+
+    assert check_units(station.settings, station.root).status == "skip"
+    assert check_release(station.settings, station.root).status == "skip"
