@@ -19,6 +19,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 PING_INTERVAL_S = 5.0
 _ready_sent = False
@@ -48,6 +49,17 @@ def ping(*_args: object) -> bool:
     sent = notify(message)
     _ready_sent = _ready_sent or sent
     return sent
+
+
+def attach(clock: Any) -> list[Any]:
+    """Ping from a Kivy main loop: ``clock`` is ``kivy.clock.Clock`` (this module stays Kivy-free).
+
+    The first ping (READY) goes out on the tick after the first frame was drawn, then one
+    every :func:`watchdog_interval_s`. Returns the clock events, for the app to cancel.
+    """
+    interval = watchdog_interval_s()
+    first = clock.schedule_once(lambda _dt: clock.schedule_once(ping, 0), 0)
+    return [first, clock.schedule_interval(ping, interval)]
 
 
 def stopping() -> bool:

@@ -199,7 +199,7 @@ class BoardApp(App):
             self.probe.bind()
         self._events.append(Clock.schedule_interval(self.tick, self.tick_s))
         self._events.append(Clock.schedule_interval(lambda _dt: self.poll(), self.poll_s))
-        self._events.append(Clock.schedule_interval(watchdog.ping, watchdog.watchdog_interval_s()))  # systemd
+        self._events.extend(watchdog.attach(Clock))  # systemd: READY after the first frame, then alive
         self.poll()
         self.tick()
         if self.run_seconds:

@@ -193,7 +193,7 @@ class KioskApp(App):
             Clock.schedule_interval(self._tick_clock, 1.0),
             Clock.schedule_interval(self._tick_voice, 0.5),
             Clock.schedule_interval(self._tick_status, 15.0),
-            Clock.schedule_interval(watchdog.ping, watchdog.watchdog_interval_s()),  # systemd: READY, then alive
+            *watchdog.attach(Clock),  # systemd: READY after the first frame, then alive (WatchdogSec)
         ]
         self._tick_clock(0)
         self.services.start(on_reader_event=self._from_thread(self.on_reader_event),

@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from deploy.watchdog import SimulatedWatchdog, notify, ping, watchdog_interval_s
 
 CHILD = """
@@ -66,3 +68,17 @@ def test_ping_interval_follows_watchdog_usec(monkeypatch) -> None:
     assert watchdog_interval_s() == 15.0
     monkeypatch.delenv("WATCHDOG_USEC")
     assert watchdog_interval_s() == 5.0
+
+
+@pytest.mark.display
+def test_the_board_says_ready_once_it_has_drawn(xvfb: str, station) -> None:
+    """The real board player under Xvfb, started the way systemd starts it (NOTIFY_SOCKET set)."""
+    yizhan = str(Path(sys.executable).with_name("yizhan"))
+    dog = SimulatedWatchdog([yizhan, "display", "--config", str(station.config_path), "--run-seconds", "60"],
+                            timeout_s=30, env={"KIVY_NO_CONSOLELOG": "1"})
+    try:
+        dog.start(now=0)
+        assert dog.wait_message(timeout=120) == "READY=1\nWATCHDOG=1"
+        assert dog.process.poll() is None  # still running: it said READY from its main loop
+    finally:
+        dog.close()
