@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from config import exitcodes
@@ -31,7 +32,9 @@ def _install(args: argparse.Namespace, ctx: Context) -> int:
                          systemctl=not args.no_systemctl)
     except (InstallError, OSError) as exc:
         raise CommandError(str(exc)) from None
-    ctx.emit({"changes": report.changes},
+    for warning in report.warnings:
+        print(f"注意：{warning}", file=sys.stderr)
+    ctx.emit({"changes": report.changes, "warnings": report.warnings},
              "\n".join(f"  {c}" for c in report.changes) + f"\n安装完成：{len(report.changes)} 项变更"
              if report.changes else "已是最新：没有需要变更的内容")
     return exitcodes.OK

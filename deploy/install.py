@@ -84,9 +84,15 @@ class Layout:
             return None
 
 
+# What a station box needs from Debian besides Python 3.11 (the bundle brings the rest).
+BOX_PACKAGES = {"Xorg": "xserver-xorg-core", "xinit": "xinit", "xset": "x11-xserver-utils",
+                "xhost": "x11-xserver-utils", "cec-client": "cec-utils"}
+
+
 @dataclass
 class Report:
     changes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def add(self, what: str) -> None:
         self.changes.append(what)
@@ -130,7 +136,8 @@ def ensure_user(layout: Layout, report: Report) -> None:
 def ensure_dir(path: Path, mode: int, uid: int, gid: int, report: Report) -> None:
     if not path.is_dir():
         path.mkdir(parents=True)
-        report.add(f"created {path}")
+        report.add(f"created {path} ({mode:04o}, uid {uid}, gid {gid})")
+        report = Report()  # its owner and mode are part of "created"
     _ensure_owner_mode(path, mode, uid, gid, report)
 
 
@@ -143,6 +150,7 @@ def ensure_file(path: Path, data: bytes, mode: int, uid: int, gid: int, report: 
         os.chown(tmp, uid, gid)
         tmp.replace(path)
         report.add(f"wrote {path}")
+        report = Report()
     _ensure_owner_mode(path, mode, uid, gid, report)
 
 
@@ -282,6 +290,8 @@ def install(*, bundle: Path, config: Path, root: Path = Path("/"), public_key: s
     public_key = public_key or settings.hub.public_key or None
     layout = Layout(root=root, data_dir=settings.storage.data_dir)
     report = Report()
+    if root == Path("/"):
+        report.warnings = missing_box_packages()
     ensure_user(layout, report)
     uid, gid = _ids(layout)
     ensure_dir(layout.etc, 0o750, 0, gid, report)
@@ -303,6 +313,14 @@ def install(*, bundle: Path, config: Path, root: Path = Path("/"), public_key: s
     return report
 
 
+def missing_box_packages(which: Callable[[str], str | None] = shutil.which) -> list[str]:
+    """Debian packages the box lacks, as advice (the install itself needs none of them)."""
+    missing = sorted({package for command, package in BOX_PACKAGES.items() if which(command) is None})
+    if subprocess.run([base_python(), "-c", "import ensurepip"], capture_output=True).returncode != 0:
+        missing.append("python3-venv")
+    return [f"missing Debian package {p} (apt-get install {p})" for p in missing]
+
+
 def _ensure_outbox_key(layout: Layout, uid: int, gid: int, report: Report) -> None:
     from content.outbox import KEY_FILE, load_or_create_key
 
@@ -310,6 +328,7 @@ def _ensure_outbox_key(layout: Layout, uid: int, gid: int, report: Report) -> No
     if not key.exists():
         load_or_create_key(layout.data)
         report.add(f"made the outbox key {key}")
+        report = Report()
     _ensure_owner_mode(key, 0o600, uid, gid, report)
 
 
