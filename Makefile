@@ -34,7 +34,8 @@ $(STAMP): pyproject.toml $(LOCK) $(TEST_LOCK)
 	$(PY) -m pip install -q --upgrade pip
 	if $(PYTHON) -m deploy.lock check; then \
 	  $(PY) -m pip install -q --require-hashes -r $(TEST_LOCK) && $(PY) -m pip install -q --no-deps -e . \
-	  && $(PY) -m deploy.release --download-only --wheelhouse .cache/wheelhouse ; \
+	  && { $(PY) -m deploy.release --download-only --no-check --wheelhouse .cache/wheelhouse \
+	       || echo "WARNING: could not fill .cache/wheelhouse (the release bundle tests need it)" >&2; } ; \
 	else \
 	  echo "WARNING: $(LOCK) is out of date with pyproject.toml: run 'make lock'; installing unlocked" >&2; \
 	  $(PY) -m pip install -q -e '.[test]'; \

@@ -49,9 +49,7 @@ def seed_root(root: Path) -> None:
 
 def source_tree(dest: Path, version: str, *, broken: bool = False) -> Path:
     """A copy of this checkout's project files with another version (and, if asked, a defect)."""
-    ignore = shutil.ignore_patterns(".venv", ".git", ".cache", "dist", "build", "tests", "bench", "demo-out",
-                                    "*.egg-info", "__pycache__", ".pytest_cache", ".ruff_cache", ".hypothesis")
-    shutil.copytree(REPO, dest, ignore=ignore)
+    release.copy_source(REPO, dest)
     pyproject = dest / "pyproject.toml"
     text = pyproject.read_text()
     pyproject.write_text(text.replace('version = "', f'version = "{version}"  # was "', 1))

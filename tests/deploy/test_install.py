@@ -85,6 +85,8 @@ def test_install_makes_a_working_station(installed: InstalledStation, built: Bui
     assert (conf.stat().st_uid, conf.stat().st_gid, conf.stat().st_mode & 0o777) == (0, gid, 0o640)
     assert os.readlink(root / "opt/yizhan/current") == f"releases/{built.version}"
     assert (root / "etc/udev/rules.d/70-yizhan.rules").is_file()
+    xinitrc = root / "opt/yizhan/current/lib/deploy/station/session/xinitrc"  # the session unit runs it
+    assert os.access(xinitrc, os.X_OK)
     wants = root / "etc/systemd/system/yizhan.target.wants"
     assert {p.name for p in wants.iterdir()} >= {"yizhan-kiosk.service", "yizhan-board.service",
                                                   "yizhan-sync.service", "yizhan-print.service"}
