@@ -63,9 +63,19 @@ class RateLimitFilter(logging.Filter):
         return False
 
 
+# The handlers a station process writes through (stderr -> journald, or files). Others, e.g.
+# a test runner's capture handlers, must see every record.
+_OUTPUT_HANDLERS = (logging.StreamHandler, logging.FileHandler)
+
+
 def install_log_limits(logger: logging.Logger | None = None, **options: object) -> None:
-    """Attach one :class:`RateLimitFilter` to every handler of ``logger`` (the root by default)."""
+    """Attach one :class:`RateLimitFilter` to each output handler of ``logger`` (the root by default)."""
+    import logging.handlers
+
+    outputs = (*_OUTPUT_HANDLERS, logging.handlers.RotatingFileHandler, logging.handlers.WatchedFileHandler)
     logger = logger or logging.getLogger()
     for handler in logger.handlers:
+        if type(handler) not in outputs:
+            continue
         if not any(isinstance(f, RateLimitFilter) for f in handler.filters):
             handler.addFilter(RateLimitFilter(**options))  # type: ignore[arg-type]

@@ -61,3 +61,22 @@ def test_other_messages_pass_during_a_flood_and_a_quiet_kind_starts_over() -> No
     clock.now = 20_000.0
     logger.error("hub unreachable")
     assert lines[-1] == "hub unreachable"
+
+
+def test_installed_only_on_output_handlers() -> None:
+    import logging.handlers
+
+    from deploy.logs import install_log_limits
+
+    logger = logging.getLogger("test.install")
+    stream = logging.StreamHandler()
+
+    class Capture(logging.StreamHandler):  # like a test runner's capture handler
+        pass
+
+    capture = Capture()
+    logger.handlers[:] = [stream, capture]
+    install_log_limits(logger)
+    install_log_limits(logger)
+    assert sum(isinstance(f, RateLimitFilter) for f in stream.filters) == 1
+    assert not capture.filters
