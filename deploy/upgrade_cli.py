@@ -72,7 +72,8 @@ def _status(args: argparse.Namespace, ctx: Context) -> int:
             "last": state.get("last"), "failed_versions": state.get("failed_versions", [])}
     last = data["last"] or {}
     ctx.emit(data, f"当前版本  {data['current'] or '未安装'}\n已装版本  {', '.join(releases) or '无'}\n"
-                   f"上次升级  {last.get('version', '无')} {last.get('result', '')} {last.get('detail', '')}".rstrip())
+                   f"上次升级  {last.get('version', '无')} {last.get('result', '')} {last.get('detail', '')}".rstrip()
+                   + (f"\n失败版本  {', '.join(data['failed_versions'])}（不再尝试）" if data["failed_versions"] else ""))
     return exitcodes.OK
 
 
