@@ -104,7 +104,8 @@ def busy_day(folder: Path, visits: int) -> tuple[int, int, dict[str, int]]:
     settings = load_settings(write_station(folder))
     log_path = folder / "station.log"
     handler = logging.FileHandler(log_path)
-    handler.addFilter(RateLimitFilter())
+    day_clock = [0.0]  # the simulated day's time, so that the rate limiter sees a day, not seconds
+    handler.addFilter(RateLimitFilter(clock=lambda: day_clock[0]))
     logger = logging.getLogger("bench.station")
     logger.handlers[:] = [handler]
     logger.propagate = False
@@ -128,6 +129,7 @@ def busy_day(folder: Path, visits: int) -> tuple[int, int, dict[str, int]]:
         mark = now
 
     for visit in range(visits):
+        day_clock[0] = 8 * 3600 + visit * (10 * 3600 / visits)  # visits spread over 10 opening hours
         for event in ("wake", "open_jobs", "search", "open_job"):
             record_usage(settings, event, results=visit % 50)
             part("kiosk usage events")
@@ -149,7 +151,8 @@ def busy_day(folder: Path, visits: int) -> tuple[int, int, dict[str, int]]:
     for n in range(int(12 * 3600 // 12 * share)):
         record_proof_of_play(settings, "jobs", f"page-{n % 20}", dt.datetime.now(), 12.0)
     part("board proof of play")
-    for _ in range(int(24 * 12 * share)):
+    for beat in range(int(24 * 12 * share)):
+        day_clock[0] = 86_400 + beat * 300
         record_heartbeat(settings, devices={"printer": {"ok": True}}, software_version="0.1.0")
         part("heartbeats")
         logger.warning("hub unreachable: %s", "connection refused")
