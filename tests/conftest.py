@@ -99,3 +99,31 @@ def station(tmp_path: Path) -> Station:
     """A temporary station (settings file + data dir) with the printer set to the virtual one."""
     (tmp_path / "data").mkdir()
     return Station(tmp_path)
+
+
+# -- the hub's database: SQLite or a throwaway PostgreSQL cluster ----------------------------
+# Hub tests take ``hub_database`` (a URL maker); modules that must run on both databases are
+# parametrized over it (see tests/feed/conftest.py and tests/hub/). Others use
+# $YIZHAN_TEST_HUB_DATABASE (sqlite, the default, or postgresql) so that a whole folder can
+# be run against PostgreSQL: YIZHAN_TEST_HUB_DATABASE=postgresql pytest tests/feed
+HUB_DATABASES = ("sqlite", "postgresql")
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[object]:
+    """One PostgreSQL 15 cluster (Debian's package) for the session, on a free loopback port."""
+    from content.hub.localservers import LocalPostgres
+
+    with LocalPostgres() as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def hub_database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of a fresh, empty hub database: SQLite in tmp_path or a new PostgreSQL database."""
+    kind = getattr(request, "param", None) or os.environ.get("YIZHAN_TEST_HUB_DATABASE", "sqlite")
+    if kind == "sqlite":
+        return f"sqlite:///{tmp_path / 'hub' / 'hub.db'}"
+    if kind == "postgresql":
+        return request.getfixturevalue("postgres_cluster").create_database()
+    raise ValueError(f"hub_database: sqlite or postgresql, not {kind!r}")

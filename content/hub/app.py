@@ -49,14 +49,16 @@ def secure_home(home: str | Path) -> Path:
     return home
 
 
-def create_app(home: str | Path, *, feeds_dir: str | Path | None = None,
+def create_app(home: str | Path, *, feeds_dir: str | Path | None = None, database_url: str | None = None,
                clock: Callable[[], float] = time.monotonic) -> Flask:
     """The hub application for a hub home folder (``hub.db``, ``feeds/<name>/``).
 
-    ``clock`` drives the upload rate limits (tests pass their own)."""
+    ``database_url`` (else ``$YIZHAN_HUB_DATABASE_URL``, else ``[hub] database_url`` in
+    ``HOME/hub.toml``, else ``HOME/hub.db``) chooses SQLite or PostgreSQL. ``clock`` drives
+    the upload rate limits (tests pass their own)."""
     home = secure_home(home)
     feeds = Path(feeds_dir).expanduser().resolve() if feeds_dir else home / FEEDS_DIR
-    store = HubStore(home / DB_NAME)
+    store = HubStore.for_home(home, database_url)
     secure_home(home)  # the database files exist now
     app = Flask("content.hub")
     app.config["MAX_CONTENT_LENGTH"] = 8 * 1024 * 1024
@@ -306,7 +308,10 @@ class HubServer:
             return
         self._stop.set()
         if self._thread.is_alive():
-            self.server.pull_trigger()  # type: ignore[union-attr]
+            try:
+                self.server.pull_trigger()  # type: ignore[union-attr]
+            except OSError:
+                pass  # the loop saw the flag first and has already closed the trigger
             self._thread.join(timeout=10)
 
     def __enter__(self) -> HubServer:

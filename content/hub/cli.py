@@ -2,7 +2,9 @@
 
     yizhan hub keygen [--home DIR]                       make the feed's signing key
     yizhan hub publish SOURCE_DIR --out FEED_DIR         build and sign the next feed version
-    yizhan hub serve [--home DIR] [--port 8080]          serve feeds and accept uploads
+    yizhan hub serve [--home DIR] [--port 8080]          serve feeds and accept uploads (waitress)
+    yizhan hub serve --workers 4 [--database-url URL]    the same under gunicorn, N processes
+    yizhan hub forward --to URL --token T                send stored uploads on to a provincial hub
     yizhan hub refresh [--home DIR]                      re-sign feeds before they expire (daily)
     yizhan hub rotate-key [--home DIR]                   new signing key, trusted by stations via the old one
     yizhan hub station add|list|remove                   station tokens for uploads
@@ -10,6 +12,8 @@
 
 The hub's home folder (``--home``, default ``$YIZHAN_HUB_HOME`` or ``./hub``) holds
 ``feed.key`` / ``feed.pub``, ``hub.db`` and ``feeds/<name>/`` (served at ``/feeds/<name>/``).
+The database is ``--database-url`` (else ``$YIZHAN_HUB_DATABASE_URL``, else
+``[hub] database_url`` in ``HOME/hub.toml``, else SQLite ``HOME/hub.db``).
 """
 
 from __future__ import annotations
@@ -46,6 +50,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     publish.add_argument("--station", action="append", default=[], metavar="ID", help="scope: a station id; repeatable")
     publish.add_argument("--version", type=int, help="version number (default: the published one + 1)")
     publish.add_argument("--strict", action="store_true", help="publish nothing if any record is refused")
+    publish.add_argument("--include-feed", metavar="URL",
+                         help="also publish the records of this (provincial) feed, verified with --include-key")
+    publish.add_argument("--include-key", metavar="KEY", help="the included feed's base64 Ed25519 public key")
     publish.add_argument("--valid-days", type=int, default=7, metavar="N",
                          help="the manifest's signed expiry, N days from now (default 7; keep 'hub refresh' running)")
     publish.set_defaults(handler=_publish)
@@ -67,6 +74,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     serve.add_argument("--port", type=int, default=8080, help="port (default 8080)")
     serve.add_argument("--threads", type=int, default=8, help="worker threads (default 8)")
     serve.add_argument("--feeds", metavar="DIR", help="folder of feeds (default: HOME/feeds)")
+    serve.add_argument("--workers", type=int, default=0, metavar="N",
+                       help="run N gunicorn worker processes (each with --threads threads); "
+                            "default: one waitress process")
+    _database(serve)
     serve.set_defaults(handler=_serve)
 
     station = add_command(sub, "station", "stations allowed to upload, and their tokens")
@@ -74,16 +85,32 @@ def register(parser: argparse.ArgumentParser) -> None:
     add = add_command(ssub, "add", "register a station and print its token (shown once)")
     add.add_argument("station_id", metavar="ID")
     add.add_argument("--name", default="", help="the station's name, for the status page")
+    add.add_argument("--relay", action="store_true",
+                     help="a city hub that forwards its stations' records here (yizhan hub forward)")
     _home(add)
+    _database(add)
     add.set_defaults(handler=_station_add)
     listing = add_command(ssub, "list", "list stations with their last heartbeat")
     _home(listing)
+    _database(listing)
     listing.set_defaults(handler=_station_list)
     remove = add_command(ssub, "remove", "remove a station (its token stops working)")
     remove.add_argument("station_id", metavar="ID")
     _home(remove)
+    _database(remove)
     remove.set_defaults(handler=_station_remove)
     station.set_defaults(handler=lambda args, ctx: (station.print_help(), exitcodes.USAGE)[1])
+
+    forward = add_command(sub, "forward", "send the uploads stored here on to a provincial hub (store-and-forward)")
+    forward.add_argument("--to", required=True, metavar="URL",
+                         help="the provincial hub's upload API, e.g. https://province.example/api/v1/")
+    forward.add_argument("--token-file", metavar="FILE",
+                         help="file holding this hub's relay token there (default: $YIZHAN_HUB_FORWARD_TOKEN)")
+    forward.add_argument("--once", action="store_true", help="send what is waiting, then stop")
+    forward.add_argument("--interval", type=float, default=30.0, help="seconds between rounds (default 30)")
+    _home(forward)
+    _database(forward)
+    forward.set_defaults(handler=_forward)
 
     example = add_command(sub, "example", "write an example source folder made from the sample content")
     example.add_argument("out", metavar="OUT_DIR")
@@ -102,6 +129,26 @@ def register(parser: argparse.ArgumentParser) -> None:
 def _home(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--home", metavar="DIR", default=None,
                         help="hub home folder (default: $YIZHAN_HUB_HOME or ./hub)")
+
+
+def _database(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--database-url", metavar="URL", default=None,
+                        help="sqlite:///FILE or postgresql://USER@HOST/DB (default: $YIZHAN_HUB_DATABASE_URL, "
+                             "[hub] database_url in HOME/hub.toml, else HOME/hub.db)")
+
+
+def _store(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from content.hub.app import secure_home
+    from content.hub.db import HubDatabaseError
+    from content.hub.storage import HubStore
+
+    home = secure_home(_home_dir(args))
+    try:
+        store = HubStore.for_home(home, getattr(args, "database_url", None))
+    except HubDatabaseError as exc:
+        raise CommandError(str(exc), exitcodes.USAGE) from None
+    secure_home(home)  # the database files exist now
+    return store
 
 
 def _home_dir(args: argparse.Namespace) -> Path:
@@ -125,6 +172,7 @@ def _keygen(args: argparse.Namespace, ctx: Context) -> int:
 def _publish(args: argparse.Namespace, ctx: Context) -> int:
     from content.feed import Scope
     from content.hub.publish import PublishError, load_key_file, publish
+    from content.hub.upstream import UpstreamError, describe
     from content.source import SourceError, read_feed_info
 
     home = _home_dir(args)
@@ -138,9 +186,16 @@ def _publish(args: argparse.Namespace, ctx: Context) -> int:
             if not feed_id:
                 raise CommandError("give --out FEED_DIR or a feed id (--feed-id or feed.json)", exitcodes.USAGE)
             out = home / "feeds" / feed_id
+        include = None
+        if args.include_feed:
+            from content.hub.upstream import fetch_upstream
+
+            if not args.include_key:
+                raise CommandError("--include-feed needs --include-key (the province's public key)", exitcodes.USAGE)
+            include = fetch_upstream(args.include_feed, args.include_key, home / "upstream")
         result = publish(args.source, out, key=key, feed_id=feed_id, scope=scope, version=args.version,
-                         strict=args.strict, valid_days=args.valid_days, home=home)
-    except (PublishError, SourceError) as exc:
+                         strict=args.strict, valid_days=args.valid_days, home=home, include=include)
+    except (PublishError, SourceError, UpstreamError) as exc:
         raise CommandError(str(exc)) from None
     except ValueError as exc:  # a bad --region
         raise CommandError(f"scope: {exc}", exitcodes.USAGE) from None
@@ -151,6 +206,8 @@ def _publish(args: argparse.Namespace, ctx: Context) -> int:
              f"  items: {len(m.items)} ({result.items_written} new), media: {len(m.media)} ({result.media_written} new), "
              f"{result.bytes_written} bytes written, {result.removed} old files removed",
              f"  scope: {m.scope.describe()}"]
+    if include is not None:
+        lines.append(f"  {describe(include)}")
     if refused:
         lines.append(f"  {len(refused)} record(s) refused (not published):")
         lines += [f"    {r}" for r in refused[:100]]
@@ -161,7 +218,10 @@ def _publish(args: argparse.Namespace, ctx: Context) -> int:
         lines += [f"    {r}" for r in clipped[:50]]
     ctx.emit({"feed_id": m.feed_id, "version": m.version, "out": str(result.out_dir), "items": len(m.items),
               "items_written": result.items_written, "media": len(m.media), "media_written": result.media_written,
-              "refused": [str(r) for r in refused], "warnings": [str(r) for r in clipped]}, "\n".join(lines))
+              "refused": [str(r) for r in refused], "warnings": [str(r) for r in clipped],
+              "included": None if include is None else {"feed_id": include.manifest.feed_id,
+                                                        "version": include.manifest.version,
+                                                        "stale": include.stale}}, "\n".join(lines))
     return exitcodes.OK
 
 
@@ -198,27 +258,44 @@ def _rotate(args: argparse.Namespace, ctx: Context) -> int:
 def _serve(args: argparse.Namespace, ctx: Context) -> int:
     from config.settings import is_loopback_url
     from content.hub.app import create_app, serve_forever
+    from content.hub.db import HubDatabaseError, masked_url
 
     home = _home_dir(args)
-    app = create_app(home, feeds_dir=args.feeds)
     feeds = Path(args.feeds).resolve() if args.feeds else home / "feeds"
     if not is_loopback_url(f"http://{args.host}/"):
         print(f"warning: serving plain HTTP on {args.host}: tokens and residents' personal data would cross the "
               "network in clear. Keep the hub on 127.0.0.1 behind nginx with TLS (content/PROTOCOL.md §6).",
               file=sys.stderr, flush=True)
-    print(f"hub: http://{args.host}:{args.port}/ (status page), feeds from {feeds}, uploads at "
-          f"http://{args.host}:{args.port}/api/v1/", file=sys.stderr, flush=True)
+    try:
+        if args.workers > 0:
+            from content.hub.wsgi import prepare, serve_workers
+
+            url = prepare(home, args.database_url)
+            _announce(args, feeds, masked_url(url), f"gunicorn, {args.workers} worker processes")
+            if url.startswith("sqlite:") and args.workers > 1:
+                print("hub: note: SQLite takes one writer at a time; several workers only queue on it "
+                      "(use PostgreSQL, or --workers 1)", file=sys.stderr, flush=True)
+            serve_workers(home, database=url, feeds=args.feeds, host=args.host, port=args.port,
+                          workers=args.workers, threads=args.threads)
+            return exitcodes.OK
+        app = create_app(home, feeds_dir=args.feeds, database_url=args.database_url)
+    except HubDatabaseError as exc:
+        raise CommandError(str(exc), exitcodes.USAGE) from None
+    _announce(args, feeds, masked_url(str(app.extensions["hub_store"].engine.url)), "waitress, one process")
     serve_forever(app, host=args.host, port=args.port, threads=args.threads)
     return exitcodes.OK
 
 
-def _station_add(args: argparse.Namespace, ctx: Context) -> int:
-    from content.hub.app import DB_NAME, secure_home
-    from content.hub.storage import HubError, HubStore
+def _announce(args: argparse.Namespace, feeds: Path, database: str, server: str) -> None:
+    print(f"hub: http://{args.host}:{args.port}/ (status page), feeds from {feeds}, uploads at "
+          f"http://{args.host}:{args.port}/api/v1/, database {database} ({server})", file=sys.stderr, flush=True)
 
-    home = secure_home(_home_dir(args))
+
+def _station_add(args: argparse.Namespace, ctx: Context) -> int:
+    from content.hub.storage import HubError
+
     try:
-        token = HubStore(home / DB_NAME).add_station(args.station_id, args.name)
+        token = _store(args).add_station(args.station_id, args.name, relay=args.relay)
     except HubError as exc:
         raise CommandError(str(exc)) from None
     ctx.emit({"station": args.station_id, "token": token},
@@ -228,10 +305,9 @@ def _station_add(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _station_list(args: argparse.Namespace, ctx: Context) -> int:
-    from content.hub.app import DB_NAME, station_view
-    from content.hub.storage import HubStore
+    from content.hub.app import station_view
 
-    stations = [station_view(s) for s in HubStore(_home_dir(args) / DB_NAME).stations()]
+    stations = [station_view(s) for s in _store(args).stations()]
     lines = [f"{s['id']:<24} {s['name'] or '-':<20} last heartbeat {s['last_heartbeat']:<10} "
              f"content {s['feed_id'] or '-'} v{s['content_version'] or '-'}" for s in stations]
     ctx.emit(stations, "\n".join(lines) or "no stations (yizhan hub station add ID)")
@@ -239,14 +315,49 @@ def _station_list(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _station_remove(args: argparse.Namespace, ctx: Context) -> int:
-    from content.hub.app import DB_NAME
-    from content.hub.storage import HubError, HubStore
+    from content.hub.storage import HubError
 
     try:
-        HubStore(_home_dir(args) / DB_NAME).remove_station(args.station_id)
+        _store(args).remove_station(args.station_id)
     except HubError as exc:
         raise CommandError(str(exc)) from None
     ctx.emit({"removed": args.station_id}, f"station {args.station_id} removed")
+    return exitcodes.OK
+
+
+def _forward(args: argparse.Namespace, ctx: Context) -> int:
+    from content.hub.forward import Forwarder, ForwardError, ForwardLoop, ForwardResult
+
+    if args.token_file:
+        try:
+            token = Path(args.token_file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise CommandError(f"{args.token_file}: {exc.strerror}", exitcodes.USAGE) from None
+    else:
+        token = os.environ.get("YIZHAN_HUB_FORWARD_TOKEN", "")
+    try:
+        forwarder = Forwarder(_store(args), args.to, token)
+    except ForwardError as exc:
+        raise CommandError(str(exc), exitcodes.USAGE) from None
+
+    def text(r: ForwardResult) -> str:
+        line = f"forwarded {r.sent} new, {r.duplicates} already there, {r.rejected} refused; {r.pending} waiting"
+        return line + (f"; stopped: {r.error}" if r.error else "")
+
+    if args.once:
+        result = forwarder.forward_once()
+        ctx.emit({"sent": result.sent, "duplicates": result.duplicates, "rejected": result.rejected,
+                  "pending": result.pending, "error": result.error, "rejections": result.rejections}, text(result))
+        return exitcodes.OK if result.ok else exitcodes.UNAVAILABLE
+    loop = ForwardLoop(forwarder, interval_s=args.interval,
+                       on_result=lambda r: print(text(r), file=sys.stderr, flush=True) if (r.sent or r.error) else None)
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda *_: loop.stop())
+    try:
+        loop.run()
+    except KeyboardInterrupt:
+        pass
     return exitcodes.OK
 
 

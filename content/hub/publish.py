@@ -44,6 +44,7 @@ from content.feed import (
     sign_manifest,
     sign_rotation,
 )
+from content.hub.upstream import Upstream, merge
 from content.model import ContentSet, Rejection
 from content.source import read_feed_info, read_source_folder
 
@@ -161,8 +162,11 @@ def resign(feed_dir: str | Path, *, key: Ed25519PrivateKey, home: str | Path | N
                                            "expires": now + dt.timedelta(days=valid_days)})
     _copy_rotations(home, feed_dir)
     manifest_bytes = manifest.to_bytes()
+    before = {name: _mtime_s(feed_dir / name) for name in (SIGNATURE_NAME, MANIFEST_NAME)}
     _write_atomic(feed_dir / SIGNATURE_NAME, sign_manifest(manifest_bytes, key))
     _write_atomic(feed_dir / MANIFEST_NAME, manifest_bytes)
+    for name, old_mtime in before.items():
+        _newer_than(feed_dir / name, old_mtime)
     return manifest
 
 
@@ -214,11 +218,12 @@ def publish(source_dir: str | Path, out_dir: str | Path, *, key: Ed25519PrivateK
             feed_id: str | None = None, scope: Scope | None = None, version: int | None = None,
             strict: bool = False, today: dt.date | None = None,
             shard_target: int = DEFAULT_SHARD_TARGET, valid_days: int = DEFAULT_VALID_DAYS,
-            home: str | Path | None = None) -> PublishResult:
+            home: str | Path | None = None, include: Upstream | None = None) -> PublishResult:
     """Read a source folder and publish it as the next version of the feed in ``out_dir``.
 
     Refused records are left out and listed in the result; with ``strict`` any refused
-    record stops the publication (nothing is written).
+    record stops the publication (nothing is written). ``include``: a verified provincial
+    feed whose records are published too (``content.hub.upstream``).
     """
     today = today or dt.date.today()
     info_id, info_scope, _title = read_feed_info(source_dir)
@@ -228,6 +233,9 @@ def publish(source_dir: str | Path, out_dir: str | Path, *, key: Ed25519PrivateK
         listing = "\n".join(f"  {r}" for r in refused[:50])
         more = f"\n  … and {len(refused) - 50} more" if len(refused) > 50 else ""
         raise PublishError(f"{len(refused)} record(s) refused, nothing published (--strict):\n{listing}{more}")
+    if include is not None:
+        content, _shadowed = merge(content, include.content)
+        media_files = {**include.media_files, **media_files}
     if not len(content) and not content.documents:
         raise PublishError(f"{source_dir}: no valid record or document to publish")
     result = publish_content(content, media_files, out_dir, key=key, feed_id=feed_id or info_id,
@@ -302,10 +310,31 @@ def publish_content(content: ContentSet, media_files: dict[str, Path], out_dir: 
     manifest_bytes = manifest.to_bytes()
     # The signature first: a station that fetched the old manifest just before gets a
     # mismatch and retries, instead of trusting a pair that never existed.
+    before = {name: _mtime_s(out / name) for name in (SIGNATURE_NAME, MANIFEST_NAME)}
     _write_atomic(out / SIGNATURE_NAME, sign_manifest(manifest_bytes, key))
     _write_atomic(out / MANIFEST_NAME, manifest_bytes)
+    for name, old_mtime in before.items():
+        _newer_than(out / name, old_mtime)
     result.removed = _remove_unreferenced(out, [manifest, previous])
     return result
+
+
+def _mtime_s(path: Path) -> int | None:
+    try:
+        return int(path.stat().st_mtime)
+    except FileNotFoundError:
+        return None
+
+
+def _newer_than(path: Path, old_mtime: int | None) -> None:
+    """Give a new manifest a modification time in a later whole second than the one it replaced.
+
+    nginx's ETag and every server's Last-Modified are made of whole seconds (and the size):
+    two versions published within one second with the same length would otherwise look
+    unchanged to a station's conditional GET (304) and the newer one would not be fetched.
+    """
+    if old_mtime is not None and int(path.stat().st_mtime) <= old_mtime:
+        os.utime(path, (old_mtime + 1, old_mtime + 1))
 
 
 def _write_atomic(path: Path, data: bytes, *, sync: bool = True) -> None:

@@ -1,10 +1,15 @@
-"""The hub's own SQLite database: stations with their tokens, and every upload received.
+"""The hub's stations with their tokens, and every upload received (SQLAlchemy Core).
 
-``uploads.key`` has a permanent UNIQUE constraint: the idempotency key a station made when
-the record was created. A second delivery of the same key stores nothing and answers with
-the receipt of the first, so a station may resend after any failure without duplicating.
-Tokens are kept only as SHA-256 hashes. Registration payloads (residents' personal data)
-are sealed by ``content.hub.vault`` before they are written; the file is mode 0600.
+One schema on SQLite (a county hub, the demo, the tests) and PostgreSQL (a province),
+created by this module's versioned migrations (``content.hub.db``). ``uploads.key`` has a
+permanent UNIQUE constraint: the idempotency key a station made when the record was
+created. A second delivery of the same key stores nothing and answers with the receipt of
+the first, so a station may resend after any failure without duplicating; when two
+deliveries race, the database constraint decides. Tokens are kept only as SHA-256 hashes.
+Registration payloads (residents' personal data) are sealed by ``content.hub.vault``
+before they are written; a SQLite file is created mode 0600.
+Only portable SQL is used (no ``ON CONFLICT``), so PostgreSQL-compatible databases
+(openGauss, KingbaseES) stay possible.
 """
 
 from __future__ import annotations
@@ -15,12 +20,14 @@ import json
 import os
 import re
 import secrets
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from content.db import connect, durable
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from content.hub.db import Migrations, make_engine, migrate, register, sqlite_url, writing
 from content.hub.vault import Vault
 
 UPLOAD_KINDS = {
@@ -34,28 +41,71 @@ KEY_RE = re.compile(r"^[A-Za-z0-9-]{8,64}$")
 STATION_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 MAX_BATCH = 500
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS stations (
-    id TEXT PRIMARY KEY,
-    name TEXT NOT NULL DEFAULT '',
-    token_sha256 TEXT NOT NULL UNIQUE,
-    created_at TEXT NOT NULL,
-    last_seen_at TEXT,
-    last_heartbeat_at TEXT,
-    heartbeat_created_at TEXT,
-    heartbeat TEXT
-);
-CREATE TABLE IF NOT EXISTS uploads (
-    id INTEGER PRIMARY KEY,
-    key TEXT NOT NULL UNIQUE,
-    kind TEXT NOT NULL,
-    station_id TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    received_at TEXT NOT NULL,
-    payload TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS uploads_by_station ON uploads (station_id, kind);
-"""
+
+def _create_uploads(conn: Connection) -> None:
+    # The one difference between the two databases: how a row gets its number.
+    ident = "INTEGER PRIMARY KEY" if conn.dialect.name == "sqlite" else "BIGSERIAL PRIMARY KEY"
+    conn.execute(sa.text(f"""
+        CREATE TABLE IF NOT EXISTS uploads (
+            id {ident},
+            key VARCHAR(64) NOT NULL UNIQUE,
+            kind VARCHAR(20) NOT NULL,
+            station_id VARCHAR(64) NOT NULL,
+            created_at VARCHAR(40) NOT NULL,
+            received_at VARCHAR(40) NOT NULL,
+            payload TEXT NOT NULL
+        )"""))
+    conn.execute(sa.text("CREATE INDEX IF NOT EXISTS uploads_by_station ON uploads (station_id, kind)"))
+
+
+# Step 1 is the schema the SQLite-only hub created (IF NOT EXISTS: an existing hub.db
+# is adopted as version 1 as it is).
+MIGRATIONS = register(Migrations("hub.storage", [
+    """
+    CREATE TABLE IF NOT EXISTS stations (
+        id VARCHAR(64) PRIMARY KEY,
+        name TEXT NOT NULL DEFAULT '',
+        token_sha256 VARCHAR(64) NOT NULL UNIQUE,
+        created_at VARCHAR(40) NOT NULL,
+        last_seen_at VARCHAR(40),
+        last_heartbeat_at VARCHAR(40),
+        heartbeat_created_at VARCHAR(40),
+        heartbeat TEXT
+    )
+    """,
+    _create_uploads,
+    # Federation: a city hub registered at the province as a relay forwards its stations'
+    # records, each naming the station it came from.
+    """
+    ALTER TABLE stations ADD COLUMN relay SMALLINT NOT NULL DEFAULT 0;
+    ALTER TABLE uploads ADD COLUMN origin_station VARCHAR(64)
+    """,
+]))
+
+_meta = sa.MetaData()
+stations_table = sa.Table(
+    "stations", _meta,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("token_sha256", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("last_seen_at", sa.String(40)),
+    sa.Column("last_heartbeat_at", sa.String(40)),
+    sa.Column("heartbeat_created_at", sa.String(40)),
+    sa.Column("heartbeat", sa.Text),
+    sa.Column("relay", sa.SmallInteger, nullable=False, default=0),
+)
+uploads_table = sa.Table(
+    "uploads", _meta,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("key", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("station_id", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("received_at", sa.String(40), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("origin_station", sa.String(64)),
+)
 
 
 class HubError(Exception):
@@ -82,49 +132,73 @@ def token_hash(token: str) -> str:
 
 
 class HubStore:
-    """The hub database (one connection per call: waitress serves from several threads)."""
+    """The hub database: a path to a SQLite file, a database URL, or an engine."""
 
-    def __init__(self, db_path: str | Path, vault: Vault | None = None) -> None:
-        self.db_path = Path(db_path)
-        if not self.db_path.exists():
-            os.close(os.open(self.db_path, os.O_WRONLY | os.O_CREAT, 0o600))
-        self.vault = vault or Vault.for_home(self.db_path.parent)
-        with self._conn() as conn:
-            conn.executescript(SCHEMA)
+    def __init__(self, db: str | Path | Engine, vault: Vault | None = None, *, home: str | Path | None = None) -> None:
+        """``vault`` seals registrations; by default the one of ``home`` (for a SQLite file:
+        the folder it is in). A PostgreSQL store needs one of the two."""
+        if isinstance(db, Engine):
+            self.engine = db
+        else:
+            text = str(db)
+            url = text if "://" in text else _file_url(Path(text))
+            if url.startswith("sqlite:///"):
+                path = Path(url[len("sqlite:///"):])
+                path.parent.mkdir(parents=True, exist_ok=True)
+                if not path.exists():
+                    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+                home = home or path.parent
+            self.engine = make_engine(url)
+        if vault is None and home is None:
+            raise HubError("the hub store needs its home folder (the registrations' data key is kept there)")
+        self.vault = vault or Vault.for_home(Path(home))  # type: ignore[arg-type]
+        migrate(self.engine, [MIGRATIONS])
 
-    def _conn(self) -> _Closing:
-        return _Closing(connect(self.db_path))
+    @classmethod
+    def for_home(cls, home: str | Path, database_url: str | None = None) -> HubStore:
+        from content.hub.db import database_url as resolve
+
+        return cls(resolve(home, database_url), home=home)
 
     # -- stations -----------------------------------------------------------------------
-    def add_station(self, station_id: str, name: str = "", *, token: str | None = None) -> str:
-        """Register a station and return its new token (shown once; only its hash is kept)."""
+    def add_station(self, station_id: str, name: str = "", *, token: str | None = None, relay: bool = False) -> str:
+        """Register a station and return its new token (shown once; only its hash is kept).
+
+        A ``relay`` is a city hub that forwards other stations' records (``item["station"]``).
+        """
         if not STATION_RE.match(station_id):
             raise HubError(f"station id {station_id!r}: letters, digits, '.', '_' or '-' only (1-64)")
         token = token or secrets.token_urlsafe(32)
-        with self._conn() as conn:
-            try:
-                with durable(conn):
-                    conn.execute("INSERT INTO stations (id, name, token_sha256, created_at) VALUES (?, ?, ?, ?)",
-                                 (station_id, name, token_hash(token), _now()))
-            except sqlite3.IntegrityError:
-                raise HubError(f"station {station_id!r} already exists (remove it first to give a new token)") from None
+        try:
+            with writing(self.engine) as conn:
+                conn.execute(stations_table.insert().values(id=station_id, name=name, token_sha256=token_hash(token),
+                                                            created_at=_now(), relay=1 if relay else 0))
+        except sa.exc.IntegrityError:
+            raise HubError(f"station {station_id!r} already exists (remove it first to give a new token)") from None
         return token
 
     def remove_station(self, station_id: str) -> None:
-        with self._conn() as conn, durable(conn):
-            if conn.execute("DELETE FROM stations WHERE id = ?", (station_id,)).rowcount == 0:
+        with writing(self.engine) as conn:
+            if conn.execute(stations_table.delete().where(stations_table.c.id == station_id)).rowcount == 0:
                 raise HubError(f"no station {station_id!r}")
 
     def station_for_token(self, token: str) -> str | None:
-        with self._conn() as conn:
-            row = conn.execute("SELECT id FROM stations WHERE token_sha256 = ?", (token_hash(token),)).fetchone()
-        return row["id"] if row else None
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(stations_table.c.id)
+                                .where(stations_table.c.token_sha256 == token_hash(token))).scalar()
+
+    def is_relay(self, station_id: str) -> bool:
+        with self.engine.connect() as conn:
+            return bool(conn.execute(sa.select(stations_table.c.relay)
+                                     .where(stations_table.c.id == station_id)).scalar())
 
     def stations(self) -> list[Station]:
-        with self._conn() as conn:
-            rows = conn.execute("SELECT * FROM stations ORDER BY id").fetchall()
+        u = uploads_table
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(stations_table).order_by(stations_table.c.id)).mappings().all()
             counts: dict[str, dict[str, int]] = {}
-            for r in conn.execute("SELECT station_id, kind, COUNT(*) AS n FROM uploads GROUP BY station_id, kind"):
+            for r in conn.execute(sa.select(u.c.station_id, u.c.kind, sa.func.count().label("n"))
+                                  .group_by(u.c.station_id, u.c.kind)).mappings():
                 counts.setdefault(r["station_id"], {})[r["kind"]] = r["n"]
         return [Station(id=r["id"], name=r["name"], created_at=r["created_at"], last_seen_at=r["last_seen_at"],
                         last_heartbeat_at=r["last_heartbeat_at"], heartbeat=json.loads(r["heartbeat"] or "{}"),
@@ -133,78 +207,154 @@ class HubStore:
     # -- uploads ------------------------------------------------------------------------
     def ingest(self, station_id: str, kind: str, items: list[Any]) -> list[dict[str, Any]]:
         """Store a batch; one result per item, in order. Runs in one durable transaction."""
-        results: list[dict[str, Any]] = []
         received = _now()
-        with self._conn() as conn, durable(conn):
-            for item in items:
-                problem = _check_item(kind, item) or _other_station(item, station_id)
-                if problem:
-                    key = item.get("key") if isinstance(item, dict) else None
-                    results.append({"key": key if isinstance(key, str) else None, "status": "rejected",
-                                    "reason": problem})
-                    continue
+        results: list[dict[str, Any] | None] = []
+        fresh: list[tuple[int, dict[str, Any]]] = []
+        relay: bool | None = None
+        for item in items:
+            problem = _check_item(kind, item)
+            if not problem:
+                problem = _other_station(item, item.get("station") or station_id)
+            if not problem and "station" in item:
+                relay = self.is_relay(station_id) if relay is None else relay
+                if not relay:
+                    problem = "only a relaying hub may send another station's records (station)"
+                elif not isinstance(item["station"], str) or not STATION_RE.match(item["station"]):
+                    problem = "station must be a station id (letters, digits, '.', '_' or '-')"
+            if problem:
+                key = item.get("key") if isinstance(item, dict) else None
+                results.append({"key": key if isinstance(key, str) else None, "status": "rejected",
+                                "reason": problem})
+            else:
+                fresh.append((len(results), item))
+                results.append(None)
+        # Optimistic first: one INSERT per new key, no savepoints. Only when another delivery
+        # of a key committed in between (the UNIQUE constraint fails and the transaction is
+        # void) is the batch done again with a savepoint around each insert.
+        try:
+            return self._store_batch(station_id, kind, items, fresh, list(results), received, guarded=False)
+        except sa.exc.IntegrityError:
+            return self._store_batch(station_id, kind, items, fresh, list(results), received, guarded=True)
+
+    def _store_batch(self, station_id: str, kind: str, items: list[Any], fresh: list[tuple[int, dict[str, Any]]],
+                     results: list[dict[str, Any] | None], received: str, *, guarded: bool) -> list[dict[str, Any]]:
+        with writing(self.engine) as conn:
+            known = self._receipts(conn, [item["key"] for _i, item in fresh])
+            for index, item in fresh:
                 key = item["key"]
-                cur = conn.execute(
-                    "INSERT INTO uploads (key, kind, station_id, created_at, received_at, payload) "
-                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
-                    (key, kind, station_id, item["created_at"], received, self._stored(kind, item["payload"])))
-                if cur.rowcount == 1:
-                    results.append({"key": key, "status": "created",
-                                    "receipt": {"id": cur.lastrowid, "received_at": received}})
-                    if kind == "heartbeat":
-                        self._note_heartbeat(conn, station_id, item, received)
-                    continue
-                row = conn.execute("SELECT id, kind, station_id, received_at FROM uploads WHERE key = ?",
-                                   (key,)).fetchone()
+                if key not in known:
+                    receipt = self._insert(conn, station_id, kind, item, received, guarded=guarded, vault=self.vault)
+                    if receipt is not None:
+                        results[index] = {"key": key, "status": "created", "receipt": receipt}
+                        known[key] = {"station_id": station_id, "kind": kind, **receipt}
+                        if kind == "heartbeat" and "station" not in item:
+                            self._note_heartbeat(conn, station_id, item, received)
+                        continue
+                    # Another delivery of this key won the race: the constraint kept one row.
+                    known.update(self._receipts(conn, [key]))
+                row = known[key]
                 if row["station_id"] != station_id or row["kind"] != kind:
-                    results.append({"key": key, "status": "rejected",
-                                    "reason": "this key was already used for another record"})
+                    results[index] = {"key": key, "status": "rejected",
+                                      "reason": "this key was already used for another record"}
                 else:
-                    results.append({"key": key, "status": "duplicate",
-                                    "receipt": {"id": row["id"], "received_at": row["received_at"]}})
-            conn.execute("UPDATE stations SET last_seen_at = ? WHERE id = ?", (received, station_id))
-        return results
+                    results[index] = {"key": key, "status": "duplicate",
+                                      "receipt": {"id": row["id"], "received_at": row["received_at"]}}
+            heard = {"last_heartbeat_at": received} if kind == "heartbeat" and any(
+                r and r["status"] == "created" and "station" not in items[i] for i, r in enumerate(results)) else {}
+            conn.execute(stations_table.update().where(stations_table.c.id == station_id)
+                         .values(last_seen_at=received, **heard))
+        return [r for r in results if r is not None]
 
     @staticmethod
-    def _note_heartbeat(conn: sqlite3.Connection, station_id: str, item: dict[str, Any], received: str) -> None:
+    def _receipts(conn: Connection, keys: list[str]) -> dict[str, dict[str, Any]]:
+        if not keys:
+            return {}
+        u = uploads_table
+        rows = conn.execute(sa.select(u.c.key, u.c.id, u.c.kind, u.c.station_id, u.c.received_at)
+                            .where(u.c.key.in_(keys))).mappings()
+        return {r["key"]: dict(r) for r in rows}
+
+    @staticmethod
+    def _insert(conn: Connection, station_id: str, kind: str, item: dict[str, Any],
+                received: str, *, guarded: bool, vault: Vault) -> dict[str, Any] | None:
+        """Insert one upload; ``guarded``: in a savepoint, None when the key's UNIQUE constraint refused it."""
+        insert = uploads_table.insert().values(
+            key=item["key"], kind=kind, station_id=station_id, created_at=item["created_at"],
+            received_at=received, payload=_stored(vault, kind, item["payload"]),
+            origin_station=item.get("station"))
+        if not guarded or conn.dialect.name == "sqlite":
+            # (SQLite: the transaction holds the write lock since it began and has read the
+            # keys, so no other writer can have stored one since.)
+            result = conn.execute(insert)
+            return {"id": result.inserted_primary_key[0], "received_at": received}
+        try:
+            with conn.begin_nested():
+                result = conn.execute(insert)
+        except sa.exc.IntegrityError:
+            return None
+        return {"id": result.inserted_primary_key[0], "received_at": received}
+
+    @staticmethod
+    def _note_heartbeat(conn: Connection, station_id: str, item: dict[str, Any], received: str) -> None:
         # "Last heartbeat" is when the hub heard from the station (the station's clock may be
         # wrong); the state shown is the newest the station made, since after an outage
         # queued heartbeats arrive together, possibly out of order.
-        conn.execute("UPDATE stations SET last_heartbeat_at = ? WHERE id = ?", (received, station_id))
+        s = stations_table
         created = dt.datetime.fromisoformat(item["created_at"]).astimezone(dt.UTC).isoformat()
-        conn.execute(
-            "UPDATE stations SET heartbeat_created_at = ?, heartbeat = ? WHERE id = ? "
-            "AND (heartbeat_created_at IS NULL OR heartbeat_created_at <= ?)",
-            (created, json.dumps(item["payload"], ensure_ascii=False), station_id, created))
+        conn.execute(s.update().where(s.c.id == station_id,
+                                      sa.or_(s.c.heartbeat_created_at.is_(None), s.c.heartbeat_created_at <= created))
+                     .values(heartbeat_created_at=created, heartbeat=json.dumps(item["payload"], ensure_ascii=False)))
 
-    def uploads(self, kind: str | None = None, station_id: str | None = None) -> list[dict[str, Any]]:
-        """Stored uploads, oldest first (for the status page, tests and exports)."""
-        sql = "SELECT * FROM uploads WHERE 1=1"
-        args: list[Any] = []
+    def uploads(self, kind: str | None = None, station_id: str | None = None, *,
+                after_id: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
+        """Stored uploads, oldest first (for the status page, tests, exports and forwarding)."""
+        u = uploads_table
+        query = sa.select(u).where(u.c.id > after_id).order_by(u.c.id)
         if kind:
-            sql += " AND kind = ?"
-            args.append(kind)
+            query = query.where(u.c.kind == kind)
         if station_id:
-            sql += " AND station_id = ?"
-            args.append(station_id)
-        with self._conn() as conn:
-            rows = conn.execute(sql + " ORDER BY id", args).fetchall()
+            query = query.where(u.c.station_id == station_id)
+        if limit:
+            query = query.limit(limit)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
         return [{**dict(r), "payload": self._loaded(r["kind"], r["payload"])} for r in rows]
 
     # -- the vault hook: registrations are sealed at rest -------------------------------
     def _stored(self, kind: str, payload: dict[str, Any]) -> str:
-        if kind == "registration":
-            return self.vault.seal(payload)
-        return json.dumps(payload, ensure_ascii=False)
+        return _stored(self.vault, kind, payload)
 
     def _loaded(self, kind: str, stored: str) -> dict[str, Any]:
         return self.vault.unseal(stored) if kind == "registration" else json.loads(stored)
 
     def count(self, kind: str | None = None) -> int:
-        with self._conn() as conn:
-            if kind:
-                return conn.execute("SELECT COUNT(*) FROM uploads WHERE kind = ?", (kind,)).fetchone()[0]
-            return conn.execute("SELECT COUNT(*) FROM uploads").fetchone()[0]
+        query = sa.select(sa.func.count()).select_from(uploads_table)
+        if kind:
+            query = query.where(uploads_table.c.kind == kind)
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _stored(vault: Vault, kind: str, payload: dict[str, Any]) -> str:
+    if kind == "registration":
+        return vault.seal(payload)
+    return json.dumps(payload, ensure_ascii=False)
+
+
+def _other_station(item: dict[str, Any], station_id: str) -> str | None:
+    """The station is the token's (or, from a relay, the one it names): a record naming
+    another station is refused, not stored."""
+    named = item["payload"].get("station_id")
+    if named is not None and named != station_id:
+        return "payload.station_id is not the station of this token"
+    return None
+
+
+def _file_url(path: Path) -> str:
+    return sqlite_url(path.parent, path.name)
 
 
 def _check_item(kind: str, item: Any) -> str | None:
@@ -236,24 +386,3 @@ def _check_item(kind: str, item: Any) -> str | None:
         if not all(k in payload for k in ("item_kind", "item_id", "started_at", "duration_s")):
             return "proof of play needs item_kind, item_id, started_at and duration_s"
     return None
-
-
-def _other_station(item: dict[str, Any], station_id: str) -> str | None:
-    """The station is the token's: a record naming another station is refused, not stored."""
-    named = item["payload"].get("station_id")
-    if named is not None and named != station_id:
-        return "payload.station_id is not the station of this token"
-    return None
-
-
-class _Closing:
-    """``with`` that closes a connection at the end (sqlite3's own context manager does not)."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-
-    def __enter__(self) -> sqlite3.Connection:
-        return self.conn
-
-    def __exit__(self, *exc: object) -> None:
-        self.conn.close()

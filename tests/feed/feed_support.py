@@ -4,6 +4,7 @@ stations configured to sync from it, and checks that a station shows a complete 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import random
@@ -42,6 +43,7 @@ class Hub:
     public_key: str
     key_path: Path
     media_src: Path
+    database_url: str | None = None
 
     @property
     def url(self) -> str:
@@ -55,9 +57,9 @@ class Hub:
     def feed_dir(self) -> Path:
         return self.home / "feeds" / FEED_NAME
 
-    @property
+    @functools.cached_property
     def store(self) -> HubStore:
-        return HubStore(self.home / "hub.db")
+        return HubStore(self.database_url or self.home / "hub.db", home=self.home)
 
     def add_media(self, seed: int, size: int, ext: str = "mp4", kind: str = "video/mp4") -> MediaRef:
         data = media_bytes(seed, size)

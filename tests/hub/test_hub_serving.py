@@ -1,0 +1,145 @@
+"""Production serving: the hub under gunicorn with several workers, the feed as static files behind a
+real nginx (Debian's package, the shipped site file), and a station syncing through it."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import psutil
+import pytest
+import requests
+
+from config.cli import main
+from config.netutil import free_port, wait_for_port
+from content.feed import Manifest
+from content.hub.app import HubServer, create_app
+from content.hub.db import masked_url
+from content.hub.localservers import LocalNginx
+from content.hub.storage import HubStore
+from content.store import Store
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "content" / "hub" / "example"
+
+
+def test_hub_serve_with_gunicorn_workers(hub_database: str, tmp_path: Path) -> None:
+    home = tmp_path / "hub"
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "config.cli", "hub", "serve", "--home", str(home),
+                                "--database-url", hub_database, "--workers", "2", "--threads", "2",
+                                "--port", str(port)], cwd=ROOT, stderr=subprocess.PIPE)
+    store = None
+    try:
+        wait_for_port(port, timeout=60)
+        assert _workers(process.pid, 2) == 2  # two worker processes
+        store = HubStore(hub_database, home=home)
+        token = store.add_station("gy-001")
+        entry = {"key": str(uuid.uuid4()), "created_at": "2026-03-01T09:30:00+08:00",
+                 "payload": {"code": "ABC234", "kind": "返乡", "person": {"name": "张三"}, "answers": {}}}
+        answers: list[dict] = []
+
+        def send() -> None:
+            r = requests.post(f"http://127.0.0.1:{port}/api/v1/registrations", json={"items": [entry]},
+                              headers={"Authorization": f"Bearer {token}"}, timeout=30)
+            answers.append(r.json()["results"][0])
+
+        threads = [threading.Thread(target=send) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(a["status"] for a in answers) == ["created"] + ["duplicate"] * 7
+        assert len({a["receipt"]["id"] for a in answers}) == 1
+        assert store.count("registration") == 1
+        assert "gy-001" in requests.get(f"http://127.0.0.1:{port}/api/v1/status", timeout=10).text
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+        if store:
+            store.close()
+    err = process.stderr.read().decode()
+    assert "gunicorn, 2 worker processes" in err
+    assert f"database {masked_url(hub_database)} (gunicorn" in err
+
+
+def _workers(pid: int, expected: int) -> int:
+    """The master's worker count once it has forked them all (gunicorn listens before forking)."""
+    deadline = time.monotonic() + 60
+    while len(psutil.Process(pid).children()) < expected and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return len(psutil.Process(pid).children())
+
+
+@pytest.fixture
+def behind_nginx(tmp_path: Path):
+    """A hub home with the example feed published, the hub on waitress, nginx in front."""
+    home = tmp_path / "hub"
+    assert main(["hub", "keygen", "--home", str(home)]) == 0
+    assert main(["hub", "publish", str(EXAMPLE), "--home", str(home)]) == 0
+    app = create_app(home)
+    with HubServer(app) as hub, LocalNginx(home, hub.port) as nginx:
+        yield home, app, nginx
+    app.extensions["hub_store"].close()
+
+
+def test_nginx_serves_the_published_feed_with_validators_ranges_and_cache_headers(behind_nginx) -> None:
+    home, _app, nginx = behind_nginx
+    feed = home / "feeds" / "gy-yunyan"
+    base = nginx.url + "feeds/gy-yunyan/"
+    first = requests.get(base + "manifest.json", timeout=10)
+    assert first.status_code == 200 and first.headers["Server"].startswith("nginx")
+    assert first.content == (feed / "manifest.json").read_bytes()
+    assert first.headers["ETag"] and first.headers["Cache-Control"] == "no-cache"
+    again = requests.get(base + "manifest.json", headers={"If-None-Match": first.headers["ETag"]}, timeout=10)
+    assert again.status_code == 304 and again.content == b"" and "Content-Length" not in again.headers
+    manifest = Manifest.from_bytes(first.content)
+    media = manifest.media[0]
+    whole = requests.get(base + media.path, timeout=10)
+    assert whole.status_code == 200 and len(whole.content) == media.size
+    assert whole.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    part = requests.get(base + media.path, headers={"Range": "bytes=100-199"}, timeout=10)
+    assert part.status_code == 206 and part.content == whole.content[100:200]
+    assert part.headers["Content-Range"] == f"bytes 100-199/{media.size}"
+    item = requests.get(base + manifest.items[0].path, timeout=10)
+    assert "immutable" in item.headers["Cache-Control"] and item.headers["Content-Type"] == "application/json"
+    (feed / "items" / "half.json.tmp").write_bytes(b"{")
+    assert requests.get(base + "items/half.json.tmp", timeout=10).status_code == 404
+    for path in ("feeds/../feed.key", "feeds/gy-yunyan/../../feed.key", "feeds/%2e%2e/hub.db", "feed.key"):
+        leaked = requests.get(nginx.url + path, timeout=10)
+        assert leaked.status_code == 404 and b"PRIVATE KEY" not in leaked.content, path
+
+
+def test_uploads_and_status_pass_through_nginx_to_the_hub(behind_nginx) -> None:
+    _home, app, nginx = behind_nginx
+    token = app.extensions["hub_store"].add_station("gy-001", "城东")
+    beat = {"key": str(uuid.uuid4()), "created_at": "2026-03-01T09:30:00+08:00", "payload": {"content_version": 3}}
+    answer = requests.post(nginx.url + "api/v1/heartbeats", json={"items": [beat]},
+                           headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert answer.status_code == 200 and answer.json()["results"][0]["status"] == "created"
+    assert "城东" in requests.get(nginx.url, timeout=10).text
+    refused = requests.post(nginx.url + "api/v1/heartbeats", json={"items": [beat]}, timeout=10)
+    assert refused.status_code == 401  # the hub's own answer, passed through
+
+
+def test_a_station_syncs_through_nginx(behind_nginx, station) -> None:
+    home, _app, nginx = behind_nginx
+    public = (home / "feed.pub").read_text().strip()
+    config = str(station.config_path)
+    station.write(f'[hub]\nfeed_url = "{nginx.url}feeds/gy-yunyan/"\npublic_key = "{public}"\ntimeout_s = 5\n')
+    assert main(["sync", "--once", "--no-progress", "--config", config]) == 0
+    with Store.from_settings(station.settings) as store:
+        info = store.content_info()
+        assert (info.feed_id, info.version) == ("gy-yunyan", 1)
+        assert store.export_content().jobs
+    assert main(["sync", "--once", "--config", config]) == 5  # unchanged: nginx answered 304
+    assert main(["hub", "publish", str(EXAMPLE), "--home", str(home)]) == 0  # version 2
+    assert main(["sync", "--once", "--no-progress", "--config", config]) == 0
+    with Store.from_settings(station.settings) as store:
+        assert store.content_info().version == 2
+    assert "error" not in nginx.error_log().lower().replace("error_log", "")
