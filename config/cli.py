@@ -22,6 +22,7 @@ from typing import Any
 from config import exitcodes
 from config.privacy import install_log_scrubbing
 from config.settings import Settings, SettingsError, find_settings_file, load_settings
+from deploy.logs import install_log_limits
 
 Handler = Callable[[argparse.Namespace, "Context"], int]
 
@@ -38,6 +39,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "stats": ("content.stats_cli", "service counts from the station store"),
     "doctor": ("config.doctor", "check this station's set-up and print a table"),
     "config": ("config.config_cli", "check and show the station settings"),
+    "install": ("deploy.cli", "install a release bundle on this box: user, folders, units (root)"),
+    "upgrade": ("deploy.upgrade_cli", "releases from the feed: check, install, switch, roll back"),
+    "screens": ("deploy.screens_cli", "switch the screens off outside opening hours and on again"),
 }
 
 EPILOG = "exit codes:\n" + "\n".join(f"  {code:<4} {text}" for code, text in exitcodes.TABLE)
@@ -96,11 +100,23 @@ def add_command(subparsers: argparse._SubParsersAction, name: str, help: str, **
     )
 
 
+def version() -> str:
+    """The installed release's version (the package metadata of whatever ``config`` came from)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("yizhan")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="yizhan", description="Yizhan (驿站): software for a public employment service station.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter, parents=[_COMMON],
     )
+    parser.add_argument("--version", action="version", version=f"yizhan {version()}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
         try:
@@ -131,6 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     install_log_scrubbing()
+    install_log_limits()  # months unattended: the same line a second must not fill the disk
     handler: Handler | None = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()

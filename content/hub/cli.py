@@ -127,6 +127,9 @@ def register(parser: argparse.ArgumentParser) -> None:
 
     register_commands(sub, _home)
 
+    from content.hub.releases import register_release
+    register_release(sub)
+
 
 def _home(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--home", metavar="DIR", default=None,
