@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from content.hub.console.core import ROLES
 from content.hub.console.publishing import save_group
 from content.hub.publish import write_keypair
 
+HUB_DATABASES = ("sqlite", "postgresql")
 PASSWORD = "Passw0rd-test"
 FEED = "gy-test"
 TOKEN_RE = re.compile(rb'name="csrf_token" value="([^"]+)"')
@@ -42,6 +44,7 @@ class Console:
     home: Path
     app: Flask
     clock: Clock
+    database_url: str
 
     @property
     def engine(self) -> Any:
@@ -87,16 +90,28 @@ def quick_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
+# Every console module runs on SQLite and PostgreSQL except the Chromium journey (suite time).
+SQLITE_ONLY = {"test_console_browser"}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "hub_database" in metafunc.fixturenames and metafunc.module.__name__ not in SQLITE_ONLY:
+        metafunc.parametrize("hub_database", HUB_DATABASES, indirect=True)
+
+
 @pytest.fixture
-def console(tmp_path: Path) -> Console:
+def console(tmp_path: Path, hub_database: str) -> Iterator[Console]:
     home = tmp_path / "hub"
     write_keypair(home)
     clock = Clock(dt.datetime(2026, 11, 20, 2, 0, tzinfo=dt.UTC))
-    app = create_app(home, console_clock=clock)
+    app = create_app(home, console_clock=clock, database_url=hub_database)
     engine = app.extensions["console"].engine
     for role in ROLES:
         create_user(engine, role, PASSWORD, [role], f"{ROLES[role]}甲")
     create_user(engine, "reviewer2", PASSWORD, ["reviewer", "publisher"], "审核乙")
     with engine.begin() as conn:
         save_group(conn, FEED, "测试范围", ["520100"], [], "2026-11-20T02:00:00+00:00")
-    return Console(home=home, app=app, clock=clock)
+    try:
+        yield Console(home=home, app=app, clock=clock, database_url=hub_database)
+    finally:
+        app.extensions["hub_store"].close()
