@@ -17,7 +17,7 @@ import time
 from typing import Any
 
 from config import exitcodes
-from config.cli import CommandError, Context, add_command
+from config.command import CommandError, Context, add_command
 from config.settings import SettingsError
 
 DEFAULT_BAUD = 115200

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from config import exitcodes
-from config.cli import CommandError, Context, add_command
+from config.command import CommandError, Context, add_command
 from config.settings import SettingsError
 
 DEFAULT_TIMEOUT_S = 15.0
