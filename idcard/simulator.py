@@ -527,7 +527,15 @@ class Simulator:
             return [f"error bad arguments for {verb!r} (try 'help')"]
 
     def _command(self, verb: str, args: list[str]) -> list[str]:
-        target = _target(args)
+        answer = self._card_command(verb, args)
+        if answer is None:
+            answer = self._fault_command(verb, args)
+        if answer is None:
+            raise SimulatorError(f"unknown command {verb!r} (try 'help')")
+        return answer
+
+    def _card_command(self, verb: str, args: list[str]) -> list[str] | None:
+        """Commands about the card, the plug and the simulator itself; None if not one of them."""
         if verb == "help":
             return [*HELP.splitlines(), "ok"]
         if verb == "list":
@@ -544,6 +552,18 @@ class Simulator:
         if verb == "replug":
             self.replug()
             return [f"ok plugged in: {self.path} -> {self.device}"]
+        if verb == "status":
+            return [f"ok {json.dumps(self.state(), ensure_ascii=False)}"]
+        if verb == "timing":
+            return [f"ok {json.dumps(self.timing())}"]
+        if verb in ("quit", "exit"):
+            self.quit_requested.set()
+            return ["ok bye"]
+        return None
+
+    def _fault_command(self, verb: str, args: list[str]) -> list[str] | None:
+        """Commands that arm a fault for later replies; None if not one of them."""
+        target = _target(args)
         if verb == "garbage":
             self.inject_garbage(target)
             return [f"ok garbage before {_next_reply(target)}"]
@@ -567,14 +587,7 @@ class Simulator:
         if verb == "clear":
             self.clear_faults()
             return ["ok faults cleared"]
-        if verb == "status":
-            return [f"ok {json.dumps(self.state(), ensure_ascii=False)}"]
-        if verb == "timing":
-            return [f"ok {json.dumps(self.timing())}"]
-        if verb in ("quit", "exit"):
-            self.quit_requested.set()
-            return ["ok bye"]
-        raise SimulatorError(f"unknown command {verb!r} (try 'help')")
+        return None
 
     def serve_control(self, port: int = 0) -> int:
         """Accept text commands on 127.0.0.1:``port`` (0: any free port); return the port."""
