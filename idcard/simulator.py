@@ -33,7 +33,7 @@ import tempfile
 import threading
 import time
 import tty
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -720,12 +720,3 @@ class ControlClient:
 def control_client(port: int, host: str = "127.0.0.1", timeout: float = 5.0) -> ControlClient:
     """A connected :class:`ControlClient` for a simulator's control port."""
     return ControlClient(port, host, timeout)
-
-
-def run_commands(simulator: Simulator, lines: Iterable[str]) -> list[str]:
-    """Carry out several text commands; the answers, one list entry per line."""
-    out: list[str] = []
-    for line in lines:
-        if line.strip():
-            out.extend(simulator.handle_command(line))
-    return out
