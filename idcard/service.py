@@ -134,8 +134,8 @@ class ReaderService:
         self._fault: str | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings, on_event: Callable[[ReaderEvent], None] | None = None
-                      ) -> ReaderService:
+    def from_settings(cls, settings: Settings, on_event: Callable[[ReaderEvent], None] | None = None,
+                      clock: Clock = SYSTEM_CLOCK) -> ReaderService:
         """A service for the station's configured reader (``[devices.idcard]``).
 
         A configured photo decoder that cannot be loaded is logged and the service works without it.
@@ -148,7 +148,8 @@ class ReaderService:
             except PhotoDecoderError as exc:
                 log.warning("photos will not be decoded: %s", exc)
         return cls(conf.port, baud=conf.baud, poll_interval=conf.poll_interval_ms / 1000,
-                   reply_timeout=conf.reply_timeout_s, on_event=on_event, photo_decoder=decoder)
+                   reply_timeout=conf.reply_timeout_s, on_event=on_event, photo_decoder=decoder,
+                   clock=clock)
 
     # -- life cycle ----------------------------------------------------------------------
 
