@@ -245,7 +245,7 @@ class ReaderService:
             self._go_offline(f"cannot open {self.port}: {port_error_reason(exc)}")
             return False
         self._serial = port
-        self._reader = Reader(port, self.reply_timeout)
+        self._reader = Reader(port, self.reply_timeout, self.clock)
         self._fault = None
         self.state = "error"  # until the reader proves it answers
         try:

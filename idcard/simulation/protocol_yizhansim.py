@@ -88,7 +88,9 @@ class Serial(SerialBase):
         for item in self._decoder.feed(bytes(data)):
             answer = model.answer(item, now)
             if answer is not None:
-                self._pending.append((now + answer.delay, answer.frame))
+                # One wire: a reply cannot overtake an earlier, slower one.
+                ready_at = max([now + answer.delay] + [at for at, _ in self._pending[-1:]])
+                self._pending.append((ready_at, answer.frame))
         return len(data)
 
     def _ready(self, now: float) -> bytearray:
@@ -118,8 +120,8 @@ class Serial(SerialBase):
         return sum(len(b) for at, b in self._pending if at <= self._live().clock.monotonic())
 
     def reset_input_buffer(self) -> None:
-        self._live()
-        self._pending.clear()
+        """Drop what has arrived; a late reply still on its way arrives afterwards, as on a wire."""
+        self._ready(self._live().clock.monotonic())
 
     def reset_output_buffer(self) -> None:
         self._live()

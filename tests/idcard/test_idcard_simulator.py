@@ -93,3 +93,38 @@ def test_link_never_replaces_a_real_file(tmp_path: Path) -> None:
     with pytest.raises(SimulatorError, match="exists and is not a symlink"):
         Simulator(link=precious).start()
     assert precious.read_text() == "not a port"
+
+
+def test_in_process_port_behaves_like_a_cable() -> None:
+    """``yizhansim://``: the reply logic through pyserial's URL handlers, unplug and all, no pty."""
+    import serial
+
+    from idcard.clock import ManualClock
+    from idcard.port import open_port
+    from idcard.protocol import Reader
+    from idcard.simulation.model import ReaderModel
+    from idcard.simulation.protocol_yizhansim import serve_in_process, withdraw
+
+    clock = ManualClock()
+    model = ReaderModel(clock=clock)
+    url = serve_in_process(model, "cable")
+    assert url == "yizhansim://cable"
+    try:
+        with open_port(url, timeout=0.5) as port:
+            reader = Reader(port, 0.5, clock)
+            assert not reader.find_card()
+            model.place(3)
+            assert reader.find_card() and reader.read_card().name == "阿依古丽·测试"
+            model.unplug()
+            with pytest.raises(serial.SerialException, match="Input/output error"):
+                reader.find_card()
+        with pytest.raises(serial.SerialException, match="No such file or directory"):
+            open_port(url)
+        model.replug()
+        with open_port(url, timeout=0.5) as port:
+            assert Reader(port, 0.5, clock).sam_status().ok
+        assert clock.monotonic() == 1000.0  # nothing waited
+    finally:
+        withdraw(url)
+    with pytest.raises(serial.SerialException, match="no simulated reader"):
+        open_port(url)
