@@ -31,7 +31,7 @@ def sim() -> Iterator[Simulator]:
 
 @pytest.fixture
 def port(sim: Simulator) -> Iterator[serial.Serial]:
-    with serial.Serial(sim.path, 115200, timeout=1.0) as opened:
+    with open_port(sim.path, 115200, timeout=1.0) as opened:
         yield opened
 
 
@@ -184,7 +184,7 @@ def test_silent_device_times_out() -> None:
     master, slave = os.openpty()  # a port where nothing answers (wrong device, wrong baud...)
     tty.setraw(slave)
     try:
-        with serial.Serial(os.ttyname(slave), 115200) as port:
+        with open_port(os.ttyname(slave), 115200) as port:
             reader = Reader(port, reply_timeout=0.2)
             started = time.monotonic()
             with pytest.raises(ReplyTimeout, match=r"^no reply within 0.2 s$"):
@@ -226,7 +226,7 @@ def test_replies_take_their_wire_time(reader: Reader, sim: Simulator) -> None:
 
 
 def test_without_timing_replies_are_immediate() -> None:
-    with Simulator(honour_timing=False) as sim, serial.Serial(sim.path, 115200, timeout=1.0) as port:
+    with Simulator(honour_timing=False) as sim, open_port(sim.path, 115200, timeout=1.0) as port:
         reader = Reader(port)
         sim.place(1)
         reader.find_card()
@@ -234,7 +234,7 @@ def test_without_timing_replies_are_immediate() -> None:
 
 
 def test_at_9600_baud_a_read_longer_than_the_reply_timeout_still_arrives() -> None:
-    with Simulator(baud=9600) as sim, serial.Serial(sim.path, 9600) as port:
+    with Simulator(baud=9600) as sim, open_port(sim.path, 9600) as port:
         reader = Reader(port, reply_timeout=0.5)
         sim.place(1)
         started = time.monotonic()
