@@ -5,10 +5,12 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-DEB_PACKAGES := xvfb xauth libgl1-mesa-dri libmtdev1 libusb-1.0-0 fonts-wqy-microhei espeak-ng fontconfig nginx fonts-babelstone-han chromium postgresql systemd
+DEB_PACKAGES := xvfb xauth libgl1-mesa-dri libmtdev1 libusb-1.0-0 fonts-wqy-microhei espeak-ng fontconfig nginx fonts-babelstone-han chromium chromium-driver postgresql systemd passwd
 STAMP := $(VENV)/.installed
+LOCK := requirements.lock
+TEST_LOCK := requirements-test.lock
 
-.PHONY: demo test bench lint setup system-deps venv clean
+.PHONY: demo test bench lint setup system-deps venv clean lock release
 
 setup: system-deps venv
 
@@ -24,11 +26,32 @@ system-deps:
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+# Dependencies come from the hashed lock; the project itself goes in editable on top.
+# A lock that no longer matches pyproject.toml (a dependency added without `make lock`)
+# falls back to an unlocked install with a warning; tests/deploy/test_lock.py fails then.
+$(STAMP): pyproject.toml $(LOCK) $(TEST_LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	if $(PYTHON) -m deploy.lock check; then \
+	  $(PY) -m pip install -q --require-hashes -r $(TEST_LOCK) && $(PY) -m pip install -q --no-deps -e . \
+	  && { $(PY) -m deploy.release --download-only --no-check --wheelhouse .cache/wheelhouse \
+	       || echo "WARNING: could not fill .cache/wheelhouse (the release bundle tests need it)" >&2; } ; \
+	else \
+	  echo "WARNING: $(LOCK) is out of date with pyproject.toml: run 'make lock'; installing unlocked" >&2; \
+	  $(PY) -m pip install -q -e '.[test]'; \
+	fi
 	touch $(STAMP)
+
+# Re-resolve every dependency (needs the package index): after changing pyproject.toml.
+lock: venv
+	$(PY) -m pip install -q uv
+	$(PY) -m deploy.lock write
+
+# The offline bundle for Debian 12 / Python 3.11 x86_64, signed: dist/yizhan-<version>.tar.
+# RELEASE_KEY is the hub's feed key (PEM); a throwaway key is made when it is missing.
+RELEASE_KEY ?= .cache/release-key.pem
+release: setup
+	$(PY) -m deploy.release --key $(RELEASE_KEY) --out dist --wheelhouse .cache/wheelhouse
 
 demo: setup
 	$(VENV)/bin/yizhan demo

@@ -20,14 +20,15 @@ from collections.abc import Sequence
 
 from config import exitcodes
 from config.command import COMMON as _COMMON
-from config.command import EPILOG, CommandError, Context, Handler, add_command, common_options
+from config.command import EPILOG, CommandError, Context, Handler, add_command, common_options, version
 from config.privacy import install_log_scrubbing
 from config.settings import SettingsError
+from deploy.logs import install_log_limits
 
 # Re-exported for subcommand modules written before config.command existed: they still run,
 # and tests/foundation/test_import_cycles.py names them so that they move to config.command.
 __all__ = ["COMMANDS", "EPILOG", "CommandError", "Context", "Handler", "add_command", "build_parser",
-           "common_options", "main", "run"]
+           "common_options", "main", "run", "version"]
 
 # name -> (module, one-line help). The order is the order of ``yizhan --help``.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -42,6 +43,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "stats": ("content.stats_cli", "service counts from the station store"),
     "doctor": ("config.doctor", "check this station's set-up and print a table"),
     "config": ("config.config_cli", "check and show the station settings"),
+    "install": ("deploy.cli", "install a release bundle on this box: user, folders, units (root)"),
+    "upgrade": ("deploy.upgrade_cli", "releases from the feed: check, install, switch, roll back"),
+    "screens": ("deploy.screens_cli", "switch the screens off outside opening hours and on again"),
 }
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="yizhan", description="Yizhan (驿站): software for a public employment service station.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter, parents=[_COMMON],
     )
+    parser.add_argument("--version", action="version", version=f"yizhan {version()}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
         try:
@@ -79,6 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     install_log_scrubbing()
+    install_log_limits()  # months unattended: the same line a second must not fill the disk
     handler: Handler | None = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()

@@ -2,7 +2,7 @@
 
 ``config.cli`` is the one module that imports the ``*_cli`` modules (by name, from its
 COMMANDS table); they import this leaf module for :func:`add_command`,
-:class:`CommandError`, :class:`Context` and the exit codes, so that no import cycle runs
+:class:`CommandError`, :class:`Context`, :func:`version` and the exit codes, so that no import cycle runs
 back through ``config.cli``. This module imports only the settings and exit codes, never a
 package above ``config``.
 """
@@ -74,3 +74,14 @@ def add_command(subparsers: argparse._SubParsersAction, name: str, help: str, **
         name, help=help, description=kwargs.pop("description", help), parents=[COMMON],
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs,
     )
+
+
+def version() -> str:
+    """The installed release's version (the package metadata of whatever ``config`` came from)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("yizhan")
+    except PackageNotFoundError:
+        return "unknown"

@@ -18,6 +18,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -26,6 +27,10 @@ from config.cli import CommandError, Context
 from config.netutil import free_port, wait_for_port
 from config.settings import hash_pin
 from config.xvfb import VirtualDisplay, start_xvfb
+
+# The console's two demo users: username -> (password, name, roles).
+CONSOLE_USERS = {"bianji": ("bianji2026", "张编辑", ("editor", "registrar")),
+                 "shenhe": ("shenhe2026", "李审核", ("reviewer", "publisher", "operator", "admin"))}
 
 DEMO_STATION = """\
 # Made by 'yizhan demo': a station on loopback with simulated hardware.
@@ -177,6 +182,32 @@ def _wait_for_line(proc: subprocess.Popen[bytes], log: Path, pattern: str, timeo
     raise CommandError(f"a demo process did not start in {timeout:.0f} s; see {log}")
 
 
+def _console_setup(hub_home: Path) -> None:
+    """The console: the sample content as approved and published, and the two demo users."""
+    from content.hub.console.auth import create_user
+    from content.hub.console.seed import seed_source
+    from content.hub.db import make_engine, migrate, sqlite_url
+
+    engine = make_engine(sqlite_url(hub_home))
+    migrate(engine)
+    seed_source(engine, hub_home, hub_home / "source", feed_id=FEED_ID, title="云岩区各驿站", regions=["520103"],
+                published=True)
+    for username, (password, name, roles) in CONSOLE_USERS.items():
+        create_user(engine, username, password, list(roles), name)
+    engine.dispose()
+
+
+def _console_screenshots(base: str, out_dir: Path, work: Path, delivered: threading.Event) -> None:
+    """Every console page in Chromium; the registrations' pages once the station has delivered."""
+    from content.hub.console.browser import demo_screenshots
+
+    users = {"editor": ("bianji", CONSOLE_USERS["bianji"][0]), "reviewer": ("shenhe", CONSOLE_USERS["shenhe"][0])}
+    try:
+        demo_screenshots(base, users, out_dir, work, later=("登记跟进", "登记详情", "交接与清除"), ready=delivered)
+    except Exception as exc:  # screenshots are a by-product: the station demo goes on without them
+        print(f"    console screenshots failed: {exc}", file=sys.stderr)
+
+
 def _demo(args: argparse.Namespace, ctx: Context) -> int:
     out: Path = args.out.resolve()
     headless = not os.environ.get("DISPLAY")
@@ -200,8 +231,12 @@ def _demo(args: argparse.Namespace, ctx: Context) -> int:
         _shorten_for_demo(hub_home / "source")
         _yizhan("hub", "publish", str(hub_home / "source"), "--home", str(hub_home), "--region", "520103",
                 log=logs / "hub-setup.log")
+        # The console's tables and the station's token are in different tables: set both up at once.
+        setup = threading.Thread(target=_console_setup, args=(hub_home,), daemon=True)
+        setup.start()
         token = _yizhan("hub", "station", "add", "demo-gy-001", "--name", "城东社区人社便民服务站",
                         "--home", str(hub_home), log=logs / "hub-setup.log")["token"]
+        setup.join()
         hub_port, printer_port = free_port(), free_port()
         hub = procs.start("hub", [*py, "hub", "serve", "--home", str(hub_home), "--port", str(hub_port)],
                           env=env, log=logs / "hub.log")
@@ -241,6 +276,14 @@ def _demo(args: argparse.Namespace, ctx: Context) -> int:
 
         print(f"5/6 running: hub http://127.0.0.1:{hub_port}/ , staff PIN {DEMO_PIN}"
               + (f", for {seconds:.0f} s" if seconds else ", Ctrl-C stops everything"))
+        print(f"    console http://127.0.0.1:{hub_port}/console/ users: "
+              + "; ".join(f"{u} / {p} ({n})" for u, (p, n, _r) in CONSOLE_USERS.items()))
+        # Console screenshots in Chromium while the station runs (the pages of registrations
+        # are taken again once the station has delivered what residents registered).
+        delivered = threading.Event()
+        console_shots = threading.Thread(target=_console_screenshots, daemon=True,
+                                         args=(f"http://127.0.0.1:{hub_port}/", shots / "hub", out, delivered))
+        console_shots.start()
         deadline = started + seconds + 60 if seconds else None
         while (board.poll() is None or kiosk.poll() is None) and (deadline is None or time.monotonic() < deadline):
             if hub.poll() is not None:
@@ -250,8 +293,10 @@ def _demo(args: argparse.Namespace, ctx: Context) -> int:
                   if p.poll() not in (None, 0)]
         if failed:
             raise CommandError(", ".join(f"the {n} failed (exit {c})" for n, c in failed) + f"; see {logs}")
-        print("6/6 delivering what residents registered")
+        print("6/6 delivering what residents registered; console screenshots")
         _yizhan("sync", "--once", "--no-progress", env=env, log=logs / "sync.log")
+        delivered.set()
+        console_shots.join(timeout=180)
     except KeyboardInterrupt:
         print("stopping the demo")
         return exitcodes.INTERRUPTED

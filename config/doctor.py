@@ -20,6 +20,7 @@ from config import exitcodes
 from config.cli import Context
 from config.fonts import FontNotFoundError, find_cjk_font
 from config.settings import Settings
+from deploy.checks import check_release, check_udev, check_units
 
 MARKS = {"ok": "✓", "fail": "✗", "skip": "–"}
 
@@ -213,7 +214,7 @@ def check_clock(settings: Settings, now: dt.datetime | None = None) -> Check:
 
 
 CHECKS = (check_font, check_display, check_reader, check_printer, check_storage, check_hub, check_transport,
-          check_feed, check_media, check_clock)
+          check_feed, check_media, check_clock, check_units, check_udev, check_release)
 
 
 def run_checks(settings: Settings) -> list[Check]:

@@ -222,6 +222,37 @@ class UiSettings(_Section):
     language: Literal["zh_CN"] = "zh_CN"
 
 
+class ScreensSettings(_Section):
+    """When the screens are on (``yizhan screens run``); outside these hours they are off."""
+
+    days: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5, 6, 7],
+                            description="ISO weekdays the station is open (1 = Monday)")
+    board_on: str = Field(default="07:30-20:00", description="HH:MM-HH:MM the board's TV is on")
+    kiosk_on: str = Field(default="08:30-18:00", description="HH:MM-HH:MM the kiosk screen is on")
+    board_method: Literal["cec", "dpms", "none"] = "cec"
+    kiosk_method: Literal["dpms", "none"] = "dpms"
+    cec_port: str = Field(default="", description="cec-client adapter port; empty = the first one found")
+    kiosk_wake_s: int = Field(default=300, ge=30, le=3600,
+                              description="after a touch at night, the kiosk screen stays on this long")
+
+    @field_validator("board_on", "kiosk_on")
+    @classmethod
+    def _hours(cls, value: str) -> str:
+        import re
+
+        match = re.fullmatch(r"([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)", value)
+        if not match or value[6:] == "24:01" or value[:5] >= value[6:]:
+            raise ValueError(f"must be HH:MM-HH:MM with the start before the end, got {value!r}")
+        return value
+
+    @field_validator("days")
+    @classmethod
+    def _days(cls, value: list[int]) -> list[int]:
+        if not value or any(d not in range(1, 8) for d in value):
+            raise ValueError(f"must list weekdays 1 (Monday) to 7 (Sunday), got {value}")
+        return value
+
+
 class Settings(_Section):
     station: StationSettings
     hub: HubSettings = HubSettings()
@@ -230,6 +261,7 @@ class Settings(_Section):
     storage: StorageSettings = StorageSettings()
     privacy: PrivacySettings = PrivacySettings()
     ui: UiSettings = UiSettings()
+    screens: ScreensSettings = ScreensSettings()
     source: Path | None = Field(default=None, exclude=True)
 
     @property

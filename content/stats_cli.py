@@ -22,6 +22,38 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--date", type=dt.date.fromisoformat, metavar="YYYY-MM-DD",
                         help="count jobs open on this day (default: today)")
     parser.set_defaults(handler=_stats)
+    from config.cli import add_command
+
+    sub = parser.add_subparsers(dest="stats_command", metavar="ACTION")
+    report = add_command(sub, "report", "the month's 服务成效表 as CSV, XLSX and a PNG chart")
+    report.add_argument("--month", required=True, metavar="YYYY-MM", help="e.g. 2026-11")
+    report.add_argument("--out", default="reports", metavar="DIR", help="folder for the files (default ./reports)")
+    report.set_defaults(handler=_report)
+
+
+def _report(args: argparse.Namespace, ctx: Context) -> int:
+    from pathlib import Path
+
+    from config.cli import CommandError
+    from config.fonts import FontNotFoundError, find_cjk_font
+    from content.stats_report import month_report, parse_month, write_report
+
+    try:
+        month = parse_month(args.month)
+    except ValueError as exc:
+        raise CommandError(str(exc), exitcodes.USAGE) from None
+    settings = ctx.settings
+    report = month_report(settings.db_path, month, station_id=settings.station.id, station_name=settings.station.name)
+    try:
+        font = find_cjk_font(settings.ui.font)
+    except FontNotFoundError:
+        font = None
+    files = write_report(report, Path(args.out), font)
+    total = dict(zip(("登记合计", "打印合计", "自助机使用"), (report.total[5], report.total[8], report.total[9]), strict=True))
+    ctx.emit({"month": args.month, "files": [str(f) for f in files], "total": total},
+             f"{args.month} 服务成效：登记 {total['登记合计']} 人次，打印 {total['打印合计']} 张，"
+             f"自助机使用 {total['自助机使用']} 次\n" + "\n".join(f"  {f}" for f in files))
+    return exitcodes.OK
 
 
 def _stats(args: argparse.Namespace, ctx: Context) -> int:

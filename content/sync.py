@@ -977,6 +977,7 @@ class SyncLoop:
 
     def run_round(self) -> SyncStatus:
         """One sync + heartbeat + delivery, in the caller's thread (the loop calls this)."""
+        from content.health import station_health
         from content.outbox import Outbox, record_heartbeat
 
         with self._lock:
@@ -991,7 +992,7 @@ class SyncLoop:
             log.exception("sync loop: could not read the feed's health")
             feed = {}
         try:
-            record_heartbeat(self.settings, devices=self.health() if self.health else {},
+            record_heartbeat(self.settings, **station_health(self.settings, self.health() if self.health else None),
                              last_sync=result.status, last_sync_code=result.code, feed=feed)
         except Exception:
             log.exception("sync loop: could not queue a heartbeat")

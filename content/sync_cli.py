@@ -33,12 +33,14 @@ def _sync(args: argparse.Namespace, ctx: Context) -> int:
     if args.once:
         return _once(args, ctx)
     from content.sync import SyncLoop
+    from deploy import watchdog
 
     loop = SyncLoop(settings)
     print(f"每 {settings.hub.sync_interval_s} 秒同步一次，Ctrl-C 停止", file=sys.stderr)
     try:
         while True:
             status = loop.run_round()
+            watchdog.ping()  # systemd restarts a loop that stops coming round (WatchdogSec)
             result = status.last_result
             if result is not None:
                 _print_result(ctx, result, status.last_delivery)

@@ -30,6 +30,7 @@ from kivy.uix.widget import Widget
 from config.fonts import find_cjk_font
 from content.model import Announcement, Event, Policy
 from content.sync import stale_notices
+from deploy import watchdog
 from display.art import (
     ItemArt,
     Painter,
@@ -199,6 +200,7 @@ class BoardApp(App):
             self.probe.bind()
         self._events.append(Clock.schedule_interval(self.tick, self.tick_s))
         self._events.append(Clock.schedule_interval(lambda _dt: self.poll(), self.poll_s))
+        self._events.extend(watchdog.attach(Clock))  # systemd: READY after the first frame, then alive
         self.poll()
         self.tick()
         if self.run_seconds:

@@ -27,6 +27,7 @@ from kivy.properties import BooleanProperty, ListProperty, NumericProperty, Stri
 from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.label import Label
 
+from deploy import watchdog
 from kiosk import boot
 from kiosk.errors import KioskExceptionHandler
 from kiosk.idle import IdleClock, Phase
@@ -192,6 +193,7 @@ class KioskApp(App):
             Clock.schedule_interval(self._tick_clock, 1.0),
             Clock.schedule_interval(self._tick_voice, 0.5),
             Clock.schedule_interval(self._tick_status, 15.0),
+            *watchdog.attach(Clock),  # systemd: READY after the first frame, then alive (WatchdogSec)
         ]
         self._tick_clock(0)
         self.services.start(on_reader_event=self._from_thread(self.on_reader_event),

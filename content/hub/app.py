@@ -7,6 +7,7 @@ Routes (the contract is ``content/PROTOCOL.md``):
 - ``POST /api/v1/{registrations,events,proof-of-play,heartbeats}``: batches of uploads,
   bearer token per station, idempotent by key.
 - ``GET /``: a read-only status page of the stations; ``GET /api/v1/status`` the same as JSON.
+- ``/console/``: the bureau's console (``content.hub.console``), logged-in staff only.
 
 Uploads are checked from their headers before the body is read (``content.hub.limits``,
 installed in waitress by :class:`HubServer` and :func:`serve_forever`). The home folder is
@@ -50,12 +51,13 @@ def secure_home(home: str | Path) -> Path:
 
 
 def create_app(home: str | Path, *, feeds_dir: str | Path | None = None, database_url: str | None = None,
-               clock: Callable[[], float] = time.monotonic) -> Flask:
+               clock: Callable[[], float] = time.monotonic, console_clock: Any = None) -> Flask:
     """The hub application for a hub home folder (``hub.db``, ``feeds/<name>/``).
 
     ``database_url`` (else ``$YIZHAN_HUB_DATABASE_URL``, else ``[hub] database_url`` in
     ``HOME/hub.toml``, else ``HOME/hub.db``) chooses SQLite or PostgreSQL. ``clock`` drives
-    the upload rate limits (tests pass their own)."""
+    the upload rate limits, ``console_clock`` (UTC datetimes) the console's sessions,
+    lockouts and schedules (tests pass their own)."""
     home = secure_home(home)
     feeds = Path(feeds_dir).expanduser().resolve() if feeds_dir else home / FEEDS_DIR
     store = HubStore.for_home(home, database_url)
@@ -67,6 +69,9 @@ def create_app(home: str | Path, *, feeds_dir: str | Path | None = None, databas
     app.extensions["hub_store"] = store
     guard = UploadGuard(store.station_for_token, clock=clock)
     app.extensions["upload_guard"] = guard
+    from content.hub.console import init_console
+
+    init_console(app, home, feeds, engine=store.engine, clock=console_clock)
 
     @app.get("/feeds/<name>/<path:path>")
     def feed_file(name: str, path: str) -> Response:

@@ -9,6 +9,7 @@
     yizhan hub rotate-key [--home DIR]                   new signing key, trusted by stations via the old one
     yizhan hub station add|list|remove                   station tokens for uploads
     yizhan hub example OUT_DIR                           write an example source folder
+    yizhan hub user|registrations|seed                   the console (content/hub/console/cli.py)
 
 The hub's home folder (``--home``, default ``$YIZHAN_HUB_HOME`` or ``./hub``) holds
 ``feed.key`` / ``feed.pub``, ``hub.db`` and ``feeds/<name>/`` (served at ``/feeds/<name>/``).
@@ -121,6 +122,13 @@ def register(parser: argparse.ArgumentParser) -> None:
     example.add_argument("--region", default="520103")
     example.add_argument("--date", type=dt.date.fromisoformat, help="the day the content is written for (YYYY-MM-DD)")
     example.set_defaults(handler=_example)
+
+    from content.hub.console.cli import register_commands
+
+    register_commands(sub, _home)
+
+    from content.hub.releases import register_release
+    register_release(sub)
 
 
 def _home(parser: argparse.ArgumentParser) -> None:
@@ -276,6 +284,9 @@ def _serve(args: argparse.Namespace, ctx: Context) -> int:
                           workers=args.workers, threads=args.threads)
             return exitcodes.OK
         app = create_app(home, feeds_dir=args.feeds, database_url=args.database_url)
+        from content.hub.console import start_scheduler
+
+        start_scheduler(app)
     except HubDatabaseError as exc:
         raise CommandError(str(exc), exitcodes.USAGE) from None
     _announce(args, feeds, masked_url(str(app.extensions["hub_store"].engine.url)), "waitress, one process")
@@ -284,8 +295,9 @@ def _serve(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _announce(args: argparse.Namespace, feeds: Path, database: str, server: str) -> None:
-    print(f"hub: http://{args.host}:{args.port}/ (status page), feeds from {feeds}, uploads at "
-          f"http://{args.host}:{args.port}/api/v1/, database {database} ({server})", file=sys.stderr, flush=True)
+    print(f"hub: http://{args.host}:{args.port}/ (status page), console at http://{args.host}:{args.port}/console/, "
+          f"feeds from {feeds}, uploads at http://{args.host}:{args.port}/api/v1/, database {database} ({server})",
+          file=sys.stderr, flush=True)
 
 
 def _station_add(args: argparse.Namespace, ctx: Context) -> int:

@@ -1,0 +1,251 @@
+"""Benchmark of the hub console at province scale.
+
+A hub home on SQLite is filled with 3 000 stations (each with a heartbeat), 100 000
+approved jobs and 1 000 000 registration uploads, plus a year of monthly service counts
+per station. Then, through the real console served by waitress on loopback (logged in,
+as a browser would be):
+
+1. station list (page 1, and filtered to stations with alerts): p50/p95;
+2. registrations list, filtered by station and kind, page 3: p50/p95;
+3. the monthly 服务台账 and the 服务成效表: p50/p95;
+4. a 10 000-row XLSX import (parse, validate every row, store as pending versions);
+5. publishing the 100 000-job feed (build, sign, write, snapshot for the next diff).
+
+Also reported: how fast new uploads are folded into the console's tables (``refresh``).
+Figures are from a shared 2-core machine and are noisy.
+
+    .venv/bin/python bench/hub.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import io
+import json
+import logging
+import random
+import re
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import requests  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
+
+from content.hub.app import HubServer, create_app  # noqa: E402
+from content.hub.console.auth import create_user  # noqa: E402
+from content.hub.console.hubdata import refresh  # noqa: E402
+from content.hub.console.items import import_rows, read_table  # noqa: E402
+from content.hub.console.publishing import publish_group, save_group  # noqa: E402
+from content.hub.console.schema import items, service_counts  # noqa: E402
+from content.hub.publish import write_keypair  # noqa: E402
+
+FIGURES: list[tuple[str, float, str]] = []
+FEED = "bench-city"
+PASSWORD = "Bench-passw0rd"
+CATEGORIES = ("普工", "保洁", "保安", "餐饮", "物流", "建筑", "服务", "家政")
+TITLES = ("保洁员", "普工", "保安员", "厨师", "叉车司机", "快递分拣员", "钢筋工", "导购", "育婴员", "电工")
+KINDS = ("求职", "培训需求", "返乡", "零工")
+
+
+def figure(name: str, value: float, unit: str) -> None:
+    FIGURES.append((name, value, unit))
+
+
+def timed(label: str) -> Any:
+    class _T:
+        def __enter__(self) -> _T:
+            self.start = time.perf_counter()
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.seconds = time.perf_counter() - self.start
+            print(f"  {label}: {self.seconds:.1f} s", flush=True)
+
+    return _T()
+
+
+def job_row(i: int, today: dt.date, rng: random.Random) -> dict[str, Any]:
+    low = rng.randrange(2000, 6000, 100)
+    return {"id": f"job-{i:07d}", "title": TITLES[i % len(TITLES)], "employer": f"贵阳市第{i % 997}劳务有限公司",
+            "category": CATEGORIES[i % len(CATEGORIES)], "kind": "全职", "salary_min": low, "salary_max": low + 800,
+            "salary_unit": "月", "headcount": 1 + i % 9, "address": f"贵阳市云岩区中华北路{i % 300}号",
+            "latitude": round(26.5 + rng.random() * 0.2, 6), "longitude": round(106.6 + rng.random() * 0.2, 6),
+            "published": (today - dt.timedelta(days=10)).isoformat(),
+            "valid_until": (today + dt.timedelta(days=60 + i % 90)).isoformat(), "contact_phone": "0851-12345678"}
+
+
+def fill(engine: Any, home: Path, stations: int, jobs: int, registrations: int) -> None:
+    rng = random.Random(13)
+    today = dt.date.today()
+    now = dt.datetime.now(dt.UTC)
+    stamp = now.isoformat(timespec="seconds")
+    with timed(f"{stations} stations with heartbeats"), engine.begin() as conn:
+        rows = []
+        for s in range(stations):
+            beat = {"devices": {"printer": {"ok": s % 40 != 0, "detail": "缺纸" if s % 40 == 0 else ""},
+                                "idcard": {"ok": s % 55 != 0, "detail": "online" if s % 55 else "error"}},
+                    "outbox_depth": s % 7, "feed_id": FEED, "content_version": 1, "disk_free_mb": 2000 + s}
+            seen = (now - dt.timedelta(minutes=5 if s % 30 else 300)).isoformat(timespec="seconds")
+            rows.append({"id": f"st-{s:05d}", "name": f"第{s}号就业服务站", "token_sha256": hashlib.sha256(str(s).encode()).hexdigest(),
+                         "created_at": stamp, "last_seen_at": seen, "last_heartbeat_at": seen,
+                         "heartbeat_created_at": seen, "heartbeat": json.dumps(beat, ensure_ascii=False)})
+        conn.execute(sa.text("INSERT INTO stations (id, name, token_sha256, created_at, last_seen_at, last_heartbeat_at,"
+                             " heartbeat_created_at, heartbeat) VALUES (:id, :name, :token_sha256, :created_at,"
+                             " :last_seen_at, :last_heartbeat_at, :heartbeat_created_at, :heartbeat)"), rows)
+    with timed(f"{jobs} approved jobs"), engine.begin() as conn:
+        save_group(conn, FEED, "全市驿站", ["520100"], [], stamp)
+        batch = []
+        for i in range(jobs):
+            data = json.dumps(job_row(i, today, rng), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+            digest = hashlib.sha256(f"job|1|{data}".encode()).hexdigest()
+            batch.append({"kind": "job", "record_id": f"job-{i:07d}", "feed_id": FEED, "title": TITLES[i % len(TITLES)],
+                          "data": data, "version": 1, "state": "approved", "author": "bench", "updated_at": stamp,
+                          "reviewer": "bench2", "reviewed_at": stamp, "live_data": data, "live_digest": digest,
+                          "live_until": json.loads(data)["valid_until"]})
+            if len(batch) == 10_000:
+                conn.execute(items.insert(), batch)
+                batch = []
+        if batch:
+            conn.execute(items.insert(), batch)
+    with timed(f"{registrations} registration uploads"):
+        done = 0
+        while done < registrations:
+            n = min(50_000, registrations - done)
+            with engine.begin() as conn:
+                rows = []
+                for k in range(done, done + n):
+                    created = (now - dt.timedelta(minutes=k % 500_000)).isoformat(timespec="seconds")
+                    payload = {"code": f"R{k:07d}", "kind": KINDS[k % 4], "station_id": f"st-{k % stations:05d}",
+                               "person": {"name": "张三", "id_number": "520103199001011234", "phone": "13800000000"},
+                               "answers": {"意向": TITLES[k % len(TITLES)]}}
+                    rows.append({"key": f"bench-key-{k:010d}", "kind": "registration", "station_id": f"st-{k % stations:05d}",
+                                 "created_at": created, "received_at": created,
+                                 "payload": json.dumps(payload, ensure_ascii=False)})
+                conn.execute(sa.text("INSERT INTO uploads (key, kind, station_id, created_at, received_at, payload)"
+                                     " VALUES (:key, :kind, :station_id, :created_at, :received_at, :payload)"), rows)
+            done += n
+    with timed("fold uploads into the console (refresh)") as t:
+        folded = refresh(engine)
+    figure("console_refresh_rate", folded / t.seconds, "uploads/s")
+    # A year of monthly service counts per station (what folded usage events become).
+    with timed("a year of monthly service counts"), engine.begin() as conn:
+        months = [(today.replace(day=1) - dt.timedelta(days=31 * m)).strftime("%Y-%m") for m in range(1, 12)]
+        rows = [{"station_id": f"st-{s:05d}", "month": month, "metric": metric, "n": rng.randrange(0, 400)}
+                for s in range(stations) for month in months
+                for metric in ("uses", "views", "card_reads", "searches", "slips", "videos", "board_plays")]
+        totals: dict[tuple[str, str], int] = {}
+        for r in rows:  # the all-stations row the fold keeps beside each station's
+            totals[(r["month"], r["metric"])] = totals.get((r["month"], r["metric"]), 0) + r["n"]
+        rows += [{"station_id": "*", "month": m, "metric": k, "n": n} for (m, k), n in totals.items()]
+        for start in range(0, len(rows), 20_000):
+            conn.execute(service_counts.insert(), rows[start:start + 20_000])
+
+
+def session(base: str) -> requests.Session:
+    s = requests.Session()
+    page = s.get(base + "console/login").text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    r = s.post(base + "console/login", data={"username": "bench", "password": PASSWORD, "csrf_token": token},
+               allow_redirects=False)
+    assert r.status_code == 302, r.text[:300]
+    return s
+
+
+def page_times(s: requests.Session, url: str, runs: int) -> tuple[float, float]:
+    s.get(url).raise_for_status()  # warm
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        r = s.get(url)
+        times.append((time.perf_counter() - t) * 1000)
+        r.raise_for_status()
+    times.sort()
+    return statistics.median(times), times[min(len(times) - 1, int(len(times) * 0.95))]
+
+
+def xlsx_import(engine: Any, rows: int) -> float:
+    from openpyxl import Workbook
+
+    today = dt.date.today()
+    rng = random.Random(5)
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet()
+    header = list(job_row(0, today, rng))
+    ws.append(header)
+    for i in range(rows):
+        row = job_row(5_000_000 + i, today, rng)
+        ws.append([row[h] for h in header])
+    buf = io.BytesIO()
+    wb.save(buf)
+    start = time.perf_counter()
+    table = read_table("岗位.xlsx", buf.getvalue())
+    report = import_rows(engine, "job", FEED, "岗位.xlsx", table, "bench", dt.datetime.now(dt.UTC).isoformat(), today)
+    seconds = time.perf_counter() - start
+    assert report.created == rows and not report.refused, report.refused[:3]
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="300 stations, 10 000 jobs, 100 000 registrations")
+    args = parser.parse_args()
+    stations, jobs, regs, import_rows_n = (300, 10_000, 100_000, 2_000) if args.quick else (3_000, 100_000, 1_000_000, 10_000)
+    runs = 10 if args.quick else 30
+    logging.getLogger("waitress").setLevel(logging.ERROR)
+    with tempfile.TemporaryDirectory(prefix="yizhan-bench-hub-") as tmp:
+        home = Path(tmp) / "hub"
+        write_keypair(home)
+        app = create_app(home)
+        engine = app.extensions["console"].engine
+        create_user(engine, "bench", PASSWORD, ["editor", "publisher", "operator", "registrar", "reviewer"])
+        print(f"filling the hub: {stations} stations, {jobs} jobs, {regs} registrations", flush=True)
+        fill(engine, home, stations, jobs, regs)
+
+        print("publishing the whole feed", flush=True)
+        start = time.perf_counter()
+        _plan, version = publish_group(engine, home, home / "feeds", FEED, "bench", dt.datetime.now(dt.UTC))
+        publish_s = time.perf_counter() - start
+        print(f"  version {version} with {jobs} jobs: {publish_s:.1f} s")
+
+        with HubServer(app, threads=4) as server:
+            s = session(server.url)
+            base = server.url + "console/"
+            month = dt.date.today().replace(day=1) - dt.timedelta(days=20)
+            pages = [
+                ("stations", "station list", base + "stations"),
+                ("stations_alerts", "station list, alerts only", base + "stations?alert=any&page=2"),
+                ("registrations", "registrations, station + kind filter, page 3",
+                 base + f"registrations?station=st-{7:05d}&kind=求职&page=3"),
+                ("registrations_all", "registrations, all, page 50", base + "registrations?page=50"),
+                ("ledger", "monthly 服务台账", base + f"reports/ledger?month={month:%Y-%m}"),
+                ("results", "服务成效表 (12 months)", base + f"reports/results?month={month:%Y-%m}"),
+            ]
+            print(f"\n{'page':<48} {'p50 ms':>8} {'p95 ms':>8}")
+            for key, label, url in pages:
+                p50, p95 = page_times(s, url, runs)
+                print(f"{label:<48} {p50:8.0f} {p95:8.0f}", flush=True)
+                figure(f"console_{key}_p95", round(p95), "ms")
+
+        print(f"\nimporting a {import_rows_n}-row XLSX", flush=True)
+        import_s = xlsx_import(engine, import_rows_n)
+        print(f"  {import_s:.1f} s")
+        figure(f"console_xlsx_import_{import_rows_n}_rows", round(import_s, 2), "s")
+        figure(f"console_publish_{jobs}_jobs", round(publish_s, 2), "s")
+
+    print()
+    for name, value, unit in FIGURES:
+        shown = f"{value:.0f}" if isinstance(value, float) and value >= 100 else f"{value}"
+        print(f"FIGURE {name} {shown} {unit}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,154 @@
+"""The station's health, as carried by every heartbeat (the hub's fleet view reads it).
+
+:func:`station_health` returns the keyword arguments for
+:func:`content.outbox.record_heartbeat`: the devices (the caller's live view when it has
+one, e.g. the kiosk's; else what :mod:`config.doctor` finds), and the fields below. Each
+field is computed on its own and a failure gives ``None`` for that field only: a
+heartbeat must go out when the station is unwell, that is when it matters.
+
+    software_version     the running release
+    content_age_s        seconds since the content now shown was applied
+    print_queue          slips waiting to print and the oldest one's age
+    free_disk_mb         free space where the store and media live
+    uptime_s             since the box booted
+    clock_offset_s       local clock minus the hub's (HTTP Date of the feed), whole seconds
+    failed_media         media files of the current feed that are not (yet) in the cache
+    last_upgrade         the last upgrade's version, result and reason (deploy.upgrade)
+
+Outbox depth and oldest age, and the content version, are filled by ``record_heartbeat``.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import shutil
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+DateFetcher = Callable[[str], str | None]
+
+
+def _field(compute: Callable[[], Any]) -> Any:
+    try:
+        return compute()
+    except Exception:  # one broken field must not cost the whole heartbeat
+        return None
+
+
+def software_version() -> str:
+    from config.cli import version
+
+    return version()
+
+
+def content_age_s(settings: Any, now: float | None = None) -> float | None:
+    from content.store import Store
+
+    with Store.from_settings(settings) as store:
+        applied = store.content_info().applied_at
+    return None if applied is None else round((now or time.time()) - applied.timestamp())
+
+
+def print_queue(db_path: Path, now: float | None = None) -> dict[str, Any]:
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5)
+    try:
+        has = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'print_jobs'").fetchone()
+        if not has:
+            return {"waiting": 0, "oldest_age_s": None}
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(print_jobs)")}
+        count = conn.execute("SELECT COUNT(*) FROM print_jobs WHERE state IN ('queued', 'sending', 'sent', 'check')"
+                             ).fetchone()[0]
+        oldest = None
+        if "created_at" in columns:
+            first = conn.execute("SELECT MIN(created_at) FROM print_jobs WHERE state IN ('queued', 'sent')"
+                                 ).fetchone()[0]
+            if first:
+                import datetime as dt
+
+                oldest = round((now or time.time()) - dt.datetime.fromisoformat(first).timestamp())
+        return {"waiting": count, "oldest_age_s": oldest}
+    finally:
+        conn.close()
+
+
+def free_disk_mb(settings: Any) -> int:
+    return shutil.disk_usage(settings.storage.data_dir).free // (1024 * 1024)
+
+
+def uptime_s(now: float | None = None) -> int:
+    return int((now or time.time()) - psutil.boot_time())
+
+
+def hub_date(url: str, timeout_s: float = 3.0) -> str | None:
+    import requests
+
+    return requests.head(url, timeout=timeout_s, allow_redirects=True).headers.get("Date")
+
+
+def clock_offset_s(settings: Any, fetch: DateFetcher = hub_date, now: Callable[[], float] = time.time) -> int | None:
+    if not settings.hub.feed_url:
+        return None
+    before = now()
+    header = fetch(settings.hub.feed_url.rstrip("/") + "/manifest.json")
+    after = now()
+    if not header:
+        return None
+    server = email.utils.parsedate_to_datetime(header).timestamp()
+    # The Date header has whole seconds; compare with the middle of the request.
+    return round((before + after) / 2 - server)
+
+
+def failed_media(settings: Any) -> int:
+    from content.feed import Manifest
+    from content.media import MediaCache
+
+    conn = sqlite3.connect(f"file:{settings.db_path}?mode=ro", uri=True, timeout=5)
+    try:
+        row = conn.execute("SELECT manifest FROM sync_state WHERE id = 1").fetchone()
+    except sqlite3.Error:
+        return 0
+    finally:
+        conn.close()
+    if not row or not row[0]:
+        return 0
+    cache = MediaCache.from_settings(settings)
+    return sum(1 for ref in Manifest.from_bytes(row[0]).media_refs().values() if not cache.has(ref))
+
+
+def last_upgrade(settings: Any) -> dict[str, Any] | None:
+    from deploy.upgrade import read_state
+
+    return read_state(Path(settings.storage.data_dir) / "upgrade").get("last")
+
+
+def devices(settings: Any) -> dict[str, dict[str, Any]]:
+    """Printer and reader as the doctor sees them (for a process with no live view of them)."""
+    from config.doctor import check_printer, check_reader
+
+    result = {}
+    for name, check in (("printer", check_printer), ("idcard", check_reader)):
+        found = check(settings)
+        if found.status != "skip":
+            result[name] = {"ok": found.status == "ok", "detail": found.detail}
+    return result
+
+
+def station_health(settings: Any, live_devices: dict[str, Any] | None = None, *,
+                   fetch_date: DateFetcher = hub_date) -> dict[str, Any]:
+    """Keyword arguments for ``record_heartbeat``: ``devices`` and the health fields."""
+    return {
+        "devices": live_devices or _field(lambda: devices(settings)) or {},
+        "software_version": _field(software_version),
+        "content_age_s": _field(lambda: content_age_s(settings)),
+        "print_queue": _field(lambda: print_queue(settings.db_path)),
+        "free_disk_mb": _field(lambda: free_disk_mb(settings)),
+        "uptime_s": _field(uptime_s),
+        "clock_offset_s": _field(lambda: clock_offset_s(settings, fetch_date)),
+        "failed_media": _field(lambda: failed_media(settings)),
+        "last_upgrade": _field(lambda: last_upgrade(settings)),
+    }

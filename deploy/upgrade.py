@@ -1,0 +1,326 @@
+"""Upgrades through the feed: take an offered release, switch to it, check health, roll back.
+
+One round (``yizhan upgrade run``, every 15 minutes from ``yizhan-upgrade.timer``):
+
+1. finish a switch that a kill or a power cut interrupted (``state.json`` says
+   ``switching``): check the health of whatever ``current`` points at, roll back if bad;
+2. fetch ``release.json`` + ``release.sig`` from the feed and verify them with the feed key;
+3. skip it unless it is for this station (listed or in the canary share), newer than the
+   running version and not one that already failed here; wait while a resident uses the kiosk;
+4. download the bundle with the media cache's resumable, SHA-256-verified download;
+5. install it beside the current release (:func:`deploy.install.install_release`);
+6. write ``switching`` to the state, point ``current`` at it (one atomic rename), restart
+   the services, and check health for up to ``health_timeout_s``: every service active and
+   pinging, and the new release's ``yizhan upgrade selfcheck`` (it imports every part and
+   reads the store);
+7. healthy: record ``ok`` and remove releases older than the previous one; not healthy:
+   point ``current`` back, restart, record ``failed`` with the version and the reason
+   (the heartbeat carries it) and never try that version again.
+
+Never two at once (an exclusive ``flock`` on ``upgrade.lock``). Each state change is an
+atomic file replace, so a kill at any point leaves ``current`` on a release that was
+installed whole, and the next round finishes or undoes the switch.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import json
+import logging
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import requests
+
+from deploy.install import InstallError, Layout, Report, install_release, switch
+from deploy.release import ReleaseError
+
+log = logging.getLogger(__name__)
+
+STATE_NAME = "state.json"
+KIOSK_QUIET_S = 180  # no resident touched the kiosk for this long: not in a session
+
+
+class ServiceManager(Protocol):
+    """What the upgrader needs from the init system (systemd on a box)."""
+
+    def restart(self) -> None: ...
+
+    def problems(self) -> list[str]:
+        """Services not (yet) healthy, each as a short text; empty when all are up and pinging."""
+        ...
+
+
+class SystemdServices:
+    """The station's units under systemd. A unit is healthy when it is active and has not
+    been restarted since our restart (a crash loop or a watchdog kill counts up NRestarts)."""
+
+    UNITS = ("yizhan-kiosk.service", "yizhan-board.service", "yizhan-sync.service", "yizhan-print.service")
+
+    def __init__(self, units: tuple[str, ...] = UNITS) -> None:
+        self.units = units
+        self._restarts: dict[str, int] = {}
+
+    def _show(self, unit: str) -> dict[str, str]:
+        out = subprocess.run(["systemctl", "show", "-p", "ActiveState", "-p", "NRestarts", "-p", "UnitFileState", unit],
+                             capture_output=True, text=True).stdout
+        return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+    def restart(self) -> None:
+        subprocess.run(["systemctl", "restart", *self.units], capture_output=True)
+        self._restarts = {u: int(self._show(u).get("NRestarts", "0") or 0) for u in self.units}
+
+    def problems(self) -> list[str]:
+        problems = []
+        for unit in self.units:
+            info = self._show(unit)
+            if info.get("UnitFileState") in ("disabled", "masked"):
+                continue
+            if info.get("ActiveState") != "active":
+                problems.append(f"{unit} {info.get('ActiveState', '?')}")
+            elif int(info.get("NRestarts", "0") or 0) > self._restarts.get(unit, 0):
+                problems.append(f"{unit} restarted")
+        return problems
+
+
+@dataclass
+class UpgradeResult:
+    status: str  # none | busy | deferred | skipped | ok | rolled_back | failed
+    version: str = ""
+    detail: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return {"status": self.status, "version": self.version, "detail": self.detail}
+
+
+def read_state(state_dir: Path) -> dict[str, Any]:
+    try:
+        return json.loads((state_dir / STATE_NAME).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_state(state_dir: Path, state: dict[str, Any]) -> None:
+    state_dir.mkdir(parents=True, exist_ok=True)
+    tmp = state_dir / (STATE_NAME + ".new")
+    with tmp.open("w") as f:
+        json.dump(state, f, ensure_ascii=False, indent=1)
+        f.flush()
+        os.fsync(f.fileno())
+    os.chmod(tmp, 0o644)
+    tmp.replace(state_dir / STATE_NAME)
+
+
+def _version_key(version: str) -> tuple:
+    return tuple(int(p) if p.isdigit() else p for p in version.replace("+", ".").replace("-", ".").split("."))
+
+
+class Upgrader:
+    def __init__(self, layout: Layout, *, feed_url: str, public_key: str, station_id: str, config: Path,
+                 services: ServiceManager, state_dir: Path | None = None,
+                 resident_active: Callable[[], bool] = lambda: False, health_timeout_s: float = 180.0,
+                 poll_s: float = 5.0, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep, session: requests.Session | None = None,
+                 fault: Callable[[str], None] | None = None, python: str | None = None, timeout_s: float = 30.0) -> None:
+        self.layout = layout
+        self.feed_url = feed_url.rstrip("/") + "/"
+        self.public_key = public_key
+        self.station_id = station_id
+        self.config = config
+        self.services = services
+        self.state_dir = state_dir or layout.data / "upgrade"
+        self.resident_active = resident_active
+        self.health_timeout_s = health_timeout_s
+        self.poll_s = poll_s
+        self.clock, self.sleep = clock, sleep
+        self.session = session or requests.Session()
+        self.fault = fault or (lambda point: None)
+        self.python = python
+        self.timeout_s = timeout_s
+
+    # -- the round --------------------------------------------------------------------------
+    def run(self) -> UpgradeResult:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.state_dir / "upgrade.lock", "w") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return UpgradeResult("busy", detail="another upgrade is running")
+            resumed = self.resume()
+            if resumed is not None:
+                return resumed
+            return self._round()
+
+    def _round(self) -> UpgradeResult:
+        offer = self.fetch_offer()
+        if offer is None:
+            return UpgradeResult("none", detail="no release offered")
+        from content.hub.releases import offer_applies
+
+        version = offer["version"]
+        current = self.layout.current_version() or ""
+        state = read_state(self.state_dir)
+        if not offer_applies(offer, self.station_id):
+            return UpgradeResult("none", version, "this station is not in the release's stations or share")
+        if current and _version_key(version) <= _version_key(current):
+            return UpgradeResult("none", version, f"running {current} already")
+        if version in state.get("failed_versions", []):
+            return UpgradeResult("skipped", version, "this version failed its health check here before")
+        if self.resident_active():
+            return UpgradeResult("deferred", version, "a resident is using the kiosk")
+        bundle = self.download(offer)
+        report = Report()
+        try:
+            install_release(self.layout, bundle, public_key=self.public_key, report=report, python=self.python,
+                            fault=self.fault)
+        except (ReleaseError, InstallError) as exc:
+            self._record(version, "failed", f"install: {exc}", failed=True)
+            return UpgradeResult("failed", version, str(exc))
+        return self.switch_to(version, previous=current)
+
+    def switch_to(self, version: str, *, previous: str) -> UpgradeResult:
+        state = read_state(self.state_dir)
+        state.update(state="switching", to=version, previous=previous, since=_now())
+        _write_state(self.state_dir, state)
+        self.fault("before-switch")
+        switch(self.layout, version, Report())
+        self.fault("after-switch")
+        return self._check_and_settle(version, previous)
+
+    def resume(self) -> UpgradeResult | None:
+        """Finish or undo a switch that a kill interrupted; None when there was none."""
+        state = read_state(self.state_dir)
+        if state.get("state") != "switching":
+            return None
+        version, previous = state["to"], state.get("previous", "")
+        if self.layout.current_version() != version:
+            state["state"] = "idle"
+            _write_state(self.state_dir, state)
+            log.warning("upgrade to %s was interrupted before the switch; %s still runs", version, previous)
+            return UpgradeResult("failed", version, "interrupted before the switch")
+        log.warning("upgrade to %s was interrupted after the switch; checking its health", version)
+        return self._check_and_settle(version, previous)
+
+    def _check_and_settle(self, version: str, previous: str) -> UpgradeResult:
+        self.services.restart()
+        problem = self.health_problem(version)
+        if problem is None:
+            self._record(version, "ok", f"from {previous or 'nothing'}")
+            self.clean_old(keep={version, previous})
+            return UpgradeResult("ok", version, f"from {previous or 'nothing'}")
+        log.error("release %s failed its health check (%s); rolling back to %s", version, problem, previous)
+        if previous and (self.layout.releases / previous / ".installed").exists():
+            switch(self.layout, previous, Report())
+            self.services.restart()
+            self._record(version, "rolled_back", problem, failed=True)
+            return UpgradeResult("rolled_back", version, problem)
+        self._record(version, "failed", problem, failed=True)
+        return UpgradeResult("failed", version, problem)
+
+    # -- health -----------------------------------------------------------------------------
+    def health_problem(self, version: str) -> str | None:
+        """None when the release is healthy; else what is wrong (after waiting up to the timeout)."""
+        check = self.selfcheck(version)
+        if check is not None:
+            return check
+        deadline = self.clock() + self.health_timeout_s
+        while True:
+            problems = self.services.problems()
+            if not problems:
+                return None
+            if self.clock() >= deadline:
+                return "; ".join(problems)
+            self.sleep(self.poll_s)
+
+    def selfcheck(self, version: str) -> str | None:
+        launcher = self.layout.current / "bin" / "yizhan"
+        try:
+            run = subprocess.run([str(launcher), "upgrade", "selfcheck", "--config", str(self.config)],
+                                 capture_output=True, text=True, timeout=300)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return f"selfcheck could not run: {exc}"
+        if run.returncode != 0:
+            last = (run.stderr or run.stdout).strip().splitlines()[-1:] or ["no output"]
+            return f"selfcheck failed: {last[0][:200]}"
+        if version not in run.stdout:
+            return f"selfcheck reports {run.stdout.strip()[:80]!r}, not {version}"
+        return None
+
+    # -- feed and download ------------------------------------------------------------------
+    def fetch_offer(self) -> dict[str, Any] | None:
+        from content.feed import SignatureError, verify_manifest
+        from content.hub.releases import OFFER_NAME, OFFER_SIG_NAME
+
+        response = self.session.get(self.feed_url + OFFER_NAME, timeout=self.timeout_s)
+        if response.status_code == 404:
+            return None
+        response.raise_for_status()
+        data = response.content
+        sig = self.session.get(self.feed_url + OFFER_SIG_NAME, timeout=self.timeout_s)
+        sig.raise_for_status()
+        try:
+            verify_manifest(data, sig.content, self.public_key)
+        except SignatureError as exc:
+            raise UpgradeError(f"release offer refused: {exc}") from None
+        offer = json.loads(data)
+        if not isinstance(offer.get("size"), int) or not str(offer.get("path", "")).startswith("releases/"):
+            raise UpgradeError("release offer refused: no size or path")
+        return offer
+
+    def download(self, offer: dict[str, Any]) -> Path:
+        from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+
+        from content.media import TRANSIENT, MediaCache
+        from content.model import MediaRef
+
+        cache = MediaCache(self.state_dir / "downloads")
+        ref = MediaRef(sha256=offer["sha256"], size=offer["size"], type="application/x-tar", ext="tar")
+        cache.remove_unneeded({ref.sha256})
+        retrying = Retrying(stop=stop_after_attempt(5), wait=wait_random_exponential(multiplier=1, max=30),
+                            retry=retry_if_exception_type(TRANSIENT), reraise=True)
+        return cache.download(self.session, self.feed_url + offer["path"], ref, timeout=(10, 60), retrying=retrying)
+
+    # -- bookkeeping ------------------------------------------------------------------------
+    def _record(self, version: str, result: str, detail: str, *, failed: bool = False) -> None:
+        state = read_state(self.state_dir)
+        state["state"] = "idle"
+        state["last"] = {"version": version, "result": result, "detail": detail[:300], "at": _now()}
+        if failed:
+            state["failed_versions"] = sorted(set(state.get("failed_versions", [])) | {version})
+        _write_state(self.state_dir, state)
+
+    def clean_old(self, keep: set[str]) -> None:
+        for release in self.layout.releases.iterdir():
+            if release.name.startswith(".staging-") or (release.is_dir() and release.name not in keep):
+                shutil.rmtree(release, ignore_errors=True)
+
+
+class UpgradeError(Exception):
+    """The offer or the bundle cannot be used."""
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def kiosk_in_use(db_path: Path, *, quiet_s: float = KIOSK_QUIET_S, now: float | None = None) -> bool:
+    """Whether a resident touched the kiosk in the last ``quiet_s`` seconds (its usage events)."""
+    import sqlite3
+
+    if not Path(db_path).exists():
+        return False
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5)
+    try:
+        row = conn.execute("SELECT MAX(created_ts) FROM outbox WHERE kind = 'event'").fetchone()
+    except sqlite3.Error:
+        return False
+    finally:
+        conn.close()
+    return bool(row and row[0] and (now or time.time()) - row[0] < quiet_s)

@@ -1,0 +1,169 @@
+"""Upgrades through the feed on loopback: v1 -> v2 succeeds, a broken v3 rolls back to v2 by
+itself, and a kill at any point of the switch leaves a working release.
+
+The hub is the real reference hub (waitress on 127.0.0.1) serving a real signed feed with
+the release offer beside it. The station is the one the install tests put into a
+temporary root. systemd is not running here, so the services are stood in for by running
+the current release (``yizhan --version``); the health check's selfcheck is the real one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from conftest import Built, InstalledStation, run_yizhan
+
+from config.cli import main
+from content.feed import private_key_pem
+from content.hub.app import HubServer, create_app
+from content.hub.releases import in_canary, publish_release
+from deploy.install import Layout
+from deploy.upgrade import Upgrader, read_state
+
+pytestmark = pytest.mark.slow
+STATION_ID = "test-station-01"
+
+
+class RunningRelease:
+    """Stands in for systemd: 'restarting' runs the current release; a release that cannot
+    start is reported the way ``systemctl show`` would (not active)."""
+
+    def __init__(self, layout: Layout) -> None:
+        self.layout = layout
+        self.restarts = 0
+
+    def restart(self) -> None:
+        self.restarts += 1
+
+    def problems(self) -> list[str]:
+        run = run_yizhan(self.layout.current / "bin" / "yizhan", "--version")
+        return [] if run.returncode == 0 else ["yizhan-kiosk.service failed"]
+
+
+@dataclass
+class Fleet:
+    built: Built
+    installed: InstalledStation
+    feed_dir: Path
+    feed_url: str
+    runtime_config: Path
+    layout: Layout
+
+    def upgrader(self, **kwargs) -> Upgrader:
+        ticks = iter(range(0, 10_000, 5))
+        return Upgrader(self.layout, feed_url=self.feed_url, public_key=self.built.public_key, station_id=STATION_ID,
+                        config=self.runtime_config, services=RunningRelease(self.layout), health_timeout_s=30,
+                        clock=lambda: float(next(ticks)), sleep=lambda s: None, **kwargs)
+
+    def offer(self, version: str, *, broken: bool = False, **kwargs) -> None:
+        publish_release(self.feed_dir, self.built.code_bundle(version, broken=broken), self.built.key, **kwargs)
+
+    def running(self) -> str:
+        run = run_yizhan(self.layout.current / "bin" / "yizhan", "--version")
+        assert run.returncode == 0, run.stderr
+        return run.stdout.split()[-1]
+
+
+@pytest.fixture(scope="module")
+def fleet(built: Built, installed: InstalledStation, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
+    home = tmp_path_factory.mktemp("hub")
+    (home / "feed.key").write_bytes(private_key_pem(built.key))
+    (home / "feed.key").chmod(0o600)
+    assert main(["hub", "example", str(home / "source"), "--jobs", "5"]) == 0
+    assert main(["hub", "publish", str(home / "source"), "--home", str(home)]) == 0
+    feed_name = next((home / "feeds").iterdir()).name
+    server = HubServer(create_app(home)).start()
+    root = installed.root
+    runtime = root.parent / "station-runtime.toml"  # the same station, its data dir inside the root
+    runtime.write_text(installed.config.read_text().replace('data_dir = "/var/lib/yizhan"',
+                                                            f'data_dir = "{root}/var/lib/yizhan"'))
+    try:
+        yield Fleet(built, installed, home / "feeds" / feed_name, f"{server.url}feeds/{feed_name}/", runtime,
+                    Layout(root=root, data_dir=Path("/var/lib/yizhan")))
+    finally:
+        server.stop()
+
+
+def test_no_offer_means_nothing_to_do(fleet: Fleet) -> None:
+    assert fleet.upgrader().run().status == "none"
+
+
+def test_v1_to_v2_succeeds(fleet: Fleet) -> None:
+    assert fleet.running() == fleet.built.version
+    fleet.offer("0.1.1", stations=[STATION_ID])
+    result = fleet.upgrader().run()
+    assert (result.status, result.version) == ("ok", "0.1.1"), result.detail
+    assert fleet.running() == "0.1.1"
+    assert os.readlink(fleet.layout.current) == "releases/0.1.1"
+    state = read_state(fleet.layout.data / "upgrade")
+    assert state["last"]["result"] == "ok" and state["state"] == "idle"
+    assert fleet.upgrader().run().status == "none"  # already running it
+
+
+def test_a_broken_v3_rolls_back_to_v2_by_itself(fleet: Fleet) -> None:
+    fleet.offer("0.1.2", broken=True, stations=[STATION_ID])
+    result = fleet.upgrader().run()
+    assert (result.status, result.version) == ("rolled_back", "0.1.2")
+    assert "broken on purpose" in result.detail
+    assert fleet.running() == "0.1.1"
+    state = read_state(fleet.layout.data / "upgrade")
+    assert state["last"]["result"] == "rolled_back" and "0.1.2" in state["failed_versions"]
+    assert fleet.upgrader().run().status == "skipped"  # never tried again
+
+
+def test_a_station_outside_the_canary_share_waits(fleet: Fleet) -> None:
+    version = next(f"0.1.{n}" for n in range(3, 99) if not in_canary(STATION_ID, f"0.1.{n}", 10))
+    fleet.offer(version, percent=10)
+    result = fleet.upgrader().run()
+    assert result.status == "none" and "share" in result.detail
+    assert fleet.running() == "0.1.1"
+
+
+def test_no_upgrade_while_a_resident_uses_the_kiosk(fleet: Fleet) -> None:
+    fleet.offer("0.1.20", stations=[STATION_ID])
+    assert fleet.upgrader(resident_active=lambda: True).run().status == "deferred"
+    assert fleet.running() == "0.1.1"
+
+
+_KILLED = """
+import json, os, sys
+from pathlib import Path
+sys.path[:0] = [{tests!r}]
+from test_upgrade import RunningRelease
+from deploy.install import Layout
+from deploy.upgrade import Upgrader
+a = json.loads(sys.argv[1])
+layout = Layout(root=Path(a["root"]), data_dir=Path("/var/lib/yizhan"))
+def fault(point):
+    if point == a["point"]:
+        os.kill(os.getpid(), 9)
+Upgrader(layout, feed_url=a["feed_url"], public_key=a["key"], station_id=a["station"], config=Path(a["config"]),
+         services=RunningRelease(layout), fault=fault).run()
+"""
+
+
+@pytest.mark.parametrize("point", ["release-unpacked", "before-switch", "after-switch"])
+def test_a_kill_during_the_switch_leaves_a_working_release(fleet: Fleet, point: str) -> None:
+    version = {"release-unpacked": "0.1.21", "before-switch": "0.1.22", "after-switch": "0.1.23"}[point]
+    fleet.offer(version, stations=[STATION_ID])
+    before = fleet.running()
+    args = {"root": str(fleet.layout.root), "feed_url": fleet.feed_url, "key": fleet.built.public_key,
+            "station": STATION_ID, "config": str(fleet.runtime_config), "point": point}
+    killed = subprocess.run([sys.executable, "-c", _KILLED.format(tests=str(Path(__file__).parent)), json.dumps(args)],
+                            capture_output=True, text=True, timeout=600)
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    # right after the kill: some whole release runs
+    assert fleet.running() in (before, version)
+    # the next rounds finish (or redo) the upgrade
+    for _ in range(2):
+        fleet.upgrader().run()
+    assert fleet.running() == version
+    assert read_state(fleet.layout.data / "upgrade")["state"] == "idle"
+    assert not list(fleet.layout.releases.glob(".staging-*"))
