@@ -135,6 +135,7 @@ class KioskApp(App):
     reader_level = StringProperty("info")
     reader_state_text = StringProperty("读卡器：正在连接")
     speaking = BooleanProperty(False)
+    wide = BooleanProperty(False)  # a landscape window: banners keep to one line, the resident bar joins the bottom bar
     voice_available = BooleanProperty(False)
     history = ListProperty([])
 
@@ -186,7 +187,8 @@ class KioskApp(App):
         self.voice_available = self.voice.available
         self._handler = KioskExceptionHandler(self)
         ExceptionManager.add_handler(self._handler)
-        Window.bind(on_touch_down=self._any_touch, on_key_down=self._any_key)
+        Window.bind(on_touch_down=self._any_touch, on_key_down=self._any_key, size=self._window_size)
+        self._window_size(Window, Window.size)
         self._events = [
             Clock.schedule_interval(self._tick_idle, 0.5),
             Clock.schedule_interval(self._tick_clock, 1.0),
@@ -213,7 +215,7 @@ class KioskApp(App):
             event.cancel()
         self._events = []
         self.stop_attract()
-        Window.unbind(on_touch_down=self._any_touch, on_key_down=self._any_key)
+        Window.unbind(on_touch_down=self._any_touch, on_key_down=self._any_key, size=self._window_size)
         if self._handler is not None:
             ExceptionManager.remove_handler(self._handler)
             self._handler = None
@@ -235,6 +237,9 @@ class KioskApp(App):
             Clock.schedule_once(lambda _dt: run(*args), 0)
 
         return hop
+
+    def _window_size(self, _window: Any, size: Any) -> None:
+        self.wide = size[0] > size[1]
 
     # -- navigation --------------------------------------------------------------------------
     @property
