@@ -59,6 +59,8 @@ def _stats(args: argparse.Namespace, ctx: Context) -> int:
               f"{k} {v}" for k, v in service.slips_printed.items()) + "）") if service.slips_printed else "")
           + f"，自助机使用 {sum(service.usage.values())} 次，大屏播放 {service.board_plays} 次"
           + f"，待上报 {service.outbox_waiting} 条")
+    print(f"好差评 {sum(service.ratings.values())} 次（"
+          + "，".join(f"{k} {v}" for k, v in service.ratings.items()) + "）")
     applied = info.applied_at.astimezone().strftime("%Y-%m-%d %H:%M") if info.applied_at else "从未"
     print(f"内容：{info.feed_id or '无'} 第 {info.version} 版，更新于 {applied}")
     print("记录：" + "，".join(f"{k} {v}" for k, v in info.counts.items()))

@@ -86,9 +86,9 @@ def fit_problems(app, *, min_scroll: float) -> list[str]:
                 stack.append((child, _rect(child) if scrolling else limit))
 
     window = (0, 0, Window.width, Window.height)
-    for overlay in (app.countdown,):
+    for name, overlay in (("countdown", app.countdown), ("rating", app.rating)):
         if overlay.parent is not None:
-            walk(overlay, window, "countdown")
+            walk(overlay, window, name)
     if app.screen_name != "player":
         walk(app.root.ids.top, window, "top bar")
         walk(app.root.ids.bottom, window, "bottom bar")
@@ -136,6 +136,7 @@ def visit_every_screen(kiosk, receipt, ids):
         ("staff-pin", lambda: app.go("staff_pin")),
         ("staff", lambda: (setattr(app.session, "staff", True), app.go("staff"))),
         ("countdown", countdown),
+        ("rating", lambda: (app.go("jobs", preset="all"), app._overlay(app.rating, True))),
     ]
 
 
@@ -178,4 +179,5 @@ def test_every_screen_fits_every_size_type_size_and_banner(make_kiosk):  # noqa:
                 if shots:
                     driver.screenshot(Path(shots) / f"fit-{key.replace(' ', '-')}.png")
                 app.hide_countdown()
+                app._overlay(app.rating, False)
     assert found == {}, "\n".join(f"{k}: {v}" for k, v in found.items())

@@ -291,10 +291,10 @@ def test_printer_messages_say_what_to_do():
     from printer.status import PrinterState, status_of
 
     assert status.printer_message(status_of(PrinterState.READY)) == ("", "info")
-    text, level = status.printer_message(status_of(PrinterState.PAPER_OUT))
-    assert level == "error" and "缺纸" in text and "自动打印" in text
-    text, level = status.printer_message(status_of(PrinterState.PAPER_NEAR_END))
-    assert level == "info" and "快用完" in text
+    # Residents get one calm line saying what they can do; the cause is for staff.
+    for state in (PrinterState.PAPER_OUT, PrinterState.OFFLINE, PrinterState.COVER_OPEN):
+        assert status.printer_message(status_of(state)) == ("打印机暂时不能用，请用手机扫码或找工作人员", "info")
+    assert status.printer_message(status_of(PrinterState.PAPER_NEAR_END)) == ("", "info")  # still prints
 
 
 def test_error_descriptions_carry_no_message():
