@@ -462,6 +462,8 @@ class KioskApp(App):
             self.hide_countdown()
         elif state.phase is Phase.COUNTDOWN:
             overlay.seconds = state.seconds_shown
+            if not overlay.active:
+                self.say_prompt(f"您还在使用吗？{state.seconds_shown}秒后回到首页。要继续，请点继续使用。")
             self._overlay(overlay, True)
         else:
             self.reset_visit("idle")
@@ -512,9 +514,14 @@ class KioskApp(App):
             self.clock_text = text
 
     def _tick_voice(self, _dt: float) -> None:
-        speaking = self.voice.speaking
+        speaking = self.voice.check()
         if speaking != self.speaking:
             self.speaking = speaking
+        # No sound card: staff hear about it (staff screen, heartbeat, doctor), residents do not.
+        if self.voice.problem:
+            self.services.problems["audio"] = self.voice.problem
+        else:
+            self.services.problems.pop("audio", None)
 
     def _tick_status(self, _dt: float) -> None:
         self.services.refresh_sync_status()
@@ -581,8 +588,13 @@ class KioskApp(App):
         ok = self.voice.say(text)
         self.speaking = ok
         if not ok:
-            self.notify("朗读暂时不可用，请找工作人员", seconds=6)
+            log.warning("read-aloud could not start")  # the staff screen says why; the resident is not troubled
         return ok
+
+    def say_prompt(self, text: str) -> None:
+        """A short spoken prompt (a card was placed, the countdown started), when a voice exists."""
+        if self.voice_available and not self.voice.speaking:
+            self.speaking = self.voice.say(text)
 
     def toggle_elder(self) -> None:
         self.theme.set_elder(not self.theme.elder)
@@ -629,6 +641,7 @@ class KioskApp(App):
             self.screen.refresh()
             return
         self.begin_visit(resident)
+        self.say_prompt(f"{resident.title}，您好。请拿回您的身份证。")
         if self.screen_name in ("register", "form", "consent"):
             self.go("register", remember=False)  # the resident was on the way to registering
         else:

@@ -216,6 +216,8 @@ class Services:
                               "detail": getattr(status, "message", "") if status else ""}
         if self.reader is not None:
             out["idcard"] = {"ok": self.reader_state() == "online", "detail": self.reader_state()}
+        if "audio" in self.problems:
+            out["audio"] = {"ok": False, "detail": self.problems["audio"]}
         return out
 
     def outbox_depth(self) -> tuple[int, float | None]:

@@ -54,6 +54,8 @@ class JobsScreen(KioskScreen):
         self.distance_options = [(radius, f"{radius:g}公里内")] + [
             (value, label) for value, label in DISTANCES if value != radius]
         self.bind(size=self._arrange)
+        if self.app is not None:
+            self.app.bind(wide=self._arrange)
 
     # -- entering ----------------------------------------------------------------------------
     def enter(self, preset: str | None = None, returning: bool = False, **_: Any) -> None:
@@ -145,7 +147,10 @@ class JobsScreen(KioskScreen):
     # -- layout ------------------------------------------------------------------------------
     def _arrange(self, *_: Any) -> None:
         """Portrait: keyboard under the list. Landscape: filters and keyboard left, list right."""
-        portrait = self.height >= self.width
+        # The window's shape, not the screen's: with every banner showing, a portrait 800x1280
+        # screen leaves a page wider than tall, and it must keep the portrait layout.
+        app = self.app
+        portrait = not app.wide if app is not None else self.height >= self.width
         keyboard = self.ids.keyboard_box
         target = self.ids.bottom_slot if portrait else self.ids.side_slot
         if keyboard.parent is not target:

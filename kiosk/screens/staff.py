@@ -63,6 +63,8 @@ class StaffScreen(KioskScreen):
         reader = f"读卡器：{READER_STATES.get(state, state)}"
         if "reader" in services.problems:
             reader += f"（{services.problems['reader']}）"
+        if "audio" in services.problems:
+            reader += f"\n朗读：{services.problems['audio']}"
         self.reader_text = reader
         self.sync_text = self._sync_text()
         self.counts_text = self._counts_text()

@@ -31,7 +31,33 @@ from kiosk.widgets import load_kv
 ROLES = ("primary", "secondary", "danger", "good", "gig", "plain")
 
 
-class WrapLabel(Label):
+class ThemeFont:
+    """Text that follows the theme's ``default_size`` ("body", "main") unless a rule gives it another.
+
+    The size must not be bound in both the class rule and an instance rule: when the type size
+    changes, both bindings fire in an order Kivy does not promise, and a heading could end up
+    with body size after 改为标准字 and back. So the default is set here, in Python, and
+    followed only by labels whose rule did not set a size of their own.
+    """
+
+    default_size = "body"
+
+    def __init__(self, **kwargs: Any) -> None:
+        app = App.get_running_app()
+        if app is not None and "font_size" not in kwargs:
+            kwargs["font_size"] = getattr(app.theme, self.default_size)
+        super().__init__(**kwargs)
+
+    def on_kv_post(self, base_widget: Any) -> None:
+        app = App.get_running_app()
+        if app is not None and self.font_size == getattr(app.theme, self.default_size):
+            app.theme.fbind(self.default_size, self._follow_theme)
+
+    def _follow_theme(self, _theme: Any, value: float) -> None:
+        self.font_size = value
+
+
+class WrapLabel(ThemeFont, Label):
     """A label that wraps to its width and grows to fit its text."""
 
 
@@ -114,8 +140,10 @@ class FitScroll(ScrollView):
         return bool(self.do_scroll_y)
 
 
-class BigButton(ButtonBehavior, Label):
+class BigButton(ThemeFont, ButtonBehavior, Label):
     """A large button. ``role`` picks its colours; the label always says what it does."""
+
+    default_size = "main"
 
     role = OptionProperty("primary", options=ROLES)
     bold = BooleanProperty(True)

@@ -522,3 +522,36 @@ def test_a_training_video_resumes_where_it_was_left(make_kiosk):
     driver.tap(driver.find(cls="CourseCard")[0])
     driver.until(lambda: player.ids.video.position >= left_at - 0.3, timeout=10, what="the resumed position")
     assert player.course_id == course_id
+
+
+# -- read aloud -------------------------------------------------------------------------------
+
+def test_read_aloud_shows_it_is_speaking_stops_and_reports_a_missing_sound_card_to_staff(make_kiosk, tmp_path):
+    # The speech engine is a program like espeak-ng; this one writes what espeak-ng writes on a
+    # machine without a sound card (and still exits 0), then ends when told or after a while.
+    engine = tmp_path / "speak"
+    engine.write_text("#!/bin/sh\necho \"ALSA lib pcm.c:2666:(snd_pcm_open_noupdate) Unknown PCM default\" >&2\n"
+                      "sleep \"${SPEAK_SECONDS:-30}\"\n", encoding="utf-8")
+    engine.chmod(0o755)
+    kiosk = make_kiosk(reader=False, changes={"kiosk.tts_command": str(engine)})
+    driver, app = kiosk.driver, kiosk.app
+    read = app.root.ids.read_button
+    assert read.text == "♪ 朗读" and not read.disabled
+    driver.tap(read)
+    assert app.speaking and read.text == "■ 停止"  # the resident sees it is speaking, and how to stop it
+    driver.tap(read)
+    assert not app.speaking and read.text == "♪ 朗读" and not app.voice.speaking
+    import os
+
+    os.environ["SPEAK_SECONDS"] = "0.2"
+    try:
+        driver.tap(read)
+        driver.until(lambda: "audio" in app.services.problems, what="the missing sound card to be noticed")
+    finally:
+        os.environ.pop("SPEAK_SECONDS", None)
+    assert not app.speaking and read.text == "♪ 朗读"
+    assert "声卡" not in app.notice_text  # never told to the resident
+    assert app.services.health()["audio"]["ok"] is False  # in the heartbeat
+    app.session.staff = True
+    app.go("staff")
+    assert "找不到声卡" in app.screen.reader_text  # on the staff screen
