@@ -39,7 +39,7 @@ class Palette:
 
 TV_PALETTE = Palette(
     background=(9, 30, 66), text=(255, 255, 255), accent=(255, 200, 61), muted=(196, 212, 236),
-    line=(40, 72, 120), badge=(229, 57, 53), badge_text=(255, 255, 255),
+    line=(40, 72, 120), badge=(211, 47, 47), badge_text=(255, 255, 255),  # 4.98:1 (WCAG AA: 4.5)
     urgent_background=(150, 16, 16), urgent_text=(255, 255, 255),
 )
 # An LED module lights red, green or both (amber): pure colours on black read best.

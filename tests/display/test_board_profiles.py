@@ -131,3 +131,22 @@ def test_an_led_board_draws_crisp_text_in_led_colours(xvfb, station, tmp_path, n
     if name == "led-panel":
         assert pal.accent in found and pal.muted in found  # green salaries, amber employers
     assert blank_fraction(big) < 0.95
+
+
+def test_every_text_colour_on_a_board_reaches_4_5_to_1() -> None:
+    """Tags (今日零工, 政策速递, 通知), titles, bodies and the urgent band: WCAG AA on every palette."""
+    from display.profiles import LED_PALETTE, TV_PALETTE
+    from kiosk.theme import contrast_ratio
+
+    def hexed(rgb):
+        return "#%02x%02x%02x" % rgb
+
+    for palette in (TV_PALETTE, LED_PALETTE):
+        pairs = {"badge_text/badge": (palette.badge_text, palette.badge),
+                 "text/background": (palette.text, palette.background),
+                 "accent/background": (palette.accent, palette.background),
+                 "muted/background": (palette.muted, palette.background),
+                 "urgent_text/urgent_background": (palette.urgent_text, palette.urgent_background)}
+        low = {name: round(contrast_ratio(hexed(fg), hexed(bg)), 2) for name, (fg, bg) in pairs.items()
+               if contrast_ratio(hexed(fg), hexed(bg)) < 4.5}
+        assert low == {}, palette
