@@ -26,6 +26,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def _stats(args: argparse.Namespace, ctx: Context) -> int:
     from content.model import JOB_KINDS
+    from content.headline import job_counts
     from content.stats import service_counts
     from content.store import Store
 
@@ -35,7 +36,7 @@ def _stats(args: argparse.Namespace, ctx: Context) -> int:
         near = store.category_counts(today)
         everywhere = store.category_counts(today, radius_km=None)
         kinds = {kind: store.count_jobs(kind=kind, radius_km=None, today=today) for kind in JOB_KINDS}
-        gigs_today = store.count_jobs(when="today", radius_km=None, today=today)
+        gigs_today = job_counts(store, today).gigs_today  # the kiosk's and the board's number
         radius = store.default_radius_km
         others = {name: count for name, count in store.table_counts().items() if not name.startswith(_OWN_PREFIX)}
     service = service_counts(ctx.settings.db_path, today)

@@ -320,7 +320,8 @@ class BoardApp(App):
                 return None
             self._realizing = None
             self._inflight_known = frozenset()
-            self._rows_pending = (items, content.key, keys, content.job_total, gigs)
+            self._rows_pending = (items, content.key, keys, content.job_total,
+                                  content.counts.gigs_today if content.counts is not None else gigs)
             release_freed_memory()
             if not self._jobs_in_use():
                 self._apply_rows()

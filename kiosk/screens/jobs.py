@@ -12,6 +12,7 @@ from typing import Any
 from kivy.properties import BooleanProperty, ListProperty, NumericProperty, ObjectProperty, StringProperty
 
 from kiosk.jobquery import CATEGORIES, DISTANCES, KINDS, SALARIES, JobFilter, distance_text, job_when_text
+from content.headline import GIG_RADIUS_KM
 from kiosk.screens.base import KioskScreen
 
 PAGE = 50
@@ -65,7 +66,7 @@ class JobsScreen(KioskScreen):
         radius = self.app.settings.station.radius_km
         if preset == "gigs":
             self.title = "今日零工"
-            self.filter = JobFilter(kind="零工", when="today", radius_km=15.0)
+            self.filter = JobFilter(kind="零工", when="today", radius_km=GIG_RADIUS_KM)
         else:
             self.title = "找工作"
             self.filter = JobFilter(radius_km=radius)

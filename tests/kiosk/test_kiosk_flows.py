@@ -555,3 +555,18 @@ def test_read_aloud_shows_it_is_speaking_stops_and_reports_a_missing_sound_card_
     app.session.staff = True
     app.go("staff")
     assert "找不到声卡" in app.screen.reader_text  # on the staff screen
+
+
+def test_the_kiosk_and_the_board_count_open_jobs_and_todays_gigs_alike(kiosk):
+    from display.board_content import load_board_content
+
+    app = kiosk.app
+    home = app.sm.get_screen("home")
+    board = load_board_content(app.store, app.settings.media_dir, now=dt.datetime.now().astimezone())
+    counts = board.counts
+    assert counts.open_all == board.job_total and counts.open_near < counts.open_all
+    assert home.jobs_note == f"3公里内 {counts.open_near} 个，共 {counts.open_all} 个"
+    assert home.gigs_note == f"今天有 {counts.gigs_today} 个零工"
+    assert counts.board_text().startswith(f"3公里内{counts.open_near}个岗位 · 共{counts.open_all}个")
+    kiosk.driver.tap(home.ids.tile_gigs)
+    assert app.screen.found == counts.gigs_today  # the tile's number is the list's length
