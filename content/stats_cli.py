@@ -25,8 +25,8 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def _stats(args: argparse.Namespace, ctx: Context) -> int:
-    from content.model import JOB_KINDS
     from content.headline import job_counts
+    from content.model import JOB_KINDS
     from content.stats import service_counts
     from content.store import Store
 

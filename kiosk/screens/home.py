@@ -6,10 +6,9 @@ import datetime as dt
 import logging
 from typing import Any
 
-from content.headline import job_counts
-
 from kivy.properties import ListProperty, StringProperty
 
+from content.headline import job_counts
 from kiosk.screens.base import KioskScreen
 
 log = logging.getLogger(__name__)

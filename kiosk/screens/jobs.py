@@ -11,8 +11,8 @@ from typing import Any
 
 from kivy.properties import BooleanProperty, ListProperty, NumericProperty, ObjectProperty, StringProperty
 
-from kiosk.jobquery import CATEGORIES, DISTANCES, KINDS, SALARIES, JobFilter, distance_text, job_when_text
 from content.headline import GIG_RADIUS_KM
+from kiosk.jobquery import CATEGORIES, DISTANCES, KINDS, SALARIES, JobFilter, distance_text, job_when_text
 from kiosk.screens.base import KioskScreen
 
 PAGE = 50
