@@ -139,7 +139,7 @@ def test_every_text_colour_on_a_board_reaches_4_5_to_1() -> None:
     from kiosk.theme import contrast_ratio
 
     def hexed(rgb):
-        return "#%02x%02x%02x" % rgb
+        return "#" + "".join(f"{c:02x}" for c in rgb)
 
     for palette in (TV_PALETTE, LED_PALETTE):
         pairs = {"badge_text/badge": (palette.badge_text, palette.badge),
