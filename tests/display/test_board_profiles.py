@@ -150,3 +150,13 @@ def test_every_text_colour_on_a_board_reaches_4_5_to_1() -> None:
         low = {name: round(contrast_ratio(hexed(fg), hexed(bg)), 2) for name, (fg, bg) in pairs.items()
                if contrast_ratio(hexed(fg), hexed(bg)) < 4.5}
         assert low == {}, palette
+
+
+def test_tv_portrait_on_an_output_that_is_already_portrait_is_not_turned_again() -> None:
+    from display.profiles import resolve_profile
+
+    upright = resolve_profile(profile="tv-portrait", width=1080, height=1920)
+    assert upright.rotation == 0 and upright.upright_size == (1080, 1920)
+    turned = resolve_profile(profile="tv-portrait")  # a landscape output, the TV mounted on its side
+    assert turned.rotation == 90 and turned.upright_size == (1080, 1920)
+    assert resolve_profile(profile="tv-portrait", width=1080, height=1920, rotation=270).rotation == 270
