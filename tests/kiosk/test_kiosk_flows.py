@@ -391,14 +391,17 @@ def test_printer_paper_out_tells_the_resident_calmly_and_nothing_prints_after_th
     app.services.visit_slips.append(slip_id)
     driver.tap(app.root.ids.end_visit_button)
     assert app.services.printer.queue.get(slip_id).state == "cancelled"  # kept for staff to reprint
+    driver.tap(app.rating.ids.skip_rating_button)
     kiosk.printer.set_state("ready")
     driver.until(lambda: not app.notice_text, timeout=10, what="the message to clear once the printer is back")
     driver.pump(1.0)
     assert kiosk.printer.printed == []  # nothing came out into an empty room
     app.session.staff = True
     app.go("staff")
+    driver.pump(frames=2)
     row = next(r for r in app.screen.slips if r["slip_id"] == slip_id)
     assert row["can_retry"] and not row["can_cancel"]  # staff reprint it on request
+    hb = app.root.ids.home_button
     driver.tap(app.root.ids.home_button)
     driver.tap(app.sm.get_screen("home").ids.tile_events)
     driver.tap(driver.find("打印这场活动的通知")[0])
