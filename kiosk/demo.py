@@ -110,11 +110,18 @@ def landscape_tour(driver: Driver, shot: Callable[[str], None], *, place_card: C
     shot("landscape-resident")
     driver.tap(app.screen.ids.register_button)
     shot("landscape-register")
-    driver.tap(driver.button("失业登记", exact=False))
+    def reach(widget):  # on a short screen the page scrolls: bring the widget into view first
+        fit = getattr(app.screen, "fit", None)
+        if fit is not None and fit.do_scroll_y:
+            fit.scroll_to(widget, padding=0, animate=False)
+            driver.pump(frames=2)
+        driver.tap(widget, frames=1)
+
+    reach(next(w for w in driver.walk(app.screen) if "失业登记" in str(getattr(w, "text", ""))))
     for digit in DEMO_PHONE:
-        driver.tap(app.screen.ids.keypad.key(digit), frames=1)
+        reach(app.screen.ids.keypad.key(digit))
     shot("landscape-form-phone")
-    driver.tap(app.screen.ids.next_button)
+    reach(app.screen.ids.next_button)
     shot("landscape-form-choices")
     app.end_visit()
     if remove_card is not None:

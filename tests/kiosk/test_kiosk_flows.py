@@ -401,7 +401,6 @@ def test_printer_paper_out_tells_the_resident_calmly_and_nothing_prints_after_th
     driver.pump(frames=2)
     row = next(r for r in app.screen.slips if r["slip_id"] == slip_id)
     assert row["can_retry"] and not row["can_cancel"]  # staff reprint it on request
-    hb = app.root.ids.home_button
     driver.tap(app.root.ids.home_button)
     driver.tap(app.sm.get_screen("home").ids.tile_events)
     driver.tap(driver.find("打印这场活动的通知")[0])
