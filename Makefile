@@ -5,7 +5,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-DEB_PACKAGES := xvfb xauth libgl1-mesa-dri libmtdev1 libusb-1.0-0 fonts-wqy-microhei espeak-ng fontconfig
+DEB_PACKAGES := xvfb xauth libgl1-mesa-dri libmtdev1 libusb-1.0-0 fonts-wqy-microhei espeak-ng fontconfig nginx fonts-babelstone-han chromium
 STAMP := $(VENV)/.installed
 
 .PHONY: demo test bench lint setup system-deps venv clean

@@ -11,7 +11,13 @@ Measured, each phase in its own process on a fresh Xvfb (started here):
 4. the paged job list (the TV default) for a minute: CPU (board + X server);
 5. a playlist with training videos, policy and event cards, looping: the board's memory
    (RSS) after the first loop and at the end (default 1.5 minutes, about three loops;
-   ``--playlist-minutes 10`` for the full ten minutes).
+   ``--playlist-minutes 10`` for the full ten minutes);
+6. the browser peer: Debian's chromium, a normal window on the same Xvfb (fresh profile, no
+   background services, software compositing), showing ``bench/board_peer.html``, a 40-row
+   job list of the same jobs in the same font scrolling at the board's speed with a CSS
+   transform, as web signage players do. Frames are counted by requestAnimationFrame; CPU is
+   every browser process plus the X server. The board's CPU per frame (phase 3: board + X
+   server) over the browser's is printed as a ratio (target <= 1).
 
 Usage: ``.venv/bin/python bench/board.py [--quick] [--playlist-minutes M]``. Takes about
 four minutes (``--quick``: about two). Prints a table and ends with ``FIGURE`` lines.
@@ -136,12 +142,121 @@ def main() -> int:
                     results[name].append(result)
                 else:
                     results[name] = result
+            print(f"phase browser peer ({seconds['scroll-capped']:.0f} s) ...", flush=True)
+            results["browser"] = browser_phase(config, vd.display, vd.process.pid, seconds["scroll-capped"],
+                                               root / "chromium-profile")
         finally:
             vd.stop()
     results["empty"] = max(results["empty"], key=lambda r: r["fps"])
     results["scroll"] = max(results["scroll"], key=lambda r: r["fps"])
     report(results, time.monotonic() - started, load)
     return 0
+
+
+def peer_rows(config: Path, count: int = 40) -> list[list[str]]:
+    """The first ``count`` jobs the board shows (title, pay, employer and distance), for the browser page."""
+    import html
+
+    from config.settings import load_settings
+    from content.store import Store
+
+    with Store.from_settings(load_settings(config)) as store:
+        hits = store.search_jobs(radius_km=None, limit=count)
+    return [[html.escape(h.job.title), html.escape(h.job.salary_text()),
+             html.escape(f"{h.job.employer} · {h.distance_km:.1f} 公里")] for h in hits]
+
+
+def browser_phase(config: Path, display: str, xvfb_pid: int, seconds: float, profile_dir: Path) -> dict:
+    """Chromium showing bench/board_peer.html on the same X server: fps and CPU (browser + X)."""
+    import http.server
+    import shutil
+    import threading
+    from urllib.parse import parse_qs, urlparse
+
+    import psutil
+
+    from display.profiles import resolve_profile
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        raise RuntimeError("the browser peer needs Debian's chromium: apt-get install chromium")
+    speed = resolve_profile(None, profile="tv-1080p", motion="scroll").scroll_px_s
+    page = (Path(__file__).resolve().parent / "board_peer.html").read_text(encoding="utf-8")
+    page = (page.replace("/*ROWS*/[]", json.dumps(peer_rows(config), ensure_ascii=False))
+            .replace("/*SPEED*/60", f"{speed:g}").replace("/*SECONDS*/10", f"{seconds:g}"))
+    xserver = psutil.Process(xvfb_pid)
+    state: dict = {}
+    done = threading.Event()
+    browser: dict = {}
+
+    def cpu_now() -> tuple[float, float]:
+        procs = []
+        try:
+            top = psutil.Process(browser["pid"])
+            procs = [top, *top.children(recursive=True)]
+        except psutil.Error:
+            pass
+        total = 0.0
+        for proc in procs:
+            try:
+                t = proc.cpu_times()
+                total += t.user + t.system
+            except psutil.Error:
+                pass  # a helper process that ended meanwhile
+        x = xserver.cpu_times()
+        return total, x.user + x.system
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            url = urlparse(self.path)
+            body = b"ok"
+            if url.path == "/start":
+                state["t0"], state["c0"] = time.monotonic(), cpu_now()
+            elif url.path == "/result":
+                state["t1"], state["c1"] = time.monotonic(), cpu_now()
+                query = parse_qs(url.query)
+                state["frames"] = int(query["frames"][0])
+                state["seconds"] = float(query["seconds"][0])
+                done.set()
+            else:
+                body = page.encode("utf-8")
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/board_peer.html"
+    # A normal window on the same X server (not --headless, which presents nothing): a fresh profile,
+    # no background networking, updates, sync or first-run UI; software compositing, like the board.
+    proc = subprocess.Popen(
+        [chromium, "--no-sandbox", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", "--no-first-run", "--no-default-browser-check", "--disable-gpu",
+         f"--user-data-dir={profile_dir}", "--window-position=0,0", "--window-size=1920,1080", "--kiosk", url],
+        env={**os.environ, "DISPLAY": display}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    browser["pid"] = proc.pid
+    try:
+        if not done.wait(seconds + 90):
+            raise RuntimeError("the browser peer page never reported its frames")
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        server.shutdown()
+    elapsed = state["t1"] - state["t0"]
+    browser_cpu = (state["c1"][0] - state["c0"][0]) / elapsed
+    x_cpu = (state["c1"][1] - state["c0"][1]) / elapsed
+    fps = state["frames"] / state["seconds"] if state["seconds"] else 0.0
+    return {"fps": fps, "cpu_cores": browser_cpu + x_cpu, "cpu_browser": browser_cpu, "cpu_x": x_cpu,
+            "frames": state["frames"], "scroll_px_s": speed}
 
 
 def report(r: dict, took: float, load: float) -> None:
@@ -170,6 +285,21 @@ def report(r: dict, took: float, load: float) -> None:
     ]
     rows.append(("  RSS at the end of each loop", " ".join(f"{r:.0f}" for r in playlist["rss_per_loop_mb"]) + " MB",
                  ""))
+    for label, phase in (("uncapped", scroll), ("capped", capped)):
+        frame_ms = 1000 / phase["fps"] if phase["fps"] else 0.0
+        rows.append((f"  where a frame goes, {label} scroll (wall ms per frame)",
+                     f"{phase['py_mean_ms']:.2f} + {phase['draw_ms']:.1f} + {phase['flip_ms']:.1f} of {frame_ms:.1f}",
+                     "board Python + Kivy redraw (on_draw) + swap (flip: llvmpipe raster, copy to X)"))
+    browser = r["browser"]
+    board_ms = capped["cpu_cores"] * 1000 / capped["fps"] if capped["fps"] else float("inf")
+    browser_ms = browser["cpu_cores"] * 1000 / browser["fps"] if browser["fps"] else float("inf")
+    cost_ratio = board_ms / browser_ms if browser_ms else float("inf")
+    rows += [
+        ("browser peer: chromium, 40-row list, CSS transform scroll", f"{browser['fps']:.1f} fps",
+         f"cpu {browser['cpu_cores']:.2f} cores (browser {browser['cpu_browser']:.2f} + X {browser['cpu_x']:.2f})"),
+        ("CPU per frame: board (capped scroll) / browser", f"{board_ms:.1f} / {browser_ms:.1f} ms",
+         f"ratio {cost_ratio:.2f} (target <= 1)"),
+    ]
     width = max(len(a) for a, _, _ in rows)
     print()
     print(f"{'measure':<{width}}  {'value':<24} note")
@@ -191,6 +321,14 @@ def report(r: dict, took: float, load: float) -> None:
     print(f"FIGURE board_rss_growth_after_first_loop {playlist['rss_growth_mb']:.1f} MB")
     print(f"FIGURE board_rss_trend_per_loop {playlist['rss_slope_mb_per_loop']:.2f} MB")
     print(f"FIGURE board_rss_end {playlist['rss_end_mb']:.1f} MB")
+    print(f"FIGURE board_scroll_capped_fps {capped['fps']:.1f} fps")
+    print(f"FIGURE board_frame_draw_ms {capped['draw_ms']:.1f} ms")
+    print(f"FIGURE board_frame_flip_ms {capped['flip_ms']:.1f} ms")
+    print(f"FIGURE board_cpu_ms_per_frame {board_ms:.1f} ms")
+    print(f"FIGURE browser_peer_fps {browser['fps']:.1f} fps")
+    print(f"FIGURE browser_peer_cpu {browser['cpu_cores']:.2f} cores")
+    print(f"FIGURE browser_cpu_ms_per_frame {browser_ms:.1f} ms")
+    print(f"FIGURE board_vs_browser_cpu_per_frame_ratio {cost_ratio:.2f} ratio")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -351,6 +489,27 @@ def board(args: argparse.Namespace, profile, me, xserver) -> dict:
     counter = FlipCounter()
     Window.bind(on_flip=counter)
     out: dict = {"max_fps": profile.max_fps, "scroll_fps": profile.scroll_fps, "seconds": args.seconds}
+    # Where a frame's time goes: Kivy's redraw of the whole window (on_draw: clear, then every
+    # canvas instruction handed to GL) and the buffer swap (flip: llvmpipe finishes rasterizing and
+    # the frame is copied to the X server), wall time per presented frame.
+    phases = {"draw": [], "flip": []}
+    timing = {"on": False}
+
+    def timed_method(name: str, label: str) -> None:
+        original = getattr(Window, name)
+
+        def wrapper(*a, **kw):
+            started = time.perf_counter()
+            try:
+                return original(*a, **kw)
+            finally:
+                if timing["on"]:
+                    phases[label].append((time.perf_counter() - started) * 1000)
+
+        setattr(Window, name, wrapper)
+
+    timed_method("on_draw", "draw")
+    timed_method("flip", "flip")
     seconds = args.seconds
 
     def jobs_showing(app) -> bool:
@@ -364,10 +523,14 @@ def board(args: argparse.Namespace, profile, me, xserver) -> dict:
         frames0 = app.driver.frames
         flips0 = app.driver.flips
         counter.on = True
+        timing["on"] = True
         if args.schedule != "playlist":
             yield seconds
             cpu, board_cpu, x_cpu = meter.read()
             counter.on = False
+            timing["on"] = False
+            out.update(draw_ms=statistics.fmean(phases["draw"]) if phases["draw"] else 0.0,
+                       flip_ms=statistics.fmean(phases["flip"]) if phases["flip"] else 0.0)
             n = app.driver.frames - frames0
             ring = [app.driver.frame_ms[i % len(app.driver.frame_ms)] for i in range(frames0, frames0 + n)]
             ring = ring[-len(app.driver.frame_ms):]

@@ -12,9 +12,12 @@ the test suite's fault injection in front of it):
 5. the bytes fetched after a download is cut at 50%;
 6. a soak of randomized runs (cuts, 500s, slow answers, corrupt files, hub down, the station
    process SIGKILLed mid-sync and mid-upload): registrations created, delivered, lost,
-   duplicated, and any moment the station showed something other than a whole published set.
+   duplicated, and any moment the station showed something other than a whole published set;
+7. a key rotation (``rotate_key``) reaching simulated stations: the time from the rotation
+   being published to every station trusting the new key (each syncs once, 4 at a time;
+   in the field add one sync interval).
 
-    .venv/bin/python bench/sync.py [--jobs 10000] [--media-mb 20] [--soak 1000] [--quick]
+    .venv/bin/python bench/sync.py [--jobs 10000] [--media-mb 20] [--soak 1000] [--stations 50] [--quick]
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 from config.netutil import free_port, wait_for_port  # noqa: E402
 from config.settings import load_settings  # noqa: E402
 from content.feed import DEFAULT_SHARD_TARGET, Manifest, ManifestMedia, Scope, course_media, encode_items  # noqa: E402
-from content.hub.publish import load_key_file, publish_content, write_keypair  # noqa: E402
+from content.hub.publish import load_key_file, publish_content, rotate_key, write_keypair  # noqa: E402
 from content.hub.storage import HubStore  # noqa: E402
 from content.media import TRANSIENT, MediaCache, Transfer  # noqa: E402
 from content.model import ContentSet, Course, MediaRef  # noqa: E402
@@ -481,6 +484,50 @@ def check_shows_a_published_set(settings: Any, published: dict[int, Any]) -> str
     return None
 
 
+# -- 7: key rotation -------------------------------------------------------------------------
+
+def bench_rotation(b: Bench) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    n = b.args.stations
+    print(f"== key rotation reaching {n} stations")
+    b.publish("rot", sample_content(origin=ORIGIN, jobs=50, today=dt.date.today()))
+    stations = [b.station(f"rot-{i:03d}", "rot") for i in range(n)]
+
+    def sync(settings: Any) -> tuple[str, int, float]:
+        client = SyncClient.from_settings(settings, attempts=3, backoff_s=0.05)
+        started = time.perf_counter()
+        try:
+            result = client.sync_once()
+        finally:
+            client.close()
+        return result.status, result.version, time.perf_counter() - started
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        first = list(pool.map(sync, stations))
+    assert all(status == "changed" for status, _, _ in first), first[:3]
+    published = time.perf_counter()
+    rotation = rotate_key(b.home)
+    b.key = load_key_file(b.home / "feed.key")  # later publications sign with the new key
+    rotated_in = time.perf_counter() - published
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        after = list(pool.map(sync, stations))
+    total = time.perf_counter() - published
+    import sqlite3
+
+    trusting = 0
+    for settings in stations:
+        with sqlite3.connect(settings.db_path) as conn:
+            row = conn.execute("SELECT trusted_key FROM sync_trust WHERE id = 1").fetchone()
+        trusting += bool(row and row[0] == rotation.public_key)
+    per_station = statistics.median(t for _, _, t in after)
+    print(f"   rotate-key (new key, signed record, {len(rotation.feeds)} feeds re-signed): {rotated_in:.2f} s")
+    print(f"   {trusting}/{n} stations trust the new key; all synced {total:.2f} s after the rotation "
+          f"(median sync {per_station * 1000:.0f} ms, 4 at a time)")
+    figure("key_rotation_all_stations_s", round(total, 2), "s")
+    figure("key_rotation_stations_trusting", trusting, f"of {n}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=10_000)
@@ -488,10 +535,11 @@ def main() -> None:
     parser.add_argument("--soak", type=int, default=1000, help="randomized fault runs (default 1000)")
     parser.add_argument("--rounds", type=int, default=15, help="download rounds for the throughput median")
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--stations", type=int, default=50, help="stations for the key rotation (default 50)")
     parser.add_argument("--quick", action="store_true", help="2 000 jobs, 5 MB of media, 150 soak runs")
     args = parser.parse_args()
     if args.quick:
-        args.jobs, args.media_mb, args.soak, args.rounds = 2000, 5.0, 150, 5
+        args.jobs, args.media_mb, args.soak, args.rounds, args.stations = 2000, 5.0, 150, 5, 10
     logging.basicConfig(level=logging.ERROR)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="yizhan-bench-sync-") as tmp:
@@ -501,6 +549,7 @@ def main() -> None:
             bench_sync(b)
             bench_media(b)
             bench_soak(b)
+            bench_rotation(b)
         finally:
             b.stop_hub()
     print(f"== total {time.perf_counter() - started:.0f} s")

@@ -128,14 +128,81 @@ def check_hub(settings: Settings) -> Check:
         return Check("hub", "skip", "no hub.feed_url configured (content from local imports only)")
     import requests
 
+    from content.media import http_session
+
     url = urljoin(settings.hub.feed_url.rstrip("/") + "/", "manifest.json")
     try:
-        response = requests.head(url, timeout=min(settings.hub.timeout_s, 5), allow_redirects=True)
+        with http_session(settings.hub.ca_bundle) as session:  # the pinned CA, as the sync uses it
+            response = session.head(url, timeout=min(settings.hub.timeout_s, 5), allow_redirects=True)
     except requests.RequestException as exc:
         return Check("hub", "fail", f"{urlsplit(url).netloc} not reachable ({type(exc).__name__})")
     if response.status_code >= 400:
         return Check("hub", "fail", f"{url} answered HTTP {response.status_code}")
     return Check("hub", "ok", url)
+
+
+def check_transport(settings: Settings) -> Check:
+    """Plain http:// to another machine sends tokens and residents' data in clear."""
+    from config.settings import insecure_urls
+
+    hub = settings.hub
+    if not (hub.feed_url or hub.upload_url):
+        return Check("hub transport", "skip", "no hub configured")
+    bad = insecure_urls(hub)
+    if bad:
+        return Check("hub transport", "fail", f"{', '.join('hub.' + b for b in bad)} is plain http:// to another "
+                                              "machine (allow_insecure_http = true): use https://")
+    ca = f", CA pinned: {hub.ca_bundle}" if hub.ca_bundle else ""
+    return Check("hub transport", "ok", "https (or this machine only)" + ca)
+
+
+def check_feed(settings: Settings, now: dt.datetime | None = None) -> Check:
+    """The feed held: within its signed expiry, and every record of it accepted here."""
+    if not settings.hub.feed_url:
+        return Check("feed", "skip", "no hub.feed_url configured")
+    from content.sync import feed_health
+
+    health = feed_health(settings, now=now, check_media=False)
+    if not health.version:
+        return Check("feed", "fail", "no feed applied yet (run 'yizhan sync --once')")
+    if not health.ok:
+        listed = "; ".join(f"{r['kind']} {r['id']}: {r['reason'][:80]}" for r in health.invalid_records[:3])
+        return Check("feed", "fail", " ".join(health.problems) + (f" ({listed})" if listed else ""))
+    return Check("feed", "ok", f"{health.feed_id} v{health.version}, valid until {health.expires_at}")
+
+
+def check_media(settings: Settings) -> Check:
+    """Every media file the current content refers to is in the cache and hashes right."""
+    from content.db import connect
+    from content.feed import Manifest, ManifestError
+    from content.media import MediaCache
+
+    if not settings.db_path.exists():
+        return Check("media", "skip", "no station database yet")
+    conn = connect(settings.db_path)
+    try:
+        row = conn.execute("SELECT manifest FROM sync_state WHERE id = 1").fetchone()
+    except Exception:
+        row = None
+    finally:
+        conn.close()
+    if row is None or row[0] is None:
+        return Check("media", "skip", "no feed applied yet")
+    try:
+        manifest = Manifest.from_bytes(row[0])
+    except ManifestError as exc:
+        return Check("media", "fail", f"the stored manifest does not parse: {exc}")
+    cache = MediaCache.from_settings(settings)
+    missing = [m.path for m in manifest.media if not cache.has(m.ref())]
+    damaged = [m.path for m in manifest.media if cache.has(m.ref()) and not cache.verify(m.ref())]
+    if missing or damaged:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} missing (e.g. {missing[0]})")
+        if damaged:
+            parts.append(f"{len(damaged)} damaged (e.g. {damaged[0]})")
+        return Check("media", "fail", ", ".join(parts) + "; 'yizhan sync --once' fetches them again")
+    return Check("media", "ok", f"{len(manifest.media)} file(s) present and verified")
 
 
 def check_clock(settings: Settings, now: dt.datetime | None = None) -> Check:
@@ -145,7 +212,8 @@ def check_clock(settings: Settings, now: dt.datetime | None = None) -> Check:
     return Check("clock", "ok", f"{now:%Y-%m-%d %H:%M}")
 
 
-CHECKS = (check_font, check_display, check_reader, check_printer, check_storage, check_hub, check_clock)
+CHECKS = (check_font, check_display, check_reader, check_printer, check_storage, check_hub, check_transport,
+          check_feed, check_media, check_clock)
 
 
 def run_checks(settings: Settings) -> list[Check]:

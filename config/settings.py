@@ -47,13 +47,45 @@ class StationSettings(_Section):
     opening_hours: str = ""
 
 
+def is_loopback_url(url: str) -> bool:
+    """True for http(s) URLs on this machine (127.0.0.0/8, ::1, localhost)."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def insecure_urls(hub: HubSettings) -> list[str]:
+    """The hub URLs that would carry data in clear across a network (plain http, not loopback)."""
+    return [name for name in ("feed_url", "upload_url")
+            if getattr(hub, name).startswith("http://") and not is_loopback_url(getattr(hub, name))]
+
+
 class HubSettings(_Section):
     feed_url: str = ""
     public_key: str = Field(default="", description="base64 of the feed's raw 32-byte Ed25519 public key")
+    # The one feed this station shows; empty = the feed of the first successful sync, pinned.
+    feed_id: str = Field(default="", pattern=r"^([A-Za-z0-9._-]{1,64})?$")
     upload_url: str = ""
     station_token: str = ""
     sync_interval_s: int = Field(default=300, ge=10, le=86_400)
     timeout_s: float = Field(default=10.0, gt=0, le=300)
+    # Plain http:// to anything but this machine sends residents' data in clear: refused
+    # unless this is set (and then `yizhan doctor` shows it as a problem).
+    allow_insecure_http: bool = False
+    ca_bundle: str = Field(default="", description="PEM file of the CA(s) the hub's TLS certificate must chain to")
+    # After the feed's signed expiry the station tells staff at once; residents see
+    # "信息可能已过期" only after this many more hours.
+    expiry_grace_h: int = Field(default=24, ge=0, le=24 * 90)
+    # A new version in which more than this share of one kind of record fails the station's
+    # checks is refused whole (the current content stays).
+    max_invalid_percent: float = Field(default=5.0, ge=0, le=100)
 
     @field_validator("feed_url", "upload_url")
     @classmethod
@@ -61,6 +93,16 @@ class HubSettings(_Section):
         if value and not value.startswith(("http://", "https://")):
             raise ValueError(f"must be an http:// or https:// URL, got {value!r}")
         return value
+
+    @model_validator(mode="after")
+    def _https_unless_allowed(self) -> HubSettings:
+        bad = insecure_urls(self)
+        if bad and not self.allow_insecure_http:
+            raise ValueError(f"{', '.join(bad)} must be https:// (personal data and the feed would travel in "
+                             "clear); plain http:// is allowed only to 127.0.0.1/localhost, or with "
+                             "allow_insecure_http = true")
+        return self
+
 
     @field_validator("public_key")
     @classmethod
@@ -259,6 +301,12 @@ def parse_settings(text: str, *, name: str = "station.toml", base_dir: Path | No
     if base_dir is not None and not data_dir.is_absolute():
         storage = settings.storage.model_copy(update={"data_dir": (base_dir / data_dir).resolve()})
         settings = settings.model_copy(update={"storage": storage})
+    ca = settings.hub.ca_bundle
+    if ca:
+        path = Path(ca) if Path(ca).is_absolute() or base_dir is None else (base_dir / ca).resolve()
+        if not path.is_file():
+            raise SettingsError(f"{name}: hub.ca_bundle: no such CA bundle file: {path}")
+        settings = settings.model_copy(update={"hub": settings.hub.model_copy(update={"ca_bundle": str(path)})})
     return settings
 
 

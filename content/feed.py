@@ -32,12 +32,18 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from content.model import ContentSet, MediaRef, Rejection, validate_records
+from content.model import RECORD_TYPES, ContentSet, MediaRef, Rejection, validate_records
 
 FORMAT = "yizhan-feed/1"
 MANIFEST_NAME = "manifest.json"
 SIGNATURE_NAME = "manifest.sig"
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
+KEYS_NAME = "keys.json"
+KEYS_FORMAT = "yizhan-keys/1"
+MAX_KEYS_BYTES = 256 * 1024
+# A manifest without "expires" (an older or third-party server) is trusted this long after
+# it was generated, so that a frozen feed is noticed even then.
+DEFAULT_VALIDITY = dt.timedelta(days=7)
 
 # Item kinds and the ContentSet attribute each fills. "document" items carry named JSON.
 RECORD_KINDS: dict[str, str] = {
@@ -174,13 +180,20 @@ class Manifest(_FeedModel):
     media: list[ManifestMedia] = Field(default_factory=list)
     # Shards per record kind, so the next version can keep the same split.
     shards: dict[str, int] = Field(default_factory=dict)
+    # Signed end of validity: a station whose newest verified manifest is past it knows its
+    # feed is frozen (the hub stopped publishing, or someone replays an old version).
+    expires: dt.datetime | None = None
 
-    @field_validator("generated_at")
+    @field_validator("generated_at", "expires")
     @classmethod
-    def _aware(cls, value: dt.datetime) -> dt.datetime:
-        if value.tzinfo is None:
+    def _aware(cls, value: dt.datetime | None) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
             raise ValueError("must carry a time zone (e.g. 2025-03-01T08:00:00+08:00)")
         return value
+
+    def expiry(self) -> dt.datetime:
+        """When this manifest stops being fresh: ``expires``, or ``generated_at`` + 7 days."""
+        return self.expires or self.generated_at + DEFAULT_VALIDITY
 
     @model_validator(mode="after")
     def _unique(self) -> Manifest:
@@ -198,7 +211,7 @@ class Manifest(_FeedModel):
     def to_bytes(self) -> bytes:
         """The bytes to publish and sign: UTF-8 JSON, one item per line (readable, diffable)."""
         parts = []
-        for key, value in self.model_dump(mode="json").items():
+        for key, value in self.model_dump(mode="json", exclude_none=True).items():
             if isinstance(value, list) and value:
                 rows = ",\n".join("  " + _dumps(row) for row in value)
                 parts.append(f" {json.dumps(key)}: [\n{rows}\n ]")
@@ -281,25 +294,97 @@ def sign_manifest(manifest_bytes: bytes, key: Ed25519PrivateKey) -> bytes:
     return base64.b64encode(key.sign(manifest_bytes)) + b"\n"
 
 
-def verify_manifest(manifest_bytes: bytes, signature_file: bytes, public_key: str) -> None:
-    """Raise :class:`SignatureError` unless ``signature_file`` signs ``manifest_bytes`` with ``public_key``."""
+def _verifier(public_key: str) -> Ed25519PublicKey:
     if not public_key:
         raise SignatureError("no hub.public_key is set: the station cannot verify any feed", "no_key")
     try:
-        raw_key = base64.b64decode(public_key, validate=True)
-        verifier = Ed25519PublicKey.from_public_bytes(raw_key)
+        return Ed25519PublicKey.from_public_bytes(base64.b64decode(public_key, validate=True))
     except ValueError:
         raise SignatureError("hub.public_key is not a base64 Ed25519 public key", "no_key") from None
+
+
+def _signature(text: bytes | str, what: str) -> bytes:
     try:
-        signature = base64.b64decode(signature_file.strip(), validate=True)
+        signature = base64.b64decode(text.strip(), validate=True)
     except ValueError:
-        raise SignatureError("manifest.sig is not base64") from None
+        raise SignatureError(f"{what} is not base64") from None
     if len(signature) != 64:
-        raise SignatureError(f"manifest.sig holds {len(signature)} bytes, an Ed25519 signature has 64")
+        raise SignatureError(f"{what} holds {len(signature)} bytes, an Ed25519 signature has 64")
+    return signature
+
+
+def verify_manifest(manifest_bytes: bytes, signature_file: bytes, public_key: str) -> None:
+    """Raise :class:`SignatureError` unless ``signature_file`` signs ``manifest_bytes`` with ``public_key``."""
+    verifier = _verifier(public_key)
+    signature = _signature(signature_file, "manifest.sig")
     try:
         verifier.verify(signature, manifest_bytes)
     except InvalidSignature:
-        raise SignatureError("manifest.sig does not match manifest.json and hub.public_key") from None
+        raise SignatureError("manifest.sig does not match manifest.json and the station's trusted key") from None
+
+
+# -- key rotation -----------------------------------------------------------------------
+#
+# ``keys.json`` beside the manifest lists every change of the signing key since the first
+# one, each a small record signed by the key it replaces. A station that trusts key K and
+# meets a manifest it cannot verify reads the list, follows the records K signed (and the
+# ones after them), and from then on trusts only the newest key: rotating a key needs no
+# visit to any station, and a retired key cannot sign for a station that has moved on.
+
+class KeyRotation(_FeedModel):
+    """One change of the feed signing key: ``previous_key`` hands trust to ``new_key``."""
+
+    sequence: int = Field(ge=1)
+    previous_key: str
+    new_key: str
+    made_at: dt.datetime
+
+    def signed_bytes(self) -> bytes:
+        return canonical_json({"format": KEYS_FORMAT, **self.model_dump(mode="json")})
+
+
+def sign_rotation(rotation: KeyRotation, previous: Ed25519PrivateKey) -> dict[str, Any]:
+    """The entry for ``keys.json``: the record and the previous key's signature of it."""
+    if public_key_b64(previous) != rotation.previous_key:
+        raise FeedError("a key rotation must be signed by the key it replaces", "bad_key")
+    signature = base64.b64encode(previous.sign(rotation.signed_bytes())).decode("ascii")
+    return {"rotation": rotation.model_dump(mode="json"), "signature": signature}
+
+
+def keys_file_bytes(entries: list[dict[str, Any]]) -> bytes:
+    return (json.dumps({"format": KEYS_FORMAT, "rotations": entries}, ensure_ascii=False, indent=1) + "\n").encode()
+
+
+def follow_rotations(trusted_key: str, keys_file: bytes) -> tuple[str, list[KeyRotation]]:
+    """The key a station trusting ``trusted_key`` trusts after reading ``keys_file``, and the
+    rotations it followed (none: the key stays). Entries not signed by the key they replace
+    are ignored; a file that does not parse raises :class:`SignatureError`."""
+    if len(keys_file) > MAX_KEYS_BYTES:
+        raise SignatureError(f"{KEYS_NAME} is larger than {MAX_KEYS_BYTES} bytes")
+    try:
+        raw = json.loads(keys_file.decode("utf-8"))
+        if raw.get("format") != KEYS_FORMAT:
+            raise ValueError(f"format is not {KEYS_FORMAT!r}")
+        entries = [(KeyRotation.model_validate(e["rotation"]), str(e["signature"])) for e in raw["rotations"]]
+    except (UnicodeDecodeError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise SignatureError(f"{KEYS_NAME} is not a well-formed key list: {str(exc)[:200]}") from None
+    current, followed = trusted_key, []
+    for _ in range(len(entries)):
+        step = None
+        for rotation, signature in entries:
+            if rotation.previous_key != current or rotation in followed:
+                continue
+            try:
+                _verifier(current).verify(_signature(signature, f"{KEYS_NAME} signature"), rotation.signed_bytes())
+            except (InvalidSignature, SignatureError):
+                continue
+            step = rotation
+            break
+        if step is None:
+            break
+        followed.append(step)
+        current = step.new_key
+    return current, followed
 
 
 # -- items ----------------------------------------------------------------------------
@@ -396,7 +481,7 @@ def decode_items(items: Iterable[tuple[ManifestItem, bytes]]) -> tuple[ContentSe
     content = ContentSet(documents=documents)
     rejections: list[Rejection] = []
     for kind, attr in RECORD_KINDS.items():
-        good, problems = validate_records(kind, rows[kind])
+        good, problems = validate_records(kind, [_known_fields(kind, row) for row in rows[kind]])
         setattr(content, attr, list(good))
         rejections.extend(p for p in problems if not p.clipped)
     return content, rejections
@@ -410,3 +495,30 @@ def course_media(content: ContentSet) -> list[MediaRef]:
             if ref is not None:
                 refs.setdefault(ref.sha256, ref)
     return list(refs.values())
+
+
+_MEDIA_FIELDS = frozenset(MediaRef.model_fields)
+
+
+def _known_fields(kind: str, row: Any) -> Any:
+    """A feed record without the fields this station does not know (PROTOCOL.md §1.2: a newer
+    hub may add fields; they are ignored, not a reason to refuse the record). The station's
+    own import paths stay strict: only the feed is read this way."""
+    if not isinstance(row, dict):
+        return row
+    known = RECORD_TYPES[kind].model_fields
+    out = {k: v for k, v in row.items() if k in known}
+    for name in ("media", "thumbnail"):
+        if kind == "course" and isinstance(out.get(name), dict):
+            out[name] = {k: v for k, v in out[name].items() if k in _MEDIA_FIELDS}
+    return out
+
+
+def invalid_shares(content: ContentSet, rejections: list[Rejection]) -> dict[str, tuple[int, int]]:
+    """Per record kind: (records refused, records offered), for kinds with a refusal."""
+    out: dict[str, tuple[int, int]] = {}
+    for kind, attr in RECORD_KINDS.items():
+        bad = sum(1 for r in rejections if r.kind == kind and not r.clipped)
+        if bad:
+            out[kind] = (bad, bad + len(getattr(content, attr)))
+    return out

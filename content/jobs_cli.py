@@ -50,6 +50,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     search.add_argument("--date", type=dt.date.fromisoformat, metavar="YYYY-MM-DD",
                         help="search as of this day (default: today)")
     search.set_defaults(handler=_search)
+    _take_dash_words_as_query(search)
 
     show = add_command(sub, "show", "show one job in full")
     show.add_argument("job_id", metavar="ID")
@@ -65,6 +66,24 @@ def register(parser: argparse.ArgumentParser) -> None:
     sample.add_argument("--seed", type=int, default=7, metavar="S", help="random seed (same seed, same content)")
     sample.add_argument("--no-media", action="store_true", help="skip the two training videos")
     sample.set_defaults(handler=_sample)
+
+
+def _take_dash_words_as_query(parser: argparse.ArgumentParser) -> None:
+    """Let ``yizhan jobs search -保洁`` search for "-保洁" (as typed, no ``--`` needed).
+
+    argparse reads any word starting with "-" as an option; here a single-dash word that is not
+    one of this command's options is the query. Unknown ``--options`` are still errors.
+    """
+    base = type(parser)
+
+    class QueryFirstParser(base):  # type: ignore[valid-type, misc]
+        def _parse_optional(self, arg_string: str) -> Any:
+            if (arg_string.startswith("-") and not arg_string.startswith("--")
+                    and arg_string.split("=", 1)[0] not in self._option_string_actions):
+                return None  # a positional: the query
+            return super()._parse_optional(arg_string)
+
+    parser.__class__ = QueryFirstParser
 
 
 def _store(ctx: Context):

@@ -4,7 +4,8 @@
 download goes to ``<sha256>.<ext>.part``, resumes from there with an HTTP Range request
 after a cut, is hashed while it streams, and is renamed into place only when size and
 SHA-256 match. The cache keeps within ``storage.media_quota_mb`` by evicting the least
-recently used files the feed no longer needs, and keeps ``storage.free_space_floor_mb``
+recently used files neither the current nor the new content needs (never before it knows
+the new files fit), and keeps ``storage.free_space_floor_mb``
 free on the disk: it checks before starting and stops cleanly if the disk fills during a
 download (the ``.part`` stays, to resume later). Last use is the file's mtime, so the
 board marks a video used by calling :meth:`MediaCache.use` before playing it.
@@ -39,9 +40,14 @@ DiskUsage = Callable[[Path], Any]  # like shutil.disk_usage: returns an object w
 
 
 class MediaError(Exception):
-    """A media file could not be fetched or kept. ``code`` names the reason in one word."""
+    """A media file could not be fetched or kept. ``code`` names the reason in one word;
+    ``short_bytes`` (quota and disk errors) how many more bytes the new content needs."""
 
     code = "media_error"
+
+    def __init__(self, message: str, short_bytes: int = 0) -> None:
+        super().__init__(message)
+        self.short_bytes = short_bytes
 
 
 class MediaHashError(MediaError):
@@ -64,6 +70,25 @@ class TransientHTTPError(Exception):
 # from the connection (a cut, a read timeout).
 TRANSIENT = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
              urllib3.exceptions.HTTPError, TransientHTTPError)
+
+
+class _PinnedSession(requests.Session):
+    """A session whose every request is verified against one CA bundle. Setting
+    ``session.verify`` alone is not enough: requests lets ``REQUESTS_CA_BUNDLE`` from the
+    environment override it (psf/requests#3829), so the bundle is passed per request."""
+
+    def __init__(self, ca_bundle: str) -> None:
+        super().__init__()
+        self.verify = ca_bundle
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("verify", self.verify)
+        return super().request(method, url, *args, **kwargs)
+
+
+def http_session(ca_bundle: str = "") -> requests.Session:
+    """The HTTP session a station uses towards its hub (``hub.ca_bundle`` pinned if set)."""
+    return _PinnedSession(ca_bundle) if ca_bundle else requests.Session()
 
 
 @dataclass
@@ -168,45 +193,45 @@ class MediaCache:
     def make_room(self, wanted: Iterable[MediaRef], *, current: Iterable[str] = ()) -> list[CachedMedia]:
         """Evict so that every ``wanted`` file fits within the quota and above the floor.
 
-        Files nobody needs go first (least recently used first); then files only the current
-        content needs, which is about to be replaced. Wanted files are never evicted.
-        Raises :class:`QuotaError` / :class:`DiskFullError` before any download starts when
-        the wanted files cannot fit.
+        Only files neither version needs are evicted (least recently used first): the media
+        of the ``current`` content stays, because the new version may still be refused and
+        the station must go on showing what it has. Whether the wanted files can fit is
+        decided before anything is deleted: :class:`QuotaError` / :class:`DiskFullError`
+        leave the cache exactly as it was.
         """
         wanted = list(wanted)
-        keep = {r.sha256 for r in wanted}
-        current = set(current)
+        keep = {r.sha256 for r in wanted} | set(current)
         needed = 0
         for ref in wanted:
             if not self.has(ref):
                 part = self.part_path(ref)
                 needed += ref.size - (part.stat().st_size if part.exists() else 0)
-        candidates = sorted((e for e in self.entries() if e.sha256 not in keep),
-                            key=lambda e: (e.sha256 in current, e.last_used))
+        candidates = sorted((e for e in self.entries() if e.sha256 not in keep), key=lambda e: e.last_used)
         for part in self.dir.glob("*.part") if self.dir.is_dir() else ():
             match = _NAME_RE.match(part.name[:-5])
             if match and match.group(1) not in keep:
                 candidates.insert(0, CachedMedia(match.group(1), part, part.stat().st_size, 0.0))
-        evicted: list[CachedMedia] = []
 
-        def short() -> tuple[int, int]:
-            over_quota = 0 if self.quota_bytes is None else self.used_bytes() + needed - self.quota_bytes
-            under_floor = self.floor_bytes - (self.free_bytes() - needed)
+        def short(freed: int) -> tuple[int, int]:
+            over_quota = 0 if self.quota_bytes is None else self.used_bytes() - freed + needed - self.quota_bytes
+            under_floor = self.floor_bytes - (self.free_bytes() + freed - needed)
             return over_quota, under_floor
 
-        over_quota, under_floor = short()
-        while (over_quota > 0 or under_floor > 0) and candidates:
+        over_quota, under_floor = short(sum(c.size for c in candidates))
+        if over_quota > 0:
+            raise QuotaError(f"media quota too small: the new content needs {_mb(needed)} more while the current "
+                             f"content's media stay; {_mb(over_quota)} over storage.media_quota_mb", over_quota)
+        if under_floor > 0:
+            raise DiskFullError(f"not enough disk space: the new content needs {_mb(needed)} more, which would leave "
+                                f"less than storage.free_space_floor_mb ({_mb(self.floor_bytes)}) free", under_floor)
+        evicted: list[CachedMedia] = []
+        freed = 0
+        while any(x > 0 for x in short(0)) and candidates:
             victim = candidates.pop(0)
             victim.path.unlink(missing_ok=True)
             evicted.append(victim)
+            freed += victim.size
             log.info("media cache: evicted %s (%d bytes)", victim.path.name, victim.size)
-            over_quota, under_floor = short()
-        if over_quota > 0:
-            raise QuotaError(f"media quota too small: the feed needs {_mb(needed)} more, "
-                             f"{_mb(over_quota)} over storage.media_quota_mb")
-        if under_floor > 0:
-            raise DiskFullError(f"not enough disk space: the feed needs {_mb(needed)} more, which would leave "
-                                f"less than storage.free_space_floor_mb ({_mb(self.floor_bytes)}) free")
         return evicted
 
     def remove_unneeded(self, needed: Iterable[str]) -> int:

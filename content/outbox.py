@@ -392,7 +392,9 @@ class Sender:
         self.token = settings.hub.station_token
         self.timeout = settings.hub.timeout_s
         self.batch_size = batch_size
-        self.session = session or requests.Session()
+        from content.media import http_session
+
+        self.session = session or http_session(settings.hub.ca_bundle)  # hub.ca_bundle pinned if set
         self.retrying = Retrying(
             stop=stop_after_attempt(attempts), wait=wait_random_exponential(multiplier=backoff_s, max=max_backoff_s),
             retry=retry_if_exception_type((requests.ConnectionError, requests.Timeout, _Retryable,

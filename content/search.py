@@ -49,6 +49,7 @@ FULL_VARIANTS = 16  # polyphone combinations per full-pinyin key before it is cu
 SYLLABLE_SEP = "'"  # between syllables in full-pinyin keys (as in xi'an); sorts before letters
 TRUNCATED = "~"  # marks a key cut short by polyphones (sorts after every letter)
 _SEG_LIMIT = 256  # pinyin segmentations tried per query
+_LONGEST_SYLLABLE = 6  # zhuang, shuang: no piece of a query is longer
 _WS = re.compile(r"\s+")
 _PINYIN_QUERY = re.compile(r"[a-z]+")
 
@@ -61,9 +62,22 @@ def is_word_char(ch: str) -> bool:
 
 def normalize_query(query: str) -> str:
     """What the resident typed -> the string searched: NFKC (full-width letters to ASCII), lower case,
-    no white space (a query is one word; the kiosk keyboard has no use for spaces)."""
-    text = unicodedata.normalize("NFKC", query or "").lower()
-    return _WS.sub("", text)
+    no white space (a query is one word; the kiosk keyboard has no use for spaces).
+
+    Pinyin typed on a full keyboard (lǜhuà, bǎojié, lü) is read as a pinyin keyboard types it: tone
+    marks dropped, ü as v. Only a query that is then all letters is changed, so hanzi stay as typed.
+    """
+    text = _WS.sub("", unicodedata.normalize("NFKC", query or "").lower())
+    if text and not text.isascii():
+        plain = _toneless(text)
+        if _PINYIN_QUERY.fullmatch(plain) and len(plain) == len(_base_letters(text)):
+            return plain
+    return text
+
+
+def _base_letters(text: str) -> str:
+    """``text`` without combining marks (one base letter per typed letter)."""
+    return "".join(ch for ch in unicodedata.normalize("NFD", text) if not unicodedata.combining(ch))
 
 
 def without_spaces(query: str) -> str:
@@ -135,13 +149,23 @@ def syllables() -> frozenset[str]:
     found: set[str] = set()
     for value in pinyin_dict.values():
         for reading in value.split(","):
-            found.add(_toneless(reading))
+            plain = _toneless(reading)
+            found.add(plain)
+            if "v" in plain:  # 绿 lv is often typed lu (char_readings indexes both)
+                found.add(plain.replace("v", "u"))
     found.discard("")
     return frozenset(found)
 
 
+_DIAERESIS = "\u0308"
+
+
 def _toneless(reading: str) -> str:
-    text = unicodedata.normalize("NFD", reading.replace("ü", "v"))
+    """``lǜ`` -> ``lv``, ``bǎo`` -> ``bao``: tone marks dropped, ü written v (as on a keyboard).
+
+    Decomposed first: ǜ (U+01DC) carries its tone mark and its diaeresis in one code point.
+    """
+    text = unicodedata.normalize("NFD", reading.lower()).replace("u" + _DIAERESIS, "v")
     return "".join(ch for ch in text if "a" <= ch <= "z")
 
 
@@ -327,22 +351,22 @@ def segmentations(query: str, limit: int = _SEG_LIMIT) -> list[Segmentation]:
     full = syllables()
     prefixes = _syllable_prefixes()
     out: list[Segmentation] = []
-
-    def walk(start: int, parts: tuple[str, ...]) -> None:
-        if len(out) >= limit:
-            return
+    if not query:
+        return out
+    # Depth-first, longest piece first, with an explicit stack: a query may be as long as a resident
+    # cares to type (a recursive walk ran out of stack at about 1 000 letters).
+    stack: list[tuple[int, tuple[str, ...]]] = [(0, ())]
+    while stack and len(out) < limit:
+        start, parts = stack.pop()
         rest = query[start:]
         if len(rest) == 1 or rest in prefixes:
             out.append(Segmentation((*parts, rest)))
-        for end in range(len(query) - 1, start, -1):
+        children = []
+        for end in range(min(len(query) - 1, start + _LONGEST_SYLLABLE), start, -1):
             piece = query[start:end]
             if piece in full or len(piece) == 1 or piece in ("zh", "ch", "sh"):
-                walk(end, (*parts, piece))
-                if len(out) >= limit:
-                    return
-
-    if query:
-        walk(0, ())
+                children.append((end, (*parts, piece)))
+        stack.extend(reversed(children))  # popped longest first, as the recursion visited them
     return out
 
 

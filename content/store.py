@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import sqlite3
 import threading
+import time
 import typing
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -79,6 +81,17 @@ class ContentInfo:
 
 class StoreError(Exception):
     """The store cannot do what was asked (bad argument, unknown schema)."""
+
+
+# How a content set is applied (see Store._apply). SQLite's busy handler retries a waiting writer
+# after 1, 2, 5, 10, 15, 20, 25, 25 ... ms; a batch that holds the lock about APPLY_BATCH_S,
+# followed by a pause longer than the largest of those steps, lets every waiting writer in within
+# its next few retries.
+APPLY_BATCH_S = 0.015  # target time a batch holds the write lock
+APPLY_PAUSE_S = 0.03  # pause between batches, lock free
+APPLY_MAX_ROWS = 4000  # rows per batch at most
+APPLY_MIN_ROWS = 200
+APPLY_MERGE_PAGES = 64  # FTS5 'merge' work per batch (pages)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -164,6 +177,54 @@ _RECORD_TABLES = {
 }
 
 
+# The job tables, rebuilt beside the live ones on every apply and renamed into place.
+_SHADOWED = ("content_jobs", "content_job_data", "content_job_text", "content_py_term", "content_py_initials",
+             "content_py_full", "content_title_grams")
+_NEXT, _OLD = "_next", "_old"
+_ROW_KEYS = {"content_py_initials": "key, tid, pos", "content_py_full": "key, tid, pos",
+             "content_title_grams": "gram"}  # WITHOUT ROWID tables: delete by primary key
+
+
+def _index_name(base: str, gen: int) -> str:
+    """Index names carry their generation (SQLite cannot rename an index; the planner names them)."""
+    return base if gen == 0 else f"{base}_g{gen}"
+
+
+def _shadow_ddl(gen: int) -> list[str]:
+    """CREATE statements for the ``_next`` job tables and their indexes (named for generation ``gen``)."""
+    out = []
+    for statement in _MIGRATIONS[1]:
+        table = re.search(r"CREATE (?:VIRTUAL )?TABLE IF NOT EXISTS (\w+)", statement)
+        if table and table.group(1) in _SHADOWED:
+            out.append(statement.replace(f"EXISTS {table.group(1)}", f"{table.group(1)}{_NEXT}", 1)
+                       .replace("IF NOT ", "", 1))
+            continue
+        index = re.search(r"CREATE INDEX IF NOT EXISTS (\w+) ON (\w+)\((.*)\)", statement)
+        if index and index.group(2) in _SHADOWED:
+            out.append(f"CREATE INDEX {_index_name(index.group(1), gen)} ON {index.group(2)}{_NEXT}"
+                       f"({index.group(3)})")
+    return out
+
+
+def _record_rows(content: ContentSet) -> dict[str, tuple[str, list[tuple[Any, ...]]]]:
+    """The small tables of a content set: INSERT statement and rows for each."""
+    return {
+        "content_policies": ("INSERT INTO content_policies (id, position, category, data) VALUES (?, ?, ?, ?)",
+                             [(p.id, i, p.category, p.model_dump_json()) for i, p in enumerate(content.policies)]),
+        "content_events": ("INSERT INTO content_events (id, position, starts_at, data) VALUES (?, ?, ?, ?)",
+                           [(e.id, i, e.starts_at.isoformat(), e.model_dump_json())
+                            for i, e in enumerate(content.events)]),
+        "content_courses": ("INSERT INTO content_courses (id, position, data) VALUES (?, ?, ?)",
+                            [(c.id, i, c.model_dump_json()) for i, c in enumerate(content.courses)]),
+        "content_announcements": (
+            "INSERT INTO content_announcements (id, position, priority, target, data) VALUES (?, ?, ?, ?, ?)",
+            [(a.id, i, a.priority, a.target, a.model_dump_json()) for i, a in enumerate(content.announcements)]),
+        "content_documents": ("INSERT INTO content_documents (name, data) VALUES (?, ?)",
+                              [(str(name), json.dumps(doc, ensure_ascii=False))
+                               for name, doc in content.documents.items()]),
+    }
+
+
 def migrate(conn: sqlite3.Connection) -> int:
     """Bring the content tables up to :data:`SCHEMA_VERSION`; returns the version found before.
 
@@ -207,14 +268,19 @@ class Store:
     """The station's content: replace it whole, search jobs, read policies, events, courses, notices.
 
     Safe to share between threads (the UI thread and the sync thread): each thread gets its own
-    connection, and every search runs in one read transaction. Replacing the content holds the
-    database's write lock while the rows are written, about 5 s for 100 000 jobs (other parts'
-    writers wait, within content.db's busy timeout).
+    connection, and every search runs in one read transaction. Replacing the content writes the new
+    set in short batches beside the old one and swaps it in at the end (:meth:`_apply`): other
+    parts' writers (registrations, the print queue, the outbox) wait a few tens of ms at most.
     """
 
-    def __init__(self, db_path: Path | str, origin: tuple[float, float], default_radius_km: float = 3.0
+    def __init__(self, db_path: Path | str, origin: tuple[float, float], default_radius_km: float = 3.0, *,
+                 apply_batch_rows: int = APPLY_MAX_ROWS, apply_pause: Callable[[float], None] = time.sleep
                  ) -> None:
         self.db_path = Path(db_path)
+        self.apply_batch_rows = max(APPLY_MIN_ROWS, int(apply_batch_rows))
+        self._batch_rows = self.apply_batch_rows
+        self._apply_pause = apply_pause  # how the apply waits between batches (tests pass their own)
+        self._apply_lock = threading.Lock()
         self.origin = (float(origin[0]), float(origin[1]))
         self.default_radius_km = float(default_radius_km)
         self._local = threading.local()
@@ -273,83 +339,174 @@ class Store:
     # -- writing -------------------------------------------------------------------------------
 
     def replace_content(self, content: ContentSet, *, feed_id: str = "local", version: int = 0) -> None:
-        """Replace the whole content set (every kind of record and the documents) in one transaction.
+        """Replace the whole content set (every kind of record and the documents).
 
         Readers see the old set or the new one, never a mix; if anything fails (or the power goes)
-        before the commit, the old set stays.
+        before the final swap, the old set stays. The new set is written beside the old one in short
+        batches (see :meth:`_apply`), so other parts' writes never wait long for the lock.
         """
         _check_unique_ids(content)
         prepared = _prepare_jobs(content.jobs, self.origin)
-        conn = self._conn()
-        with transaction(conn, durable=True):
-            self._write_all(conn, prepared, content)
-            self._write_meta(conn, prepared, feed_id, version)
+        self._apply(prepared, content, feed_id, version)
 
     def merge_jobs(self, jobs: Sequence[Job], *, replace_jobs: bool = False) -> tuple[int, int]:
         """Add ``jobs`` to the stored set, replacing stored jobs with the same id (all stored jobs with
-        ``replace_jobs``); everything else stays. One transaction. Returns (added, updated)."""
+        ``replace_jobs``); everything else stays. Applied whole, like a replace. Returns (added, updated)."""
         incoming = ContentSet(jobs=list(jobs))
         _check_unique_ids(incoming)
-        conn = self._conn()
-        with transaction(conn, durable=True):
+        with self._read() as conn:
             current = self._export(conn)
             meta = dict(conn.execute("SELECT key, value FROM content_meta").fetchall())
-            known = {job.id for job in current.jobs}
-            new_ids = {job.id for job in jobs}
-            kept = [] if replace_jobs else [job for job in current.jobs if job.id not in new_ids]
-            current.jobs = kept + list(jobs)
-            prepared = _prepare_jobs(current.jobs, self.origin)
-            self._write_all(conn, prepared, current)
-            self._write_meta(conn, prepared, meta.get("feed_id", "local"), int(meta.get("version", 0)))
+        known = {job.id for job in current.jobs}
+        new_ids = {job.id for job in jobs}
+        kept = [] if replace_jobs else [job for job in current.jobs if job.id not in new_ids]
+        current.jobs = kept + list(jobs)
+        prepared = _prepare_jobs(current.jobs, self.origin)
+        self._apply(prepared, current, meta.get("feed_id", "local"), int(meta.get("version", 0)),
+                    expect_applied_at=meta.get("applied_at", ""))
         updated = len(new_ids & known)
         return len(new_ids) - updated, updated
 
     def _write_meta(self, conn: sqlite3.Connection, prepared: _PreparedJobs, feed_id: str, version: int, *,
-                    applied_at: str | None = None) -> None:
+                    applied_at: str | None = None, index_gen: int = 0) -> None:
         meta = {
             "feed_id": feed_id,
             "version": str(int(version)),
-            "applied_at": applied_at or dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "applied_at": applied_at or dt.datetime.now(dt.UTC).isoformat(timespec="microseconds"),
             "origin": _origin_text(self.origin),
             "job_count": str(len(prepared.rows)),
             "category_jobs": json.dumps(prepared.category_jobs, ensure_ascii=False),
             "prefix_jobs": json.dumps(prepared.prefix_jobs),  # {"title": {prefix: n}, "other": {...}}
+            "index_gen": str(index_gen),  # which generation's index names the job tables carry
         }
         conn.executemany("INSERT OR REPLACE INTO content_meta (key, value) VALUES (?, ?)", meta.items())
 
-    def _write_all(self, conn: sqlite3.Connection, prepared: _PreparedJobs, content: ContentSet) -> None:
-        for table in _RECORD_TABLES.values():
-            conn.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
-        conn.execute("INSERT INTO content_job_text(content_job_text) VALUES ('delete-all')")
-        for table in ("content_job_data", "content_py_term", "content_py_initials", "content_py_full",
-                      "content_title_grams"):
-            conn.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
-        conn.executemany("INSERT INTO content_py_term (tid, text, readings, n_title, n_other) VALUES (?, ?, ?, ?, ?)",
-                         prepared.terms)
-        conn.executemany("INSERT INTO content_py_initials (key, tid, pos) VALUES (?, ?, ?)", prepared.initials)
-        conn.executemany("INSERT INTO content_py_full (key, tid, pos) VALUES (?, ?, ?)", prepared.full)
-        conn.executemany(
-            "INSERT INTO content_jobs (n, id, title, employer, category, kind, work_date, salary_max,"
-            " monthly_max, dist_km, age_min, age_max, gender, source, published, valid_until, title_tid,"
-            " employer_tid, category_tid, title_m0, title_m1, other_m0, other_m1) VALUES"
-            " (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", prepared.rows)
-        conn.executemany("INSERT INTO content_job_data (n, data) VALUES (?, ?)", prepared.data)
-        conn.executemany("INSERT INTO content_title_grams (gram) VALUES (?)", [(g,) for g in prepared.title_grams])
-        conn.executemany("INSERT INTO content_job_text (rowid, t, e, c, r, x) VALUES (?, ?, ?, ?, ?, ?)",
-                         prepared.texts)
-        conn.executemany("INSERT INTO content_policies (id, position, category, data) VALUES (?, ?, ?, ?)",
-                         [(p.id, i, p.category, p.model_dump_json()) for i, p in enumerate(content.policies)])
-        conn.executemany("INSERT INTO content_events (id, position, starts_at, data) VALUES (?, ?, ?, ?)",
-                         [(e.id, i, e.starts_at.isoformat(), e.model_dump_json())
-                          for i, e in enumerate(content.events)])
-        conn.executemany("INSERT INTO content_courses (id, position, data) VALUES (?, ?, ?)",
-                         [(c.id, i, c.model_dump_json()) for i, c in enumerate(content.courses)])
-        conn.executemany(
-            "INSERT INTO content_announcements (id, position, priority, target, data) VALUES (?, ?, ?, ?, ?)",
-            [(a.id, i, a.priority, a.target, a.model_dump_json()) for i, a in enumerate(content.announcements)])
-        conn.executemany("INSERT INTO content_documents (name, data) VALUES (?, ?)",
-                         [(str(name), json.dumps(doc, ensure_ascii=False))
-                          for name, doc in content.documents.items()])
+    def _apply(self, prepared: _PreparedJobs, content: ContentSet, feed_id: str, version: int, *,
+               applied_at: str | None = None, expect_applied_at: str | None = None) -> None:
+        """Write a content set beside the live one, then swap it in; residents' writes keep flowing.
+
+        Holding the write lock for the whole set (about 5 s at 100 000 jobs) made a registration or a
+        print job submitted meanwhile wait that long. Instead the job tables are built as
+        ``<table>_next`` in batches of a few milliseconds each, with a pause after each batch that
+        is longer than SQLite's busy-wait steps (so a waiting writer always gets its turn); then one
+        short durable transaction renames the new tables into place, rewrites the small tables and
+        the meta; the old tables are emptied in batches and dropped. Readers see the old set until
+        the swap commits, the new one after. A crash before the swap leaves ``_next`` tables that the
+        next apply removes; the live set is untouched.
+        """
+        with self._apply_lock:  # one apply at a time in this process (the sync and a staff import)
+            conn = self._conn()
+            self._drop_shadows(conn)
+            gen = self._index_gen(conn) + 1
+            try:
+                with transaction(conn):
+                    for statement in _shadow_ddl(gen):
+                        conn.execute(statement)
+                for sql, rows in (
+                    ("INSERT INTO content_py_term_next (tid, text, readings, n_title, n_other) "
+                     "VALUES (?, ?, ?, ?, ?)", prepared.terms),
+                    ("INSERT INTO content_py_initials_next (key, tid, pos) VALUES (?, ?, ?)", prepared.initials),
+                    ("INSERT INTO content_py_full_next (key, tid, pos) VALUES (?, ?, ?)", prepared.full),
+                    ("INSERT INTO content_jobs_next (n, id, title, employer, category, kind, work_date, salary_max,"
+                     " monthly_max, dist_km, age_min, age_max, gender, source, published, valid_until, title_tid,"
+                     " employer_tid, category_tid, title_m0, title_m1, other_m0, other_m1) VALUES"
+                     " (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", prepared.rows),
+                    ("INSERT INTO content_job_data_next (n, data) VALUES (?, ?)", prepared.data),
+                    ("INSERT INTO content_title_grams_next (gram) VALUES (?)", [(g,) for g in prepared.title_grams]),
+                    ("INSERT INTO content_job_text_next (rowid, t, e, c, r, x) VALUES (?, ?, ?, ?, ?, ?)",
+                     prepared.texts),
+                ):
+                    self._in_batches(conn, lambda chunk, sql=sql: conn.executemany(sql, chunk), rows)
+                self._merge_text_index(conn)
+                records = _record_rows(content)  # serialized before the swap: a bad record fails here
+                with transaction(conn, durable=True):
+                    if expect_applied_at is not None:
+                        row = conn.execute("SELECT value FROM content_meta WHERE key = 'applied_at'").fetchone()
+                        if (row[0] if row else "") != expect_applied_at:
+                            raise StoreError("the content changed while the jobs were merged; try again")
+                    for table in _SHADOWED:
+                        conn.execute(f"ALTER TABLE {table} RENAME TO {table}{_OLD}")
+                        conn.execute(f"ALTER TABLE {table}{_NEXT} RENAME TO {table}")
+                    for table, (sql, rows) in records.items():
+                        conn.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+                        conn.executemany(sql, rows)
+                    self._write_meta(conn, prepared, feed_id, version, applied_at=applied_at, index_gen=gen)
+            except BaseException:
+                try:
+                    self._drop_shadows(conn)
+                except sqlite3.Error:
+                    pass  # the next apply removes them
+                raise
+            self._drop_shadows(conn)
+
+    def _in_batches(self, conn: sqlite3.Connection, write: Callable[[list], Any], rows: Sequence[Any]) -> None:
+        """Call ``write`` on slices of ``rows``, each in its own short transaction, pausing between them.
+
+        The slice size follows the time each transaction held the lock (a busy box writes fewer rows
+        per batch), between :data:`APPLY_MIN_ROWS` and ``apply_batch_rows``.
+        """
+        size = self._batch_rows
+        i = 0
+        while i < len(rows):
+            chunk = rows[i:i + size]
+            started = time.perf_counter()
+            with transaction(conn):
+                write(list(chunk))
+            held = time.perf_counter() - started
+            i += len(chunk)
+            if held > APPLY_BATCH_S:
+                size = max(APPLY_MIN_ROWS, int(size * APPLY_BATCH_S / held * 0.8))
+            elif held < APPLY_BATCH_S / 2:
+                size = min(self.apply_batch_rows, size * 2)
+            self._batch_rows = size
+            # The pause must outlast the busy handler's step at which a writer that came during this
+            # batch next retries (at most about the batch's own time, and 25 ms).
+            self._apply_pause(min(APPLY_PAUSE_S, 1.5 * held + 0.005))
+
+    def _merge_text_index(self, conn: sqlite3.Connection) -> None:
+        """Merge the new text index's segments (one per batch) a little at a time, as one big merge
+        ('optimize') would hold the lock for as long as the old single transaction did."""
+        while True:
+            before = conn.total_changes
+            with transaction(conn):
+                conn.execute("INSERT INTO content_job_text_next (content_job_text_next, rank) "
+                             "VALUES ('merge', ?)", (APPLY_MERGE_PAGES,))
+            self._apply_pause(APPLY_PAUSE_S)
+            if conn.total_changes - before < 2:  # FTS5: no more merge work to do
+                return
+
+    def _drop_shadows(self, conn: sqlite3.Connection) -> None:
+        """Empty and drop ``_next`` (an unfinished apply) and ``_old`` (a replaced set) tables, in batches:
+        dropping a table of 100 000 rows frees its pages in one go (0.1-0.2 s under the lock)."""
+        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        for suffix in (_NEXT, _OLD):
+            for table in _SHADOWED:
+                name = table + suffix
+                if name not in names:
+                    continue
+                if table == "content_job_text":
+                    # A contentless FTS5 table: its index lives in the <name>_data shadow table. Rows 1
+                    # (averages) and 10 (structure) must stay: dropping the table opens it first.
+                    self._empty(conn, f"{name}_data", "rowid", "rowid > 10")
+                else:
+                    self._empty(conn, name, _ROW_KEYS.get(table, "rowid"))
+                with transaction(conn):
+                    conn.execute(f"DROP TABLE {name}")
+
+    def _empty(self, conn: sqlite3.Connection, table: str, key: str, where: str = "1") -> None:
+        """Delete the rows of ``table`` (those matching ``where``) in short batches."""
+        while conn.execute(f"SELECT 1 FROM {table} WHERE {where} LIMIT 1").fetchone() is not None:  # noqa: S608
+
+            def delete(chunk: list, table: str = table, key: str = key, where: str = where) -> None:
+                conn.execute(f"DELETE FROM {table} WHERE ({key}) IN "  # noqa: S608 - our own tables
+                             f"(SELECT {key} FROM {table} WHERE {where} LIMIT ?)", (len(chunk),))
+
+            self._in_batches(conn, delete, [None] * self._batch_rows)
+
+    @staticmethod
+    def _index_gen(conn: sqlite3.Connection) -> int:
+        row = conn.execute("SELECT value FROM content_meta WHERE key = 'index_gen'").fetchone()
+        return int(row[0]) if row else 0
 
     def _reorder_if_moved(self) -> None:
         """Renumber the jobs when the station's coordinates differ from those they were ranked for."""
@@ -358,15 +515,14 @@ class Store:
         row = conn.execute("SELECT value FROM content_meta WHERE key = 'origin'").fetchone()
         if row is None or row[0] == origin:
             return
-        with transaction(conn, durable=True):
+        with self._read() as conn:
             meta = dict(conn.execute("SELECT key, value FROM content_meta").fetchall())
-            if meta.get("origin") == origin:
-                return  # another process did it meanwhile
             current = self._export(conn)
-            prepared = _prepare_jobs(current.jobs, self.origin)
-            self._write_all(conn, prepared, current)
-            self._write_meta(conn, prepared, meta.get("feed_id", "local"), int(meta.get("version", 0)),
-                             applied_at=meta.get("applied_at"))
+        if meta.get("origin") == origin:
+            return  # another process did it meanwhile
+        prepared = _prepare_jobs(current.jobs, self.origin)
+        self._apply(prepared, current, meta.get("feed_id", "local"), int(meta.get("version", 0)),
+                    applied_at=meta.get("applied_at"))
 
     def export_content(self) -> ContentSet:
         """The whole stored content set, as records (for re-ranking, export and checks)."""
@@ -499,7 +655,9 @@ class Store:
         today = f.today or dt.date.today()
         radius = self._radius(f.radius_km)
         meta = dict(conn.execute(
-            "SELECT key, value FROM content_meta WHERE key IN ('job_count', 'category_jobs', 'prefix_jobs')").fetchall())
+            "SELECT key, value FROM content_meta WHERE key IN ('job_count', 'category_jobs', 'prefix_jobs',"
+            " 'index_gen')").fetchall())
+        gen = int(meta.get("index_gen", 0))
         total = int(meta.get("job_count", 0))
         where = [_open_sql()]
         params: list[Any] = list(_open_params(today))
@@ -508,7 +666,7 @@ class Store:
         if radius is not None:
             # n follows the distance, so the last job within the radius (one index seek) bounds them all
             row = conn.execute(
-                "SELECT n FROM content_jobs INDEXED BY content_jobs_dist WHERE dist_km <= ? "
+                f"SELECT n FROM content_jobs INDEXED BY {_index_name('content_jobs_dist', gen)} WHERE dist_km <= ? "
                 "ORDER BY dist_km DESC, n DESC LIMIT 1", (radius + RADIUS_SLACK_KM,)).fetchone()
             max_n = scope = row[0] if row and row[0] is not None else 0
             where.append("j.n <= ?")
@@ -518,7 +676,7 @@ class Store:
         if f.category:
             where.append("j.category = ?")
             params.append(f.category)
-            per_category = json.loads(meta.get("category_jobs", "{}"))
+            per_category = _json_meta(meta.get("category_jobs", "{}"))
             keep *= per_category.get(f.category, 0) / max(1, total)
         if f.kind:
             where.append("j.kind = ?")
@@ -555,7 +713,7 @@ class Store:
         return _Plan(textsearch.normalize_query(query), textsearch.without_spaces(query), " AND ".join(where),
                      params, max_n, today,
                      f.category, total=total, scope=scope, keep=keep,
-                     prefix_jobs=json.loads(meta.get("prefix_jobs", "{}")))
+                     prefix_jobs=_json_meta(meta.get("prefix_jobs", "{}")), index_gen=gen)
 
     def _radius(self, radius_km: Radius) -> float | None:
         if isinstance(radius_km, _Default) or radius_km == "default":
@@ -668,6 +826,7 @@ class _Plan:
     scope: int = 0  # jobs within the radius
     keep: float = 1.0  # rough share of those the other filters keep
     prefix_jobs: dict[str, dict[str, int]] = field(default_factory=dict)
+    index_gen: int = 0  # the generation of the job tables' index names
     _pinyin: _PinyinMatch | None = None
 
     @property
@@ -730,7 +889,7 @@ class _Plan:
     def _walk_source(self) -> str:
         """Jobs in ranking order: a category's own index is in that order too, and far shorter."""
         if self.category:
-            return "content_jobs j INDEXED BY content_jobs_category"
+            return f"content_jobs j INDEXED BY {_index_name('content_jobs_category', self.index_gen)}"
         return "content_jobs j NOT INDEXED"
 
     # text (FTS5) -------------------------------------------------------------------------------
@@ -788,7 +947,8 @@ class _Plan:
                 "JOIN content_py_term t ON t.tid = m.tid").fetchone()
             if mask is not None:
                 title, other = title + in_title, other + in_other
-            self._pinyin = _PinyinMatch(self.query, mask, found > 0 or mask is not None, title, other)
+            self._pinyin = _PinyinMatch(self.query, mask, found > 0 or mask is not None, title, other,
+                                        self.index_gen)
         return self._pinyin
 
     def _walk_is_cheaper(self, pm: _PinyinMatch, candidates: int, n: int) -> bool:
@@ -835,6 +995,7 @@ class _PinyinMatch:
     found: bool
     title_candidates: int  # jobs whose title matched (estimate: by text and by prefix bit)
     other_candidates: int  # jobs whose employer or category matched (likewise)
+    index_gen: int = 0
 
     def condition(self, fields: tuple[str, ...], *, walk: bool) -> tuple[str, list[Any]]:
         """SQL (on ``j``) true for a job whose ``fields`` match; by index lookups unless ``walk``."""
@@ -842,7 +1003,8 @@ class _PinyinMatch:
         if walk:
             parts = [f"j.{f}_tid IN {_MATCH}" for f in fields]
         else:
-            union = " UNION ".join(f"SELECT n FROM content_jobs INDEXED BY content_jobs_{f}_tid "
+            union = " UNION ".join(f"SELECT n FROM content_jobs INDEXED BY "
+                                   f"{_index_name(f'content_jobs_{f}_tid', self.index_gen)} "
                                    f"WHERE {f}_tid IN {_MATCH}" for f in fields)
             parts = [f"j.n IN ({union})"]
         if self.mask is not None:
@@ -963,6 +1125,7 @@ def _prepare_jobs(jobs: Iterable[Job], origin: tuple[float, float]) -> _Prepared
     term_masks: dict[int, tuple[int, int]] = {}
     term_jobs: dict[int, list[int]] = {}  # tid -> [jobs with it as title, as employer or category]
     index_cache: dict[str, str] = {}
+    titles_seen: set[str] = set()
     mask_counts: dict[tuple[str, tuple[int, int]], int] = {}
 
     def tid_of(text: str) -> int:
@@ -1002,7 +1165,8 @@ def _prepare_jobs(jobs: Iterable[Job], origin: tuple[float, float]) -> _Prepared
         for key in (("title", term_masks[tids[0]]), ("other", other_masks)):
             mask_counts[key] = mask_counts.get(key, 0) + 1
         out.data.append((n, job.model_dump_json()))
-        if job.title not in index_cache:
+        if job.title not in titles_seen:  # (its tokens may be cached already as an employer or category)
+            titles_seen.add(job.title)
             out.title_grams.update(indexed(job.title).split())
         out.texts.append((n, indexed(job.title), indexed(job.employer), indexed(job.category),
                           textsearch.index_text(job.requirements), _category_token(job.category)))
@@ -1022,9 +1186,15 @@ def _date_fields(model: type) -> tuple[str, ...]:
 _JOB_DATES = _date_fields(Job)
 
 
+@lru_cache(maxsize=4096)
 def _load_job(data: str) -> Job:
     """A stored job, rebuilt without validating again: it was validated (and its text cleaned) on the way
-    in, and validating 50 jobs again would cost more than finding them."""
+    in, and validating 50 jobs again would cost more than finding them.
+
+    Building the 50 jobs of a page was most of a pinyin search's time; a resident typing key by key
+    and paging sees the same jobs again and again, and records are frozen, so the job for the same
+    stored text is kept (keyed by the text itself: a changed job is a new entry).
+    """
     values = json.loads(data)
     for name in _JOB_DATES:
         if values.get(name) is not None:
@@ -1064,6 +1234,13 @@ def _check_unique_ids(content: ContentSet) -> None:
             if record.id in seen:
                 raise StoreError(f"{name}: id {record.id!r} appears twice; nothing was changed")
             seen.add(record.id)
+
+
+@lru_cache(maxsize=16)
+def _json_meta(text: str) -> Any:
+    """A JSON value of content_meta, parsed once per content set (every search reads them). Callers
+    only read it."""
+    return json.loads(text)
 
 
 def _origin_text(origin: tuple[float, float]) -> str:

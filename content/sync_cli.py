@@ -54,6 +54,7 @@ def _once(args: argparse.Namespace, ctx: Context) -> int:
 
     settings = ctx.settings
     client = SyncClient.from_settings(settings)
+    client.recheck_media = True  # a run by hand also finds damaged media (``yizhan doctor`` points here)
     bar = _ProgressBar(enabled=not (args.no_progress or ctx.json))
     try:
         result = client.sync_once(progress=bar.update)
@@ -111,6 +112,19 @@ def _status(ctx: Context) -> int:
         f"上次错误    {data['last_error'] or '无'}",
         f"待上传      {data['outbox_depth']} 条" + (f"，最早的已等待 {_age(age)}" if age is not None else ""),
     ]
+    feed = data["feed"]
+    if data.get("pinned_feed_id"):
+        lines.insert(1, f"内容源      {data['pinned_feed_id']}（只接受这个内容源）")
+    if feed["expires_at"]:
+        lines.append(f"有效期至    {feed['expires_at']}" + ("（已过期）" if feed["expired"] else ""))
+    if data.get("key_rotations"):
+        lines.append(f"签名密钥    已按签名记录更换 {data['key_rotations']} 次")
+    for problem in feed["problems"]:
+        lines.append(f"问题        {problem}")
+    for record in feed["invalid_records"][:50]:
+        lines.append(f"  未通过校验 {record['kind']} {record['id']}：{record['reason']}")
+    if feed["invalid_count"] > 50:
+        lines.append(f"  … 另有 {feed['invalid_count'] - 50} 条")
     ctx.emit(data, "\n".join(lines))
     return exitcodes.OK
 

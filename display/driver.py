@@ -24,6 +24,19 @@ from display.motion import PagedMotion, ScrollMotion
 RING = 4096
 
 
+def set_loop_fps(fps: float) -> None:
+    """Cap Kivy's event loop (and so the frames presented) at ``fps`` (0: uncapped) from now on.
+
+    Kivy reads ``graphics.maxfps`` once, into its clock; the clock reads this value on every loop.
+    """
+    Clock._max_fps = float(fps)  # noqa: SLF001 - Kivy has no public setter for the running loop's cap
+
+
+def loop_fps() -> float:
+    """The frame cap Kivy's event loop runs at now (0: none)."""
+    return float(Clock._max_fps)  # noqa: SLF001
+
+
 class MotionDriver:
     """Moves the active reels; flips paged reels together every ``page_s`` seconds."""
 
@@ -38,6 +51,7 @@ class MotionDriver:
         self.frames = 0
         self.flips = 0
         self.paused = False
+        self._loop_lowered = False  # Kivy's loop runs at the scroll cap (see _kick)
 
     # -- what moves ------------------------------------------------------------------------
 
@@ -119,7 +133,14 @@ class MotionDriver:
             return
         scrolling = any(isinstance(r.motion, ScrollMotion) and r.motion.moves for r in self.reels)
         fps = min(self.max_fps, self.scroll_fps) if scrolling else self.max_fps
-        loop_fps = Config.getint("graphics", "maxfps") or 1000
+        configured = Config.getint("graphics", "maxfps") or 1000
+        # Every loop of Kivy's event loop in which anything on the window changed (the ticker, the
+        # clock, a card) presents a frame: a callback every 1/30 s on a 60 fps loop still let ~36
+        # frames a second through. So the loop itself runs at the cap while the list scrolls.
+        loop_fps = min(fps, configured)
+        if loop_fps < configured:
+            set_loop_fps(loop_fps)
+            self._loop_lowered = True
         # a little under the period, so the callback does not miss a loop tick by a hair
         interval = 0 if fps >= loop_fps else max(0.0, 1.0 / fps - 0.002)
         self._frame_event = Clock.schedule_interval(self._frame, interval)
@@ -128,6 +149,12 @@ class MotionDriver:
         if self._frame_event is not None:
             self._frame_event.cancel()
             self._frame_event = None
+        self._restore_loop()
+
+    def _restore_loop(self) -> None:
+        if self._loop_lowered:
+            self._loop_lowered = False
+            set_loop_fps(Config.getint("graphics", "maxfps") or 0)
 
     def _frame(self, _dt: float) -> bool | None:
         start = time.perf_counter()
@@ -143,5 +170,6 @@ class MotionDriver:
         self.frames += 1
         if not moving:
             self._frame_event = None
+            self._restore_loop()
             return False
         return None

@@ -29,6 +29,7 @@ from kivy.uix.widget import Widget
 
 from config.fonts import find_cjk_font
 from content.model import Announcement, Event, Policy
+from content.sync import stale_notices
 from display.art import (
     ItemArt,
     Painter,
@@ -255,6 +256,7 @@ class BoardApp(App):
     def _poll_job(self, now: dt.datetime) -> tuple[Any, list[Announcement], list[Announcement]]:
         info = self._store.content_info()
         urgent, normal = board_announcements(self._store, now)
+        normal = [*stale_notices(self.settings, now), *normal]  # "信息可能已过期" once the feed is stale
         return info, urgent, normal
 
     def _polled(self, result: tuple[Any, list[Announcement], list[Announcement]]) -> None:

@@ -2,7 +2,8 @@
 
 ``read`` and ``status`` use ``--port``/``--baud`` when given, else ``[devices.idcard]`` from
 the station settings. Exit codes: 0 done, 1 no card in time or the card/reader failed,
-3 settings invalid, 4 the port cannot be opened or the reader does not answer.
+3 settings invalid, 4 the port cannot be opened or no reader answers on it (silent, an echo,
+line noise). One corrupt reply during a read is retried until ``--timeout``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 import signal
 import sys
 import threading
+import time
 from typing import Any
 
 from config import exitcodes
@@ -85,28 +87,40 @@ def _open(port: str, baud: int, reply_timeout: float) -> Any:
         raise CommandError(f"cannot open the ID card reader port {port}: {reason}", exitcodes.UNAVAILABLE) from None
 
 
+PROBE_ATTEMPTS = 3  # SAM status requests before a port that never sends a valid reply is "not a reader"
+
+
 def _read(args: argparse.Namespace, ctx: Context) -> int:
-    from idcard.errors import CardDataError, FrameError, ReplyTimeout, StatusError, UnexpectedReply
+    from idcard.errors import CardDataError, ReplyTimeout, StatusError
     from idcard.protocol import Reader
-    from idcard.service import PORT_ERRORS, port_error_reason
+    from idcard.service import PORT_ERRORS, TRANSPORT_ERRORS, port_error_reason
 
     port_name, baud, reply_timeout, poll = _resolve(args, ctx)
     port = _open(port_name, baud, reply_timeout)
+    deadline = time.monotonic() + args.timeout
     try:
         reader = Reader(port, reply_timeout)
+        _probe(reader, port_name, deadline)
         if not ctx.json:
             print("请将身份证放在感应区……", file=sys.stderr, flush=True)
-        card = reader.wait_for_card(args.timeout, poll)
+        while True:
+            # One corrupt reply (bad checksum, cut short, noise on the line) is not the end of the read:
+            # like the kiosk's reader service, try again until --timeout.
+            try:
+                card = reader.wait_for_card(max(0.0, deadline - time.monotonic()), poll)
+                break
+            except TRANSPORT_ERRORS as exc:
+                if isinstance(exc, ReplyTimeout) and "no reply" in str(exc):
+                    raise CommandError(f"the reader on {port_name} does not answer ({exc}); check the port "
+                                       "and baud", exitcodes.UNAVAILABLE) from None
+                if time.monotonic() + poll >= deadline:
+                    raise CommandError(f"读卡失败，请重新放置身份证 ({exc})") from None
+                time.sleep(poll)
     except PORT_ERRORS as exc:
         raise CommandError(f"the reader on {port_name} went away: {port_error_reason(exc)}",
                            exitcodes.UNAVAILABLE) from None
-    except ReplyTimeout as exc:
-        raise CommandError(f"the reader on {port_name} does not answer ({exc}); check the port and baud",
-                           exitcodes.UNAVAILABLE) from None
     except StatusError as exc:
         raise CommandError(f"{exc.status.zh} ({exc})") from None
-    except (FrameError, UnexpectedReply) as exc:
-        raise CommandError(f"读卡失败，请重新放置身份证 ({exc})") from None
     except CardDataError as exc:
         raise CommandError(f"无法识别此证件信息 ({exc})") from None
     finally:
@@ -116,6 +130,31 @@ def _read(args: argparse.Namespace, ctx: Context) -> int:
     data = card.masked_dict()
     ctx.emit(data, _card_text(data))
     return exitcodes.OK
+
+
+def _probe(reader: Any, port_name: str, deadline: float) -> None:
+    """Make sure a GA/T 467 reader is on the port: it answers SAM status with a valid frame.
+
+    A port that stays silent, echoes what it is sent or sends line noise is not a reader: that is
+    exit 4 (check the port), not "place the card again". A real reader's one corrupt reply is
+    forgiven: it gets :data:`PROBE_ATTEMPTS` tries.
+    """
+    from idcard.errors import ReplyTimeout
+    from idcard.service import TRANSPORT_ERRORS
+
+    last: Exception | None = None
+    for attempt in range(PROBE_ATTEMPTS):
+        try:
+            reader.sam_status()  # any status word will do: the SAM's health is not the question here
+            return
+        except TRANSPORT_ERRORS as exc:
+            last = exc
+            if isinstance(exc, ReplyTimeout) and "no reply" in str(exc):
+                break  # silent: asking again only makes the resident wait
+            if attempt + 1 < PROBE_ATTEMPTS and time.monotonic() >= deadline:
+                break
+    raise CommandError(f"no GA/T 467 reader answers on {port_name}: the port does not answer as a reader "
+                       f"does ({last}); check the port and baud", exitcodes.UNAVAILABLE)
 
 
 def _card_text(data: dict[str, Any]) -> str:

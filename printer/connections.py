@@ -11,10 +11,14 @@ the queue treats a completed write as printed (see :mod:`printer.queue`).
 from __future__ import annotations
 
 import logging
+import os
 import select
 import socket
+import sys
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from printer.status import REQUESTS, PrinterState, PrinterStatus, decode, is_valid, request, status_of
@@ -177,9 +181,75 @@ def describe(printer: Any) -> str:
     return f"file {printer.file_path}"
 
 
+def escpos_cache_dir() -> Path:
+    """Where python-escpos keeps its capabilities pickle: one folder per user, reused by every run."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "yizhan" / "escpos"
+
+
+def import_escpos_printer() -> Any:
+    """``escpos.printer``, imported so that nothing is left in the temp folder.
+
+    On import, python-escpos's ``capabilities`` module calls ``tempfile.mkdtemp()`` (even when
+    ``ESCPOS_CAPABILITIES_PICKLE_DIR`` is set: it is the default argument of ``environ.get``) and
+    pickles its database there unless that variable names another folder. Every ``yizhan print``
+    would leave one folder behind in /tmp; on a box that runs for months they pile up. So the
+    pickle goes to a per-user cache folder, and the empty folder made on import is removed.
+    """
+    if "escpos.capabilities" not in sys.modules:
+        if not os.environ.get("ESCPOS_CAPABILITIES_PICKLE_DIR"):
+            cache = escpos_cache_dir()
+            try:
+                cache.mkdir(parents=True, exist_ok=True)
+            except OSError:  # no writable home (a locked-down service user): a private temp folder
+                cache = Path(tempfile.gettempdir()) / f"yizhan-escpos-{os.getuid()}"
+                cache.mkdir(mode=0o700, exist_ok=True)
+            os.environ["ESCPOS_CAPABILITIES_PICKLE_DIR"] = str(cache)
+        made: list[str] = []
+        real_mkdtemp = tempfile.mkdtemp
+
+        def tracked_mkdtemp(*args: Any, **kwargs: Any) -> str:
+            folder = real_mkdtemp(*args, **kwargs)
+            made.append(folder)
+            return folder
+
+        tempfile.mkdtemp = tracked_mkdtemp  # type: ignore[assignment]
+        try:
+            import escpos.capabilities  # noqa: F401 - the import is what makes the folder
+        finally:
+            tempfile.mkdtemp = real_mkdtemp  # type: ignore[assignment]
+            for folder in made:
+                try:
+                    os.rmdir(folder)  # empty: the pickle went to the cache folder
+                except OSError:
+                    log.warning("could not remove python-escpos's temp folder %s", folder)
+    from escpos import printer as escpos_printer
+
+    return escpos_printer
+
+
+def _append_file_device(escpos_printer: Any) -> type:
+    class AppendFile(escpos_printer.File):
+        """python-escpos's ``File`` opens with "wb", which empties a regular file (a spool, a log of
+        slips) on every connection; appending is the same for a device node such as /dev/usb/lp0."""
+
+        def open(self, raise_not_found: bool = True) -> None:
+            from escpos.exceptions import DeviceNotFoundError
+
+            if self._device:
+                self.close()
+            try:
+                self.device = open(self.devfile, "ab")  # noqa: SIM115 - closed by close()
+            except OSError as exc:
+                self.device = None
+                raise DeviceNotFoundError(f"Could not open the specified file {self.devfile}:\n{exc}") from exc
+
+    return AppendFile
+
+
 def open_connection(printer: Any, *, status_timeout: float = STATUS_TIMEOUT_S) -> Connection:
     """Open the printer described by ``devices.printer`` settings; :class:`PrinterUnavailable` if not."""
-    from escpos import printer as escpos_printer  # imported late: it configures logging on import
+    escpos_printer = import_escpos_printer()  # imported late: it configures logging on import
 
     root = logging.getLogger()
     if _quiet not in root.filters:
@@ -208,7 +278,7 @@ def open_connection(printer: Any, *, status_timeout: float = STATUS_TIMEOUT_S) -
                                         out_ep=printer.usb_out_ep)
             device.open()
             return UsbConnection(device, where, status_timeout=status_timeout)
-        device = escpos_printer.File(printer.file_path)
+        device = _append_file_device(escpos_printer)(printer.file_path)
         device.open()
         return FileConnection(device, where, status_timeout=status_timeout)
     except PrinterUnavailable:

@@ -1,7 +1,7 @@
 """Building the ESC/POS bytes of a slip: commands, wrapped Chinese text, QR codes, raster images.
 
 :class:`SlipBuilder` emits only the commands listed in REFERENCE.md section 2 (and ``ESC J``
-to feed by dots). Every piece of text goes through :func:`printer.text.prepare` and is
+to feed by dots). Every piece of text goes through :func:`printer.text.sanitize` and is
 wrapped to the profile's columns at the current ``GS !`` width, so a slip never leans on
 the printer's own line wrapping and no content byte can turn into a command.
 
@@ -19,7 +19,7 @@ import qrcode.constants
 from PIL import Image
 
 from printer.profiles import PrinterProfile
-from printer.text import clip_lines, columns, encode, pack, prepare, wrap
+from printer.text import FOLD, clip_lines, columns, encode, in_font, pack, sanitize, wrap
 
 ESC, GS, FS, DLE = b"\x1b", b"\x1d", b"\x1c", b"\x10"
 INIT = ESC + b"@"
@@ -84,8 +84,11 @@ class SlipBuilder:
         self._out = bytearray()
         self._width = 1
         self._height = 1
-        self.replaced = 0  # characters printed as □ because the font lacks them
+        self.replaced = 0  # characters printed as □ because no installed font draws them
+        self.raster_lines = 0  # lines sent as images because the printer's font lacks a character
         self.qr_payloads: list[str] = []
+        self._align: Align = "left"
+        self._bold = False
 
     # -- state -------------------------------------------------------------------------
     def init(self) -> SlipBuilder:
@@ -93,14 +96,17 @@ class SlipBuilder:
         if self.profile.needs_fs_ampersand:
             self._out += CHINESE_ON
         self._width = self._height = 1
+        self._align, self._bold = "left", False
         return self
 
     def align(self, where: Align) -> SlipBuilder:
         self._out += ALIGN[where]
+        self._align = where
         return self
 
     def bold(self, on: bool = True) -> SlipBuilder:
         self._out += ESC + (b"E\x01" if on else b"E\x00")
+        self._bold = on
         return self
 
     def size(self, width: int = 1, height: int = 1) -> SlipBuilder:
@@ -118,15 +124,37 @@ class SlipBuilder:
 
     # -- text --------------------------------------------------------------------------
     def _clean(self, text: object, multiline: bool = False) -> str:
-        clean, replaced = prepare(text, self.profile.charset, multiline=multiline)
-        self.replaced += replaced
-        return clean
+        """Safe text (no control characters), folded; characters the printer's font lacks are kept
+        (their lines print as images) unless no installed font draws them either (``□``)."""
+        clean = sanitize(text, multiline=multiline).translate(FOLD)
+        if all(ch == "\n" or in_font(ch, self.profile.charset) for ch in clean):
+            return clean
+        from printer.glyphs import default_line_art
+
+        drawable = default_line_art().drawable(clean.replace("\n", " "))
+        out = "".join(ch if ch == "\n" else d for ch, d in zip(clean, drawable, strict=True))
+        self.replaced += sum(1 for a, b in zip(clean, out, strict=True) if a != b)
+        return out
 
     def _emit_line(self, line: str) -> None:
         if columns(line) * self._width > self.profile.columns:
             raise LayoutError(f"a line of {columns(line)} columns at width x{self._width} does not fit "
                               f"{self.profile.columns} columns")
-        self._out += encode(line) + LF
+        if all(in_font(ch, self.profile.charset) for ch in line):
+            self._out += encode(line) + LF
+        else:
+            self._raster_line(line)
+
+    def _raster_line(self, line: str) -> None:
+        """A line with characters the printer's font lacks: drawn with the CJK fonts, sent as an image
+        one line high, placed as ``ESC a`` would place the text; the alignment is set again after."""
+        from printer.glyphs import default_line_art
+
+        art = default_line_art().render(line, width=self._width, height=self._height, bold=self._bold)
+        align = self._align
+        self.image(art, align=align)
+        self.align(align)
+        self.raster_lines += 1
 
     def text(self, text: object, *, multiline: bool = False, max_lines: int | None = None) -> list[str]:
         """Untrusted ``text``, cleaned and wrapped to the paper; returns the printed lines."""

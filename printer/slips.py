@@ -18,7 +18,7 @@ from config.privacy import mask_id_number, mask_name
 from content.model import Event, Job
 from printer.escpos import SlipBuilder
 from printer.profiles import PrinterProfile
-from printer.text import columns, pad_between, prepare
+from printer.text import columns, pad_between, prepare, sanitize
 
 RECEIPT_KINDS = {"求职": "求职登记", "培训需求": "培训需求登记", "返乡": "返乡登记", "零工": "零工登记",
                  "失业": "失业登记"}
@@ -136,7 +136,7 @@ def job_slip(job: Job, *, station: Any, profile: PrinterProfile, slip_no: str,
         qr_data = _qr(b, job.url, "手机扫码查看岗位详情", native_qr)
     if resident_name:
         b.rule("-")
-        b.bold(True).field("求职人", mask_name(prepare(resident_name)[0]))
+        b.bold(True).field("求职人", mask_name(sanitize(resident_name)))
         b.bold(False)
         b.text("请带好本单和身份证前往应聘")
     _footer(b, now, slip_no)
@@ -158,7 +158,7 @@ def receipt_slip(kind: str, *, name: str, id_number: str, receipt_code: str, sta
     b = SlipBuilder(profile)
     _header(b, station, "登记回执")
     b.field("登记事项", RECEIPT_KINDS[kind])
-    b.field("姓名", mask_name(prepare(name)[0]))
+    b.field("姓名", mask_name(sanitize(name)))
     b.field("身份证号", mask_id_number(prepare(id_number)[0]))
     b.field("登记站点", station.name, max_lines=2)
     b.field("登记时间", _when(created_at))

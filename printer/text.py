@@ -8,6 +8,9 @@ Three rules every string on a slip goes through, in this order:
 2. :func:`printable` replaces each character the printer's font does not hold with a
    visible ``□`` (U+25A1, in every GB font): a name with a rare character prints as
    ``张□明``, never as ``张明``. A few look-alikes are folded first (``•`` -> ``·``).
+   Slips (:class:`printer.escpos.SlipBuilder`) do better: they keep such characters and
+   print their line as an image drawn with a CJK font (:mod:`printer.glyphs`); only a
+   character no installed font draws becomes ``□``.
 3. :func:`wrap` breaks lines by display columns, never inside a run of ASCII (a number,
    a phone number, a URL) and never with closing punctuation (，。、）》 …) at the start of a
    line or opening punctuation (（《“ …) at the end of one (kinsoku).

@@ -7,12 +7,20 @@ Routes (the contract is ``content/PROTOCOL.md``):
 - ``POST /api/v1/{registrations,events,proof-of-play,heartbeats}``: batches of uploads,
   bearer token per station, idempotent by key.
 - ``GET /``: a read-only status page of the stations; ``GET /api/v1/status`` the same as JSON.
+
+Uploads are checked from their headers before the body is read (``content.hub.limits``,
+installed in waitress by :class:`HubServer` and :func:`serve_forever`). The home folder is
+resolved against the working directory once, here, and kept private (0700; files 0600).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +28,7 @@ from flask import Flask, Response, abort, jsonify, render_template_string, reque
 from waitress.server import create_server
 from werkzeug.exceptions import HTTPException
 
+from content.hub.limits import UploadGuard, guard_server, json_depth_ok
 from content.hub.storage import MAX_BATCH, UPLOAD_KINDS, HubStore
 
 IMMUTABLE_MAX_AGE = 365 * 24 * 3600
@@ -27,17 +36,35 @@ DB_NAME = "hub.db"
 FEEDS_DIR = "feeds"
 
 
-def create_app(home: str | Path, *, feeds_dir: str | Path | None = None) -> Flask:
-    """The hub application for a hub home folder (``hub.db``, ``feeds/<name>/``)."""
-    home = Path(home)
-    home.mkdir(parents=True, exist_ok=True)
-    feeds = Path(feeds_dir) if feeds_dir else home / FEEDS_DIR
+def secure_home(home: str | Path) -> Path:
+    """The hub home as an absolute path, made private: the folder 0700, the database 0600.
+    (Flask resolves a relative folder against its package, not the working directory: a
+    relative home must never reach it.)"""
+    home = Path(home).expanduser().resolve()
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(home, 0o700)
+    for name in (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", "feed.key"):
+        if (home / name).exists():
+            os.chmod(home / name, 0o600)
+    return home
+
+
+def create_app(home: str | Path, *, feeds_dir: str | Path | None = None,
+               clock: Callable[[], float] = time.monotonic) -> Flask:
+    """The hub application for a hub home folder (``hub.db``, ``feeds/<name>/``).
+
+    ``clock`` drives the upload rate limits (tests pass their own)."""
+    home = secure_home(home)
+    feeds = Path(feeds_dir).expanduser().resolve() if feeds_dir else home / FEEDS_DIR
     store = HubStore(home / DB_NAME)
+    secure_home(home)  # the database files exist now
     app = Flask("content.hub")
     app.config["MAX_CONTENT_LENGTH"] = 8 * 1024 * 1024
     app.config["JSON_AS_ASCII"] = False
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["hub_store"] = store
+    guard = UploadGuard(store.station_for_token, clock=clock)
+    app.extensions["upload_guard"] = guard
 
     @app.get("/feeds/<name>/<path:path>")
     def feed_file(name: str, path: str) -> Response:
@@ -62,7 +89,16 @@ def create_app(home: str | Path, *, feeds_dir: str | Path | None = None) -> Flas
             response = _error(401, "missing or unknown station token (Authorization: Bearer <token>)")
             response.headers["WWW-Authenticate"] = 'Bearer realm="yizhan-hub"'
             return response, 401
-        body = request.get_json(silent=True)
+        limit = guard.limit_for(endpoint)
+        if request.content_length is None or request.content_length > limit:
+            return _error(413, f"{endpoint} accepts at most {limit} bytes per request with Content-Length"), 413
+        data = request.get_data(cache=False)
+        if not json_depth_ok(data):
+            return _error(400, "the JSON body nests too deep"), 400
+        try:
+            body = json.loads(data)
+        except (ValueError, RecursionError):
+            body = None
         if not isinstance(body, dict) or not isinstance(body.get("items"), list):
             return _error(400, 'the body must be JSON {"items": [{"key", "created_at", "payload"}, ...]}'), 400
         items = body["items"]
@@ -159,6 +195,9 @@ def station_view(station: Any) -> dict[str, Any]:
         "content_version": beat.get("content_version"),
         "outbox_depth": beat.get("outbox_depth"),
         "devices": health,
+        # The station's own view of its feed (expired, records refused, media missing).
+        "feed_problems": [str(p)[:160] for p in (beat.get("feed") or {}).get("problems", [])[:5]]
+        if isinstance(beat.get("feed"), dict) else [],
         "counts": station.counts,
     }
 
@@ -213,7 +252,8 @@ STATUS_PAGE = """<!doctype html>
 {% for s in stations %}
 <tr><td>{{ s.id }}</td><td>{{ s.name }}</td>
 <td class="{{ 'bad' if s.stale else 'ok' }}">{{ s.last_heartbeat }}</td>
-<td>{% if s.content_version %}{{ s.feed_id }} 第 {{ s.content_version }} 版{% else %}—{% endif %}</td>
+<td>{% if s.content_version %}{{ s.feed_id }} 第 {{ s.content_version }} 版{% else %}—{% endif %}
+{% for p in s.feed_problems %}<br><span class="bad">{{ p }}</span>{% endfor %}</td>
 <td>{% for d in s.devices %}<span class="{{ 'ok' if d.ok else 'bad' }}">{{ d.device }}：{{ '正常' if d.ok else d.detail or '故障' }}</span><br>{% else %}—{% endfor %}</td>
 <td>{{ s.outbox_depth if s.outbox_depth is not none else '—' }}</td>
 <td>登记 {{ s.counts.get('registration', 0) }}，使用 {{ s.counts.get('event', 0) }}，播放 {{ s.counts.get('proof_of_play', 0) }}</td></tr>
@@ -228,9 +268,14 @@ class HubServer:
     ``yizhan hub serve`` runs the same server in the foreground.
     """
 
-    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, threads: int = 8) -> None:
+    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, threads: int = 8,
+                 guard: UploadGuard | None = None) -> None:
         self.server = create_server(app, host=host, port=port, threads=threads, ident="yizhan-hub",
-                                    asyncore_use_poll=True, channel_timeout=30)
+                                    asyncore_use_poll=True, channel_timeout=30,
+                                    max_request_body_size=MAX_BODY)
+        guard = guard or find_guard(app)
+        if guard is not None:
+            guard_server(self.server, guard)
         self.host = host
         self.port: int = int(self.server.effective_port)  # type: ignore[union-attr]
         self._stop = threading.Event()
@@ -271,8 +316,30 @@ class HubServer:
         self.stop()
 
 
-def serve_forever(app: Any, host: str = "127.0.0.1", port: int = 8080, threads: int = 8) -> None:
-    """Serve in the foreground until Ctrl-C or SIGTERM."""
-    import waitress
+MAX_BODY = 8 * 1024 * 1024  # waitress's own limit (its default is 1 GiB); endpoints have smaller ones
 
-    waitress.serve(app, host=host, port=port, threads=threads, ident="yizhan-hub", channel_timeout=30)
+
+def find_guard(app: Any) -> UploadGuard | None:
+    """The upload guard of a hub app, also through WSGI middleware that keeps it as ``.app``."""
+    for _ in range(5):
+        extensions = getattr(app, "extensions", None)
+        if isinstance(extensions, dict) and isinstance(extensions.get("upload_guard"), UploadGuard):
+            return extensions["upload_guard"]
+        app = getattr(app, "app", None)
+        if app is None:
+            return None
+    return None
+
+
+def serve_forever(app: Any, host: str = "127.0.0.1", port: int = 8080, threads: int = 8,
+                  trusted_proxy: str | None = None) -> None:
+    """Serve in the foreground until Ctrl-C or SIGTERM (uploads guarded as in :class:`HubServer`)."""
+    options: dict[str, Any] = {}
+    if trusted_proxy:
+        options.update(trusted_proxy=trusted_proxy, trusted_proxy_headers={"x-forwarded-proto", "x-forwarded-for"})
+    server = create_server(app, host=host, port=port, threads=threads, ident="yizhan-hub", channel_timeout=30,
+                           max_request_body_size=MAX_BODY, **options)
+    guard = find_guard(app)
+    if guard is not None:
+        guard_server(server, guard)
+    server.run()

@@ -3,6 +3,8 @@
     yizhan hub keygen [--home DIR]                       make the feed's signing key
     yizhan hub publish SOURCE_DIR --out FEED_DIR         build and sign the next feed version
     yizhan hub serve [--home DIR] [--port 8080]          serve feeds and accept uploads
+    yizhan hub refresh [--home DIR]                      re-sign feeds before they expire (daily)
+    yizhan hub rotate-key [--home DIR]                   new signing key, trusted by stations via the old one
     yizhan hub station add|list|remove                   station tokens for uploads
     yizhan hub example OUT_DIR                           write an example source folder
 
@@ -44,7 +46,20 @@ def register(parser: argparse.ArgumentParser) -> None:
     publish.add_argument("--station", action="append", default=[], metavar="ID", help="scope: a station id; repeatable")
     publish.add_argument("--version", type=int, help="version number (default: the published one + 1)")
     publish.add_argument("--strict", action="store_true", help="publish nothing if any record is refused")
+    publish.add_argument("--valid-days", type=int, default=7, metavar="N",
+                         help="the manifest's signed expiry, N days from now (default 7; keep 'hub refresh' running)")
     publish.set_defaults(handler=_publish)
+
+    refresh = add_command(sub, "refresh", "re-sign every feed whose expiry is near, as its next version (run daily)")
+    _home(refresh)
+    refresh.add_argument("--valid-days", type=int, default=7, metavar="N", help="new expiry, N days from now")
+    refresh.add_argument("--all", action="store_true", help="re-sign every feed, however far its expiry")
+    refresh.set_defaults(handler=_refresh)
+
+    rotate = add_command(sub, "rotate-key", "replace the signing key; stations follow the change signed by the old key")
+    _home(rotate)
+    rotate.add_argument("--valid-days", type=int, default=7, metavar="N", help="expiry of the re-signed feeds")
+    rotate.set_defaults(handler=_rotate)
 
     serve = add_command(sub, "serve", "serve feeds and accept station uploads (waitress)")
     _home(serve)
@@ -89,7 +104,8 @@ def _home(parser: argparse.ArgumentParser) -> None:
 
 
 def _home_dir(args: argparse.Namespace) -> Path:
-    return Path(getattr(args, "home", None) or os.environ.get("YIZHAN_HUB_HOME") or DEFAULT_HOME)
+    # Absolute from here on: a relative --home means relative to where the command was run.
+    return Path(getattr(args, "home", None) or os.environ.get("YIZHAN_HUB_HOME") or DEFAULT_HOME).expanduser().resolve()
 
 
 def _keygen(args: argparse.Namespace, ctx: Context) -> int:
@@ -122,7 +138,7 @@ def _publish(args: argparse.Namespace, ctx: Context) -> int:
                 raise CommandError("give --out FEED_DIR or a feed id (--feed-id or feed.json)", exitcodes.USAGE)
             out = home / "feeds" / feed_id
         result = publish(args.source, out, key=key, feed_id=feed_id, scope=scope, version=args.version,
-                         strict=args.strict)
+                         strict=args.strict, valid_days=args.valid_days, home=home)
     except (PublishError, SourceError) as exc:
         raise CommandError(str(exc)) from None
     except ValueError as exc:  # a bad --region
@@ -148,12 +164,47 @@ def _publish(args: argparse.Namespace, ctx: Context) -> int:
     return exitcodes.OK
 
 
+def _refresh(args: argparse.Namespace, ctx: Context) -> int:
+    from content.hub.publish import PublishError, refresh_feeds
+
+    try:
+        done = refresh_feeds(_home_dir(args), valid_days=args.valid_days,
+                             within=dt.timedelta(days=100000) if args.all else None)
+    except PublishError as exc:
+        raise CommandError(str(exc)) from None
+    lines = [f"re-signed {feed_id} as version {version}" for feed_id, version in done]
+    ctx.emit({"refreshed": [{"feed_id": f, "version": v} for f, v in done]},
+             "\n".join(lines) or "every feed is fresh; nothing re-signed")
+    return exitcodes.OK
+
+
+def _rotate(args: argparse.Namespace, ctx: Context) -> int:
+    from content.hub.publish import PublishError, rotate_key
+
+    try:
+        result = rotate_key(_home_dir(args), valid_days=args.valid_days)
+    except PublishError as exc:
+        raise CommandError(str(exc)) from None
+    lines = [f"new signing key (rotation {result.sequence}): {result.public_key}",
+             "stations that trust the old key follow the signed rotation at their next sync;",
+             "new stations can be set up with the new key in hub.public_key.",
+             *(f"re-signed {f} as version {v}" for f, v in result.feeds)]
+    ctx.emit({"public_key": result.public_key, "sequence": result.sequence,
+              "feeds": [{"feed_id": f, "version": v} for f, v in result.feeds]}, "\n".join(lines))
+    return exitcodes.OK
+
+
 def _serve(args: argparse.Namespace, ctx: Context) -> int:
+    from config.settings import is_loopback_url
     from content.hub.app import create_app, serve_forever
 
     home = _home_dir(args)
     app = create_app(home, feeds_dir=args.feeds)
-    feeds = Path(args.feeds) if args.feeds else home / "feeds"
+    feeds = Path(args.feeds).resolve() if args.feeds else home / "feeds"
+    if not is_loopback_url(f"http://{args.host}/"):
+        print(f"warning: serving plain HTTP on {args.host}: tokens and residents' personal data would cross the "
+              "network in clear. Keep the hub on 127.0.0.1 behind nginx with TLS (content/PROTOCOL.md §6).",
+              file=sys.stderr, flush=True)
     print(f"hub: http://{args.host}:{args.port}/ (status page), feeds from {feeds}, uploads at "
           f"http://{args.host}:{args.port}/api/v1/", file=sys.stderr, flush=True)
     serve_forever(app, host=args.host, port=args.port, threads=args.threads)
@@ -161,11 +212,10 @@ def _serve(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _station_add(args: argparse.Namespace, ctx: Context) -> int:
-    from content.hub.app import DB_NAME
+    from content.hub.app import DB_NAME, secure_home
     from content.hub.storage import HubError, HubStore
 
-    home = _home_dir(args)
-    home.mkdir(parents=True, exist_ok=True)
+    home = secure_home(_home_dir(args))
     try:
         token = HubStore(home / DB_NAME).add_station(args.station_id, args.name)
     except HubError as exc:

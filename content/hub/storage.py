@@ -3,7 +3,8 @@
 ``uploads.key`` has a permanent UNIQUE constraint: the idempotency key a station made when
 the record was created. A second delivery of the same key stores nothing and answers with
 the receipt of the first, so a station may resend after any failure without duplicating.
-Tokens are kept only as SHA-256 hashes.
+Tokens are kept only as SHA-256 hashes. Registration payloads (residents' personal data)
+are sealed by ``content.hub.vault`` before they are written; the file is mode 0600.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import re
 import secrets
 import sqlite3
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from content.db import connect, durable
+from content.hub.vault import Vault
 
 UPLOAD_KINDS = {
     "registrations": "registration",
@@ -81,8 +84,11 @@ def token_hash(token: str) -> str:
 class HubStore:
     """The hub database (one connection per call: waitress serves from several threads)."""
 
-    def __init__(self, db_path: str | Path) -> None:
+    def __init__(self, db_path: str | Path, vault: Vault | None = None) -> None:
         self.db_path = Path(db_path)
+        if not self.db_path.exists():
+            os.close(os.open(self.db_path, os.O_WRONLY | os.O_CREAT, 0o600))
+        self.vault = vault or Vault.for_home(self.db_path.parent)
         with self._conn() as conn:
             conn.executescript(SCHEMA)
 
@@ -131,7 +137,7 @@ class HubStore:
         received = _now()
         with self._conn() as conn, durable(conn):
             for item in items:
-                problem = _check_item(kind, item)
+                problem = _check_item(kind, item) or _other_station(item, station_id)
                 if problem:
                     key = item.get("key") if isinstance(item, dict) else None
                     results.append({"key": key if isinstance(key, str) else None, "status": "rejected",
@@ -141,8 +147,7 @@ class HubStore:
                 cur = conn.execute(
                     "INSERT INTO uploads (key, kind, station_id, created_at, received_at, payload) "
                     "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
-                    (key, kind, station_id, item["created_at"], received,
-                     json.dumps(item["payload"], ensure_ascii=False)))
+                    (key, kind, station_id, item["created_at"], received, self._stored(kind, item["payload"])))
                 if cur.rowcount == 1:
                     results.append({"key": key, "status": "created",
                                     "receipt": {"id": cur.lastrowid, "received_at": received}})
@@ -184,7 +189,16 @@ class HubStore:
             args.append(station_id)
         with self._conn() as conn:
             rows = conn.execute(sql + " ORDER BY id", args).fetchall()
-        return [{**dict(r), "payload": json.loads(r["payload"])} for r in rows]
+        return [{**dict(r), "payload": self._loaded(r["kind"], r["payload"])} for r in rows]
+
+    # -- the vault hook: registrations are sealed at rest -------------------------------
+    def _stored(self, kind: str, payload: dict[str, Any]) -> str:
+        if kind == "registration":
+            return self.vault.seal(payload)
+        return json.dumps(payload, ensure_ascii=False)
+
+    def _loaded(self, kind: str, stored: str) -> dict[str, Any]:
+        return self.vault.unseal(stored) if kind == "registration" else json.loads(stored)
 
     def count(self, kind: str | None = None) -> int:
         with self._conn() as conn:
@@ -221,6 +235,14 @@ def _check_item(kind: str, item: Any) -> str | None:
     elif kind == "proof_of_play":
         if not all(k in payload for k in ("item_kind", "item_id", "started_at", "duration_s")):
             return "proof of play needs item_kind, item_id, started_at and duration_s"
+    return None
+
+
+def _other_station(item: dict[str, Any], station_id: str) -> str | None:
+    """The station is the token's: a record naming another station is refused, not stored."""
+    named = item["payload"].get("station_id")
+    if named is not None and named != station_id:
+        return "payload.station_id is not the station of this token"
     return None
 
 

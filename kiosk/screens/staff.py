@@ -12,6 +12,7 @@ from typing import Any
 
 from kivy.properties import ListProperty, StringProperty
 
+from content.sync import feed_health
 from kiosk.jobquery import JobFilter
 from kiosk.screens.base import KioskScreen
 
@@ -94,6 +95,7 @@ class StaffScreen(KioskScreen):
             lines.append("没有配置内容源（hub.feed_url），本机离线使用")
         if get("last_error"):
             lines.append(f"上次错误：{get('last_error')}")
+        lines += [f"内容问题：{p}" for p in feed_health(self.app.settings).problems]  # expiry, refused records, media
         return "\n".join(lines)
 
     def _counts_text(self) -> str:

@@ -142,3 +142,17 @@ def test_stats(filled, capsys) -> None:
     assert sum(data["open_jobs"]["by_kind_all"].values()) == 400
     code, out, _ = run(filled, capsys, "stats")
     assert code == exitcodes.OK and "在招岗位" in out and "按类别" in out
+
+
+def test_a_query_starting_with_a_dash_is_a_query(filled, capsys) -> None:
+    """Residents and staff type what they look for; "-" first is not an option (no "--" needed)."""
+    for query in ("-保洁", "-bj", "-"):
+        code, out, err = run(filled, capsys, "jobs", "search", query, "--radius", "all", "--json")
+        assert code == exitcodes.OK, err
+        data = json.loads(out)
+        assert data["query"] == query
+    code, out, _ = run(filled, capsys, "jobs", "search", "--radius", "all", "-bj", "--json")
+    assert json.loads(out)["query"] == "-bj"
+    with pytest.raises(SystemExit) as stopped:
+        run(filled, capsys, "jobs", "search", "bj", "--no-such-option")
+    assert stopped.value.code == 2 and "--no-such-option" in capsys.readouterr().err

@@ -184,3 +184,48 @@ def test_same_jobs_as_a_brute_force_scan(tmp_path: Path) -> None:
             assert {h.job.id for h in near} == {
                 j.id for j in content.jobs if j.id in expected and j.category == "保洁"
                 and store.job_distance_km(j) <= 3}, query
+
+
+# --- ü typed as v (every pinyin keyboard), as u, or as ü; tone marks from a full keyboard --------
+
+
+@pytest.fixture
+def v_store(tmp_path: Path) -> Store:
+    s = Store(tmp_path / "v.db", ORIGIN)
+    s.replace_content(ContentSet(jobs=[
+        job("green", "绿化养护工", category="其他", km=0.5),
+        job("donkey", "驴肉馆服务员", category="餐饮", km=0.6),
+        job("packer", "包装女工", category="普工", km=0.7),
+        job("lawyer", "律师助理", category="文员", km=0.8),
+        job("lueyang", "略阳店营业员", category="销售", km=0.9),
+        job("cleaner", "保洁员", category="保洁", km=1.0),
+    ]))
+    yield s
+    s.close()
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("lvhua", ["green"]), ("luhua", ["green"]), ("lvh", ["green"]), ("lvhyhg", ["green"]),
+    ("lvrou", ["donkey"]), ("lvroug", ["donkey"]),
+    ("nvgong", ["packer"]), ("nugong", ["packer"]), ("baozhuangnvgong", ["packer"]),
+    ("lvshi", ["lawyer"]), ("lushi", ["lawyer"]), ("lvshizhuli", ["lawyer"]),
+    ("lveyang", ["lueyang"]), ("lueyang", ["lueyang"]),
+])
+def test_v_for_u_umlaut_in_every_syllable(v_store: Store, query: str, expected: list[str]) -> None:
+    assert found(v_store, query) == expected
+    assert v_store.count_jobs(query, radius_km=None, today=TODAY) == len(expected)
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("lü", ["green", "donkey", "lawyer", "lueyang"]), ("lǜhuà", ["green"]), ("LǗHUA", ["green"]),
+    ("nǚgōng", ["packer"]), ("bǎojié", ["cleaner"]), ("lüèyáng", ["lueyang"]),
+])
+def test_u_umlaut_and_tone_marks_typed_on_a_full_keyboard(v_store: Store, query: str, expected: list[str]) -> None:
+    assert found(v_store, query) == expected
+
+
+def test_a_very_long_query_finds_nothing_and_does_not_crash(v_store: Store) -> None:
+    for query in ("a" * 1000, "lvhua" * 200, "baojieyuan" * 100 + "x", "保洁" * 500):
+        assert found(v_store, query) == []
+        assert v_store.count_jobs(query, radius_km=None, today=TODAY) == 0
+    assert found(v_store, "保洁员" + "a" * 997) == []

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from content.db import connect
+from content.db import durable as durable_write
 from content.model import Announcement, ContentSet, Event, Policy
 from content.sample import sample_content
 from content.store import SCHEMA_VERSION, Store, StoreError
@@ -219,3 +220,58 @@ def test_closed_store_refuses_work(tmp_path: Path) -> None:
     store.close()
     with pytest.raises(StoreError):
         store.search_jobs()
+
+
+def test_residents_writes_go_through_while_content_is_applied(tmp_path: Path) -> None:
+    """A large apply is written in short batches, with the write lock free between them: a registration
+    or a print job made meanwhile goes through at once (here: with no busy wait at all), readers keep
+    seeing the old set until the new one is complete, and a failure part-way leaves nothing behind."""
+    db = tmp_path / "s.db"
+    resident = connect(db, timeout=0)  # a writer that would fail at once if the lock were held
+    resident.execute("CREATE TABLE IF NOT EXISTS resident_writes (n INTEGER PRIMARY KEY, at TEXT)")
+    pauses: list[tuple[int, int]] = []
+
+    def between_batches(seconds: float) -> None:
+        with durable_write(resident):
+            resident.execute("INSERT INTO resident_writes (at) VALUES ('during apply')")
+        with Store(db, ORIGIN) as reader:
+            info = reader.content_info()
+            pauses.append((info.version, info.counts["jobs"]))
+
+    old, new = sample(1, 120), sample(2, 300)
+    with Store(db, ORIGIN, apply_batch_rows=200, apply_pause=between_batches) as store:
+        store.replace_content(old, feed_id="feed", version=1)
+        pauses.clear()
+        store.replace_content(new, feed_id="feed", version=2)
+        assert len(pauses) >= 5
+        # readers saw the old set, whole, until the swap; then the new one (old tables are dropped after)
+        assert set(pauses) == {(1, 120), (2, 300)} and pauses == sorted(pauses)
+        assert pauses.count((1, 120)) >= 5
+        assert resident.execute("SELECT count(*) FROM resident_writes").fetchone()[0] >= 5
+        info = store.content_info()
+        assert (info.version, info.counts["jobs"]) == (2, 300)
+        assert {h.job.id for h in store.search_jobs(radius_km=None, today=TODAY, limit=1000)} == {
+            j.id for j in new.jobs}
+        assert store.count_jobs("bj", radius_km=None, today=TODAY) == len(
+            store.search_jobs("bj", radius_km=None, today=TODAY, limit=1000))
+        assert store.search_jobs("保洁", radius_km=3.0, category="保洁", today=TODAY, limit=5)
+
+        def fail_half_way(seconds: float) -> None:
+            between_batches(seconds)
+            if len(pauses) == 4:
+                raise RuntimeError("power cut")
+
+        store._apply_pause = fail_half_way
+        pauses.clear()
+        with pytest.raises(RuntimeError, match="power cut"):
+            store.replace_content(old, feed_id="feed", version=3)
+        store._apply_pause = between_batches
+        assert store.content_info().version == 2
+        tables = {r[0] for r in resident.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert not {t for t in tables if "_next" in t or "_old" in t}
+        store.replace_content(old, feed_id="feed", version=4)
+        assert store.content_info().counts["jobs"] == 120
+    resident.close()
+    check = sqlite3.connect(db)
+    assert check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    check.close()

@@ -316,3 +316,45 @@ def test_a_still_page_costs_no_redraws_and_scrolling_keeps_to_its_frame_cap(xvfb
     run_script(strip, scrolling, timeout=20)
     assert 20 <= counts["strip"] <= 2 * 31  # a continuous marquee, capped at the LED's 30 fps
     assert counts["python_ms"] < 5.0
+
+
+def test_continuous_scroll_on_a_tv_keeps_to_the_scroll_cap(xvfb, station) -> None:
+    """tv-1080p pages at up to 60 fps but scrolls at 30: while the list scrolls, no more than 30 frames
+    a second reach the screen, whatever else on the board asks for a redraw (upper bound only: a slow
+    machine draws fewer)."""
+    import time
+
+    from kivy.core.window import Window
+
+    prepare_kivy()
+    from display.player import BoardApp
+
+    settings = station.settings
+    fill_store(settings, jobs=60, today=TODAY,
+               schedule={"on_hours": [], "segments": [{"kind": "jobs", "seconds": 600}]})
+    profile = resolve_profile(settings.devices.board_screen, profile="tv-1080p", motion="scroll")
+    assert (profile.max_fps, profile.scroll_fps) == (60, 30)
+    app = BoardApp(settings, profile, clock=FakeClock(AT_10), probe=True, poll_s=0.3, tick_s=0.2)
+    flips: list[float] = []
+    window: dict = {}
+
+    def count(*_args) -> None:
+        flips.append(time.monotonic())
+
+    def script(app):
+        from display.driver import loop_fps
+
+        yield showing(app, "jobs")
+        yield 1.0
+        window["loop_fps"] = loop_fps()
+        Window.bind(on_flip=count)
+        window["start"] = time.monotonic()
+        yield 3.0
+        window["end"] = time.monotonic()
+        Window.unbind(on_flip=count)
+
+    run_script(app, script, timeout=30)
+    assert window["loop_fps"] == 30  # Kivy's loop itself runs at the scroll cap, not at the 60 of paging
+    inside = [t for t in flips if window["start"] <= t <= window["end"]]
+    assert len(inside) >= 10, "the list did not scroll"
+    assert len(inside) <= 30 * (window["end"] - window["start"]) + 2

@@ -66,11 +66,13 @@ class Hub:
         return ref
 
     def publish(self, content: ContentSet, *, scope: Scope | None = None, version: int | None = None,
-                feed_dir: Path | None = None) -> PublishResult:
+                feed_dir: Path | None = None, feed_id: str = "gy-test", **options: Any) -> PublishResult:
+        """Publish ``content``; ``options`` go to publish_content (``generated_at``, ``valid_days``)."""
         refs = {r.sha256 for c in content.courses for r in (c.media, c.thumbnail) if r}
         files = {sha: next(self.media_src.glob(f"{sha}.*")) for sha in refs}
         return publish_content(content, files, feed_dir or self.feed_dir, key=load_key_file(self.key_path),
-                               feed_id="gy-test", scope=scope or Scope(regions=["520100"]), version=version)
+                               feed_id=feed_id, scope=scope or Scope(regions=["520100"]), version=version,
+                               **options)
 
     def manifest(self) -> Manifest:
         return Manifest.from_bytes((self.feed_dir / "manifest.json").read_bytes())

@@ -88,7 +88,8 @@ def test_each_item_of_a_batch_gets_its_own_answer(hub: Hub) -> None:
     token = hub.store.add_station("s1")
     other = hub.store.add_station("s2")
     url = hub.url + "api/v1/registrations"
-    taken = item(registration("TAKEN2"))
+    # a key already used by another station (its payload names no station)
+    taken = item({k: v for k, v in registration("TAKEN2").items() if k != "station_id"})
     requests.post(url, json={"items": [taken]}, headers={"Authorization": f"Bearer {other}"}, timeout=5)
     batch = [item(registration("GOOD22")), item({"kind": "求职"}), {"key": "x", "payload": {}}, taken,
              item({**registration("BADK22"), "kind": "旅游"})]
@@ -123,13 +124,15 @@ def test_status_page_lists_stations_with_heartbeat_version_and_health(published:
     token = published.store.add_station("gy-001", "城东社区服务站")
     published.store.add_station("gy-002", "<b>西门</b>")
     beat = {"feed_id": "gy-test", "content_version": 7, "outbox_depth": 3,
-            "devices": {"printer": {"ok": False, "detail": "缺纸"}, "idcard": {"ok": True}}}
+            "devices": {"printer": {"ok": False, "detail": "缺纸"}, "idcard": {"ok": True}},
+            "feed": {"expired": True, "problems": ["内容已过有效期（2026-03-01 08:00）"]}}
     requests.post(published.url + "api/v1/heartbeats", json={"items": [item(beat)]},
                   headers={"Authorization": f"Bearer {token}"}, timeout=5).raise_for_status()
     page = requests.get(published.url, timeout=5)
     assert page.status_code == 200 and "text/html" in page.headers["Content-Type"]
     html = page.text
     assert "城东社区服务站" in html and "第 7 版" in html and "缺纸" in html and "秒前" in html
+    assert "内容已过有效期（2026-03-01 08:00）" in html  # the station's own view of its feed
     assert "&lt;b&gt;西门&lt;/b&gt;" in html  # names are escaped, never markup
     assert "从未" in html  # gy-002 never sent a heartbeat
     assert "gy-test" in html  # the published feed and its version

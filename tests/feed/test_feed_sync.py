@@ -153,21 +153,19 @@ def test_an_item_damaged_on_the_station_disk_is_fetched_again(settings, hub: Hub
 
 
 def test_media_no_longer_needed_is_evicted_first_when_the_quota_is_tight(station, hub: Hub) -> None:
-    settings = station.write(hub_toml(hub))
-    old = make_content(hub, jobs=10, media_sizes=(6_000_000, 6_000_000), media_seed=1)
-    hub.publish(old)
-    assert client_for(settings).sync_once().status == "changed"
-    # The quota (16 MB) holds the old 12 MB or the new 12 MB, not both.
     text = station.config_path.read_text(encoding="utf-8").replace("media_quota_mb = 64", "media_quota_mb = 16")
     station.config_path.write_text(text, encoding="utf-8")
-    settings = station.settings
-    new = make_content(hub, jobs=10, media_sizes=(6_000_000, 6_000_000), media_seed=2)
-    hub.publish(new)
-    result = client_for(settings).sync_once()
-    assert result.status == "changed", result.detail
-    assert_shows(settings, new, 2)
+    settings = station.write(hub_toml(hub))
+    versions = [make_content(hub, jobs=10, media_sizes=(6_000_000,), media_seed=seed) for seed in (1, 2, 3)]
+    for n, content in enumerate(versions, start=1):
+        hub.publish(content)
+        result = client_for(settings).sync_once()
+        assert result.status == "changed", result.detail
+        assert_shows(settings, content, n)
+    # The quota (16 MB) holds two 6 MB videos: the current one and the new one. The first
+    # version's video, needed by nobody, made room for the third's.
     cached = {p.name.split(".")[0] for p in settings.media_dir.iterdir()}
-    assert cached == {c.media.sha256 for c in new.courses}
+    assert cached == {versions[1].courses[0].media.sha256, versions[2].courses[0].media.sha256}
 
 
 def test_a_quota_too_small_for_the_feed_stops_before_downloading(station, hub: Hub) -> None:

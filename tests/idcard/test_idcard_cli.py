@@ -185,3 +185,68 @@ def test_simulate_quits_on_the_quit_command_from_stdin(tmp_path: Path) -> None:
     assert state["path"] == path and state["plugged"] and state["placed"] is None
     assert lines[-1] == "ok bye"
     assert not Path(path).exists() and not Path(path).parent.exists()
+
+
+class NotAReader:
+    """The far end of a pseudo-terminal that is not a GA/T 467 reader: it echoes what it gets
+    (a loop-back plug, a modem with echo on) or answers with line noise."""
+
+    def __init__(self, mode: str) -> None:
+        self.master, self.slave = os.openpty()
+        tty.setraw(self.slave)
+        self.path = os.ttyname(self.slave)
+        self.mode = mode
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        import random
+        import select
+
+        rng = random.Random(5)
+        while not self._stop.is_set():
+            if not select.select([self.master], [], [], 0.05)[0]:
+                continue
+            try:
+                chunk = os.read(self.master, 4096)
+                if self.mode == "echo":
+                    os.write(self.master, chunk)
+                else:  # noise with near-misses of the preamble
+                    os.write(self.master, bytes(rng.randrange(256) for _ in range(40)) + b"\xaa\xaa\xaa\x96")
+            except OSError:
+                return
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+        os.close(self.master)
+        os.close(self.slave)
+
+
+@pytest.mark.parametrize("mode", ["echo", "noise"])
+def test_a_port_that_is_not_a_reader_exits_4_and_says_so(mode: str, capsys: pytest.CaptureFixture[str]) -> None:
+    port = NotAReader(mode)
+    try:
+        code = main(["idcard", "read", "--port", port.path, "--timeout", "2"])
+    finally:
+        port.close()
+    err = capsys.readouterr().err
+    assert code == exitcodes.UNAVAILABLE, err
+    assert f"no GA/T 467 reader answers on {port.path}" in err
+    assert "读卡失败" not in err
+
+
+@pytest.mark.parametrize(("fault", "command"), [
+    ("badsum", "read"), ("truncate", "read"), ("badsum", "find"), ("truncate", "select"), ("garbage", "read"),
+])
+def test_one_corrupt_reply_is_retried_within_the_timeout(sim: Simulator, fault: str, command: str,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    sim.place(0)
+    {"badsum": sim.corrupt_next_checksum, "truncate": sim.truncate_next_frame,
+     "garbage": sim.inject_garbage}[fault](command)
+    code = main(["idcard", "read", "--port", sim.path, "--json", "--timeout", "5"])
+    out = capsys.readouterr()
+    assert code == exitcodes.OK, out.err
+    assert json.loads(out.out)["name"] == "张*试"
+    assert_masked(out.out + out.err)

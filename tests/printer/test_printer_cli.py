@@ -165,3 +165,17 @@ def test_yizhan_print_virtual_runs_until_interrupted(station, tmp_path):
         stdout, stderr = proc.communicate(timeout=10)
     assert proc.returncode == 0, stderr
     assert f"on 127.0.0.1:{port}" in stdout and "slip 1:" in stdout
+
+
+def test_printing_leaves_nothing_behind_in_tmp(cfg, vp, tmp_path):
+    """python-escpos makes a temp folder for its capabilities cache on import; a box that prints for
+    months must not collect one per command."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {**os.environ, "TMPDIR": str(tmp), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    env.pop("ESCPOS_CAPABILITIES_PICKLE_DIR", None)
+    for _ in range(2):
+        done = subprocess.run([sys.executable, "-m", "config.cli", "print", "status", "--config", cfg],
+                              cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in tmp.iterdir()) == []

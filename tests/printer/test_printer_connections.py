@@ -84,3 +84,13 @@ def test_missing_printers_give_a_clear_error_naming_the_printer(tmp_path):
         open_connection(PrinterSettings(kind="usb", usb_vendor_id=0x0416, usb_product_id=0x5011))
     status = read_status(PrinterSettings(kind="serial", serial_port="/dev/ttyNOPE0"))
     assert status.state is PrinterState.OFFLINE and "ttyNOPE0" in status.detail
+
+
+def test_a_file_printer_is_appended_to_not_truncated(tmp_path):
+    """kind = "file" on a regular file (a spool or a log of slips): every connection adds to it."""
+    path = tmp_path / "slips.bin"
+    settings = PrinterSettings(kind="file", file_path=str(path))
+    for text in (b"first slip\n", b"second slip\n"):
+        with open_connection(settings) as conn:
+            conn.write(text)
+    assert path.read_bytes() == b"first slip\nsecond slip\n"

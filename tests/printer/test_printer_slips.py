@@ -179,15 +179,56 @@ def test_command_bytes_in_content_print_no_command(profile_name):
     assert [name for name, _ in skeleton].count("CUT") == (1 if profile.cutter != "none" else 0)
     image, report = render(evil.data, profile.dots, strict=True)
     assert report.status_requests == [] and report.problems == []
-    assert "焊工@" in report.text
+    # ÿ is not in the printer's font: lines holding it print as images, the others as text
+    assert "薪资：4500-6000元/月" in report.text and raster_lines(report)
 
 
-def test_characters_outside_the_font_print_as_a_visible_box():
-    # The content model already drops emoji; a character GBK lacks (but the model keeps) is boxed.
-    job = sample_job().model_copy(update={"employer": "某某€物流公司"})
+RARE = "𠮷䶮㐀𪚥𰻞"  # CJK extensions B, A, A, B, G: outside GBK, in no printer's font
+
+
+def raster_lines(report) -> list[tuple[int, int, int, int]]:
+    """Boxes of the raster images that are one text line high (not QR codes)."""
+    return [box for box in report.rasters if box[3] - box[1] <= 60]
+
+
+@pytest.mark.parametrize("profile_name", ["generic-58", "generic-80", "xprinter-58"])
+def test_characters_outside_the_printers_font_print_as_a_raster_line(profile_name):
+    """A resident's name or village with rare characters must stay readable: that line (only that line)
+    goes out as a raster image drawn with a CJK font, and the preview shows the same."""
+    job = sample_job().model_copy(update={"employer": f"{RARE}ｱｶ驿运"})
+    slip = slips.job_slip(job, station=STATION, profile=get_profile(profile_name), slip_no="X", now=NOW,
+                          resident_name="𠮷祥")
+    image, report = paper(slip, profile_name)
+    assert slip.replaced == 0 and "□" not in report.text
+    assert report.ok, report.problems
+    assert not any("驿运" in line.text for line in report.lines)  # not sent as text
+    assert "求职人：𠮷*" not in report.text  # the masked name is a raster line too
+    boxes = raster_lines(report)
+    assert len(boxes) == 2
+    # the neighbouring lines are still text
+    assert any(line.text.startswith("单位：") is False and "岗位" in line.text for line in report.lines)
+    left, top, _, _ = boxes[0]
+    label = columns("单位：") * 12
+    cells = [image.crop((left + label + 24 * i, top, left + label + 24 * (i + 1), top + 24)).convert("L")
+             for i in range(len(RARE))]
+    inks = [sum(1 for v in cell.tobytes() if v < 128) for cell in cells]
+    assert all(ink > 20 for ink in inks), inks  # every rare character is drawn
+    assert len({cell.tobytes() for cell in cells}) == len(RARE)  # as itself, not one "missing" box
+
+
+def test_a_character_no_font_has_prints_as_a_visible_box():
+    # The content model already drops emoji; a character no installed font draws is boxed.
+    job = sample_job().model_copy(update={"employer": "某某\U00016a40物流公司"})
     slip = slips.job_slip(job, station=STATION, profile=get_profile("generic-80"), slip_no="X", now=NOW)
     _, report = paper(slip, "generic-80")
     assert slip.replaced == 1 and "单位：某某□物流公司" in report.text
+
+
+def test_a_euro_sign_gbk_lacks_is_drawn_not_boxed():
+    job = sample_job().model_copy(update={"employer": "某某€物流公司"})
+    slip = slips.job_slip(job, station=STATION, profile=get_profile("generic-80"), slip_no="X", now=NOW)
+    _, report = paper(slip, "generic-80")
+    assert slip.replaced == 0 and "□" not in report.text and len(raster_lines(report)) == 1
 
 
 def test_longest_fields_are_clipped_to_their_lines_and_never_overflow():
