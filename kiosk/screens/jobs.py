@@ -134,8 +134,8 @@ class JobsScreen(KioskScreen):
 
     def empty_hint(self) -> str:
         if self.filter.letters:
-            return "没有找到。可以按“删除”少打一个字母，或者点“不限距离”。"
-        return "这个条件下暂时没有岗位。可以点“不限距离”或“全部工种”看看。"
+            return "没有找到。可以按“删除”少打一个字母，或者点“改条件”，再选“不限距离”。"
+        return "这个条件下暂时没有岗位。可以点“全部工种”，或者点“改条件”再选“不限距离”看看。"
 
     def speech(self) -> str:
         lines = [self.title, self.results_text]

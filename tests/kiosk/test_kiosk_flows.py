@@ -572,3 +572,22 @@ def test_the_kiosk_and_the_board_count_open_jobs_and_todays_gigs_alike(kiosk):
     assert counts.board_text().startswith(f"3公里内{counts.open_near}个岗位 · 共{counts.open_all}个")
     kiosk.driver.tap(home.ids.tile_gigs)
     assert app.screen.found == counts.gigs_today  # the tile's number is the list's length
+
+
+def test_a_phone_error_neither_moves_the_keypad_nor_outlives_clear(kiosk):
+    driver, app = kiosk.driver, kiosk.app
+    place_card(kiosk)
+    driver.tap(app.screen.ids.register_button)
+    driver.tap(driver.button("求职登记", exact=False))
+    form = app.screen
+    key = form.ids.keypad.key("5")
+    where = key.to_window(*key.pos)
+    for digit in "139":
+        driver.tap(form.ids.keypad.key(digit), frames=0)
+    driver.tap(form.ids.next_button)
+    driver.pump(frames=2)
+    assert "11位" in form.ids.error.text
+    assert key.to_window(*key.pos) == where  # the keys stay where the finger is
+    driver.tap(form.ids.keypad.key("清空"))
+    driver.pump(frames=2)
+    assert form.ids.error.text == "" and key.to_window(*key.pos) == where
