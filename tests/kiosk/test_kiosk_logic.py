@@ -202,7 +202,11 @@ def test_no_submission_without_a_card_or_with_a_missing_answer():
 
 
 def test_every_kind_has_a_form_and_an_unknown_kind_is_refused():
-    assert set(forms.FORMS) == {"求职", "培训需求", "返乡", "零工"}
+    assert set(forms.FORMS) == {"求职", "培训需求", "返乡", "零工", "失业"}
+    unemployment = [step.key for step in forms.FORMS["失业"]]
+    assert unemployment == ["phone", "last_employer", "ended_on", "end_reason", "seeking_work"]
+    ended = forms.FORMS["失业"][2].options_for(TODAY)
+    assert all(dt.date.fromisoformat(o.value) <= TODAY for o in ended)  # employment ended in the past
     with pytest.raises(ValueError, match="unknown registration kind"):
         FormState("买房", TODAY)
     notice = dict(forms.consent_text("城东服务站", 30))
