@@ -281,6 +281,8 @@ class KioskApp(App):
         from kivy.uix.recycleview import views
 
         views._cached_views.clear()
+        # ... and its count of them: left high, Kivy's next trim divides by the empty cache.
+        views._cache_count = 0
 
     def _from_thread(self, method: Any) -> Any:
         """Wrap a callback that device threads call so that it runs on Kivy's clock."""
