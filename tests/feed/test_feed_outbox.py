@@ -22,9 +22,9 @@ from content.outbox import (
 )
 from content.registrations import (
     CODE_ALPHABET,
-    grouped_code,
     RegistrationError,
     count_registrations,
+    grouped_code,
     purge_registrations,
     recent_registrations,
     submit_registration,
