@@ -14,6 +14,7 @@ are renumbered on the next use. See :mod:`content.search` for how text is matche
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import re
 import sqlite3
@@ -42,7 +43,7 @@ from content.model import (
     Policy,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # Exactly-on-the-circle jobs count as inside: float rounding must not drop a job at 3.000 km.
 RADIUS_SLACK_KM = 1e-9
 # Monthly equivalents for the minimum-salary filter (21.75 paid days a month, 8 hours a day).
@@ -165,6 +166,13 @@ _MIGRATIONS: dict[int, Sequence[str]] = {
         # every token of every title: a query with a token no title has skips the title pass
         """CREATE TABLE IF NOT EXISTS content_title_grams (gram TEXT PRIMARY KEY) WITHOUT ROWID""",
     ),
+    2: (
+        # Job sets as bitsets (bit n = job n), written once per content set: the jobs whose title /
+        # employer or category has a character read with each letter ("title:b", "other:b"), and
+        # each category's jobs ("category:保洁"). A one-letter query matches most jobs; counting
+        # them is then a popcount rather than a walk over every row.
+        """CREATE TABLE IF NOT EXISTS content_job_bits (name TEXT PRIMARY KEY, bits BLOB NOT NULL)""",
+    ),
 }
 
 _RECORD_TABLES = {
@@ -179,10 +187,10 @@ _RECORD_TABLES = {
 
 # The job tables, rebuilt beside the live ones on every apply and renamed into place.
 _SHADOWED = ("content_jobs", "content_job_data", "content_job_text", "content_py_term", "content_py_initials",
-             "content_py_full", "content_title_grams")
+             "content_py_full", "content_title_grams", "content_job_bits")
 _NEXT, _OLD = "_next", "_old"
 _ROW_KEYS = {"content_py_initials": "key, tid, pos", "content_py_full": "key, tid, pos",
-             "content_title_grams": "gram"}  # WITHOUT ROWID tables: delete by primary key
+             "content_title_grams": "gram", "content_job_bits": "name"}  # WITHOUT ROWID tables: delete by primary key
 
 
 def _index_name(base: str, gen: int) -> str:
@@ -193,7 +201,7 @@ def _index_name(base: str, gen: int) -> str:
 def _shadow_ddl(gen: int) -> list[str]:
     """CREATE statements for the ``_next`` job tables and their indexes (named for generation ``gen``)."""
     out = []
-    for statement in _MIGRATIONS[1]:
+    for statement in itertools.chain.from_iterable(_MIGRATIONS.values()):
         table = re.search(r"CREATE (?:VIRTUAL )?TABLE IF NOT EXISTS (\w+)", statement)
         if table and table.group(1) in _SHADOWED:
             out.append(statement.replace(f"EXISTS {table.group(1)}", f"{table.group(1)}{_NEXT}", 1)
@@ -287,6 +295,9 @@ class Store:
         self._conns: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._closed = False
+        # job bitsets of the content set last searched (see _letter_bits), and its generation
+        self._bits: dict[Any, int | None] = {}
+        self._bits_generation = ""
         migrate(self._conn())
         self._reorder_if_moved()
 
@@ -413,6 +424,7 @@ class Store:
                      " (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", prepared.rows),
                     ("INSERT INTO content_job_data_next (n, data) VALUES (?, ?)", prepared.data),
                     ("INSERT INTO content_title_grams_next (gram) VALUES (?)", [(g,) for g in prepared.title_grams]),
+                    ("INSERT INTO content_job_bits_next (name, bits) VALUES (?, ?)", prepared.bits),
                     ("INSERT INTO content_job_text_next (rowid, t, e, c, r, x) VALUES (?, ?, ?, ?, ?, ?)",
                      prepared.texts),
                 ):
@@ -587,7 +599,11 @@ class Store:
             return []
         with self._read() as conn:
             plan = self._plan(conn, query, filters)
-            rows = plan.fetch(conn, offset + limit)[offset:offset + limit]
+            letter = self._letter_bits(conn, plan, filters)
+            if letter is not None:
+                rows = self._bit_rows(conn, letter, offset + limit)[offset:offset + limit]
+            else:
+                rows = plan.fetch(conn, offset + limit)[offset:offset + limit]
             return self._hits(conn, rows, plan.query)
 
     def count_jobs(self, query: str = "", *, radius_km: Radius = DEFAULT_RADIUS, category: str | None = None,
@@ -597,7 +613,11 @@ class Store:
         """How many jobs :meth:`search_jobs` would find with the same arguments (for "N 个岗位")."""
         filters = _Filters(radius_km, category, kind, when, min_salary, age, gender, source, today)
         with self._read() as conn:
-            return self._plan(conn, query, filters).count(conn)
+            plan = self._plan(conn, query, filters)
+            letter = self._letter_bits(conn, plan, filters)
+            if letter is not None:
+                return (letter[0] | letter[1]).bit_count()
+            return plan.count(conn)
 
     def jobs_for_person(self, age: int, gender: str, *, category: str | None = None,
                         radius_km: Radius = DEFAULT_RADIUS, today: dt.date | None = None,
@@ -651,12 +671,77 @@ class Store:
             hits.append(JobHit(job, dist, matched if matched is not None else _matched_field(job, query)))
         return hits
 
+    # -- one-letter queries, by bitsets -----------------------------------------------------------
+
+    def _letter_bits(self, conn: sqlite3.Connection, plan: _Plan, f: _Filters) -> tuple[int, int] | None:
+        """For a one-letter pinyin query with at most a radius and a category: the jobs it finds by
+        title, and (apart) by employer or category only, as bitsets; None to leave it to SQL.
+
+        A single letter matches most jobs, so walking the rows to count them cost tens of ms at
+        100 000 jobs. Its job sets were written as bitsets when the content was applied; here they
+        are intersected with the jobs open today, within the radius and of the category.
+        """
+        if len(plan.query) != 1 or not textsearch.is_pinyin_query(plan.query):
+            return None
+        if f.kind or f.when or f.min_salary is not None or f.age is not None or f.source \
+                or f.gender not in (None, "", "不限"):
+            return None
+        every = self._bitset(conn, plan.generation, "all")
+        if every is None:
+            return None  # content applied by an older version: no bitsets stored
+        keep = self._open_bits(conn, plan.generation, plan.today, every)
+        if plan.max_n is not None:
+            keep &= (1 << (plan.max_n + 1)) - 1
+        if plan.category:
+            keep &= self._bitset(conn, plan.generation, f"category:{plan.category}") or 0
+        title = (self._bitset(conn, plan.generation, f"title:{plan.query}") or 0) & keep
+        other = (self._bitset(conn, plan.generation, f"other:{plan.query}") or 0) & keep & ~title
+        return title, other
+
+    def _bitset(self, conn: sqlite3.Connection, generation: str, name: str) -> int | None:
+        """A stored job bitset of the content set ``generation`` (kept in memory until the next apply)."""
+        if generation != self._bits_generation:
+            self._bits, self._bits_generation = {}, generation
+        if name not in self._bits:
+            row = conn.execute("SELECT bits FROM content_job_bits WHERE name = ?", (name,)).fetchone()
+            self._bits[name] = int.from_bytes(row[0], "little") if row else None
+        return self._bits[name]
+
+    def _open_bits(self, conn: sqlite3.Connection, generation: str, today: dt.date, every: int) -> int:
+        """The jobs open on ``today``: computed once per day and content set (one pass over the closed)."""
+        key = ("open", today)
+        found = self._bits.get(key) if generation == self._bits_generation else None
+        if found is None:
+            closed = bytearray((every.bit_length() + 7) // 8 or 1)
+            for (n,) in conn.execute("SELECT n FROM content_jobs WHERE NOT (" + _open_sql().replace("j.", "")
+                                     + ")", _open_params(today)):
+                closed[n >> 3] |= 1 << (n & 7)
+            found = every & ~int.from_bytes(closed, "little")
+            self._bits[key] = found
+        return found
+
+    @staticmethod
+    def _bit_rows(conn: sqlite3.Connection, letter: tuple[int, int], n: int) -> list[tuple[int, float, str | None]]:
+        """The first ``n`` jobs of a one-letter query, title matches first, in ranking order."""
+        picked: list[tuple[int, str | None]] = []
+        for bits, label in ((letter[0], "title"), (letter[1], None)):
+            while bits and len(picked) < n:
+                low = bits & -bits
+                picked.append((low.bit_length() - 1, label))
+                bits ^= low
+        if not picked:
+            return []
+        marks = ",".join("?" * len(picked))
+        dist = dict(conn.execute(f"SELECT n, dist_km FROM content_jobs WHERE n IN ({marks})",  # noqa: S608
+                                 [p[0] for p in picked]).fetchall())
+        return [(job, dist[job], label) for job, label in picked]
+
     def _plan(self, conn: sqlite3.Connection, query: str, f: _Filters) -> _Plan:
         today = f.today or dt.date.today()
         radius = self._radius(f.radius_km)
         meta = dict(conn.execute(
             "SELECT key, value FROM content_meta WHERE key IN ('job_count', 'category_jobs', 'prefix_jobs',"
-            " 'index_gen')").fetchall())
+            " 'index_gen', 'applied_at')").fetchall())
         gen = int(meta.get("index_gen", 0))
         total = int(meta.get("job_count", 0))
         where = [_open_sql()]
@@ -713,7 +798,8 @@ class Store:
         return _Plan(textsearch.normalize_query(query), textsearch.without_spaces(query), " AND ".join(where),
                      params, max_n, today,
                      f.category, total=total, scope=scope, keep=keep,
-                     prefix_jobs=_json_meta(meta.get("prefix_jobs", "{}")), index_gen=gen)
+                     prefix_jobs=_json_meta(meta.get("prefix_jobs", "{}")), index_gen=gen,
+                     generation=f"{gen}/{meta.get('applied_at', '')}")
 
     def _radius(self, radius_km: Radius) -> float | None:
         if isinstance(radius_km, _Default) or radius_km == "default":
@@ -827,6 +913,7 @@ class _Plan:
     keep: float = 1.0  # rough share of those the other filters keep
     prefix_jobs: dict[str, dict[str, int]] = field(default_factory=dict)
     index_gen: int = 0  # the generation of the job tables' index names
+    generation: str = ""  # which content set: changes with every apply
     _pinyin: _PinyinMatch | None = None
 
     @property
@@ -1110,6 +1197,7 @@ class _PreparedJobs:
     title_grams: set[str] = field(default_factory=set)
     prefix_jobs: dict[str, dict[str, int]] = field(
         default_factory=lambda: {"title": {}, "other": {}})  # jobs with each mask prefix, by field
+    bits: list[tuple[str, bytes]] = field(default_factory=list)  # rows of content_job_bits
 
 
 def _prepare_jobs(jobs: Iterable[Job], origin: tuple[float, float]) -> _PreparedJobs:
@@ -1171,11 +1259,44 @@ def _prepare_jobs(jobs: Iterable[Job], origin: tuple[float, float]) -> _Prepared
         out.texts.append((n, indexed(job.title), indexed(job.employer), indexed(job.category),
                           textsearch.index_text(job.requirements), _category_token(job.category)))
     out.terms = [(tid, text, readings, *term_jobs.get(tid, (0, 0))) for tid, text, readings in out.terms]
+    out.bits = _job_bits(out.rows)
     for (where, masks), count in mask_counts.items():
         counts = out.prefix_jobs[where]
         for prefix in _mask_prefixes(masks):
             counts[prefix] = counts.get(prefix, 0) + count
     return out
+
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+# columns of a content_jobs row (see _prepare_jobs): category, title_m0, other_m0
+_ROW_CATEGORY, _ROW_TITLE_M0, _ROW_OTHER_M0 = 4, 19, 21
+
+
+def _job_bits(rows: list[tuple]) -> list[tuple[str, bytes]]:
+    """The rows of ``content_job_bits`` for the job rows of a content set (bit n = job n, little-endian)."""
+    size = (len(rows) + 1 + 7) // 8  # bit 0 unused: jobs are numbered from 1
+    sets: dict[str, bytearray] = {}
+    # one-letter prefixes are the first 26 mask bits of column 0 (textsearch.MASK_PREFIXES)
+    letter_bits = [(letter, textsearch.mask_slot(letter)[1]) for letter in _LETTERS]  # type: ignore[index]
+    by_mask: dict[tuple[str, int], list[int]] = {}
+    for row in rows:
+        n = row[0]
+        for where, col in (("title", _ROW_TITLE_M0), ("other", _ROW_OTHER_M0)):
+            by_mask.setdefault((where, row[col] & 0x3FFFFFF), []).append(n)
+        by_mask.setdefault(("category", row[_ROW_CATEGORY]), []).append(n)  # type: ignore[arg-type]
+    for (where, value), jobs in by_mask.items():
+        names = [f"category:{value}"] if where == "category" else \
+            [f"{where}:{letter}" for letter, bit in letter_bits if value & bit]  # type: ignore[operator]
+        for name in names:
+            bits = sets.get(name)
+            if bits is None:
+                bits = sets[name] = bytearray(size)
+            for n in jobs:
+                bits[n >> 3] |= 1 << (n & 7)
+    every = sets["all"] = bytearray(size)
+    for row in rows:
+        every[row[0] >> 3] |= 1 << (row[0] & 7)
+    return sorted((name, bytes(bits)) for name, bits in sets.items())
 
 
 def _date_fields(model: type) -> tuple[str, ...]:
