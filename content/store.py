@@ -286,9 +286,13 @@ class Store:
                  ) -> None:
         self.db_path = Path(db_path)
         self.apply_batch_rows = max(APPLY_MIN_ROWS, int(apply_batch_rows))
-        self._batch_rows = self.apply_batch_rows
+        self._batch_sizes: dict[str, int] = {}  # rows per batch, learnt per kind of batch
         self._apply_pause = apply_pause  # how the apply waits between batches (tests pass their own)
         self._apply_lock = threading.Lock()
+        # (what, time.monotonic() at BEGIN, seconds the write lock was held) for each transaction of the
+        # last apply, longest first: what the apply made other writers wait for
+        self.apply_transactions: list[tuple[str, float, float]] = []
+        self._held: list[tuple[str, float, float]] = []
         self.origin = (float(origin[0]), float(origin[1]))
         self.default_radius_km = float(default_radius_km)
         self._local = threading.local()
@@ -407,12 +411,19 @@ class Store:
         """
         with self._apply_lock:  # one apply at a time in this process (the sync and a staff import)
             conn = self._conn()
+            self._held = []
             self._drop_shadows(conn)
             gen = self._index_gen(conn) + 1
             try:
-                with transaction(conn):
+                with self._held_for("create tables", conn):
                     for statement in _shadow_ddl(gen):
                         conn.execute(statement)
+                    # FTS5 merges segments inside the writing transaction once 4 (automerge) or 16
+                    # (crisismerge) of a level exist: one batch's insert then held the lock for 150-200
+                    # ms. No merging while building; _merge_text_index merges a few pages at a time.
+                    for option, value in (("automerge", 0), ("crisismerge", 1999)):
+                        conn.execute("INSERT INTO content_job_text_next (content_job_text_next, rank) "
+                                     "VALUES (?, ?)", (option, value))
                 for sql, rows in (
                     ("INSERT INTO content_py_term_next (tid, text, readings, n_title, n_other) "
                      "VALUES (?, ?, ?, ?, ?)", prepared.terms),
@@ -428,10 +439,17 @@ class Store:
                     ("INSERT INTO content_job_text_next (rowid, t, e, c, r, x) VALUES (?, ?, ?, ?, ?, ?)",
                      prepared.texts),
                 ):
-                    self._in_batches(conn, lambda chunk, sql=sql: conn.executemany(sql, chunk), rows)
+                    self._in_batches(conn, lambda chunk, sql=sql: conn.executemany(sql, chunk), rows,
+                                     "insert " + sql.split()[2])
                 self._merge_text_index(conn)
                 records = _record_rows(content)  # serialized before the swap: a bad record fails here
-                with transaction(conn, durable=True):
+                # The swap commits durably: its fsync would flush every page the batches wrote to the
+                # WAL since the last checkpoint, under the lock. A checkpoint (not holding the write
+                # lock) syncs them first.
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                # Renaming re-writes references in triggers and views (there are none) unless legacy.
+                conn.execute("PRAGMA legacy_alter_table=ON")
+                with self._held_for("swap", conn, durable=True):
                     if expect_applied_at is not None:
                         row = conn.execute("SELECT value FROM content_meta WHERE key = 'applied_at'").fetchone()
                         if (row[0] if row else "") != expect_applied_at:
@@ -443,26 +461,42 @@ class Store:
                         conn.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
                         conn.executemany(sql, rows)
                     self._write_meta(conn, prepared, feed_id, version, applied_at=applied_at, index_gen=gen)
+                conn.execute("PRAGMA legacy_alter_table=OFF")
             except BaseException:
                 try:
                     self._drop_shadows(conn)
                 except sqlite3.Error:
                     pass  # the next apply removes them
                 raise
+            finally:
+                self.apply_transactions = sorted(self._held, key=lambda h: -h[2])
             self._drop_shadows(conn)
+            self.apply_transactions = sorted(self._held, key=lambda h: -h[2])
 
-    def _in_batches(self, conn: sqlite3.Connection, write: Callable[[list], Any], rows: Sequence[Any]) -> None:
+    @contextmanager
+    def _held_for(self, what: str, conn: sqlite3.Connection, *, durable: bool = False) -> Iterator[None]:
+        """One write transaction of an apply, its time under the lock recorded (from the moment
+        BEGIN IMMEDIATE returns to the end of COMMIT) in ``apply_transactions``."""
+        with transaction(conn, durable=durable):
+            started = time.monotonic()
+            yield
+        self._held.append((what, started, time.monotonic() - started))
+
+    def _in_batches(self, conn: sqlite3.Connection, write: Callable[[list], Any], rows: Sequence[Any],
+                    what: str = "batch") -> None:
         """Call ``write`` on slices of ``rows``, each in its own short transaction, pausing between them.
 
         The slice size follows the time each transaction held the lock (a busy box writes fewer rows
         per batch), between :data:`APPLY_MIN_ROWS` and ``apply_batch_rows``.
         """
-        size = self._batch_rows
+        # Each table starts small: rows differ in cost (an FTS row or a row of a table with eight
+        # indexes costs many times a key row), so a size learnt on one table overran on the next.
+        size = self._batch_sizes.get(what, APPLY_MIN_ROWS)
         i = 0
         while i < len(rows):
             chunk = rows[i:i + size]
             started = time.perf_counter()
-            with transaction(conn):
+            with self._held_for(what, conn):
                 write(list(chunk))
             held = time.perf_counter() - started
             i += len(chunk)
@@ -470,7 +504,7 @@ class Store:
                 size = max(APPLY_MIN_ROWS, int(size * APPLY_BATCH_S / held * 0.8))
             elif held < APPLY_BATCH_S / 2:
                 size = min(self.apply_batch_rows, size * 2)
-            self._batch_rows = size
+            self._batch_sizes[what] = size
             # The pause must outlast the busy handler's step at which a writer that came during this
             # batch next retries (at most about the batch's own time, and 25 ms).
             self._apply_pause(min(APPLY_PAUSE_S, 1.5 * held + 0.005))
@@ -480,7 +514,7 @@ class Store:
         ('optimize') would hold the lock for as long as the old single transaction did."""
         while True:
             before = conn.total_changes
-            with transaction(conn):
+            with self._held_for("text index merge", conn):
                 conn.execute("INSERT INTO content_job_text_next (content_job_text_next, rank) "
                              "VALUES ('merge', ?)", (APPLY_MERGE_PAGES,))
             self._apply_pause(APPLY_PAUSE_S)
@@ -502,7 +536,7 @@ class Store:
                     self._empty(conn, f"{name}_data", "rowid", "rowid > 10")
                 else:
                     self._empty(conn, name, _ROW_KEYS.get(table, "rowid"))
-                with transaction(conn):
+                with self._held_for(f"drop {name}", conn):
                     conn.execute(f"DROP TABLE {name}")
 
     def _empty(self, conn: sqlite3.Connection, table: str, key: str, where: str = "1") -> None:
@@ -513,7 +547,7 @@ class Store:
                 conn.execute(f"DELETE FROM {table} WHERE ({key}) IN "  # noqa: S608 - our own tables
                              f"(SELECT {key} FROM {table} WHERE {where} LIMIT ?)", (len(chunk),))
 
-            self._in_batches(conn, delete, [None] * self._batch_rows)
+            self._in_batches(conn, delete, [None] * self.apply_batch_rows, f"empty {table}")
 
     @staticmethod
     def _index_gen(conn: sqlite3.Connection) -> int:
