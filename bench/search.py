@@ -105,10 +105,15 @@ def scan_page(scan: sqlite3.Connection, query: str, kind: str, filtered: bool, c
         in_title = "title LIKE :q"
     else:
         match, in_title = "pinyin LIKE :q", "title_pinyin LIKE :q"
-    # n: nearest first, then newest, then id (as the store); title matches first (as the store)
-    sql = (f"SELECT n, dist_km, {in_title} FROM jobs WHERE {where} AND {match} "
-           f"ORDER BY ({in_title}) DESC, n LIMIT {PAGE}")
-    found = scan.execute(sql, {"q": like, "d": TODAY.isoformat(), "c": category}).fetchall()
+    # n: nearest first, then newest, then id (as the store); title matches first (as the store), each
+    # pass stopping at the page
+    params = {"q": like, "d": TODAY.isoformat(), "c": category}
+    found = [(n, dist, True) for n, dist in scan.execute(
+        f"SELECT n, dist_km FROM jobs WHERE {where} AND {in_title} ORDER BY n LIMIT {PAGE}", params)]
+    if len(found) < PAGE:
+        found += [(n, dist, False) for n, dist in scan.execute(
+            f"SELECT n, dist_km FROM jobs WHERE {where} AND {match} AND NOT ({in_title}) ORDER BY n "
+            f"LIMIT {PAGE - len(found)}", params)]
     marks = ",".join("?" * len(found))
     data = dict(scan.execute(f"SELECT n, data FROM job_data WHERE n IN ({marks})", [r[0] for r in found]))
     hits = []

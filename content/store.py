@@ -84,15 +84,38 @@ class StoreError(Exception):
     """The store cannot do what was asked (bad argument, unknown schema)."""
 
 
-# How a content set is applied (see Store._apply). SQLite's busy handler retries a waiting writer
-# after 1, 2, 5, 10, 15, 20, 25, 25 ... ms; a batch that holds the lock about APPLY_BATCH_S,
-# followed by a pause longer than the largest of those steps, lets every waiting writer in within
-# its next few retries.
+# How a content set is applied (see Store._apply): batches that hold the write lock about
+# APPLY_BATCH_S, each followed by a pause that lets a writer waiting in SQLite's busy handler in
+# (see _pause_after).
 APPLY_BATCH_S = 0.015  # target time a batch holds the write lock
-APPLY_PAUSE_S = 0.03  # pause between batches, lock free
+APPLY_PAUSE_S = 0.03  # pause between merge steps of the text index, lock free
+APPLY_MIN_PAUSE_S = 0.008  # shortest pause between batches (see _pause_after)
 APPLY_MAX_ROWS = 4000  # rows per batch at most
 APPLY_MIN_ROWS = 200
 APPLY_MERGE_PAGES = 64  # FTS5 'merge' work per batch (pages)
+
+
+# SQLite's busy handler (sqliteDefaultBusyCallback): a writer that found the lock taken sleeps these
+# steps (ms), starting when it first found it taken.
+_BUSY_DELAYS_MS = (1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100)
+
+
+def _pause_after(held: float) -> float:
+    """How long the apply leaves the lock free after a batch that held it ``held`` seconds.
+
+    A writer that came when the batch began has slept in the busy handler's growing steps meanwhile
+    and retries only at the end of its current step: a pause shorter than that step lets the next
+    batch take the lock first, again and again (a batch stretched by the machine's load once left a
+    writer waiting 200 ms while the apply held the lock for a quarter of it). So the pause outlasts
+    the step such a writer is in (the longest step is 100 ms).
+    """
+    waited, step = 0.0, _BUSY_DELAYS_MS[-1]
+    for delay in _BUSY_DELAYS_MS:
+        if waited + delay > held * 1000:
+            step = delay
+            break
+        waited += delay
+    return max(APPLY_MIN_PAUSE_S, step / 1000 + 0.005)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -434,7 +457,8 @@ class Store:
                      " employer_tid, category_tid, title_m0, title_m1, other_m0, other_m1) VALUES"
                      " (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", prepared.rows),
                     ("INSERT INTO content_job_data_next (n, data) VALUES (?, ?)", prepared.data),
-                    ("INSERT INTO content_title_grams_next (gram) VALUES (?)", [(g,) for g in prepared.title_grams]),
+                    ("INSERT INTO content_title_grams_next (gram) VALUES (?)",
+                     [(g,) for g in sorted(prepared.title_grams)]),
                     ("INSERT INTO content_job_bits_next (name, bits) VALUES (?, ?)", prepared.bits),
                     ("INSERT INTO content_job_text_next (rowid, t, e, c, r, x) VALUES (?, ?, ?, ?, ?, ?)",
                      prepared.texts),
@@ -505,9 +529,7 @@ class Store:
             elif held < APPLY_BATCH_S / 2:
                 size = min(self.apply_batch_rows, size * 2)
             self._batch_sizes[what] = size
-            # The pause must outlast the busy handler's step at which a writer that came during this
-            # batch next retries (at most about the batch's own time, and 25 ms).
-            self._apply_pause(min(APPLY_PAUSE_S, 1.5 * held + 0.005))
+            self._apply_pause(_pause_after(held))
 
     def _merge_text_index(self, conn: sqlite3.Connection) -> None:
         """Merge the new text index's segments (one per batch) a little at a time, as one big merge
@@ -1293,6 +1315,10 @@ def _prepare_jobs(jobs: Iterable[Job], origin: tuple[float, float]) -> _Prepared
         out.texts.append((n, indexed(job.title), indexed(job.employer), indexed(job.category),
                           textsearch.index_text(job.requirements), _category_token(job.category)))
     out.terms = [(tid, text, readings, *term_jobs.get(tid, (0, 0))) for tid, text, readings in out.terms]
+    # In key order, rows are appended to the indexes' B-trees; in text order each batch touched pages
+    # all over them, more than the page cache holds, and one batch once held the lock 160 ms.
+    out.initials.sort()
+    out.full.sort()
     out.bits = _job_bits(out.rows)
     for (where, masks), count in mask_counts.items():
         counts = out.prefix_jobs[where]
