@@ -88,11 +88,11 @@ class StoreError(Exception):
 # APPLY_BATCH_S, each followed by a pause that lets a writer waiting in SQLite's busy handler in
 # (see _pause_after).
 APPLY_BATCH_S = 0.015  # target time a batch holds the write lock
-APPLY_PAUSE_S = 0.03  # pause between merge steps of the text index, lock free
 APPLY_MIN_PAUSE_S = 0.008  # shortest pause between batches (see _pause_after)
 APPLY_MAX_ROWS = 4000  # rows per batch at most
 APPLY_MIN_ROWS = 200
-APPLY_MERGE_PAGES = 64  # FTS5 'merge' work per batch (pages)
+APPLY_MERGE_PAGES = 64  # FTS5 'merge' work per step (pages) at most
+APPLY_MIN_MERGE_PAGES = 4
 
 
 # SQLite's busy handler (sqliteDefaultBusyCallback): a writer that found the lock taken sleeps these
@@ -534,12 +534,20 @@ class Store:
     def _merge_text_index(self, conn: sqlite3.Connection) -> None:
         """Merge the new text index's segments (one per batch) a little at a time, as one big merge
         ('optimize') would hold the lock for as long as the old single transaction did."""
+        pages = APPLY_MIN_MERGE_PAGES
         while True:
             before = conn.total_changes
+            started = time.perf_counter()
             with self._held_for("text index merge", conn):
                 conn.execute("INSERT INTO content_job_text_next (content_job_text_next, rank) "
-                             "VALUES ('merge', ?)", (APPLY_MERGE_PAGES,))
-            self._apply_pause(APPLY_PAUSE_S)
+                             "VALUES ('merge', ?)", (pages,))
+            held = time.perf_counter() - started
+            # pages per step follow the time a step held the lock, as rows per batch do
+            if held > APPLY_BATCH_S:
+                pages = max(APPLY_MIN_MERGE_PAGES, int(pages * APPLY_BATCH_S / held * 0.8))
+            elif held < APPLY_BATCH_S / 2:
+                pages = min(APPLY_MERGE_PAGES, pages * 2)
+            self._apply_pause(_pause_after(held))
             if conn.total_changes - before < 2:  # FTS5: no more merge work to do
                 return
 
