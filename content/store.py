@@ -2,8 +2,9 @@
 
 One SQLite file (WAL, :func:`content.db.connect`) holds the last content set applied. Its
 tables are prefixed ``content_`` so they sit beside the other parts' tables. A new set
-replaces the old one whole, in one transaction: a reader sees the old set or the new one,
-never a mix, and a failure (or a power cut) half-way leaves the old set in place.
+replaces the old one whole: it is written beside the old one in short transactions and swapped
+in by one, so a reader sees the old set or the new one, never a mix, a failure (or a power cut)
+half-way leaves the old set in place, and other parts' writes keep going meanwhile.
 
 Jobs are numbered in ranking order when they are stored: nearest to the station first,
 then newest. Search then walks matches in that order and stops at the page it needs, and
