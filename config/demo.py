@@ -264,7 +264,7 @@ def _demo(args: argparse.Namespace, ctx: Context) -> int:
         run = ["--run-seconds", str(seconds)] if seconds else []
         board_env, kiosk_env = dict(env), dict(env)
         if headless:
-            board_x, kiosk_x = start_xvfb(1920, 1080), start_xvfb(1080, 1920)
+            board_x, kiosk_x = start_xvfb(1920, 1080), start_xvfb(1920, 1920)  # the kiosk tours portrait and landscape
             procs.xvfbs += [board_x, kiosk_x]
             board_env["DISPLAY"], kiosk_env["DISPLAY"] = board_x.display, kiosk_x.display
         board = procs.start("board", [*py, "display", "--screenshot-dir", str(shots / "board"), *run],

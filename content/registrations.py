@@ -1,4 +1,4 @@
-"""Registrations residents make at the kiosk (求职 / 培训需求 / 返乡 / 零工登记).
+"""Registrations residents make at the kiosk (求职 / 培训需求 / 返乡 / 零工 / 失业登记).
 
 A registration and its outbox entry are written in ONE durable transaction: either both
 exist after a power cut or neither does, so the hub receives every registration the
@@ -32,13 +32,18 @@ from content.outbox import (
     purge_acknowledged_registrations,
 )
 
-REGISTRATION_KINDS = ("求职", "培训需求", "返乡", "零工")
-RegistrationKind = Literal["求职", "培训需求", "返乡", "零工"]
+REGISTRATION_KINDS = ("求职", "培训需求", "返乡", "零工", "失业")
+RegistrationKind = Literal["求职", "培训需求", "返乡", "零工", "失业"]
 PERSON_FIELDS = ("name", "id_number", "gender", "birth_date", "address", "phone")
-# Receipt codes avoid characters people confuse when reading them aloud or copying them:
-# 0/O, 1/I/L.
-CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
-CODE_LENGTH = 6
+# Receipt codes are digits only (S/5, O/0 and I/1 are easy to confuse, and elderly residents
+# read digits out more easily than letters), shown in groups of four: 4827 1930.
+CODE_ALPHABET = "0123456789"
+CODE_LENGTH = 8
+
+
+def grouped_code(code: str) -> str:
+    """``4827 1930``: a receipt code as shown and printed, in groups of four."""
+    return " ".join(code[i:i + 4] for i in range(0, len(code), 4))
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS registrations (

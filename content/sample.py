@@ -408,18 +408,28 @@ def sample_policies(today: dt.date | None = None) -> list[Policy]:
     return [Policy.model_validate(r) for r in rows]
 
 
+def fair_days_ahead(today: dt.date) -> int:
+    """Days from ``today`` to the sample job fair: the coming Saturday (a week on, on a Saturday)."""
+    return (5 - today.weekday()) % 7 or 7
+
+
 def sample_events(today: dt.date | None = None) -> list[Event]:
     today = today or dt.date.today()
 
     def at(days: int, hour: int, minute: int = 0) -> dt.datetime:
         return dt.datetime.combine(today + dt.timedelta(days=days), dt.time(hour, minute))
 
+    # Dates agree with their words: the weekly 零工对接日 is on a Wednesday (today if it is
+    # one), the big fair on the coming Saturday (the "本周六" of the board's notice).
+    wednesday = (2 - today.weekday()) % 7
+    saturday = fair_days_ahead(today)
+
     rows = [
         dict(id="event-chunfeng", title="“春风行动”就业服务专场招聘会", event_kind="招聘会",
-             starts_at=at(3, 9), ends_at=at(3, 12), place="城东社区文化广场", organiser="云岩区人力资源和社会保障局",
+             starts_at=at(saturday, 9), ends_at=at(saturday, 12), place="城东社区文化广场", organiser="云岩区人力资源和社会保障局",
              employers=46, job_count=1280, registration="无需报名，带身份证和个人简历到现场；现场可扫码投递。"),
         dict(id="event-lingong", title="零工对接日（每周三）", event_kind="招聘会",
-             starts_at=at(0, 8, 30), ends_at=at(0, 11, 30), place="服务站门口零工驿站", organiser="城东社区人社便民服务站",
+             starts_at=at(wednesday, 8, 30), ends_at=at(wednesday, 11, 30), place="服务站门口零工驿站", organiser="城东社区人社便民服务站",
              employers=8, job_count=60, registration="到服务站登记零工意向即可。"),
         dict(id="event-jiazheng", title="家政服务员（育婴员）免费培训班", event_kind="培训班",
              starts_at=at(7, 9), ends_at=at(16, 17), place="云岩区职业技能培训中心三楼", organiser="贵阳市家政服务协会",
@@ -437,6 +447,7 @@ def sample_events(today: dt.date | None = None) -> list[Event]:
 def sample_announcements(now: dt.datetime | None = None) -> list[Announcement]:
     now = now or dt.datetime.now().replace(microsecond=0)
     day = dt.timedelta(days=1)
+    fair = now.date() + dt.timedelta(days=fair_days_ahead(now.date()))
     rows = [
         dict(id="notice-storm", text="暴雨黄色预警：今明两天户外零工注意安全，服务站门口零工对接改到室内大厅。",
              priority="urgent", starts_at=now - dt.timedelta(hours=2), ends_at=now + 2 * day, target="both"),
@@ -444,8 +455,10 @@ def sample_announcements(now: dt.datetime | None = None) -> list[Announcement]:
              priority="normal", starts_at=now - 30 * day, ends_at=now + 365 * day, target="both"),
         dict(id="notice-training", text="家政服务员免费培训班正在报名，在本机“培训登记”即可报名。",
              priority="normal", starts_at=now - day, ends_at=now + 7 * day, target="kiosk"),
-        dict(id="notice-fair", text="本周六上午城东社区文化广场招聘会，46家企业1280个岗位，欢迎参加。",
-             priority="normal", starts_at=now - day, ends_at=now + 3 * day, target="board"),
+        dict(id="notice-fair", text=f"{fair.month}月{fair.day}日（周六）上午城东社区文化广场“春风行动”招聘会，"
+                                    "46家企业1280个岗位，欢迎参加。",
+             priority="normal", starts_at=now - day,
+             ends_at=dt.datetime.combine(fair, dt.time(12, 0)), target="board"),
         dict(id="notice-old", text="春节返乡人员登记已结束，感谢参与。",
              priority="normal", starts_at=now - 60 * day, ends_at=now - 30 * day, target="both"),
     ]
@@ -457,10 +470,18 @@ def sample_announcements(now: dt.datetime | None = None) -> list[Announcement]:
 
 _VIDEOS = (
     ("course-jiazheng", "家政服务员岗前培训", "家政服务",
-     ("第一课：进门礼仪", "穿鞋套、问好、确认服务内容", "第二课：厨房清洁", "先上后下，先里后外")),
+     ("第一课：进门礼仪", "穿鞋套、问好、确认服务内容", "不乱动客户的贵重物品", "第二课：厨房清洁",
+      "先上后下，先里后外", "灶台油污用温水加洗洁精", "第三课：照护老人", "起身要慢，扶稳再走",
+      "按时提醒吃药，记录血压", "有事先联系家属和公司")),
     ("course-anquan", "安全用电常识", "安全生产",
-     ("不私拉乱接电线", "湿手不碰开关插座", "发现有人触电先断电", "持证上岗，规范操作")),
+     ("第一课：用电常识", "不私拉乱接电线", "湿手不碰开关插座", "大功率电器不共用插排",
+      "第二课：触电急救", "发现有人触电先断电", "用干木棍挑开电线", "拨打120，做心肺复苏",
+      "第三课：持证上岗", "电工作业必须持证，规范操作")),
 )
+# A training video of real length (2.5 minutes): one slide every 15 seconds. Two frames a
+# second are enough for slides and keep the file small (tens of kilobytes a minute).
+TRAINING_VIDEO_SECONDS = 150.0
+TRAINING_VIDEO_FPS = 2
 
 
 def sample_courses(media_dir: Path, *, seconds: float = 3.0, size: tuple[int, int] = (320, 240),
@@ -470,8 +491,15 @@ def sample_courses(media_dir: Path, *, seconds: float = 3.0, size: tuple[int, in
     media_dir.mkdir(parents=True, exist_ok=True)
     courses = []
     for course_id, title, category, lines in _VIDEOS:
-        frames = [_frame(title, lines[min(len(lines) - 1, int(i * len(lines) / (seconds * fps)))], i, size)
-                  for i in range(int(seconds * fps))]
+        slides = {}  # each slide is drawn once; frames only add the moving progress bar
+
+        def frame(i: int, slides=slides, title=title, lines=lines):
+            line = lines[min(len(lines) - 1, int(i * len(lines) / (seconds * fps)))]
+            if line not in slides:
+                slides[line] = _frame(title, line, size)
+            return _with_progress(slides[line], i / max(1, seconds * fps - 1))
+
+        frames = [frame(i) for i in range(int(seconds * fps))]
         video = _store_media(media_dir, _encode_video(frames, size, fps), "mp4", "video/mp4")
         thumb = _store_media(media_dir, _png(frames[0]), "png", "image/png")
         courses.append(Course(id=course_id, title=title, category=category, duration_s=max(1, round(seconds)),
@@ -479,7 +507,7 @@ def sample_courses(media_dir: Path, *, seconds: float = 3.0, size: tuple[int, in
     return courses
 
 
-def _frame(title: str, line: str, index: int, size: tuple[int, int]):
+def _frame(title: str, line: str, size: tuple[int, int]):
     from PIL import Image, ImageDraw, ImageFont
 
     from config.fonts import find_cjk_font
@@ -493,9 +521,18 @@ def _frame(title: str, line: str, index: int, size: tuple[int, int]):
     draw.rectangle((0, 0, width, height // 5), fill=(240, 170, 30))
     draw.text((width // 2, height // 10), title, font=big, fill=(20, 20, 20), anchor="mm")
     draw.text((width // 2, height // 2), line, font=small, fill=(255, 255, 255), anchor="mm")
-    # a moving bar, so that every frame differs and playback visibly advances
-    x = int((index * 7) % max(1, width - 40))
-    draw.rectangle((x, height - 24, x + 40, height - 12), fill=(255, 255, 255))
+    return image
+
+
+def _with_progress(slide, done: float):
+    """The slide with a progress bar at the bottom, so that playback visibly advances."""
+    from PIL import ImageDraw
+
+    image = slide.copy()
+    width, height = image.size
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((10, height - 18, width - 10, height - 12), fill=(60, 110, 170))
+    draw.rectangle((10, height - 18, 10 + int((width - 20) * done), height - 12), fill=(255, 255, 255))
     return image
 
 

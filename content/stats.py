@@ -17,6 +17,9 @@ from pathlib import Path
 from content.db import connect
 from content.registrations import REGISTRATION_KINDS
 
+# 好差评: the five levels every government service point offers, best first, with their score.
+RATING_LEVELS = (("非常满意", 5), ("满意", 4), ("基本满意", 3), ("不满意", 2), ("非常不满意", 1))
+RATING_EVENT = "rating"
 SLIP_KIND_NAMES = {"job": "岗位推荐单", "receipt": "登记回执", "event": "招聘会单", "test": "测试页"}
 
 
@@ -26,6 +29,7 @@ class ServiceCounts:
     registrations: dict[str, int] = field(default_factory=dict)
     slips_printed: dict[str, int] = field(default_factory=dict)
     usage: dict[str, int] = field(default_factory=dict)
+    ratings: dict[str, int] = field(default_factory=dict)  # 好差评 per level, best first
     board_plays: int = 0
     outbox_waiting: int = 0
 
@@ -53,7 +57,8 @@ def service_counts(db_path: str | Path, day: dt.date | None = None) -> ServiceCo
     day = day or dt.date.today()
     start = dt.datetime.combine(day, dt.time()).astimezone()
     end = start + dt.timedelta(days=1)
-    counts = ServiceCounts(day=day, registrations=dict.fromkeys(REGISTRATION_KINDS, 0))
+    counts = ServiceCounts(day=day, registrations=dict.fromkeys(REGISTRATION_KINDS, 0),
+                           ratings={name: 0 for name, _ in RATING_LEVELS})
     conn = connect(db_path)
     try:
         if _has_table(conn, "registrations"):
@@ -81,6 +86,11 @@ def service_counts(db_path: str | Path, day: dt.date | None = None) -> ServiceCo
                     counts.board_plays += data.get("status") != "skipped"
                     continue
                 event = data.get("event", "?") if isinstance(data, dict) else "?"
+                if event == RATING_EVENT:
+                    level = data.get("level")
+                    if level in counts.ratings:
+                        counts.ratings[level] += 1
+                    continue  # a rating is not a use of the kiosk
                 counts.usage[event] = counts.usage.get(event, 0) + 1
             counts.outbox_waiting = conn.execute("SELECT COUNT(*) FROM outbox WHERE state = 'queued'").fetchone()[0]
     finally:

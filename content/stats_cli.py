@@ -57,6 +57,7 @@ def _report(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _stats(args: argparse.Namespace, ctx: Context) -> int:
+    from content.headline import job_counts
     from content.model import JOB_KINDS
     from content.stats import service_counts
     from content.store import Store
@@ -67,7 +68,7 @@ def _stats(args: argparse.Namespace, ctx: Context) -> int:
         near = store.category_counts(today)
         everywhere = store.category_counts(today, radius_km=None)
         kinds = {kind: store.count_jobs(kind=kind, radius_km=None, today=today) for kind in JOB_KINDS}
-        gigs_today = store.count_jobs(when="today", radius_km=None, today=today)
+        gigs_today = job_counts(store, today).gigs_today  # the kiosk's and the board's number
         radius = store.default_radius_km
         others = {name: count for name, count in store.table_counts().items() if not name.startswith(_OWN_PREFIX)}
     service = service_counts(ctx.settings.db_path, today)
@@ -91,6 +92,8 @@ def _stats(args: argparse.Namespace, ctx: Context) -> int:
               f"{k} {v}" for k, v in service.slips_printed.items()) + "）") if service.slips_printed else "")
           + f"，自助机使用 {sum(service.usage.values())} 次，大屏播放 {service.board_plays} 次"
           + f"，待上报 {service.outbox_waiting} 条")
+    print(f"好差评 {sum(service.ratings.values())} 次（"
+          + "，".join(f"{k} {v}" for k, v in service.ratings.items()) + "）")
     applied = info.applied_at.astimezone().strftime("%Y-%m-%d %H:%M") if info.applied_at else "从未"
     print(f"内容：{info.feed_id or '无'} 第 {info.version} 版，更新于 {applied}")
     print("记录：" + "，".join(f"{k} {v}" for k, v in info.counts.items()))

@@ -2,8 +2,9 @@
 
 One SQLite file (WAL, :func:`content.db.connect`) holds the last content set applied. Its
 tables are prefixed ``content_`` so they sit beside the other parts' tables. A new set
-replaces the old one whole, in one transaction: a reader sees the old set or the new one,
-never a mix, and a failure (or a power cut) half-way leaves the old set in place.
+replaces the old one whole: it is written beside the old one in short transactions and swapped
+in by one, so a reader sees the old set or the new one, never a mix, a failure (or a power cut)
+half-way leaves the old set in place, and other parts' writes keep going meanwhile.
 
 Jobs are numbered in ranking order when they are stored: nearest to the station first,
 then newest. Search then walks matches in that order and stops at the page it needs, and
@@ -14,6 +15,7 @@ are renumbered on the next use. See :mod:`content.search` for how text is matche
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import re
 import sqlite3
@@ -42,7 +44,7 @@ from content.model import (
     Policy,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # Exactly-on-the-circle jobs count as inside: float rounding must not drop a job at 3.000 km.
 RADIUS_SLACK_KM = 1e-9
 # Monthly equivalents for the minimum-salary filter (21.75 paid days a month, 8 hours a day).
@@ -83,15 +85,38 @@ class StoreError(Exception):
     """The store cannot do what was asked (bad argument, unknown schema)."""
 
 
-# How a content set is applied (see Store._apply). SQLite's busy handler retries a waiting writer
-# after 1, 2, 5, 10, 15, 20, 25, 25 ... ms; a batch that holds the lock about APPLY_BATCH_S,
-# followed by a pause longer than the largest of those steps, lets every waiting writer in within
-# its next few retries.
+# How a content set is applied (see Store._apply): batches that hold the write lock about
+# APPLY_BATCH_S, each followed by a pause that lets a writer waiting in SQLite's busy handler in
+# (see _pause_after).
 APPLY_BATCH_S = 0.015  # target time a batch holds the write lock
-APPLY_PAUSE_S = 0.03  # pause between batches, lock free
+APPLY_MIN_PAUSE_S = 0.008  # shortest pause between batches (see _pause_after)
 APPLY_MAX_ROWS = 4000  # rows per batch at most
 APPLY_MIN_ROWS = 200
-APPLY_MERGE_PAGES = 64  # FTS5 'merge' work per batch (pages)
+APPLY_MERGE_PAGES = 64  # FTS5 'merge' work per step (pages) at most
+APPLY_MIN_MERGE_PAGES = 4
+
+
+# SQLite's busy handler (sqliteDefaultBusyCallback): a writer that found the lock taken sleeps these
+# steps (ms), starting when it first found it taken.
+_BUSY_DELAYS_MS = (1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100)
+
+
+def _pause_after(held: float) -> float:
+    """How long the apply leaves the lock free after a batch that held it ``held`` seconds.
+
+    A writer that came when the batch began has slept in the busy handler's growing steps meanwhile
+    and retries only at the end of its current step: a pause shorter than that step lets the next
+    batch take the lock first, again and again (a batch stretched by the machine's load once left a
+    writer waiting 200 ms while the apply held the lock for a quarter of it). So the pause outlasts
+    the step such a writer is in (the longest step is 100 ms).
+    """
+    waited, step = 0.0, _BUSY_DELAYS_MS[-1]
+    for delay in _BUSY_DELAYS_MS:
+        if waited + delay > held * 1000:
+            step = delay
+            break
+        waited += delay
+    return max(APPLY_MIN_PAUSE_S, step / 1000 + 0.005)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -165,6 +190,13 @@ _MIGRATIONS: dict[int, Sequence[str]] = {
         # every token of every title: a query with a token no title has skips the title pass
         """CREATE TABLE IF NOT EXISTS content_title_grams (gram TEXT PRIMARY KEY) WITHOUT ROWID""",
     ),
+    2: (
+        # Job sets as bitsets (bit n = job n), written once per content set: the jobs whose title /
+        # employer or category has a character read with each letter ("title:b", "other:b"), and
+        # each category's jobs ("category:保洁"). A one-letter query matches most jobs; counting
+        # them is then a popcount rather than a walk over every row.
+        """CREATE TABLE IF NOT EXISTS content_job_bits (name TEXT PRIMARY KEY, bits BLOB NOT NULL)""",
+    ),
 }
 
 _RECORD_TABLES = {
@@ -179,10 +211,10 @@ _RECORD_TABLES = {
 
 # The job tables, rebuilt beside the live ones on every apply and renamed into place.
 _SHADOWED = ("content_jobs", "content_job_data", "content_job_text", "content_py_term", "content_py_initials",
-             "content_py_full", "content_title_grams")
+             "content_py_full", "content_title_grams", "content_job_bits")
 _NEXT, _OLD = "_next", "_old"
 _ROW_KEYS = {"content_py_initials": "key, tid, pos", "content_py_full": "key, tid, pos",
-             "content_title_grams": "gram"}  # WITHOUT ROWID tables: delete by primary key
+             "content_title_grams": "gram", "content_job_bits": "name"}  # WITHOUT ROWID tables: delete by primary key
 
 
 def _index_name(base: str, gen: int) -> str:
@@ -193,7 +225,7 @@ def _index_name(base: str, gen: int) -> str:
 def _shadow_ddl(gen: int) -> list[str]:
     """CREATE statements for the ``_next`` job tables and their indexes (named for generation ``gen``)."""
     out = []
-    for statement in _MIGRATIONS[1]:
+    for statement in itertools.chain.from_iterable(_MIGRATIONS.values()):
         table = re.search(r"CREATE (?:VIRTUAL )?TABLE IF NOT EXISTS (\w+)", statement)
         if table and table.group(1) in _SHADOWED:
             out.append(statement.replace(f"EXISTS {table.group(1)}", f"{table.group(1)}{_NEXT}", 1)
@@ -278,15 +310,22 @@ class Store:
                  ) -> None:
         self.db_path = Path(db_path)
         self.apply_batch_rows = max(APPLY_MIN_ROWS, int(apply_batch_rows))
-        self._batch_rows = self.apply_batch_rows
+        self._batch_sizes: dict[str, int] = {}  # rows per batch, learnt per kind of batch
         self._apply_pause = apply_pause  # how the apply waits between batches (tests pass their own)
         self._apply_lock = threading.Lock()
+        # (what, time.monotonic() at BEGIN, seconds the write lock was held) for each transaction of the
+        # last apply, longest first: what the apply made other writers wait for
+        self.apply_transactions: list[tuple[str, float, float]] = []
+        self._held: list[tuple[str, float, float]] = []
         self.origin = (float(origin[0]), float(origin[1]))
         self.default_radius_km = float(default_radius_km)
         self._local = threading.local()
         self._conns: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._closed = False
+        # job bitsets of the content set last searched (see _letter_bits), and its generation
+        self._bits: dict[Any, int | None] = {}
+        self._bits_generation = ""
         migrate(self._conn())
         self._reorder_if_moved()
 
@@ -396,12 +435,19 @@ class Store:
         """
         with self._apply_lock:  # one apply at a time in this process (the sync and a staff import)
             conn = self._conn()
+            self._held = []
             self._drop_shadows(conn)
             gen = self._index_gen(conn) + 1
             try:
-                with transaction(conn):
+                with self._held_for("create tables", conn):
                     for statement in _shadow_ddl(gen):
                         conn.execute(statement)
+                    # FTS5 merges segments inside the writing transaction once 4 (automerge) or 16
+                    # (crisismerge) of a level exist: one batch's insert then held the lock for 150-200
+                    # ms. No merging while building; _merge_text_index merges a few pages at a time.
+                    for option, value in (("automerge", 0), ("crisismerge", 1999)):
+                        conn.execute("INSERT INTO content_job_text_next (content_job_text_next, rank) "
+                                     "VALUES (?, ?)", (option, value))
                 for sql, rows in (
                     ("INSERT INTO content_py_term_next (tid, text, readings, n_title, n_other) "
                      "VALUES (?, ?, ?, ?, ?)", prepared.terms),
@@ -412,14 +458,23 @@ class Store:
                      " employer_tid, category_tid, title_m0, title_m1, other_m0, other_m1) VALUES"
                      " (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", prepared.rows),
                     ("INSERT INTO content_job_data_next (n, data) VALUES (?, ?)", prepared.data),
-                    ("INSERT INTO content_title_grams_next (gram) VALUES (?)", [(g,) for g in prepared.title_grams]),
+                    ("INSERT INTO content_title_grams_next (gram) VALUES (?)",
+                     [(g,) for g in sorted(prepared.title_grams)]),
+                    ("INSERT INTO content_job_bits_next (name, bits) VALUES (?, ?)", prepared.bits),
                     ("INSERT INTO content_job_text_next (rowid, t, e, c, r, x) VALUES (?, ?, ?, ?, ?, ?)",
                      prepared.texts),
                 ):
-                    self._in_batches(conn, lambda chunk, sql=sql: conn.executemany(sql, chunk), rows)
+                    self._in_batches(conn, lambda chunk, sql=sql: conn.executemany(sql, chunk), rows,
+                                     "insert " + sql.split()[2])
                 self._merge_text_index(conn)
                 records = _record_rows(content)  # serialized before the swap: a bad record fails here
-                with transaction(conn, durable=True):
+                # The swap commits durably: its fsync would flush every page the batches wrote to the
+                # WAL since the last checkpoint, under the lock. A checkpoint (not holding the write
+                # lock) syncs them first.
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                # Renaming re-writes references in triggers and views (there are none) unless legacy.
+                conn.execute("PRAGMA legacy_alter_table=ON")
+                with self._held_for("swap", conn, durable=True):
                     if expect_applied_at is not None:
                         row = conn.execute("SELECT value FROM content_meta WHERE key = 'applied_at'").fetchone()
                         if (row[0] if row else "") != expect_applied_at:
@@ -431,26 +486,42 @@ class Store:
                         conn.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
                         conn.executemany(sql, rows)
                     self._write_meta(conn, prepared, feed_id, version, applied_at=applied_at, index_gen=gen)
+                conn.execute("PRAGMA legacy_alter_table=OFF")
             except BaseException:
                 try:
                     self._drop_shadows(conn)
                 except sqlite3.Error:
                     pass  # the next apply removes them
                 raise
+            finally:
+                self.apply_transactions = sorted(self._held, key=lambda h: -h[2])
             self._drop_shadows(conn)
+            self.apply_transactions = sorted(self._held, key=lambda h: -h[2])
 
-    def _in_batches(self, conn: sqlite3.Connection, write: Callable[[list], Any], rows: Sequence[Any]) -> None:
+    @contextmanager
+    def _held_for(self, what: str, conn: sqlite3.Connection, *, durable: bool = False) -> Iterator[None]:
+        """One write transaction of an apply, its time under the lock recorded (from the moment
+        BEGIN IMMEDIATE returns to the end of COMMIT) in ``apply_transactions``."""
+        with transaction(conn, durable=durable):
+            started = time.monotonic()
+            yield
+        self._held.append((what, started, time.monotonic() - started))
+
+    def _in_batches(self, conn: sqlite3.Connection, write: Callable[[list], Any], rows: Sequence[Any],
+                    what: str = "batch") -> None:
         """Call ``write`` on slices of ``rows``, each in its own short transaction, pausing between them.
 
         The slice size follows the time each transaction held the lock (a busy box writes fewer rows
         per batch), between :data:`APPLY_MIN_ROWS` and ``apply_batch_rows``.
         """
-        size = self._batch_rows
+        # Each table starts small: rows differ in cost (an FTS row or a row of a table with eight
+        # indexes costs many times a key row), so a size learnt on one table overran on the next.
+        size = self._batch_sizes.get(what, APPLY_MIN_ROWS)
         i = 0
         while i < len(rows):
             chunk = rows[i:i + size]
             started = time.perf_counter()
-            with transaction(conn):
+            with self._held_for(what, conn):
                 write(list(chunk))
             held = time.perf_counter() - started
             i += len(chunk)
@@ -458,20 +529,26 @@ class Store:
                 size = max(APPLY_MIN_ROWS, int(size * APPLY_BATCH_S / held * 0.8))
             elif held < APPLY_BATCH_S / 2:
                 size = min(self.apply_batch_rows, size * 2)
-            self._batch_rows = size
-            # The pause must outlast the busy handler's step at which a writer that came during this
-            # batch next retries (at most about the batch's own time, and 25 ms).
-            self._apply_pause(min(APPLY_PAUSE_S, 1.5 * held + 0.005))
+            self._batch_sizes[what] = size
+            self._apply_pause(_pause_after(held))
 
     def _merge_text_index(self, conn: sqlite3.Connection) -> None:
         """Merge the new text index's segments (one per batch) a little at a time, as one big merge
         ('optimize') would hold the lock for as long as the old single transaction did."""
+        pages = APPLY_MIN_MERGE_PAGES
         while True:
             before = conn.total_changes
-            with transaction(conn):
+            started = time.perf_counter()
+            with self._held_for("text index merge", conn):
                 conn.execute("INSERT INTO content_job_text_next (content_job_text_next, rank) "
-                             "VALUES ('merge', ?)", (APPLY_MERGE_PAGES,))
-            self._apply_pause(APPLY_PAUSE_S)
+                             "VALUES ('merge', ?)", (pages,))
+            held = time.perf_counter() - started
+            # pages per step follow the time a step held the lock, as rows per batch do
+            if held > APPLY_BATCH_S:
+                pages = max(APPLY_MIN_MERGE_PAGES, int(pages * APPLY_BATCH_S / held * 0.8))
+            elif held < APPLY_BATCH_S / 2:
+                pages = min(APPLY_MERGE_PAGES, pages * 2)
+            self._apply_pause(_pause_after(held))
             if conn.total_changes - before < 2:  # FTS5: no more merge work to do
                 return
 
@@ -490,7 +567,7 @@ class Store:
                     self._empty(conn, f"{name}_data", "rowid", "rowid > 10")
                 else:
                     self._empty(conn, name, _ROW_KEYS.get(table, "rowid"))
-                with transaction(conn):
+                with self._held_for(f"drop {name}", conn):
                     conn.execute(f"DROP TABLE {name}")
 
     def _empty(self, conn: sqlite3.Connection, table: str, key: str, where: str = "1") -> None:
@@ -501,7 +578,7 @@ class Store:
                 conn.execute(f"DELETE FROM {table} WHERE ({key}) IN "  # noqa: S608 - our own tables
                              f"(SELECT {key} FROM {table} WHERE {where} LIMIT ?)", (len(chunk),))
 
-            self._in_batches(conn, delete, [None] * self._batch_rows)
+            self._in_batches(conn, delete, [None] * self.apply_batch_rows, f"empty {table}")
 
     @staticmethod
     def _index_gen(conn: sqlite3.Connection) -> int:
@@ -587,7 +664,11 @@ class Store:
             return []
         with self._read() as conn:
             plan = self._plan(conn, query, filters)
-            rows = plan.fetch(conn, offset + limit)[offset:offset + limit]
+            letter = self._letter_bits(conn, plan, filters)
+            if letter is not None:
+                rows = self._bit_rows(conn, letter, offset + limit)[offset:offset + limit]
+            else:
+                rows = plan.fetch(conn, offset + limit)[offset:offset + limit]
             return self._hits(conn, rows, plan.query)
 
     def count_jobs(self, query: str = "", *, radius_km: Radius = DEFAULT_RADIUS, category: str | None = None,
@@ -597,7 +678,11 @@ class Store:
         """How many jobs :meth:`search_jobs` would find with the same arguments (for "N 个岗位")."""
         filters = _Filters(radius_km, category, kind, when, min_salary, age, gender, source, today)
         with self._read() as conn:
-            return self._plan(conn, query, filters).count(conn)
+            plan = self._plan(conn, query, filters)
+            letter = self._letter_bits(conn, plan, filters)
+            if letter is not None:
+                return (letter[0] | letter[1]).bit_count()
+            return plan.count(conn)
 
     def jobs_for_person(self, age: int, gender: str, *, category: str | None = None,
                         radius_km: Radius = DEFAULT_RADIUS, today: dt.date | None = None,
@@ -651,12 +736,77 @@ class Store:
             hits.append(JobHit(job, dist, matched if matched is not None else _matched_field(job, query)))
         return hits
 
+    # -- one-letter queries, by bitsets -----------------------------------------------------------
+
+    def _letter_bits(self, conn: sqlite3.Connection, plan: _Plan, f: _Filters) -> tuple[int, int] | None:
+        """For a one-letter pinyin query with at most a radius and a category: the jobs it finds by
+        title, and (apart) by employer or category only, as bitsets; None to leave it to SQL.
+
+        A single letter matches most jobs, so walking the rows to count them cost tens of ms at
+        100 000 jobs. Its job sets were written as bitsets when the content was applied; here they
+        are intersected with the jobs open today, within the radius and of the category.
+        """
+        if len(plan.query) != 1 or not textsearch.is_pinyin_query(plan.query):
+            return None
+        if f.kind or f.when or f.min_salary is not None or f.age is not None or f.source \
+                or f.gender not in (None, "", "不限"):
+            return None
+        every = self._bitset(conn, plan.generation, "all")
+        if every is None:
+            return None  # content applied by an older version: no bitsets stored
+        keep = self._open_bits(conn, plan.generation, plan.today, every)
+        if plan.max_n is not None:
+            keep &= (1 << (plan.max_n + 1)) - 1
+        if plan.category:
+            keep &= self._bitset(conn, plan.generation, f"category:{plan.category}") or 0
+        title = (self._bitset(conn, plan.generation, f"title:{plan.query}") or 0) & keep
+        other = (self._bitset(conn, plan.generation, f"other:{plan.query}") or 0) & keep & ~title
+        return title, other
+
+    def _bitset(self, conn: sqlite3.Connection, generation: str, name: str) -> int | None:
+        """A stored job bitset of the content set ``generation`` (kept in memory until the next apply)."""
+        if generation != self._bits_generation:
+            self._bits, self._bits_generation = {}, generation
+        if name not in self._bits:
+            row = conn.execute("SELECT bits FROM content_job_bits WHERE name = ?", (name,)).fetchone()
+            self._bits[name] = int.from_bytes(row[0], "little") if row else None
+        return self._bits[name]
+
+    def _open_bits(self, conn: sqlite3.Connection, generation: str, today: dt.date, every: int) -> int:
+        """The jobs open on ``today``: computed once per day and content set (one pass over the closed)."""
+        key = ("open", today)
+        found = self._bits.get(key) if generation == self._bits_generation else None
+        if found is None:
+            closed = bytearray((every.bit_length() + 7) // 8 or 1)
+            for (n,) in conn.execute("SELECT n FROM content_jobs WHERE NOT (" + _open_sql().replace("j.", "")
+                                     + ")", _open_params(today)):
+                closed[n >> 3] |= 1 << (n & 7)
+            found = every & ~int.from_bytes(closed, "little")
+            self._bits[key] = found
+        return found
+
+    @staticmethod
+    def _bit_rows(conn: sqlite3.Connection, letter: tuple[int, int], n: int) -> list[tuple[int, float, str | None]]:
+        """The first ``n`` jobs of a one-letter query, title matches first, in ranking order."""
+        picked: list[tuple[int, str | None]] = []
+        for bits, label in ((letter[0], "title"), (letter[1], None)):
+            while bits and len(picked) < n:
+                low = bits & -bits
+                picked.append((low.bit_length() - 1, label))
+                bits ^= low
+        if not picked:
+            return []
+        marks = ",".join("?" * len(picked))
+        dist = dict(conn.execute(f"SELECT n, dist_km FROM content_jobs WHERE n IN ({marks})",  # noqa: S608
+                                 [p[0] for p in picked]).fetchall())
+        return [(job, dist[job], label) for job, label in picked]
+
     def _plan(self, conn: sqlite3.Connection, query: str, f: _Filters) -> _Plan:
         today = f.today or dt.date.today()
         radius = self._radius(f.radius_km)
         meta = dict(conn.execute(
             "SELECT key, value FROM content_meta WHERE key IN ('job_count', 'category_jobs', 'prefix_jobs',"
-            " 'index_gen')").fetchall())
+            " 'index_gen', 'applied_at')").fetchall())
         gen = int(meta.get("index_gen", 0))
         total = int(meta.get("job_count", 0))
         where = [_open_sql()]
@@ -713,7 +863,8 @@ class Store:
         return _Plan(textsearch.normalize_query(query), textsearch.without_spaces(query), " AND ".join(where),
                      params, max_n, today,
                      f.category, total=total, scope=scope, keep=keep,
-                     prefix_jobs=_json_meta(meta.get("prefix_jobs", "{}")), index_gen=gen)
+                     prefix_jobs=_json_meta(meta.get("prefix_jobs", "{}")), index_gen=gen,
+                     generation=f"{gen}/{meta.get('applied_at', '')}")
 
     def _radius(self, radius_km: Radius) -> float | None:
         if isinstance(radius_km, _Default) or radius_km == "default":
@@ -827,6 +978,7 @@ class _Plan:
     keep: float = 1.0  # rough share of those the other filters keep
     prefix_jobs: dict[str, dict[str, int]] = field(default_factory=dict)
     index_gen: int = 0  # the generation of the job tables' index names
+    generation: str = ""  # which content set: changes with every apply
     _pinyin: _PinyinMatch | None = None
 
     @property
@@ -1110,6 +1262,7 @@ class _PreparedJobs:
     title_grams: set[str] = field(default_factory=set)
     prefix_jobs: dict[str, dict[str, int]] = field(
         default_factory=lambda: {"title": {}, "other": {}})  # jobs with each mask prefix, by field
+    bits: list[tuple[str, bytes]] = field(default_factory=list)  # rows of content_job_bits
 
 
 def _prepare_jobs(jobs: Iterable[Job], origin: tuple[float, float]) -> _PreparedJobs:
@@ -1171,11 +1324,48 @@ def _prepare_jobs(jobs: Iterable[Job], origin: tuple[float, float]) -> _Prepared
         out.texts.append((n, indexed(job.title), indexed(job.employer), indexed(job.category),
                           textsearch.index_text(job.requirements), _category_token(job.category)))
     out.terms = [(tid, text, readings, *term_jobs.get(tid, (0, 0))) for tid, text, readings in out.terms]
+    # In key order, rows are appended to the indexes' B-trees; in text order each batch touched pages
+    # all over them, more than the page cache holds, and one batch once held the lock 160 ms.
+    out.initials.sort()
+    out.full.sort()
+    out.bits = _job_bits(out.rows)
     for (where, masks), count in mask_counts.items():
         counts = out.prefix_jobs[where]
         for prefix in _mask_prefixes(masks):
             counts[prefix] = counts.get(prefix, 0) + count
     return out
+
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+# columns of a content_jobs row (see _prepare_jobs): category, title_m0, other_m0
+_ROW_CATEGORY, _ROW_TITLE_M0, _ROW_OTHER_M0 = 4, 19, 21
+
+
+def _job_bits(rows: list[tuple]) -> list[tuple[str, bytes]]:
+    """The rows of ``content_job_bits`` for the job rows of a content set (bit n = job n, little-endian)."""
+    size = (len(rows) + 1 + 7) // 8  # bit 0 unused: jobs are numbered from 1
+    sets: dict[str, bytearray] = {}
+    # one-letter prefixes are the first 26 mask bits of column 0 (textsearch.MASK_PREFIXES)
+    letter_bits = [(letter, textsearch.mask_slot(letter)[1]) for letter in _LETTERS]  # type: ignore[index]
+    by_mask: dict[tuple[str, int], list[int]] = {}
+    for row in rows:
+        n = row[0]
+        for where, col in (("title", _ROW_TITLE_M0), ("other", _ROW_OTHER_M0)):
+            by_mask.setdefault((where, row[col] & 0x3FFFFFF), []).append(n)
+        by_mask.setdefault(("category", row[_ROW_CATEGORY]), []).append(n)  # type: ignore[arg-type]
+    for (where, value), jobs in by_mask.items():
+        names = [f"category:{value}"] if where == "category" else \
+            [f"{where}:{letter}" for letter, bit in letter_bits if value & bit]  # type: ignore[operator]
+        for name in names:
+            bits = sets.get(name)
+            if bits is None:
+                bits = sets[name] = bytearray(size)
+            for n in jobs:
+                bits[n >> 3] |= 1 << (n & 7)
+    every = sets["all"] = bytearray(size)
+    for row in rows:
+        every[row[0] >> 3] |= 1 << (row[0] & 7)
+    return sorted((name, bytes(bits)) for name, bits in sets.items())
 
 
 def _date_fields(model: type) -> tuple[str, ...]:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from content.headline import job_counts
 from content.model import Announcement, Course, Event, Job, Policy
 from display.schedule import ScheduleDoc, ScheduleError, clock_is_plausible, default_schedule, parse_schedule
 
@@ -73,6 +74,7 @@ class BoardContent:
     version: int = 0
     jobs: list[JobRow] = field(default_factory=list)
     job_total: int = 0
+    counts: Any = None  # content.headline.JobCounts: the same numbers the kiosk shows
     policies: list[Policy] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     videos: list[Video] = field(default_factory=list)
@@ -219,7 +221,7 @@ def load_board_content(store: Any, media_dir: Path, *, now: dt.datetime, checker
     rows = board_rows(hits, today)
     return BoardContent(
         feed_id=info.feed_id, version=info.version, jobs=rows,
-        job_total=store.count_jobs("", radius_km=None, today=today),
+        job_total=store.count_jobs("", radius_km=None, today=today), counts=job_counts(store, today),
         policies=store.policies(today=today), events=store.events(now=now), videos=found_videos, media_problems=problems, schedule=schedule,
         schedule_source=source, schedule_error=error)
 

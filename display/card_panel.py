@@ -54,8 +54,12 @@ class CardPanel(Widget):
     def __init__(self, profile: Profile, geo: BoardGeometry, item: Policy | Event, **kwargs: Any) -> None:
         p = profile
         tag, title, blocks = card_blocks(item)
+        # An event card has a few short lines (time, place...): larger type fills the screen
+        # and reads from farther away; a policy needs the room for its text.
+        event = not isinstance(item, Policy)
         super().__init__(geo=geo, pal=KvPalette(p.palette), tag=tag, title=title, margin=p.px(60),
-                         tag_px=p.px(40), title_px=p.px(64), body_px=p.px(42),
+                         tag_px=p.px(48 if event else 40), title_px=p.px(76 if event else 64),
+                         body_px=p.px(52 if event else 42),
                          pos=(geo.body[0], geo.body[1]), size=(geo.body[2], geo.body[3]), **kwargs)
         from display.sprites import Art
 

@@ -52,7 +52,7 @@ from display.frames import FrameProbe
 from display.layout import BoardGeometry, board_geometry
 from display.motion import ScrollMotion
 from display.profiles import LED_FONT_SIZES, Profile, led_font_px
-from display.proof import Play, record_play
+from display.proof import Play, PlayBuffer
 from display.reel import ReelItem, realize
 from display.schedule import Clock as BoardClock
 from display.schedule import Playlist, Slot, SystemClock, clock_is_plausible, default_schedule
@@ -119,6 +119,7 @@ class BoardApp(App):
         self.prepared: dict[Slot, Segment] = {}
         self.interrupted: Segment | None = None
         self.plays: deque[Play] = deque(maxlen=1000)  # the latest showings (all go to the outbox)
+        self.play_buffer = PlayBuffer(settings, profile=profile.name, monotonic=self.clock.monotonic)
         self.bad_videos: dict[str, str] = {}
         self.reported: set[tuple[str, str]] = set()
         self.screenshots: list[Path] = []
@@ -235,7 +236,10 @@ class BoardApp(App):
         if self.probe is not None:
             self.probe.unbind()
         if self.worker is not None:
+            self.worker.submit(self.play_buffer.flush)  # the last plays, before the worker ends
             self.worker.stop()
+        else:
+            self.play_buffer.flush()
         if self._own_store and self._store is not None:
             self._store.close()
         from kivy.core.window import Window
@@ -324,7 +328,8 @@ class BoardApp(App):
                 return None
             self._realizing = None
             self._inflight_known = frozenset()
-            self._rows_pending = (items, content.key, keys, content.job_total, gigs)
+            self._rows_pending = (items, content.key, keys, content.job_total,
+                                  content.counts.gigs_today if content.counts is not None else gigs)
             release_freed_memory()
             if not self._jobs_in_use():
                 self._apply_rows()
@@ -493,19 +498,32 @@ class BoardApp(App):
 
             return Segment(slot, CardPanel(self.profile, self.geo, item), item_kind=kind, item_id=item.id,
                            title=item.title)
+        from display.card_panel import card_blocks
+
+        tag, title, blocks = card_blocks(item)
+        color = self.profile.palette.muted if isinstance(item, Policy) else self.profile.palette.accent
+        if self.profile.layout == "led-panel":
+            # A panel has room for the whole card, paged: each block on its own lines
+            # (a bare title and summary used only the top half of it).
+            short_tag = "政策" if isinstance(item, Policy) else tag
+            paragraphs = [f"【{short_tag}】{title}"] + [f"{label}：{text}" if label else text
+                                                         for label, text in blocks]
+            return self._led_text_segment(slot, paragraphs, color, kind, item.id)
         if isinstance(item, Policy):
             text = f"【政策】{item.title}：{item.summary or item.body}"
-            color = self.profile.palette.muted
         else:
             from display.board_content import event_when
 
             text = f"【{item.event_kind}】{item.title} {event_when(item)} {item.place}"
-            color = self.profile.palette.accent
         return self._led_text_segment(slot, text, color, kind, item.id)
 
-    def _led_text_segment(self, slot: Slot, text: str, color: tuple[int, int, int], kind: str, item_id: str,
-                          *, fullscreen: bool = False) -> Segment:
+    def _led_text_segment(self, slot: Slot, text: str | list[str], color: tuple[int, int, int], kind: str,
+                          item_id: str, *, fullscreen: bool = False) -> Segment:
         from display.led_frame import LedReelPanel
+
+        paragraphs = [line for para in ([text] if isinstance(text, str) else text) for line in para.split("\n")
+                      if line.strip()]
+        text = "\n".join(paragraphs)
 
         p = self.profile
         geo = self.geo
@@ -528,7 +546,7 @@ class BoardApp(App):
         if marquee:
             arts = ticker_marquee(painter, [text], px, zone[3], color, p.palette.background, spacing=zone[2])
         else:
-            arts = ticker_lines(painter, [text], px, zone[2], line, color, p.palette.background)
+            arts = ticker_lines(painter, paragraphs, px, zone[2], line, color, p.palette.background)
         bank = TextureBank()
         panel = LedReelPanel(zone, "x" if marquee else "y")
         panel.set_items(realize(arts, bank), key=text, paged=not marquee, speed=p.scroll_px_s,
@@ -700,11 +718,8 @@ class BoardApp(App):
     def _submit_play(self, play: Play) -> None:
         self.plays.append(play)
         version = self.content.version if self.content is not None else 0
-        if self.worker is not None:
-            self.worker.submit(self._write_play, play, version)
-
-    def _write_play(self, play: Play, version: int) -> str:
-        return record_play(self.settings, play, profile=self.profile.name, content_version=version)
+        if self.play_buffer.add(play, content_version=version) and self.worker is not None:
+            self.worker.submit(self.play_buffer.flush, tag="plays")
 
     def _failed(self, segment: Segment) -> None:
         """A segment could not be made ready (a video that will not decode): skip it, report it."""

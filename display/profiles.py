@@ -39,7 +39,7 @@ class Palette:
 
 TV_PALETTE = Palette(
     background=(9, 30, 66), text=(255, 255, 255), accent=(255, 200, 61), muted=(196, 212, 236),
-    line=(40, 72, 120), badge=(229, 57, 53), badge_text=(255, 255, 255),
+    line=(40, 72, 120), badge=(211, 47, 47), badge_text=(255, 255, 255),  # 4.98:1 (WCAG AA: 4.5)
     urgent_background=(150, 16, 16), urgent_text=(255, 255, 255),
 )
 # An LED module lights red, green or both (amber): pure colours on black read best.
@@ -169,4 +169,9 @@ def resolve_profile(board_screen: Any = None, *, profile: str | None = None, wid
         if not 1 <= int(given["max_fps"]) <= 120:
             raise ValueError(f"max_fps must be between 1 and 120, got {given['max_fps']}")
         given["scroll_fps"] = given["max_fps"]  # one cap for everything when the station sets one
-    return replace(PROFILES[name], **given)
+    chosen = replace(PROFILES[name], **given)
+    if "rotation" not in given and chosen.rotation in (90, 270) and chosen.height > chosen.width:
+        # A portrait profile on an output that is already portrait (a TV the system drives
+        # upright, 1080x1920): turning the picture again would put it on its side.
+        chosen = replace(chosen, rotation=0)
+    return chosen

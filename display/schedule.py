@@ -6,8 +6,11 @@ Pure Python with an injectable clock, so every rule can be tested without a scre
   duration; a segment may carry time windows (dayparting, e.g. videos only at lunchtime)
   and is skipped while it has nothing to show;
 - outside the board's on-hours the standby card shows;
-- an urgent announcement interrupts at once and keeps the whole screen until its window
-  ends; then the interrupted segment resumes with the time it had left;
+- an urgent announcement interrupts at once; after its first showing (``urgent.first_s``)
+  the interrupted segment resumes with the time it had left, and from then on the notice
+  takes turns with the loop (``urgent.turn_s`` after every ``urgent.every`` segments) until
+  its window ends, so that a storm warning running for days does not hide the jobs for days.
+  ``urgent.mode = "hold"`` keeps the old rule: the notice holds the screen until it ends;
 - while the clock is implausible (year < 2024, an unset clock after a power cut) no time
   window is applied: every segment plays and the board stays on (info-beamer's rule).
 
@@ -128,12 +131,22 @@ class SegmentSpec(_Doc):
     scroll_px_s: float | None = Field(default=None, ge=4, le=2000)
 
 
+class UrgentRule(_Doc):
+    """How an urgent announcement shares the board (see display/SCHEDULE.md)."""
+
+    mode: Literal["turns", "hold"] = "turns"
+    first_s: float = Field(default=60, ge=5, le=3600)  # the first showing, interrupting at once
+    turn_s: float = Field(default=20, ge=5, le=600)  # each later turn
+    every: int = Field(default=2, ge=1, le=20)  # playlist segments between two turns
+
+
 class ScheduleDoc(_Doc):
     """The whole board schedule (JSON document ``board_schedule``)."""
 
     version: Literal[1] = 1
     on_hours: tuple[Window, ...] = ()
     segments: tuple[SegmentSpec, ...]
+    urgent: UrgentRule = UrgentRule()
 
     @model_validator(mode="after")
     def _ids(self) -> ScheduleDoc:
@@ -236,6 +249,8 @@ class Playlist:
         self.plays = 0
         self._rotation: dict[str, int] = {}
         self._position = -1  # index of the last playlist segment started
+        self._urgent_shown: tuple[str, ...] = ()  # the urgent set that had its first showing
+        self._since_urgent = 0  # playlist segments started since the urgent notice last showed
 
     # -- inputs ----------------------------------------------------------------------------
 
@@ -262,11 +277,26 @@ class Playlist:
         now = self.clock.now()
         mono = self.clock.monotonic()
         plausible = clock_is_plausible(now)
-        if urgent and plausible:
+        urgent = tuple(urgent) if plausible else ()
+        rule = self.schedule.urgent
+        if urgent and rule.mode == "hold":
             current = self.current
             if current is not None and current.slot.kind == "urgent" and current.slot.announcements == urgent:
                 return current.slot
-            return Slot("urgent", play=self.plays, announcements=tuple(urgent))
+            return Slot("urgent", play=self.plays, announcements=urgent)
+        if urgent:
+            current = self.current
+            if current is not None and current.slot.kind == "urgent" and current.slot.announcements == urgent:
+                if current.elapsed(mono) < current.slot.seconds:
+                    return current.slot
+                # its turn is over: back to the loop below
+            elif urgent != self._urgent_shown:
+                # new (or changed) notice: it interrupts at once, whatever is showing
+                return Slot("urgent", play=self.plays, announcements=urgent, seconds=rule.first_s)
+            elif self._turn_due(current, mono, rule.every):
+                return Slot("urgent", play=self.plays, announcements=urgent, seconds=rule.turn_s)
+        else:
+            self._urgent_shown = ()
         if plausible and self.schedule.on_hours and not any(w.contains(now) for w in self.schedule.on_hours):
             current = self.current
             if current is not None and current.slot.kind == "standby":
@@ -282,6 +312,12 @@ class Playlist:
                 return current.slot
         return self._next(available, now, plausible)
 
+    def _turn_due(self, current: _Showing | None, mono: float, every: int) -> bool:
+        """The urgent notice's next turn: between segments, after ``every`` of them."""
+        if self._since_urgent < every or current is None or current.slot.kind in ("urgent", "standby"):
+            return False
+        return current.finished or current.elapsed(mono) >= current.slot.seconds
+
     def upcoming(self, available: dict[str, int], at: dt.datetime | None = None) -> Slot:
         """What follows the current segment when it ends (``at``: when that will be)."""
         if at is None:
@@ -293,7 +329,7 @@ class Playlist:
 
     def remaining(self) -> float:
         """Seconds the current segment has left (0 when none, or it is open-ended)."""
-        if self.current is None or self.current.slot.kind in ("urgent", "standby"):
+        if self.current is None or self.current.slot.kind == "standby" or not self.current.slot.seconds:
             return 0.0
         return max(0.0, self.current.slot.seconds - self.current.elapsed(self.clock.monotonic()))
 
@@ -309,7 +345,11 @@ class Playlist:
             resumed.started = mono
             self.current = resumed
             return
-        if slot.kind == "urgent" and current is not None and current.slot.kind not in ("urgent", "standby"):
+        if slot.kind == "urgent":
+            self._urgent_shown = slot.announcements
+            self._since_urgent = 0
+        if (slot.kind == "urgent" and current is not None and current.slot.kind not in ("urgent", "standby")
+                and not current.finished and current.elapsed(mono) < current.slot.seconds):
             current.done_before = current.elapsed(mono)
             self.interrupted = current
         elif slot.kind not in ("urgent",):
@@ -317,6 +357,7 @@ class Playlist:
         self.current = _Showing(slot, mono)
         self.plays += 1
         if slot.position >= 0:
+            self._since_urgent += 1
             self._position = slot.position
             self._rotation[slot.kind] = self._rotation.get(slot.kind, 0) + 1
 

@@ -24,8 +24,11 @@ from kivy.clock import Clock
 from kivy.core.window import Window
 from kivy.factory import Factory
 from kivy.properties import BooleanProperty, ListProperty, NumericProperty, StringProperty
+from kivy.uix.behaviors import ButtonBehavior
+from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.label import Label
+from kivy.uix.widget import Widget
 
 from deploy import watchdog
 from kiosk import boot
@@ -55,6 +58,8 @@ WEEKDAYS = "一二三四五六日"
 STAFF_TAPS = 5  # taps on the station name within STAFF_TAP_WINDOW_S open the staff PIN screen
 STAFF_TAP_WINDOW_S = 4.0
 ATTRACT_PERIOD_S = 6.0
+RATING_SHOWN_S = 30.0  # 好差评 closes by itself: it never stands between the next resident and the kiosk
+RATING_PROMPT = "请您为这次服务评价：非常满意，满意，基本满意，不满意，非常不满意。点一下就可以，也可以跳过。"
 
 
 class StaffCorner(Label):
@@ -116,6 +121,52 @@ class AttractOverlay(FloatLayout):
         return self.active
 
 
+class FaceButton(ButtonBehavior, BoxLayout):
+    """One of the five 好差评 faces: a drawn face (smile to frown) with its word under it."""
+
+    level = StringProperty("")
+    score = NumericProperty(3)
+
+
+class Face(Widget):
+    """A face drawn on the canvas; ``score`` 5 smiles widely, 3 is straight, 1 frowns."""
+
+    score = NumericProperty(3)
+    mouth = ListProperty([])
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.bind(pos=self._shape, size=self._shape, score=self._shape)
+
+    def _shape(self, *_: Any) -> None:
+        r = min(self.width, self.height) / 2
+        cx, cy = self.center
+        bend = (self.score - 3) * 0.16 * r  # how far the mouth's middle dips (smile) or rises
+        points = []
+        for i in range(13):
+            t = i / 12 * 2 - 1  # -1 .. 1 across the mouth
+            points += [cx + t * r * 0.5, cy - r * 0.38 - bend * (1 - t * t)]
+        self.mouth = points
+
+
+class RatingOverlay(FloatLayout):
+    """好差评 at the end of a service: five faces, one tap, anonymous; 跳过 or waiting closes it."""
+
+    active = BooleanProperty(False)
+
+    def on_touch_down(self, touch: Any) -> bool:
+        if not self.active:
+            return False
+        super().on_touch_down(touch)
+        return True  # the page under it is not for tapping while it asks
+
+    def on_touch_move(self, touch: Any) -> bool:
+        return self.active and (super().on_touch_move(touch) or True)
+
+    def on_touch_up(self, touch: Any) -> bool:
+        return self.active and (super().on_touch_up(touch) or True)
+
+
 class KioskRoot(FloatLayout):
     pass
 
@@ -136,6 +187,7 @@ class KioskApp(App):
     reader_level = StringProperty("info")
     reader_state_text = StringProperty("读卡器：正在连接")
     speaking = BooleanProperty(False)
+    wide = BooleanProperty(False)  # a landscape window: banners keep to one line, the resident bar joins the bottom bar
     voice_available = BooleanProperty(False)
     history = ListProperty([])
 
@@ -161,6 +213,8 @@ class KioskApp(App):
         self._notice_event: Any = None
         self._notice_source = ""
         self._attract_event: Any = None
+        self._rating_event: Any = None
+        self.visit_services: list[str] = []  # what this visit was served with (asks for 好差评 at its end)
         self._attract_hits: list[Any] = []
         self._attract_index = 0
         self._events: list[Any] = []
@@ -176,6 +230,7 @@ class KioskApp(App):
         # Overlays are in the widget tree only while shown: hidden widgets still cost draw time.
         self.countdown = Factory.CountdownOverlay()
         self.attract = Factory.AttractOverlay()
+        self.rating = Factory.RatingOverlay()
         for name, module_name, class_name in SCREENS:
             module = importlib.import_module(module_name)
             load_kv(Path(module.__file__).with_suffix(".kv"))
@@ -187,7 +242,8 @@ class KioskApp(App):
         self.voice_available = self.voice.available
         self._handler = KioskExceptionHandler(self)
         ExceptionManager.add_handler(self._handler)
-        Window.bind(on_touch_down=self._any_touch, on_key_down=self._any_key)
+        Window.bind(on_touch_down=self._any_touch, on_key_down=self._any_key, size=self._window_size)
+        self._window_size(Window, Window.size)
         self._events = [
             Clock.schedule_interval(self._tick_idle, 0.5),
             Clock.schedule_interval(self._tick_clock, 1.0),
@@ -215,7 +271,8 @@ class KioskApp(App):
             event.cancel()
         self._events = []
         self.stop_attract()
-        Window.unbind(on_touch_down=self._any_touch, on_key_down=self._any_key)
+        self.close_rating()
+        Window.unbind(on_touch_down=self._any_touch, on_key_down=self._any_key, size=self._window_size)
         if self._handler is not None:
             ExceptionManager.remove_handler(self._handler)
             self._handler = None
@@ -226,6 +283,8 @@ class KioskApp(App):
         from kivy.uix.recycleview import views
 
         views._cached_views.clear()
+        # ... and its count of them: left high, Kivy's next trim divides by the empty cache.
+        views._cache_count = 0
 
     def _from_thread(self, method: Any) -> Any:
         """Wrap a callback that device threads call so that it runs on Kivy's clock."""
@@ -237,6 +296,9 @@ class KioskApp(App):
             Clock.schedule_once(lambda _dt: run(*args), 0)
 
         return hop
+
+    def _window_size(self, _window: Any, size: Any) -> None:
+        self.wide = size[0] > size[1]
 
     # -- navigation --------------------------------------------------------------------------
     @property
@@ -274,6 +336,14 @@ class KioskApp(App):
                 return
         self.go_home()
 
+    def home_tapped(self) -> None:
+        """首页 from the top bar: an anonymous visitor who was served (a slip) is asked for 好差评."""
+        served = [] if self.session.resident is not None else list(self.visit_services)
+        self.visit_services = [] if served else self.visit_services
+        self.go_home()
+        if served:
+            self.ask_rating(served)
+
     def go_home(self) -> None:
         self.history = []
         self.go("home", remember=False)
@@ -297,8 +367,46 @@ class KioskApp(App):
         self.resident_text = f"{resident.title}，您好"
 
     def end_visit(self) -> None:
-        """结束: the resident leaves; forget everything about them now."""
+        """结束: the resident leaves; forget everything about them now, then ask for 好差评."""
+        served = list(self.visit_services) or (["visit"] if self.session.resident is not None else [])
         self.reset_visit("ended")
+        if served:
+            self.ask_rating(served)
+
+    # -- 好差评 -------------------------------------------------------------------------------
+    def ask_rating(self, services: list[str]) -> None:
+        """Show the five faces (and say them); anonymous: only the level and the services are kept."""
+        from content.stats import RATING_LEVELS
+
+        self._rating_services = sorted(set(services))
+        self.stop_attract()
+        self._overlay(self.rating, True)
+        if self._rating_event is not None:
+            self._rating_event.cancel()
+        self._rating_event = Clock.schedule_once(lambda _dt: self.close_rating(), RATING_SHOWN_S)
+        assert len(RATING_LEVELS) == len(self.rating.ids.faces.children)
+        if self.voice_available:
+            self.speaking = self.voice.say(RATING_PROMPT)
+
+    def rate(self, level: str) -> None:
+        from content.stats import RATING_EVENT, RATING_LEVELS
+
+        score = dict(RATING_LEVELS)[level]
+        self.services.record_usage(RATING_EVENT, level=level, score=score,
+                                   services=",".join(getattr(self, "_rating_services", [])))
+        self.services.later(self.services.flush_usage)  # the visit is over: its last event is written now
+        self.counts["rating"] = self.counts.get("rating", 0) + 1
+        self.close_rating()
+        self.notify("谢谢您的评价！", seconds=5)
+
+    def close_rating(self) -> None:
+        if self._rating_event is not None:
+            self._rating_event.cancel()
+            self._rating_event = None
+        if self.rating.active:
+            self.voice.stop()
+            self.speaking = False
+        self._overlay(self.rating, False)
 
     def reset_visit(self, reason: str) -> None:
         """Forget the resident (session, forms, every screen), return home."""
@@ -306,7 +414,9 @@ class KioskApp(App):
         self.hide_countdown()
         self.voice.stop()
         self.screen.leave()  # first, so that nothing it saves outlives the visit
+        self.services.end_visit()  # their unprinted slips never come out into an empty room
         self.session.clear()
+        self.visit_services = []
         self.resident_text = ""
         if self.reader_state == "online" and self.reader_level == "info":
             self.reader_text = READER_READY
@@ -319,6 +429,8 @@ class KioskApp(App):
     def count(self, what: str) -> None:
         """Today's service counts (staff screen) and a usage event for the station's reports."""
         self.counts[what] = self.counts.get(what, 0) + 1
+        if what.startswith(("registration_", "print_")):
+            self.visit_services.append(what)
         self.services.record_usage(what)
 
     # -- idle --------------------------------------------------------------------------------
@@ -348,13 +460,15 @@ class KioskApp(App):
         if self.screen_name == "home" and not self.session.busy:
             # Nothing to lose: no countdown, the attract loop takes over the idle home screen.
             self.hide_countdown()
-            if state.phase is not Phase.ACTIVE and not self.attract.active:
+            if state.phase is not Phase.ACTIVE and not self.attract.active and not self.rating.active:
                 self.start_attract()
             return
         if state.phase is Phase.ACTIVE:
             self.hide_countdown()
         elif state.phase is Phase.COUNTDOWN:
             overlay.seconds = state.seconds_shown
+            if not overlay.active:
+                self.say_prompt(f"您还在使用吗？{state.seconds_shown}秒后回到首页。要继续，请点继续使用。")
             self._overlay(overlay, True)
         else:
             self.reset_visit("idle")
@@ -405,9 +519,14 @@ class KioskApp(App):
             self.clock_text = text
 
     def _tick_voice(self, _dt: float) -> None:
-        speaking = self.voice.speaking
+        speaking = self.voice.check()
         if speaking != self.speaking:
             self.speaking = speaking
+        # No sound card: staff hear about it (staff screen, heartbeat, doctor), residents do not.
+        if self.voice.problem:
+            self.services.problems["audio"] = self.voice.problem
+        else:
+            self.services.problems.pop("audio", None)
 
     def _tick_status(self, _dt: float) -> None:
         self.services.refresh_sync_status()
@@ -474,8 +593,13 @@ class KioskApp(App):
         ok = self.voice.say(text)
         self.speaking = ok
         if not ok:
-            self.notify("朗读暂时不可用，请找工作人员", seconds=6)
+            log.warning("read-aloud could not start")  # the staff screen says why; the resident is not troubled
         return ok
+
+    def say_prompt(self, text: str) -> None:
+        """A short spoken prompt (a card was placed, the countdown started), when a voice exists."""
+        if self.voice_available and not self.voice.speaking:
+            self.speaking = self.voice.say(text)
 
     def toggle_elder(self) -> None:
         self.theme.set_elder(not self.theme.elder)
@@ -510,6 +634,7 @@ class KioskApp(App):
         resident = Resident.from_card(card)
         self.stop_attract()
         self.hide_countdown()
+        self.close_rating()  # a new resident: the last one's 好差评 is over
         problem = card_problem(resident, today)
         self.count("card_read")
         self.reader_state = "online"
@@ -521,6 +646,7 @@ class KioskApp(App):
             self.screen.refresh()
             return
         self.begin_visit(resident)
+        self.say_prompt(f"{resident.title}，您好。请拿回您的身份证。")
         if self.screen_name in ("register", "form", "consent"):
             self.go("register", remember=False)  # the resident was on the way to registering
         else:
@@ -531,7 +657,7 @@ class KioskApp(App):
         self.printer_state = status
         text, level = printer_message(status)
         if text:
-            self.notify(text, level=level, seconds=None if level == "error" else 8, source="printer")
+            self.notify(text, level=level, seconds=None, source="printer")  # until the printer recovers
         else:
             self.clear_notice(source="printer")
         if self.screen_name == "staff":

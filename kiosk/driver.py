@@ -151,7 +151,8 @@ class Driver:
         self._guarded(touch.touch_up)
         if frames:
             self.pump(frames=frames)
-        if any(isinstance(node, ScrollView) for node in self._ancestors(widget)):
+        if any(isinstance(node, ScrollView) and (node.do_scroll_y or node.do_scroll_x)
+               for node in self._ancestors(widget)):
             # A ScrollView replays a short tap to its content a moment later (scroll_timeout).
             self.pump(0.3)
 

@@ -1,4 +1,4 @@
-"""The four registrations (求职, 培训需求, 返乡, 零工) as data, their validation and their payload.
+"""The five registrations (求职, 培训需求, 返乡, 零工, 失业) as data, their validation and their payload.
 
 A resident cannot be expected to type Chinese, so every question is answered with taps
 (options) or the numeric keypad (the phone number). Each form is a list of :class:`Step`;
@@ -19,13 +19,15 @@ from typing import Any, Literal
 from config.privacy import mask_phone
 from content.model import JOB_CATEGORIES
 
-KINDS = ("求职", "培训需求", "返乡", "零工")
-TITLES = {"求职": "求职登记", "培训需求": "培训需求登记", "返乡": "返乡登记", "零工": "零工登记"}
+KINDS = ("求职", "培训需求", "返乡", "零工", "失业")
+TITLES = {"求职": "求职登记", "培训需求": "培训需求登记", "返乡": "返乡登记", "零工": "零工登记",
+          "失业": "失业登记"}
 BLURBS = {
     "求职": "想找一份工作，请工作人员帮您推荐",
     "培训需求": "想学一门手艺，参加免费或有补贴的培训",
     "返乡": "从外地回到家乡，登记后可享受就业服务",
     "零工": "想打零工、做日结的活",
+    "失业": "没有工作了，登记后可享受失业保险和就业服务",
 }
 CONSENT_VERSION = "2024-1"
 MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
@@ -117,11 +119,30 @@ GIG_DAYS = Step("days", "single", "您哪些时间可以干活？", "可以干�
 DAY_PAY = Step("day_pay", "single", "您希望一天的工钱是多少？", "期望日薪",
                options=_options("100元左右", "150元左右", "200元左右", "250元以上", "面议"))
 
+# 失业登记: the questions of a bureau's unemployment registration form that can be answered by
+# tapping; the employer's name and the termination certificate are completed at the counter.
+LAST_EMPLOYER = Step("last_employer", "single", "您原来在哪类单位工作？", "原工作单位",
+                     options=_options("企业（公司、工厂）", "个体工商户", "机关事业单位", "社会组织",
+                                      "灵活就业（打零工等）", "其他"),
+                     hint="单位名称到窗口时告诉工作人员")
+ENDED_ON = Step("ended_on", "date", "您是什么时候不再上班的？", "停止工作时间",
+                dates=(DateOption("这几天", lambda d: d),
+                       DateOption("大约半个月前", lambda d: d - dt.timedelta(days=15)),
+                       DateOption("大约一个月前", lambda d: d - dt.timedelta(days=30)),
+                       DateOption("大约三个月前", lambda d: d - dt.timedelta(days=90)),
+                       DateOption("半年以前", lambda d: d - dt.timedelta(days=182))))
+END_REASON = Step("end_reason", "single", "为什么不再上班了？", "离职原因",
+                  options=_options("劳动合同到期", "单位裁员", "单位关闭或停产", "本人辞职", "被单位辞退",
+                                   "灵活就业中断", "其他"))
+SEEKING = Step("seeking_work", "single", "您现在想找工作吗？", "是否求职",
+               options=_options("想找工作", "想先参加培训", "暂时不找"))
+
 FORMS: dict[str, tuple[Step, ...]] = {
     "求职": (PHONE, CATEGORIES, SALARY, AVAILABLE),
     "培训需求": (PHONE, TRAININGS, TRAINING_TIME),
     "返乡": (PHONE, RETURN_DATE, CAME_FROM, PLAN, CATEGORIES),
     "零工": (PHONE, SKILLS, GIG_DAYS, DAY_PAY),
+    "失业": (PHONE, LAST_EMPLOYER, ENDED_ON, END_REASON, SEEKING),
 }
 
 
@@ -264,13 +285,19 @@ class FormState:
             out[step.key] = list(value) if isinstance(value, list) else value
         return out
 
-    def summary(self) -> list[tuple[str, str]]:
-        """(label, text) lines to show before submitting; the phone masked."""
+    def summary(self, *, masked: bool = True) -> list[tuple[str, str]]:
+        """(label, text) lines of the answers; the phone masked unless ``masked`` is False.
+
+        The review step shows the phone in full (``masked=False``) to the resident who just
+        typed it, so that they can check it; everywhere after, it is masked.
+        """
         lines = []
         for step in self.steps:
             value = self.values.get(step.key)
             if step.kind == "phone":
-                text = mask_phone(value or "")
+                digits = value or ""
+                text = mask_phone(digits) if masked else " ".join(
+                    g for g in (digits[:3], digits[3:7], digits[7:11]) if g)
             elif step.kind == "date" and value:
                 day = dt.date.fromisoformat(value)
                 text = f"{day.year}年{day.month}月{day.day}日"

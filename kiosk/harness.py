@@ -34,7 +34,8 @@ class KioskHarness:
     """Start with :meth:`start` (returns the driver); always :meth:`stop`."""
 
     def __init__(self, settings: Any, *, jobs: int = 300, reader: bool = True, printer: bool = True,
-                 media: bool = True, changes: dict[str, Any] | None = None, seed: int = 7) -> None:
+                 media: bool = True, changes: dict[str, Any] | None = None, seed: int = 7,
+                 reader_timing: bool = False) -> None:
         self.settings = settings
         self.jobs = jobs
         self.use_reader = reader
@@ -42,6 +43,7 @@ class KioskHarness:
         self.media = media
         self.changes = dict(changes or {})
         self.seed = seed
+        self.reader_timing = reader_timing  # the simulator takes the real wire time (115200 baud)
         self.simulator: Any = None
         self.printer: Any = None
         self.app: Any = None
@@ -65,10 +67,10 @@ class KioskHarness:
         if self.use_reader:
             from idcard.simulator import Simulator
 
-            self.simulator = Simulator(honour_timing=False)
+            self.simulator = Simulator(honour_timing=self.reader_timing)
             changes["devices.idcard.port"] = self.simulator.start()
             changes["devices.idcard.enabled"] = True
-            changes["devices.idcard.poll_interval_ms"] = 100
+            changes.setdefault("devices.idcard.poll_interval_ms", 100)
         else:
             changes["devices.idcard.enabled"] = False
         if self.use_printer:

@@ -19,6 +19,7 @@ from typing import Any
 
 from config.privacy import scrub
 from content.store import Store
+from kiosk.status import PRINTER_DOWN
 
 log = logging.getLogger("kiosk.services")
 Callback = Callable[[Any], None]
@@ -28,6 +29,8 @@ NEXT_STEPS = {
     "培训需求": "开班前工作人员会电话通知您上课时间和地点。符合条件的可以申领培训补贴。",
     "返乡": "工作人员会联系您，介绍本地岗位、创业扶持和培训政策。",
     "零工": "有合适的零工会电话通知您。也可以每天来站里看“今日零工”。",
+    "失业": "请在30天内带上身份证和原单位解除或终止劳动合同的证明（离职证明），到服务站窗口，"
+            "工作人员会帮您完成失业登记；符合条件的可以申领失业保险金。",
 }
 
 
@@ -41,12 +44,20 @@ class Services:
     printer: Any = None  # printer.queue.PrintService
     sync: Any = None  # content.sync.SyncLoop
     problems: dict[str, str] = field(default_factory=dict)
+    visit_slips: list[int] = field(default_factory=list)  # ids of the current resident's slips
     _work: queue.Queue = field(default_factory=queue.Queue, repr=False)
     _worker: threading.Thread | None = field(default=None, repr=False)
     _sync_status: Any = field(default=None, repr=False)
     _printer_status: Any = field(default=None, repr=False)
     _profile: Any = field(default=None, repr=False)
     _on_printer_status: Callback | None = field(default=None, repr=False)
+    _usage: Any = field(default=None, repr=False)  # content.outbox.RecordBuffer of usage events
+
+    def __post_init__(self) -> None:
+        from content.outbox import RecordBuffer
+
+        # Usage events are counts: written in batches (SD card wear), at the latest when the visit ends.
+        self._usage = RecordBuffer(self.settings, "event", max_records=30, max_age_s=120)
 
     @classmethod
     def from_settings(cls, settings: Any, *, reader: bool = True, printer: bool = True,
@@ -112,6 +123,7 @@ class Services:
                     part.stop()
                 except Exception:
                     log.exception("kiosk: stopping %s failed", name)
+        self.later(self.flush_usage)
         if self._worker is not None:
             self._work.put(None)
             self._worker.join(timeout=10)
@@ -131,6 +143,7 @@ class Services:
         if self._worker is None:
             return
         done = threading.Event()
+        self._work.put(self.flush_usage)
         self._work.put(done.set)
         done.wait(timeout)
 
@@ -212,6 +225,8 @@ class Services:
                               "detail": getattr(status, "message", "") if status else ""}
         if self.reader is not None:
             out["idcard"] = {"ok": self.reader_state() == "online", "detail": self.reader_state()}
+        if "audio" in self.problems:
+            out["audio"] = {"ok": False, "detail": self.problems["audio"]}
         return out
 
     def outbox_depth(self) -> tuple[int, float | None]:
@@ -222,13 +237,18 @@ class Services:
 
     # -- usage and registrations -------------------------------------------------------------
     def record_usage(self, event: str, **fields: Any) -> None:
-        """Queue a usage event for the hub (in the background; never personal data)."""
-        def write() -> None:
-            from content.outbox import record_usage
+        """Queue a usage event for the hub (batched, written in the background; never personal data)."""
+        from content.outbox import usage_payload
 
-            record_usage(self.settings, event, source="kiosk", **fields)
+        if self._usage.add_payload(usage_payload(event, source="kiosk", **fields)):
+            self.later(self.flush_usage)
 
-        self.later(write)
+    def flush_usage(self) -> None:
+        """Write the usage events taken so far (end of a visit, shutdown, a full batch)."""
+        try:
+            self._usage.flush()
+        except Exception as exc:  # kept in the buffer; the next flush retries them
+            log.warning("kiosk: usage events not written yet: %s", scrub(str(exc))[:200])
 
     def submit_registration(self, kind: str, person: dict[str, str], answers: dict[str, Any]) -> Any:
         """Store the registration and its outbox entry durably; returns the Receipt."""
@@ -249,11 +269,39 @@ class Services:
         if self.printer is None:
             reason = "没有连接打印机" if "printer" not in self.problems else "打印机暂时不能用"
             return False, f"{reason}，请用手机扫二维码保存，或找工作人员"
-        self.printer.submit(slip.kind, slip.data, slip.label)
         status = self.printer_status()
         if status is not None and not status.printable:
-            return True, f"{what}已排队。{status.message}，处理好后会自动打印"
+            # Not queued: it would come out later, into an empty room (a receipt with the
+            # resident's masked name among them). The cause is on the staff screen.
+            return False, PRINTER_DOWN
+        self.visit_slips.append(self.printer.submit(slip.kind, slip.data, slip.label))
         return True, f"正在打印{what}，请在打印机出口取"
+
+    def end_visit(self) -> int:
+        """The resident has gone: their slips that have not printed yet never print on their own.
+
+        They are cancelled, which keeps them in the queue: staff can reprint one on request
+        (重试 on the staff screen). Returns how many were held back.
+        """
+        self.later(self.flush_usage)
+        held = 0
+        slips, self.visit_slips = self.visit_slips, []
+        if self.printer is None:
+            return 0
+        from printer.queue import QueueError
+
+        for slip_id in slips:
+            slip = self.printer.queue.get(slip_id)
+            if slip is None or slip.state not in ("queued", "check"):
+                continue
+            try:
+                self.printer.queue.cancel(slip_id)
+                held += 1
+            except QueueError:  # printed in the meantime: nothing to hold back
+                continue
+        if held:
+            log.info("visit ended: %d slip(s) not printed were held for staff", held)
+        return held
 
     def print_job(self, job: Any, *, distance_km: float | None = None, resident_name: str | None = None
                   ) -> tuple[bool, str]:
@@ -277,11 +325,12 @@ class Services:
     def print_receipt(self, receipt: Any, resident: Any) -> tuple[bool, str]:
         if self.printer is None:
             return self._submit_slip(None, "登记回执")
+        from content.registrations import grouped_code
         from printer.slips import receipt_slip
 
         created = dt.datetime.fromisoformat(receipt.created_at)
         slip = receipt_slip(receipt.kind, name=resident.name, id_number=resident.id_number,
-                            receipt_code=receipt.code, station=self.settings.station, profile=self._profile,
+                            receipt_code=grouped_code(receipt.code), station=self.settings.station, profile=self._profile,
                             created_at=created, next_steps=NEXT_STEPS.get(receipt.kind, ""))
         return self._submit_slip(slip, "登记回执")
 

@@ -38,16 +38,19 @@ def card_problem(resident: Any, today: dt.date) -> str:
     return ""
 
 
+PRINTER_DOWN = "打印机暂时不能用，请用手机扫码或找工作人员"
+
+
 def printer_message(status: Any) -> tuple[str, str]:
-    """(text, level) for a ``printer.status.PrinterStatus``; ("", "info") when there is nothing to say."""
-    if status is None:
+    """(text, level) a resident sees for a ``printer.status.PrinterStatus``; ("", "info") for nothing.
+
+    Residents get one calm line saying what they can do instead; the cause ("缺纸",
+    "脱机"...) is for staff (the staff screen, ``yizhan doctor``, the heartbeat). A printer
+    that is only running low on paper still prints: nothing to tell the resident.
+    """
+    if status is None or getattr(status, "printable", False):
         return "", "info"
-    message = getattr(status, "message", "") or ""
-    if getattr(status, "printable", False):
-        state = str(getattr(getattr(status, "state", ""), "value", getattr(status, "state", "")))
-        return (f"打印机：{message}", "info") if state == "paper_near_end" else ("", "info")
-    return (f"打印机：{message}。要打印的单子会排队，处理好后自动打印" if message
-            else "打印机暂时不能用，请找工作人员"), "error"
+    return PRINTER_DOWN, "info"
 
 
 def content_age_text(info: Any) -> str:

@@ -15,6 +15,9 @@ import shutil
 import subprocess
 
 log = logging.getLogger(__name__)
+# What espeak-ng (through ALSA/PortAudio) writes when there is no sound card: it still exits 0.
+_NO_AUDIO = ("Unknown PCM", "cannot find card", "audio open error", "No such file or directory",
+             "Connection refused", "snd_pcm_open")
 MAX_CHARS = 1200  # a screen's worth; keeps the command line bounded
 # Phone numbers are read digit by digit, as people say them (not as one big number).
 _PHONE = re.compile(r"(?<!\d)(?:0\d{2,3}-?\d{5,8}|1[3-9]\d{9}|123\d{2})(?!\d)")
@@ -39,6 +42,9 @@ class ReadAloud:
         self.argv = shlex.split(command) if command else []
         self.enabled = enabled and bool(self.argv)
         self._process: subprocess.Popen[bytes] | None = None
+        # Why nothing can be heard (no sound card...), for staff: the doctor, the heartbeat,
+        # the staff screen. Never shown to a resident.
+        self.problem = ""
 
     @property
     def available(self) -> bool:
@@ -58,13 +64,32 @@ class ReadAloud:
         try:
             self._process = subprocess.Popen(
                 [*self.argv, words], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL, start_new_session=True,
+                stderr=subprocess.PIPE, start_new_session=True,
             )
         except OSError as exc:
             log.warning("read-aloud engine %s could not start: %s", self.argv[0], exc.strerror)
             self._process = None
             return False
         return True
+
+    def check(self) -> bool:
+        """After speech ended: note whether it could be heard (:attr:`problem`). True while speaking."""
+        process = self._process
+        if process is None:
+            return False
+        if process.poll() is None:
+            return True
+        self._process = None
+        errors = process.stderr.read().decode("utf-8", "replace") if process.stderr else ""
+        if process.stderr:
+            process.stderr.close()
+        if any(marker in errors for marker in _NO_AUDIO):
+            if not self.problem:
+                log.warning("read-aloud: no sound output (%s)", errors.strip().splitlines()[-1][:120])
+            self.problem = "没有声音输出设备（找不到声卡），朗读听不到"
+        elif process.returncode == 0:
+            self.problem = ""
+        return False
 
     def stop(self) -> None:
         process, self._process = self._process, None
@@ -77,6 +102,8 @@ class ReadAloud:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        if process.stderr:
+            process.stderr.close()
 
     def wait(self, timeout: float | None = None) -> int | None:
         """Wait for the current speech to end (for tests and tools; the UI never waits)."""

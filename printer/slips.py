@@ -20,7 +20,8 @@ from printer.escpos import SlipBuilder
 from printer.profiles import PrinterProfile
 from printer.text import columns, pad_between, prepare, sanitize
 
-RECEIPT_KINDS = {"求职": "求职登记", "培训需求": "培训需求登记", "返乡": "返乡登记", "零工": "零工登记"}
+RECEIPT_KINDS = {"求职": "求职登记", "培训需求": "培训需求登记", "返乡": "返乡登记", "零工": "零工登记",
+                 "失业": "失业登记"}
 WEEKDAYS = "一二三四五六日"
 GENDER_TEXT = {"不限": "性别不限", "男": "限男性", "女": "限女性"}
 

@@ -121,6 +121,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     example.add_argument("--feed-id", default="gy-yunyan")
     example.add_argument("--region", default="520103")
     example.add_argument("--date", type=dt.date.fromisoformat, help="the day the content is written for (YYYY-MM-DD)")
+    example.add_argument("--video-seconds", type=float, default=150.0,
+                         help="length of each of the two training videos (default 150)")
     example.set_defaults(handler=_example)
 
     from content.hub.console.cli import register_commands
@@ -374,7 +376,7 @@ def _example(args: argparse.Namespace, ctx: Context) -> int:
     from content.hub.example import write_example
 
     out = write_example(args.out, jobs=args.jobs, origin=(args.latitude, args.longitude), feed_id=args.feed_id,
-                        region=args.region, today=args.date)
+                        region=args.region, today=args.date, video_seconds=args.video_seconds)
     ctx.emit({"out": str(out)}, f"example source folder written to {out}\n"
                                 f"publish it with: yizhan hub publish {out} --out {_home_dir(args)}/feeds/{args.feed_id}")
     return exitcodes.OK

@@ -42,8 +42,10 @@ def example_board_schedule() -> dict[str, Any]:
 
 
 def write_example(out: str | Path, *, jobs: int = 40, origin: tuple[float, float] = (26.5830, 106.7135),
-                  feed_id: str = "gy-yunyan", region: str = "520103", today: dt.date | None = None) -> Path:
-    from content.sample import sample_content, sample_courses
+                  feed_id: str = "gy-yunyan", region: str = "520103", today: dt.date | None = None,
+                  video_seconds: float | None = None) -> Path:
+    """Write the folder; ``video_seconds`` (default 150) is each training video's length."""
+    from content.sample import TRAINING_VIDEO_FPS, TRAINING_VIDEO_SECONDS, sample_content, sample_courses
 
     today = today or dt.date.today()
     content: ContentSet = sample_content(origin=origin, jobs=jobs, today=today)
@@ -52,8 +54,10 @@ def write_example(out: str | Path, *, jobs: int = 40, origin: tuple[float, float
     content.jobs = [j.model_copy(update={"valid_until": max(j.valid_until, until)}) for j in content.jobs]
     out = Path(out)
     with tempfile.TemporaryDirectory(prefix="yizhan-example-") as tmp:
-        # One course only, small and short: the example must stay tiny.
-        content.courses = sample_courses(Path(tmp), seconds=2.0, size=(160, 120), fps=5)[:1]
+        # Two training videos of real length (slides at two frames a second: ~60 KB each), so
+        # that the kiosk's video screen and the board's video segment can be judged.
+        content.courses = sample_courses(Path(tmp), seconds=video_seconds or TRAINING_VIDEO_SECONDS,
+                                         size=(320, 240), fps=TRAINING_VIDEO_FPS)
         content.documents["board_schedule"] = example_board_schedule()
         if out.exists():
             shutil.rmtree(out)

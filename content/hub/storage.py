@@ -36,7 +36,7 @@ UPLOAD_KINDS = {
     "proof-of-play": "proof_of_play",
     "heartbeats": "heartbeat",
 }
-REGISTRATION_KINDS = ("求职", "培训需求", "返乡", "零工")
+REGISTRATION_KINDS = ("求职", "培训需求", "返乡", "零工", "失业")
 KEY_RE = re.compile(r"^[A-Za-z0-9-]{8,64}$")
 STATION_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 MAX_BATCH = 500

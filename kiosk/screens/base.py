@@ -22,6 +22,25 @@ class KioskScreen(Screen):
     title = StringProperty("")
     main_screen = BooleanProperty(False)  # main screens use the largest type
     guarded = BooleanProperty(False)  # holds a form in progress
+    # The layout goes into a FitScroll: on a short screen (landscape 1280x800, elder type,
+    # every banner showing) it scrolls instead of sliding under the fixed bars.
+    fits_or_scrolls = BooleanProperty(True)
+
+    def on_kv_post(self, base_widget: Any) -> None:
+        if not self.fits_or_scrolls or len(self.children) != 1:
+            return
+        from kiosk.widgets.common import FitScroll
+
+        layout = self.children[0]
+        self.remove_widget(layout)
+        self.fit = FitScroll()
+        self.fit.add_widget(layout)
+        self.add_widget(self.fit)
+
+    def on_pre_enter(self, *_: Any) -> None:
+        fit = getattr(self, "fit", None)
+        if fit is not None:
+            fit.scroll_y = 1  # every screen starts at its top
 
     @property
     def app(self) -> Any:

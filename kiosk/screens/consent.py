@@ -31,7 +31,7 @@ class ConsentScreen(KioskScreen):
             self.summary = []
             return
         self.title = f"{form.title}：核对和同意"
-        self.summary = form.summary()
+        self.summary = form.summary(masked=False)  # the resident checks what they typed
         settings = self.app.settings
         self.notice = consent_text(settings.station.name, settings.privacy.retention_days)
         self.ids.scroll.scroll_y = 1

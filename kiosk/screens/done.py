@@ -6,6 +6,7 @@ from typing import Any
 
 from kivy.properties import BooleanProperty, StringProperty
 
+from content.registrations import grouped_code
 from kiosk.forms import TITLES
 from kiosk.screens.base import KioskScreen
 from kiosk.services import NEXT_STEPS
@@ -21,7 +22,7 @@ class DoneScreen(KioskScreen):
     def enter(self, receipt: Any = None, **_: Any) -> None:
         if receipt is None:
             return
-        self.code = receipt.code
+        self.code = grouped_code(receipt.code)
         self.what = TITLES.get(receipt.kind, receipt.kind)
         self.next_steps = NEXT_STEPS.get(receipt.kind, "")
         self.printed = False
@@ -47,5 +48,5 @@ class DoneScreen(KioskScreen):
         self.printed = False
 
     def speech(self) -> str:
-        spelled = "，".join(self.code)
+        spelled = "，".join(self.code.replace(" ", ""))
         return f"{self.what}成功。回执编号是：{spelled}。{self.next_steps}{self.print_text}"

@@ -89,6 +89,7 @@ class FormScreen(KioskScreen):
 
     def clear_phone(self) -> None:
         self.form.values["phone"] = ""
+        self.error = ""  # an old complaint about a number that is gone
         self.refresh_answer()
 
     def pick(self, value: str) -> None:

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import Any
 
 from kivy.properties import ListProperty, StringProperty
 
+from content.headline import job_counts
 from content.sync import stale_notices
 from kiosk.screens.base import KioskScreen
 
 log = logging.getLogger(__name__)
-GIG_RADIUS_KM = 15.0
 
 
 class HomeScreen(KioskScreen):
@@ -26,8 +27,8 @@ class HomeScreen(KioskScreen):
     def refresh(self) -> None:
         store = self.app.store
         try:
-            jobs = store.count_jobs()
-            gigs = store.count_jobs(kind="零工", when="today", radius_km=GIG_RADIUS_KM)
+            counts = job_counts(store, dt.date.today())  # the same numbers as the board's
+            jobs, gigs, everywhere = counts.open_near, counts.gigs_today, counts.open_all
             policies = len(store.policies())
             courses = len(store.courses())
             events = len(store.events())
@@ -35,10 +36,10 @@ class HomeScreen(KioskScreen):
             notices = [a.text for a in stale_notices(self.app.settings)] + notices  # feed past its expiry
         except Exception:
             log.exception("home counts unavailable")
-            jobs = gigs = policies = courses = events = 0
+            jobs = gigs = everywhere = policies = courses = events = 0
             notices = []
         radius = self.app.settings.station.radius_km
-        self.jobs_note = f"{radius:g}公里内 {jobs} 个岗位"
+        self.jobs_note = f"{radius:g}公里内 {jobs} 个，共 {everywhere} 个"
         self.gigs_note = f"今天有 {gigs} 个零工" if gigs else "今天暂时没有零工"
         self.policies_note = f"{policies} 条政策，可以朗读"
         self.courses_note = f"{courses} 个免费视频"

@@ -11,6 +11,7 @@ from typing import Any
 
 from kivy.properties import BooleanProperty, ListProperty, NumericProperty, ObjectProperty, StringProperty
 
+from content.headline import GIG_RADIUS_KM
 from kiosk.jobquery import CATEGORIES, DISTANCES, KINDS, SALARIES, JobFilter, distance_text, job_when_text
 from kiosk.screens.base import KioskScreen
 
@@ -54,6 +55,8 @@ class JobsScreen(KioskScreen):
         self.distance_options = [(radius, f"{radius:g}公里内")] + [
             (value, label) for value, label in DISTANCES if value != radius]
         self.bind(size=self._arrange)
+        if self.app is not None:
+            self.app.bind(wide=self._arrange)
 
     # -- entering ----------------------------------------------------------------------------
     def enter(self, preset: str | None = None, returning: bool = False, **_: Any) -> None:
@@ -63,7 +66,7 @@ class JobsScreen(KioskScreen):
         radius = self.app.settings.station.radius_km
         if preset == "gigs":
             self.title = "今日零工"
-            self.filter = JobFilter(kind="零工", when="today", radius_km=15.0)
+            self.filter = JobFilter(kind="零工", when="today", radius_km=GIG_RADIUS_KM)
         else:
             self.title = "找工作"
             self.filter = JobFilter(radius_km=radius)
@@ -131,8 +134,8 @@ class JobsScreen(KioskScreen):
 
     def empty_hint(self) -> str:
         if self.filter.letters:
-            return "没有找到。可以按“删除”少打一个字母，或者点“不限距离”。"
-        return "这个条件下暂时没有岗位。可以点“不限距离”或“全部工种”看看。"
+            return "没有找到。可以按“删除”少打一个字母，或者点“改条件”，再选“不限距离”。"
+        return "这个条件下暂时没有岗位。可以点“全部工种”，或者点“改条件”再选“不限距离”看看。"
 
     def speech(self) -> str:
         lines = [self.title, self.results_text]
@@ -145,7 +148,10 @@ class JobsScreen(KioskScreen):
     # -- layout ------------------------------------------------------------------------------
     def _arrange(self, *_: Any) -> None:
         """Portrait: keyboard under the list. Landscape: filters and keyboard left, list right."""
-        portrait = self.height >= self.width
+        # The window's shape, not the screen's: with every banner showing, a portrait 800x1280
+        # screen leaves a page wider than tall, and it must keep the portrait layout.
+        app = self.app
+        portrait = not app.wide if app is not None else self.height >= self.width
         keyboard = self.ids.keyboard_box
         target = self.ids.bottom_slot if portrait else self.ids.side_slot
         if keyboard.parent is not target:

@@ -1,4 +1,4 @@
-"""我要登记: choose 求职, 培训需求, 返乡 or 零工. The ID card comes first: it fills in who you are."""
+"""我要登记: choose 求职, 培训需求, 返乡, 零工 or 失业. The ID card comes first: it fills in who you are."""
 
 from __future__ import annotations
 

@@ -25,6 +25,19 @@ COUNT_NAMES = {"card_read": "读身份证", "card_error": "读卡失败", "job_v
                "video_play": "播放视频"}
 
 
+def local_time_text(value: Any) -> str:
+    """``11月30日 14:05`` in the station's local time, for a datetime or an ISO string (UTC or not)."""
+    if not value:
+        return ""
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    local = value.astimezone()  # a naive time is taken as local already
+    return f"{local.month}月{local.day}日 {local:%H:%M}"
+
+
 class StaffScreen(KioskScreen):
     printer_text = StringProperty("")
     reader_text = StringProperty("")
@@ -51,6 +64,8 @@ class StaffScreen(KioskScreen):
         reader = f"读卡器：{READER_STATES.get(state, state)}"
         if "reader" in services.problems:
             reader += f"（{services.problems['reader']}）"
+        if "audio" in services.problems:
+            reader += f"\n朗读：{services.problems['audio']}"
         self.reader_text = reader
         self.sync_text = self._sync_text()
         self.counts_text = self._counts_text()
@@ -73,7 +88,7 @@ class StaffScreen(KioskScreen):
 
         lines = [
             f"内容版本：{info.feed_id or '无'} 第{info.version}版，{self.app.content_age() or '还没有内容'}",
-            f"上次同步成功：{get('last_success_at') or '从未'}",
+            f"上次同步成功：{local_time_text(get('last_success_at')) or '从未'}",
             f"待上报：{depth} 条" + (f"，最早的已等 {int(oldest // 60)} 分钟" if oldest else ""),
         ]
         if not services.sync_configured:

@@ -23,6 +23,7 @@ from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.label import Label
 from kivy.uix.recycleview.views import RecycleDataViewBehavior
+from kivy.uix.scrollview import ScrollView
 from kivy.uix.stacklayout import StackLayout
 
 from kiosk.widgets import load_kv
@@ -30,7 +31,33 @@ from kiosk.widgets import load_kv
 ROLES = ("primary", "secondary", "danger", "good", "gig", "plain")
 
 
-class WrapLabel(Label):
+class ThemeFont:
+    """Text that follows the theme's ``default_size`` ("body", "main") unless a rule gives it another.
+
+    The size must not be bound in both the class rule and an instance rule: when the type size
+    changes, both bindings fire in an order Kivy does not promise, and a heading could end up
+    with body size after 改为标准字 and back. So the default is set here, in Python, and
+    followed only by labels whose rule did not set a size of their own.
+    """
+
+    default_size = "body"
+
+    def __init__(self, **kwargs: Any) -> None:
+        app = App.get_running_app()
+        if app is not None and "font_size" not in kwargs:
+            kwargs["font_size"] = getattr(app.theme, self.default_size)
+        super().__init__(**kwargs)
+
+    def on_kv_post(self, base_widget: Any) -> None:
+        app = App.get_running_app()
+        if app is not None and self.font_size == getattr(app.theme, self.default_size):
+            app.theme.fbind(self.default_size, self._follow_theme)
+
+    def _follow_theme(self, _theme: Any, value: float) -> None:
+        self.font_size = value
+
+
+class WrapLabel(ThemeFont, Label):
     """A label that wraps to its width and grows to fit its text."""
 
 
@@ -67,8 +94,56 @@ class Reveal(BoxLayout):
             self.clear_widgets()
 
 
-class BigButton(ButtonBehavior, Label):
+class FitScroll(ScrollView):
+    """Holds a screen's layout: the layout fills the screen when it fits and scrolls when it does not.
+
+    The layout gets ``max(own height, its minimum height)``; flexible parts (lists) keep
+    their ``size_hint_min_y``. Scrolling is switched on only when there is something to
+    scroll, so that on screens that fit, a tap reaches its button at once (a ScrollView that
+    may scroll holds every touch back for ``scroll_timeout`` to see whether it is a swipe).
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        from kivy.effects.scroll import ScrollEffect
+
+        self.do_scroll_x = False
+        self.do_scroll_y = False
+        self.effect_cls = ScrollEffect  # no bounce: elderly users read a bounce as "broken"
+        self.bind(height=self._fit)
+
+    @property
+    def content(self) -> Any:
+        return self.children[0] if self.children else None
+
+    def add_widget(self, widget: Any, *args: Any, **kwargs: Any) -> None:
+        widget.size_hint_y = None
+        if hasattr(widget, "minimum_height"):
+            widget.bind(minimum_height=self._fit)
+        super().add_widget(widget, *args, **kwargs)
+        self._fit()
+
+    def _fit(self, *_: Any) -> None:
+        content = self.content
+        if content is None:
+            return
+        need = getattr(content, "minimum_height", 0)
+        content.height = max(self.height, need)
+        scrolls = need > self.height + 1
+        if scrolls != self.do_scroll_y:
+            self.do_scroll_y = scrolls
+            if not scrolls:
+                self.scroll_y = 1
+
+    @property
+    def scrolls(self) -> bool:
+        return bool(self.do_scroll_y)
+
+
+class BigButton(ThemeFont, ButtonBehavior, Label):
     """A large button. ``role`` picks its colours; the label always says what it does."""
+
+    default_size = "main"
 
     role = OptionProperty("primary", options=ROLES)
     bold = BooleanProperty(True)

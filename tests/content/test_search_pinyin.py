@@ -229,3 +229,39 @@ def test_a_very_long_query_finds_nothing_and_does_not_crash(v_store: Store) -> N
         assert found(v_store, query) == []
         assert v_store.count_jobs(query, radius_km=None, today=TODAY) == 0
     assert found(v_store, "保洁员" + "a" * 997) == []
+
+
+# --- one-letter queries: answered from bitsets written at apply time ------------------------------
+
+
+def test_one_letter_queries_same_page_as_the_row_walk(tmp_path: Path) -> None:
+    """A one-letter query (the first key press) is answered from job bitsets; it must give the very
+    page the row-by-row walk gives (which a store whose content has no bitsets still uses), closed jobs
+    left out, title matches first, in ranking order, page by page."""
+    content = sample_content(origin=ORIGIN, jobs=1500, seed=11, today=TODAY)
+    closed = [job("future", "保洁员", km=0.1).model_copy(update={"published": TODAY + dt.timedelta(days=1)}),
+              job("expired", "保安", km=0.2).model_copy(update={"valid_until": TODAY - dt.timedelta(days=1)})]
+    content.jobs = content.jobs + closed
+    filters = [dict(radius_km=None), dict(radius_km=3), dict(radius_km=None, category="保洁"),
+               dict(radius_km=2, category="物流")]
+    letters = "bxkzwsga"
+    with Store(tmp_path / "s.db", ORIGIN) as store:
+        store.replace_content(content)
+        fast = {(q, i): ([(h.job.id, h.matched_field, h.distance_km) for h in
+                          store.search_jobs(q, today=TODAY, limit=3000, **kw)],
+                         [h.job.id for h in store.search_jobs(q, today=TODAY, limit=50, offset=50, **kw)],
+                         store.count_jobs(q, today=TODAY, **kw))
+                for q in letters for i, kw in enumerate(filters)}
+        conn = store._conn()
+        assert conn.execute("SELECT count(*) FROM content_job_bits").fetchone()[0] > 0
+        conn.execute("DELETE FROM content_job_bits")  # as content applied by an older version
+    with Store(tmp_path / "s.db", ORIGIN) as walked:
+        for q in letters:
+            for i, kw in enumerate(filters):
+                page, second, count = fast[(q, i)]
+                assert [(h.job.id, h.matched_field, h.distance_km) for h in
+                        walked.search_jobs(q, today=TODAY, limit=3000, **kw)] == page, (q, kw)
+                assert [p[0] for p in page[50:100]] == second, (q, kw)
+                assert walked.count_jobs(q, today=TODAY, **kw) == count == len(page), (q, kw)
+                assert not {"future", "expired"} & {p[0] for p in page}
+    assert fast[("b", 0)][2] > 0 and fast[("b", 3)][2] < fast[("b", 0)][2]

@@ -30,15 +30,17 @@ def test_counts_of_a_day(station, capsys) -> None:
     record_usage(settings, "search", results=3)
     record_usage(settings, "search", results=0)
     record_usage(settings, "open_job")
+    record_usage(settings, "rating", level="满意", score=4, services="print_job")
     record_proof_of_play(settings, "jobs", "page-1", dt.datetime.now(), 12.5)
     record_proof_of_play(settings, "video", "c1", dt.datetime.now(), 0, status="skipped")
 
     counts = service_counts(db)
-    assert counts.registrations == {"求职": 2, "培训需求": 0, "返乡": 1, "零工": 0}
+    assert counts.registrations == {"求职": 2, "培训需求": 0, "返乡": 1, "零工": 0, "失业": 0}
+    assert counts.ratings == {"非常满意": 0, "满意": 1, "基本满意": 0, "不满意": 0, "非常不满意": 0}
     assert counts.slips_printed == {"岗位推荐单": 1}
     assert counts.usage == {"search": 2, "open_job": 1}
     assert counts.board_plays == 1
-    assert counts.outbox_waiting == 3 + 3 + 2  # registrations, usage events, proof of play
+    assert counts.outbox_waiting == 3 + 4 + 2  # registrations, usage events (a rating too), proof of play
     assert service_counts(db, dt.date.today() - dt.timedelta(days=1)).registrations_total == 0
 
     assert main(["stats", "--json", "--config", str(station.config_path)]) == 0
@@ -46,5 +48,5 @@ def test_counts_of_a_day(station, capsys) -> None:
     assert data["service"]["registrations_total"] == 3 and data["service"]["slips_total"] == 1
     assert main(["stats", "--config", str(station.config_path)]) == 0
     out = capsys.readouterr().out
-    assert "登记 3 人次（求职 2，培训需求 0，返乡 1，零工 0）" in out
+    assert "登记 3 人次（求职 2，培训需求 0，返乡 1，零工 0，失业 0）" in out
     assert "张三丰" not in out and "44010619900101123X" not in out

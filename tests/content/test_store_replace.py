@@ -275,3 +275,20 @@ def test_residents_writes_go_through_while_content_is_applied(tmp_path: Path) ->
     check = sqlite3.connect(db)
     assert check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     check.close()
+
+
+@pytest.mark.parametrize("held_ms", [1, 5, 15, 40, 90, 150, 230, 250, 400])
+def test_a_writer_waiting_in_the_busy_handler_gets_in_after_any_batch(held_ms: int) -> None:
+    """SQLite's busy handler sleeps in growing steps (up to 100 ms); a writer that came when a batch
+    of the apply began retries only at the end of its current step. The pause after the batch must
+    last past that retry, or the next batch takes the lock again first (a writer then starves)."""
+    from content.store import _BUSY_DELAYS_MS, _pause_after
+
+    pause_ms = _pause_after(held_ms / 1000) * 1000
+    waited = 0
+    for delay in (*_BUSY_DELAYS_MS, *[_BUSY_DELAYS_MS[-1]] * 100):  # retries, in ms since it came
+        waited += delay
+        if waited > held_ms:
+            break
+    assert held_ms < waited < held_ms + pause_ms  # its first retry after the batch falls in the pause
+    assert pause_ms < 106  # and the apply does not idle longer than the longest step

@@ -131,3 +131,32 @@ def test_an_led_board_draws_crisp_text_in_led_colours(xvfb, station, tmp_path, n
     if name == "led-panel":
         assert pal.accent in found and pal.muted in found  # green salaries, amber employers
     assert blank_fraction(big) < 0.95
+
+
+def test_every_text_colour_on_a_board_reaches_4_5_to_1() -> None:
+    """Tags (今日零工, 政策速递, 通知), titles, bodies and the urgent band: WCAG AA on every palette."""
+    from display.profiles import LED_PALETTE, TV_PALETTE
+    from kiosk.theme import contrast_ratio
+
+    def hexed(rgb):
+        return "#" + "".join(f"{c:02x}" for c in rgb)
+
+    for palette in (TV_PALETTE, LED_PALETTE):
+        pairs = {"badge_text/badge": (palette.badge_text, palette.badge),
+                 "text/background": (palette.text, palette.background),
+                 "accent/background": (palette.accent, palette.background),
+                 "muted/background": (palette.muted, palette.background),
+                 "urgent_text/urgent_background": (palette.urgent_text, palette.urgent_background)}
+        low = {name: round(contrast_ratio(hexed(fg), hexed(bg)), 2) for name, (fg, bg) in pairs.items()
+               if contrast_ratio(hexed(fg), hexed(bg)) < 4.5}
+        assert low == {}, palette
+
+
+def test_tv_portrait_on_an_output_that_is_already_portrait_is_not_turned_again() -> None:
+    from display.profiles import resolve_profile
+
+    upright = resolve_profile(profile="tv-portrait", width=1080, height=1920)
+    assert upright.rotation == 0 and upright.upright_size == (1080, 1920)
+    turned = resolve_profile(profile="tv-portrait")  # a landscape output, the TV mounted on its side
+    assert turned.rotation == 90 and turned.upright_size == (1080, 1920)
+    assert resolve_profile(profile="tv-portrait", width=1080, height=1920, rotation=270).rotation == 270

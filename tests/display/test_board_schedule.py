@@ -122,10 +122,11 @@ def test_with_an_unset_clock_no_time_window_is_applied() -> None:
     assert playlist.wanted(ALL, ("storm",)).kind in ("jobs", "video")
 
 
-def test_an_urgent_notice_interrupts_at_once_and_the_segment_resumes_with_its_time_left() -> None:
+def test_an_urgent_notice_set_to_hold_interrupts_and_the_segment_resumes_with_its_time_left() -> None:
     clock = FakeClock(MONDAY_10)
     schedule = parse_schedule({"segments": [{"id": "j", "kind": "jobs", "seconds": 60},
-                                            {"id": "p", "kind": "policy", "seconds": 20}]})
+                                            {"id": "p", "kind": "policy", "seconds": 20}],
+                               "urgent": {"mode": "hold"}})
     playlist = Playlist(schedule, clock)
     jobs = playlist.wanted(ALL)
     playlist.start(jobs)
@@ -184,3 +185,39 @@ def test_the_local_default_schedule_is_valid_and_has_every_kind() -> None:
     doc = default_schedule()
     assert {seg.kind for seg in doc.segments} == {"jobs", "policy", "event", "video", "station"}
     assert len({seg.id for seg in doc.segments}) == len(doc.segments)
+
+
+def test_an_urgent_notice_interrupts_then_takes_turns_with_the_loop_for_days() -> None:
+    clock = FakeClock(MONDAY_10)
+    schedule = parse_schedule({"segments": [{"id": "j", "kind": "jobs", "seconds": 60},
+                                            {"id": "p", "kind": "policy", "seconds": 20}],
+                               "urgent": {"first_s": 45, "turn_s": 15, "every": 2}})
+    playlist = Playlist(schedule, clock)
+    jobs = playlist.wanted(ALL)
+    playlist.start(jobs)
+    clock.advance(25)
+    first = playlist.wanted(ALL, ("storm",))
+    assert first.kind == "urgent" and first.seconds == 45  # interrupts at once
+    playlist.start(first)
+    clock.advance(44)
+    assert playlist.wanted(ALL, ("storm",)) == first
+    clock.advance(2)
+    resumed = playlist.wanted(ALL, ("storm",))
+    assert resumed == jobs  # the jobs come back with their time left
+    playlist.start(resumed)
+    assert playlist.remaining() == pytest.approx(35, abs=0.1)
+    clock.advance(35.01)
+    # Two days of a storm warning: jobs and policies keep playing, the warning every 2 segments.
+    shown = play_through(playlist, clock, ALL, 12, urgent=("storm",))
+    assert shown == ["p", "j", "urgent", "p", "j", "urgent", "p", "j", "urgent", "p", "j", "urgent"]
+    clock.advance(48 * 3600)
+    assert "j" in play_through(playlist, clock, ALL, 3, urgent=("storm",))
+    # a new notice interrupts again at once
+    clock.advance(5)
+    fresh = playlist.wanted(ALL, ("storm", "water"))
+    assert fresh.kind == "urgent" and fresh.seconds == 45
+
+
+def test_an_urgent_rule_with_a_wrong_value_is_refused_naming_it() -> None:
+    with pytest.raises(ScheduleError, match="urgent.every"):
+        parse_schedule({"segments": [{"kind": "jobs", "seconds": 60}], "urgent": {"every": 0}})

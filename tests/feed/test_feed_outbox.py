@@ -24,6 +24,7 @@ from content.registrations import (
     CODE_ALPHABET,
     RegistrationError,
     count_registrations,
+    grouped_code,
     purge_registrations,
     recent_registrations,
     submit_registration,
@@ -39,8 +40,8 @@ def test_a_registration_gives_a_short_unambiguous_receipt(station) -> None:
                 for _ in range(30)]
     codes = [r.code for r in receipts]
     assert len(set(codes)) == 30
-    assert all(len(c) == 6 and set(c) <= set(CODE_ALPHABET) for c in codes)
-    assert not set("0O1IL") & set("".join(codes))
+    assert all(len(c) == 8 and c.isdigit() and set(c) <= set(CODE_ALPHABET) for c in codes)  # digits only
+    assert grouped_code(codes[0]) == f"{codes[0][:4]} {codes[0][4:]}"  # read out in groups of four
     assert receipts[0].kind == "求职" and dt.datetime.fromisoformat(receipts[0].created_at).tzinfo
     for secret in (PERSON["name"], PERSON["id_number"], PERSON["phone"]):
         assert secret not in repr(receipts[0])
@@ -89,14 +90,14 @@ def test_a_bad_registration_is_refused_without_quoting_personal_data(station) ->
     with pytest.raises(RegistrationError, match="person.phone must be text") as exc:
         submit_registration(db, "求职", {**PERSON, "phone": 13698765432}, {}, station_id="s1")
     assert "13698765432" not in str(exc.value)
-    assert count_registrations(db) == {"求职": 0, "培训需求": 0, "返乡": 0, "零工": 0}
+    assert count_registrations(db) == {"求职": 0, "培训需求": 0, "返乡": 0, "零工": 0, "失业": 0}
 
 
 def test_counts_by_kind_and_since(station) -> None:
     db = station.settings.db_path
     for kind in ("求职", "求职", "零工", "培训需求"):
         submit_registration(db, kind, PERSON, {}, station_id="s1")
-    assert count_registrations(db) == {"求职": 2, "培训需求": 1, "返乡": 0, "零工": 1}
+    assert count_registrations(db) == {"求职": 2, "培训需求": 1, "返乡": 0, "零工": 1, "失业": 0}
     later = dt.datetime.now().astimezone() + dt.timedelta(seconds=1)
     assert sum(count_registrations(db, since=later).values()) == 0
 

@@ -40,11 +40,13 @@ def test_the_scripted_tour_saves_every_screen_prints_and_registers(xvfb, station
     names = [p.name for p in sorted(shots.glob("*.png"))]
     assert names == ["01-home.png", "02-jobs.png", "03-jobs-bj.png", "04-job.png", "05-job-printed.png",
                      "06-resident.png", "07-register.png", "08-form-phone.png", "09-form-categories.png",
-                     "10-consent.png", "11-done.png", "12-home-after.png"]
-    assert "12 screens saved" in result.stdout
+                     "10-consent.png", "11-done.png", "12-rating.png", "13-home-after.png",
+                     "14-landscape-home.png", "15-landscape-jobs-bj.png", "16-landscape-resident.png",
+                     "17-landscape-register.png", "18-landscape-form-phone.png", "19-landscape-form-choices.png"]
+    assert "19 screens saved" in result.stdout
     for name in names:
         with Image.open(shots / name) as image:
-            assert image.size == (1080, 1920)
+            assert image.size == ((1920, 1080) if "landscape" in name else (1080, 1920))
     assert all(job.png.is_file() for job in printed)
     settings = station.settings
     with Outbox(settings.db_path, key_dir=settings.data_dir) as outbox:

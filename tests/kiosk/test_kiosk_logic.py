@@ -202,7 +202,11 @@ def test_no_submission_without_a_card_or_with_a_missing_answer():
 
 
 def test_every_kind_has_a_form_and_an_unknown_kind_is_refused():
-    assert set(forms.FORMS) == {"求职", "培训需求", "返乡", "零工"}
+    assert set(forms.FORMS) == {"求职", "培训需求", "返乡", "零工", "失业"}
+    unemployment = [step.key for step in forms.FORMS["失业"]]
+    assert unemployment == ["phone", "last_employer", "ended_on", "end_reason", "seeking_work"]
+    ended = forms.FORMS["失业"][2].options_for(TODAY)
+    assert all(dt.date.fromisoformat(o.value) <= TODAY for o in ended)  # employment ended in the past
     with pytest.raises(ValueError, match="unknown registration kind"):
         FormState("买房", TODAY)
     notice = dict(forms.consent_text("城东服务站", 30))
@@ -291,10 +295,10 @@ def test_printer_messages_say_what_to_do():
     from printer.status import PrinterState, status_of
 
     assert status.printer_message(status_of(PrinterState.READY)) == ("", "info")
-    text, level = status.printer_message(status_of(PrinterState.PAPER_OUT))
-    assert level == "error" and "缺纸" in text and "自动打印" in text
-    text, level = status.printer_message(status_of(PrinterState.PAPER_NEAR_END))
-    assert level == "info" and "快用完" in text
+    # Residents get one calm line saying what they can do; the cause is for staff.
+    for state in (PrinterState.PAPER_OUT, PrinterState.OFFLINE, PrinterState.COVER_OPEN):
+        assert status.printer_message(status_of(state)) == ("打印机暂时不能用，请用手机扫码或找工作人员", "info")
+    assert status.printer_message(status_of(PrinterState.PAPER_NEAR_END)) == ("", "info")  # still prints
 
 
 def test_error_descriptions_carry_no_message():

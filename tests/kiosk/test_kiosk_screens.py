@@ -82,6 +82,9 @@ def tour(kiosk, shoot) -> None:
     app.idle.timeout_s = 90.0
     driver.tap(app.countdown.ids.continue_button)
     driver.tap(app.screen.ids.finish_button)
+    assert app.rating.active
+    shoot("rating")
+    driver.tap(app.rating.ids.skip_rating_button)
     app.start_attract()
     shoot("attract")
     driver.tap(app.attract)
@@ -123,7 +126,7 @@ def test_every_screen_follows_the_size_rules(make_kiosk, tmp_path, elder):  # no
 
     tour(kiosk, shoot)
     assert {name: p for name, p in problems.items() if p} == {}
-    assert len(saved) == 19
+    assert len(saved) == 20
     for path in saved:
         with Image.open(path) as image:
             assert image.size == (1080, 1920)
@@ -176,3 +179,25 @@ def test_a_rotated_screen_still_takes_taps_where_they_are_shown(make_kiosk, tmp_
     shot = driver.screenshot(shots_dir(tmp_path) / "rotated-jobs.png")
     with Image.open(shot) as image:
         assert image.size == (1920, 1080)
+
+
+def test_type_size_switch_there_and_back_restores_every_text(make_kiosk):  # noqa: F811 - pytest fixture
+    from kivy.uix.label import Label
+
+    kiosk = make_kiosk(reader=False)
+    driver, app = kiosk.driver, kiosk.app
+
+    def sizes():
+        return {id(w): (type(w).__name__, getattr(w, "text", "")[:12], w.font_size)
+                for screen in app.sm.screens + [app.root] for w in driver.walk(screen) if isinstance(w, Label)}
+
+    heading = next(w for w in driver.walk(app.sm.get_screen("home")) if getattr(w, "text", "") == "请放身份证")
+    elder = sizes()
+    assert heading.font_size == app.theme.title
+    driver.tap(app.root.ids.elder_button)
+    assert heading.font_size == app.theme.title < elder[id(heading)][2]  # a heading stays a heading
+    normal = sizes()
+    same = [v[:2] for k, v in elder.items() if k in normal and normal[k][2] >= v[2] and v[1].strip()]
+    assert same == []  # every text got smaller
+    driver.tap(app.root.ids.elder_button)
+    assert sizes() == elder  # and back exactly
