@@ -2,7 +2,7 @@
 
 Registrations, usage events, proof-of-play records and heartbeats are written to the
 ``outbox`` table of the station database in the same durable transaction as the record
-they describe (``synchronous=FULL``), each with an idempotency key (uuid4) made right
+they describe (``synchronous=FULL``), each with an idempotency key (a time-ordered UUID) made right
 then. :class:`Sender` delivers them in batches and marks an entry sent only after the hub
 answered 2xx for it; the hub keeps the key unique forever, so resending after any failure
 (a cut, a crash, a kill) never duplicates. Offline, entries wait and the sender retries
@@ -184,7 +184,7 @@ class Outbox:
             raise OutboxError(f"unknown outbox kind {kind!r}; one of {', '.join(ENDPOINTS)}")
         if not isinstance(payload, dict):
             raise OutboxError("an outbox payload is a dict")
-        key = str(uuid.uuid4())
+        key = new_key()
         data = json.dumps(payload, ensure_ascii=False, default=str).encode("utf-8")
         if personal:
             data = encrypt(self.key, data, key)
@@ -208,7 +208,7 @@ class Outbox:
         for n, payload in enumerate(payloads):
             if not isinstance(payload, dict):
                 raise OutboxError("an outbox payload is a dict")
-            key = str(uuid.uuid4())
+            key = new_key()
             keys.append(key)
             rows.append((key, kind, created_at[n] if created_at else now_iso(), time.time(), 0,
                          json.dumps(payload, ensure_ascii=False, default=str).encode("utf-8")))
@@ -368,6 +368,21 @@ def proof_of_play_payload(item_kind: str, item_id: str, started_at: dt.datetime 
 def usage_payload(event: str, **fields: Any) -> dict[str, Any]:
     """The outbox payload of one usage event (personal data masked if any slipped in)."""
     return {"event": event, "at": now_iso(), **_clean(fields)}
+
+
+def new_key(now_ns: int | None = None) -> str:
+    """A new idempotency key: a UUID whose first 48 bits are the time in ms (the layout of UUIDv7).
+
+    Keys made in order sort in order, so each new row lands at the end of the outbox's key
+    index: a random uuid4 put every row of a batch on a different index page, and every page
+    is a 4 KB write to the SD card (a busy station wrote ~20 MB a day more for that alone).
+    The 74 random bits keep keys unique across stations.
+    """
+    ms = (time.time_ns() if now_ns is None else now_ns) // 1_000_000
+    raw = bytearray(ms.to_bytes(6, "big") + os.urandom(10))
+    raw[6] = (raw[6] & 0x0F) | 0x70  # version 7
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+    return str(uuid.UUID(bytes=bytes(raw)))
 
 
 class RecordBuffer:

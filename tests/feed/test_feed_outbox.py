@@ -172,3 +172,20 @@ def test_a_damaged_key_file_is_reported(station) -> None:
     (settings.data_dir / "outbox.key").write_bytes(b"short")
     with Outbox(settings.db_path) as outbox, pytest.raises(OutboxError, match="32-byte key"):
         outbox.pending("registration")
+
+
+def test_keys_sort_in_the_order_records_were_made_and_the_hub_accepts_them() -> None:
+    """Time-ordered keys put each new row at the end of the key index (a few pages written per batch
+    instead of one page per row); they stay unique and in the form the hub's API takes."""
+    import re
+
+    from content.hub.storage import KEY_RE
+    from content.outbox import new_key
+
+    start = 1_796_000_000_000_000_000  # ns, late 2026
+    keys = [new_key(start + n * 1_000_000) for n in (0, 1, 2, 250, 86_400_000)]  # ms, then a day later
+    assert keys == sorted(keys)
+    many = {new_key() for _ in range(10_000)}
+    assert len(many) == 10_000
+    assert all(KEY_RE.match(k) for k in keys)
+    assert all(re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", k) for k in keys)
