@@ -27,6 +27,8 @@ def test_demo_headless_writes_screenshots(tmp_path: Path) -> None:
     # Every window of the station showed something: the board, the kiosk, and a printed slip.
     assert list((shot_dir / "board").glob("*.png")), result.stdout
     assert list((shot_dir / "kiosk").glob("*.png")), result.stdout
+    for profile in ("tv-portrait", "led-panel", "led-strip"):  # every other board profile too
+        assert list((shot_dir / f"board-{profile}").glob("*.png")), profile
     assert str(tmp_path / "demo-out" / "screenshots") in result.stdout
     for shot in shots:
         image = Image.open(shot).convert("L")
