@@ -7,7 +7,9 @@ Runs alone (``.venv/bin/python bench/station.py [--quick]``), on its own Xvfb an
   would (``NOTIFY_SOCKET`` set), until each sends READY=1, which the apps send on the tick
   after their first frame was drawn (Kivy under Xvfb, software GL);
 * disk written per day at a busy station: 500 visits (each a few kiosk events, one in five
-  a registration, one in two a printed slip), the board's proof of play every 12 s for 12 h,
+  a registration, one in two a printed slip; its usage events written in one batch at the
+  end of the visit, as the kiosk does), the board's proof of play every 12 s for 12 h (in
+  batches of 30, as the board does),
   a heartbeat every 5 min, and one log line per event through the rate limiter, against a
   real store: the bytes the process wrote (``/proc/self/io`` wchar) and the growth of the
   files. Target (issue 15): <= 50 MB/day;
@@ -96,9 +98,10 @@ def busy_day(folder: Path, visits: int) -> tuple[int, int, dict[str, int]]:
     import datetime as dt
 
     from config.settings import load_settings
-    from content.outbox import record_heartbeat, record_proof_of_play, record_usage
+    from content.outbox import RecordBuffer, record_heartbeat, record_usage, usage_payload
     from content.registrations import submit_registration
     from deploy.logs import RateLimitFilter
+    from display.proof import Play, PlayBuffer
     from printer.queue import PrintQueue
 
     settings = load_settings(write_station(folder))
@@ -114,6 +117,7 @@ def busy_day(folder: Path, visits: int) -> tuple[int, int, dict[str, int]]:
               "address": "贵阳市", "phone": "13900001111"}
     record_usage(settings, "warmup")  # create the tables before measuring
     queue = PrintQueue(settings.db_path)
+    usage = RecordBuffer(settings, "event", max_records=30, max_age_s=120)
 
     def size() -> int:
         return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
@@ -131,10 +135,14 @@ def busy_day(folder: Path, visits: int) -> tuple[int, int, dict[str, int]]:
     for visit in range(visits):
         day_clock[0] = 8 * 3600 + visit * (10 * 3600 / visits)  # visits spread over 10 opening hours
         for event in ("wake", "open_jobs", "search", "open_job"):
-            record_usage(settings, event, results=visit % 50)
+            # as the kiosk does (kiosk/services.py): batched, written when the visit ends at the latest
+            if usage.add_payload(usage_payload(event, source="kiosk", results=visit % 50)):
+                usage.flush()
             part("kiosk usage events")
             logger.info("kiosk event %s", event)
             part("log lines")
+        usage.flush()
+        part("kiosk usage events")
         if visit % 5 == 0:
             submit_registration(settings.db_path, "求职", person, {"phone": person["phone"]},
                                 station_id=settings.station.id, key_dir=settings.data_dir)
@@ -148,8 +156,13 @@ def busy_day(folder: Path, visits: int) -> tuple[int, int, dict[str, int]]:
             logger.info("slip %s printed", slip)
             part("log lines")
     share = visits / 500  # the board and heartbeats scaled like the visits, so that --quick scales evenly
+    board_clock = [0.0]
+    plays = PlayBuffer(settings, profile="tv-1080p", monotonic=lambda: board_clock[0])
     for n in range(int(12 * 3600 // 12 * share)):
-        record_proof_of_play(settings, "jobs", f"page-{n % 20}", dt.datetime.now(), 12.0)
+        board_clock[0] = n * 12.0  # the board as it runs: a segment every 12 s, batched writes
+        if plays.add(Play("jobs", f"page-{n % 20}", dt.datetime.now(), 12.0, segment="jobs")):
+            plays.flush()
+    plays.flush()
     part("board proof of play")
     for beat in range(int(24 * 12 * share)):
         day_clock[0] = 86_400 + beat * 300

@@ -1,6 +1,8 @@
 """The ``yizhan`` command line.
 
-Each subcommand lives in the package that owns it and is registered here by module name.
+Each subcommand lives in the package that owns it and is registered here by module name;
+this is the only module that imports the subcommand modules, and they import
+:mod:`config.command` (never this module), so there is no import cycle.
 A subcommand module provides ``register(parser)``: it adds its options (and its own
 sub-subcommands, made with :func:`add_command`) and sets ``handler`` with
 ``parser.set_defaults(handler=fn)``, where ``fn(args, ctx) -> int`` returns an exit code
@@ -12,19 +14,21 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import logging
 import sys
-from collections.abc import Callable, Sequence
-from functools import cached_property
-from typing import Any
+from collections.abc import Sequence
 
 from config import exitcodes
+from config.command import COMMON as _COMMON
+from config.command import EPILOG, CommandError, Context, Handler, add_command, common_options, version
 from config.privacy import install_log_scrubbing
-from config.settings import Settings, SettingsError, find_settings_file, load_settings
+from config.settings import SettingsError
 from deploy.logs import install_log_limits
 
-Handler = Callable[[argparse.Namespace, "Context"], int]
+# Re-exported for subcommand modules written before config.command existed: they still run,
+# and tests/foundation/test_import_cycles.py names them so that they move to config.command.
+__all__ = ["COMMANDS", "EPILOG", "CommandError", "Context", "Handler", "add_command", "build_parser",
+           "common_options", "main", "run", "version"]
 
 # name -> (module, one-line help). The order is the order of ``yizhan --help``.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -43,73 +47,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "upgrade": ("deploy.upgrade_cli", "releases from the feed: check, install, switch, roll back"),
     "screens": ("deploy.screens_cli", "switch the screens off outside opening hours and on again"),
 }
-
-EPILOG = "exit codes:\n" + "\n".join(f"  {code:<4} {text}" for code, text in exitcodes.TABLE)
-
-
-class CommandError(Exception):
-    """A failure the user can act on; ``main`` prints the message (no traceback) and exits."""
-
-    def __init__(self, message: str, code: int = exitcodes.FAILURE) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-class Context:
-    """What a handler needs besides its arguments: the settings (loaded on first use) and output."""
-
-    def __init__(self, args: argparse.Namespace) -> None:
-        self.args = args
-        self.json: bool = bool(getattr(args, "json", False))
-
-    @cached_property
-    def settings(self) -> Settings:
-        return load_settings(find_settings_file(getattr(self.args, "config", None)))
-
-    def emit(self, data: Any, text: str | None = None) -> None:
-        """Print ``data`` as JSON with ``--json``, else ``text`` (or a plain rendering of data)."""
-        if self.json:
-            print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
-        elif text is not None:
-            print(text)
-        else:
-            print(data)
-
-
-def common_options() -> argparse.ArgumentParser:
-    """Options every subcommand takes; SUPPRESS keeps nested parsers from resetting them."""
-    parent = argparse.ArgumentParser(add_help=False)
-    parent.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS,
-                        help="settings file (default: $YIZHAN_CONFIG, /etc/yizhan/station.toml, ./station.toml)")
-    parent.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
-                        help="machine-readable output")
-    parent.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
-                        help="more log output")
-    return parent
-
-
-_COMMON = common_options()
-
-
-def add_command(subparsers: argparse._SubParsersAction, name: str, help: str, **kwargs: Any
-                ) -> argparse.ArgumentParser:
-    """Add a (sub-)subcommand that takes the common options and shows the exit codes."""
-    return subparsers.add_parser(
-        name, help=help, description=kwargs.pop("description", help), parents=[_COMMON],
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs,
-    )
-
-
-def version() -> str:
-    """The installed release's version (the package metadata of whatever ``config`` came from)."""
-    from importlib.metadata import PackageNotFoundError
-    from importlib.metadata import version as dist_version
-
-    try:
-        return dist_version("yizhan")
-    except PackageNotFoundError:
-        return "unknown"
-
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -170,8 +107,6 @@ def run() -> None:
 
 
 if __name__ == "__main__":
-    # Run as ``python -m config.cli``: use the one imported module, so that the exception
-    # classes subcommands raise are the ones ``main`` catches.
-    from config.cli import run as _run
-
-    _run()
+    # ``python -m config.cli``: CommandError and Context live in config.command, so the
+    # classes subcommands raise are the ones ``main`` catches without importing this module twice.
+    run()

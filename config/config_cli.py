@@ -8,7 +8,7 @@ import json
 import sys
 
 from config import exitcodes
-from config.cli import Context, add_command
+from config.command import Context, add_command
 from config.settings import hash_pin, load_settings
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 
@@ -43,19 +41,3 @@ def start_xvfb(width: int = 1920, height: int = 1080, depth: int = 24) -> Virtua
         process.kill()
         raise RuntimeError("Xvfb did not start")
     return VirtualDisplay(display=f":{number}", process=process)
-
-
-@contextmanager
-def virtual_display(width: int = 1920, height: int = 1080) -> Iterator[VirtualDisplay]:
-    """Run the body with ``$DISPLAY`` pointing at a fresh Xvfb; restore it afterwards."""
-    vd = start_xvfb(width, height)
-    old = os.environ.get("DISPLAY")
-    os.environ["DISPLAY"] = vd.display
-    try:
-        yield vd
-    finally:
-        vd.stop()
-        if old is None:
-            os.environ.pop("DISPLAY", None)
-        else:
-            os.environ["DISPLAY"] = old

@@ -52,7 +52,7 @@ from display.frames import FrameProbe
 from display.layout import BoardGeometry, board_geometry
 from display.motion import ScrollMotion
 from display.profiles import LED_FONT_SIZES, Profile, led_font_px
-from display.proof import Play, record_play
+from display.proof import Play, PlayBuffer
 from display.reel import ReelItem, realize
 from display.schedule import Clock as BoardClock
 from display.schedule import Playlist, Slot, SystemClock, clock_is_plausible, default_schedule
@@ -119,6 +119,7 @@ class BoardApp(App):
         self.prepared: dict[Slot, Segment] = {}
         self.interrupted: Segment | None = None
         self.plays: deque[Play] = deque(maxlen=1000)  # the latest showings (all go to the outbox)
+        self.play_buffer = PlayBuffer(settings, profile=profile.name, monotonic=self.clock.monotonic)
         self.bad_videos: dict[str, str] = {}
         self.reported: set[tuple[str, str]] = set()
         self.screenshots: list[Path] = []
@@ -235,7 +236,10 @@ class BoardApp(App):
         if self.probe is not None:
             self.probe.unbind()
         if self.worker is not None:
+            self.worker.submit(self.play_buffer.flush)  # the last plays, before the worker ends
             self.worker.stop()
+        else:
+            self.play_buffer.flush()
         if self._own_store and self._store is not None:
             self._store.close()
         from kivy.core.window import Window
@@ -714,11 +718,8 @@ class BoardApp(App):
     def _submit_play(self, play: Play) -> None:
         self.plays.append(play)
         version = self.content.version if self.content is not None else 0
-        if self.worker is not None:
-            self.worker.submit(self._write_play, play, version)
-
-    def _write_play(self, play: Play, version: int) -> str:
-        return record_play(self.settings, play, profile=self.profile.name, content_version=version)
+        if self.play_buffer.add(play, content_version=version) and self.worker is not None:
+            self.worker.submit(self.play_buffer.flush, tag="plays")
 
     def _failed(self, segment: Segment) -> None:
         """A segment could not be made ready (a video that will not decode): skip it, report it."""

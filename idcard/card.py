@@ -144,11 +144,6 @@ class IdentityCard:
         """True once the last valid day has passed. A 长期 card never expires."""
         return self.valid_to is not None and today > self.valid_to
 
-    @property
-    def current_address(self) -> str:
-        """The newest (appended) address if the card has one, else the printed address."""
-        return self.newest_address or self.address
-
     def masked_dict(self, today: date | None = None) -> dict[str, Any]:
         """Every field as plain data for JSON, personal data masked; photo as a byte count."""
         today = today or date.today()

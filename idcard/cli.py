@@ -17,7 +17,7 @@ import time
 from typing import Any
 
 from config import exitcodes
-from config.cli import CommandError, Context, add_command
+from config.command import CommandError, Context, add_command
 from config.settings import SettingsError
 
 DEFAULT_BAUD = 115200
@@ -78,10 +78,11 @@ def _resolve(args: argparse.Namespace, ctx: Context) -> tuple[str, int, float, f
 def _open(port: str, baud: int, reply_timeout: float) -> Any:
     import serial
 
+    from idcard.port import open_port
     from idcard.service import port_error_reason
 
     try:
-        return serial.Serial(port, baud, timeout=reply_timeout, write_timeout=reply_timeout)
+        return open_port(port, baud, reply_timeout)
     except (serial.SerialException, OSError, ValueError) as exc:
         reason = port_error_reason(exc)
         raise CommandError(f"cannot open the ID card reader port {port}: {reason}", exitcodes.UNAVAILABLE) from None

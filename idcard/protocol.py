@@ -24,13 +24,13 @@ from __future__ import annotations
 
 import logging
 import struct
-import time
 from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
 
 from idcard import status as sw
 from idcard.card import IdentityCard, decode_newest_address, parse_text
+from idcard.clock import SYSTEM_CLOCK, Clock
 from idcard.errors import (
     CardDataError,
     FrameError,
@@ -147,9 +147,10 @@ class Reader:
     speeds are not cut off.
     """
 
-    def __init__(self, stream: Stream, reply_timeout: float = 1.0) -> None:
+    def __init__(self, stream: Stream, reply_timeout: float = 1.0, clock: Clock = SYSTEM_CLOCK) -> None:
         self.stream = stream
         self.reply_timeout = reply_timeout
+        self.clock = clock  # the deadlines; a port in process (yizhansim://) waits on the same clock
         if getattr(stream, "timeout", None) != reply_timeout:
             stream.timeout = reply_timeout
 
@@ -163,11 +164,16 @@ class Reader:
 
     def _read_reply(self, name: str) -> Response:
         decoder = FrameDecoder(min_length=MIN_REPLY_LENGTH)
-        started = time.monotonic()
+        started = self.clock.monotonic()
         deadline = started + self.reply_timeout
         baud = getattr(self.stream, "baudrate", None)
         received = 0
         while True:
+            # Each read waits only what is left of the deadline: a port's timeout counts per read,
+            # so a reply that arrives after the deadline is not taken (nor half taken).
+            remaining = max(0.0, deadline - self.clock.monotonic())
+            if self.stream.timeout != remaining:
+                self.stream.timeout = remaining
             chunk = self.stream.read(decoder.bytes_needed())
             received += len(chunk)
             size = decoder.expected_size() if chunk else None
@@ -186,7 +192,9 @@ class Reader:
                 if decoder.skipped:
                     log.debug("%s: skipped %d stray byte(s) before the reply", name, decoder.skipped)
                 return reply
-            if not chunk or time.monotonic() >= deadline:
+            # Past the deadline reads do not wait (timeout 0) but still take what has arrived, so
+            # a frame whose bytes are all in hand is completed; noise that keeps coming is cut off.
+            if not chunk or self.clock.monotonic() >= deadline + self.reply_timeout:
                 break
         expected = decoder.expected_size()
         if expected is not None:
@@ -256,11 +264,11 @@ class Reader:
     def wait_for_card(self, timeout: float, poll_interval: float = 0.3, *, fingerprint: bool = False,
                       newest_address: bool = True) -> IdentityCard | None:
         """Poll until a card is found and read it; None if none is placed within ``timeout``."""
-        deadline = time.monotonic() + timeout
+        deadline = self.clock.monotonic() + timeout
         while True:
-            started = time.monotonic()
+            started = self.clock.monotonic()
             if self.find_card():
                 return self.read_card(fingerprint=fingerprint, newest_address=newest_address)
             if started + poll_interval >= deadline:
                 return None
-            time.sleep(max(0.0, poll_interval - (time.monotonic() - started)))
+            self.clock.sleep(max(0.0, poll_interval - (self.clock.monotonic() - started)))

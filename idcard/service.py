@@ -36,6 +36,7 @@ import serial
 
 from idcard import status as sw
 from idcard.card import IdentityCard
+from idcard.clock import SYSTEM_CLOCK, Clock
 from idcard.errors import (
     CardDataError,
     FrameError,
@@ -46,6 +47,7 @@ from idcard.errors import (
     UnexpectedReply,
 )
 from idcard.photo import PhotoDecoder, load_decoder
+from idcard.port import open_port
 from idcard.protocol import Reader
 
 if TYPE_CHECKING:
@@ -108,7 +110,8 @@ class ReaderService:
     def __init__(self, port: str, baud: int = 115200, poll_interval: float = 0.3, reply_timeout: float = 1.0,
                  on_event: Callable[[ReaderEvent], None] | None = None, *,
                  reconnect_interval: float = 0.5, read_fingerprint: bool = False,
-                 read_newest_address: bool = True, photo_decoder: PhotoDecoder | None = None) -> None:
+                 read_newest_address: bool = True, photo_decoder: PhotoDecoder | None = None,
+                 clock: Clock = SYSTEM_CLOCK) -> None:
         self.port = port
         self.baud = baud
         self.poll_interval = poll_interval
@@ -118,20 +121,21 @@ class ReaderService:
         self.read_fingerprint = read_fingerprint
         self.read_newest_address = read_newest_address
         self.photo_decoder = photo_decoder
+        self.clock = clock  # measures the poll interval; the waits between polls are on _stop
         self.events: queue.Queue[ReaderEvent] = queue.Queue()
         self.state = "stopped"
         self.sam_id: str | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._serial: serial.Serial | None = None
+        self._serial: serial.SerialBase | None = None
         self._reader: Reader | None = None
         self._card_present = False
         self._select_failures = 0
         self._fault: str | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings, on_event: Callable[[ReaderEvent], None] | None = None
-                      ) -> ReaderService:
+    def from_settings(cls, settings: Settings, on_event: Callable[[ReaderEvent], None] | None = None,
+                      clock: Clock = SYSTEM_CLOCK) -> ReaderService:
         """A service for the station's configured reader (``[devices.idcard]``).
 
         A configured photo decoder that cannot be loaded is logged and the service works without it.
@@ -144,7 +148,8 @@ class ReaderService:
             except PhotoDecoderError as exc:
                 log.warning("photos will not be decoded: %s", exc)
         return cls(conf.port, baud=conf.baud, poll_interval=conf.poll_interval_ms / 1000,
-                   reply_timeout=conf.reply_timeout_s, on_event=on_event, photo_decoder=decoder)
+                   reply_timeout=conf.reply_timeout_s, on_event=on_event, photo_decoder=decoder,
+                   clock=clock)
 
     # -- life cycle ----------------------------------------------------------------------
 
@@ -189,27 +194,36 @@ class ReaderService:
     def _run(self) -> None:
         try:
             while not self._stop.is_set():
-                if self._serial is None and not self._connect():
-                    self._stop.wait(self.reconnect_interval)
-                    continue
-                started = time.monotonic()
-                try:
-                    self._poll()
-                except PORT_ERRORS as exc:
-                    if self._stop.is_set():
-                        break
-                    self._disconnect(port_error_reason(exc))
-                    continue
-                except Exception:
-                    # A bug must not end card reading for the day: drop the port and start over.
-                    log.exception("unexpected error in the ID card reader service")
-                    self._disconnect("internal error in the reader service")
-                    self._stop.wait(self.reconnect_interval)
-                    continue
-                self._stop.wait(max(0.0, self.poll_interval - (time.monotonic() - started)))
+                wait = self.poll_once()
+                if self._stop.is_set():
+                    break
+                self._stop.wait(wait)
         finally:
             self._close()
             self.state = "stopped"
+
+    def poll_once(self) -> float:
+        """One round of the service's loop: connect if needed, then poll the reader once.
+
+        Returns the seconds to wait before the next round. The thread calls this in a loop;
+        tests call it themselves (with an in-process port and a manual clock) instead of starting
+        the thread, so they never sleep.
+        """
+        if self._serial is None and not self._connect():
+            return self.reconnect_interval
+        started = self.clock.monotonic()
+        try:
+            self._poll()
+        except PORT_ERRORS as exc:
+            if not self._stop.is_set():
+                self._disconnect(port_error_reason(exc))
+            return 0.0
+        except Exception:
+            # A bug must not end card reading for the day: drop the port and start over.
+            log.exception("unexpected error in the ID card reader service")
+            self._disconnect("internal error in the reader service")
+            return self.reconnect_interval
+        return max(0.0, self.poll_interval - (self.clock.monotonic() - started))
 
     def _emit(self, event: ReaderEvent) -> None:
         if self._stop.is_set():
@@ -226,13 +240,12 @@ class ReaderService:
 
     def _connect(self) -> bool:
         try:
-            port = serial.Serial(self.port, self.baud, timeout=self.reply_timeout,
-                                 write_timeout=self.reply_timeout)
+            port = open_port(self.port, self.baud, self.reply_timeout)
         except (ValueError, *PORT_ERRORS) as exc:
             self._go_offline(f"cannot open {self.port}: {port_error_reason(exc)}")
             return False
         self._serial = port
-        self._reader = Reader(port, self.reply_timeout)
+        self._reader = Reader(port, self.reply_timeout, self.clock)
         self._fault = None
         self.state = "error"  # until the reader proves it answers
         try:

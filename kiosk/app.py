@@ -406,6 +406,7 @@ class KioskApp(App):
         score = dict(RATING_LEVELS)[level]
         self.services.record_usage(RATING_EVENT, level=level, score=score,
                                    services=",".join(getattr(self, "_rating_services", [])))
+        self.services.later(self.services.flush_usage)  # the visit is over: its last event is written now
         self.counts["rating"] = self.counts.get("rating", 0) + 1
         self.close_rating()
         self.notify("谢谢您的评价！", seconds=5)

@@ -51,6 +51,13 @@ class Services:
     _printer_status: Any = field(default=None, repr=False)
     _profile: Any = field(default=None, repr=False)
     _on_printer_status: Callback | None = field(default=None, repr=False)
+    _usage: Any = field(default=None, repr=False)  # content.outbox.RecordBuffer of usage events
+
+    def __post_init__(self) -> None:
+        from content.outbox import RecordBuffer
+
+        # Usage events are counts: written in batches (SD card wear), at the latest when the visit ends.
+        self._usage = RecordBuffer(self.settings, "event", max_records=30, max_age_s=120)
 
     @classmethod
     def from_settings(cls, settings: Any, *, reader: bool = True, printer: bool = True,
@@ -116,6 +123,7 @@ class Services:
                     part.stop()
                 except Exception:
                     log.exception("kiosk: stopping %s failed", name)
+        self.later(self.flush_usage)
         if self._worker is not None:
             self._work.put(None)
             self._worker.join(timeout=10)
@@ -135,6 +143,7 @@ class Services:
         if self._worker is None:
             return
         done = threading.Event()
+        self._work.put(self.flush_usage)
         self._work.put(done.set)
         done.wait(timeout)
 
@@ -228,13 +237,18 @@ class Services:
 
     # -- usage and registrations -------------------------------------------------------------
     def record_usage(self, event: str, **fields: Any) -> None:
-        """Queue a usage event for the hub (in the background; never personal data)."""
-        def write() -> None:
-            from content.outbox import record_usage
+        """Queue a usage event for the hub (batched, written in the background; never personal data)."""
+        from content.outbox import usage_payload
 
-            record_usage(self.settings, event, source="kiosk", **fields)
+        if self._usage.add_payload(usage_payload(event, source="kiosk", **fields)):
+            self.later(self.flush_usage)
 
-        self.later(write)
+    def flush_usage(self) -> None:
+        """Write the usage events taken so far (end of a visit, shutdown, a full batch)."""
+        try:
+            self._usage.flush()
+        except Exception as exc:  # kept in the buffer; the next flush retries them
+            log.warning("kiosk: usage events not written yet: %s", scrub(str(exc))[:200])
 
     def submit_registration(self, kind: str, person: dict[str, str], answers: dict[str, Any]) -> Any:
         """Store the registration and its outbox entry durably; returns the Receipt."""
@@ -269,6 +283,7 @@ class Services:
         They are cancelled, which keeps them in the queue: staff can reprint one on request
         (重试 on the staff screen). Returns how many were held back.
         """
+        self.later(self.flush_usage)
         held = 0
         slips, self.visit_slips = self.visit_slips, []
         if self.printer is None:

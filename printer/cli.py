@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from config import exitcodes
-from config.cli import CommandError, Context, add_command
+from config.command import CommandError, Context, add_command
 from config.settings import SettingsError
 
 DEFAULT_TIMEOUT_S = 15.0
@@ -111,6 +111,7 @@ def _load_job(ctx: Context, job_id: str):
 def _read_card_name(ctx: Context, timeout: float) -> str:
     import serial
 
+    from idcard.port import open_port
     from idcard.protocol import Reader
 
     reader_settings = ctx.settings.devices.idcard
@@ -118,8 +119,8 @@ def _read_card_name(ctx: Context, timeout: float) -> str:
         raise CommandError("the ID card reader is disabled in the settings (devices.idcard.enabled = false)",
                            exitcodes.CONFIG)
     try:
-        port = serial.Serial(reader_settings.port, reader_settings.baud, timeout=reader_settings.reply_timeout_s)
-    except serial.SerialException as exc:
+        port = open_port(reader_settings.port, reader_settings.baud, reader_settings.reply_timeout_s)
+    except (serial.SerialException, OSError, ValueError) as exc:
         raise CommandError(f"cannot open the ID card reader {reader_settings.port}: {exc}",
                            exitcodes.UNAVAILABLE) from None
     print(f"请将身份证放在读卡器上（{timeout:.0f} 秒内）…", flush=True)

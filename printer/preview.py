@@ -17,6 +17,7 @@ printer would, and reported in :attr:`RenderReport.overflows`.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -115,60 +116,94 @@ class Tokenizer:
             return 1, "LF"
         if b == 0x0D:
             return 1, "CR"
-        if b in (0x1B, 0x1D, 0x1C, 0x10):
+        if b in _PREFIXED:
             if not _need(buf, i, 2):
                 return 0, ""
-            op = buf[i + 1:i + 2]
-            if b == 0x1B:
-                if op == b"@":
-                    return 2, "INIT"
-                if op in (b"a", b"E", b"d", b"J"):
-                    return (3, {b"a": "ALIGN", b"E": "BOLD", b"d": "FEED_LINES", b"J": "FEED_DOTS"}[op]) \
-                        if _need(buf, i, 3) else (0, "")
-                table, prefix = _ESC_UNSUPPORTED, "ESC"
-            elif b == 0x1D:
-                if op == b"!":
-                    return (3, "SIZE") if _need(buf, i, 3) else (0, "")
-                if op == b"V":
-                    if not _need(buf, i, 3):
-                        return 0, ""
-                    if buf[i + 2] in (0, 1, 48, 49):
-                        return 3, "CUT"
-                    if buf[i + 2] in (65, 66):
-                        return (4, "CUT") if _need(buf, i, 4) else (0, "")
-                    return 3, "unknown GS V"
-                if op == b"(":
-                    if not _need(buf, i, 5):
-                        return 0, ""
-                    size = 5 + buf[i + 3] + 256 * buf[i + 4]
-                    if not _need(buf, i, size):
-                        return 0, ""
-                    return size, "2D" if buf[i + 2:i + 3] == b"k" else f"unsupported GS ( {chr(buf[i + 2])}"
-                if op == b"v":
-                    if not _need(buf, i, 8):
-                        return 0, ""
-                    if buf[i + 2] != 0x30:
-                        return 3, "unknown GS v"
-                    size = 8 + (buf[i + 4] + 256 * buf[i + 5]) * (buf[i + 6] + 256 * buf[i + 7])
-                    return (size, "RASTER") if _need(buf, i, size) else (0, "")
-                table, prefix = _GS_UNSUPPORTED, "GS"
-            elif b == 0x1C:
-                if op == b"&":
-                    return 2, "CHINESE_ON"
-                if op == b".":
-                    return 2, "CHINESE_OFF"
-                table, prefix = _FS_UNSUPPORTED, "FS"
-            else:
-                if op == b"\x04":
-                    return (3, "STATUS_REQUEST") if _need(buf, i, 3) else (0, "")
-                if op == b"\x05":
-                    return (3, "unsupported DLE ENQ") if _need(buf, i, 3) else (0, "")
-                return 2, "unknown DLE"
-            if op in table:
-                size = 2 + table[op]
-                return (size, f"unsupported {prefix} {op.decode('latin-1')}") if _need(buf, i, size) else (0, "")
-            return 2, f"unknown {prefix} 0x{op[0]:02X}"
+            return _PREFIXED[b](buf, i, buf[i + 1:i + 2])
         return 1, f"control byte 0x{b:02X}"
+
+
+def _fixed(buf: bytes, i: int, size: int, name: str) -> tuple[int, str]:
+    """A command of ``size`` bytes, or (0, "") while it has not all arrived."""
+    return (size, name) if _need(buf, i, size) else (0, "")
+
+
+def _unsupported(buf: bytes, i: int, op: bytes, table: dict[bytes, int], prefix: str) -> tuple[int, str]:
+    """A command this preview does not draw: skipped whole when its length is known."""
+    if op in table:
+        return _fixed(buf, i, 2 + table[op], f"unsupported {prefix} {op.decode('latin-1')}")
+    return 2, f"unknown {prefix} 0x{op[0]:02X}"
+
+
+_ESC_THREE = {b"a": "ALIGN", b"E": "BOLD", b"d": "FEED_LINES", b"J": "FEED_DOTS"}
+
+
+def _measure_esc(buf: bytes, i: int, op: bytes) -> tuple[int, str]:
+    if op == b"@":
+        return 2, "INIT"
+    if op in _ESC_THREE:
+        return _fixed(buf, i, 3, _ESC_THREE[op])
+    return _unsupported(buf, i, op, _ESC_UNSUPPORTED, "ESC")
+
+
+def _measure_gs_cut(buf: bytes, i: int) -> tuple[int, str]:
+    if not _need(buf, i, 3):
+        return 0, ""
+    if buf[i + 2] in (0, 1, 48, 49):
+        return 3, "CUT"
+    if buf[i + 2] in (65, 66):  # cut after feeding n dots: one more byte
+        return _fixed(buf, i, 4, "CUT")
+    return 3, "unknown GS V"
+
+
+def _measure_gs_2d(buf: bytes, i: int) -> tuple[int, str]:
+    if not _need(buf, i, 5):
+        return 0, ""
+    size = 5 + buf[i + 3] + 256 * buf[i + 4]
+    return _fixed(buf, i, size, "2D" if buf[i + 2:i + 3] == b"k" else f"unsupported GS ( {chr(buf[i + 2])}")
+
+
+def _measure_gs_raster(buf: bytes, i: int) -> tuple[int, str]:
+    if not _need(buf, i, 8):
+        return 0, ""
+    if buf[i + 2] != 0x30:
+        return 3, "unknown GS v"
+    size = 8 + (buf[i + 4] + 256 * buf[i + 5]) * (buf[i + 6] + 256 * buf[i + 7])
+    return _fixed(buf, i, size, "RASTER")
+
+
+def _measure_gs(buf: bytes, i: int, op: bytes) -> tuple[int, str]:
+    if op == b"!":
+        return _fixed(buf, i, 3, "SIZE")
+    if op == b"V":
+        return _measure_gs_cut(buf, i)
+    if op == b"(":
+        return _measure_gs_2d(buf, i)
+    if op == b"v":
+        return _measure_gs_raster(buf, i)
+    return _unsupported(buf, i, op, _GS_UNSUPPORTED, "GS")
+
+
+def _measure_fs(buf: bytes, i: int, op: bytes) -> tuple[int, str]:
+    if op == b"&":
+        return 2, "CHINESE_ON"
+    if op == b".":
+        return 2, "CHINESE_OFF"
+    return _unsupported(buf, i, op, _FS_UNSUPPORTED, "FS")
+
+
+def _measure_dle(buf: bytes, i: int, op: bytes) -> tuple[int, str]:
+    if op == b"\x04":
+        return _fixed(buf, i, 3, "STATUS_REQUEST")
+    if op == b"\x05":
+        return _fixed(buf, i, 3, "unsupported DLE ENQ")
+    return 2, "unknown DLE"
+
+
+# The prefix bytes of multi-byte commands: ESC, GS, FS, DLE.
+_PREFIXED: dict[int, Callable[[bytes, int, bytes], tuple[int, str]]] = {
+    0x1B: _measure_esc, 0x1D: _measure_gs, 0x1C: _measure_fs, 0x10: _measure_dle,
+}
 
 
 @dataclass
@@ -417,53 +452,57 @@ class Renderer:
 
     # -- the stream --------------------------------------------------------------------
     def feed(self, commands: list[Command]) -> None:
+        handlers = self._handlers()
         for cmd in commands:
             self.report.commands[cmd.name] += 1
-            name = cmd.name
-            if name == "text":
-                self._text(cmd)
-            elif name == "LF":
-                self._flush(LINE_SPACING)
-            elif name == "CR":
-                pass
-            elif name == "INIT":
-                self._reset()
-            elif name == "CHINESE_ON":
-                self.chinese = True
-            elif name == "CHINESE_OFF":
-                self.chinese = False
-            elif name == "ALIGN":
-                if cmd.arg in (0, 1, 2, 48, 49, 50):
-                    self.align = ("left", "center", "right")[cmd.arg % 48]
-                else:
-                    self._problem(cmd.offset, f"ESC a {cmd.arg}")
-            elif name == "BOLD":
-                self.bold = bool(cmd.arg & 1)
-            elif name == "SIZE":
-                self.width, self.height = (cmd.arg >> 4) + 1, (cmd.arg & 0x0F) + 1
-            elif name == "FEED_LINES":
-                self._flush(LINE_SPACING)
-                self._y += LINE_SPACING * max(0, cmd.arg - 1)
-            elif name == "FEED_DOTS":
-                if self._line:
-                    self._flush(0)
-                self._y += cmd.arg
-            elif name == "2D":
-                self._qr_command(cmd)
-            elif name == "RASTER":
-                self._raster(cmd)
-            elif name == "CUT":
-                if self._line:
-                    self._flush(LINE_SPACING)
-                if len(cmd.data) == 4:
-                    self._y += cmd.data[3]
-                self.report.cuts.append(self._y)
-            elif name == "STATUS_REQUEST":
-                self.report.status_requests.append(cmd.arg)
-            elif name == "incomplete":
+            handler = handlers.get(cmd.name)
+            if handler is not None:
+                handler(cmd)
+            elif cmd.name == "incomplete":
                 self._problem(cmd.offset, f"stream ends inside a command ({cmd.data[:8].hex(' ')})")
             else:
-                self._problem(cmd.offset, f"{name} ({cmd.data[:8].hex(' ')})")
+                self._problem(cmd.offset, f"{cmd.name} ({cmd.data[:8].hex(' ')})")
+
+    def _handlers(self) -> dict[str, Callable[[Command], None]]:
+        return {
+            "text": self._text, "LF": lambda cmd: self._flush(LINE_SPACING), "CR": lambda cmd: None,
+            "INIT": lambda cmd: self._reset(), "CHINESE_ON": lambda cmd: self._set_chinese(True),
+            "CHINESE_OFF": lambda cmd: self._set_chinese(False), "ALIGN": self._align,
+            "BOLD": self._bold, "SIZE": self._size, "FEED_LINES": self._feed_lines,
+            "FEED_DOTS": self._feed_dots, "2D": self._qr_command, "RASTER": self._raster,
+            "CUT": self._cut, "STATUS_REQUEST": lambda cmd: self.report.status_requests.append(cmd.arg),
+        }
+
+    def _set_chinese(self, on: bool) -> None:
+        self.chinese = on
+
+    def _align(self, cmd: Command) -> None:
+        if cmd.arg in (0, 1, 2, 48, 49, 50):
+            self.align = ("left", "center", "right")[cmd.arg % 48]
+        else:
+            self._problem(cmd.offset, f"ESC a {cmd.arg}")
+
+    def _bold(self, cmd: Command) -> None:
+        self.bold = bool(cmd.arg & 1)
+
+    def _size(self, cmd: Command) -> None:
+        self.width, self.height = (cmd.arg >> 4) + 1, (cmd.arg & 0x0F) + 1
+
+    def _feed_lines(self, cmd: Command) -> None:
+        self._flush(LINE_SPACING)
+        self._y += LINE_SPACING * max(0, cmd.arg - 1)
+
+    def _feed_dots(self, cmd: Command) -> None:
+        if self._line:
+            self._flush(0)
+        self._y += cmd.arg
+
+    def _cut(self, cmd: Command) -> None:
+        if self._line:
+            self._flush(LINE_SPACING)
+        if len(cmd.data) == 4:
+            self._y += cmd.data[3]
+        self.report.cuts.append(self._y)
 
     def finish(self) -> Image.Image:
         if self._line:

@@ -13,10 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import serial
 
 from config import exitcodes
 from config.cli import main
+from idcard.port import open_port
 from idcard.protocol import Reader
 from idcard.samples import SAMPLE_IDENTITIES
 from idcard.simulator import Simulator, control_client
@@ -131,7 +131,7 @@ def test_simulate_prints_its_path_and_takes_commands(tmp_path: Path, free_port: 
     try:
         path = process.stdout.readline().strip()
         assert Path(path).is_symlink()
-        with serial.Serial(path, 115200, timeout=1) as port:
+        with open_port(path, 115200, timeout=1) as port:
             reader = Reader(port)
             assert not reader.find_card()
             process.stdin.write("place 1\n")
@@ -162,7 +162,7 @@ def test_simulate_json_link_place_and_sigterm(tmp_path: Path) -> None:
         info = json.loads(process.stdout.readline())
         assert info["path"] == str(link) and info["baud"] == 57600 and info["control_port"] is None
         assert os.path.realpath(link) == info["device"]
-        with serial.Serial(str(link), 57600, timeout=1) as port:
+        with open_port(str(link), 57600, timeout=1) as port:
             reader = Reader(port)
             assert reader.find_card()
             assert reader.read_card().name == "阿依古丽·测试"

@@ -9,18 +9,19 @@ from __future__ import annotations
 import io
 import logging
 import subprocess
-import threading
-import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
+from idcard.clock import ManualClock
 from idcard.errors import PhotoDecoderError
 from idcard.photo import BMP_SIZE, HEIGHT, WIDTH, PhotoDecoder, load_decoder, to_png
 from idcard.samples import SAMPLE_IDENTITIES
 from idcard.service import CardRead, ReaderEvent, ReaderOnline, ReaderService
-from idcard.simulator import Simulator
+from idcard.simulation.model import ReaderModel
+from idcard.simulation.protocol_yizhansim import serve_in_process, withdraw
 
 VENDOR_STYLE = r"""
 #include <string.h>
@@ -103,24 +104,33 @@ def test_decoder_failures(library: Path) -> None:
         PhotoDecoder(library).decode(bytes(10))
 
 
-def _wait_for_card(events: list[ReaderEvent], timeout: float = 3.0) -> CardRead:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for event in list(events):
+def _poll_until_card(service: ReaderService, clock: ManualClock, events: list[ReaderEvent]) -> CardRead:
+    """Drive the service by hand on the manual clock until it reports a card."""
+    for _ in range(50):
+        for event in events:
             if isinstance(event, CardRead):
                 return event
-        time.sleep(0.02)
-    raise AssertionError(f"no card read; got {events}")
+        clock.advance(service.poll_once())
+    raise AssertionError(f"no card read after 50 polls; got {events}")
 
 
-def test_service_decodes_photos_when_configured(station, library: Path) -> None:
+@pytest.fixture
+def sim() -> Iterator[tuple[ReaderModel, ManualClock, str]]:
+    clock = ManualClock()
+    model = ReaderModel(clock=clock)
+    url = serve_in_process(model)
+    yield model, clock, url
+    withdraw(url)
+
+
+def test_service_decodes_photos_when_configured(station, library: Path, sim) -> None:
+    model, clock, url = sim
     events: list[ReaderEvent] = []
-    with Simulator() as sim:
-        settings = station.write(f'[devices.idcard]\nport = "{sim.path}"\npoll_interval_ms = 100\n'
-                                 f'photo_decoder = "{library}"\n')
-        with ReaderService.from_settings(settings, on_event=events.append):
-            sim.place(0)
-            card = _wait_for_card(events).card
+    settings = station.write(f'[devices.idcard]\nport = "{url}"\npoll_interval_ms = 100\n'
+                             f'photo_decoder = "{library}"\n')
+    service = ReaderService.from_settings(settings, on_event=events.append, clock=clock)
+    model.place(0)
+    card = _poll_until_card(service, clock, events).card
     assert card.photo_wlt == SAMPLE_IDENTITIES[0].photo_wlt
     with Image.open(io.BytesIO(card.photo_bmp)) as image:
         expected = tuple(reversed(SAMPLE_IDENTITIES[0].photo_wlt[:3]))
@@ -128,21 +138,17 @@ def test_service_decodes_photos_when_configured(station, library: Path) -> None:
     assert card.masked_dict()["photo_decoded"] is True
 
 
-def test_service_works_without_a_loadable_decoder(station, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_service_works_without_a_loadable_decoder(station, tmp_path: Path, caplog: pytest.LogCaptureFixture,
+                                                  sim) -> None:
+    model, clock, url = sim
     events: list[ReaderEvent] = []
-    got_online = threading.Event()
-
-    def collect(event: ReaderEvent) -> None:
-        events.append(event)
-        if isinstance(event, ReaderOnline):
-            got_online.set()
-
-    with Simulator() as sim:
-        settings = station.write(f'[devices.idcard]\nport = "{sim.path}"\npoll_interval_ms = 100\n'
-                                 f'photo_decoder = "{tmp_path / "libgone.so"}"\n')
-        with caplog.at_level(logging.WARNING), ReaderService.from_settings(settings, on_event=collect):
-            assert got_online.wait(3)
-            sim.place(1)
-            card = _wait_for_card(events).card
+    settings = station.write(f'[devices.idcard]\nport = "{url}"\npoll_interval_ms = 100\n'
+                             f'photo_decoder = "{tmp_path / "libgone.so"}"\n')
+    with caplog.at_level(logging.WARNING):
+        service = ReaderService.from_settings(settings, on_event=events.append, clock=clock)
+        clock.advance(service.poll_once())
+        assert [type(e) for e in events] == [ReaderOnline]
+        model.place(1)
+        card = _poll_until_card(service, clock, events).card
     assert "photos will not be decoded" in caplog.text and "does not exist" in caplog.text
     assert card.photo_bmp == b"" and len(card.photo_wlt) == 1024

