@@ -37,6 +37,15 @@ def test_tiles_are_pictures_and_the_card_arrow_points_to_the_reader(make_kiosk, 
 
     hint = app.screen.ids.card_picture
     assert hint.side == side and list(hint.arrow_direction) == arrow
+    # and the drawn arrow head really points that way: from the middle of its base to its tip
+    from kivy.graphics import Triangle
+
+    head = [i for i in hint.canvas.children if isinstance(i, Triangle)][-1].points
+    corners = list(zip(head[0::2], head[1::2], strict=True))
+    tip = corners[-1] if side != "below" else min(corners, key=lambda c: c[1])
+    base = [c for c in corners if c != tip]
+    dx, dy = tip[0] - (base[0][0] + base[1][0]) / 2, tip[1] - (base[0][1] + base[1][1]) / 2
+    assert (round(dx / max(abs(dx), abs(dy))), round(dy / max(abs(dx), abs(dy)))) == tuple(arrow)
     assert "身份证" not in [getattr(w, "text", "") for w in app.screen.ids.card_hint.walk(restrict=True)]  # no word-box
     assert any(place in getattr(w, "text", "") for w in app.screen.ids.card_hint.walk(restrict=True))
     driver.pump(frames=1)
