@@ -36,7 +36,7 @@ def _report(args: argparse.Namespace, ctx: Context) -> int:
 
     from config.cli import CommandError
     from config.fonts import FontNotFoundError, find_cjk_font
-    from content.stats_report import month_report, parse_month, write_report
+    from content.stats_report import COLUMNS, month_report, parse_month, write_report
 
     try:
         month = parse_month(args.month)
@@ -49,7 +49,7 @@ def _report(args: argparse.Namespace, ctx: Context) -> int:
     except FontNotFoundError:
         font = None
     files = write_report(report, Path(args.out), font)
-    total = dict(zip(("登记合计", "打印合计", "自助机使用"), (report.total[5], report.total[8], report.total[9]), strict=True))
+    total = {name: report.total[COLUMNS.index(name)] for name in ("登记合计", "打印合计", "自助机使用")}
     ctx.emit({"month": args.month, "files": [str(f) for f in files], "total": total},
              f"{args.month} 服务成效：登记 {total['登记合计']} 人次，打印 {total['打印合计']} 张，"
              f"自助机使用 {total['自助机使用']} 次\n" + "\n".join(f"  {f}" for f in files))

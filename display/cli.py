@@ -2,6 +2,8 @@
 
 With ``--run-seconds`` the board stops by itself (exit 0) and with ``--screenshot-dir`` it
 saves a picture of each segment it shows, upright: that is how the demo runs it under Xvfb.
+``--run-segments N`` stops it once N segments were shown and pictured, however slow the
+machine (staff checking a board, the tests).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-fps", type=int, help="frame-rate cap (default: the profile's)")
     parser.add_argument("--screenshot-dir", type=Path, help="save a picture of each segment shown here")
     parser.add_argument("--run-seconds", type=float, help="stop after this many seconds (exit 0)")
+    parser.add_argument("--run-segments", type=int,
+                        help="with --screenshot-dir: stop once this many segments were shown and pictured (exit 0)")
     parser.set_defaults(handler=_display)
 
 
@@ -39,6 +43,8 @@ def _display(args: argparse.Namespace, ctx: Context) -> int:
         raise CommandError(str(exc), exitcodes.USAGE) from None
     if args.run_seconds is not None and args.run_seconds <= 0:
         raise CommandError("--run-seconds must be more than 0", exitcodes.USAGE)
+    if args.run_segments is not None and (args.run_segments <= 0 or args.screenshot_dir is None):
+        raise CommandError("--run-segments needs --screenshot-dir and must be more than 0", exitcodes.USAGE)
     if screen.display:
         os.environ["DISPLAY"] = screen.display
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
@@ -54,7 +60,8 @@ def _display(args: argparse.Namespace, ctx: Context) -> int:
     configure_kivy(profile, fullscreen=screen.fullscreen)
     from display.player import run_board
 
-    app = run_board(settings, profile, screenshot_dir=args.screenshot_dir, run_seconds=args.run_seconds)
+    app = run_board(settings, profile, screenshot_dir=args.screenshot_dir, run_seconds=args.run_seconds,
+                    run_segments=args.run_segments)
     if args.screenshot_dir is not None:
         ctx.emit({"screenshots": [str(p) for p in app.screenshots], "switches": app.switches},
                  "\n".join(str(p) for p in app.screenshots) or "no screenshots")

@@ -97,7 +97,7 @@ class BoardApp(App):
 
     def __init__(self, settings: Any, profile: Profile, *, clock: BoardClock | None = None, store: Any = None,
                  screenshot_dir: Path | None = None, run_seconds: float | None = None, poll_s: float = 2.0,
-                 tick_s: float = 1.0, probe: bool = False, **kwargs: Any) -> None:
+                 tick_s: float = 1.0, probe: bool = False, run_segments: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.settings = settings
         self.profile = profile
@@ -106,6 +106,7 @@ class BoardApp(App):
         self.font_path = find_cjk_font(settings.ui.font)
         self.screenshot_dir = Path(screenshot_dir) if screenshot_dir else None
         self.run_seconds = run_seconds
+        self.run_segments = run_segments  # stop once this many segments were shown (and pictured)
         self.poll_s = poll_s
         self.tick_s = tick_s
         self.paged = profile.motion == "paged"
@@ -699,7 +700,11 @@ class BoardApp(App):
         name = f"{len(self.screenshots) + 1:02d}-{self.profile.name}-{segment.item_kind}.png"
         path = self.screenshot_dir / name  # type: ignore[operator]
         self.screenshots.append(path)
-        self.probe.capture(path, self.profile.rotation)
+        self.probe.capture(path, self.profile.rotation, done=self._pictured)
+
+    def _pictured(self, _path: Path) -> None:
+        if self.run_segments is not None and len(self.screenshots) >= self.run_segments:
+            Clock.schedule_once(lambda _dt: self.stop(), 0)
 
     # -- reporting -----------------------------------------------------------------------
 

@@ -4,7 +4,9 @@
 ``gunicorn 'content.hub.wsgi:application()'`` with ``YIZHAN_HUB_HOME`` (and
 ``YIZHAN_HUB_DATABASE_URL``) in its environment (``deploy/hub/``). The schema is migrated
 once in the master process before any worker starts; each worker then builds its own app
-(and its own database pool: connections never cross a fork).
+(and its own database pool: connections never cross a fork) and its own console scheduler
+(scheduled publishing, the daily retention purge): the jobs are claimed in the database, so
+each runs exactly once per hub however many workers poll (``content.hub.console``).
 """
 
 from __future__ import annotations
@@ -21,9 +23,12 @@ from content.hub.db import database_url, make_engine, migrate
 def application(home: str | None = None, database: str | None = None) -> Any:
     """The WSGI app for ``gunicorn 'content.hub.wsgi:application()'`` (settings from the environment)."""
     from content.hub.app import create_app
+    from content.hub.console import start_scheduler
 
     home_dir = Path(home or os.environ.get("YIZHAN_HUB_HOME") or "hub")
-    return create_app(home_dir, feeds_dir=os.environ.get("YIZHAN_HUB_FEEDS") or None, database_url=database)
+    app = create_app(home_dir, feeds_dir=os.environ.get("YIZHAN_HUB_FEEDS") or None, database_url=database)
+    start_scheduler(app)
+    return app
 
 
 def prepare(home: str | Path, database: str | None = None) -> str:
@@ -44,8 +49,10 @@ class HubGunicorn(BaseApplication):
 
     def __init__(self, home: str | Path, *, database: str | None = None, feeds: str | Path | None = None,
                  host: str = "127.0.0.1", port: int = 8080, workers: int = 2, threads: int = 4,
-                 timeout: int = 30, extra: dict[str, Any] | None = None) -> None:
+                 timeout: int = 30, scheduler_interval_s: float = 30.0,
+                 extra: dict[str, Any] | None = None) -> None:
         self.home = Path(home)
+        self.scheduler_interval_s = scheduler_interval_s
         self.database = database
         self.feeds = feeds
         self.options = {
@@ -73,8 +80,12 @@ class HubGunicorn(BaseApplication):
 
     def load(self) -> Any:
         from content.hub.app import create_app
+        from content.hub.console import start_scheduler
 
-        return create_app(self.home, feeds_dir=self.feeds, database_url=self.database)
+        # Runs in each worker after the fork (no preload): its own pool and scheduler thread.
+        app = create_app(self.home, feeds_dir=self.feeds, database_url=self.database)
+        start_scheduler(app, self.scheduler_interval_s)
+        return app
 
 
 def serve_workers(home: str | Path, *, database: str | None = None, feeds: str | Path | None = None,

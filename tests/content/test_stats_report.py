@@ -52,14 +52,14 @@ def test_month_report_files(station, tmp_path, capsys) -> None:
     stem = f"服务成效-{settings.station.id}-2026-11"
     with (out / f"{stem}.csv").open(encoding="utf-8-sig") as f:
         rows = list(csv.reader(f))
-    assert rows[0][:6] == ["日期", "求职登记", "培训需求登记", "返乡登记", "零工登记", "登记合计"]
+    assert rows[0][:7] == ["日期", "求职登记", "培训需求登记", "返乡登记", "零工登记", "失业登记", "登记合计"]
     assert len(rows) == 1 + 30 + 1
-    assert rows[3][:6] == ["2026-11-03", "1", "0", "0", "1", "2"]
-    assert rows[17][0] == "2026-11-17" and rows[17][8:10] == ["1", "4"]
-    assert rows[-1] == ["合计", "1", "0", "0", "1", "2", "1", "0", "1", "4", "0"]
+    assert rows[3][:7] == ["2026-11-03", "1", "0", "0", "1", "0", "2"]
+    assert rows[17][0] == "2026-11-17" and rows[17][9:11] == ["1", "4"]
+    assert rows[-1] == ["合计", "1", "0", "0", "1", "0", "2", "1", "0", "1", "4", "0"]
     sheet = load_workbook(out / f"{stem}.xlsx").active
     assert "服务成效表（2026年11月）" in sheet["A1"].value
-    assert [c.value for c in sheet[sheet.max_row]] == ["合计", 1, 0, 0, 1, 2, 1, 0, 1, 4, 0]
+    assert [c.value for c in sheet[sheet.max_row]] == ["合计", 1, 0, 0, 1, 0, 2, 1, 0, 1, 4, 0]
     with Image.open(out / f"{stem}.png") as chart:
         assert chart.size == (1400, 700)
         # the bars of the 3rd and the 17th are drawn in the series' colours

@@ -103,8 +103,10 @@ def test_retention_purges_old_registrations_whether_handed_over_or_not(console: 
     assert "person" not in payloads["C00000"] and payloads["C00001"]["person"]["name"] == "钱七妹"
 
 
-def test_the_command_line_exports_acknowledges_and_purges(console: Console, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_the_command_line_exports_acknowledges_and_purges(console: Console, tmp_path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     _ingest(console, 2)
+    # The command line finds the hub's database as a deployment would: from the environment.
+    monkeypatch.setenv("YIZHAN_HUB_DATABASE_URL", console.database_url)
     home = str(console.home)
     out = tmp_path / "out"
     out.mkdir()

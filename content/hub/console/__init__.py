@@ -186,24 +186,28 @@ def dashboard() -> Any:
 
 def start_scheduler(app: Flask, interval_s: float = 30.0) -> threading.Event:
     """Every ``interval_s`` run due scheduled publications, and once a day purge registrations
-    past the retention limit (``yizhan hub serve``); set the returned event to stop."""
-    from content.hub.console.publishing import run_due
-    from content.hub.handoff import purge_expired
-
+    past the retention limit; set the returned event to stop. Every hub process may run one
+    (``yizhan hub serve`` its own, each gunicorn worker its own): jobs are claimed in the
+    database, so each runs exactly once per hub however many schedulers poll."""
     ctx: Console = app.extensions["console"]
     stop = threading.Event()
-    purged_on: list[dt.date] = []
 
     def tick() -> None:
         while not stop.wait(interval_s):
             try:
-                run_due(ctx.engine, ctx.home, ctx.feeds_dir, ctx.now())
-                today = ctx.now().astimezone().date()
-                if today not in purged_on:
-                    purge_expired(ctx.engine, ctx.retention_days, "定时清除", ctx.now(), vault=ctx.vault)
-                    purged_on[:] = [today]
+                run_scheduled(ctx)
             except Exception:  # a failed round is recorded per schedule; keep ticking
                 app.logger.exception("scheduled console round failed")
 
     threading.Thread(target=tick, name="console-scheduler", daemon=True).start()
     return stop
+
+
+def run_scheduled(ctx: Console) -> None:
+    """One scheduler round: due publications, then today's retention purge if nobody ran it yet."""
+    from content.hub.console.publishing import claim_daily, run_due
+    from content.hub.handoff import purge_expired
+
+    run_due(ctx.engine, ctx.home, ctx.feeds_dir, ctx.now())
+    if claim_daily(ctx.engine, "daily_purge", ctx.now().astimezone().date()):
+        purge_expired(ctx.engine, ctx.retention_days, "定时清除", ctx.now(), vault=ctx.vault)

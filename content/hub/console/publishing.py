@@ -156,6 +156,8 @@ def run_due(engine: Engine, home: Path, feeds_dir: Path, now: dt.datetime) -> li
                                                            schedules.c.due_at <= iso(now))
                                 .order_by(schedules.c.due_at)))
     for row in due:
+        if not claim_schedule(engine, row.id):
+            continue  # another worker's scheduler took it first
         try:
             the_plan, version = publish_group(engine, home, feeds_dir, row.feed_id, row.by_user, now,
                                               only_if_changed=True)
@@ -168,3 +170,27 @@ def run_due(engine: Engine, home: Path, feeds_dir: Path, now: dt.datetime) -> li
         audit_engine(engine, iso(now), row.by_user, "定时发布", row.feed_id, text)
         done.append((row.id, text))
     return done
+
+
+# Several schedulers may poll the same database (one per gunicorn worker, or a second hub
+# process): each job is claimed by a conditional UPDATE, which the database applies to one
+# transaction only, so exactly one of them runs it. Plain SQL: no advisory locks, no
+# SELECT ... FOR UPDATE SKIP LOCKED, so SQLite, PostgreSQL and openGauss/KingbaseES all do.
+def claim_schedule(engine: Engine, schedule_id: int) -> bool:
+    """Move a waiting schedule to running; True only for the one caller that did."""
+    with engine.begin() as conn:
+        claimed = conn.execute(schedules.update().where(schedules.c.id == schedule_id,
+                                                        schedules.c.state == "waiting")
+                               .values(state="running"))
+    return claimed.rowcount == 1
+
+
+def claim_daily(engine: Engine, job: str, day: dt.date) -> bool:
+    """Mark ``job`` (a console_watermarks row) as run on ``day``; True only for the first caller that day."""
+    from content.hub.console.schema import watermarks
+
+    stamp = day.year * 10000 + day.month * 100 + day.day
+    with engine.begin() as conn:
+        claimed = conn.execute(watermarks.update().where(watermarks.c.name == job, watermarks.c.upto < stamp)
+                               .values(upto=stamp))
+    return claimed.rowcount == 1

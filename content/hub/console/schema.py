@@ -159,7 +159,7 @@ schedules = sa.Table(
     sa.Column("feed_id", S(64), nullable=False),
     sa.Column("due_at", S(40), nullable=False),
     sa.Column("by_user", S(64), nullable=False),
-    sa.Column("state", S(16), nullable=False, server_default="waiting"),  # waiting / done / failed / cancelled
+    sa.Column("state", S(16), nullable=False, server_default="waiting"),  # waiting / running / done / failed / cancelled
     sa.Column("result", S(500), nullable=False, server_default=""),
     sa.Index("console_schedules_due", "state", "due_at"),
 )
@@ -229,4 +229,8 @@ CREATE INDEX console_registrations_by_station_kind ON console_registrations (sta
 CREATE INDEX console_service_counts_month_rows ON console_service_counts (month, station_id, metric, n)
 """
 
-MIGRATIONS = register(Migrations("console", [_create_all, _STEP2]))
+# Step 3: the day the retention purge last ran, claimed by one worker per day (see
+# publishing.claim_daily) so that gunicorn's N schedulers purge once, not N times.
+_STEP3 = "INSERT INTO console_watermarks (name, upto) VALUES ('daily_purge', 0)"
+
+MIGRATIONS = register(Migrations("console", [_create_all, _STEP2, _STEP3]))
