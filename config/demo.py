@@ -27,6 +27,7 @@ from config.cli import CommandError, Context
 from config.netutil import free_port, wait_for_port
 from config.settings import hash_pin
 from config.xvfb import VirtualDisplay, start_xvfb
+from display.profiles import PROFILES  # plain data, no Kivy
 
 # The console's two demo users: username -> (password, name, roles).
 CONSOLE_USERS = {"bianji": ("bianji2026", "张编辑", ("editor", "registrar")),
@@ -85,6 +86,8 @@ staff_pin_hash = "{pin_hash}"
 read_aloud = false
 """
 DEMO_PIN = "2468"
+# Board profiles the headless demo also plays, for their screenshots (tv-1080p is the main board).
+EXTRA_BOARD_PROFILES = ("tv-portrait", "led-panel", "led-strip")
 FEED_ID = "gy-yunyan"
 
 
@@ -269,6 +272,18 @@ def _demo(args: argparse.Namespace, ctx: Context) -> int:
             board_env["DISPLAY"], kiosk_env["DISPLAY"] = board_x.display, kiosk_x.display
         board = procs.start("board", [*py, "display", "--screenshot-dir", str(shots / "board"), *run],
                             env=board_env, log=logs / "board.log")
+        boards = [("board", board)]
+        if headless:
+            # The other board profiles play the same feed beside it, each in a virtual screen of its
+            # own size, at a low frame cap (a screenshot per segment needs no smooth motion).
+            for name in EXTRA_BOARD_PROFILES:
+                profile = PROFILES[name]
+                screen = start_xvfb(profile.width, profile.height)
+                procs.xvfbs.append(screen)
+                boards.append((f"board {name}", procs.start(
+                    f"board-{name}", [*py, "display", "--profile", name, "--max-fps", "8",
+                                      "--screenshot-dir", str(shots / f"board-{name}"), *run],
+                    env={**env, "DISPLAY": screen.display}, log=logs / f"board-{name}.log")))
         kiosk_args = ["--screenshot-dir", str(shots / "kiosk"), "--idcard-control", control_port]
         if headless:
             kiosk_args += ["--script", "demo"]
@@ -285,12 +300,13 @@ def _demo(args: argparse.Namespace, ctx: Context) -> int:
                                          args=(f"http://127.0.0.1:{hub_port}/", shots / "hub", out, delivered))
         console_shots.start()
         deadline = started + seconds + 60 if seconds else None
-        while (board.poll() is None or kiosk.poll() is None) and (deadline is None or time.monotonic() < deadline):
+        watched = [*boards, ("kiosk", kiosk)]
+        while (any(p.poll() is None for _n, p in watched)
+               and (deadline is None or time.monotonic() < deadline)):
             if hub.poll() is not None:
                 raise CommandError(f"the hub stopped (exit {hub.returncode}); see {logs}/hub.log")
             time.sleep(0.25)
-        failed = [(name, p.returncode) for name, p in (("board", board), ("kiosk", kiosk))
-                  if p.poll() not in (None, 0)]
+        failed = [(name, p.returncode) for name, p in watched if p.poll() not in (None, 0)]
         if failed:
             raise CommandError(", ".join(f"the {n} failed (exit {c})" for n, c in failed) + f"; see {logs}")
         print("6/6 delivering what residents registered; console screenshots")

@@ -109,6 +109,33 @@ def check_printer(settings: Settings) -> Check:
         return Check(name, "fail", f"{printer.host}:{printer.port} not reachable ({exc.strerror or exc})")
 
 
+def check_audio(settings: Settings) -> Check:
+    """Speak two words with the kiosk's read-aloud command: a missing sound card fails here, for
+    staff (espeak-ng exits 0 without one, so its ALSA errors are what tells)."""
+    import shlex
+    import subprocess
+
+    from kiosk.tts import NO_AUDIO_MARKERS  # plain Python, no Kivy
+
+    name = "sound output"
+    argv = shlex.split(settings.kiosk.tts_command) if settings.kiosk.tts_command else []
+    if not settings.kiosk.read_aloud or not argv:
+        return Check(name, "skip", "read-aloud disabled in settings")
+    if shutil.which(argv[0]) is None:
+        return Check(name, "fail", f"{argv[0]} not installed (朗读 cannot work)")
+    try:
+        done = subprocess.run([*argv, "声音测试"], stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return Check(name, "fail", f"{argv[0]} did not finish: {exc}")
+    errors = done.stderr.decode("utf-8", "replace")
+    if done.returncode != 0 or any(marker in errors for marker in NO_AUDIO_MARKERS):
+        lines = errors.strip().splitlines() or [f"exit code {done.returncode}"]
+        # ALSA's own words ("Unknown PCM default", "cannot find card '0'") say more than espeak-ng's last line
+        telling = [line for line in lines if "Unknown PCM" in line or "cannot find card" in line] or lines[-1:]
+        return Check(name, "fail", f"no audio device: 朗读 cannot be heard ({telling[-1].strip()[-100:]})")
+    return Check(name, "ok", f"{argv[0]} spoke a test phrase")
+
+
 def check_storage(settings: Settings) -> Check:
     data_dir = settings.storage.data_dir
     try:
@@ -213,7 +240,7 @@ def check_clock(settings: Settings, now: dt.datetime | None = None) -> Check:
     return Check("clock", "ok", f"{now:%Y-%m-%d %H:%M}")
 
 
-CHECKS = (check_font, check_display, check_reader, check_printer, check_storage, check_hub, check_transport,
+CHECKS = (check_font, check_display, check_reader, check_printer, check_audio, check_storage, check_hub, check_transport,
           check_feed, check_media, check_clock, check_units, check_udev, check_release)
 
 

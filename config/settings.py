@@ -196,6 +196,7 @@ class KioskSettings(_Section):
     read_aloud: bool = True
     tts_command: str = "espeak-ng -v cmn -s 140"
     staff_pin_hash: str = ""
+    reader_side: Literal["right", "left", "below"] = "below"  # where the card reader sits, seen from the resident
 
     @field_validator("staff_pin_hash")
     @classmethod

@@ -485,8 +485,11 @@ TRAINING_VIDEO_FPS = 2
 
 
 def sample_courses(media_dir: Path, *, seconds: float = 3.0, size: tuple[int, int] = (320, 240),
-                   fps: int = 10) -> list[Course]:
-    """Two short training videos and thumbnails written into ``media_dir``; their Course records."""
+                   fps: int = 10, narrate: bool = False) -> list[Course]:
+    """Two training videos and thumbnails written into ``media_dir``; their Course records.
+
+    With ``narrate`` each slide's line is spoken (espeak-ng) as the slide appears, and the sound
+    is muxed in with ffmpeg (mono AAC at 16 kbit/s: a 150 s video stays a few hundred KB)."""
     media_dir = Path(media_dir)
     media_dir.mkdir(parents=True, exist_ok=True)
     courses = []
@@ -500,7 +503,10 @@ def sample_courses(media_dir: Path, *, seconds: float = 3.0, size: tuple[int, in
             return _with_progress(slides[line], i / max(1, seconds * fps - 1))
 
         frames = [frame(i) for i in range(int(seconds * fps))]
-        video = _store_media(media_dir, _encode_video(frames, size, fps), "mp4", "video/mp4")
+        data = _encode_video(frames, size, fps)
+        if narrate:
+            data = _with_narration(data, [f"{title}。{lines[0]}", *lines[1:]], seconds)
+        video = _store_media(media_dir, data, "mp4", "video/mp4")
         thumb = _store_media(media_dir, _png(frames[0]), "png", "image/png")
         courses.append(Course(id=course_id, title=title, category=category, duration_s=max(1, round(seconds)),
                               media=video, thumbnail=thumb, subtitle="\n".join(lines)))
@@ -559,6 +565,53 @@ def _encode_video(frames: list, size: tuple[int, int], fps: int) -> bytes:
         finally:
             writer.close()
         return path.read_bytes()
+
+
+NARRATION_VOICE = ("espeak-ng", "-v", "cmn", "-s", "150")
+NARRATION_BITRATE = "16k"
+
+
+def _narration_wav(lines: list[str], seconds: float, path: Path) -> None:
+    """One WAV as long as the video: each line spoken at the start of its slide, silence between."""
+    import subprocess
+    import wave
+
+    slide_s = seconds / len(lines)
+    params, pcm = None, bytearray()
+    with tempfile.TemporaryDirectory(prefix="yizhan-voice-") as tmp:
+        for i, line in enumerate(lines):
+            part = Path(tmp) / f"{i}.wav"
+            subprocess.run([*NARRATION_VOICE, "-w", str(part), line], check=True, capture_output=True, timeout=60)
+            with wave.open(str(part), "rb") as w:
+                params = params or w.getparams()
+                frame = params.sampwidth * params.nchannels
+                start = round(i * slide_s * params.framerate) * frame
+                pcm.extend(b"\0" * max(0, start - len(pcm)))  # silence up to this slide
+                del pcm[start:]  # a line longer than its slide is cut at the next one
+                pcm.extend(w.readframes(w.getnframes()))
+    assert params is not None
+    total = round(seconds * params.framerate) * params.sampwidth * params.nchannels
+    pcm = pcm[:total] + b"\0" * max(0, total - len(pcm))
+    with wave.open(str(path), "wb") as out:
+        out.setparams(params)
+        out.writeframes(bytes(pcm))
+
+
+def _with_narration(video: bytes, lines: list[str], seconds: float) -> bytes:
+    """``video`` with the spoken ``lines`` as an AAC sound track (ffmpeg copies the video stream)."""
+    import subprocess
+
+    with tempfile.TemporaryDirectory(prefix="yizhan-narrate-") as tmp:
+        silent, voice, out = Path(tmp) / "silent.mp4", Path(tmp) / "voice.wav", Path(tmp) / "narrated.mp4"
+        silent.write_bytes(video)
+        _narration_wav(lines, seconds, voice)
+        # bit-exact flags and no metadata: the same slides give the same bytes (and content hash)
+        subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(silent), "-i", str(voice),
+                        "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "aac", "-b:a", NARRATION_BITRATE,
+                        "-ac", "1", "-ar", "16000", "-threads", "1", "-map_metadata", "-1",
+                        "-fflags", "+bitexact", "-flags:a", "+bitexact", "-movflags", "+faststart", str(out)],
+                       check=True, capture_output=True, timeout=300)
+        return out.read_bytes()
 
 
 def _png(image) -> bytes:

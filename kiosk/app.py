@@ -51,6 +51,7 @@ from kiosk.widgets import common as _common  # noqa: F401 - registers the shared
 from kiosk.widgets import keyboard as _keyboard  # noqa: F401
 from kiosk.widgets import keypad as _keypad  # noqa: F401
 from kiosk.widgets import load_kv
+from kiosk.widgets import pictos as _pictos  # noqa: F401 - Pictogram, CardHint
 
 log = logging.getLogger("kiosk")
 HERE = Path(__file__).parent
@@ -60,6 +61,9 @@ STAFF_TAP_WINDOW_S = 4.0
 ATTRACT_PERIOD_S = 6.0
 RATING_SHOWN_S = 30.0  # 好差评 closes by itself: it never stands between the next resident and the kiosk
 RATING_PROMPT = "请您为这次服务评价：非常满意，满意，基本满意，不满意，非常不满意。点一下就可以，也可以跳过。"
+
+
+READER_PLACES = {"below": "屏幕下方", "right": "屏幕右边", "left": "屏幕左边"}
 
 
 class StaffCorner(Label):
@@ -185,11 +189,17 @@ class KioskApp(App):
     resident_text = StringProperty("")
     reader_text = StringProperty("请放身份证：放在屏幕下方的感应区")
     reader_level = StringProperty("info")
+    reader_place = StringProperty("屏幕下方")  # where the card reader is, in words (kiosk.reader_side)
     reader_state_text = StringProperty("读卡器：正在连接")
     speaking = BooleanProperty(False)
     wide = BooleanProperty(False)  # a landscape window: banners keep to one line, the resident bar joins the bottom bar
     voice_available = BooleanProperty(False)
     history = ListProperty([])
+
+    def on_reader_text(self, _app: Any, text: str) -> None:
+        # status.py words the prompt for the usual reader below the screen; this station's may be beside it.
+        if self.reader_place != "屏幕下方" and "屏幕下方" in text:
+            self.reader_text = text.replace("屏幕下方", self.reader_place)
 
     def __init__(self, settings: Any, services: Any = None, *, kiosk_mode: bool | None = None,
                  **kwargs: Any) -> None:
@@ -206,6 +216,8 @@ class KioskApp(App):
         self.idle = IdleClock(settings.kiosk.idle_timeout_s, settings.kiosk.countdown_s)
         self.voice = ReadAloud(settings.kiosk.tts_command, enabled=settings.kiosk.read_aloud)
         self.theme = Theme(elder=settings.kiosk.elder_mode)
+        self.reader_place = READER_PLACES[settings.kiosk.reader_side]
+        self.on_reader_text(self, self.reader_text)
         self.counts: dict[str, int] = {}
         self.errors_handled = 0
         self.stopped = False

@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 # What espeak-ng (through ALSA/PortAudio) writes when there is no sound card: it still exits 0.
 _NO_AUDIO = ("Unknown PCM", "cannot find card", "audio open error", "No such file or directory",
              "Connection refused", "snd_pcm_open")
+NO_AUDIO_MARKERS = _NO_AUDIO  # also read by ``yizhan doctor`` (config/doctor.py)
 MAX_CHARS = 1200  # a screen's worth; keeps the command line bounded
 # Phone numbers are read digit by digit, as people say them (not as one big number).
 _PHONE = re.compile(r"(?<!\d)(?:0\d{2,3}-?\d{5,8}|1[3-9]\d{9}|123\d{2})(?!\d)")

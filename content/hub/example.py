@@ -1,10 +1,10 @@
 """The example source folder (``content/hub/example/``) and how it is made.
 
 ``yizhan hub example OUT_DIR`` writes a small source folder from the sample content: jobs,
-policies, events, announcements, one training course (a tiny video and its thumbnail) and
+policies, events, announcements, two narrated training courses (150 s slide videos with a spoken track, and thumbnails) and
 a ``board_schedule`` document. The committed example was made with::
 
-    yizhan hub example content/hub/example --date 2026-11-22
+    yizhan hub example content/hub/example --date 2026-11-30
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from content.model import ContentSet
 from content.source import write_source_folder
 
 EXAMPLE_DIR = Path(__file__).parent / "example"
-EXAMPLE_DATE = dt.date(2026, 11, 22)  # the day the committed example was written for
+EXAMPLE_DATE = dt.date(2026, 11, 30)  # the day the committed example was written for
 
 
 def example_board_schedule() -> dict[str, Any]:
@@ -54,10 +54,11 @@ def write_example(out: str | Path, *, jobs: int = 40, origin: tuple[float, float
     content.jobs = [j.model_copy(update={"valid_until": max(j.valid_until, until)}) for j in content.jobs]
     out = Path(out)
     with tempfile.TemporaryDirectory(prefix="yizhan-example-") as tmp:
-        # Two training videos of real length (slides at two frames a second: ~60 KB each), so
-        # that the kiosk's video screen and the board's video segment can be judged.
+        # Two narrated training videos of real length (slides at two frames a second and a
+        # 16 kbit/s spoken track), so that the kiosk's video screen and the board's video
+        # segment can be judged with sound.
         content.courses = sample_courses(Path(tmp), seconds=video_seconds or TRAINING_VIDEO_SECONDS,
-                                         size=(320, 240), fps=TRAINING_VIDEO_FPS)
+                                         size=(320, 240), fps=TRAINING_VIDEO_FPS, narrate=True)
         content.documents["board_schedule"] = example_board_schedule()
         if out.exists():
             shutil.rmtree(out)

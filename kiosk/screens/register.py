@@ -59,7 +59,7 @@ class RegisterScreen(KioskScreen):
 
     def speech(self) -> str:
         if not self.present:
-            return "登记需要您的身份证。请把身份证放在屏幕下方的感应区。没有身份证，请到窗口找工作人员。"
+            return f"登记需要您的身份证。请把身份证放在{self.app.reader_place}的感应区。没有身份证，请到窗口找工作人员。"
         if self.problem:
             return self.problem
         return "请选择要办的登记：" + "，".join(f"{title}，{blurb}" for _, title, blurb in self.choices)

@@ -57,7 +57,7 @@ class ResidentScreen(KioskScreen):
 
     def speech(self) -> str:
         if not self.present:
-            return "请把身份证放在屏幕下方的感应区。"
+            return f"请把身份证放在{self.app.reader_place}的感应区。"
         lines = [self.greeting]
         if self.problem:
             lines.append(self.problem)

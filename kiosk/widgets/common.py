@@ -217,9 +217,9 @@ class ChoiceGroup(StackLayout):
 
 
 class Tile(ButtonBehavior, BoxLayout):
-    """A home-screen tile: a big character badge, a label and a count line."""
+    """A home-screen tile: a drawn pictogram (kiosk/widgets/pictos.py), a label and a count line."""
 
-    badge = StringProperty("")
+    icon = StringProperty("jobs")
     label = StringProperty("")
     note = StringProperty("")
     role = OptionProperty("primary", options=ROLES)

@@ -31,9 +31,9 @@ def test_the_example_folder_reads_whole_and_small() -> None:
     assert [r for r in rejections if not r.clipped] == []
     assert len(content.jobs) == 40
     assert content.policies and content.events and content.announcements
-    assert len(content.courses) == 1 and len(media) == 2  # a video and its thumbnail
+    assert len(content.courses) == 2 and len(media) == 4  # two narrated videos and their thumbnails
     assert "board_schedule" in content.documents
-    assert sum(p.stat().st_size for p in media.values()) < 64 * 1024
+    assert sum(p.stat().st_size for p in media.values()) < 512 * 1024
     feed_id, scope, title = read_feed_info(EXAMPLE_DIR)
     assert feed_id == "gy-yunyan" and scope == Scope(regions=["520103"]) and title
 

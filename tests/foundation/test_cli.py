@@ -124,3 +124,22 @@ def test_command_error_under_python_m_has_no_traceback(station) -> None:
                              "jobs", "show", "no-such-job"], capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
+
+
+def test_doctor_sound_check_fails_without_an_audio_device(tmp_path, monkeypatch) -> None:
+    """Real espeak-ng through ALSA: a default device that exists (ALSA's null sink) passes; none fails."""
+    from config.doctor import check_audio
+    from config.settings import parse_settings
+
+    base = '[station]\nid="s"\nname="测试站点"\nlatitude=1\nlongitude=1\n'
+    settings = parse_settings(base)
+    works, missing = tmp_path / "null.conf", tmp_path / "none.conf"
+    works.write_text("pcm.!default { type null }\n", encoding="utf-8")
+    missing.write_text("", encoding="utf-8")
+    monkeypatch.setenv("ALSA_CONFIG_PATH", str(works))
+    assert check_audio(settings).status == "ok"
+    monkeypatch.setenv("ALSA_CONFIG_PATH", str(missing))
+    bad = check_audio(settings)
+    assert bad.status == "fail" and "no audio device" in bad.detail and "Unknown PCM" in bad.detail
+    assert check_audio(parse_settings(base + '[kiosk]\nread_aloud=false\n')).status == "skip"
+    assert check_audio(parse_settings(base + '[kiosk]\ntts_command="no-such-tts-9"\n')).status == "fail"

@@ -26,6 +26,8 @@ def test_demo_headless_writes_screenshots(tmp_path: Path) -> None:
     # Every window of the station showed something: the board, the kiosk, and a printed slip.
     assert list((shot_dir / "board").glob("*.png")), result.stdout
     assert list((shot_dir / "kiosk").glob("*.png")), result.stdout
+    for profile in ("tv-portrait", "led-panel", "led-strip"):  # every other board profile too
+        assert list((shot_dir / f"board-{profile}").glob("*.png")), profile
     # The kiosk's tour printed slips on the virtual printer, which rendered each one it received.
     slips = sorted((shot_dir / "slips").glob("slip-*.png"))
     assert slips, result.stdout

@@ -344,6 +344,7 @@ def test_idle_countdown_continue_and_reset_forgets_the_resident(kiosk):
 
     driver.until(lambda: app.countdown.active, timeout=5, what="the countdown")
     assert app.countdown.parent is not None and "秒后回到首页" in app.countdown.ids.seconds_label.text
+    assert app.countdown.ids.seconds_label.font_size >= app.theme.title  # heading size, not body text
     assert app.screen_name == "form" and app.session.form.phone == "13800"  # nothing dropped yet
     driver.tap(app.countdown.ids.continue_button)
     assert not app.countdown.active and app.countdown.parent is None
