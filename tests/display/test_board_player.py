@@ -319,9 +319,10 @@ def test_a_still_page_costs_no_redraws_and_scrolling_keeps_to_its_frame_cap(xvfb
 
     run_script(strip, scrolling, timeout=20)
     assert counts["strip"] >= 2  # a continuous marquee moves
-    # capped at the LED's 30 fps: never more frames than the cap allows in the time they took
-    # (a busy machine draws fewer; a frame or two of jitter at the ends is allowed)
-    assert counts["strip"] - 1 <= 30 * counts["strip_s"] + 2
+    # capped at the LED's 30 fps: no more frames than the cap allows in the time they took. A busy
+    # machine draws fewer; Kivy's loop paces frames by sleeping, which lets a few come early, so 10 %
+    # and a frame at each end are allowed (the 36 fps a 30 fps cap once gave would fail this).
+    assert counts["strip"] - 1 <= 1.1 * 30 * counts["strip_s"] + 2
 
 
 def test_continuous_scroll_on_a_tv_keeps_to_the_scroll_cap(xvfb, station) -> None:
