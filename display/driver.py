@@ -32,15 +32,27 @@ def set_loop_fps(fps: float) -> None:
     Clock._max_fps = float(fps)  # noqa: SLF001 - Kivy has no public setter for the running loop's cap
 
 
+#: The sleep resolution Kivy's clock is held to while the loop is capped (see capped_loop_fps).
+LOOP_RESOLUTION_S = 0.001
+
+
 def capped_loop_fps(cap: float) -> float:
     """The loop rate to ask of Kivy so that frames never come faster than ``cap`` a second.
 
-    Kivy's idle() wakes a frame early, as soon as the time left is under 1.8 of its sleep
-    resolution (``undershoot``), so a loop set to 30 ran at 32-36 frames a second. Asking
-    for a period longer by that margin keeps the real rate at or under the cap.
+    Kivy's idle() ends a loop early, as soon as the time left is under 1.8 of its clock
+    resolution (the resolution plus an ``undershoot`` of 0.8 of it). Left to itself that
+    resolution is a third of the loop period, so the earliest a frame may follow the last is
+    0.4 of the period: a machine whose frames take 20 ms never slept at all and drew 43 frames
+    a second on a loop set under 30. :func:`hold_clock_resolution` fixes the resolution at
+    :data:`LOOP_RESOLUTION_S`; asking for a period longer by 1.8 of it makes the earliest next
+    frame exactly ``1 / cap`` after the last.
     """
-    early = 1.8 * float(Clock.get_resolution())
-    return 1.0 / (1.0 / cap + early)
+    return 1.0 / (1.0 / cap + 1.8 * LOOP_RESOLUTION_S)
+
+
+def hold_clock_resolution(held: bool) -> None:
+    """Fix Kivy's clock resolution at :data:`LOOP_RESOLUTION_S` (``held``) or give it back to Kivy."""
+    Clock.clock_resolution = LOOP_RESOLUTION_S if held else -1
 
 
 def loop_fps() -> float:
@@ -150,6 +162,7 @@ class MotionDriver:
         # frames a second through. So the loop itself runs at the cap while the list scrolls.
         loop_fps = min(fps, configured)
         if loop_fps < configured:
+            hold_clock_resolution(True)
             set_loop_fps(capped_loop_fps(loop_fps))
             self._loop_lowered = True
         # a little under the period, so the callback does not miss a loop tick by a hair
@@ -166,6 +179,7 @@ class MotionDriver:
         if self._loop_lowered:
             self._loop_lowered = False
             set_loop_fps(Config.getint("graphics", "maxfps") or 0)
+            hold_clock_resolution(False)
 
     def _frame(self, _dt: float) -> bool | None:
         start = time.perf_counter()
