@@ -56,6 +56,8 @@ class _PreparedJobs:
     prefix_jobs: dict[str, dict[str, int]] = field(
         default_factory=lambda: {"title": {}, "other": {}})  # jobs with each mask prefix, by field
     bits: list[tuple[str, bytes]] = field(default_factory=list)  # rows of content_job_bits
+    title_initials: list[tuple] = field(default_factory=list)  # the rows of `initials` of title terms
+    title_full: list[tuple] = field(default_factory=list)  # the rows of `full` of title terms
 
 
 def _prepare_jobs(jobs: Iterable[Job], origin: tuple[float, float]) -> _PreparedJobs:
@@ -122,6 +124,9 @@ def _prepare_jobs(jobs: Iterable[Job], origin: tuple[float, float]) -> _Prepared
     out.initials.sort()
     out.full.sort()
     out.bits = _job_bits(out.rows)
+    title_tids = {row[_ROW_TITLE_TID] for row in out.rows}
+    out.title_initials = [r for r in out.initials if r[1] in title_tids]
+    out.title_full = [r for r in out.full if r[1] in title_tids]
     for (where, masks), count in mask_counts.items():
         counts = out.prefix_jobs[where]
         for prefix in _mask_prefixes(masks):
@@ -129,26 +134,26 @@ def _prepare_jobs(jobs: Iterable[Job], origin: tuple[float, float]) -> _Prepared
     return out
 
 
-_LETTERS = "abcdefghijklmnopqrstuvwxyz"
-# columns of a content_jobs row (see _prepare_jobs): category, title_m0, other_m0
-_ROW_CATEGORY, _ROW_TITLE_M0, _ROW_OTHER_M0 = 4, 19, 21
+# columns of a content_jobs row (see _prepare_jobs): category, title_tid, title masks, other masks
+_ROW_CATEGORY, _ROW_TITLE_TID, _ROW_TITLE_M, _ROW_OTHER_M = 4, 16, 19, 21
 
 
 def _job_bits(rows: list[tuple]) -> list[tuple[str, bytes]]:
-    """The rows of ``content_job_bits`` for the job rows of a content set (bit n = job n, little-endian)."""
+    """The rows of ``content_job_bits`` for the job rows of a content set (bit n = job n, little-endian):
+    for every one- and two-letter syllable prefix (textsearch.MASK_PREFIXES), the jobs whose title
+    ("title:ba") or employer or category ("other:ba") has a character read with it; each category's
+    jobs ("category:保洁"); every job ("all")."""
     size = (len(rows) + 1 + 7) // 8  # bit 0 unused: jobs are numbered from 1
     sets: dict[str, bytearray] = {}
-    # one-letter prefixes are the first 26 mask bits of column 0 (textsearch.MASK_PREFIXES)
-    letter_bits = [(letter, textsearch.mask_slot(letter)[1]) for letter in _LETTERS]  # type: ignore[index]
-    by_mask: dict[tuple[str, int], list[int]] = {}
+    by_mask: dict[tuple[str, Any], list[int]] = {}
     for row in rows:
         n = row[0]
-        for where, col in (("title", _ROW_TITLE_M0), ("other", _ROW_OTHER_M0)):
-            by_mask.setdefault((where, row[col] & 0x3FFFFFF), []).append(n)
-        by_mask.setdefault(("category", row[_ROW_CATEGORY]), []).append(n)  # type: ignore[arg-type]
+        for where, col in (("title", _ROW_TITLE_M), ("other", _ROW_OTHER_M)):
+            by_mask.setdefault((where, (row[col], row[col + 1])), []).append(n)
+        by_mask.setdefault(("category", row[_ROW_CATEGORY]), []).append(n)
     for (where, value), jobs in by_mask.items():
         names = [f"category:{value}"] if where == "category" else \
-            [f"{where}:{letter}" for letter, bit in letter_bits if value & bit]  # type: ignore[operator]
+            [f"{where}:{prefix}" for prefix in _mask_prefixes(value)]
         for name in names:
             bits = sets.get(name)
             if bits is None:
