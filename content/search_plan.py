@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import re
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -472,21 +471,30 @@ class _Found:
 
 
 _BIT = tuple(1 << i for i in range(8))
-_NONZERO = re.compile(rb"[^\x00]")
 
 
 def first_bits(bits: int, k: int) -> list[int]:
-    """The lowest ``k`` set bits of ``bits``, ascending (by bytes: big-int steps copy the whole set)."""
+    """The lowest ``k`` set bits of ``bits``, ascending.
+
+    Taken a window of bits at a time: a step on the whole set copies all of it (12 KB at 100 000 jobs).
+    """
     out: list[int] = []
-    if k <= 0 or not bits:
-        return out
-    data = bits.to_bytes((bits.bit_length() + 7) // 8, "little")
-    for m in _NONZERO.finditer(data):
-        i, b = m.start() * 8, data[m.start()]
-        while b:
-            low = b & -b
-            out.append(i + low.bit_length() - 1)
-            b ^= low
-        if len(out) >= k:
-            return out[:k]
+    offset = 0
+    while bits and len(out) < k:
+        window = bits & _WINDOW_MASK
+        if not window:  # skip to the window of the lowest set bit
+            skip = ((bits & -bits).bit_length() - 1) // _WINDOW * _WINDOW
+            bits >>= skip
+            offset += skip
+            continue
+        while window and len(out) < k:
+            low = window & -window
+            out.append(offset + low.bit_length() - 1)
+            window ^= low
+        bits >>= _WINDOW
+        offset += _WINDOW
     return out
+
+
+_WINDOW = 2048
+_WINDOW_MASK = (1 << _WINDOW) - 1

@@ -79,6 +79,8 @@ from content.store_schema import (
     migrate,
 )
 
+# Jobs kept built between searches, per content set (see Store._hits): a few pages' worth of many searches.
+_SHOWN_JOBS = 4096
 # Exactly-on-the-circle jobs count as inside: float rounding must not drop a job at 3.000 km.
 RADIUS_SLACK_KM = 1e-9
 
@@ -531,10 +533,10 @@ class Store:
             plan = self._plan(conn, query, filters)
             found = self._found_by_bits(conn, plan, filters)
             if found is not None:
-                rows = self._bit_rows(conn, found, offset + limit)[offset:offset + limit]
+                rows = self._bit_rows(found, offset + limit)[offset:offset + limit]
             else:
                 rows = plan.fetch(conn, offset + limit)[offset:offset + limit]
-            return self._hits(conn, rows, plan.query)
+            return self._hits(conn, rows, plan.query, plan.generation)
 
     def count_jobs(self, query: str = "", *, radius_km: Radius = DEFAULT_RADIUS, category: str | None = None,
                    kind: str | None = None, when: Literal["today", "week"] | None = None,
@@ -586,20 +588,43 @@ class Store:
                 f"SELECT j.n, j.dist_km, '' FROM content_jobs j WHERE {_open_sql()} "
                 "ORDER BY (j.n > ?), j.published DESC, j.n LIMIT ?",
                 (*_open_params(plan.today), near_limit, limit)).fetchall()
-            return self._hits(conn, [tuple(r) for r in rows], "")
+            return self._hits(conn, [tuple(r) for r in rows], "", plan.generation)
 
-    def _hits(self, conn: sqlite3.Connection, rows: list[tuple[int, float, str | None]], query: str
-              ) -> list[JobHit]:
+    def _hits(self, conn: sqlite3.Connection, rows: list[tuple[int, float | None, str | None]], query: str,
+              generation: str) -> list[JobHit]:
+        """The jobs of ``rows`` (n, distance or None, field matched or None) as hits.
+
+        The jobs shown are kept by their number for the content set (a resident typing key by key, or
+        paging, sees the same jobs again): a page then needs no read of the records, whose lookup and
+        building was most of a search's time.
+        """
         if not rows:
             return []
-        marks = ",".join("?" * len(rows))
-        data = dict(conn.execute(f"SELECT n, data FROM content_job_data WHERE n IN ({marks})",
-                                 [r[0] for r in rows]).fetchall())
+        shown = self._shown_jobs(conn, generation)
+        missing = [r[0] for r in rows if r[0] not in shown]
+        if missing:
+            if len(shown) + len(missing) > _SHOWN_JOBS:
+                shown.clear()
+            marks = ",".join("?" * len(missing))
+            for n, dist, data in conn.execute(
+                    f"SELECT j.n, j.dist_km, d.data FROM content_jobs j JOIN content_job_data d ON d.n = j.n "
+                    f"WHERE j.n IN ({marks})", missing):  # noqa: S608
+                shown[n] = (dist, _load_job(data))
         hits = []
         for n, dist, matched in rows:
-            job = _load_job(data[n])
-            hits.append(JobHit(job, dist, matched if matched is not None else _matched_field(job, query)))
+            stored_dist, job = shown[n]
+            hits.append(JobHit(job, stored_dist if dist is None else dist,
+                               matched if matched is not None else _matched_field(job, query)))
         return hits
+
+    def _shown_jobs(self, conn: sqlite3.Connection, generation: str) -> dict[int, tuple[float, Job]]:
+        """Jobs already shown from the content set ``generation``: n -> (distance, job)."""
+        self._bitset(conn, generation, "all")  # (drops what was kept for an older content set)
+        shown = self._bits.get("shown")
+        if not isinstance(shown, dict):
+            shown = {}
+            self._bits["shown"] = shown  # type: ignore[assignment]
+        return shown
 
     # -- pinyin queries, by bitsets ----------------------------------------------------------------
 
@@ -695,17 +720,14 @@ class Store:
         return found
 
     @staticmethod
-    def _bit_rows(conn: sqlite3.Connection, found: _Found, n: int) -> list[tuple[int, float, str | None]]:
-        """The first ``n`` jobs found by bitsets, title matches first, in ranking order."""
-        picked: list[tuple[int, str | None]] = [(job, "title") for job in first_bits(found.title, n)]
+    def _bit_rows(found: _Found, n: int) -> list[tuple[int, float | None, str | None]]:
+        """The first ``n`` jobs found by bitsets, title matches first, in ranking order (no distance:
+        :meth:`_hits` reads it with the record)."""
+        picked: list[tuple[int, float | None, str | None]] = [(job, None, "title")
+                                                              for job in first_bits(found.title, n)]
         if len(picked) < n:
-            picked += [(job, found.label(job)) for job in first_bits(found.other(), n - len(picked))]
-        if not picked:
-            return []
-        marks = ",".join("?" * len(picked))
-        dist = dict(conn.execute(f"SELECT n, dist_km FROM content_jobs WHERE n IN ({marks})",  # noqa: S608
-                                 [p[0] for p in picked]).fetchall())
-        return [(job, dist[job], label) for job, label in picked]
+            picked += [(job, None, found.label(job)) for job in first_bits(found.other(), n - len(picked))]
+        return picked
 
     def _plan(self, conn: sqlite3.Connection, query: str, f: _Filters) -> _Plan:
         today = f.today or dt.date.today()

@@ -346,3 +346,29 @@ def test_store_upgraded_from_schema_2_searches_its_old_content_then_the_new(tmp_
         assert conn.execute("SELECT count(*) FROM content_py_title_full").fetchone()[0] > 0
         assert tuple(conn.execute("SELECT value FROM content_meta WHERE key = 'job_sets'").fetchone()) == ("3",)
         assert pages(store, MULTI[:12]) == expected
+
+
+def test_first_bits_of_a_job_set() -> None:
+    import random
+
+    from content.search_plan import first_bits
+
+    rng = random.Random(3)
+    for _ in range(200):
+        top = rng.randint(0, 20000)
+        jobs = sorted(rng.sample(range(top + 1), rng.randint(0, min(top + 1, 300))))
+        k = rng.randint(0, 400)
+        assert first_bits(sum(1 << n for n in jobs), k) == jobs[:k]
+
+
+def test_a_job_changed_by_an_apply_is_shown_as_it_now_is(tmp_path: Path) -> None:
+    """Jobs once shown are kept built between searches: an apply that changes one must show the change."""
+    with Store(tmp_path / "s.db", ORIGIN) as store:
+        store.replace_content(ContentSet(jobs=[job("a", "保洁员", employer="城东物业"), job("b", "保安", km=2)]))
+        for query in ("bjy", "保洁", "", "baoj"):
+            assert [(h.job.id, h.job.employer) for h in store.search_jobs(query, radius_km=None, today=TODAY)][:1] \
+                == [("a", "城东物业")]
+        store.replace_content(ContentSet(jobs=[job("a", "保洁员", employer="城西物业"), job("b", "保安", km=2)]))
+        for query in ("bjy", "保洁", "", "baoj"):
+            assert [(h.job.id, h.job.employer) for h in store.search_jobs(query, radius_km=None, today=TODAY)][:1] \
+                == [("a", "城西物业")]
