@@ -2,7 +2,10 @@
 
 A :class:`_Plan` holds a search's normalized query and filter SQL and runs it as a walk over
 the jobs in ranking order, FTS5 lookups (text), pinyin key lookups (:func:`match_terms`) or a
-LIKE scan, whichever is cheaper. :mod:`content.search` holds the pure text functions it uses;
+LIKE scan, whichever is cheaper. A pinyin query with at most a radius and a category is
+answered from job bitsets instead (:class:`_JobSets`, :class:`_Found`): the title terms it
+matches (their own small key tables), then, only if the page is not full or to count, the
+employers and categories. :mod:`content.search` holds the pure text functions it uses;
 :class:`content.store.Store` builds plans inside its read transactions.
 """
 
