@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import sqlalchemy as sa
-from conftest import FEED, Console, post
+from console_kit import FEED, Console, post
 
 from config.netutil import free_port, wait_for_port
 from content.hub.app import create_app
