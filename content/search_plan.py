@@ -340,7 +340,7 @@ class _SetMatch:
 
     def add_range(self, table: str, lo: str, hi: str) -> None:
         self.tids.update(r[0] for r in self.conn.execute(
-            f"SELECT DISTINCT tid FROM {table} WHERE key >= ? AND key < ?", (lo, hi)))
+            f"SELECT tid FROM {table} WHERE key >= ? AND key < ?", (lo, hi)))
 
     def add(self, tids: set[int]) -> None:
         self.tids |= tids

@@ -655,9 +655,10 @@ class Store:
             return None
         sets = self._job_sets(conn, gen)
         title = sets.titles(matched_terms(conn, query, titles=True)) & keep
-        # A query that is a one- or two-letter syllable prefix (ba, zh) has its own bitset; the rest of
-        # its readings (b+a as initials) are looked up. Others are looked up whole.
-        masked = textsearch.mask_slot(query) is not None
+        # A query that is a one- or two-letter syllable prefix (ba, zh), or a longer one common in
+        # employer names (bao), has its own bitset; the rest of its readings (b+a+o as initials) are
+        # looked up. Others are looked up whole.
+        masked = textsearch.mask_slot(query) is not None or self._bitset(conn, gen, f"other:{query}") is not None
         matched: set[int] = set()
 
         def other() -> int:

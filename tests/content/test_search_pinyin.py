@@ -270,7 +270,7 @@ def test_one_letter_queries_same_page_as_the_row_walk(tmp_path: Path) -> None:
 
 # --- longer queries: title terms' own key tables and job bitsets -----------------------------------
 
-MULTI = ("ba", "zh", "sh", "an", "bj", "pg", "cs", "bao", "baoj", "baojie", "kuaidi", "jz", "jiazheng", "yinhang",
+MULTI = ("ba", "zh", "sh", "an", "bj", "pg", "cs", "bao", "kua", "zhan", "xing", "baoj", "baojie", "kuaidi", "jz", "jiazheng", "yinhang",
          "xingzheng", "hz", "zhangyun", "changyun", "bjie", "dgong", "wl", "wy", "lvhua", "nvgong", "cadz", "qqq")
 FILTERS = (dict(radius_km=None), dict(radius_km=3), dict(radius_km=None, category="保洁"),
            dict(radius_km=2, category="物流"))
@@ -304,6 +304,7 @@ def test_longer_queries_same_jobs_by_bitsets_as_by_the_row_walk(tmp_path: Path) 
         store.replace_content(multi_content())
         conn = store._conn()
         assert tuple(conn.execute("SELECT value FROM content_meta WHERE key = 'job_sets'").fetchone()) == ("3",)
+        assert conn.execute("SELECT count(*) FROM content_job_bits WHERE name = 'other:bao'").fetchone()[0] == 1
         titles = conn.execute("SELECT count(DISTINCT tid) FROM content_py_title_full").fetchone()[0]
         assert 0 < titles == conn.execute("SELECT count(DISTINCT title_tid) FROM content_jobs").fetchone()[0]
         fast = pages(store, MULTI)
@@ -331,8 +332,8 @@ def test_store_upgraded_from_schema_2_searches_its_old_content_then_the_new(tmp_
     conn = sqlite3.connect(db)
     conn.execute("DROP TABLE content_py_title_initials")
     conn.execute("DROP TABLE content_py_title_full")
-    conn.execute("DELETE FROM content_job_bits WHERE length(name) = 8 AND name LIKE 'title:%' "
-                 "OR length(name) = 8 AND name LIKE 'other:%'")  # two-letter prefixes: version 3 only
+    conn.execute("DELETE FROM content_job_bits WHERE (name LIKE 'title:%' OR name LIKE 'other:%') "
+                 "AND length(name) > 7")  # prefixes of two letters and more: version 3 only
     conn.execute("DELETE FROM content_meta WHERE key = 'job_sets'")
     conn.execute("UPDATE content_schema SET version = 2")
     conn.commit()
