@@ -27,38 +27,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-STATION = """\
-[station]
-id = "bench-station"
-name = "城东社区人社便民服务站"
-region = "520103"
-address = "贵阳市云岩区中华北路108号"
-latitude = 26.5830
-longitude = 106.7135
-radius_km = 3
-hotline = "0851-12333"
-
-[storage]
-data_dir = "data"
-free_space_floor_mb = 0
-
-[devices.printer]
-kind = "virtual"
-port = {port}
-
-[devices.idcard]
-port = "/nonexistent/ttyIDCARD"
-
-[kiosk]
-read_aloud = false
-"""
 
 
 def write_station(folder: Path, port: int) -> Path:
-    (folder / "data").mkdir(parents=True, exist_ok=True)
-    path = folder / "station.toml"
-    path.write_text(STATION.format(port=port), encoding="utf-8")
-    return path
+    from config.station_file import write_station_file
+
+    return write_station_file(folder / "station.toml", {
+        "station.id": "bench-station", "devices.printer.port": port,
+        "devices.idcard.port": "/nonexistent/ttyIDCARD", "kiosk.read_aloud": False})
 
 
 def cold_child(config: str) -> None:
