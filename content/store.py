@@ -601,7 +601,9 @@ class Store:
         if not rows:
             return []
         shown = self._shown_jobs(conn, generation)
-        missing = [r[0] for r in rows if r[0] not in shown]
+        # this page's jobs apart: another thread searching meanwhile may empty the shared ones
+        page = {n: job for n, job in ((r[0], shown.get(r[0])) for r in rows) if job is not None}
+        missing = [r[0] for r in rows if r[0] not in page]
         if missing:
             if len(shown) + len(missing) > _SHOWN_JOBS:
                 shown.clear()
@@ -609,10 +611,10 @@ class Store:
             for n, dist, data in conn.execute(
                     f"SELECT j.n, j.dist_km, d.data FROM content_jobs j JOIN content_job_data d ON d.n = j.n "
                     f"WHERE j.n IN ({marks})", missing):  # noqa: S608
-                shown[n] = (dist, _load_job(data))
+                page[n] = shown[n] = (dist, _load_job(data))
         hits = []
         for n, dist, matched in rows:
-            stored_dist, job = shown[n]
+            stored_dist, job = page[n]
             hits.append(JobHit(job, stored_dist if dist is None else dist,
                                matched if matched is not None else _matched_field(job, query)))
         return hits
