@@ -36,6 +36,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from config.station import Station
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "feed"))
@@ -50,11 +52,9 @@ from content.hub.publish import load_key_file, publish_content, rotate_key, writ
 from content.hub.storage import HubStore  # noqa: E402
 from content.media import TRANSIENT, MediaCache, Transfer  # noqa: E402
 from content.model import ContentSet, Course, MediaRef  # noqa: E402
-from content.outbox import Sender  # noqa: E402
 from content.registrations import submit_registration  # noqa: E402
 from content.sample import sample_content  # noqa: E402
 from content.store import Store  # noqa: E402
-from content.sync import SyncClient  # noqa: E402
 
 ORIGIN = (26.5830, 106.7135)
 STATION = """\
@@ -167,7 +167,7 @@ def bench_sync(b: Bench) -> None:
           f"({mb(sum(i.size for i in manifest.items))}), {len(manifest.media)} media ({mb(total_media)}), "
           f"manifest {mb(len(manifest.to_bytes()))}")
     settings = b.station("bench-main", "main")
-    client = SyncClient.from_settings(settings)
+    client = Station(settings).sync_client()
 
     rows = []
     full = client.sync_once()
@@ -346,8 +346,8 @@ def bench_soak(b: Bench) -> None:
 
     publish_next()
     quick = {"attempts": 3, "backoff_s": 0.005, "max_backoff_s": 0.02}
-    client = SyncClient.from_settings(settings, **quick)
-    sender = Sender(settings, attempts=2, backoff_s=0.005, max_backoff_s=0.02)
+    client = Station(settings).sync_client(**quick)
+    sender = Station(settings).sender(attempts=2, backoff_s=0.005, max_backoff_s=0.02)
     counts = {name: 0 for name, _ in FAULTS}
     interrupted = 0
     violations: list[str] = []
@@ -387,10 +387,10 @@ def bench_soak(b: Bench) -> None:
             rules = [{"match": "/api/v1/", "action": "delay_after", "value": 0.25, "times": 1}]
         b.faults(rules)
         if kind == "down":
-            down = SyncClient.from_settings(down_settings, **quick)
+            down = Station(down_settings).sync_client(**quick)
             down.sync_once()
             down.close()
-            Sender(down_settings, attempts=1).deliver_once()
+            Station(down_settings).sender(attempts=1).deliver_once()
         elif kind.startswith("kill"):
             interrupted += kill_run(settings, quick, rng, kind)
         else:
@@ -451,9 +451,9 @@ def kill_run(settings: Any, quick: dict[str, Any], rng: random.Random, kind: str
     if pid == 0:  # the station process
         try:
             logging.disable(logging.CRITICAL)
-            child = SyncClient.from_settings(settings, **quick)
+            child = Station(settings).sync_client(**quick)
             child.sync_once()
-            Sender(settings, attempts=2, backoff_s=0.005).deliver_once()
+            Station(settings).sender(attempts=2, backoff_s=0.005).deliver_once()
         finally:
             os._exit(0)
     time.sleep(delay)
@@ -495,7 +495,7 @@ def bench_rotation(b: Bench) -> None:
     stations = [b.station(f"rot-{i:03d}", "rot") for i in range(n)]
 
     def sync(settings: Any) -> tuple[str, int, float]:
-        client = SyncClient.from_settings(settings, attempts=3, backoff_s=0.05)
+        client = Station(settings).sync_client(attempts=3, backoff_s=0.05)
         started = time.perf_counter()
         try:
             result = client.sync_once()

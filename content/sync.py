@@ -54,7 +54,7 @@ import requests
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from config import exitcodes
-from content.db import connect, durable
+from content.db import Database, TableOwner, connect, durable, migrate
 from content.feed import (
     KEYS_NAME,
     MANIFEST_NAME,
@@ -73,6 +73,8 @@ from content.feed import (
 )
 from content.media import TRANSIENT, MediaCache, MediaError, Transfer, TransientHTTPError, http_session
 from content.model import ContentSet
+from content.outbox import Sender, record_heartbeat
+from content.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -209,12 +211,21 @@ def _now_iso() -> str:
     return dt.datetime.now().astimezone().isoformat(timespec="seconds")
 
 
-def ensure_sync_schema(conn: sqlite3.Connection) -> None:
-    conn.executescript(SCHEMA)
+def _add_later_columns(conn: sqlite3.Connection) -> None:
     have = {row[1] for row in conn.execute("PRAGMA table_info(sync_state)")}
     for name, sql_type in _LATER_COLUMNS.items():
-        if name not in have:
+        if name not in have:  # an older program's table may have some of them already
             conn.execute(f"ALTER TABLE sync_state ADD COLUMN {name} {sql_type}")
+
+
+# The sync tables' owner in the station database: version 1 as first released, version 2 adds
+# the later columns (to tables made by an older program too).
+TABLES = TableOwner("sync", ("sync_state", "sync_high_water", "sync_trust"), (SCHEMA, _add_later_columns))
+
+
+def ensure_sync_schema(conn: sqlite3.Connection) -> None:
+    """Bring the sync tables up to date on a plain connection (read-only tools)."""
+    migrate(conn, [TABLES])
 
 
 def _mb_text(n: int) -> str:
@@ -226,10 +237,14 @@ def _utcnow() -> dt.datetime:
 
 
 class SyncClient:
-    """Syncs one station with its feed. Build it with :meth:`from_settings`."""
+    """Syncs one station with its feed. The station's ``config.station.Station.sync_client`` builds it.
 
-    def __init__(self, *, feed_url: str, public_key: str, station_id: str, region: str, db_path: str | Path,
-                 data_dir: str | Path, media: MediaCache, store_factory: Callable[[], Any],
+    ``db``: the station database (the sync tables' owner is this module, :data:`TABLES`);
+    ``store``: the station's content store, which a changed feed replaces.
+    """
+
+    def __init__(self, *, feed_url: str, public_key: str, station_id: str, region: str, db: Database,
+                 data_dir: str | Path, media: MediaCache, store: Store,
                  timeout_s: float = 10.0, attempts: int = 5, backoff_s: float = 0.5, max_backoff_s: float = 30.0,
                  session: requests.Session | None = None, item_workers: int = 4, feed_id: str = "",
                  allow_insecure_http: bool = False, ca_bundle: str = "", max_invalid_percent: float = 5.0,
@@ -245,11 +260,12 @@ class SyncClient:
         self.recheck_media = False
         self.station_id = station_id
         self.region = region
-        self.db_path = Path(db_path)
+        self.db = db
+        self.db_path = db.path
         self.data_dir = Path(data_dir)
         self.items_dir = self.data_dir / "feed" / "items"
         self.media = media
-        self.store_factory = store_factory
+        self.store = store
         self.timeout = (timeout_s, timeout_s)
         # Pinned CA (hub.ca_bundle): the hub's certificate must chain to it, not to the system's CAs.
         self.ca_bundle = ca_bundle
@@ -266,22 +282,6 @@ class SyncClient:
             before_sleep=lambda state: log.info("sync: retrying after %s", _describe(state.outcome.exception())),
             reraise=True,
         )
-
-    @classmethod
-    def from_settings(cls, settings: Any, **overrides: Any) -> SyncClient:
-        """A client for the station in ``settings``; keyword overrides for tests and benchmarks
-        (``attempts``, ``backoff_s``, ``media`` (a MediaCache, e.g. with a disk-usage hook), ...)."""
-        from content.store import Store
-
-        kwargs: dict[str, Any] = dict(
-            feed_url=settings.hub.feed_url, public_key=settings.hub.public_key, station_id=settings.station.id,
-            region=settings.station.region, db_path=settings.db_path, data_dir=settings.data_dir,
-            media=MediaCache.from_settings(settings), store_factory=lambda: Store.from_settings(settings),
-            timeout_s=settings.hub.timeout_s, feed_id=settings.hub.feed_id,
-            allow_insecure_http=settings.hub.allow_insecure_http, ca_bundle=settings.hub.ca_bundle,
-            max_invalid_percent=settings.hub.max_invalid_percent)
-        kwargs.update(overrides)
-        return cls(**kwargs)
 
     def close(self) -> None:
         self.session.close()
@@ -312,10 +312,8 @@ class SyncClient:
             return self._finish(self._with_held(result), started, transfer)
 
     def _sync_locked(self, transfer: Transfer, progress: Callable[[SyncProgress], None]) -> SyncResult:
-        store = None
         try:
-            store = self.store_factory()
-            return self._sync(store, transfer, progress)
+            return self._sync(self.store, transfer, progress)
         except _Refused as exc:
             return SyncResult("failed", exc.code, REASONS.get(exc.code, REASONS["error"]), detail=exc.detail)
         except MediaError as exc:
@@ -330,24 +328,14 @@ class SyncClient:
         except Exception as exc:  # the sync must never take the kiosk down; keep content, log, go on
             log.exception("sync: unexpected failure")
             return SyncResult("failed", "error", REASONS["error"], detail=f"{type(exc).__name__}: {exc}")
-        finally:
-            if store is not None:
-                store.close()
 
     def _with_held(self, result: SyncResult) -> SyncResult:
         """Fill in the feed and version the station holds now (whatever happened)."""
         try:
-            store = self.store_factory()
-        except Exception:
-            log.exception("sync: cannot open the store to read the version held")
-            return result
-        try:
-            info = store.content_info()
+            info = self.store.content_info()
             result.feed_id, result.version = info.feed_id, info.version
         except Exception:
             log.exception("sync: cannot read the version held")
-        finally:
-            store.close()
         return result
 
     def _finish(self, result: SyncResult, started: float, transfer: Transfer, *, record: bool = True) -> SyncResult:
@@ -363,63 +351,59 @@ class SyncClient:
             self._record_attempt(result)
         return result
 
-    def _sync(self, store: Any, transfer: Transfer, progress: Callable[[SyncProgress], None]) -> SyncResult:
-        conn = connect(self.db_path)
-        try:
-            ensure_sync_schema(conn)
-            state = conn.execute("SELECT * FROM sync_state WHERE id = 1").fetchone()
-            info = store.content_info()
-            state_matches = (state is not None and state["feed_url"] == self.feed_url
-                             and state["feed_id"] == info.feed_id and state["version"] == info.version)
-            progress(SyncProgress("manifest"))
-            headers = {}
-            if state_matches and state["etag"]:
-                headers["If-None-Match"] = state["etag"]
-            if state_matches and state["last_modified"]:
-                headers["If-Modified-Since"] = state["last_modified"]
-            response = self._get(urljoin(self.feed_url, MANIFEST_NAME), transfer, headers=headers,
-                                 limit=MAX_MANIFEST_BYTES)
-            if response.status_code == 304:
-                return self._unchanged(conn, transfer, info.version)
-            manifest_bytes = response.content
-            etag, modified = response.headers.get("ETag"), response.headers.get("Last-Modified")
-            digest = hashlib.sha256(manifest_bytes).hexdigest()
-            if state_matches and state["manifest_sha256"] == digest:
-                self._save_validators(conn, etag, modified)
-                return self._unchanged(conn, transfer, info.version)
-            manifest = self._verified_manifest(manifest_bytes, transfer, conn)
-            if not manifest.scope.covers(self.station_id, self.region):
-                raise _Refused("scope", f"feed {manifest.feed_id} is for {manifest.scope.describe()}, this station "
-                                        f"is {self.station_id} in region {self.region or '(none)'}")
-            # One station, one feed: another feed signed by the same key (another district's,
-            # or an old test feed) must not replace this one, whatever its version.
-            pinned = self.feed_id or (state["pinned_feed_id"] if state is not None else None)
-            if pinned and manifest.feed_id != pinned:
-                raise _Refused("wrong_feed", f"the manifest is for feed {manifest.feed_id}, this station shows "
-                                             f"feed {pinned} only")
-            high = conn.execute("SELECT version FROM sync_high_water WHERE feed_id = ?",
-                                (manifest.feed_id,)).fetchone()
-            held = max(high[0] if high else 0, info.version if info.feed_id == manifest.feed_id else 0)
-            if manifest.version < held:
-                raise _Refused("rollback", f"feed {manifest.feed_id} offers version {manifest.version}, "
-                                           f"the station holds {held}")
-            if info.feed_id == manifest.feed_id and manifest.version == info.version:
-                self._save_state(conn, manifest, manifest_bytes, etag, modified)
-                return self._unchanged(conn, transfer, manifest.version)
-            if manifest.expiry() < self.clock():
-                raise _Refused("expired", f"feed {manifest.feed_id} version {manifest.version} expired at "
-                                          f"{manifest.expiry().isoformat()}")
-
-            result = SyncResult("changed", "changed", REASONS["changed"], offered_version=manifest.version,
-                                items_total=len(manifest.items), media_total=len(manifest.media))
-            content = self._fetch_content(manifest, conn, transfer, progress, result)
-            progress(SyncProgress("apply", result.items_total, result.items_total))
-            store.replace_content(content, feed_id=manifest.feed_id, version=manifest.version)
+    def _sync(self, store: Store, transfer: Transfer, progress: Callable[[SyncProgress], None]) -> SyncResult:
+        conn = self.db.conn()
+        state = conn.execute("SELECT * FROM sync_state WHERE id = 1").fetchone()
+        info = store.content_info()
+        state_matches = (state is not None and state["feed_url"] == self.feed_url
+                         and state["feed_id"] == info.feed_id and state["version"] == info.version)
+        progress(SyncProgress("manifest"))
+        headers = {}
+        if state_matches and state["etag"]:
+            headers["If-None-Match"] = state["etag"]
+        if state_matches and state["last_modified"]:
+            headers["If-Modified-Since"] = state["last_modified"]
+        response = self._get(urljoin(self.feed_url, MANIFEST_NAME), transfer, headers=headers,
+                             limit=MAX_MANIFEST_BYTES)
+        if response.status_code == 304:
+            return self._unchanged(conn, transfer, info.version)
+        manifest_bytes = response.content
+        etag, modified = response.headers.get("ETag"), response.headers.get("Last-Modified")
+        digest = hashlib.sha256(manifest_bytes).hexdigest()
+        if state_matches and state["manifest_sha256"] == digest:
+            self._save_validators(conn, etag, modified)
+            return self._unchanged(conn, transfer, info.version)
+        manifest = self._verified_manifest(manifest_bytes, transfer, conn)
+        if not manifest.scope.covers(self.station_id, self.region):
+            raise _Refused("scope", f"feed {manifest.feed_id} is for {manifest.scope.describe()}, this station "
+                                    f"is {self.station_id} in region {self.region or '(none)'}")
+        # One station, one feed: another feed signed by the same key (another district's,
+        # or an old test feed) must not replace this one, whatever its version.
+        pinned = self.feed_id or (state["pinned_feed_id"] if state is not None else None)
+        if pinned and manifest.feed_id != pinned:
+            raise _Refused("wrong_feed", f"the manifest is for feed {manifest.feed_id}, this station shows "
+                                         f"feed {pinned} only")
+        high = conn.execute("SELECT version FROM sync_high_water WHERE feed_id = ?",
+                            (manifest.feed_id,)).fetchone()
+        held = max(high[0] if high else 0, info.version if info.feed_id == manifest.feed_id else 0)
+        if manifest.version < held:
+            raise _Refused("rollback", f"feed {manifest.feed_id} offers version {manifest.version}, "
+                                       f"the station holds {held}")
+        if info.feed_id == manifest.feed_id and manifest.version == info.version:
             self._save_state(conn, manifest, manifest_bytes, etag, modified)
-            self._collect_garbage(manifest)
-            return result
-        finally:
-            conn.close()
+            return self._unchanged(conn, transfer, manifest.version)
+        if manifest.expiry() < self.clock():
+            raise _Refused("expired", f"feed {manifest.feed_id} version {manifest.version} expired at "
+                                      f"{manifest.expiry().isoformat()}")
+
+        result = SyncResult("changed", "changed", REASONS["changed"], offered_version=manifest.version,
+                            items_total=len(manifest.items), media_total=len(manifest.media))
+        content = self._fetch_content(manifest, conn, transfer, progress, result)
+        progress(SyncProgress("apply", result.items_total, result.items_total))
+        store.replace_content(content, feed_id=manifest.feed_id, version=manifest.version)
+        self._save_state(conn, manifest, manifest_bytes, etag, modified)
+        self._collect_garbage(manifest)
+        return result
 
     def _unchanged(self, conn: sqlite3.Connection, transfer: Transfer, version: int) -> SyncResult:
         """Nothing new: but fetch again any media of the current version that went missing or
@@ -700,24 +684,20 @@ class SyncClient:
 
     def _record_attempt(self, result: SyncResult) -> None:
         try:
-            conn = connect(self.db_path)
+            conn = self.db.conn()
         except sqlite3.Error:
             return
-        try:
-            ensure_sync_schema(conn)
-            with durable(conn):
-                conn.execute("INSERT OR IGNORE INTO sync_state (id) VALUES (1)")
-                conn.execute("UPDATE sync_state SET last_attempt_at = ?, last_status = ?, last_code = ?, "
-                             "last_error = ?, last_bytes = ? WHERE id = 1",
-                             (result.finished_at, result.status, result.code,
-                              None if result.status != "failed" else f"{result.reason}（{result.detail}）"[:500],
-                              result.bytes))
-                if result.status != "failed":
-                    conn.execute("UPDATE sync_state SET last_success_at = ? WHERE id = 1", (result.finished_at,))
-                if result.status == "changed":
-                    conn.execute("UPDATE sync_state SET last_change_at = ? WHERE id = 1", (result.finished_at,))
-        finally:
-            conn.close()
+        with durable(conn):
+            conn.execute("INSERT OR IGNORE INTO sync_state (id) VALUES (1)")
+            conn.execute("UPDATE sync_state SET last_attempt_at = ?, last_status = ?, last_code = ?, "
+                         "last_error = ?, last_bytes = ? WHERE id = 1",
+                         (result.finished_at, result.status, result.code,
+                          None if result.status != "failed" else f"{result.reason}（{result.detail}）"[:500],
+                          result.bytes))
+            if result.status != "failed":
+                conn.execute("UPDATE sync_state SET last_success_at = ? WHERE id = 1", (result.finished_at,))
+            if result.status == "changed":
+                conn.execute("UPDATE sync_state SET last_change_at = ? WHERE id = 1", (result.finished_at,))
 
     def _collect_garbage(self, manifest: Manifest) -> None:
         keep = {f"{i.sha256}.json" for i in manifest.items}
@@ -927,16 +907,14 @@ class SyncLoop:
     sooner (5 s, 10 s, 20 s … up to the interval, with jitter).
     """
 
-    def __init__(self, settings: Any, *, on_status: Callable[[SyncStatus], None] | None = None,
-                 health: Callable[[], dict[str, Any]] | None = None, client: SyncClient | None = None,
-                 sender: Any = None, interval_s: float | None = None) -> None:
-        from content.outbox import Sender
-
+    def __init__(self, settings: Any, *, client: SyncClient, sender: Sender,
+                 on_status: Callable[[SyncStatus], None] | None = None,
+                 health: Callable[[], dict[str, Any]] | None = None, interval_s: float | None = None) -> None:
         self.settings = settings
         self.on_status = on_status
         self.health = health
-        self.client = client or SyncClient.from_settings(settings)
-        self.sender = sender or Sender(settings)
+        self.client = client
+        self.sender = sender
         self.interval_s = float(interval_s if interval_s is not None else settings.hub.sync_interval_s)
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -978,7 +956,6 @@ class SyncLoop:
     def run_round(self) -> SyncStatus:
         """One sync + heartbeat + delivery, in the caller's thread (the loop calls this)."""
         from content.health import station_health
-        from content.outbox import Outbox, record_heartbeat
 
         with self._lock:
             self._status.syncing = True
@@ -992,7 +969,8 @@ class SyncLoop:
             log.exception("sync loop: could not read the feed's health")
             feed = {}
         try:
-            record_heartbeat(self.settings, **station_health(self.settings, self.health() if self.health else None),
+            record_heartbeat(self.sender.outbox, **station_health(self.settings, self.health() if self.health else None),
+                             station_name=self.settings.station.name, content_info=self.client.store.content_info,
                              last_sync=result.status, last_sync_code=result.code, feed=feed)
         except Exception:
             log.exception("sync loop: could not queue a heartbeat")
@@ -1003,8 +981,7 @@ class SyncLoop:
             log.exception("sync loop: delivery failed")
             delivery = None
             failed = True
-        with Outbox(self.settings.db_path, key_dir=self.settings.data_dir) as outbox:
-            depth, oldest = outbox.depth(), outbox.oldest_age_s()
+        depth, oldest = self.sender.outbox.depth(), self.sender.outbox.oldest_age_s()
         with self._lock:
             s = self._status
             s.syncing = False

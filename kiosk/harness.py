@@ -91,11 +91,12 @@ class KioskHarness:
 
     def launch(self) -> Any:
         """Build and start the app (the benchmark times this)."""
+        from config.station import Station
         from kiosk.app import KioskApp
         from kiosk.driver import Driver
         from kiosk.services import Services
 
-        services = Services.from_settings(self.settings, sync=False)
+        services = Services.from_station(Station(self.settings), sync=False)
         if services.printer is not None:
             # Loopback printer: confirm slips quickly instead of the real printer's settle time.
             services.printer.settle_s = 0.05

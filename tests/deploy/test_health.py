@@ -7,8 +7,8 @@ import json
 import sqlite3
 import time
 
+from config.station import Station
 from content.health import station_health
-from content.sync import SyncLoop
 from deploy.upgrade import _write_state
 from printer.queue import PrintQueue
 
@@ -29,7 +29,7 @@ def test_the_sync_loops_heartbeat_carries_every_health_field(station) -> None:
     queue.close()
     _write_state(settings.data_dir / "upgrade", {"state": "idle", "last": {
         "version": "0.1.2", "result": "rolled_back", "detail": "selfcheck failed"}})
-    loop = SyncLoop(settings)
+    loop = Station(settings).sync_loop()
     try:
         loop.run_round()
     finally:

@@ -15,6 +15,7 @@ from typing import Any
 from feed_faults import FaultInjector
 
 from config.settings import Settings
+from config.station import Station
 from content.feed import Manifest, Scope
 from content.hub.app import HubServer
 from content.hub.publish import PublishResult, load_key_file, publish_content
@@ -113,7 +114,7 @@ def hub_toml(hub: Hub, *, token: str = "", public_key: str | None = None, timeou
 def client_for(settings: Settings, **overrides: Any) -> SyncClient:
     """A sync client with quick retries (3 attempts, backoff of a few milliseconds)."""
     overrides = {"attempts": 3, "backoff_s": 0.01, "max_backoff_s": 0.05, **overrides}
-    return SyncClient.from_settings(settings, **overrides)
+    return Station(settings).sync_client(**overrides)
 
 
 def fingerprint(content: ContentSet) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from feed_support import Hub, assert_shows, client_for, hub_toml, make_content
 
 from config.cli import main
 from config.doctor import check_feed, check_media
+from config.station import Station
 from content.feed import (
     KeyRotation,
     Manifest,
@@ -30,7 +31,7 @@ from content.hub.publish import load_key_file, rotate_key
 from content.media import MediaCache
 from content.outbox import Outbox
 from content.store import Store
-from content.sync import SyncLoop, feed_health, read_status
+from content.sync import feed_health, read_status
 
 
 @pytest.fixture
@@ -244,7 +245,7 @@ def test_an_expired_manifest_is_refused_and_a_frozen_feed_is_reported(settings, 
     assert check.status == "fail" and "过有效期" in check.detail
 
     # The heartbeat tells the hub.
-    loop = SyncLoop(settings, client=client_for(settings))
+    loop = Station(settings).sync_loop(client=client_for(settings))
     try:
         loop.run_round()
     finally:

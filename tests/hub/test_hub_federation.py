@@ -12,11 +12,12 @@ import pytest
 import requests
 
 from config.cli import main
+from config.station import Station
 from content.hub.app import HubServer, create_app
 from content.hub.forward import Forwarder
 from content.hub.storage import HubStore
 from content.hub.upstream import UpstreamError, fetch_upstream
-from content.outbox import Sender, record_heartbeat
+from content.outbox import record_heartbeat
 from content.registrations import submit_registration
 from content.store import Store
 
@@ -80,7 +81,7 @@ def test_uploads_reach_the_province_once_whatever_fails(hubs: Hubs, station) -> 
     codes = [submit_registration(settings.db_path, "返乡", PERSON, {"n": i}, station_id="test-station-01").code
              for i in range(12)]
     record_heartbeat(settings, devices={"printer": {"ok": True}})
-    assert Sender(settings).deliver_once().sent == 13
+    assert Station(settings).sender().deliver_once().sent == 13
     upload_url = f"http://127.0.0.1:{hubs.province_port}/api/v1/"
 
     hubs.province_down()
