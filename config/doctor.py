@@ -188,7 +188,7 @@ def check_feed(settings: Settings, now: dt.datetime | None = None) -> Check:
     """The feed held: within its signed expiry, and every record of it accepted here."""
     if not settings.hub.feed_url:
         return Check("feed", "skip", "no hub.feed_url configured")
-    from content.sync import feed_health
+    from content.feed_client import feed_health
 
     health = feed_health(settings, now=now, check_media=False)
     if not health.version:

@@ -14,12 +14,15 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from config.settings import Settings
+from content import feed_client, registrations
 from content import outbox as outbox_module
-from content import registrations, sync
 from content.db import Database, TableOwner
+from content.feed_client import FeedHealth, SyncClient, SyncResult, feed_health
 from content.media import MediaCache
-from content.outbox import Outbox, Sender
+from content.outbox import Outbox
 from content.store import Store
+from content.sync_loop import SyncLoop, read_status
+from content.uplink import Sender, queue_heartbeat
 from printer import queue as print_queue_module
 from printer.queue import PrintQueue, PrintService
 
@@ -34,7 +37,7 @@ OWNERS: tuple[TableOwner, ...] = (
     Store.TABLES,
     outbox_module.TABLES,
     registrations.TABLES,
-    sync.TABLES,
+    feed_client.TABLES,
     print_queue_module.TABLES,
 )
 
@@ -50,7 +53,7 @@ class Station:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.db = Database(settings.db_path, OWNERS)
+        self.db = Database(settings.db_path, OWNERS, process=True)
         st = settings.station
         self.store = Store(self.db, (st.latitude, st.longitude), st.radius_km)
         self.outbox = Outbox(self.db, key_dir=settings.data_dir)
@@ -100,7 +103,7 @@ class Station:
                              reply_timeout=conf.reply_timeout_s, on_event=on_event, photo_decoder=decoder, **kwargs)
 
     # -- the feed and the uplink ---------------------------------------------------------
-    def sync_client(self, **overrides: Any) -> sync.SyncClient:
+    def sync_client(self, **overrides: Any) -> SyncClient:
         """The feed client (``overrides``: ``attempts``, ``backoff_s``, ``media``, ... for tests)."""
         hub, st = self.settings.hub, self.settings.station
         kwargs: dict[str, Any] = dict(
@@ -109,7 +112,7 @@ class Station:
             timeout_s=hub.timeout_s, feed_id=hub.feed_id, allow_insecure_http=hub.allow_insecure_http,
             ca_bundle=hub.ca_bundle, max_invalid_percent=hub.max_invalid_percent)
         kwargs.update(overrides)
-        return sync.SyncClient(**kwargs)
+        return SyncClient(**kwargs)
 
     def sender(self, **kwargs: Any) -> Sender:
         """The outbox's sender to ``hub.upload_url``."""
@@ -117,12 +120,38 @@ class Station:
         return Sender(self.outbox, upload_url=hub.upload_url, token=hub.station_token, timeout_s=hub.timeout_s,
                       ca_bundle=hub.ca_bundle, retention_days=self.settings.privacy.retention_days, **kwargs)
 
-    def sync_loop(self, **kwargs: Any) -> sync.SyncLoop:
+    def feed_health(self, **kwargs: Any) -> FeedHealth:
+        """The feed's expiry, refused records and missing media (``now``, ``check_media``)."""
+        return feed_health(self.settings, **kwargs)
+
+    def sync_status(self) -> dict[str, Any]:
+        """What ``yizhan sync --status`` and the staff screen show."""
+        return read_status(self.db, self.store, self.outbox, feed_url=self.settings.hub.feed_url,
+                           pinned_feed_id=self.settings.hub.feed_id, health=self.feed_health())
+
+    def queue_heartbeat(self, result: SyncResult | None = None, devices: dict[str, Any] | None = None) -> str:
+        """Queue the station's heartbeat (``devices``: the caller's live view of them, if it has one)."""
+        from content.health import station_health
+
+        try:
+            feed = self.feed_health().heartbeat()
+        except Exception:
+            log.exception("heartbeat: could not read the feed's health")
+            feed = {}
+        fields = {**station_health(self.settings, devices), "feed": feed}
+        if result is not None:
+            fields.update(last_sync=result.status, last_sync_code=result.code)
+        return queue_heartbeat(self.outbox, station_name=self.settings.station.name,
+                               content_info=self.store.content_info, fields=fields)
+
+    def sync_loop(self, **kwargs: Any) -> SyncLoop:
         """The background loop: sync, heartbeat and delivery every ``hub.sync_interval_s``."""
         kwargs.setdefault("client", self.sync_client())
         kwargs.setdefault("sender", self.sender())
         kwargs.setdefault("interval_s", self.settings.hub.sync_interval_s)
-        return sync.SyncLoop(self.settings, **kwargs)
+        kwargs.setdefault("heartbeat", self.queue_heartbeat)
+        kwargs.setdefault("persisted", self.sync_status)
+        return SyncLoop(**kwargs)
 
     def close(self) -> None:
         self.db.close()

@@ -13,6 +13,7 @@ print queue) use :func:`durable` so that their commit is fsynced.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -191,15 +192,26 @@ def migrate(conn: sqlite3.Connection, owners: Sequence[TableOwner]) -> dict[str,
 
 # -- the database ----------------------------------------------------------------------------------
 
+# the process's station database, by file, and the file's identity when it was opened (see Database(process=True))
+_PROCESS: dict[Path, tuple[Database, tuple[int, int]]] = {}
+_PROCESS_LOCK = threading.Lock()
+
+
 class Database:
     """The station database, opened once per process: one connection per thread, migrated once.
 
     ``owners``: every table owner of the process, in the order their migrations run (an owner
     whose tables another's refer to comes after it). ``conn()`` gives the calling thread's
     connection; transactions on it are made with :func:`transaction` / :func:`durable`.
+
+    With ``process=True`` (the station's ``config.station.Station``) it is the process's database
+    for its file until closed: the parts' path-based forms (``Outbox(path)``, ``PrintQueue(path)``,
+    the registrations' functions, the feed's health) then use its connections, instead of opening
+    their own, through :meth:`of_process` / :func:`reading`.
     """
 
-    def __init__(self, path: str | Path, owners: Sequence[TableOwner] = (), *, timeout: float = 10.0) -> None:
+    def __init__(self, path: str | Path, owners: Sequence[TableOwner] = (), *, timeout: float = 10.0,
+                 process: bool = False) -> None:
         self.path = Path(path)
         self.timeout = timeout
         self.owners = tuple(owners)
@@ -209,6 +221,20 @@ class Database:
         self._closed = False
         self.opened = 0  # connections made so far (one per thread that used the database)
         self.migrations = migrate(self.conn(), self.owners)
+        self._process = process
+        if process:
+            with _PROCESS_LOCK:
+                _PROCESS[self.path.resolve()] = (self, _identity(self.path))
+
+    @staticmethod
+    def of_process(path: str | Path) -> Database | None:
+        """The process's open station database for the file at ``path``, if the process opened one."""
+        with _PROCESS_LOCK:
+            found = _PROCESS.get(Path(path).resolve())
+        # A file replaced since (a data folder restored from a copy) is another database.
+        if found is None or found[0]._closed or _identity(path) != found[1]:
+            return None
+        return found[0]
 
     def conn(self) -> sqlite3.Connection:
         """This thread's connection (made on first use)."""
@@ -236,6 +262,10 @@ class Database:
         with self._lock:
             conns, self._conns = self._conns, []
             self._closed = True
+        if self._process:
+            with _PROCESS_LOCK:
+                if _PROCESS.get(self.path.resolve(), (None,))[0] is self:
+                    del _PROCESS[self.path.resolve()]
         for conn in conns:
             try:
                 conn.close()
@@ -247,3 +277,39 @@ class Database:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _identity(path: str | Path) -> tuple[int, int]:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return (-1, -1)
+    return (st.st_dev, st.st_ino)
+
+
+@contextmanager
+def opened(path: str | Path, owners: Sequence[TableOwner]) -> Iterator[Database]:
+    """The process's station database for ``path`` if it has one, else one opened for the block
+    (bringing ``owners``' tables up to date) and closed after it."""
+    shared = Database.of_process(path)
+    if shared is not None:
+        yield shared
+        return
+    with Database(path, owners) as db:
+        yield db
+
+
+@contextmanager
+def reading(path: str | Path) -> Iterator[sqlite3.Connection]:
+    """A connection to read the station database at ``path``: this thread's connection of the
+    process's database if it has one, else a read-only one for the block (never creates the file)."""
+    shared = Database.of_process(path)
+    if shared is not None:
+        yield shared.conn()
+        return
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    conn.row_factory = sqlite3.Row
+    try:
+        yield conn
+    finally:
+        conn.close()

@@ -30,6 +30,8 @@ from typing import Any
 
 import psutil
 
+from content.db import reading
+
 DateFetcher = Callable[[str], str | None]
 
 
@@ -55,8 +57,7 @@ def content_age_s(settings: Any, now: float | None = None) -> float | None:
 
 
 def print_queue(db_path: Path, now: float | None = None) -> dict[str, Any]:
-    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5)
-    try:
+    with reading(db_path) as conn:
         has = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'print_jobs'").fetchone()
         if not has:
             return {"waiting": 0, "oldest_age_s": None}
@@ -72,8 +73,6 @@ def print_queue(db_path: Path, now: float | None = None) -> dict[str, Any]:
 
                 oldest = round((now or time.time()) - dt.datetime.fromisoformat(first).timestamp())
         return {"waiting": count, "oldest_age_s": oldest}
-    finally:
-        conn.close()
 
 
 def free_disk_mb(settings: Any) -> int:
@@ -107,16 +106,14 @@ def failed_media(settings: Any) -> int:
     from content.feed import Manifest
     from content.media import MediaCache
 
-    conn = sqlite3.connect(f"file:{settings.db_path}?mode=ro", uri=True, timeout=5)
     try:
-        row = conn.execute("SELECT manifest FROM sync_state WHERE id = 1").fetchone()
+        with reading(settings.db_path) as conn:
+            row = conn.execute("SELECT manifest FROM sync_state WHERE id = 1").fetchone()
     except sqlite3.Error:
         return 0
-    finally:
-        conn.close()
     if not row or not row[0]:
         return 0
-    cache = MediaCache.from_settings(settings)
+    cache = MediaCache(settings.media_dir)  # only asks what is there
     return sum(1 for ref in Manifest.from_bytes(row[0]).media_refs().values() if not cache.has(ref))
 
 

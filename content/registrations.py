@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from config.privacy import mask_name
 from content import outbox as outbox_tables
-from content.db import Database, TableOwner, durable
+from content.db import Database, TableOwner, durable, opened
 from content.outbox import Outbox, decrypt, encrypt, load_or_create_key, now_iso
 
 REGISTRATION_KINDS = ("求职", "培训需求", "返乡", "零工", "失业")
@@ -136,8 +136,8 @@ def _database(db: Database | str | Path) -> Iterator[Database]:
     if isinstance(db, Database):
         yield db
         return
-    with Database(db, [outbox_tables.TABLES, TABLES]) as opened:
-        yield opened
+    with opened(db, [outbox_tables.TABLES, TABLES]) as database:
+        yield database
 
 
 def submit_registration(db: Database | str | Path, kind: RegistrationKind, person: dict[str, Any],

@@ -317,6 +317,8 @@ class Store:
                  pause_every_s: float = APPLY_BATCH_S) -> None:
         # The station's Database (its migrations already run; connections are its), or a path:
         # then this store opens its own connections and brings its tables up to date itself.
+        if not isinstance(db, Database):
+            db = Database.of_process(db) or Path(db)  # the process's database if it opened one
         self._db = db if isinstance(db, Database) else None
         self.db_path = db.path if isinstance(db, Database) else Path(db)
         self.pause_every_s = pause_every_s  # lock time after which the apply leaves the lock free

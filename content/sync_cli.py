@@ -99,9 +99,10 @@ def _print_result(ctx: Context, result: Any, delivery: Any) -> None:
 
 
 def _status(ctx: Context) -> int:
-    from content.sync import read_status
+    from config.station import Station
 
-    data = read_status(ctx.settings)
+    with Station(ctx.settings) as station:
+        data = station.sync_status()
     age = data["outbox_oldest_age_s"]
     lines = [
         f"内容地址    {data['feed_url'] or '（未设置）'}",

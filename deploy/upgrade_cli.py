@@ -16,7 +16,7 @@ from config.cli import CommandError, Context, add_command, version
 
 # Every part a release must be able to import for the station to work (Kivy apps excluded:
 # their services report themselves through READY/WATCHDOG).
-SELFCHECK_MODULES = ("config.settings", "content.store", "content.sync", "content.outbox", "content.media",
+SELFCHECK_MODULES = ("config.settings", "content.store", "content.feed_client", "content.uplink", "content.sync_loop", "content.outbox", "content.media",
                      "printer.queue", "printer.escpos", "idcard.protocol", "deploy.upgrade", "deploy.screens")
 
 

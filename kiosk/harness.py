@@ -48,6 +48,7 @@ class KioskHarness:
         self.printer: Any = None
         self.app: Any = None
         self.driver: Any = None
+        self.station: Any = None  # config.station.Station, built at launch
         self.slips_dir = Path(tempfile.mkdtemp(prefix="yizhan-slips-"))
 
     def fill_store(self, settings: Any) -> None:
@@ -96,7 +97,8 @@ class KioskHarness:
         from kiosk.driver import Driver
         from kiosk.services import Services
 
-        services = Services.from_station(Station(self.settings), sync=False)
+        self.station = Station(self.settings)
+        services = Services.from_station(self.station, sync=False)
         if services.printer is not None:
             # Loopback printer: confirm slips quickly instead of the real printer's settle time.
             services.printer.settle_s = 0.05
@@ -110,6 +112,9 @@ class KioskHarness:
         if self.driver is not None:
             self.driver.stop()
             self.driver = None
+        if self.station is not None:
+            self.station.close()
+            self.station = None
         if self.simulator is not None:
             self.simulator.stop()
             self.simulator = None

@@ -43,7 +43,7 @@ class Services:
     station: Any = None  # config.station.Station: the database, outbox and device factories
     reader: Any = None  # idcard.service.ReaderService
     printer: Any = None  # printer.queue.PrintService
-    sync: Any = None  # content.sync.SyncLoop
+    sync: Any = None  # content.sync_loop.SyncLoop
     problems: dict[str, str] = field(default_factory=dict)
     visit_slips: list[int] = field(default_factory=list)  # ids of the current resident's slips
     _work: queue.Queue = field(default_factory=queue.Queue, repr=False)
@@ -136,6 +136,8 @@ class Services:
             self._worker.join(timeout=10)
             self._worker = None
         self.store.close()
+        if self.station is not None:
+            self.station.close()  # the process's database: every thread's connection
 
     # -- background work ---------------------------------------------------------------------
     def later(self, job: Callable[[], Any]) -> None:
@@ -201,9 +203,7 @@ class Services:
         if self.sync is not None:
             return
         try:
-            from content.sync import read_status
-
-            self._sync_status = read_status(self.settings)
+            self._sync_status = self.station.sync_status()
         except Exception as exc:
             log.warning("kiosk: sync status unavailable: %s", scrub(str(exc))[:200])
 

@@ -151,7 +151,9 @@ class PrintQueue:
     def __init__(self, db: Database | str | Path) -> None:
         self._own: Database | None = None
         if not isinstance(db, Database):
-            db = self._own = Database(db, [TABLES])
+            shared = Database.of_process(db)
+            db = shared if shared is not None else Database(db, [TABLES])
+            self._own = None if shared is not None else db
         self.db = db
         self.db_path = db.path
         self._lock = threading.RLock()

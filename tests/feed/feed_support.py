@@ -17,6 +17,7 @@ from feed_faults import FaultInjector
 from config.settings import Settings
 from config.station import Station
 from content.feed import Manifest, Scope
+from content.feed_client import SyncClient
 from content.hub.app import HubServer
 from content.hub.publish import PublishResult, load_key_file, publish_content
 from content.hub.storage import HubStore
@@ -24,7 +25,6 @@ from content.media import MediaCache
 from content.model import ContentSet, Course, MediaRef
 from content.sample import sample_content
 from content.store import Store
-from content.sync import SyncClient
 
 ORIGIN = (26.5830, 106.7135)
 FEED_NAME = "gy"

@@ -13,9 +13,10 @@ from feed_support import Hub, assert_shows, client_for, hub_toml, make_content
 import content.media as media_module
 from config.station import Station
 from content.media import MediaCache
-from content.outbox import Outbox, Sender
+from content.outbox import Outbox
 from content.registrations import submit_registration
 from content.store import Store
+from content.uplink import Sender
 
 PERSON = {"name": "李四", "id_number": "520103199001011234", "phone": "13812345678"}
 Usage = namedtuple("Usage", "total used free")

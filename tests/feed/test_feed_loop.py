@@ -8,7 +8,7 @@ import threading
 from feed_support import Hub, client_for, hub_toml, make_content
 
 from config.station import Station
-from content.sync import SyncStatus
+from content.sync_loop import SyncStatus
 
 
 def test_loop_syncs_reports_and_backs_off_while_offline(station, hub: Hub) -> None:

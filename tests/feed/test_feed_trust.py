@@ -27,11 +27,11 @@ from content.feed import (
     sign_manifest,
     sign_rotation,
 )
+from content.feed_client import feed_health
 from content.hub.publish import load_key_file, rotate_key
 from content.media import MediaCache
 from content.outbox import Outbox
 from content.store import Store
-from content.sync import feed_health, read_status
 
 
 @pytest.fixture
@@ -102,7 +102,7 @@ def test_a_version_where_many_records_fail_is_refused_whole(settings, hub: Hub,
     assert (result.status, result.code, result.version) == ("failed", "too_many_invalid", 1)
     assert "job 6/60" in result.detail
     assert shown(settings) == (1, 60)  # the old content stays, whole
-    feed = read_status(settings)["feed"]
+    feed = Station(settings).sync_status()["feed"]
     assert {r["id"] for r in feed["invalid_records"]} == broken
     assert all("category" in r["reason"] for r in feed["invalid_records"])
     assert not feed["invalid_applied"]
@@ -194,12 +194,12 @@ def test_another_feed_signed_by_the_same_key_is_refused(settings, hub: Hub) -> N
     assert (result.status, result.code) == ("failed", "wrong_feed")
     assert "old-test-feed" in result.detail and "gy-test" in result.detail
     assert shown(settings) == (3, 302)
-    assert read_status(settings)["pinned_feed_id"] == "gy-test"
+    assert Station(settings).sync_status()["pinned_feed_id"] == "gy-test"
     # Changing the feed on purpose is a setting, not something a server can do.
     settings = station_with_feed(settings, "old-test-feed")
     result = client_for(settings).sync_once()
     assert (result.status, result.feed_id, result.version) == ("changed", "old-test-feed", 5)
-    assert read_status(settings)["pinned_feed_id"] == "old-test-feed"
+    assert Station(settings).sync_status()["pinned_feed_id"] == "old-test-feed"
 
 
 def station_with_feed(settings, feed_id: str):
@@ -282,7 +282,7 @@ def test_a_key_rotation_reaches_the_station_and_retires_the_old_key(settings, hu
 
     result = client_for(settings).sync_once()
     assert (result.status, result.version) == ("changed", 2), result.detail
-    assert read_status(settings)["key_rotations"] == 1
+    assert Station(settings).sync_status()["key_rotations"] == 1
     assert_shows(settings, content, 2)
 
     # The retired key can no longer sign for this station (e.g. a copy of it leaked).
@@ -307,4 +307,4 @@ def test_a_rotation_not_signed_by_the_trusted_key_is_not_followed(settings, hub:
     (hub.feed_dir / "manifest.sig").write_bytes(sign_manifest(data, thief))
     result = client_for(settings).sync_once()
     assert (result.status, result.code, result.version) == ("failed", "bad_signature", 1)
-    assert read_status(settings)["key_rotations"] == 0
+    assert Station(settings).sync_status()["key_rotations"] == 0
