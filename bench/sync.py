@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from config.station import Station
+from config.station import Station, media_cache, open_store
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -54,7 +54,6 @@ from content.media import TRANSIENT, MediaCache, Transfer  # noqa: E402
 from content.model import ContentSet, Course, MediaRef  # noqa: E402
 from content.registrations import submit_registration  # noqa: E402
 from content.sample import sample_content  # noqa: E402
-from content.store import Store  # noqa: E402
 
 ORIGIN = (26.5830, 106.7135)
 STATION = """\
@@ -189,7 +188,7 @@ def bench_sync(b: Bench) -> None:
     assert changed.status == "changed", changed
     rows.append(("re-sync, 1% of jobs changed", changed))
     client.close()
-    with Store.from_settings(settings) as store:
+    with open_store(settings) as store:
         assert store.content_info().counts["jobs"] == args.jobs
 
     print(f"   {'':<30} {'requests':>9} {'bytes':>12} {'seconds':>8} {'items':>7} {'media':>6}")
@@ -468,7 +467,7 @@ def kill_run(settings: Any, quick: dict[str, Any], rng: random.Random, kind: str
 def check_shows_a_published_set(settings: Any, published: dict[int, Any]) -> str | None:
     from feed_support import fingerprint
 
-    with Store.from_settings(settings) as store:
+    with open_store(settings) as store:
         info = store.content_info()
         if info.version == 0:
             return None  # nothing applied yet: the station shows its empty state, not a half set
@@ -477,7 +476,7 @@ def check_shows_a_published_set(settings: Any, published: dict[int, Any]) -> str
         return f"version {info.version} was never published"
     if fingerprint(shown) != published[info.version]:
         return f"version {info.version} does not match what was published"
-    cache = MediaCache.from_settings(settings)
+    cache = media_cache(settings)
     for course in shown.courses:
         if not cache.verify(course.media):
             return f"media of {course.id} missing or damaged"

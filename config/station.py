@@ -9,7 +9,8 @@ typed arguments it takes: the libraries below never read the settings themselves
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,7 @@ from content import feed_client, registrations
 from content import outbox as outbox_module
 from content.db import Database, TableOwner
 from content.feed_client import FeedHealth, SyncClient, SyncResult, feed_health
+from content.health import DateFetcher, HealthSources, hub_date, station_health
 from content.media import MediaCache
 from content.outbox import Outbox
 from content.store import Store
@@ -40,6 +42,21 @@ OWNERS: tuple[TableOwner, ...] = (
     feed_client.TABLES,
     print_queue_module.TABLES,
 )
+
+
+def media_cache(settings: Settings, **overrides: Any) -> MediaCache:
+    """The station's media cache (``overrides``: e.g. a ``disk_usage`` hook for tests and benchmarks)."""
+    storage = settings.storage
+    options: dict[str, Any] = {"quota_bytes": storage.media_quota_mb * 1024 * 1024,
+                               "floor_bytes": storage.free_space_floor_mb * 1024 * 1024, **overrides}
+    return MediaCache(settings.media_dir, **options)
+
+
+@contextmanager
+def open_store(settings: Settings) -> Iterator[Store]:
+    """The station's store for one block (a command that needs only the content), closed after it."""
+    with Station(settings) as station:
+        yield station.store
 
 
 class Station:
@@ -69,10 +86,7 @@ class Station:
 
     def media_cache(self, **overrides: Any) -> MediaCache:
         """The media cache (``overrides``: e.g. a ``disk_usage`` hook for tests and benchmarks)."""
-        storage = self.settings.storage
-        options: dict[str, Any] = {"quota_bytes": storage.media_quota_mb * 1024 * 1024,
-                                   "floor_bytes": storage.free_space_floor_mb * 1024 * 1024, **overrides}
-        return MediaCache(self.settings.media_dir, **options)
+        return media_cache(self.settings, **overrides)
 
     # -- devices -------------------------------------------------------------------------
     def print_service(self, **kwargs: Any) -> PrintService:
@@ -129,16 +143,37 @@ class Station:
         return read_status(self.db, self.store, self.outbox, feed_url=self.settings.hub.feed_url,
                            pinned_feed_id=self.settings.hub.feed_id, health=self.feed_health())
 
+    def health(self, live_devices: dict[str, Any] | None = None, *, fetch_date: DateFetcher = hub_date
+               ) -> dict[str, Any]:
+        """The heartbeat's health fields (``live_devices``: the caller's view of them, if it has one)."""
+        return station_health(self.health_sources(), live_devices, fetch_date=fetch_date)
+
+    def health_sources(self) -> HealthSources:
+        settings = self.settings
+
+        def doctor_devices() -> dict[str, dict[str, Any]]:
+            """Printer and reader as the doctor sees them (for a process with no live view of them)."""
+            from config.doctor import check_printer, check_reader
+
+            result = {}
+            for name, check in (("printer", check_printer), ("idcard", check_reader)):
+                found = check(settings)
+                if found.status != "skip":
+                    result[name] = {"ok": found.status == "ok", "detail": found.detail}
+            return result
+
+        return HealthSources(db_path=settings.db_path, data_dir=settings.data_dir, media_dir=settings.media_dir,
+                             feed_url=settings.hub.feed_url, content_info=self.store.content_info,
+                             devices=doctor_devices)
+
     def queue_heartbeat(self, result: SyncResult | None = None, devices: dict[str, Any] | None = None) -> str:
         """Queue the station's heartbeat (``devices``: the caller's live view of them, if it has one)."""
-        from content.health import station_health
-
         try:
             feed = self.feed_health().heartbeat()
         except Exception:
             log.exception("heartbeat: could not read the feed's health")
             feed = {}
-        fields = {**station_health(self.settings, devices), "feed": feed}
+        fields = {**self.health(devices), "feed": feed}
         if result is not None:
             fields.update(last_sync=result.status, last_sync_code=result.code)
         return queue_heartbeat(self.outbox, station_name=self.settings.station.name,

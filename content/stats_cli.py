@@ -14,6 +14,7 @@ import datetime as dt
 
 from config import exitcodes
 from config.cli import Context
+from config.station import open_store
 
 _OWN_PREFIX = "content_"
 
@@ -60,10 +61,9 @@ def _stats(args: argparse.Namespace, ctx: Context) -> int:
     from content.headline import job_counts
     from content.model import JOB_KINDS
     from content.stats import service_counts
-    from content.store import Store
 
     today = getattr(args, "date", None) or dt.date.today()
-    with Store.from_settings(ctx.settings) as store:
+    with open_store(ctx.settings) as store:
         info = store.content_info()
         near = store.category_counts(today)
         everywhere = store.category_counts(today, radius_km=None)

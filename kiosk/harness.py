@@ -52,13 +52,13 @@ class KioskHarness:
         self.slips_dir = Path(tempfile.mkdtemp(prefix="yizhan-slips-"))
 
     def fill_store(self, settings: Any) -> None:
+        from config.station import open_store
         from content.sample import sample_content
-        from content.store import Store
 
         station = settings.station
         content = sample_content(origin=(station.latitude, station.longitude), jobs=self.jobs, seed=self.seed,
                                  today=dt.date.today(), media_dir=settings.media_dir if self.media else None)
-        with Store.from_settings(settings) as store:
+        with open_store(settings) as store:
             store.replace_content(content, feed_id="sample", version=1)
 
     def start(self, *, start_app: bool = True) -> Any:

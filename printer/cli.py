@@ -96,9 +96,9 @@ def _enabled_printer(ctx: Context) -> Any:
 
 
 def _load_job(ctx: Context, job_id: str):
-    from content.store import Store
+    from config.station import Station
 
-    store = Store.from_settings(ctx.settings)
+    store = Station(ctx.settings).store
     try:
         job = store.get_job(job_id)
         if job is None:

@@ -11,11 +11,10 @@ import pytest
 from feed_support import Hub, assert_shows, client_for, hub_toml, make_content
 
 import content.media as media_module
-from config.station import Station
+from config.station import Station, open_store
 from content.media import MediaCache
 from content.outbox import Outbox
 from content.registrations import submit_registration
-from content.store import Store
 from content.uplink import Sender
 
 PERSON = {"name": "李四", "id_number": "520103199001011234", "phone": "13812345678"}
@@ -29,7 +28,7 @@ def settings(station, hub: Hub):
 
 
 def shown_version(settings) -> int:
-    with Store.from_settings(settings) as store:
+    with open_store(settings) as store:
         return store.content_info().version
 
 

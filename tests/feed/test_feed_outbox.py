@@ -11,7 +11,7 @@ import time
 import pytest
 from feed_support import Hub, hub_toml
 
-from config.station import Station
+from config.station import Station, open_store
 from content.db import connect, durable
 from content.outbox import (
     Outbox,
@@ -29,7 +29,6 @@ from content.registrations import (
     recent_registrations,
     submit_registration,
 )
-from content.store import Store
 
 PERSON = {"name": "赵六", "id_number": "520103197812120018", "gender": "男", "birth_date": "1978-12-12",
           "address": "贵州省贵阳市云岩区中华北路108号3单元", "phone": "13698765432"}
@@ -111,7 +110,7 @@ def test_delivery_in_batches_then_personal_data_is_purged(station, hub: Hub) -> 
     for i in range(7):
         record_usage(settings, "search", query_len=2, results=i)
     record_proof_of_play(settings, "job", "job-1", dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC), 12.5)
-    with Store.from_settings(settings) as store:
+    with open_store(settings) as store:
         record_heartbeat(settings, devices={"printer": {"ok": True}}, station_name=settings.station.name,
                          content_info=store.content_info)
     sender = Station(settings).sender(batch_size=10)

@@ -15,7 +15,7 @@ from feed_support import Hub, assert_shows, client_for, hub_toml, make_content
 
 from config.cli import main
 from config.doctor import check_feed, check_media
-from config.station import Station
+from config.station import Station, media_cache, open_store
 from content.feed import (
     KeyRotation,
     Manifest,
@@ -29,9 +29,7 @@ from content.feed import (
 )
 from content.feed_client import feed_health
 from content.hub.publish import load_key_file, rotate_key
-from content.media import MediaCache
 from content.outbox import Outbox
-from content.store import Store
 
 
 @pytest.fixture
@@ -40,7 +38,7 @@ def settings(station, hub: Hub):
 
 
 def shown(settings) -> tuple[int, int]:
-    with Store.from_settings(settings) as store:
+    with open_store(settings) as store:
         info = store.content_info()
     return info.version, info.counts.get("jobs", 0)
 
@@ -158,7 +156,7 @@ def test_missing_or_damaged_current_media_is_fetched_again_while_unchanged(setti
     content = make_content(hub, jobs=10, media_sizes=(200_000, 50_000))
     hub.publish(content)
     assert client_for(settings).sync_once().status == "changed"
-    cache = MediaCache.from_settings(settings)
+    cache = media_cache(settings)
     gone, damaged = (c.media for c in content.courses)
     cache.path(gone).unlink()
     with cache.path(damaged).open("r+b") as f:  # same size, one byte flipped
