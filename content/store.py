@@ -28,11 +28,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import sqlite_utils
 
 from content import search as textsearch
+from content import store_schema
 from content.db import Database, TableOwner, connect, transaction
 from content.geo import distance_km
 from content.model import (
@@ -145,12 +146,8 @@ class Store:
     parts' writers (registrations, the print queue, the outbox) wait a few tens of ms at most.
     """
 
-    # The content_ tables' owner in the station database. Their versions are kept in content_schema
-    # since the first release, so :func:`migrate` brings them up to date (schema_versions records it).
-    TABLES: typing.ClassVar[TableOwner] = TableOwner(
-        "content", ("content_schema", "content_meta", *_RECORD_TABLES.values(),
-                    *(t for t in _SHADOWED if t not in _RECORD_TABLES.values())),
-        upgrade=migrate, version_count=SCHEMA_VERSION, found=_schema_version)
+    # The content_ tables' owner in the station database (declared with their schema).
+    TABLES: ClassVar[TableOwner] = store_schema.TABLES
 
     def __init__(self, db: Database | Path | str, origin: tuple[float, float], default_radius_km: float = 3.0, *,
                  apply_batch_rows: int = APPLY_MAX_ROWS, apply_pause: Callable[[float], None] = time.sleep,
