@@ -17,7 +17,7 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 from config import exitcodes
-from config.cli import Context
+from config.command import Context
 from config.fonts import FontNotFoundError, find_cjk_font
 from config.settings import Settings
 from config.station import media_cache

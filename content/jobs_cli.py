@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from config import exitcodes
-from config.cli import CommandError, Context, add_command
+from config.command import CommandError, Context, add_command
 from config.station import Station
 from content.model import JOB_CATEGORIES, JOB_KINDS, JOB_SOURCES, Job
 

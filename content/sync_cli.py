@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from config import exitcodes
-from config.cli import Context
+from config.command import Context
 
 
 def register(parser: argparse.ArgumentParser) -> None:

@@ -6,7 +6,7 @@ import argparse
 import datetime as dt
 
 from config import exitcodes
-from config.cli import Context, add_command
+from config.command import Context, add_command
 
 
 def register(parser: argparse.ArgumentParser) -> None:

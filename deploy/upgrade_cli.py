@@ -12,7 +12,7 @@ import importlib
 from pathlib import Path
 
 from config import exitcodes
-from config.cli import CommandError, Context, add_command, version
+from config.command import CommandError, Context, add_command, version
 from config.station import open_store
 
 # Every part a release must be able to import for the station to work (Kivy apps excluded:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from config import exitcodes
-from config.cli import CommandError, Context
+from config.command import CommandError, Context
 from config.station import open_store
 
 
