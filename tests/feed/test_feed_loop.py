@@ -22,9 +22,10 @@ def test_loop_syncs_reports_and_backs_off_while_offline(station, hub: Hub) -> No
         threads.add(threading.current_thread().name)
         statuses.put(status)
 
-    loop = Station(settings).sync_loop(on_status=on_status, interval_s=3600,
-                    health=lambda: {"printer": {"ok": False, "detail": "缺纸"}},
-                    client=client_for(settings), sender=Station(settings).sender(attempts=2, backoff_s=0.01))
+    station_ = Station(settings)
+    loop = station_.sync_loop(on_status=on_status, interval_s=3600,
+                              health=lambda: {"printer": {"ok": False, "detail": "缺纸"}},
+                              client=client_for(settings), sender=station_.sender(attempts=2, backoff_s=0.01))
     loop.start()
     try:
         first = statuses.get(timeout=20)
