@@ -237,9 +237,9 @@ class Services:
         return out
 
     def outbox_depth(self) -> tuple[int, float | None]:
-        from content.outbox import _open
+        from content.outbox import open_outbox
 
-        with _open(self.outbox) as outbox:
+        with open_outbox(self.outbox) as outbox:
             return outbox.depth(), outbox.oldest_age_s()
 
     # -- usage and registrations -------------------------------------------------------------
