@@ -35,11 +35,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from config.station import open_store
-
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from config.station import open_store  # noqa: E402
 
 STATION = """\
 [station]

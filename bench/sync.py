@@ -36,8 +36,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from config.station import Station, media_cache, open_store
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "feed"))
@@ -47,6 +45,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 
 from config.netutil import free_port, wait_for_port  # noqa: E402
 from config.settings import load_settings  # noqa: E402
+from config.station import Station, media_cache, open_store  # noqa: E402
 from content.feed import DEFAULT_SHARD_TARGET, Manifest, ManifestMedia, Scope, course_media, encode_items  # noqa: E402
 from content.hub.publish import load_key_file, publish_content, rotate_key, write_keypair  # noqa: E402
 from content.hub.storage import HubStore  # noqa: E402
