@@ -29,6 +29,7 @@ from printer import queue as print_queue_module
 from printer.queue import PrintQueue, PrintService
 
 if TYPE_CHECKING:
+    from deploy.screens import ScreenSchedule
     from idcard.service import ReaderService
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,19 @@ def media_cache(settings: Settings, **overrides: Any) -> MediaCache:
     options: dict[str, Any] = {"quota_bytes": storage.media_quota_mb * 1024 * 1024,
                                "floor_bytes": storage.free_space_floor_mb * 1024 * 1024, **overrides}
     return MediaCache(settings.media_dir, **options)
+
+
+def screen_schedule(settings: Settings, run: Callable[..., None] | None = None) -> ScreenSchedule:
+    """The screens' on/off schedule from ``[screens]`` (``run``: how commands run; tests record them)."""
+    from deploy.screens import Hours, Screen, ScreenSchedule
+
+    s, devices = settings.screens, settings.devices
+    screens = [
+        Screen("board", Hours.parse(s.board_on), s.board_method, devices.board_screen.display or ":0", s.cec_port),
+        Screen("kiosk", Hours.parse(s.kiosk_on), s.kiosk_method, devices.kiosk_screen.display or ":0",
+               wake_s=s.kiosk_wake_s),
+    ]
+    return ScreenSchedule(screens, set(s.days), *([run] if run is not None else []))
 
 
 @contextmanager
