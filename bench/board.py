@@ -39,6 +39,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from config.station import open_store  # noqa: E402
+
 STATION = """\
 [station]
 id = "bench-station-01"
@@ -68,7 +70,6 @@ def make_station(root: Path, *, video_seconds: float) -> Path:
     """A station folder with 200 sample jobs, sample policies/events/notices and two videos."""
     from config.settings import load_settings
     from content.sample import sample_content, sample_courses
-    from content.store import Store
 
     (root / "data").mkdir(parents=True, exist_ok=True)
     config = root / "station.toml"
@@ -77,7 +78,7 @@ def make_station(root: Path, *, video_seconds: float) -> Path:
     content = sample_content(origin=(settings.station.latitude, settings.station.longitude), jobs=200)
     content.announcements = [a for a in content.announcements if a.priority != "urgent"]
     content.courses = sample_courses(settings.media_dir, seconds=video_seconds, size=(640, 360), fps=25)
-    with Store.from_settings(settings) as store:
+    with open_store(settings) as store:
         store.replace_content(content, feed_id="bench", version=1)
     return config
 
@@ -158,9 +159,8 @@ def peer_rows(config: Path, count: int = 40) -> list[list[str]]:
     import html
 
     from config.settings import load_settings
-    from content.store import Store
 
-    with Store.from_settings(load_settings(config)) as store:
+    with open_store(load_settings(config)) as store:
         hits = store.search_jobs(radius_km=None, limit=count)
     return [[html.escape(h.job.title), html.escape(h.job.salary_text()),
              html.escape(f"{h.job.employer} · {h.distance_km:.1f} 公里")] for h in hits]
@@ -471,13 +471,12 @@ def board(args: argparse.Namespace, profile, me, xserver) -> dict:
     from kivy.core.window import Window
 
     from config.settings import load_settings
-    from content.store import Store
     from display import sprites
     from display.harness import run_script
     from display.player import BoardApp
 
     settings = load_settings(args.config)
-    with Store.from_settings(settings) as store:
+    with open_store(settings) as store:
         content = store.export_content()
         if args.schedule == "playlist":
             content.documents["board_schedule"] = playlist_schedule()

@@ -45,16 +45,14 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 
 from config.netutil import free_port, wait_for_port  # noqa: E402
 from config.settings import load_settings  # noqa: E402
+from config.station import Station, media_cache, open_store  # noqa: E402
 from content.feed import DEFAULT_SHARD_TARGET, Manifest, ManifestMedia, Scope, course_media, encode_items  # noqa: E402
 from content.hub.publish import load_key_file, publish_content, rotate_key, write_keypair  # noqa: E402
 from content.hub.storage import HubStore  # noqa: E402
 from content.media import TRANSIENT, MediaCache, Transfer  # noqa: E402
 from content.model import ContentSet, Course, MediaRef  # noqa: E402
-from content.outbox import Sender  # noqa: E402
 from content.registrations import submit_registration  # noqa: E402
 from content.sample import sample_content  # noqa: E402
-from content.store import Store  # noqa: E402
-from content.sync import SyncClient  # noqa: E402
 
 ORIGIN = (26.5830, 106.7135)
 STATION = """\
@@ -167,7 +165,7 @@ def bench_sync(b: Bench) -> None:
           f"({mb(sum(i.size for i in manifest.items))}), {len(manifest.media)} media ({mb(total_media)}), "
           f"manifest {mb(len(manifest.to_bytes()))}")
     settings = b.station("bench-main", "main")
-    client = SyncClient.from_settings(settings)
+    client = Station(settings).sync_client()
 
     rows = []
     full = client.sync_once()
@@ -189,7 +187,7 @@ def bench_sync(b: Bench) -> None:
     assert changed.status == "changed", changed
     rows.append(("re-sync, 1% of jobs changed", changed))
     client.close()
-    with Store.from_settings(settings) as store:
+    with open_store(settings) as store:
         assert store.content_info().counts["jobs"] == args.jobs
 
     print(f"   {'':<30} {'requests':>9} {'bytes':>12} {'seconds':>8} {'items':>7} {'media':>6}")
@@ -346,8 +344,8 @@ def bench_soak(b: Bench) -> None:
 
     publish_next()
     quick = {"attempts": 3, "backoff_s": 0.005, "max_backoff_s": 0.02}
-    client = SyncClient.from_settings(settings, **quick)
-    sender = Sender(settings, attempts=2, backoff_s=0.005, max_backoff_s=0.02)
+    client = Station(settings).sync_client(**quick)
+    sender = Station(settings).sender(attempts=2, backoff_s=0.005, max_backoff_s=0.02)
     counts = {name: 0 for name, _ in FAULTS}
     interrupted = 0
     violations: list[str] = []
@@ -387,10 +385,10 @@ def bench_soak(b: Bench) -> None:
             rules = [{"match": "/api/v1/", "action": "delay_after", "value": 0.25, "times": 1}]
         b.faults(rules)
         if kind == "down":
-            down = SyncClient.from_settings(down_settings, **quick)
+            down = Station(down_settings).sync_client(**quick)
             down.sync_once()
             down.close()
-            Sender(down_settings, attempts=1).deliver_once()
+            Station(down_settings).sender(attempts=1).deliver_once()
         elif kind.startswith("kill"):
             interrupted += kill_run(settings, quick, rng, kind)
         else:
@@ -451,9 +449,9 @@ def kill_run(settings: Any, quick: dict[str, Any], rng: random.Random, kind: str
     if pid == 0:  # the station process
         try:
             logging.disable(logging.CRITICAL)
-            child = SyncClient.from_settings(settings, **quick)
+            child = Station(settings).sync_client(**quick)
             child.sync_once()
-            Sender(settings, attempts=2, backoff_s=0.005).deliver_once()
+            Station(settings).sender(attempts=2, backoff_s=0.005).deliver_once()
         finally:
             os._exit(0)
     time.sleep(delay)
@@ -468,7 +466,7 @@ def kill_run(settings: Any, quick: dict[str, Any], rng: random.Random, kind: str
 def check_shows_a_published_set(settings: Any, published: dict[int, Any]) -> str | None:
     from feed_support import fingerprint
 
-    with Store.from_settings(settings) as store:
+    with open_store(settings) as store:
         info = store.content_info()
         if info.version == 0:
             return None  # nothing applied yet: the station shows its empty state, not a half set
@@ -477,7 +475,7 @@ def check_shows_a_published_set(settings: Any, published: dict[int, Any]) -> str
         return f"version {info.version} was never published"
     if fingerprint(shown) != published[info.version]:
         return f"version {info.version} does not match what was published"
-    cache = MediaCache.from_settings(settings)
+    cache = media_cache(settings)
     for course in shown.courses:
         if not cache.verify(course.media):
             return f"media of {course.id} missing or damaged"
@@ -495,7 +493,7 @@ def bench_rotation(b: Bench) -> None:
     stations = [b.station(f"rot-{i:03d}", "rot") for i in range(n)]
 
     def sync(settings: Any) -> tuple[str, int, float]:
-        client = SyncClient.from_settings(settings, attempts=3, backoff_s=0.05)
+        client = Station(settings).sync_client(attempts=3, backoff_s=0.05)
         started = time.perf_counter()
         try:
             result = client.sync_once()

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from config import exitcodes
-from config.cli import CommandError, Context
+from config.command import CommandError, Context
 from config.netutil import free_port, wait_for_port
 from config.settings import hash_pin
 from config.xvfb import VirtualDisplay, start_xvfb

@@ -17,9 +17,10 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 from config import exitcodes
-from config.cli import Context
+from config.command import Context
 from config.fonts import FontNotFoundError, find_cjk_font
 from config.settings import Settings
+from config.station import media_cache
 from deploy.checks import check_release, check_udev, check_units
 
 MARKS = {"ok": "✓", "fail": "✗", "skip": "–"}
@@ -188,7 +189,7 @@ def check_feed(settings: Settings, now: dt.datetime | None = None) -> Check:
     """The feed held: within its signed expiry, and every record of it accepted here."""
     if not settings.hub.feed_url:
         return Check("feed", "skip", "no hub.feed_url configured")
-    from content.sync import feed_health
+    from content.feed_client import feed_health
 
     health = feed_health(settings, now=now, check_media=False)
     if not health.version:
@@ -203,7 +204,6 @@ def check_media(settings: Settings) -> Check:
     """Every media file the current content refers to is in the cache and hashes right."""
     from content.db import connect
     from content.feed import Manifest, ManifestError
-    from content.media import MediaCache
 
     if not settings.db_path.exists():
         return Check("media", "skip", "no station database yet")
@@ -220,7 +220,7 @@ def check_media(settings: Settings) -> Check:
         manifest = Manifest.from_bytes(row[0])
     except ManifestError as exc:
         return Check("media", "fail", f"the stored manifest does not parse: {exc}")
-    cache = MediaCache.from_settings(settings)
+    cache = media_cache(settings)  # reads only: the doctor opens no Station (it would migrate)
     missing = [m.path for m in manifest.media if not cache.has(m.ref())]
     damaged = [m.path for m in manifest.media if cache.has(m.ref()) and not cache.verify(m.ref())]
     if missing or damaged:

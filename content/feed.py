@@ -13,7 +13,7 @@ one small file instead of the whole list. Item files are named by their own SHA-
 station keeps the ones it has verified and fetches only names it has not seen.
 
 This module only encodes, decodes, signs and verifies; building a feed directory is
-``content.hub.publish`` and fetching one is ``content.sync``.
+``content.hub.publish`` and fetching one is ``content.feed_client``.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 :func:`station_health` returns the keyword arguments for
 :func:`content.outbox.record_heartbeat`: the devices (the caller's live view when it has
-one, e.g. the kiosk's; else what :mod:`config.doctor` finds), and the fields below. Each
+one, e.g. the kiosk's; else what the doctor finds), and the fields below, from the
+:class:`HealthSources` the station's ``config.station.Station`` fills in. Each
 field is computed on its own and a failure gives ``None`` for that field only: a
 heartbeat must go out when the station is unwell, that is when it matters.
 
@@ -25,10 +26,13 @@ import shutil
 import sqlite3
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import psutil
+
+from content.db import reading
 
 DateFetcher = Callable[[str], str | None]
 
@@ -40,23 +44,31 @@ def _field(compute: Callable[[], Any]) -> Any:
         return None
 
 
+@dataclass(frozen=True)
+class HealthSources:
+    """Where the health fields come from: the station's files, its hub and its parts."""
+
+    db_path: Path
+    data_dir: Path
+    media_dir: Path
+    feed_url: str  # hub.feed_url ("" when the station has no hub)
+    content_info: Callable[[], Any]  # the store's content_info
+    devices: Callable[[], dict[str, dict[str, Any]]]  # printer and reader as the doctor finds them
+
+
 def software_version() -> str:
-    from config.cli import version
+    from config.command import version
 
     return version()
 
 
-def content_age_s(settings: Any, now: float | None = None) -> float | None:
-    from content.store import Store
-
-    with Store.from_settings(settings) as store:
-        applied = store.content_info().applied_at
+def content_age_s(content_info: Callable[[], Any], now: float | None = None) -> float | None:
+    applied = content_info().applied_at
     return None if applied is None else round((now or time.time()) - applied.timestamp())
 
 
 def print_queue(db_path: Path, now: float | None = None) -> dict[str, Any]:
-    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5)
-    try:
+    with reading(db_path) as conn:
         has = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'print_jobs'").fetchone()
         if not has:
             return {"waiting": 0, "oldest_age_s": None}
@@ -72,12 +84,10 @@ def print_queue(db_path: Path, now: float | None = None) -> dict[str, Any]:
 
                 oldest = round((now or time.time()) - dt.datetime.fromisoformat(first).timestamp())
         return {"waiting": count, "oldest_age_s": oldest}
-    finally:
-        conn.close()
 
 
-def free_disk_mb(settings: Any) -> int:
-    return shutil.disk_usage(settings.storage.data_dir).free // (1024 * 1024)
+def free_disk_mb(data_dir: Path) -> int:
+    return shutil.disk_usage(data_dir).free // (1024 * 1024)
 
 
 def uptime_s(now: float | None = None) -> int:
@@ -90,11 +100,11 @@ def hub_date(url: str, timeout_s: float = 3.0) -> str | None:
     return requests.head(url, timeout=timeout_s, allow_redirects=True).headers.get("Date")
 
 
-def clock_offset_s(settings: Any, fetch: DateFetcher = hub_date, now: Callable[[], float] = time.time) -> int | None:
-    if not settings.hub.feed_url:
+def clock_offset_s(feed_url: str, fetch: DateFetcher = hub_date, now: Callable[[], float] = time.time) -> int | None:
+    if not feed_url:
         return None
     before = now()
-    header = fetch(settings.hub.feed_url.rstrip("/") + "/manifest.json")
+    header = fetch(feed_url.rstrip("/") + "/manifest.json")
     after = now()
     if not header:
         return None
@@ -103,52 +113,38 @@ def clock_offset_s(settings: Any, fetch: DateFetcher = hub_date, now: Callable[[
     return round((before + after) / 2 - server)
 
 
-def failed_media(settings: Any) -> int:
+def failed_media(db_path: Path, media_dir: Path) -> int:
     from content.feed import Manifest
     from content.media import MediaCache
 
-    conn = sqlite3.connect(f"file:{settings.db_path}?mode=ro", uri=True, timeout=5)
     try:
-        row = conn.execute("SELECT manifest FROM sync_state WHERE id = 1").fetchone()
+        with reading(db_path) as conn:
+            row = conn.execute("SELECT manifest FROM sync_state WHERE id = 1").fetchone()
     except sqlite3.Error:
         return 0
-    finally:
-        conn.close()
     if not row or not row[0]:
         return 0
-    cache = MediaCache.from_settings(settings)
+    cache = MediaCache(media_dir)  # only asks what is there
     return sum(1 for ref in Manifest.from_bytes(row[0]).media_refs().values() if not cache.has(ref))
 
 
-def last_upgrade(settings: Any) -> dict[str, Any] | None:
+def last_upgrade(data_dir: Path) -> dict[str, Any] | None:
     from deploy.upgrade import read_state
 
-    return read_state(Path(settings.storage.data_dir) / "upgrade").get("last")
+    return read_state(Path(data_dir) / "upgrade").get("last")
 
 
-def devices(settings: Any) -> dict[str, dict[str, Any]]:
-    """Printer and reader as the doctor sees them (for a process with no live view of them)."""
-    from config.doctor import check_printer, check_reader
-
-    result = {}
-    for name, check in (("printer", check_printer), ("idcard", check_reader)):
-        found = check(settings)
-        if found.status != "skip":
-            result[name] = {"ok": found.status == "ok", "detail": found.detail}
-    return result
-
-
-def station_health(settings: Any, live_devices: dict[str, Any] | None = None, *,
+def station_health(sources: HealthSources, live_devices: dict[str, Any] | None = None, *,
                    fetch_date: DateFetcher = hub_date) -> dict[str, Any]:
     """Keyword arguments for ``record_heartbeat``: ``devices`` and the health fields."""
     return {
-        "devices": live_devices or _field(lambda: devices(settings)) or {},
+        "devices": live_devices or _field(sources.devices) or {},
         "software_version": _field(software_version),
-        "content_age_s": _field(lambda: content_age_s(settings)),
-        "print_queue": _field(lambda: print_queue(settings.db_path)),
-        "free_disk_mb": _field(lambda: free_disk_mb(settings)),
+        "content_age_s": _field(lambda: content_age_s(sources.content_info)),
+        "print_queue": _field(lambda: print_queue(sources.db_path)),
+        "free_disk_mb": _field(lambda: free_disk_mb(sources.data_dir)),
         "uptime_s": _field(uptime_s),
-        "clock_offset_s": _field(lambda: clock_offset_s(settings, fetch_date)),
-        "failed_media": _field(lambda: failed_media(settings)),
-        "last_upgrade": _field(lambda: last_upgrade(settings)),
+        "clock_offset_s": _field(lambda: clock_offset_s(sources.feed_url, fetch_date)),
+        "failed_media": _field(lambda: failed_media(sources.db_path, sources.media_dir)),
+        "last_upgrade": _field(lambda: last_upgrade(sources.data_dir)),
     }

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from config import exitcodes
-from config.cli import CommandError, Context, add_command
+from config.command import CommandError, Context, add_command
+from config.station import Station
 from content.model import JOB_CATEGORIES, JOB_KINDS, JOB_SOURCES, Job
 
 _LABELS = {
@@ -87,9 +88,8 @@ def _take_dash_words_as_query(parser: argparse.ArgumentParser) -> None:
 
 
 def _store(ctx: Context):
-    from content.store import Store
 
-    return Store.from_settings(ctx.settings)
+    return Station(ctx.settings).store
 
 
 def _radius(value: str | None) -> Any:

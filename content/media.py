@@ -133,14 +133,6 @@ class MediaCache:
         self._disk_usage = disk_usage or shutil.disk_usage
         self.check_every_bytes = check_every_bytes
 
-    @classmethod
-    def from_settings(cls, settings: Any, **kwargs: Any) -> MediaCache:
-        """The cache of the station in ``settings``; ``kwargs`` override (e.g. ``disk_usage``)."""
-        storage = settings.storage
-        options: dict[str, Any] = {"quota_bytes": storage.media_quota_mb * 1024 * 1024,
-                                   "floor_bytes": storage.free_space_floor_mb * 1024 * 1024, **kwargs}
-        return cls(settings.media_dir, **options)
-
     # -- what is here -------------------------------------------------------------------
     def path(self, ref: MediaRef) -> Path:
         return self.dir / ref.filename

@@ -3,7 +3,7 @@
 Registrations, usage events, proof-of-play records and heartbeats are written to the
 ``outbox`` table of the station database in the same durable transaction as the record
 they describe (``synchronous=FULL``), each with an idempotency key (a time-ordered UUID) made right
-then. :class:`Sender` delivers them in batches and marks an entry sent only after the hub
+then. :class:`content.uplink.Sender` delivers them in batches and marks an entry sent only after the hub
 answered 2xx for it; the hub keeps the key unique forever, so resending after any failure
 (a cut, a crash, a kill) never duplicates. Offline, entries wait and the sender retries
 with exponential backoff and jitter, for as long as it takes.
@@ -13,10 +13,14 @@ Personal data (a registration's person) is encrypted at rest with AES-GCM; the k
 It is purged as soon as the hub acknowledges the entry, and after
 ``privacy.retention_days`` in any case.
 
-Convenience for the other parts (names are stable):
-``record_usage(settings_or_db, event, **fields)``,
-``record_proof_of_play(settings_or_db, item_kind, item_id, started_at, duration_s, **fields)``,
-``record_heartbeat(settings_or_db, devices=..., **fields)``.
+Convenience for the other parts (names are stable; ``target`` is the station's Outbox, its
+Database, or anything with ``db_path`` and ``data_dir``):
+``record_usage(target, event, **fields)``,
+``record_proof_of_play(target, item_kind, item_id, started_at, duration_s, **fields)``,
+``record_heartbeat(target, devices=..., station_name=..., content_info=..., **fields)``.
+
+The outbox owns the ``outbox`` table (:data:`TABLES`). It knows nothing of the tables whose
+records it carries: the registrations table's owner purges its own rows (a trigger on the outbox).
 """
 
 from __future__ import annotations
@@ -33,14 +37,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-import requests
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from config.privacy import scrub
-from content.db import connect, durable
+from content.db import Database, TableOwner, durable
 
 log = logging.getLogger(__name__)
 
@@ -134,24 +136,39 @@ def now_iso() -> str:
 
 
 class Outbox:
-    """The station's outbox table. ``conn_or_db_path``: the station database or an open connection."""
+    """The station's outbox table.
 
-    def __init__(self, conn_or_db_path: sqlite3.Connection | str | Path, *, key_dir: str | Path | None = None
+    ``db``: the station :class:`~content.db.Database` (each thread writes on its own connection),
+    an open connection (the caller's; e.g. a registration adds its entry in its own transaction),
+    or the database's path (opened here, closed by :meth:`close`).
+    """
+
+    def __init__(self, db: Database | sqlite3.Connection | str | Path, *, key_dir: str | Path | None = None
                  ) -> None:
-        if isinstance(conn_or_db_path, sqlite3.Connection):
-            self._conn = conn_or_db_path
+        self._own: Database | None = None
+        if isinstance(db, sqlite3.Connection):
+            conn = db
+            self._connection: Callable[[], sqlite3.Connection] = lambda: conn
             self.db_path: Path | None = None
+            ensure_schema(conn)
         else:
-            self.db_path = Path(conn_or_db_path)
-            self._conn = connect(self.db_path)
+            if not isinstance(db, Database):
+                shared = Database.of_process(db)
+                db = shared if shared is not None else Database(db, [TABLES])
+                self._own = None if shared is not None else db
+            self._connection = db.conn
+            self.db_path = db.path
         self.key_dir = Path(key_dir) if key_dir else (self.db_path.parent if self.db_path else None)
         self._key: bytes | None = None
         self._lock = threading.RLock()
-        ensure_schema(self._conn)
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        return self._connection()
 
     def close(self) -> None:
-        if self.db_path is not None:
-            self._conn.close()
+        if self._own is not None:
+            self._own.close()
 
     def __enter__(self) -> Outbox:
         return self
@@ -172,8 +189,10 @@ class Outbox:
         if conn is not None:
             yield conn  # the caller's transaction: commit together with the record
             return
-        with self._lock, durable(self._conn):
-            yield self._conn
+        with self._lock:
+            conn = self._conn
+            with durable(conn):
+                yield conn
 
     # -- writing ----------------------------------------------------------------------------
     def add(self, kind: str, payload: dict[str, Any], *, conn: sqlite3.Connection | None = None,
@@ -270,7 +289,6 @@ class Outbox:
                 "payload = CASE WHEN personal = 1 THEN NULL ELSE payload END "
                 "WHERE key = ? AND state = 'queued'",
                 [(at, json.dumps(r, ensure_ascii=False), k) for k, r in receipts.items()])
-            purge_acknowledged_registrations(c)
 
     def mark_rejected(self, key: str, reason: str) -> None:
         with self._tx(None) as c:
@@ -293,43 +311,51 @@ class Outbox:
                 "WHERE personal = 1 AND payload IS NOT NULL AND created_ts < ?", (cutoff,)).rowcount
             deleted = c.execute("DELETE FROM outbox WHERE state IN ('sent', 'expired', 'rejected') "
                                 "AND created_ts < ?", (cutoff,)).rowcount
-            registrations = _purge_expired_registrations(c, cutoff)
         if expired:
             log.warning("outbox: %d personal entries reached the %d-day retention limit unsent and were erased",
                         expired, retention_days)
-        return {"expired": expired, "deleted": deleted, "registrations": registrations}
+        return {"expired": expired, "deleted": deleted}
 
 
 def ensure_schema(conn: sqlite3.Connection) -> None:
+    """Create the outbox table on a plain connection (tools and tests that do without a Database)."""
     conn.executescript(SCHEMA)
 
 
-def purge_acknowledged_registrations(conn: sqlite3.Connection) -> int:
-    if not _has_table(conn, "registrations"):
-        return 0
-    return conn.execute(
-            "UPDATE registrations SET personal = NULL, purged_at = ? WHERE personal IS NOT NULL AND outbox_key IN "
-            "(SELECT key FROM outbox WHERE state = 'sent')", (now_iso(),)).rowcount
-
-
-def _purge_expired_registrations(conn: sqlite3.Connection, cutoff: float) -> int:
-    if not _has_table(conn, "registrations"):
-        return 0
-    return conn.execute("UPDATE registrations SET personal = NULL, purged_at = ? "
-                        "WHERE personal IS NOT NULL AND created_ts < ?", (now_iso(), cutoff)).rowcount
-
-
-def _has_table(conn: sqlite3.Connection, name: str) -> bool:
-    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone() is not None
+# The outbox table's owner in the station database: version 1 is the table as first released
+# (CREATE IF NOT EXISTS adopts the table an older program made).
+TABLES = TableOwner("outbox", ("outbox",), (SCHEMA,))
 
 
 # -- convenience for the kiosk, the board and the devices ----------------------------------
 
-def _open(settings_or_db: Any) -> tuple[Outbox, Any]:
-    """An Outbox for settings, a database path or a connection; and the settings if given."""
-    if isinstance(settings_or_db, (sqlite3.Connection, str, Path)):
-        return Outbox(settings_or_db), None
-    return Outbox(settings_or_db.db_path, key_dir=settings_or_db.data_dir), settings_or_db
+class StationFiles(Protocol):
+    """Where a station keeps its database and its data key (config.settings.Settings is one)."""
+
+    @property
+    def db_path(self) -> Path: ...
+
+    @property
+    def data_dir(self) -> Path: ...
+
+
+OutboxTarget = Outbox | Database | sqlite3.Connection | str | Path | StationFiles
+
+
+@contextmanager
+def open_outbox(target: OutboxTarget) -> Iterator[Outbox]:
+    """The outbox of ``target``: an Outbox as it is, else one opened for the call."""
+    if isinstance(target, Outbox):
+        yield target
+        return
+    if isinstance(target, (Database, sqlite3.Connection, str, Path)):
+        outbox = Outbox(target)
+    else:
+        outbox = Outbox(target.db_path, key_dir=target.data_dir)
+    try:
+        yield outbox
+    finally:
+        outbox.close()
 
 
 def _clean(fields: dict[str, Any]) -> dict[str, Any]:
@@ -337,24 +363,18 @@ def _clean(fields: dict[str, Any]) -> dict[str, Any]:
     return {k: scrub(v) if isinstance(v, str) else v for k, v in fields.items()}
 
 
-def record_usage(settings_or_db: Any, event: str, **fields: Any) -> str:
-    """Queue a usage event (e.g. ``record_usage(s, "search", query_len=2, results=14)``)."""
-    outbox, _ = _open(settings_or_db)
-    try:
+def record_usage(target: OutboxTarget, event: str, **fields: Any) -> str:
+    """Queue a usage event (e.g. ``record_usage(outbox, "search", query_len=2, results=14)``)."""
+    with open_outbox(target) as outbox:
         return outbox.add("event", usage_payload(event, **fields))
-    finally:
-        outbox.close()
 
 
-def record_proof_of_play(settings_or_db: Any, item_kind: str, item_id: str, started_at: dt.datetime | str,
+def record_proof_of_play(target: OutboxTarget, item_kind: str, item_id: str, started_at: dt.datetime | str,
                          duration_s: float, **fields: Any) -> str:
     """Queue that the board showed ``item_kind``/``item_id`` from ``started_at`` for ``duration_s``."""
-    outbox, _ = _open(settings_or_db)
-    try:
+    with open_outbox(target) as outbox:
         return outbox.add("proof_of_play", proof_of_play_payload(item_kind, item_id, started_at, duration_s,
                                                                  **fields))
-    finally:
-        outbox.close()
 
 
 def proof_of_play_payload(item_kind: str, item_id: str, started_at: dt.datetime | str, duration_s: float,
@@ -398,11 +418,11 @@ class RecordBuffer:
     keeps the records for the next flush.
     """
 
-    def __init__(self, settings_or_db: Any, kind: str, *, max_records: int = 30, max_age_s: float = 300.0,
+    def __init__(self, target: OutboxTarget, kind: str, *, max_records: int = 30, max_age_s: float = 300.0,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         if kind not in ENDPOINTS or kind == "registration":
             raise OutboxError(f"kind {kind!r} cannot be buffered")
-        self.settings_or_db = settings_or_db
+        self.target = target
         self.kind = kind
         self.max_records = max_records
         self.max_age_s = max_age_s
@@ -414,6 +434,15 @@ class RecordBuffer:
     def __len__(self) -> int:
         with self._lock:
             return len(self._waiting)
+
+    @property
+    def settings_or_db(self) -> OutboxTarget:
+        """The older name of :attr:`target` (the board's tests point a buffer elsewhere with it)."""
+        return self.target
+
+    @settings_or_db.setter
+    def settings_or_db(self, target: OutboxTarget) -> None:
+        self.target = target
 
     def add_payload(self, payload: dict[str, Any]) -> bool:
         with self._lock:
@@ -436,11 +465,8 @@ class RecordBuffer:
         if not batch:
             return 0
         try:
-            outbox, _ = _open(self.settings_or_db)
-            try:
+            with open_outbox(self.target) as outbox:
                 outbox.add_many(self.kind, batch)
-            finally:
-                outbox.close()
         except Exception:
             with self._lock:  # keep them for the next flush, oldest first
                 self._waiting[:0] = batch
@@ -450,149 +476,24 @@ class RecordBuffer:
         return len(batch)
 
 
-def record_heartbeat(settings_or_db: Any, *, devices: dict[str, Any] | None = None, **fields: Any) -> str:
+def record_heartbeat(target: OutboxTarget, *, devices: dict[str, Any] | None = None, station_name: str = "",
+                     content_info: Callable[[], Any] | None = None, **fields: Any) -> str:
     """Queue a heartbeat: content version, outbox depth and device health.
 
     ``devices`` maps a device name to ``{"ok": bool, "detail": "..."}`` (or a short text),
     e.g. ``{"printer": {"ok": False, "detail": "缺纸"}, "idcard": {"ok": True}}``.
-    With settings, the station's name and the content version are filled in.
+    ``content_info`` (the store's ``content_info``) fills in the feed and content version.
     """
-    outbox, settings = _open(settings_or_db)
-    try:
+    with open_outbox(target) as outbox:
         payload: dict[str, Any] = {"at": now_iso(), "devices": devices or {},
                                    "outbox_depth": outbox.depth(), "oldest_age_s": outbox.oldest_age_s()}
-        if settings is not None:
-            payload["station_name"] = settings.station.name
+        if station_name:
+            payload["station_name"] = station_name
+        if content_info is not None:
             try:
-                from content.store import Store
-
-                with Store.from_settings(settings) as store:
-                    info = store.content_info()
+                info = content_info()
                 payload.update(feed_id=info.feed_id, content_version=info.version)
             except Exception as exc:  # a heartbeat must go out even when the store is unwell
                 payload["store_error"] = scrub(str(exc))[:200]
         payload.update(_clean(fields))
         return outbox.add("heartbeat", payload)
-    finally:
-        outbox.close()
-
-
-# -- the sender ---------------------------------------------------------------------------
-
-@dataclass
-class DeliveryResult:
-    """What one delivery round did. ``status``: delivered, empty, failed or disabled."""
-
-    status: str
-    sent: int = 0
-    duplicates: int = 0
-    rejected: int = 0
-    remaining: int = 0
-    requests: int = 0
-    reason: str = ""
-    code: str = ""
-
-
-class _Retryable(Exception):
-    """A delivery failure worth trying again later (network, 5xx, 429)."""
-
-
-class Sender:
-    """Delivers the outbox to ``hub.upload_url`` with ``hub.station_token``."""
-
-    def __init__(self, settings: Any, *, session: requests.Session | None = None, batch_size: int = BATCH_SIZE,
-                 attempts: int = 3, backoff_s: float = 0.5, max_backoff_s: float = 30.0) -> None:
-        self.settings = settings
-        self.upload_url = settings.hub.upload_url
-        if self.upload_url and not self.upload_url.endswith("/"):
-            self.upload_url += "/"
-        self.token = settings.hub.station_token
-        self.timeout = settings.hub.timeout_s
-        self.batch_size = batch_size
-        from content.media import http_session
-
-        self.session = session or http_session(settings.hub.ca_bundle)  # hub.ca_bundle pinned if set
-        self.retrying = Retrying(
-            stop=stop_after_attempt(attempts), wait=wait_random_exponential(multiplier=backoff_s, max=max_backoff_s),
-            retry=retry_if_exception_type((requests.ConnectionError, requests.Timeout, _Retryable,
-                                           requests.exceptions.ChunkedEncodingError)),
-            reraise=True)
-
-    def close(self) -> None:
-        self.session.close()
-
-    def deliver_once(self, *, max_batches: int | None = None) -> DeliveryResult:
-        """Send what is queued, batch by batch, until the queue is empty or the hub cannot be reached."""
-        with Outbox(self.settings.db_path, key_dir=self.settings.data_dir) as outbox:
-            outbox.purge(self.settings.privacy.retention_days)
-            if not self.upload_url:
-                return DeliveryResult("disabled", remaining=outbox.depth(), code="not_configured",
-                                      reason="未设置上传地址（hub.upload_url），记录保留在本机")
-            result = DeliveryResult("empty")
-            batches = 0
-            for kind in outbox.kinds_waiting():
-                while max_batches is None or batches < max_batches:
-                    entries = outbox.pending(kind, self.batch_size)
-                    if not entries:
-                        break
-                    batches += 1
-                    try:
-                        self._send(outbox, kind, entries, result)
-                    except _Stop as stop:
-                        outbox.note_failure([e.key for e in entries], stop.detail)
-                        result.status, result.code, result.reason = "failed", stop.code, stop.reason
-                        result.remaining = outbox.depth()
-                        log.warning("outbox: delivery stopped: %s", stop.detail)
-                        return result
-                    result.status = "delivered"
-            result.remaining = outbox.depth()
-            return result
-
-    def _send(self, outbox: Outbox, kind: str, entries: list[OutboxEntry], result: DeliveryResult) -> None:
-        url = self.upload_url + ENDPOINTS[kind]
-        body = {"items": [e.wire() for e in entries]}
-        headers = {"Authorization": f"Bearer {self.token}"}
-        try:
-            for attempt in self.retrying.copy():
-                with attempt:
-                    result.requests += 1
-                    response = self.session.post(url, json=body, headers=headers, timeout=self.timeout)
-                    if response.status_code >= 500 or response.status_code == 429:
-                        raise _Retryable(f"HTTP {response.status_code}")
-        except (requests.RequestException, _Retryable) as exc:
-            raise _Stop("unavailable", "无法连接上传服务器，记录保留在本机，稍后重试",
-                        f"{kind}: {type(exc).__name__}: {exc}") from None
-        if response.status_code in (401, 403):
-            raise _Stop("unauthorized", "上传服务器不认可本站的令牌（hub.station_token），请联系管理员",
-                        f"HTTP {response.status_code}")
-        if not 200 <= response.status_code < 300:
-            raise _Stop("http_error", f"上传服务器拒绝了请求（HTTP {response.status_code}）",
-                        f"{kind}: HTTP {response.status_code}: {response.text[:200]}")
-        try:
-            answers = {r["key"]: r for r in response.json()["results"] if isinstance(r, dict) and r.get("key")}
-        except (ValueError, KeyError, TypeError):
-            raise _Stop("http_error", "上传服务器的回答无法识别", f"{kind}: unreadable answer") from None
-        receipts = {}
-        rejected = 0
-        for entry in entries:
-            answer = answers.get(entry.key)
-            if answer is None:
-                continue  # not acknowledged: stays queued and goes again
-            if answer.get("status") in ("created", "duplicate"):
-                receipts[entry.key] = answer.get("receipt") or {}
-                result.sent += answer["status"] == "created"
-                result.duplicates += answer["status"] == "duplicate"
-            elif answer.get("status") == "rejected":
-                outbox.mark_rejected(entry.key, str(answer.get("reason", "")))
-                rejected += 1
-                log.warning("outbox: the hub refused %s %s: %s", kind, entry.key, scrub(str(answer.get("reason"))))
-        outbox.mark_sent(receipts)
-        result.rejected += rejected
-        if not receipts and not rejected:
-            raise _Stop("http_error", "上传服务器没有确认任何记录", f"{kind}: no result for any key")
-
-
-class _Stop(Exception):
-    def __init__(self, code: str, reason: str, detail: str) -> None:
-        super().__init__(detail)
-        self.code, self.reason, self.detail = code, reason, detail

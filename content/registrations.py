@@ -16,21 +16,16 @@ import json
 import secrets
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from config.privacy import mask_name
-from content.db import connect, durable
-from content.outbox import (
-    Outbox,
-    decrypt,
-    encrypt,
-    ensure_schema,
-    load_or_create_key,
-    now_iso,
-    purge_acknowledged_registrations,
-)
+from content import outbox as outbox_tables
+from content.db import Database, TableOwner, durable, opened
+from content.outbox import Outbox, decrypt, encrypt, load_or_create_key, now_iso
 
 REGISTRATION_KINDS = ("求职", "培训需求", "返乡", "零工", "失业")
 RegistrationKind = Literal["求职", "培训需求", "返乡", "零工", "失业"]
@@ -59,6 +54,21 @@ CREATE TABLE IF NOT EXISTS registrations (
 );
 CREATE INDEX IF NOT EXISTS registrations_by_time ON registrations (created_ts);
 """
+# Version 2: the person is erased in the same transaction as the outbox learns the hub has it
+# (the entry marked sent) or erases its copy (the retention limit). A trigger, so that the
+# outbox need not know this table: each table has one owner.
+PURGE_WITH_OUTBOX = """
+CREATE TRIGGER IF NOT EXISTS registrations_purge_with_outbox
+AFTER UPDATE OF state, payload ON outbox
+WHEN NEW.kind = 'registration' AND (NEW.state = 'sent' OR NEW.payload IS NULL)
+BEGIN
+    UPDATE registrations SET personal = NULL, purged_at = strftime('%Y-%m-%dT%H:%M:%S', 'now') || '+00:00'
+    WHERE outbox_key = NEW.key AND personal IS NOT NULL;
+END;
+"""
+
+# The registrations table's owner in the station database (after the outbox: the trigger reads it).
+TABLES = TableOwner("registrations", ("registrations",), (SCHEMA, PURGE_WITH_OUTBOX))
 
 
 class RegistrationError(ValueError):
@@ -120,12 +130,17 @@ def _check(kind: str, person: dict[str, Any], answers: dict[str, Any]) -> dict[s
     return clean
 
 
-def ensure_registrations_schema(conn: sqlite3.Connection) -> None:
-    ensure_schema(conn)
-    conn.executescript(SCHEMA)
+@contextmanager
+def _database(db: Database | str | Path) -> Iterator[Database]:
+    """The station Database as given, or one opened on the path for the call (with the tables it needs)."""
+    if isinstance(db, Database):
+        yield db
+        return
+    with opened(db, [outbox_tables.TABLES, TABLES]) as database:
+        yield database
 
 
-def submit_registration(db_path: str | Path, kind: RegistrationKind, person: dict[str, Any],
+def submit_registration(db: Database | str | Path, kind: RegistrationKind, person: dict[str, Any],
                         answers: dict[str, Any], *, station_id: str, key_dir: str | Path | None = None) -> Receipt:
     """Store a registration and queue it for the hub, in one durable transaction.
 
@@ -133,13 +148,11 @@ def submit_registration(db_path: str | Path, kind: RegistrationKind, person: dic
     holds ``outbox.key`` (default: the database's folder, i.e. the data dir).
     """
     person = _check(kind, person, answers)
-    db_path = Path(db_path)
-    key_dir = Path(key_dir) if key_dir else db_path.parent
-    key = load_or_create_key(key_dir)
-    conn = connect(db_path)
-    try:
-        ensure_registrations_schema(conn)
-        outbox = Outbox(conn, key_dir=key_dir)
+    with _database(db) as database:
+        key_dir = Path(key_dir) if key_dir else database.path.parent
+        key = load_or_create_key(key_dir)
+        conn = database.conn()
+        outbox = Outbox(database, key_dir=key_dir)
         created_at = now_iso()
         for _ in range(20):
             code = new_code()
@@ -161,16 +174,13 @@ def submit_registration(db_path: str | Path, kind: RegistrationKind, person: dic
                 raise
             return Receipt(code=code, kind=kind, created_at=created_at)
         raise RegistrationError("could not find a free receipt code")
-    finally:
-        conn.close()
 
 
-def count_registrations(db_path: str | Path, since: dt.datetime | None = None) -> dict[str, int]:
+def count_registrations(db: Database | str | Path, since: dt.datetime | None = None) -> dict[str, int]:
     """Registrations per kind (all four kinds present), optionally only those made since ``since``."""
     counts = dict.fromkeys(REGISTRATION_KINDS, 0)
-    conn = connect(db_path)
-    try:
-        ensure_registrations_schema(conn)
+    with _database(db) as database:
+        conn = database.conn()
         sql, args = "SELECT kind, COUNT(*) FROM registrations", []
         if since is not None:
             if since.tzinfo is None:
@@ -179,24 +189,18 @@ def count_registrations(db_path: str | Path, since: dt.datetime | None = None) -
             args.append(since.timestamp())
         for kind, n in conn.execute(sql + " GROUP BY kind", args):
             counts[kind] = n
-    finally:
-        conn.close()
     return counts
 
 
-def recent_registrations(db_path: str | Path, *, key_dir: str | Path | None = None, limit: int = 20
+def recent_registrations(db: Database | str | Path, *, key_dir: str | Path | None = None, limit: int = 20
                          ) -> list[RegistrationSummary]:
     """The newest registrations for the staff screen, names masked."""
-    db_path = Path(db_path)
-    conn = connect(db_path)
-    try:
-        ensure_registrations_schema(conn)
-        rows = conn.execute(
+    with _database(db) as database:
+        rows = database.conn().execute(
             "SELECT r.code, r.kind, r.created_at, r.personal, o.state FROM registrations r "
             "LEFT JOIN outbox o ON o.key = r.outbox_key ORDER BY r.id DESC LIMIT ?", (limit,)).fetchall()
-    finally:
-        conn.close()
-    key = load_or_create_key(Path(key_dir) if key_dir else db_path.parent) if any(r["personal"] for r in rows) else b""
+        db_dir = database.path.parent
+    key = load_or_create_key(Path(key_dir) if key_dir else db_dir) if any(r["personal"] for r in rows) else b""
     out = []
     for row in rows:
         name = ""
@@ -208,13 +212,17 @@ def recent_registrations(db_path: str | Path, *, key_dir: str | Path | None = No
     return out
 
 
-def purge_registrations(db_path: str | Path, retention_days: int) -> int:
-    """Erase personal data of acknowledged registrations and of all older than the limit."""
-    conn = connect(db_path)
-    try:
-        ensure_registrations_schema(conn)
+def purge_registrations(db: Database | str | Path, retention_days: int, *, now: float | None = None) -> int:
+    """Erase the personal data of acknowledged registrations and of all older than the limit.
+
+    The trigger (:data:`PURGE_WITH_OUTBOX`) does it as the outbox changes; this is the sweep for
+    whatever it could not see (rows made before the trigger existed, entries deleted by hand).
+    """
+    cutoff = (now or time.time()) - retention_days * 86400
+    with _database(db) as database:
+        conn = database.conn()
         with durable(conn):
-            acknowledged = purge_acknowledged_registrations(conn)
-        return acknowledged + Outbox(conn).purge(retention_days)["registrations"]
-    finally:
-        conn.close()
+            return conn.execute(
+                "UPDATE registrations SET personal = NULL, purged_at = ? WHERE personal IS NOT NULL AND "
+                "(created_ts < ? OR outbox_key IN (SELECT key FROM outbox WHERE state = 'sent'))",
+                (now_iso(), cutoff)).rowcount

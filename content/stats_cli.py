@@ -13,7 +13,8 @@ import argparse
 import datetime as dt
 
 from config import exitcodes
-from config.cli import Context
+from config.command import Context
+from config.station import open_store
 
 _OWN_PREFIX = "content_"
 
@@ -22,7 +23,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--date", type=dt.date.fromisoformat, metavar="YYYY-MM-DD",
                         help="count jobs open on this day (default: today)")
     parser.set_defaults(handler=_stats)
-    from config.cli import add_command
+    from config.command import add_command
 
     sub = parser.add_subparsers(dest="stats_command", metavar="ACTION")
     report = add_command(sub, "report", "the month's 服务成效表 as CSV, XLSX and a PNG chart")
@@ -34,7 +35,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 def _report(args: argparse.Namespace, ctx: Context) -> int:
     from pathlib import Path
 
-    from config.cli import CommandError
+    from config.command import CommandError
     from config.fonts import FontNotFoundError, find_cjk_font
     from content.stats_report import COLUMNS, month_report, parse_month, write_report
 
@@ -60,10 +61,9 @@ def _stats(args: argparse.Namespace, ctx: Context) -> int:
     from content.headline import job_counts
     from content.model import JOB_KINDS
     from content.stats import service_counts
-    from content.store import Store
 
     today = getattr(args, "date", None) or dt.date.today()
-    with Store.from_settings(ctx.settings) as store:
+    with open_store(ctx.settings) as store:
         info = store.content_info()
         near = store.category_counts(today)
         everywhere = store.category_counts(today, radius_km=None)

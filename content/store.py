@@ -28,12 +28,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import sqlite_utils
 
 from content import search as textsearch
-from content.db import connect, transaction
+from content import store_schema
+from content.db import Database, TableOwner, connect, transaction
 from content.geo import distance_km
 from content.model import (
     JOB_CATEGORIES,
@@ -152,10 +153,18 @@ class Store:
     parts' writers (registrations, the print queue, the outbox) wait a few tens of ms at most.
     """
 
-    def __init__(self, db_path: Path | str, origin: tuple[float, float], default_radius_km: float = 3.0, *,
+    # The content_ tables' owner in the station database (declared with their schema).
+    TABLES: ClassVar[TableOwner] = store_schema.TABLES
+
+    def __init__(self, db: Database | Path | str, origin: tuple[float, float], default_radius_km: float = 3.0, *,
                  apply_batch_rows: int = APPLY_MAX_ROWS, apply_pause: Callable[[float], None] = time.sleep,
                  pause_every_s: float = APPLY_BATCH_S) -> None:
-        self.db_path = Path(db_path)
+        # The station's Database (its migrations already run; connections are its), or a path:
+        # then this store opens its own connections and brings its tables up to date itself.
+        if not isinstance(db, Database):
+            db = Database.of_process(db) or Path(db)  # the process's database if it opened one
+        self._db = db if isinstance(db, Database) else None
+        self.db_path = db.path if isinstance(db, Database) else Path(db)
         self.pause_every_s = pause_every_s  # lock time after which the apply leaves the lock free
         self.apply_batch_rows = max(APPLY_MIN_ROWS, int(apply_batch_rows))
         self._batch_sizes: dict[str, int] = {}  # rows per batch, learnt per kind of batch
@@ -175,7 +184,8 @@ class Store:
         # job bitsets of the content set last searched (see _letter_bits), and its generation
         self._bits: dict[Any, int | None] = {}
         self._bits_generation = ""
-        migrate(self._conn())
+        if self._db is None:
+            migrate(self._conn())
         self._reorder_if_moved()
 
     @classmethod
@@ -189,6 +199,8 @@ class Store:
     def _conn(self) -> sqlite3.Connection:
         if self._closed:
             raise StoreError("the store is closed")
+        if self._db is not None:
+            return self._db.conn()
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = connect(self.db_path)
@@ -208,7 +220,7 @@ class Store:
             conn.execute("COMMIT")
 
     def close(self) -> None:
-        """Close every connection this store opened (in any thread)."""
+        """Close every connection this store opened (in any thread); the Database's stay open."""
         with self._lock:
             conns, self._conns = self._conns, []
             self._closed = True

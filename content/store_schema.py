@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import sqlite_utils
 
-from content.db import transaction
+from content.db import TableOwner, transaction
 from content.model import JOB_CATEGORIES
 
 SCHEMA_VERSION = 3
@@ -199,3 +199,12 @@ def _category_token(category: str) -> str:
         return f"cat{JOB_CATEGORIES.index(category)}"
     except ValueError:
         return "catnone"
+
+
+# The content_ tables' owner in the station database (content.db). Their versions are kept in
+# content_schema since the first release, so :func:`migrate` brings them up to date and the
+# database's schema_versions records the version it reached.
+TABLES = TableOwner(
+    "content", ("content_schema", "content_meta", *_RECORD_TABLES.values(),
+                *(t for t in _SHADOWED if t not in _RECORD_TABLES.values())),
+    upgrade=migrate, version_count=SCHEMA_VERSION, found=_schema_version)

@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from config import exitcodes
-from config.cli import Context
+from config.command import Context
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -32,10 +32,10 @@ def _sync(args: argparse.Namespace, ctx: Context) -> int:
         return _status(ctx)
     if args.once:
         return _once(args, ctx)
-    from content.sync import SyncLoop
+    from config.station import Station
     from deploy import watchdog
 
-    loop = SyncLoop(settings)
+    loop = Station(settings).sync_loop()
     print(f"每 {settings.hub.sync_interval_s} 秒同步一次，Ctrl-C 停止", file=sys.stderr)
     try:
         while True:
@@ -51,11 +51,10 @@ def _sync(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _once(args: argparse.Namespace, ctx: Context) -> int:
-    from content.outbox import Sender
-    from content.sync import SyncClient
+    from config.station import Station
 
-    settings = ctx.settings
-    client = SyncClient.from_settings(settings)
+    station = Station(ctx.settings)
+    client = station.sync_client()
     client.recheck_media = True  # a run by hand also finds damaged media (``yizhan doctor`` points here)
     bar = _ProgressBar(enabled=not (args.no_progress or ctx.json))
     try:
@@ -65,7 +64,7 @@ def _once(args: argparse.Namespace, ctx: Context) -> int:
         client.close()
     delivery = None
     if not args.no_deliver:
-        sender = Sender(settings)
+        sender = station.sender()
         try:
             delivery = sender.deliver_once()
         finally:
@@ -100,9 +99,10 @@ def _print_result(ctx: Context, result: Any, delivery: Any) -> None:
 
 
 def _status(ctx: Context) -> int:
-    from content.sync import read_status
+    from config.station import Station
 
-    data = read_status(ctx.settings)
+    with Station(ctx.settings) as station:
+        data = station.sync_status()
     age = data["outbox_oldest_age_s"]
     lines = [
         f"内容地址    {data['feed_url'] or '（未设置）'}",

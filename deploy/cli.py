@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from config import exitcodes
-from config.cli import CommandError, Context
+from config.command import CommandError, Context
 
 
 def register(parser: argparse.ArgumentParser) -> None:

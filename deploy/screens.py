@@ -18,7 +18,6 @@ import logging
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -63,20 +62,11 @@ def _run(command: list[str], stdin: str | None) -> None:
 
 @dataclass
 class ScreenSchedule:
+    """When each screen is on (``config.station.screen_schedule`` builds it from ``[screens]``)."""
+
     screens: list[Screen]
     days: set[int] = field(default_factory=lambda: set(range(1, 8)))
     run: Runner = _run
-
-    @classmethod
-    def from_settings(cls, settings: Any, run: Runner = _run) -> ScreenSchedule:
-        s = settings.screens
-        devices = settings.devices
-        screens = [
-            Screen("board", Hours.parse(s.board_on), s.board_method, devices.board_screen.display or ":0", s.cec_port),
-            Screen("kiosk", Hours.parse(s.kiosk_on), s.kiosk_method, devices.kiosk_screen.display or ":0",
-                   wake_s=s.kiosk_wake_s),
-        ]
-        return cls(screens, set(s.days), run)
 
     def wanted(self, screen: Screen, now: dt.datetime) -> bool:
         if now.year < 2024:

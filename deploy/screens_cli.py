@@ -6,7 +6,7 @@ import argparse
 import datetime as dt
 
 from config import exitcodes
-from config.cli import Context, add_command
+from config.command import Context, add_command
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -20,16 +20,16 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace, ctx: Context) -> int:
-    from deploy.screens import ScreenSchedule
+    from config.station import screen_schedule
 
-    ScreenSchedule.from_settings(ctx.settings).run_forever()
+    screen_schedule(ctx.settings).run_forever()
     return exitcodes.OK
 
 
 def _status(args: argparse.Namespace, ctx: Context) -> int:
-    from deploy.screens import ScreenSchedule
+    from config.station import screen_schedule
 
-    schedule = ScreenSchedule.from_settings(ctx.settings)
+    schedule = screen_schedule(ctx.settings)
     now = dt.datetime.now()
     wanted = {s.name: schedule.wanted(s, now) for s in schedule.screens}
     edge = schedule.next_edge(now)
@@ -40,9 +40,9 @@ def _status(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _switch(args: argparse.Namespace, ctx: Context) -> int:
-    from deploy.screens import ScreenSchedule
+    from config.station import screen_schedule
 
-    schedule = ScreenSchedule.from_settings(ctx.settings)
+    schedule = screen_schedule(ctx.settings)
     for screen in schedule.screens:
         if screen.method != "none":
             schedule.switch(screen, args.on)

@@ -12,11 +12,12 @@ import importlib
 from pathlib import Path
 
 from config import exitcodes
-from config.cli import CommandError, Context, add_command, version
+from config.command import CommandError, Context, add_command, version
+from config.station import open_store
 
 # Every part a release must be able to import for the station to work (Kivy apps excluded:
 # their services report themselves through READY/WATCHDOG).
-SELFCHECK_MODULES = ("config.settings", "content.store", "content.sync", "content.outbox", "content.media",
+SELFCHECK_MODULES = ("config.settings", "content.store", "content.feed_client", "content.uplink", "content.sync_loop", "content.outbox", "content.media",
                      "printer.queue", "printer.escpos", "idcard.protocol", "deploy.upgrade", "deploy.screens")
 
 
@@ -78,11 +79,10 @@ def _status(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _selfcheck(args: argparse.Namespace, ctx: Context) -> int:
-    from content.store import Store
 
     for name in SELFCHECK_MODULES:
         importlib.import_module(name)
-    with Store.from_settings(ctx.settings) as store:
+    with open_store(ctx.settings) as store:
         info = store.content_info()
     ctx.emit({"version": version(), "feed_id": info.feed_id, "content_version": info.version},
              f"yizhan {version()} ok (content {info.feed_id or '-'} v{info.version})")

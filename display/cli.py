@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from config import exitcodes
-from config.cli import CommandError, Context
+from config.command import CommandError, Context
 
 
 def register(parser: argparse.ArgumentParser) -> None:

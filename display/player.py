@@ -193,9 +193,10 @@ class BoardApp(App):
 
     def on_start(self) -> None:
         if self._store is None:
-            from content.store import Store
+            from config.station import Station
 
-            self._store = Store.from_settings(self.settings)
+            # The process's station database (proof of play shares its connections), and its store.
+            self._store = Station(self.settings).store
         self.running = True
         self.worker = Worker(self._deliver)
         if self.probe is not None:

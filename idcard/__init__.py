@@ -14,6 +14,6 @@ Modules, from the wire up:
 - :mod:`idcard.simulator` - the virtual reader used by tests, the demo and staff training;
 - :mod:`idcard.cli` - ``yizhan idcard read | status | simulate``.
 
-A screen uses the service: ``ReaderService.from_settings(settings, on_event=callback).start()``;
+A screen uses the service: ``station.reader_service(on_event=callback).start()`` (config.station);
 the callback runs on the service thread, so a Kivy app hops each event onto its clock.
 """

@@ -30,7 +30,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 import serial
 
@@ -46,12 +46,9 @@ from idcard.errors import (
     StatusError,
     UnexpectedReply,
 )
-from idcard.photo import PhotoDecoder, load_decoder
+from idcard.photo import PhotoDecoder
 from idcard.port import open_port
 from idcard.protocol import Reader
-
-if TYPE_CHECKING:
-    from config.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -132,24 +129,6 @@ class ReaderService:
         self._card_present = False
         self._select_failures = 0
         self._fault: str | None = None
-
-    @classmethod
-    def from_settings(cls, settings: Settings, on_event: Callable[[ReaderEvent], None] | None = None,
-                      clock: Clock = SYSTEM_CLOCK) -> ReaderService:
-        """A service for the station's configured reader (``[devices.idcard]``).
-
-        A configured photo decoder that cannot be loaded is logged and the service works without it.
-        """
-        conf = settings.devices.idcard
-        decoder = None
-        if conf.photo_decoder:
-            try:
-                decoder = load_decoder(conf.photo_decoder)
-            except PhotoDecoderError as exc:
-                log.warning("photos will not be decoded: %s", exc)
-        return cls(conf.port, baud=conf.baud, poll_interval=conf.poll_interval_ms / 1000,
-                   reply_timeout=conf.reply_timeout_s, on_event=on_event, photo_decoder=decoder,
-                   clock=clock)
 
     # -- life cycle ----------------------------------------------------------------------
 

@@ -209,9 +209,10 @@ class KioskApp(App):
         self.settings = settings
         self.kiosk_mode = kiosk_mode
         if services is None:
+            from config.station import Station
             from kiosk.services import Services
 
-            services = Services.from_settings(settings)
+            services = Services.from_station(Station(settings))
         self.services = services
         self.store = services.store
         self.session = Session()

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from config import exitcodes
-from config.cli import CommandError, Context
+from config.command import CommandError, Context
+from config.station import open_store
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -79,9 +80,8 @@ def _run(args: argparse.Namespace, ctx: Context) -> int:
 
 def _ensure_content(settings: Any) -> None:
     """The tour needs jobs to find: an empty store gets the sample content (a filled one is kept)."""
-    from content.store import Store
 
-    with Store.from_settings(settings) as store:
+    with open_store(settings) as store:
         if store.content_info().counts.get("jobs", 0):
             return
         from content.sample import sample_content

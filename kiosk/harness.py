@@ -48,16 +48,17 @@ class KioskHarness:
         self.printer: Any = None
         self.app: Any = None
         self.driver: Any = None
+        self.station: Any = None  # config.station.Station, built at launch
         self.slips_dir = Path(tempfile.mkdtemp(prefix="yizhan-slips-"))
 
     def fill_store(self, settings: Any) -> None:
+        from config.station import open_store
         from content.sample import sample_content
-        from content.store import Store
 
         station = settings.station
         content = sample_content(origin=(station.latitude, station.longitude), jobs=self.jobs, seed=self.seed,
                                  today=dt.date.today(), media_dir=settings.media_dir if self.media else None)
-        with Store.from_settings(settings) as store:
+        with open_store(settings) as store:
             store.replace_content(content, feed_id="sample", version=1)
 
     def start(self, *, start_app: bool = True) -> Any:
@@ -91,11 +92,13 @@ class KioskHarness:
 
     def launch(self) -> Any:
         """Build and start the app (the benchmark times this)."""
+        from config.station import Station
         from kiosk.app import KioskApp
         from kiosk.driver import Driver
         from kiosk.services import Services
 
-        services = Services.from_settings(self.settings, sync=False)
+        self.station = Station(self.settings)
+        services = Services.from_station(self.station, sync=False)
         if services.printer is not None:
             # Loopback printer: confirm slips quickly instead of the real printer's settle time.
             services.printer.settle_s = 0.05
@@ -109,6 +112,9 @@ class KioskHarness:
         if self.driver is not None:
             self.driver.stop()
             self.driver = None
+        if self.station is not None:
+            self.station.close()
+            self.station = None
         if self.simulator is not None:
             self.simulator.stop()
             self.simulator = None

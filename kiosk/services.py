@@ -36,13 +36,14 @@ NEXT_STEPS = {
 
 @dataclass
 class Services:
-    """The kiosk's outside world. Build with :meth:`from_settings`; tests may pass their own parts."""
+    """The kiosk's outside world. Build with :meth:`from_station`; tests may pass their own parts."""
 
     settings: Any
     store: Store
+    station: Any = None  # config.station.Station: the database, outbox and device factories
     reader: Any = None  # idcard.service.ReaderService
     printer: Any = None  # printer.queue.PrintService
-    sync: Any = None  # content.sync.SyncLoop
+    sync: Any = None  # content.sync_loop.SyncLoop
     problems: dict[str, str] = field(default_factory=dict)
     visit_slips: list[int] = field(default_factory=list)  # ids of the current resident's slips
     _work: queue.Queue = field(default_factory=queue.Queue, repr=False)
@@ -57,12 +58,14 @@ class Services:
         from content.outbox import RecordBuffer
 
         # Usage events are counts: written in batches (SD card wear), at the latest when the visit ends.
-        self._usage = RecordBuffer(self.settings, "event", max_records=30, max_age_s=120)
+        self._usage = RecordBuffer(self.outbox, "event", max_records=30, max_age_s=120)
 
     @classmethod
-    def from_settings(cls, settings: Any, *, reader: bool = True, printer: bool = True,
-                      sync: bool = True) -> Services:
-        services = cls(settings=settings, store=Store.from_settings(settings))
+    def from_station(cls, station: Any, *, reader: bool = True, printer: bool = True,
+                     sync: bool = True) -> Services:
+        """The kiosk's parts from the process's ``config.station.Station`` (built once at start)."""
+        settings = station.settings
+        services = cls(settings=settings, store=station.store, station=station)
         if reader and settings.devices.idcard.enabled:
             services._build("reader", services._make_reader)
         if printer and settings.devices.printer.enabled:
@@ -78,22 +81,26 @@ class Services:
             self.problems[name] = scrub(f"{type(exc).__name__}: {exc}")[:200]
             log.warning("kiosk: %s unavailable: %s", name, self.problems[name])
 
-    def _make_reader(self) -> Any:
-        from idcard.service import ReaderService
+    @property
+    def outbox(self) -> Any:
+        """Where usage events and registrations go: the station's outbox (or its database file)."""
+        return self.station.outbox if self.station is not None else self.settings
 
-        return ReaderService.from_settings(self.settings, on_event=self._reader_event)
+    @property
+    def db(self) -> Any:
+        return self.station.db if self.station is not None else self.settings.db_path
+
+    def _make_reader(self) -> Any:
+        return self.station.reader_service(on_event=self._reader_event)
 
     def _make_printer(self) -> Any:
         from printer.profiles import profile_for
-        from printer.queue import PrintService
 
         self._profile = profile_for(self.settings.devices.printer)
-        return PrintService.from_settings(self.settings, on_status=self._printer_event)
+        return self.station.print_service(on_status=self._printer_event)
 
     def _make_sync(self) -> Any:
-        from content.sync import SyncLoop
-
-        return SyncLoop(self.settings, on_status=self._sync_event, health=self.health)
+        return self.station.sync_loop(on_status=self._sync_event, health=self.health)
 
     # -- life cycle --------------------------------------------------------------------------
     def start(self, *, on_reader_event: Callback, on_printer_status: Callback, on_sync_status: Callback) -> None:
@@ -129,6 +136,8 @@ class Services:
             self._worker.join(timeout=10)
             self._worker = None
         self.store.close()
+        if self.station is not None:
+            self.station.close()  # the process's database: every thread's connection
 
     # -- background work ---------------------------------------------------------------------
     def later(self, job: Callable[[], Any]) -> None:
@@ -194,9 +203,7 @@ class Services:
         if self.sync is not None:
             return
         try:
-            from content.sync import read_status
-
-            self._sync_status = read_status(self.settings)
+            self._sync_status = self.station.sync_status()
         except Exception as exc:
             log.warning("kiosk: sync status unavailable: %s", scrub(str(exc))[:200])
 
@@ -230,9 +237,9 @@ class Services:
         return out
 
     def outbox_depth(self) -> tuple[int, float | None]:
-        from content.outbox import Outbox
+        from content.outbox import open_outbox
 
-        with Outbox(self.settings.db_path, key_dir=self.settings.data_dir) as outbox:
+        with open_outbox(self.outbox) as outbox:
             return outbox.depth(), outbox.oldest_age_s()
 
     # -- usage and registrations -------------------------------------------------------------
@@ -254,7 +261,7 @@ class Services:
         """Store the registration and its outbox entry durably; returns the Receipt."""
         from content.registrations import submit_registration
 
-        return submit_registration(self.settings.db_path, kind, person, answers,
+        return submit_registration(self.db, kind, person, answers,
                                    station_id=self.settings.station.id, key_dir=self.settings.data_dir)
 
     def today_counts(self) -> dict[str, int]:
@@ -262,7 +269,7 @@ class Services:
         from content.registrations import count_registrations
 
         midnight = dt.datetime.combine(dt.date.today(), dt.time()).astimezone()
-        return count_registrations(self.settings.db_path, since=midnight)
+        return count_registrations(self.db, since=midnight)
 
     # -- printing ----------------------------------------------------------------------------
     def _submit_slip(self, slip: Any, what: str) -> tuple[bool, str]:

@@ -96,9 +96,9 @@ def _enabled_printer(ctx: Context) -> Any:
 
 
 def _load_job(ctx: Context, job_id: str):
-    from content.store import Store
+    from config.station import Station
 
-    store = Store.from_settings(ctx.settings)
+    store = Station(ctx.settings).store
     try:
         job = store.get_job(job_id)
         if job is None:
@@ -137,11 +137,11 @@ def _read_card_name(ctx: Context, timeout: float) -> str:
 
 
 def _print(ctx: Context, slip: Any, timeout: float) -> int:
-    from printer.queue import PrintService
+    from config.station import Station
 
     _enabled_printer(ctx)
     try:
-        service = PrintService.from_settings(ctx.settings, poll_s=0.5)
+        service = Station(ctx.settings).print_service(poll_s=0.5)
     except ValueError as exc:
         raise CommandError(str(exc), exitcodes.CONFIG) from None
     queued = service.print_now(slip.kind, slip.data, slip.label, timeout=timeout)
@@ -269,7 +269,7 @@ def _queue(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _serve(args: argparse.Namespace, ctx: Context) -> int:
-    from printer.queue import PrintService
+    from config.station import Station
 
     _enabled_printer(ctx)
 
@@ -277,7 +277,7 @@ def _serve(args: argparse.Namespace, ctx: Context) -> int:
         print(f"{dt.datetime.now():%H:%M:%S} {status.state.value}: {status.message}", flush=True)
 
     try:
-        service = PrintService.from_settings(ctx.settings, on_status=show)
+        service = Station(ctx.settings).print_service(on_status=show)
     except ValueError as exc:
         raise CommandError(str(exc), exitcodes.CONFIG) from None
     service.start()

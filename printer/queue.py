@@ -53,8 +53,8 @@ from typing import Any
 
 import psutil
 
-from content.db import connect, durable
-from printer.connections import Connection, PrinterUnavailable, connection_factory
+from content.db import Database, TableOwner
+from printer.connections import Connection, PrinterUnavailable
 from printer.status import PrinterState, PrinterStatus, status_of
 
 log = logging.getLogger(__name__)
@@ -137,19 +137,34 @@ _COLUMNS = ("id, kind, label, state, attempts, length(data) AS size, created_at,
             "printed_at, last_error")
 
 
-class PrintQueue:
-    """The queue in the station database at ``db_path``; safe to share between threads."""
+# The print_jobs table's owner in the station database (version 1: the table as first released).
+TABLES = TableOwner("print_queue", ("print_jobs",), (SCHEMA,))
 
-    def __init__(self, db_path: str | Path) -> None:
-        self.db_path = Path(db_path)
-        self._conn = connect(self.db_path)
+
+class PrintQueue:
+    """The queue in the station database; safe to share between threads.
+
+    ``db``: the station :class:`~content.db.Database` (each thread on its own connection), or the
+    database's path (opened here, closed by :meth:`close`).
+    """
+
+    def __init__(self, db: Database | str | Path) -> None:
+        self._own: Database | None = None
+        if not isinstance(db, Database):
+            shared = Database.of_process(db)
+            db = shared if shared is not None else Database(db, [TABLES])
+            self._own = None if shared is not None else db
+        self.db = db
+        self.db_path = db.path
         self._lock = threading.RLock()
-        with self._lock:
-            self._conn.executescript(SCHEMA)
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        return self.db.conn()
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        if self._own is not None:
+            self._own.close()
 
     @staticmethod
     def _row(row: sqlite3.Row) -> QueuedSlip:
@@ -161,7 +176,7 @@ class PrintQueue:
         if not data:
             raise ValueError("an empty slip cannot be queued")
         now = _now()
-        with self._lock, durable(self._conn):
+        with self._lock, self.db.transaction(durable=True):
             cur = self._conn.execute(
                 "INSERT INTO print_jobs (kind, label, data, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
                 (kind, label, bytes(data), now, now))
@@ -202,7 +217,7 @@ class PrintQueue:
     # -- staff actions -----------------------------------------------------------------
     def _move(self, slip_id: int, allowed: tuple[str, ...], new: str, action: str, **extra: Any) -> QueuedSlip:
         sets = ", ".join(f"{key} = ?" for key in extra)
-        with self._lock, durable(self._conn):
+        with self._lock, self.db.transaction(durable=True):
             row = self._conn.execute("SELECT state FROM print_jobs WHERE id = ?", (slip_id,)).fetchone()
             if row is None:
                 raise QueueError(f"no slip {slip_id} in the print queue")
@@ -239,7 +254,7 @@ class PrintQueue:
     def purge(self, older_than_days: int) -> int:
         """Delete printed and cancelled slips older than ``older_than_days``; returns how many."""
         cutoff = (dt.datetime.now() - dt.timedelta(days=older_than_days)).isoformat(timespec="seconds")
-        with self._lock, durable(self._conn):
+        with self._lock, self.db.transaction(durable=True):
             cur = self._conn.execute(
                 "DELETE FROM print_jobs WHERE state IN ('printed', 'cancelled') AND updated_at < ?", (cutoff,))
             return cur.rowcount
@@ -248,7 +263,7 @@ class PrintQueue:
     def recover(self) -> list[int]:
         """Move ``sending`` slips of processes that are gone to ``check``; returns their ids."""
         moved = []
-        with self._lock, durable(self._conn):
+        with self._lock, self.db.transaction(durable=True):
             rows = self._conn.execute(
                 "SELECT id, owner_pid, owner_started FROM print_jobs WHERE state = 'sending'").fetchall()
             for row in rows:
@@ -277,7 +292,7 @@ class PrintQueue:
     def claim(self, slip_id: int) -> bool:
         """queued -> sending for this process; False if another worker took it first."""
         pid, started = _me()
-        with self._lock, durable(self._conn):
+        with self._lock, self.db.transaction(durable=True):
             cur = self._conn.execute(
                 "UPDATE print_jobs SET state = 'sending', attempts = attempts + 1, owner_pid = ?, "
                 "owner_started = ?, updated_at = ? WHERE id = ? AND state = 'queued'",
@@ -286,24 +301,24 @@ class PrintQueue:
 
     def mark_sent(self, slip_id: int) -> None:
         now = _now()
-        with self._lock, durable(self._conn):
+        with self._lock, self.db.transaction(durable=True):
             self._conn.execute("UPDATE print_jobs SET state = 'sent', sent_at = ?, updated_at = ?, "
                                "last_error = '' WHERE id = ? AND state = 'sending'", (now, now, slip_id))
 
     def mark_printed(self, slip_id: int) -> None:
         now = _now()
-        with self._lock, durable(self._conn):
+        with self._lock, self.db.transaction(durable=True):
             self._conn.execute("UPDATE print_jobs SET state = 'printed', printed_at = ?, updated_at = ? "
                                "WHERE id = ? AND state IN ('sending', 'sent')", (now, now, slip_id))
 
     def mark_check(self, slip_id: int, error: str) -> None:
-        with self._lock, durable(self._conn):
+        with self._lock, self.db.transaction(durable=True):
             self._conn.execute("UPDATE print_jobs SET state = 'check', updated_at = ?, last_error = ? "
                                "WHERE id = ? AND state = 'sending'", (_now(), error[:500], slip_id))
 
     def note(self, slip_id: int, error: str) -> None:
         """Record why a slip waits (e.g. the printer is out of paper) without changing its state."""
-        with self._lock, durable(self._conn):
+        with self._lock, self.db.transaction(durable=True):
             self._conn.execute("UPDATE print_jobs SET last_error = ? WHERE id = ? AND last_error != ?",
                                (error[:500], slip_id, error[:500]))
 
@@ -343,15 +358,6 @@ class PrintService:
         self._pass_lock = threading.Lock()
         self._recovered = False
         self.retention_days = retention_days
-
-    @classmethod
-    def from_settings(cls, settings: Any, queue: PrintQueue | None = None, **kwargs: Any) -> PrintService:
-        from printer.profiles import profile_for
-
-        profile = profile_for(settings.devices.printer)
-        kwargs.setdefault("retention_days", settings.privacy.retention_days)
-        return cls(queue or PrintQueue(settings.db_path), connection_factory(settings.devices.printer),
-                   use_status=profile.status, **kwargs)
 
     # -- status ------------------------------------------------------------------------
     def _report(self, status: PrinterStatus) -> PrinterStatus:

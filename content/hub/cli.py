@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 
 from config import exitcodes
-from config.cli import CommandError, Context, add_command
+from config.command import CommandError, Context, add_command
 
 DEFAULT_HOME = "hub"
 

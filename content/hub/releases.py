@@ -78,7 +78,7 @@ def publish_release(feed_dir: Path, bundle: Path, key: Any, *, stations: list[st
 
 def register_release(sub: Any) -> None:
     """``yizhan hub release BUNDLE --feed NAME [--stations a,b] [--percent N]``."""
-    from config.cli import add_command
+    from config.command import add_command
 
     release = add_command(sub, "release", "offer a release bundle to stations (all, listed, or a canary share)")
     release.add_argument("bundle", type=Path, metavar="BUNDLE", help="yizhan-<version>.tar from 'make release'")
@@ -94,7 +94,7 @@ def _release(args: argparse.Namespace, ctx: Any) -> int:
     import os
 
     from config import exitcodes
-    from config.cli import CommandError
+    from config.command import CommandError
     from content.hub.publish import KEY_NAME, PublishError, load_key_file
 
     home = Path(args.home or os.environ.get("YIZHAN_HUB_HOME") or "hub")

@@ -8,8 +8,8 @@ from typing import Any
 
 from kivy.properties import ListProperty, StringProperty
 
+from content.feed_client import stale_notices
 from content.headline import job_counts
-from content.sync import stale_notices
 from kiosk.screens.base import KioskScreen
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from typing import Any
 
 from kivy.properties import ListProperty, StringProperty
 
-from content.sync import feed_health
+from content.feed_client import feed_health
 from kiosk.jobquery import JobFilter
 from kiosk.screens.base import KioskScreen
 

@@ -9,7 +9,7 @@ import pytest
 
 from config import exitcodes
 from config.cli import main
-from content.store import Store
+from config.station import open_store
 
 
 def run(station, capsys, *args: str) -> tuple[int, str, str]:
@@ -27,7 +27,7 @@ def filled(station, capsys):
 
 
 def test_sample_fills_the_store_with_videos(filled) -> None:
-    with Store.from_settings(filled.settings) as store:
+    with open_store(filled.settings) as store:
         info = store.content_info()
         assert info.feed_id == "sample" and info.counts["jobs"] == 400 and info.counts["courses"] == 2
         for course in store.courses():
@@ -41,7 +41,7 @@ def test_search_text_and_json(filled, capsys) -> None:
     assert first_line.startswith("共 ") and "不限距离" in first_line
     code, out, _ = run(filled, capsys, "jobs", "search", "bj", "--json", "--limit", "500")
     data = json.loads(out)
-    with Store.from_settings(filled.settings) as store:
+    with open_store(filled.settings) as store:
         expected = store.search_jobs("bj", limit=500)
         assert data["count"] == store.count_jobs("bj")
     assert data["radius_km"] == 3
@@ -65,7 +65,7 @@ def test_search_filters_for_a_person(filled, capsys) -> None:
 
 
 def test_show(filled, capsys) -> None:
-    with Store.from_settings(filled.settings) as store:
+    with open_store(filled.settings) as store:
         job = store.search_jobs("叉车")[0].job
     code, out, _ = run(filled, capsys, "jobs", "show", job.id)
     assert code == exitcodes.OK
@@ -95,7 +95,7 @@ def test_import_csv_reports_bad_rows_and_applies_good_ones(filled, capsys, tmp_p
     assert any(line.startswith("第 5 行（csv-4）未导入") and "latitude" in line for line in lines)
     assert any(line.startswith("第 6 行（csv-5）未导入") and "expired" in line for line in lines)
     assert "新增 2 个" in lines[-1] and "拒绝 3 个" in lines[-1]
-    with Store.from_settings(filled.settings) as store:
+    with open_store(filled.settings) as store:
         assert store.content_info().counts["jobs"] == 402
         assert store.get_job("csv-2").work_date.isoformat() == "2099-01-01"
         assert store.get_job("csv-3") is None
@@ -111,14 +111,14 @@ def test_import_json_gb18030_csv_and_bad_files(filled, capsys, tmp_path: Path) -
     assert code == exitcodes.OK
     assert json.loads(out) == {"file": str(tmp_path / "jobs.json"), "rows": 1, "added": 1, "updated": 0,
                                "rejected": 0, "clipped": 0}
-    with Store.from_settings(filled.settings) as store:
+    with open_store(filled.settings) as store:
         assert [h.job.id for h in store.search_jobs(radius_km=None)] == ["json-1"]
     gb = "id,title,employer,category,salary_min,salary_max,latitude,longitude,published,valid_until\n" \
          "gb-1,厨师,城东餐饮管理有限公司,餐饮,5000,7000,26.58,106.71,2020-01-01,2099-12-31\n"
     (tmp_path / "gb.csv").write_bytes(gb.encode("gb18030"))
     code, out, _ = run(filled, capsys, "jobs", "import", str(tmp_path / "gb.csv"))
     assert code == exitcodes.OK
-    with Store.from_settings(filled.settings) as store:
+    with open_store(filled.settings) as store:
         assert store.get_job("gb-1").title == "厨师"
     (tmp_path / "bad.csv").write_text("id,title,colour\n1,x,red\n", encoding="utf-8")
     code, _, err = run(filled, capsys, "jobs", "import", str(tmp_path / "bad.csv"))
@@ -128,7 +128,7 @@ def test_import_json_gb18030_csv_and_bad_files(filled, capsys, tmp_path: Path) -
     assert code == exitcodes.FAILURE and "JSON" in err
     code, _, err = run(filled, capsys, "jobs", "import", str(tmp_path / "missing.json"))
     assert code == exitcodes.FAILURE and "missing.json" in err
-    with Store.from_settings(filled.settings) as store:
+    with open_store(filled.settings) as store:
         assert store.content_info().counts["jobs"] == 2
 
 

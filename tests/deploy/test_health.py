@@ -7,8 +7,7 @@ import json
 import sqlite3
 import time
 
-from content.health import station_health
-from content.sync import SyncLoop
+from config.station import Station
 from deploy.upgrade import _write_state
 from printer.queue import PrintQueue
 
@@ -29,7 +28,7 @@ def test_the_sync_loops_heartbeat_carries_every_health_field(station) -> None:
     queue.close()
     _write_state(settings.data_dir / "upgrade", {"state": "idle", "last": {
         "version": "0.1.2", "result": "rolled_back", "detail": "selfcheck failed"}})
-    loop = SyncLoop(settings)
+    loop = Station(settings).sync_loop()
     try:
         loop.run_round()
     finally:
@@ -49,7 +48,7 @@ def test_the_sync_loops_heartbeat_carries_every_health_field(station) -> None:
 def test_clock_offset_against_the_hubs_date(station) -> None:
     settings = station.write('[hub]\nfeed_url = "http://127.0.0.1:9/feeds/x/"\n')
     hub_says = email.utils.formatdate(time.time() - 120, usegmt=True)  # our clock is 2 min ahead
-    health = station_health(settings, {"printer": {"ok": True}}, fetch_date=lambda url: hub_says)
+    health = Station(settings).health({"printer": {"ok": True}}, fetch_date=lambda url: hub_says)
     assert 119 <= health["clock_offset_s"] <= 122
     assert health["devices"] == {"printer": {"ok": True}}  # a live view wins
 
@@ -60,5 +59,5 @@ def test_a_broken_field_is_none_and_the_rest_still_come(station) -> None:
     def unreachable(url: str) -> str:
         raise ConnectionError("hub down")
 
-    health = station_health(settings, fetch_date=unreachable)
+    health = Station(settings).health(fetch_date=unreachable)
     assert health["clock_offset_s"] is None and health["software_version"]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from config.cli import main
-from deploy.screens import ScreenSchedule
+from config.station import screen_schedule
 
 FAKE = """#!/bin/sh
 # records how it was called and what it was told on stdin
@@ -41,7 +41,7 @@ def _commands(log: Path) -> list[str]:
 def test_commands_at_the_edges_only(station, recorded: Path) -> None:
     settings = station.write('[screens]\nboard_on = "07:30-20:00"\nkiosk_on = "08:30-18:00"\n'
                              'days = [1, 2, 3, 4, 5, 6]\ncec_port = "/dev/ttyACM0"\n')
-    schedule = ScreenSchedule.from_settings(settings)
+    schedule = screen_schedule(settings)
     monday = dt.datetime(2026, 11, 30)
     minutes = [monday + dt.timedelta(minutes=m) for m in range(0, 24 * 60 * 7, 1)]  # a whole week, minute by minute
     issued: list[tuple[dt.datetime, list[str]]] = []
@@ -67,7 +67,7 @@ def test_commands_at_the_edges_only(station, recorded: Path) -> None:
 
 
 def test_an_unset_clock_keeps_the_screens_on(station, recorded: Path) -> None:
-    schedule = ScreenSchedule.from_settings(station.settings)
+    schedule = screen_schedule(station.settings)
     assert schedule.apply(dt.datetime(1970, 1, 1, 3, 0)) == ["board on", "kiosk on"]
     assert "cec-client -s -d 1 <<on 0;as;" in _commands(recorded)
 

@@ -15,15 +15,14 @@ from typing import Any
 from feed_faults import FaultInjector
 
 from config.settings import Settings
+from config.station import Station, media_cache, open_store
 from content.feed import Manifest, Scope
+from content.feed_client import SyncClient
 from content.hub.app import HubServer
 from content.hub.publish import PublishResult, load_key_file, publish_content
 from content.hub.storage import HubStore
-from content.media import MediaCache
 from content.model import ContentSet, Course, MediaRef
 from content.sample import sample_content
-from content.store import Store
-from content.sync import SyncClient
 
 ORIGIN = (26.5830, 106.7135)
 FEED_NAME = "gy"
@@ -113,7 +112,7 @@ def hub_toml(hub: Hub, *, token: str = "", public_key: str | None = None, timeou
 def client_for(settings: Settings, **overrides: Any) -> SyncClient:
     """A sync client with quick retries (3 attempts, backoff of a few milliseconds)."""
     overrides = {"attempts": 3, "backoff_s": 0.01, "max_backoff_s": 0.05, **overrides}
-    return SyncClient.from_settings(settings, **overrides)
+    return Station(settings).sync_client(**overrides)
 
 
 def fingerprint(content: ContentSet) -> dict[str, Any]:
@@ -126,11 +125,11 @@ def fingerprint(content: ContentSet) -> dict[str, Any]:
 def assert_shows(settings: Settings, content: ContentSet, version: int) -> None:
     """The station shows exactly ``content`` as ``version``, and every media file it needs is
     in the cache with the right SHA-256."""
-    with Store.from_settings(settings) as store:
+    with open_store(settings) as store:
         info = store.content_info()
         shown = store.export_content()
     assert (info.feed_id, info.version) == ("gy-test", version)
     assert fingerprint(shown) == fingerprint(content)
-    cache = MediaCache.from_settings(settings)
+    cache = media_cache(settings)
     for course in shown.courses:
         assert cache.verify(course.media), f"media of {course.id} missing or damaged"

@@ -10,7 +10,7 @@ import pytest
 
 from content.db import connect, durable
 from content.feed import Manifest, Scope
-from content.sync import BANNER_TEXT, ensure_sync_schema, stale_notices
+from content.feed_client import BANNER_TEXT, ensure_sync_schema, stale_notices
 from kiosk.harness import KioskHarness
 
 

@@ -11,10 +11,11 @@ import pytest
 from feed_support import Hub, assert_shows, client_for, hub_toml, make_content
 
 import content.media as media_module
+from config.station import Station, open_store
 from content.media import MediaCache
-from content.outbox import Outbox, Sender
+from content.outbox import Outbox
 from content.registrations import submit_registration
-from content.store import Store
+from content.uplink import Sender
 
 PERSON = {"name": "李四", "id_number": "520103199001011234", "phone": "13812345678"}
 Usage = namedtuple("Usage", "total used free")
@@ -27,12 +28,12 @@ def settings(station, hub: Hub):
 
 
 def shown_version(settings) -> int:
-    with Store.from_settings(settings) as store:
+    with open_store(settings) as store:
         return store.content_info().version
 
 
 def quick_sender(settings) -> Sender:
-    return Sender(settings, attempts=3, backoff_s=0.01, max_backoff_s=0.05)
+    return Station(settings).sender(attempts=3, backoff_s=0.01, max_backoff_s=0.05)
 
 
 def register(settings, n: int = 1) -> list[str]:
@@ -302,7 +303,7 @@ def test_nothing_personal_reaches_the_logs(settings, hub: Hub, caplog: pytest.Lo
 def test_a_station_with_no_upload_url_keeps_records(station, hub: Hub) -> None:
     settings = station.write(hub_toml(hub).replace(f'upload_url = "{hub.url}api/v1/"', 'upload_url = ""'))
     register(settings, 1)
-    result = Sender(settings).deliver_once()
+    result = Station(settings).sender().deliver_once()
     assert (result.status, result.remaining) == ("disabled", 1)
     assert "hub.upload_url" in result.reason
     shutil.rmtree(settings.media_dir, ignore_errors=True)

@@ -19,6 +19,7 @@ import pytest
 import requests
 from feed_support import Hub, make_content
 
+from config.station import Station
 from content.hub.app import HubServer, create_app
 from content.hub.limits import UploadGuard, json_depth_ok
 from content.hub.publish import publish_content, write_keypair
@@ -217,7 +218,6 @@ def test_a_station_syncs_and_uploads_through_the_guarded_hub(station, hub: Hub) 
     """The guard lets a real station through: feed down, registrations up."""
     from feed_support import client_for, hub_toml
 
-    from content.outbox import Sender
     from content.registrations import submit_registration
 
     token = hub.store.add_station("test-station-01")
@@ -225,7 +225,7 @@ def test_a_station_syncs_and_uploads_through_the_guarded_hub(station, hub: Hub) 
     hub.publish(make_content(hub, jobs=10))
     assert client_for(settings).sync_once().status == "changed"
     submit_registration(settings.db_path, "求职", PEOPLE[0], {"意向": "保洁"}, station_id=settings.station.id)
-    sender = Sender(settings, attempts=2, backoff_s=0.01)
+    sender = Station(settings).sender(attempts=2, backoff_s=0.01)
     try:
         assert sender.deliver_once().sent == 1
     finally:

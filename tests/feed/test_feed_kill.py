@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from feed_support import Hub, assert_shows, client_for, hub_toml, make_content
 
+from config.station import open_store
 from content.outbox import Outbox
 from content.registrations import submit_registration
-from content.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 PERSON = {"name": "王五", "id_number": "52010319850505123X", "phone": "13912345678"}
@@ -43,7 +43,7 @@ def wait_for(condition, timeout: float = 20.0) -> None:
 
 
 def shown(settings) -> int:
-    with Store.from_settings(settings) as store:
+    with open_store(settings) as store:
         return store.content_info().version
 
 

@@ -7,8 +7,8 @@ import threading
 
 from feed_support import Hub, client_for, hub_toml, make_content
 
-from content.outbox import Sender
-from content.sync import SyncLoop, SyncStatus
+from config.station import Station
+from content.sync_loop import SyncStatus
 
 
 def test_loop_syncs_reports_and_backs_off_while_offline(station, hub: Hub) -> None:
@@ -22,9 +22,10 @@ def test_loop_syncs_reports_and_backs_off_while_offline(station, hub: Hub) -> No
         threads.add(threading.current_thread().name)
         statuses.put(status)
 
-    loop = SyncLoop(settings, on_status=on_status, interval_s=3600,
-                    health=lambda: {"printer": {"ok": False, "detail": "缺纸"}},
-                    client=client_for(settings), sender=Sender(settings, attempts=2, backoff_s=0.01))
+    station_ = Station(settings)
+    loop = station_.sync_loop(on_status=on_status, interval_s=3600,
+                              health=lambda: {"printer": {"ok": False, "detail": "缺纸"}},
+                              client=client_for(settings), sender=station_.sender(attempts=2, backoff_s=0.01))
     loop.start()
     try:
         first = statuses.get(timeout=20)
@@ -52,7 +53,7 @@ def test_loop_syncs_reports_and_backs_off_while_offline(station, hub: Hub) -> No
     assert not loop.status.running
 
     # A restarted kiosk shows the last sync straight away, before its first round.
-    fresh = SyncLoop(settings, interval_s=3600, client=client_for(settings))
+    fresh = Station(settings).sync_loop(interval_s=3600, client=client_for(settings))
     assert fresh.status.version == 2 and fresh.status.last_error and fresh.status.last_success_at
     fresh.client.close()
     fresh.sender.close()

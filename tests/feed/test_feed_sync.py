@@ -10,9 +10,9 @@ import pytest
 from feed_support import Hub, assert_shows, change_jobs, client_for, hub_toml, make_content
 
 from config.cli import main
+from config.station import open_store
 from content.feed import Manifest, Scope, generate_private_key, sign_manifest
 from content.hub.publish import load_key_file
-from content.store import Store
 
 
 @pytest.fixture
@@ -176,7 +176,7 @@ def test_a_quota_too_small_for_the_feed_stops_before_downloading(station, hub: H
     result = client_for(settings).sync_once()
     assert (result.status, result.code) == ("failed", "quota")
     assert not hub.faults.requests_to("/media/")
-    with Store.from_settings(settings) as store:
+    with open_store(settings) as store:
         assert store.content_info().version == 0
 
 

@@ -21,7 +21,7 @@ from feed_support import Hub, assert_shows, client_for, make_content
 from config.doctor import check_hub, check_transport
 from config.netutil import free_port, wait_for_port
 from config.settings import SettingsError
-from content.outbox import Sender
+from config.station import Station
 from content.registrations import submit_registration
 
 PERSON = {"name": "王秀兰", "id_number": "52010319650307242X", "phone": "13985012345"}
@@ -116,7 +116,7 @@ def test_https_end_to_end_through_nginx_with_a_pinned_ca(station, hub: Hub, ngin
     assert result.status == "changed", result.detail
     assert_shows(settings, content, 1)
     submit_registration(settings.db_path, "求职", PERSON, {"意向": "保洁"}, station_id=settings.station.id)
-    sender = Sender(settings, attempts=2, backoff_s=0.01)
+    sender = Station(settings).sender(attempts=2, backoff_s=0.01)
     try:
         delivery = sender.deliver_once()
     finally:

@@ -15,6 +15,7 @@ from feed_support import Hub, assert_shows, client_for, hub_toml, make_content
 
 from config.cli import main
 from config.doctor import check_feed, check_media
+from config.station import Station, media_cache, open_store
 from content.feed import (
     KeyRotation,
     Manifest,
@@ -26,11 +27,9 @@ from content.feed import (
     sign_manifest,
     sign_rotation,
 )
+from content.feed_client import feed_health
 from content.hub.publish import load_key_file, rotate_key
-from content.media import MediaCache
 from content.outbox import Outbox
-from content.store import Store
-from content.sync import SyncLoop, feed_health, read_status
 
 
 @pytest.fixture
@@ -39,7 +38,7 @@ def settings(station, hub: Hub):
 
 
 def shown(settings) -> tuple[int, int]:
-    with Store.from_settings(settings) as store:
+    with open_store(settings) as store:
         info = store.content_info()
     return info.version, info.counts.get("jobs", 0)
 
@@ -101,7 +100,7 @@ def test_a_version_where_many_records_fail_is_refused_whole(settings, hub: Hub,
     assert (result.status, result.code, result.version) == ("failed", "too_many_invalid", 1)
     assert "job 6/60" in result.detail
     assert shown(settings) == (1, 60)  # the old content stays, whole
-    feed = read_status(settings)["feed"]
+    feed = Station(settings).sync_status()["feed"]
     assert {r["id"] for r in feed["invalid_records"]} == broken
     assert all("category" in r["reason"] for r in feed["invalid_records"])
     assert not feed["invalid_applied"]
@@ -157,7 +156,7 @@ def test_missing_or_damaged_current_media_is_fetched_again_while_unchanged(setti
     content = make_content(hub, jobs=10, media_sizes=(200_000, 50_000))
     hub.publish(content)
     assert client_for(settings).sync_once().status == "changed"
-    cache = MediaCache.from_settings(settings)
+    cache = media_cache(settings)
     gone, damaged = (c.media for c in content.courses)
     cache.path(gone).unlink()
     with cache.path(damaged).open("r+b") as f:  # same size, one byte flipped
@@ -193,12 +192,12 @@ def test_another_feed_signed_by_the_same_key_is_refused(settings, hub: Hub) -> N
     assert (result.status, result.code) == ("failed", "wrong_feed")
     assert "old-test-feed" in result.detail and "gy-test" in result.detail
     assert shown(settings) == (3, 302)
-    assert read_status(settings)["pinned_feed_id"] == "gy-test"
+    assert Station(settings).sync_status()["pinned_feed_id"] == "gy-test"
     # Changing the feed on purpose is a setting, not something a server can do.
     settings = station_with_feed(settings, "old-test-feed")
     result = client_for(settings).sync_once()
     assert (result.status, result.feed_id, result.version) == ("changed", "old-test-feed", 5)
-    assert read_status(settings)["pinned_feed_id"] == "old-test-feed"
+    assert Station(settings).sync_status()["pinned_feed_id"] == "old-test-feed"
 
 
 def station_with_feed(settings, feed_id: str):
@@ -244,7 +243,7 @@ def test_an_expired_manifest_is_refused_and_a_frozen_feed_is_reported(settings, 
     assert check.status == "fail" and "过有效期" in check.detail
 
     # The heartbeat tells the hub.
-    loop = SyncLoop(settings, client=client_for(settings))
+    loop = Station(settings).sync_loop(client=client_for(settings))
     try:
         loop.run_round()
     finally:
@@ -281,7 +280,7 @@ def test_a_key_rotation_reaches_the_station_and_retires_the_old_key(settings, hu
 
     result = client_for(settings).sync_once()
     assert (result.status, result.version) == ("changed", 2), result.detail
-    assert read_status(settings)["key_rotations"] == 1
+    assert Station(settings).sync_status()["key_rotations"] == 1
     assert_shows(settings, content, 2)
 
     # The retired key can no longer sign for this station (e.g. a copy of it leaked).
@@ -306,4 +305,4 @@ def test_a_rotation_not_signed_by_the_trusted_key_is_not_followed(settings, hub:
     (hub.feed_dir / "manifest.sig").write_bytes(sign_manifest(data, thief))
     result = client_for(settings).sync_once()
     assert (result.status, result.code, result.version) == ("failed", "bad_signature", 1)
-    assert read_status(settings)["key_rotations"] == 0
+    assert Station(settings).sync_status()["key_rotations"] == 0

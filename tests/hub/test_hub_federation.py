@@ -12,13 +12,13 @@ import pytest
 import requests
 
 from config.cli import main
+from config.station import Station, open_store
 from content.hub.app import HubServer, create_app
 from content.hub.forward import Forwarder
 from content.hub.storage import HubStore
 from content.hub.upstream import UpstreamError, fetch_upstream
-from content.outbox import Sender, record_heartbeat
+from content.outbox import record_heartbeat
 from content.registrations import submit_registration
-from content.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "content" / "hub" / "example"
@@ -80,7 +80,7 @@ def test_uploads_reach_the_province_once_whatever_fails(hubs: Hubs, station) -> 
     codes = [submit_registration(settings.db_path, "返乡", PERSON, {"n": i}, station_id="test-station-01").code
              for i in range(12)]
     record_heartbeat(settings, devices={"printer": {"ok": True}})
-    assert Sender(settings).deliver_once().sent == 13
+    assert Station(settings).sender().deliver_once().sent == 13
     upload_url = f"http://127.0.0.1:{hubs.province_port}/api/v1/"
 
     hubs.province_down()
@@ -165,7 +165,7 @@ def test_the_city_feed_carries_the_province_policies_to_the_station(hubs: Hubs, 
     city_key = (hubs.city_home / "feed.pub").read_text().strip()
     station.write(f'[hub]\nfeed_url = "{hubs.city.url}feeds/gy-yunyan/"\npublic_key = "{city_key}"\n')
     assert main(["sync", "--once", "--no-progress", "--config", config]) == 0
-    with Store.from_settings(station.settings) as store:
+    with open_store(station.settings) as store:
         titles = [p.title for p in store.export_content().policies]
     assert sum(t.startswith("省级：") for t in titles) == 2 and len(titles) > 2
 

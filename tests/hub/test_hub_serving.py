@@ -17,12 +17,12 @@ import requests
 
 from config.cli import main
 from config.netutil import free_port, wait_for_port
+from config.station import open_store
 from content.feed import Manifest
 from content.hub.app import HubServer, create_app
 from content.hub.db import masked_url
 from content.hub.localservers import LocalNginx
 from content.hub.storage import HubStore
-from content.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "content" / "hub" / "example"
@@ -133,13 +133,13 @@ def test_a_station_syncs_through_nginx(behind_nginx, station) -> None:
     config = str(station.config_path)
     station.write(f'[hub]\nfeed_url = "{nginx.url}feeds/gy-yunyan/"\npublic_key = "{public}"\ntimeout_s = 5\n')
     assert main(["sync", "--once", "--no-progress", "--config", config]) == 0
-    with Store.from_settings(station.settings) as store:
+    with open_store(station.settings) as store:
         info = store.content_info()
         assert (info.feed_id, info.version) == ("gy-yunyan", 1)
         assert store.export_content().jobs
     assert main(["sync", "--once", "--config", config]) == 5  # unchanged: nginx answered 304
     assert main(["hub", "publish", str(EXAMPLE), "--home", str(home)]) == 0  # version 2
     assert main(["sync", "--once", "--no-progress", "--config", config]) == 0
-    with Store.from_settings(station.settings) as store:
+    with open_store(station.settings) as store:
         assert store.content_info().version == 2
     assert "error" not in nginx.error_log().lower().replace("error_log", "")

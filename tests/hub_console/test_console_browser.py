@@ -14,13 +14,13 @@ import pytest
 from console_kit import PASSWORD
 
 from config.cli import main
+from config.station import open_store
 from content.hub.app import HubServer, create_app
 from content.hub.console.auth import create_user
 from content.hub.console.browser import accept_confirms, chromium, login, logout, submit
 from content.hub.console.publishing import save_group
 from content.hub.publish import write_keypair
 from content.registrations import submit_registration
-from content.store import Store
 
 PERSON = {"name": "孙小梅", "id_number": "520103199002140027", "gender": "女", "birth_date": "1990-02-14",
           "address": "贵州省贵阳市云岩区中华北路108号3单元", "phone": "13698761234"}
@@ -105,7 +105,7 @@ def test_import_review_publish_sync_register_export_purge(tmp_path: Path, statio
                                  f'upload_url = "{base}api/v1/"\nstation_token = "{token}"\ntimeout_s = 5\n')
         config = str(station.config_path)
         assert main(["sync", "--once", "--no-progress", "--config", config]) == 0
-        with Store.from_settings(settings) as store:
+        with open_store(settings) as store:
             jobs = {j.id: j for j in store.export_content().jobs}
         assert set(jobs) == {"web-1", "web-3"} and jobs["web-1"].title == "小区保洁员"
 

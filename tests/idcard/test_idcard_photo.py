@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from config.station import Station
 from idcard.clock import ManualClock
 from idcard.errors import PhotoDecoderError
 from idcard.photo import BMP_SIZE, HEIGHT, WIDTH, PhotoDecoder, load_decoder, to_png
@@ -128,7 +129,7 @@ def test_service_decodes_photos_when_configured(station, library: Path, sim) -> 
     events: list[ReaderEvent] = []
     settings = station.write(f'[devices.idcard]\nport = "{url}"\npoll_interval_ms = 100\n'
                              f'photo_decoder = "{library}"\n')
-    service = ReaderService.from_settings(settings, on_event=events.append, clock=clock)
+    service = Station(settings).reader_service(on_event=events.append, clock=clock)
     model.place(0)
     card = _poll_until_card(service, clock, events).card
     assert card.photo_wlt == SAMPLE_IDENTITIES[0].photo_wlt
@@ -145,7 +146,7 @@ def test_service_works_without_a_loadable_decoder(station, tmp_path: Path, caplo
     settings = station.write(f'[devices.idcard]\nport = "{url}"\npoll_interval_ms = 100\n'
                              f'photo_decoder = "{tmp_path / "libgone.so"}"\n')
     with caplog.at_level(logging.WARNING):
-        service = ReaderService.from_settings(settings, on_event=events.append, clock=clock)
+        service = Station(settings).reader_service(on_event=events.append, clock=clock)
         clock.advance(service.poll_once())
         assert [type(e) for e in events] == [ReaderOnline]
         model.place(1)

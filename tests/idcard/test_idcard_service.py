@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from config.station import Station
 from idcard.clock import ManualClock
 from idcard.samples import SAMPLE_IDENTITIES
 from idcard.service import (
@@ -365,7 +366,7 @@ def test_from_settings(station, pty_sim: Simulator, events: Recorder) -> None:
     sim = pty_sim
     settings = station.write(f'[devices.idcard]\nport = "{sim.path}"\nbaud = 115200\npoll_interval_ms = 100\n'
                              'reply_timeout_s = 0.5\n')
-    service = ReaderService.from_settings(settings, on_event=events)
+    service = Station(settings).reader_service(on_event=events)
     assert (service.port, service.baud, service.poll_interval, service.reply_timeout) == (sim.path, 115200, 0.1, 0.5)
     with service:
         events.wait(ReaderOnline)

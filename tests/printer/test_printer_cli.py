@@ -17,8 +17,8 @@ from PIL import Image
 from config import exitcodes
 from config.cli import main
 from config.netutil import free_port, wait_for_port
+from config.station import Station
 from content.model import ContentSet
-from content.store import Store
 from printer.samples import SAMPLE_URL, sample_job
 from printer.virtual import VirtualPrinter
 
@@ -36,7 +36,7 @@ def cfg(station, vp):
     text = station.config_path.read_text(encoding="utf-8")
     station.config_path.write_text(text.replace('profile = "generic-80"', f'profile = "generic-80"\nport = {vp.port}'),
                                    encoding="utf-8")
-    store = Store.from_settings(station.settings)
+    store = Station(station.settings).store
     store.replace_content(ContentSet(jobs=[sample_job(valid_until=sample_job().published.replace(year=2099))]))
     store.close()
     return str(station.config_path)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from config import exitcodes
-from config.cli import CommandError, Context, add_command
+from config.command import CommandError, Context, add_command
 
 
 def register_commands(sub: Any, home_option: Any) -> None:

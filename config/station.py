@@ -1,0 +1,212 @@
+"""The composition root: one :class:`Station` per process, built once from the settings.
+
+This is the one place where the parts are wired. It opens the station database once (every
+table owner's migrations run here, in :data:`OWNERS` order) and hands each part the explicit,
+typed arguments it takes: the libraries below never read the settings themselves. Entry points
+(the ``*_cli`` modules, the kiosk and board apps) build a Station and take what they need.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from config.settings import Settings
+from content import feed_client, registrations
+from content import outbox as outbox_module
+from content.db import Database, TableOwner
+from content.feed_client import FeedHealth, SyncClient, SyncResult, feed_health
+from content.health import DateFetcher, HealthSources, hub_date, station_health
+from content.media import MediaCache
+from content.outbox import Outbox
+from content.store import Store
+from content.sync_loop import SyncLoop, read_status
+from content.uplink import Sender, queue_heartbeat
+from printer import queue as print_queue_module
+from printer.queue import PrintQueue, PrintService
+
+if TYPE_CHECKING:
+    from deploy.screens import ScreenSchedule
+    from idcard.service import ReaderService
+
+log = logging.getLogger(__name__)
+
+# Every table of the station database and its one owner, in the order their migrations run
+# (the registrations' trigger reads the outbox, so the outbox comes first).
+OWNERS: tuple[TableOwner, ...] = (
+    Store.TABLES,
+    outbox_module.TABLES,
+    registrations.TABLES,
+    feed_client.TABLES,
+    print_queue_module.TABLES,
+)
+
+
+def media_cache(settings: Settings, **overrides: Any) -> MediaCache:
+    """The station's media cache (``overrides``: e.g. a ``disk_usage`` hook for tests and benchmarks)."""
+    storage = settings.storage
+    options: dict[str, Any] = {"quota_bytes": storage.media_quota_mb * 1024 * 1024,
+                               "floor_bytes": storage.free_space_floor_mb * 1024 * 1024, **overrides}
+    return MediaCache(settings.media_dir, **options)
+
+
+def screen_schedule(settings: Settings, run: Callable[..., None] | None = None) -> ScreenSchedule:
+    """The screens' on/off schedule from ``[screens]`` (``run``: how commands run; tests record them)."""
+    from deploy.screens import Hours, Screen, ScreenSchedule
+
+    s, devices = settings.screens, settings.devices
+    screens = [
+        Screen("board", Hours.parse(s.board_on), s.board_method, devices.board_screen.display or ":0", s.cec_port),
+        Screen("kiosk", Hours.parse(s.kiosk_on), s.kiosk_method, devices.kiosk_screen.display or ":0",
+               wake_s=s.kiosk_wake_s),
+    ]
+    return ScreenSchedule(screens, set(s.days), *([run] if run is not None else []))
+
+
+@contextmanager
+def open_store(settings: Settings) -> Iterator[Store]:
+    """The station's store for one block (a command that needs only the content), closed after it."""
+    with Station(settings) as station:
+        yield station.store
+
+
+class Station:
+    """The station's parts, built once from ``settings``; close it when the process ends.
+
+    The database, the store and the outbox are opened at once (a broken database fails here,
+    at start, with its reason); the print queue, the media cache and the sync parts when first
+    asked for. Devices and loops are made by the ``*_service``/``sync_*`` methods: a caller that
+    cannot use one (a missing printer) goes on without it.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.db = Database(settings.db_path, OWNERS, process=True)
+        st = settings.station
+        self.store = Store(self.db, (st.latitude, st.longitude), st.radius_km)
+        self.outbox = Outbox(self.db, key_dir=settings.data_dir)
+
+    # -- parts made on first use ---------------------------------------------------------
+    @cached_property
+    def print_queue(self) -> PrintQueue:
+        return PrintQueue(self.db)
+
+    @cached_property
+    def media(self) -> MediaCache:
+        return self.media_cache()
+
+    def media_cache(self, **overrides: Any) -> MediaCache:
+        """The media cache (``overrides``: e.g. a ``disk_usage`` hook for tests and benchmarks)."""
+        return media_cache(self.settings, **overrides)
+
+    # -- devices -------------------------------------------------------------------------
+    def print_service(self, **kwargs: Any) -> PrintService:
+        """The printer service on this station's queue, for ``[devices.printer]``."""
+        from printer.connections import connection_factory
+        from printer.profiles import profile_for
+
+        printer = self.settings.devices.printer
+        kwargs.setdefault("retention_days", self.settings.privacy.retention_days)
+        return PrintService(self.print_queue, connection_factory(printer), use_status=profile_for(printer).status,
+                            **kwargs)
+
+    def reader_service(self, on_event: Callable[[Any], None] | None = None, **kwargs: Any) -> ReaderService:
+        """The ID-card reader service for ``[devices.idcard]`` (a photo decoder that cannot be
+        loaded is logged and the service works without it)."""
+        from idcard.errors import PhotoDecoderError
+        from idcard.photo import load_decoder
+        from idcard.service import ReaderService
+
+        conf = self.settings.devices.idcard
+        decoder = None
+        if conf.photo_decoder:
+            try:
+                decoder = load_decoder(conf.photo_decoder)
+            except PhotoDecoderError as exc:
+                log.warning("photos will not be decoded: %s", exc)
+        return ReaderService(conf.port, baud=conf.baud, poll_interval=conf.poll_interval_ms / 1000,
+                             reply_timeout=conf.reply_timeout_s, on_event=on_event, photo_decoder=decoder, **kwargs)
+
+    # -- the feed and the uplink ---------------------------------------------------------
+    def sync_client(self, **overrides: Any) -> SyncClient:
+        """The feed client (``overrides``: ``attempts``, ``backoff_s``, ``media``, ... for tests)."""
+        hub, st = self.settings.hub, self.settings.station
+        kwargs: dict[str, Any] = dict(
+            feed_url=hub.feed_url, public_key=hub.public_key, station_id=st.id, region=st.region,
+            db=self.db, data_dir=self.settings.data_dir, media=self.media, store=self.store,
+            timeout_s=hub.timeout_s, feed_id=hub.feed_id, allow_insecure_http=hub.allow_insecure_http,
+            ca_bundle=hub.ca_bundle, max_invalid_percent=hub.max_invalid_percent)
+        kwargs.update(overrides)
+        return SyncClient(**kwargs)
+
+    def sender(self, **kwargs: Any) -> Sender:
+        """The outbox's sender to ``hub.upload_url``."""
+        hub = self.settings.hub
+        return Sender(self.outbox, upload_url=hub.upload_url, token=hub.station_token, timeout_s=hub.timeout_s,
+                      ca_bundle=hub.ca_bundle, retention_days=self.settings.privacy.retention_days, **kwargs)
+
+    def feed_health(self, **kwargs: Any) -> FeedHealth:
+        """The feed's expiry, refused records and missing media (``now``, ``check_media``)."""
+        return feed_health(self.settings, **kwargs)
+
+    def sync_status(self) -> dict[str, Any]:
+        """What ``yizhan sync --status`` and the staff screen show."""
+        return read_status(self.db, self.store, self.outbox, feed_url=self.settings.hub.feed_url,
+                           pinned_feed_id=self.settings.hub.feed_id, health=self.feed_health())
+
+    def health(self, live_devices: dict[str, Any] | None = None, *, fetch_date: DateFetcher = hub_date
+               ) -> dict[str, Any]:
+        """The heartbeat's health fields (``live_devices``: the caller's view of them, if it has one)."""
+        return station_health(self.health_sources(), live_devices, fetch_date=fetch_date)
+
+    def health_sources(self) -> HealthSources:
+        settings = self.settings
+
+        def doctor_devices() -> dict[str, dict[str, Any]]:
+            """Printer and reader as the doctor sees them (for a process with no live view of them)."""
+            from config.doctor import check_printer, check_reader
+
+            result = {}
+            for name, check in (("printer", check_printer), ("idcard", check_reader)):
+                found = check(settings)
+                if found.status != "skip":
+                    result[name] = {"ok": found.status == "ok", "detail": found.detail}
+            return result
+
+        return HealthSources(db_path=settings.db_path, data_dir=settings.data_dir, media_dir=settings.media_dir,
+                             feed_url=settings.hub.feed_url, content_info=self.store.content_info,
+                             devices=doctor_devices)
+
+    def queue_heartbeat(self, result: SyncResult | None = None, devices: dict[str, Any] | None = None) -> str:
+        """Queue the station's heartbeat (``devices``: the caller's live view of them, if it has one)."""
+        try:
+            feed = self.feed_health().heartbeat()
+        except Exception:
+            log.exception("heartbeat: could not read the feed's health")
+            feed = {}
+        fields = {**self.health(devices), "feed": feed}
+        if result is not None:
+            fields.update(last_sync=result.status, last_sync_code=result.code)
+        return queue_heartbeat(self.outbox, station_name=self.settings.station.name,
+                               content_info=self.store.content_info, fields=fields)
+
+    def sync_loop(self, **kwargs: Any) -> SyncLoop:
+        """The background loop: sync, heartbeat and delivery every ``hub.sync_interval_s``."""
+        kwargs.setdefault("client", self.sync_client())
+        kwargs.setdefault("sender", self.sender())
+        kwargs.setdefault("interval_s", self.settings.hub.sync_interval_s)
+        kwargs.setdefault("heartbeat", self.queue_heartbeat)
+        kwargs.setdefault("persisted", self.sync_status)
+        return SyncLoop(**kwargs)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Station:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
