@@ -508,8 +508,6 @@ def board(args: argparse.Namespace, profile, me, xserver) -> dict:
 
         setattr(Window, name, wrapper)
 
-    timed_method("on_draw", "draw")
-    timed_method("flip", "flip")
     seconds = args.seconds
 
     def jobs_showing(app) -> bool:
@@ -518,6 +516,11 @@ def board(args: argparse.Namespace, profile, me, xserver) -> dict:
     def script(app):
         yield lambda: jobs_showing(app)
         yield 3.0  # rows uploaded, first frames settled
+        # wrapped here, after the board installed its presenter (display/present.py) over them
+        timed_method("on_draw", "draw")
+        timed_method("flip", "flip")
+        presenter = app.presenter
+        shown0 = (presenter.partial_frames, presenter.full_frames) if presenter is not None else (0, 0)
         meter = CpuMeter(me, xserver)
         textures0 = sprites.STATS.created
         frames0 = app.driver.frames
@@ -540,6 +543,12 @@ def board(args: argparse.Namespace, profile, me, xserver) -> dict:
                        textures_per_min=(sprites.STATS.created - textures0) / (seconds / 60),
                        cpu_cores=cpu, cpu_board=board_cpu, cpu_x=x_cpu, flips=app.driver.flips - flips0,
                        frames=n)
+            if presenter is not None:
+                partial = presenter.partial_frames - shown0[0]
+                full = presenter.full_frames - shown0[1]
+                out.update(partial_share=partial / max(1, partial + full))
+            else:
+                out.update(partial_share=0.0)
             return
         # playlist: memory after the first full loop, then every few seconds to the end
         loop_len = sum(s["seconds"] for s in playlist_schedule()["segments"])

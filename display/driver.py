@@ -75,6 +75,7 @@ class MotionDriver:
         self.flips = 0
         self.paused = False
         self._loop_lowered = False  # Kivy's loop runs at the scroll cap (see _kick)
+        self.presenter: Any = None  # display/present.py: redraws only the reels when only they moved
 
     # -- what moves ------------------------------------------------------------------------
 
@@ -85,6 +86,8 @@ class MotionDriver:
             if reel not in reels:
                 self._park(reel)
         self.reels = [r for r in reels if r.motion is not None]
+        if self.presenter is not None:
+            self.presenter.watch(self.reels)
         for reel in self.reels:
             if isinstance(reel.motion, ScrollMotion):
                 reel.motion.start(now, max(0, reel._offset))

@@ -83,6 +83,7 @@ class BoardApp(App):
         self.screenshots: list[Path] = []
         self.probe = FrameProbe() if probe or screenshot_dir else None
         self.surface: Surface | None = None
+        self.presenter: Any = None
         self._content_seen: Any = None
         self._rows_pending: tuple[list[ReelItem], Any, set[str], int, int] | None = None
         self._rows_key: Any = None
@@ -166,6 +167,12 @@ class BoardApp(App):
         self.worker = Worker(self._deliver)
         if self.probe is not None:
             self.probe.bind()
+        from kivy.core.window import Window
+
+        from display.present import Presenter
+
+        self.presenter = Presenter.install(Window)
+        self.driver.presenter = self.presenter
         self._events.append(Clock.schedule_interval(self.tick, self.tick_s))
         self._events.append(Clock.schedule_interval(lambda _dt: self.poll(), self.poll_s))
         self._events.extend(watchdog.attach(Clock))  # systemd: READY after the first frame, then alive
@@ -188,6 +195,10 @@ class BoardApp(App):
             self._realizing = None
         self.director.stop()
         self.driver.stop()
+        if self.presenter is not None:
+            self.presenter.uninstall()
+            self.presenter = None
+            self.driver.presenter = None
         if self.probe is not None:
             self.probe.unbind()
         if self.worker is not None:
