@@ -27,7 +27,8 @@ key would pass a set number of combinations it is cut short and marked, and look
 such candidates against the stored readings. One- and two-letter prefixes of a syllable
 (b, zh) match most texts, so each job row also carries a bit per such prefix.
 
-This module holds the pure text functions; :mod:`content.store` holds the tables and the SQL.
+This module holds the pure text functions; :mod:`content.store_schema` holds the tables and
+:mod:`content.search_plan` the SQL.
 """
 
 from __future__ import annotations

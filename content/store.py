@@ -10,24 +10,25 @@ Jobs are numbered in ranking order when they are stored: nearest to the station 
 then newest. Search then walks matches in that order and stops at the page it needs, and
 a radius becomes a range of those numbers. If the station's coordinates change, the jobs
 are renumbered on the next use. See :mod:`content.search` for how text is matched.
+
+This module holds the :class:`Store` (connections, applying a content set, reads); the tables and
+their migrations are in :mod:`content.store_schema`, the rows an apply writes in
+:mod:`content.store_records`, and how a search becomes SQL in :mod:`content.search_plan`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import json
-import re
 import sqlite3
 import threading
 import time
-import typing
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Literal
 
 import sqlite_utils
 
@@ -43,23 +44,38 @@ from content.model import (
     Job,
     Policy,
 )
+from content.search_plan import (
+    DEFAULT_RADIUS,
+    Radius,
+    _Default,
+    _Filters,
+    _open_params,
+    _open_sql,
+    _Plan,
+)
+from content.store_records import (
+    _check_unique_ids,
+    _load_job,
+    _matched_field,
+    _prepare_jobs,
+    _PreparedJobs,
+    _record_rows,
+)
+from content.store_schema import (
+    _NEXT,
+    _OLD,
+    _RECORD_TABLES,
+    _ROW_KEYS,
+    _SHADOWED,
+    SCHEMA_VERSION,  # noqa: F401 - part of this module's API (tests, upgrade checks)
+    StoreError,
+    _index_name,
+    _shadow_ddl,
+    migrate,
+)
 
-SCHEMA_VERSION = 2
 # Exactly-on-the-circle jobs count as inside: float rounding must not drop a job at 3.000 km.
 RADIUS_SLACK_KM = 1e-9
-# Monthly equivalents for the minimum-salary filter (21.75 paid days a month, 8 hours a day).
-MONTHLY_FACTOR = {"月": 1.0, "日": 21.75, "时": 21.75 * 8}
-
-
-class _Default:
-    def __repr__(self) -> str:
-        return "DEFAULT_RADIUS"
-
-
-DEFAULT_RADIUS: Final = _Default()
-"""Pass (or omit) for the station's own radius; pass ``None`` for every distance ("全部")."""
-
-Radius = float | int | str | None | _Default
 
 
 @dataclass(frozen=True)
@@ -80,9 +96,6 @@ class ContentInfo:
     applied_at: dt.datetime | None = None
     counts: dict[str, int] = field(default_factory=dict)
 
-
-class StoreError(Exception):
-    """The store cannot do what was asked (bad argument, unknown schema)."""
 
 
 # How a content set is applied (see Store._apply): batches that hold the write lock about
@@ -117,179 +130,6 @@ def _pause_after(held: float) -> float:
             break
         waited += delay
     return max(APPLY_MIN_PAUSE_S, step / 1000 + 0.005)
-
-
-# ---------------------------------------------------------------------------------------------
-# schema
-
-_MIGRATIONS: dict[int, Sequence[str]] = {
-    1: (
-        """CREATE TABLE IF NOT EXISTS content_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)""",
-        # n: the ranking order (distance from the station, then newest); also the FTS rowid.
-        # Only what filters need is here, so that walking the jobs in order reads few pages.
-        """CREATE TABLE IF NOT EXISTS content_jobs (
-            n INTEGER PRIMARY KEY,
-            id TEXT NOT NULL UNIQUE,
-            title TEXT NOT NULL,
-            employer TEXT NOT NULL,
-            category TEXT NOT NULL,
-            kind TEXT NOT NULL,
-            work_date TEXT,
-            salary_max INTEGER NOT NULL,
-            monthly_max REAL,
-            dist_km REAL NOT NULL,
-            age_min INTEGER,
-            age_max INTEGER,
-            gender TEXT NOT NULL,
-            source TEXT NOT NULL,
-            published TEXT NOT NULL,
-            valid_until TEXT NOT NULL,
-            title_tid INTEGER NOT NULL,
-            employer_tid INTEGER NOT NULL,
-            category_tid INTEGER NOT NULL,
-            title_m0 INTEGER NOT NULL,
-            title_m1 INTEGER NOT NULL,
-            other_m0 INTEGER NOT NULL,
-            other_m1 INTEGER NOT NULL)""",
-        # the whole record, read only for the jobs shown
-        """CREATE TABLE IF NOT EXISTS content_job_data (n INTEGER PRIMARY KEY, data TEXT NOT NULL)""",
-        "CREATE INDEX IF NOT EXISTS content_jobs_dist ON content_jobs(dist_km)",
-        "CREATE INDEX IF NOT EXISTS content_jobs_category ON content_jobs(category)",
-        "CREATE INDEX IF NOT EXISTS content_jobs_title_tid ON content_jobs(title_tid)",
-        "CREATE INDEX IF NOT EXISTS content_jobs_employer_tid ON content_jobs(employer_tid)",
-        "CREATE INDEX IF NOT EXISTS content_jobs_category_tid ON content_jobs(category_tid)",
-        "CREATE INDEX IF NOT EXISTS content_jobs_work_date ON content_jobs(work_date)",
-        # Contentless: the index only (text lives in content_job_data). t/e/c/r: title, employer,
-        # category, requirements as bigram streams; x: one token per category, so that a category
-        # filter is an FTS5 AND rather than a row-by-row check. The tokenizer's Unicode tables are
-        # old (6.1): characters it does not know (Cn, e.g. rare hanzi of later CJK extensions)
-        # must stay inside tokens too.
-        """CREATE VIRTUAL TABLE IF NOT EXISTS content_job_text USING fts5(
-            t, e, c, r, x, content='', columnsize=0,
-            tokenize="unicode61 remove_diacritics 0 categories 'L* N* Co Cn'")""",
-        # distinct titles / employers / categories with their readings, and two pinyin indexes
-        """CREATE TABLE IF NOT EXISTS content_py_term (
-            tid INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE, readings TEXT NOT NULL,
-            n_title INTEGER NOT NULL DEFAULT 0, n_other INTEGER NOT NULL DEFAULT 0)""",
-        """CREATE TABLE IF NOT EXISTS content_py_initials (
-            key TEXT NOT NULL, tid INTEGER NOT NULL, pos INTEGER NOT NULL,
-            PRIMARY KEY (key, tid, pos)) WITHOUT ROWID""",
-        """CREATE TABLE IF NOT EXISTS content_py_full (
-            key TEXT NOT NULL, tid INTEGER NOT NULL, pos INTEGER NOT NULL,
-            PRIMARY KEY (key, tid, pos)) WITHOUT ROWID""",
-        """CREATE TABLE IF NOT EXISTS content_policies (
-            id TEXT PRIMARY KEY, position INTEGER NOT NULL, category TEXT NOT NULL, data TEXT NOT NULL)""",
-        """CREATE TABLE IF NOT EXISTS content_events (
-            id TEXT PRIMARY KEY, position INTEGER NOT NULL, starts_at TEXT NOT NULL, data TEXT NOT NULL)""",
-        """CREATE TABLE IF NOT EXISTS content_courses (
-            id TEXT PRIMARY KEY, position INTEGER NOT NULL, data TEXT NOT NULL)""",
-        """CREATE TABLE IF NOT EXISTS content_announcements (
-            id TEXT PRIMARY KEY, position INTEGER NOT NULL, priority TEXT NOT NULL, target TEXT NOT NULL,
-            data TEXT NOT NULL)""",
-        """CREATE TABLE IF NOT EXISTS content_documents (name TEXT PRIMARY KEY, data TEXT NOT NULL)""",
-        # every token of every title: a query with a token no title has skips the title pass
-        """CREATE TABLE IF NOT EXISTS content_title_grams (gram TEXT PRIMARY KEY) WITHOUT ROWID""",
-    ),
-    2: (
-        # Job sets as bitsets (bit n = job n), written once per content set: the jobs whose title /
-        # employer or category has a character read with each letter ("title:b", "other:b"), and
-        # each category's jobs ("category:保洁"). A one-letter query matches most jobs; counting
-        # them is then a popcount rather than a walk over every row.
-        """CREATE TABLE IF NOT EXISTS content_job_bits (name TEXT PRIMARY KEY, bits BLOB NOT NULL)""",
-    ),
-}
-
-_RECORD_TABLES = {
-    "jobs": "content_jobs",
-    "policies": "content_policies",
-    "events": "content_events",
-    "courses": "content_courses",
-    "announcements": "content_announcements",
-    "documents": "content_documents",
-}
-
-
-# The job tables, rebuilt beside the live ones on every apply and renamed into place.
-_SHADOWED = ("content_jobs", "content_job_data", "content_job_text", "content_py_term", "content_py_initials",
-             "content_py_full", "content_title_grams", "content_job_bits")
-_NEXT, _OLD = "_next", "_old"
-_ROW_KEYS = {"content_py_initials": "key, tid, pos", "content_py_full": "key, tid, pos",
-             "content_title_grams": "gram", "content_job_bits": "name"}  # WITHOUT ROWID tables: delete by primary key
-
-
-def _index_name(base: str, gen: int) -> str:
-    """Index names carry their generation (SQLite cannot rename an index; the planner names them)."""
-    return base if gen == 0 else f"{base}_g{gen}"
-
-
-def _shadow_ddl(gen: int) -> list[str]:
-    """CREATE statements for the ``_next`` job tables and their indexes (named for generation ``gen``)."""
-    out = []
-    for statement in itertools.chain.from_iterable(_MIGRATIONS.values()):
-        table = re.search(r"CREATE (?:VIRTUAL )?TABLE IF NOT EXISTS (\w+)", statement)
-        if table and table.group(1) in _SHADOWED:
-            out.append(statement.replace(f"EXISTS {table.group(1)}", f"{table.group(1)}{_NEXT}", 1)
-                       .replace("IF NOT ", "", 1))
-            continue
-        index = re.search(r"CREATE INDEX IF NOT EXISTS (\w+) ON (\w+)\((.*)\)", statement)
-        if index and index.group(2) in _SHADOWED:
-            out.append(f"CREATE INDEX {_index_name(index.group(1), gen)} ON {index.group(2)}{_NEXT}"
-                       f"({index.group(3)})")
-    return out
-
-
-def _record_rows(content: ContentSet) -> dict[str, tuple[str, list[tuple[Any, ...]]]]:
-    """The small tables of a content set: INSERT statement and rows for each."""
-    return {
-        "content_policies": ("INSERT INTO content_policies (id, position, category, data) VALUES (?, ?, ?, ?)",
-                             [(p.id, i, p.category, p.model_dump_json()) for i, p in enumerate(content.policies)]),
-        "content_events": ("INSERT INTO content_events (id, position, starts_at, data) VALUES (?, ?, ?, ?)",
-                           [(e.id, i, e.starts_at.isoformat(), e.model_dump_json())
-                            for i, e in enumerate(content.events)]),
-        "content_courses": ("INSERT INTO content_courses (id, position, data) VALUES (?, ?, ?)",
-                            [(c.id, i, c.model_dump_json()) for i, c in enumerate(content.courses)]),
-        "content_announcements": (
-            "INSERT INTO content_announcements (id, position, priority, target, data) VALUES (?, ?, ?, ?, ?)",
-            [(a.id, i, a.priority, a.target, a.model_dump_json()) for i, a in enumerate(content.announcements)]),
-        "content_documents": ("INSERT INTO content_documents (name, data) VALUES (?, ?)",
-                              [(str(name), json.dumps(doc, ensure_ascii=False))
-                               for name, doc in content.documents.items()]),
-    }
-
-
-def migrate(conn: sqlite3.Connection) -> int:
-    """Bring the content tables up to :data:`SCHEMA_VERSION`; returns the version found before.
-
-    An up-to-date database is only read: opening the store never waits for a writer (a sync
-    replacing a large content set holds the write lock for a while).
-    """
-    found = _schema_version(conn)
-    if found == SCHEMA_VERSION:
-        return found
-    with transaction(conn):
-        found = _schema_version(conn)  # again, under the lock: another process may have migrated
-        if found > SCHEMA_VERSION:
-            raise StoreError(f"the station database has content schema {found}; "
-                             f"this program knows up to {SCHEMA_VERSION} (upgrade Yizhan)")
-        if found == 0:
-            conn.execute("CREATE TABLE IF NOT EXISTS content_schema (version INTEGER NOT NULL)")
-        for version in range(found + 1, SCHEMA_VERSION + 1):
-            for statement in _MIGRATIONS[version]:
-                conn.execute(statement)
-        conn.execute("DELETE FROM content_schema")
-        conn.execute("INSERT INTO content_schema (version) VALUES (?)", (SCHEMA_VERSION,))
-    return found
-
-
-def _schema_version(conn: sqlite3.Connection) -> int:
-    if not sqlite_utils.Database(conn)["content_schema"].exists():
-        return 0
-    row = conn.execute("SELECT max(version) FROM content_schema").fetchone()
-    found = row[0] if row and row[0] is not None else 0
-    if found > SCHEMA_VERSION:
-        raise StoreError(f"the station database has content schema {found}; "
-                         f"this program knows up to {SCHEMA_VERSION} (upgrade Yizhan)")
-    return found
 
 
 # ---------------------------------------------------------------------------------------------
@@ -944,500 +784,6 @@ class Store:
         """A named JSON document carried with the content (e.g. "board_schedule"), or None."""
         row = self._conn().execute("SELECT data FROM content_documents WHERE name = ?", (name,)).fetchone()
         return json.loads(row[0]) if row else None
-
-
-# ---------------------------------------------------------------------------------------------
-# query plans
-
-
-_MATCH = "temp.content_py_match"
-
-
-def _open_sql() -> str:
-    return "j.published <= ? AND j.valid_until >= ?"
-
-
-def _open_params(today: dt.date) -> tuple[str, str]:
-    return today.isoformat(), today.isoformat()
-
-
-@dataclass
-class _Filters:
-    """The filters of a job search, as the caller gave them."""
-
-    radius_km: Radius = DEFAULT_RADIUS
-    category: str | None = None
-    kind: str | None = None
-    when: str | None = None
-    min_salary: int | None = None
-    age: int | None = None
-    gender: str | None = None
-    source: str | None = None
-    today: dt.date | None = None
-
-
-@dataclass
-class _Plan:
-    """A search's normalized query and SQL filter, and how to run it."""
-
-    query: str
-    typed: str  # the query as typed (less spaces), for the LIKE scan
-    where_sql: str
-    where_params: list[Any]
-    max_n: int | None
-    today: dt.date
-    category: str | None = None
-    total: int = 0  # jobs stored
-    scope: int = 0  # jobs within the radius
-    keep: float = 1.0  # rough share of those the other filters keep
-    prefix_jobs: dict[str, dict[str, int]] = field(default_factory=dict)
-    index_gen: int = 0  # the generation of the job tables' index names
-    generation: str = ""  # which content set: changes with every apply
-    _pinyin: _PinyinMatch | None = None
-
-    @property
-    def mode(self) -> str:
-        if not self.query:
-            return "all"
-        if textsearch.is_pinyin_query(self.query):
-            return "pinyin"
-        if textsearch.text_match(self.query) is not None:
-            return "text"
-        return "like"
-
-    # Each fetch returns rows (n, dist_km, matched_field or None) in ranking order.
-
-    def fetch(self, conn: sqlite3.Connection, n: int) -> list[tuple[int, float, str | None]]:
-        mode = self.mode
-        if mode == "all":
-            rows = conn.execute(
-                f"SELECT j.n, j.dist_km, '' FROM {self._walk_source()} WHERE {self.where_sql} ORDER BY j.n LIMIT ?",
-                (*self.where_params, n)).fetchall()
-        elif mode == "text":
-            phrase = textsearch.text_match(self.query)
-            rows = self._fts(conn, f"{{t}} : {phrase}", n) if self._in_some_title(conn) else []
-            if len(rows) < n:
-                rows += self._fts(conn, f"{{e c r}} : {phrase} NOT {{t}} : {phrase}", n - len(rows))
-        elif mode == "pinyin":
-            pm = self._pinyin_match(conn)
-            if not pm.found:
-                return []
-            rows = self._pinyin_rows(conn, pm, title=True, n=n)
-            if len(rows) < n:
-                rows += self._pinyin_rows(conn, pm, title=False, n=n - len(rows))
-        else:
-            rows = self._like(conn, n)
-        return [tuple(r) for r in rows]
-
-    def count(self, conn: sqlite3.Connection) -> int:
-        mode = self.mode
-        if mode == "all":
-            sql, params = f"SELECT count(*) FROM content_jobs j WHERE {self.where_sql}", self.where_params
-        elif mode == "text":
-            sql, params = self._fts_sql(f"{{t e c r}} : {textsearch.text_match(self.query)}", "count(*)")
-        elif mode == "pinyin":
-            pm = self._pinyin_match(conn)
-            if not pm.found:
-                return 0
-            walk = pm.mask is not None or pm.title_candidates + pm.other_candidates > self.scope // 4
-            cond, params = pm.condition(("title", "employer", "category"), walk=walk)
-            source = self._walk_source() if walk else "content_jobs j"
-            sql = f"SELECT count(*) FROM {source} WHERE {cond} AND {self.where_sql}"
-            params = [*params, *self.where_params]
-        else:
-            like = "%" + _escape_like(self.typed) + "%"
-            sql = (f"SELECT count(*) FROM content_jobs j JOIN content_job_data d ON d.n = j.n "
-                   f"WHERE {self.where_sql} AND (j.title LIKE ? ESCAPE '\\' OR j.employer LIKE ? ESCAPE '\\' "
-                   "OR j.category LIKE ? ESCAPE '\\' OR json_extract(d.data, '$.requirements') LIKE ? ESCAPE '\\')")
-            params = [*self.where_params, like, like, like, like]
-        return conn.execute(sql, params).fetchone()[0]
-
-    def _walk_source(self) -> str:
-        """Jobs in ranking order: a category's own index is in that order too, and far shorter."""
-        if self.category:
-            return f"content_jobs j INDEXED BY {_index_name('content_jobs_category', self.index_gen)}"
-        return "content_jobs j NOT INDEXED"
-
-    # text (FTS5) -------------------------------------------------------------------------------
-
-    def _in_some_title(self, conn: sqlite3.Connection) -> bool:
-        """Whether every token of the query occurs in some title (if not, no title can match)."""
-        tokens = set(textsearch.query_tokens(self.query))
-        marks = ",".join("?" * len(tokens))
-        found = conn.execute(f"SELECT count(*) FROM content_title_grams WHERE gram IN ({marks})",
-                             list(tokens)).fetchone()[0]
-        return found == len(tokens)
-
-    def _fts_sql(self, match: str, columns: str) -> tuple[str, list[Any]]:
-        if self.category:
-            match = f"({match}) AND {{x}} : {_category_token(self.category)}"
-        # CROSS JOIN keeps FTS5 as the outer loop: it yields rowids (= ranking order) ascending,
-        # and the radius is a rowid bound it applies itself.
-        sql = (f"SELECT {columns} FROM content_job_text f CROSS JOIN content_jobs j ON j.n = f.rowid "
-               f"WHERE content_job_text MATCH ? AND {self.where_sql}")
-        params: list[Any] = [match, *self.where_params]
-        if self.max_n is not None:
-            sql += " AND f.rowid <= ?"
-            params.append(self.max_n)
-        return sql, params
-
-    def _fts(self, conn: sqlite3.Connection, match: str, n: int) -> list[sqlite3.Row]:
-        sql, params = self._fts_sql(match, "j.n, j.dist_km, NULL")
-        return conn.execute(sql + " ORDER BY f.rowid LIMIT ?", (*params, n)).fetchall()
-
-    def _like(self, conn: sqlite3.Connection, n: int) -> list[sqlite3.Row]:
-        like = "%" + _escape_like(self.typed) + "%"
-        rows = conn.execute(
-            f"SELECT j.n, j.dist_km, 'title' FROM content_jobs j WHERE {self.where_sql} "
-            "AND j.title LIKE ? ESCAPE '\\' ORDER BY j.n LIMIT ?", (*self.where_params, like, n)).fetchall()
-        if len(rows) < n:
-            rows += conn.execute(
-                f"SELECT j.n, j.dist_km, NULL FROM content_jobs j JOIN content_job_data d ON d.n = j.n "
-                f"WHERE {self.where_sql} AND j.title NOT LIKE ? ESCAPE '\\' AND (j.employer LIKE ? ESCAPE '\\' "
-                "OR j.category LIKE ? ESCAPE '\\' OR json_extract(d.data, '$.requirements') LIKE ? ESCAPE '\\') "
-                "ORDER BY j.n LIMIT ?", (*self.where_params, like, like, like, like, n - len(rows))).fetchall()
-        return rows
-
-    # pinyin ------------------------------------------------------------------------------------
-
-    def _pinyin_match(self, conn: sqlite3.Connection) -> _PinyinMatch:
-        if self._pinyin is None:
-            # A one- or two-letter prefix of a common syllable matches most texts: its bit in the job
-            # row answers it; rarer prefixes are looked up like any other query.
-            in_title = self.prefix_jobs.get("title", {}).get(self.query, 0)
-            in_other = self.prefix_jobs.get("other", {}).get(self.query, 0)
-            mask = self.query if in_title + in_other >= _MASK_MIN_JOBS else None
-            match_terms(conn, self.query, single=mask is None)
-            found, title, other = conn.execute(
-                f"SELECT count(*), coalesce(sum(t.n_title), 0), coalesce(sum(t.n_other), 0) FROM {_MATCH} m "
-                "JOIN content_py_term t ON t.tid = m.tid").fetchone()
-            if mask is not None:
-                title, other = title + in_title, other + in_other
-            self._pinyin = _PinyinMatch(self.query, mask, found > 0 or mask is not None, title, other,
-                                        self.index_gen)
-        return self._pinyin
-
-    def _walk_is_cheaper(self, pm: _PinyinMatch, candidates: int, n: int) -> bool:
-        """Walk the jobs in ranking order (stopping at ``n`` hits) rather than look each candidate up?"""
-        if pm.mask is not None:
-            return True
-        share = candidates / max(1, self.total) * self.keep
-        walked = min(self.scope, n / share) if share > 0 else self.scope
-        if self.category:
-            walked = min(walked, self.keep * self.total)  # walking the category's index only
-        return walked < 4 * candidates
-
-    def _pinyin_rows(self, conn: sqlite3.Connection, pm: _PinyinMatch, *, title: bool, n: int
-                     ) -> list[sqlite3.Row]:
-        candidates = pm.title_candidates if title else pm.other_candidates
-        if candidates == 0:
-            return []
-        walk = self._walk_is_cheaper(pm, candidates, n)
-        if title:
-            cond, params = pm.condition(("title",), walk=walk)
-            label = "'title'"
-        else:
-            cond, params = pm.condition(("employer", "category"), walk=walk)
-            not_title, more = pm.condition(("title",), walk=True)
-            cond = f"{cond} AND NOT {not_title}"
-            params += more
-            label = f"CASE WHEN j.employer_tid IN {_MATCH} THEN 'employer' WHEN j.category_tid IN {_MATCH} " \
-                    "THEN 'category' END"
-        source = self._walk_source() if walk else "content_jobs j"
-        return conn.execute(
-            f"SELECT j.n, j.dist_km, {label} FROM {source} WHERE {cond} AND {self.where_sql} "
-            "ORDER BY j.n LIMIT ?", (*params, *self.where_params, n)).fetchall()
-
-
-_MASK_MIN_JOBS = 2000  # a prefix found in at least this many jobs is answered by its bit
-
-
-@dataclass
-class _PinyinMatch:
-    """What a pinyin query matched: texts in the connection's match table, and maybe a prefix bit."""
-
-    query: str
-    mask: str | None
-    found: bool
-    title_candidates: int  # jobs whose title matched (estimate: by text and by prefix bit)
-    other_candidates: int  # jobs whose employer or category matched (likewise)
-    index_gen: int = 0
-
-    def condition(self, fields: tuple[str, ...], *, walk: bool) -> tuple[str, list[Any]]:
-        """SQL (on ``j``) true for a job whose ``fields`` match; by index lookups unless ``walk``."""
-        params: list[Any] = []
-        if walk:
-            parts = [f"j.{f}_tid IN {_MATCH}" for f in fields]
-        else:
-            union = " UNION ".join(f"SELECT n FROM content_jobs INDEXED BY "
-                                   f"{_index_name(f'content_jobs_{f}_tid', self.index_gen)} "
-                                   f"WHERE {f}_tid IN {_MATCH}" for f in fields)
-            parts = [f"j.n IN ({union})"]
-        if self.mask is not None:
-            # first: a job with the bit needs no look-up in the match table
-            col, bit = textsearch.mask_slot(self.mask) or (0, 0)
-            masks = sorted({f"j.title_m{col}" if f == "title" else f"j.other_m{col}" for f in fields})
-            parts[:0] = [f"{m} & ?" for m in masks]
-            params.extend([bit] * len(masks))
-        return "(" + " OR ".join(parts) + ")", params
-
-
-def match_terms(conn: sqlite3.Connection, query: str, *, single: bool = True) -> None:
-    """Fill ``temp.content_py_match`` with the ids of the stored titles/employers/categories that
-    ``query`` (lower-case letters) can be typed for: as initials (bj), as whole syllables with the
-    last one cut short (baoj, xi'an), or mixed (bjie). With ``single`` False, readings of the whole
-    query as one syllable prefix are left out (the caller answers those with the prefix bit)."""
-    conn.execute("CREATE TEMP TABLE IF NOT EXISTS content_py_match (tid INTEGER PRIMARY KEY)")
-    conn.execute(f"DELETE FROM {_MATCH}")
-    segs = textsearch.segmentations(query)
-    # Mixed readings (bjie: an initial, then a syllable) only when the query does not read as whole
-    # syllables: "zhang" is 张/长, not z+hang, as a pinyin keyboard would take it.
-    allow_mixed = not any(seg.all_full for seg in segs)
-    mixed = 0
-    fetched: dict[tuple[str, str, str], list] = {}  # candidate rows, shared by the readings of the query
-    for seg in segs:
-        if len(seg.parts) == 1 and not single:
-            continue
-        if seg.all_initials:
-            lookup = textsearch.key_lookup(seg.initials, textsearch.KEY_CHARS)
-            _lookup(conn, "content_py_initials", lookup, seg.matches_at, fetched)
-        elif seg.all_full:
-            lookup = textsearch.key_lookup(seg.full_key, textsearch.FULL_LETTERS, textsearch.SYLLABLE_SEP)
-            _lookup(conn, "content_py_full", lookup, seg.matches_at, fetched)
-        elif allow_mixed and mixed < _MIXED_LIMIT:
-            mixed += 1
-            lookup = textsearch.key_lookup(seg.initials, textsearch.KEY_CHARS)
-            _lookup(conn, "content_py_initials", lookup, seg.matches_at, fetched, always_check=True)
-
-
-_MIXED_LIMIT = 16  # mixed readings (initials and syllables) looked up per query
-
-
-def _lookup(conn: sqlite3.Connection, table: str, lookup: textsearch.KeyLookup,
-            check: Callable[[list[tuple[str, ...]], int], bool], fetched: dict[tuple[str, str, str], list], *,
-            always_check: bool = False) -> None:
-    """Add the texts found through one key index; candidates the key cannot decide are checked."""
-    rows: list = []
-    if lookup.exact and not always_check:
-        conn.execute(f"INSERT OR IGNORE INTO {_MATCH} (tid) SELECT DISTINCT tid FROM {table} "
-                     "WHERE key >= ? AND key < ?", (lookup.lo, lookup.hi))
-    else:
-        rows += _candidates(conn, fetched, table, "range", lookup.lo)
-    for key in lookup.cut:
-        rows += _candidates(conn, fetched, table, "key", key)
-    found = {(tid,) for tid, pos, encoded in rows if check(_decoded(encoded), pos)}
-    if found:
-        conn.executemany(f"INSERT OR IGNORE INTO {_MATCH} (tid) VALUES (?)", found)
-
-
-def _candidates(conn: sqlite3.Connection, fetched: dict[tuple[str, str, str], list], table: str, how: str,
-                key: str) -> list:
-    """(tid, pos, readings) rows for keys starting with ``key`` ("range") or equal to it ("key")."""
-    rows = fetched.get((table, how, key))
-    if rows is None:
-        cond = "k.key >= ? AND k.key < ?" if how == "range" else "k.key = ?"
-        params = (key, key + "\x7f") if how == "range" else (key,)
-        rows = fetched[(table, how, key)] = conn.execute(
-            f"SELECT k.tid, k.pos, t.readings FROM {table} k JOIN content_py_term t ON t.tid = k.tid "
-            f"WHERE {cond}", params).fetchall()
-    return rows
-
-
-@lru_cache(maxsize=65536)
-def _decoded(encoded: str) -> list[tuple[str, ...]]:
-    return textsearch.decode_readings(encoded)
-
-
-def _category_token(category: str) -> str:
-    """The FTS token standing for a category in column x (a code: categories are a fixed list)."""
-    try:
-        return f"cat{JOB_CATEGORIES.index(category)}"
-    except ValueError:
-        return "catnone"
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-# ---------------------------------------------------------------------------------------------
-# preparing a content set
-
-
-@dataclass
-class _PreparedJobs:
-    rows: list[tuple] = field(default_factory=list)
-    data: list[tuple] = field(default_factory=list)
-    texts: list[tuple] = field(default_factory=list)
-    terms: list[tuple] = field(default_factory=list)
-    initials: list[tuple] = field(default_factory=list)
-    full: list[tuple] = field(default_factory=list)
-    category_jobs: dict[str, int] = field(default_factory=dict)
-    title_grams: set[str] = field(default_factory=set)
-    prefix_jobs: dict[str, dict[str, int]] = field(
-        default_factory=lambda: {"title": {}, "other": {}})  # jobs with each mask prefix, by field
-    bits: list[tuple[str, bytes]] = field(default_factory=list)  # rows of content_job_bits
-
-
-def _prepare_jobs(jobs: Iterable[Job], origin: tuple[float, float]) -> _PreparedJobs:
-    """Rows for the job tables, in ranking order (nearest first, then newest, then by id)."""
-    placed = []
-    for job in jobs:
-        if not isinstance(job, Job):
-            raise StoreError(f"not a Job record: {type(job).__name__}")
-        placed.append((distance_km(origin[0], origin[1], job.latitude, job.longitude), job))
-    placed.sort(key=lambda p: (p[0], -p[1].published.toordinal(), p[1].id))
-    out = _PreparedJobs()
-    term_ids: dict[str, int] = {}
-    term_masks: dict[int, tuple[int, int]] = {}
-    term_jobs: dict[int, list[int]] = {}  # tid -> [jobs with it as title, as employer or category]
-    index_cache: dict[str, str] = {}
-    titles_seen: set[str] = set()
-    mask_counts: dict[tuple[str, tuple[int, int]], int] = {}
-
-    def tid_of(text: str) -> int:
-        tid = term_ids.get(text)
-        if tid is None:
-            tid = term_ids[text] = len(term_ids) + 1
-            readings = textsearch.term_readings(text)
-            term_masks[tid] = textsearch.prefix_masks(readings)
-            out.terms.append((tid, text, textsearch.encode_readings(readings)))
-            out.initials.extend({(key, tid, pos) for key, pos in textsearch.initial_keys(readings)})
-            out.full.extend({(key, tid, pos) for key, pos in textsearch.full_keys(readings)})
-        return tid
-
-    def indexed(text: str) -> str:
-        # titles, employers and categories repeat across jobs: tokenize each distinct text once
-        found = index_cache.get(text)
-        if found is None:
-            found = index_cache[text] = textsearch.index_text(text)
-        return found
-
-    for n, (dist, job) in enumerate(placed, start=1):
-        tids = (tid_of(job.title), tid_of(job.employer), tid_of(job.category))
-        out.category_jobs[job.category] = out.category_jobs.get(job.category, 0) + 1
-        term_jobs.setdefault(tids[0], [0, 0])[0] += 1
-        for tid in {tids[1], tids[2]}:
-            term_jobs.setdefault(tid, [0, 0])[1] += 1
-        factor = MONTHLY_FACTOR.get(job.salary_unit)
-        other_masks = (term_masks[tids[1]][0] | term_masks[tids[2]][0],
-                       term_masks[tids[1]][1] | term_masks[tids[2]][1])
-        out.rows.append((
-            n, job.id, job.title, job.employer, job.category, job.kind,
-            job.work_date.isoformat() if job.work_date else None, job.salary_max,
-            job.salary_max * factor if factor is not None else None, dist, job.age_min, job.age_max,
-            job.gender, job.source, job.published.isoformat(), job.valid_until.isoformat(), *tids,
-            *term_masks[tids[0]], *other_masks,
-        ))
-        for key in (("title", term_masks[tids[0]]), ("other", other_masks)):
-            mask_counts[key] = mask_counts.get(key, 0) + 1
-        out.data.append((n, job.model_dump_json()))
-        if job.title not in titles_seen:  # (its tokens may be cached already as an employer or category)
-            titles_seen.add(job.title)
-            out.title_grams.update(indexed(job.title).split())
-        out.texts.append((n, indexed(job.title), indexed(job.employer), indexed(job.category),
-                          textsearch.index_text(job.requirements), _category_token(job.category)))
-    out.terms = [(tid, text, readings, *term_jobs.get(tid, (0, 0))) for tid, text, readings in out.terms]
-    # In key order, rows are appended to the indexes' B-trees; in text order each batch touched pages
-    # all over them, more than the page cache holds, and one batch once held the lock 160 ms.
-    out.initials.sort()
-    out.full.sort()
-    out.bits = _job_bits(out.rows)
-    for (where, masks), count in mask_counts.items():
-        counts = out.prefix_jobs[where]
-        for prefix in _mask_prefixes(masks):
-            counts[prefix] = counts.get(prefix, 0) + count
-    return out
-
-
-_LETTERS = "abcdefghijklmnopqrstuvwxyz"
-# columns of a content_jobs row (see _prepare_jobs): category, title_m0, other_m0
-_ROW_CATEGORY, _ROW_TITLE_M0, _ROW_OTHER_M0 = 4, 19, 21
-
-
-def _job_bits(rows: list[tuple]) -> list[tuple[str, bytes]]:
-    """The rows of ``content_job_bits`` for the job rows of a content set (bit n = job n, little-endian)."""
-    size = (len(rows) + 1 + 7) // 8  # bit 0 unused: jobs are numbered from 1
-    sets: dict[str, bytearray] = {}
-    # one-letter prefixes are the first 26 mask bits of column 0 (textsearch.MASK_PREFIXES)
-    letter_bits = [(letter, textsearch.mask_slot(letter)[1]) for letter in _LETTERS]  # type: ignore[index]
-    by_mask: dict[tuple[str, int], list[int]] = {}
-    for row in rows:
-        n = row[0]
-        for where, col in (("title", _ROW_TITLE_M0), ("other", _ROW_OTHER_M0)):
-            by_mask.setdefault((where, row[col] & 0x3FFFFFF), []).append(n)
-        by_mask.setdefault(("category", row[_ROW_CATEGORY]), []).append(n)  # type: ignore[arg-type]
-    for (where, value), jobs in by_mask.items():
-        names = [f"category:{value}"] if where == "category" else \
-            [f"{where}:{letter}" for letter, bit in letter_bits if value & bit]  # type: ignore[operator]
-        for name in names:
-            bits = sets.get(name)
-            if bits is None:
-                bits = sets[name] = bytearray(size)
-            for n in jobs:
-                bits[n >> 3] |= 1 << (n & 7)
-    every = sets["all"] = bytearray(size)
-    for row in rows:
-        every[row[0] >> 3] |= 1 << (row[0] & 7)
-    return sorted((name, bytes(bits)) for name, bits in sets.items())
-
-
-def _date_fields(model: type) -> tuple[str, ...]:
-    return tuple(name for name, info in model.model_fields.items()
-                 if info.annotation is dt.date or dt.date in typing.get_args(info.annotation))
-
-
-_JOB_DATES = _date_fields(Job)
-
-
-@lru_cache(maxsize=4096)
-def _load_job(data: str) -> Job:
-    """A stored job, rebuilt without validating again: it was validated (and its text cleaned) on the way
-    in, and validating 50 jobs again would cost more than finding them.
-
-    Building the 50 jobs of a page was most of a pinyin search's time; a resident typing key by key
-    and paging sees the same jobs again and again, and records are frozen, so the job for the same
-    stored text is kept (keyed by the text itself: a changed job is a new entry).
-    """
-    values = json.loads(data)
-    for name in _JOB_DATES:
-        if values.get(name) is not None:
-            values[name] = dt.date.fromisoformat(values[name])
-    return Job.model_construct(**values)
-
-
-def _matched_field(job: Job, query: str) -> str:
-    """Which field a query was found in (for labels; title first, as ranked)."""
-    if not query:
-        return ""
-    if textsearch.is_pinyin_query(query):
-        # only reached for a job found by its prefix bit in the employer or the category
-        for name in ("employer", "category"):
-            if any(r.startswith(query) for options in textsearch.term_readings(getattr(job, name)) for r in options):
-                return name
-        return "employer"
-    for name in ("title", "employer", "category", "requirements"):
-        if query in textsearch.normalize_query(getattr(job, name)):
-            return name
-    return ""
-
-
-def _mask_prefixes(masks: tuple[int, int]) -> list[str]:
-    found = []
-    for prefix in textsearch.MASK_PREFIXES:
-        col, bit = textsearch.mask_slot(prefix) or (0, 0)
-        if masks[col] & bit:
-            found.append(prefix)
-    return found
-
-
-def _check_unique_ids(content: ContentSet) -> None:
-    for name in ("jobs", "policies", "events", "courses", "announcements"):
-        seen: set[str] = set()
-        for record in getattr(content, name):
-            if record.id in seen:
-                raise StoreError(f"{name}: id {record.id!r} appears twice; nothing was changed")
-            seen.add(record.id)
 
 
 @lru_cache(maxsize=16)

@@ -59,6 +59,7 @@ WEEKDAYS = "一二三四五六日"
 STAFF_TAPS = 5  # taps on the station name within STAFF_TAP_WINDOW_S open the staff PIN screen
 STAFF_TAP_WINDOW_S = 4.0
 ATTRACT_PERIOD_S = 6.0
+BANNER_QUIET_S = 3.0  # a banner that comes or goes waits for this long without a touch (apply_banners)
 RATING_SHOWN_S = 30.0  # 好差评 closes by itself: it never stands between the next resident and the kiosk
 RATING_PROMPT = "请您为这次服务评价：非常满意，满意，基本满意，不满意，非常不满意。点一下就可以，也可以跳过。"
 
@@ -223,6 +224,7 @@ class KioskApp(App):
         self.stopped = False
         self._handler: KioskExceptionHandler | None = None
         self._notice_event: Any = None
+        self._banners: dict[str, str] = {}  # the urgent and offline banners as they are now (apply_banners)
         self._notice_source = ""
         self._attract_event: Any = None
         self._rating_event: Any = None
@@ -327,6 +329,7 @@ class KioskApp(App):
             name = "staff_pin"  # no way into staff mode but through the PIN
         target = self.sm.get_screen(name)
         previous = self.sm.current
+        self.apply_banners(now=True)  # the page changes anyway: banners that came or went show now
         if previous != name:
             self.sm.current_screen.leave()  # before the next screen reads what this one leaves behind
         target.enter(**params)
@@ -467,6 +470,7 @@ class KioskApp(App):
         self._overlay(self.countdown, False)
 
     def _tick_idle(self, _dt: float) -> None:
+        self.apply_banners()
         state = self.idle.state()
         overlay = self.countdown
         if self.screen_name == "home" and not self.session.busy:
@@ -552,18 +556,33 @@ class KioskApp(App):
             log.exception("announcements unavailable")
             notices = []
         urgent = [a.text for a in notices if a.priority == "urgent"]
-        text = "紧急通知：" + "；".join(urgent) if urgent else ""
-        if text != self.urgent_text:
-            self.urgent_text = text
+        self._banners["urgent"] = "紧急通知：" + "；".join(urgent) if urgent else ""
         try:
             info = self.store.content_info()
         except Exception:
             log.exception("content info unavailable")
             info = None
-        banner = offline_text(self.services.sync_status(), info, configured=self.services.sync_configured,
-                              now=dt.datetime.now(dt.UTC), interval_s=self.settings.hub.sync_interval_s)
-        if banner != self.offline_text:
-            self.offline_text = banner
+        self._banners["offline"] = offline_text(
+            self.services.sync_status(), info, configured=self.services.sync_configured,
+            now=dt.datetime.now(dt.UTC), interval_s=self.settings.hub.sync_interval_s)
+        self.apply_banners()
+
+    def apply_banners(self, *, now: bool = False) -> bool:
+        """Show the urgent and offline banners as they now are, if the page may move.
+
+        A banner that comes or goes moves the page below it. So they change only when the
+        page changes anyway (``now``, from :meth:`go`) or once nobody has touched the screen
+        for :data:`BANNER_QUIET_S`: never under a finger that is about to tap. Returns whether
+        what is shown is up to date.
+        """
+        urgent = self._banners.get("urgent", self.urgent_text)
+        offline = self._banners.get("offline", self.offline_text)
+        if urgent == self.urgent_text and offline == self.offline_text:
+            return True
+        if not now and self.idle.since_touch() < BANNER_QUIET_S:
+            return False
+        self.urgent_text, self.offline_text = urgent, offline
+        return True
 
     def content_age(self) -> str:
         try:
@@ -709,5 +728,5 @@ class KioskApp(App):
         try:
             self.reset_visit("error")
         finally:
-            self.notify("抱歉，刚才出了点问题，已经回到首页。请重新操作，或找工作人员帮忙。",
+            self.notify("抱歉，出了点问题，已回到首页，请重新操作或找工作人员",
                         level="error", seconds=12)

@@ -63,6 +63,10 @@ class IdleClock:
     def held(self) -> bool:
         return bool(self._holds)
 
+    def since_touch(self) -> float:
+        """Seconds since the resident last did something."""
+        return max(0.0, self._clock() - self._last)
+
     def state(self) -> IdleState:
         if self._holds:
             return IdleState(Phase.ACTIVE, self.timeout_s)

@@ -301,15 +301,19 @@ def _virtual(args: argparse.Namespace, ctx: Context) -> int:
     printer = settings.devices.printer if settings else None
     port = args.port if args.port is not None else (printer.port if printer else 9100)
     paper = args.paper or (printer.paper_width if printer else 80)
-    chinese_default = True
-    if printer is not None:
-        from printer.profiles import ProfileError, get_profile
+    from printer.profiles import ProfileError, get_profile
 
+    # The station's own printer, as its profile says (dots, power-up mode); with no station, or
+    # with --paper asking for another width, that width's generic printer.
+    profile = get_profile(f"generic-{paper}")
+    if printer is not None:
         try:
-            profile = get_profile(printer.profile)
-            chinese_default = not profile.needs_fs_ampersand
+            own = get_profile(printer.profile)
         except ProfileError:
-            pass
+            own = None
+        if own is not None and own.paper_width == paper:
+            profile = own
+    chinese_default = not profile.needs_fs_ampersand
     out = args.out or ((settings.data_dir / "virtual-printer") if settings else Path("virtual-printer"))
     if args.state not in STATES:
         raise CommandError(f"unknown state {args.state!r}; known: {', '.join(STATES)}", exitcodes.USAGE)
@@ -320,13 +324,13 @@ def _virtual(args: argparse.Namespace, ctx: Context) -> int:
               + (f", {problems} problem(s)" if problems else "") + ")", flush=True)
 
     try:
-        vp = VirtualPrinter(out, port=port, control_port=args.control_port, dots=384 if paper == 58 else 576,
+        vp = VirtualPrinter(out, port=port, control_port=args.control_port, dots=profile.dots,
                             chinese_default=chinese_default, on_job=announce).start()
     except OSError as exc:
         raise CommandError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}",
                            exitcodes.UNAVAILABLE) from None
     vp.set_state(args.state)
-    print(f"virtual printer ({paper} mm) on 127.0.0.1:{vp.port}, control port {vp.control_port}, "
+    print(f"virtual printer ({paper} mm, {profile.dots} dots, profile {profile.name}) on 127.0.0.1:{vp.port}, control port {vp.control_port}, "
           f"slips in {out}; state {vp.state}. Ctrl-C stops it.", flush=True)
     try:
         while True:

@@ -3,76 +3,15 @@ into a temporary root (once per session: the full install makes a virtualenv fro
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
+from deploy_kit import REPO, STATION, WHEELHOUSE, Built, InstalledStation, seed_root
 
 from content.feed import generate_private_key, public_key_b64
 from deploy import lock as locks
 from deploy import release
 from deploy.install import install
-
-REPO = locks.ROOT
-WHEELHOUSE = REPO / ".cache" / "wheelhouse"
-STATION = """\
-[station]
-id = "test-station-01"
-name = "城东社区人社便民服务站"
-region = "520103"
-latitude = 26.5830
-longitude = 106.7135
-
-[hub]
-feed_url = "{feed_url}"
-public_key = "{public_key}"
-
-[storage]
-data_dir = "/var/lib/yizhan"
-free_space_floor_mb = 0
-
-[devices.printer]
-kind = "virtual"
-"""
-
-
-def seed_root(root: Path) -> None:
-    """A temporary root that looks enough like a Debian box for useradd and systemctl --root."""
-    (root / "etc").mkdir(parents=True, exist_ok=True)
-    for name in ("passwd", "group", "shadow", "gshadow", "login.defs"):
-        if Path("/etc", name).exists():
-            shutil.copy2(Path("/etc", name), root / "etc" / name)
-
-
-def source_tree(dest: Path, version: str, *, broken: bool = False) -> Path:
-    """A copy of this checkout's project files with another version (and, if asked, a defect)."""
-    release.copy_source(REPO, dest)
-    pyproject = dest / "pyproject.toml"
-    text = pyproject.read_text()
-    pyproject.write_text(text.replace('version = "', f'version = "{version}"  # was "', 1))
-    if broken:
-        # A release whose store module cannot be imported: the services would crash-loop.
-        with (dest / "content" / "store.py").open("a") as f:
-            f.write('\nraise RuntimeError("this build is broken on purpose")\n')
-    return dest
-
-
-@dataclass
-class Built:
-    key: object
-    public_key: str
-    full_bundle: Path
-    version: str
-    workdir: Path
-
-    def code_bundle(self, version: str, *, broken: bool = False) -> Path:
-        src = source_tree(self.workdir / f"src-{version}", version, broken=broken)
-        wheel = release.build_project_wheel(src, self.workdir / f"wheel-{version}")
-        return release.build_bundle(self.workdir / f"bundles-{version}", key=self.key, project_wheel=wheel,
-                                    lock=REPO / locks.RUNTIME_LOCK, wheelhouse=None)
 
 
 @pytest.fixture(scope="session")
@@ -89,13 +28,6 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     return Built(key, public_key_b64(key), bundle, version, work)
 
 
-@dataclass
-class InstalledStation:
-    root: Path
-    config: Path
-    first_changes: list[str]
-
-
 @pytest.fixture(scope="session")
 def installed(built: Built, tmp_path_factory: pytest.TempPathFactory) -> Iterator[InstalledStation]:
     """The full bundle installed into a temporary root, units enabled with systemctl --root."""
@@ -105,7 +37,3 @@ def installed(built: Built, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     config.write_text(STATION.format(feed_url="http://127.0.0.1:9/feeds/x/", public_key=built.public_key))
     report = install(bundle=built.full_bundle, config=config, root=root)
     yield InstalledStation(root, config, report.changes)
-
-
-def run_yizhan(launcher: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(launcher), *args], capture_output=True, text=True, timeout=300)

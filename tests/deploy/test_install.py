@@ -14,7 +14,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from conftest import Built, InstalledStation, run_yizhan
+from deploy_kit import Built, InstalledStation, run_yizhan
 
 from config.cli import main
 from deploy.install import install

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import Built, InstalledStation, run_yizhan
+from deploy_kit import Built, InstalledStation, run_yizhan
 
 from config.cli import main
 from content.feed import private_key_pem

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import PASSWORD, Console, csrf_token, login
+from console_kit import PASSWORD, Console, csrf_token, login
 
 from content.hub.console.core import PERMISSIONS, ROLES
 from content.hub.console.items import FIELDS

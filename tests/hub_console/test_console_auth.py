@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from conftest import PASSWORD, Console, csrf_token, login, post
+from console_kit import PASSWORD, Console, csrf_token, login, post
 
 
 def _audit(console: Console) -> list[tuple[str, str, str]]:

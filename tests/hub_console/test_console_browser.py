@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import PASSWORD
+from console_kit import PASSWORD
 
 from config.cli import main
 from content.hub.app import HubServer, create_app

@@ -8,7 +8,7 @@ import io
 import json
 
 import sqlalchemy as sa
-from conftest import FEED, Console, post
+from console_kit import FEED, Console, post
 
 from content.feed import Manifest, decode_items
 from content.hub.console.publishing import run_due

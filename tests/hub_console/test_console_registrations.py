@@ -10,7 +10,7 @@ import io
 import json
 
 import sqlalchemy as sa
-from conftest import Console, post
+from console_kit import Console, post
 
 from config.cli import main
 from content.hub import handoff

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 
-from conftest import Console
+from console_kit import Console
 
 
 def _uploads(console: Console) -> None:

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import sqlalchemy as sa
-from conftest import FEED, Console, post
+from console_kit import FEED, Console, post
 
 from config.netutil import free_port, wait_for_port
 from content.hub.app import create_app
@@ -50,13 +50,62 @@ def test_a_schedule_claimed_by_another_worker_is_not_run_twice(console: Console,
     # A second process on the same database (its own engine and pool) claims the schedule first.
     other = create_app(console.home, console_clock=console.clock, database_url=console.database_url)
     try:
-        assert claim_schedule(other.extensions["console"].engine, schedule_id)
-        assert not claim_schedule(console.engine, schedule_id)
+        assert claim_schedule(other.extensions["console"].engine, schedule_id, console.clock())
+        assert not claim_schedule(console.engine, schedule_id, console.clock())
         ctx = console.app.extensions["console"]
         assert run_due(ctx.engine, ctx.home, ctx.feeds_dir, console.clock()) == []
         assert not (console.home / "feeds" / FEED / "manifest.json").exists()
     finally:
         other.extensions["hub_store"].close()
+
+
+def test_a_publication_whose_process_stopped_fails_with_a_reason_and_is_not_rerun(console: Console) -> None:
+    """A worker claimed a due publication and was killed: the schedule must not say 执行中
+    for ever. After RUNNING_LIMIT it fails with a reason staff can act on, once, audited."""
+    from content.hub.console.publishing import INTERRUPTED_TEXT, RUNNING_LIMIT
+
+    schedule_id = _approved_and_scheduled(console)
+    console.clock.advance(hours=3)
+    assert claim_schedule(console.engine, schedule_id, console.clock())  # ... and its process died
+    ctx = console.app.extensions["console"]
+    console.clock.advance(seconds=RUNNING_LIMIT.total_seconds() - 60)
+    assert run_due(ctx.engine, ctx.home, ctx.feeds_dir, console.clock()) == []  # still within the limit
+    assert _state(console, schedule_id) == "running"
+    console.clock.advance(seconds=120)
+    assert run_due(ctx.engine, ctx.home, ctx.feeds_dir, console.clock()) == [(schedule_id, INTERRUPTED_TEXT)]
+    assert run_due(ctx.engine, ctx.home, ctx.feeds_dir, console.clock()) == []
+    assert _state(console, schedule_id) == "failed"
+    assert _audits(console, "定时发布") == 1
+    assert not (console.home / "feeds" / FEED / "manifest.json").exists()  # not published behind staff's back
+    page = console.client("publisher").get("/console/publish").get_data(as_text=True)
+    assert "发布中断" in page
+
+
+def test_a_hub_database_from_before_claim_times_upgrades_and_fails_its_running_schedules(tmp_path: Path) -> None:
+    """A hub upgraded while a publication was running: the step that adds claim times keeps
+    every schedule, and the one left running (its process is gone) fails on the next round."""
+    from content.hub.console.publishing import INTERRUPTED_TEXT
+    from content.hub.console.schema import MIGRATIONS
+    from content.hub.db import Migrations, make_engine, migrate
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'hub.db'}")
+    try:
+        old = Migrations("console", MIGRATIONS.steps[:3])
+        assert migrate(engine, [old]) == {"console": 3}
+        with engine.begin() as conn:
+            # Step 1 is made from today's table definitions: take the column away, as it was.
+            conn.execute(sa.text("ALTER TABLE console_schedules DROP COLUMN claimed_at"))
+            conn.execute(sa.text("INSERT INTO console_schedules (feed_id, due_at, by_user, state) VALUES "
+                                 "('gy-test', '2026-11-20T02:00:00+00:00', 'fabu', 'running'), "
+                                 "('gy-test', '2026-12-20T02:00:00+00:00', 'fabu', 'waiting')"))
+        assert migrate(engine, [MIGRATIONS]) == {"console": 4}
+        now = dt.datetime(2026, 11, 20, 3, 0, tzinfo=dt.UTC)
+        assert run_due(engine, tmp_path, tmp_path / "feeds", now) == [(1, INTERRUPTED_TEXT)]
+        with engine.begin() as conn:
+            states = dict(conn.execute(sa.select(schedules.c.id, schedules.c.state)).all())
+        assert states == {1: "failed", 2: "waiting"}
+    finally:
+        engine.dispose()
 
 
 def test_the_daily_purge_runs_once_a_day_whichever_process_polls(console: Console) -> None:

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import sqlalchemy as sa
-from conftest import FEED, Console, post
+from console_kit import FEED, Console, post
 from PIL import Image
 
 

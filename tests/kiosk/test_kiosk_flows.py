@@ -592,3 +592,69 @@ def test_a_phone_error_neither_moves_the_keypad_nor_outlives_clear(kiosk):
     driver.tap(form.ids.keypad.key("清空"))
     driver.pump(frames=2)
     assert form.ids.error.text == "" and key.to_window(*key.pos) == where
+
+
+class _Moments:
+    """An injected monotonic clock for the kiosk's idle arithmetic."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_banners_that_come_and_go_never_move_the_keys_under_a_finger(kiosk, monkeypatch):
+    """A slip message, a card message, an urgent notice from the centre, the offline line:
+    none of them moves the keypad while the resident is typing. Banners from the centre and
+    the network wait for a pause (or the next page); device messages keep one line reserved."""
+    from content.model import Announcement
+    from kiosk.app import BANNER_QUIET_S
+    from kiosk.idle import IdleClock
+
+    driver, app = kiosk.driver, kiosk.app
+    moments = _Moments()
+    app.idle = IdleClock(app.idle.timeout_s, app.idle.countdown_s, clock=moments)
+    place_card(kiosk)
+    driver.tap(app.screen.ids.register_button)
+    driver.tap(driver.button("求职登记", exact=False))
+    form = app.screen
+    key = form.ids.keypad.key("5")
+    where = key.to_window(*key.pos)
+
+    def still() -> None:
+        driver.pump(frames=2)
+        assert key.to_window(*key.pos) == where, "the keypad moved under the resident's finger"
+
+    driver.tap(form.ids.keypad.key("1"), frames=0)
+    app.notify("已交给打印机，请在出纸口取")
+    still()
+    assert app.notice_text
+    app.clear_notice()
+    still()
+
+    shown = app.urgent_text  # the sample feed's own urgent notice, shown when the visit began
+    today = dt.datetime.now(dt.UTC)
+    storm = Announcement(id="storm2", text="今天下午有冰雹，请注意安全", priority="urgent",
+                         starts_at=today - dt.timedelta(hours=1), ends_at=today + dt.timedelta(hours=5))
+    monkeypatch.setattr(app.store, "announcements", lambda *_a, **_k: [storm])
+    moments.now += BANNER_QUIET_S - 0.5  # the resident is still typing
+    app.refresh_status()
+    still()
+    assert app.urgent_text == shown  # held back while a finger may be about to tap
+    driver.tap(form.ids.keypad.key("3"), frames=0)
+    moments.now += BANNER_QUIET_S - 0.5
+    app._tick_idle(0)
+    still()
+    assert app.urgent_text == shown
+
+    moments.now += 1.0  # a pause: no touch for BANNER_QUIET_S
+    app._tick_idle(0)
+    driver.pump(frames=2)
+    assert app.urgent_text == "紧急通知：今天下午有冰雹，请注意安全" == app.root.ids.urgent_notice.text
+    assert form.form.values["phone"] == "13"  # nothing typed was lost
+
+    monkeypatch.setattr(app.store, "announcements", lambda *_a, **_k: [])
+    app.refresh_status()
+    driver.tap(app.root.ids.home_button)  # the page changes anyway: the banner goes at once
+    assert app.urgent_text == ""

@@ -139,12 +139,13 @@ def test_for_card_prints_the_residents_masked_name(cfg, vp, station, capsys):
     assert f"求职人：{masked}" in job.report.text and card.name not in job.report.text
 
 
-def test_yizhan_print_virtual_runs_until_interrupted(station, tmp_path):
+def _run_virtual(station, tmp_path, *extra: str) -> tuple[int, str]:
+    """Start `yizhan print virtual`, print one slip on it, stop it with Ctrl-C: (slip width, stdout)."""
     port, control = free_port(), free_port()
     out = tmp_path / "vp"
     proc = subprocess.Popen([sys.executable, "-m", "config.cli", "print", "virtual", "--config",
                              str(station.config_path), "--port", str(port), "--control-port", str(control),
-                             "--out", str(out), "--paper", "58"], cwd=REPO, stdout=subprocess.PIPE,
+                             "--out", str(out), *extra], cwd=REPO, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
         wait_for_port(port)
@@ -159,12 +160,27 @@ def test_yizhan_print_virtual_runs_until_interrupted(station, tmp_path):
         deadline = time.monotonic() + 10
         while not (out / "slip-0001.png").exists() and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert Image.open(out / "slip-0001.png").width == 384
+        width = Image.open(out / "slip-0001.png").width
     finally:
         os.kill(proc.pid, signal.SIGINT)
         stdout, stderr = proc.communicate(timeout=10)
     assert proc.returncode == 0, stderr
     assert f"on 127.0.0.1:{port}" in stdout and "slip 1:" in stdout
+    return width, stdout
+
+
+def test_yizhan_print_virtual_runs_until_interrupted(station, tmp_path):
+    width, _ = _run_virtual(station, tmp_path, "--paper", "58")
+    assert width == 384
+
+
+def test_the_virtual_printer_has_the_dots_of_the_stations_printer_profile(station, tmp_path):
+    """A TM-T88II prints 512 dots on 80 mm paper: staff training on the virtual printer see the
+    station's slips as they will come out, not 576 dots wide."""
+    station.config_path.write_text(station.config_path.read_text(encoding="utf-8").replace(
+        'profile = "generic-80"', 'profile = "escpos:TM-T88II"'), encoding="utf-8")
+    width, stdout = _run_virtual(station, tmp_path)
+    assert width == 512 and "512 dots" in stdout
 
 
 def test_printing_leaves_nothing_behind_in_tmp(cfg, vp, tmp_path):

@@ -150,13 +150,13 @@ def run_due(engine: Engine, home: Path, feeds_dir: Path, now: dt.datetime) -> li
     """Run every waiting schedule whose time has come; returns (schedule id, result text)."""
     from content.hub.console.core import audit_engine, iso
 
-    done = []
+    done = _fail_interrupted(engine, now)
     with engine.begin() as conn:
         due = list(conn.execute(sa.select(schedules).where(schedules.c.state == "waiting",
                                                            schedules.c.due_at <= iso(now))
                                 .order_by(schedules.c.due_at)))
     for row in due:
-        if not claim_schedule(engine, row.id):
+        if not claim_schedule(engine, row.id, now):
             continue  # another worker's scheduler took it first
         try:
             the_plan, version = publish_group(engine, home, feeds_dir, row.feed_id, row.by_user, now,
@@ -176,13 +176,45 @@ def run_due(engine: Engine, home: Path, feeds_dir: Path, now: dt.datetime) -> li
 # process): each job is claimed by a conditional UPDATE, which the database applies to one
 # transaction only, so exactly one of them runs it. Plain SQL: no advisory locks, no
 # SELECT ... FOR UPDATE SKIP LOCKED, so SQLite, PostgreSQL and openGauss/KingbaseES all do.
-def claim_schedule(engine: Engine, schedule_id: int) -> bool:
-    """Move a waiting schedule to running; True only for the one caller that did."""
+def claim_schedule(engine: Engine, schedule_id: int, now: dt.datetime) -> bool:
+    """Move a waiting schedule to running (as of ``now``); True only for the one caller that did."""
+    from content.hub.console.core import iso
+
     with engine.begin() as conn:
         claimed = conn.execute(schedules.update().where(schedules.c.id == schedule_id,
                                                         schedules.c.state == "waiting")
-                               .values(state="running"))
+                               .values(state="running", claimed_at=iso(now)))
     return claimed.rowcount == 1
+
+
+#: A publication takes seconds (100 000 jobs: ~16 s); one still "running" after this long was
+#: claimed by a process that stopped (killed, restarted, power cut) and will never finish.
+RUNNING_LIMIT = dt.timedelta(minutes=30)
+INTERRUPTED_TEXT = "发布中断：处理进程在发布途中停止，本次未完成，请重新安排定时发布"
+
+
+def _fail_interrupted(engine: Engine, now: dt.datetime) -> list[tuple[int, str]]:
+    """Schedules left "running" by a process that stopped become "failed", with a reason staff
+    can act on (never retried by themselves: a publication that brings its process down would
+    otherwise do so again and again)."""
+    from content.hub.console.core import audit_engine, iso
+
+    cutoff = iso(now - RUNNING_LIMIT)
+    with engine.begin() as conn:
+        stale = list(conn.execute(sa.select(schedules.c.id, schedules.c.feed_id, schedules.c.by_user)
+                                  .where(schedules.c.state == "running", schedules.c.claimed_at < cutoff)))
+    failed = []
+    for row in stale:
+        with engine.begin() as conn:
+            # Conditional, like the claim: of several schedulers, one marks it and audits it.
+            marked = conn.execute(schedules.update().where(schedules.c.id == row.id,
+                                                           schedules.c.state == "running",
+                                                           schedules.c.claimed_at < cutoff)
+                                  .values(state="failed", result=INTERRUPTED_TEXT)).rowcount
+        if marked == 1:
+            audit_engine(engine, iso(now), row.by_user, "定时发布", row.feed_id, INTERRUPTED_TEXT)
+            failed.append((row.id, INTERRUPTED_TEXT))
+    return failed
 
 
 def claim_daily(engine: Engine, job: str, day: dt.date) -> bool:

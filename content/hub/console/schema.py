@@ -161,6 +161,7 @@ schedules = sa.Table(
     sa.Column("by_user", S(64), nullable=False),
     sa.Column("state", S(16), nullable=False, server_default="waiting"),  # waiting / running / done / failed / cancelled
     sa.Column("result", S(500), nullable=False, server_default=""),
+    sa.Column("claimed_at", S(40), nullable=False, server_default=""),  # when a scheduler took it (step 4)
     sa.Index("console_schedules_due", "state", "due_at"),
 )
 
@@ -233,4 +234,14 @@ CREATE INDEX console_service_counts_month_rows ON console_service_counts (month,
 # publishing.claim_daily) so that gunicorn's N schedulers purge once, not N times.
 _STEP3 = "INSERT INTO console_watermarks (name, upto) VALUES ('daily_purge', 0)"
 
-MIGRATIONS = register(Migrations("console", [_create_all, _STEP2, _STEP3]))
+
+
+def _step4(conn: Connection) -> None:
+    """When a scheduler claimed each schedule, so that one its process never finished can be
+    told apart (publishing.RUNNING_LIMIT). A database made at step 1 by this code has it already."""
+    columns = {c["name"] for c in sa.inspect(conn).get_columns("console_schedules")}
+    if "claimed_at" not in columns:
+        conn.execute(sa.text("ALTER TABLE console_schedules ADD COLUMN claimed_at VARCHAR(40) NOT NULL DEFAULT ''"))
+
+
+MIGRATIONS = register(Migrations("console", [_create_all, _STEP2, _STEP3, _step4]))

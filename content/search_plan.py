@@ -1,0 +1,332 @@
+"""The search planner: how a job search (query and filters) becomes SQL over the store's tables.
+
+A :class:`_Plan` holds a search's normalized query and filter SQL and runs it as a walk over
+the jobs in ranking order, FTS5 lookups (text), pinyin key lookups (:func:`match_terms`) or a
+LIKE scan, whichever is cheaper. :mod:`content.search` holds the pure text functions it uses;
+:class:`content.store.Store` builds plans inside its read transactions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Final
+
+from content import search as textsearch
+from content.store_schema import _category_token, _index_name
+
+
+class _Default:
+    def __repr__(self) -> str:
+        return "DEFAULT_RADIUS"
+
+
+DEFAULT_RADIUS: Final = _Default()
+"""Pass (or omit) for the station's own radius; pass ``None`` for every distance ("全部")."""
+
+Radius = float | int | str | None | _Default
+
+
+_MATCH = "temp.content_py_match"
+
+
+def _open_sql() -> str:
+    return "j.published <= ? AND j.valid_until >= ?"
+
+
+def _open_params(today: dt.date) -> tuple[str, str]:
+    return today.isoformat(), today.isoformat()
+
+
+@dataclass
+class _Filters:
+    """The filters of a job search, as the caller gave them."""
+
+    radius_km: Radius = DEFAULT_RADIUS
+    category: str | None = None
+    kind: str | None = None
+    when: str | None = None
+    min_salary: int | None = None
+    age: int | None = None
+    gender: str | None = None
+    source: str | None = None
+    today: dt.date | None = None
+
+
+@dataclass
+class _Plan:
+    """A search's normalized query and SQL filter, and how to run it."""
+
+    query: str
+    typed: str  # the query as typed (less spaces), for the LIKE scan
+    where_sql: str
+    where_params: list[Any]
+    max_n: int | None
+    today: dt.date
+    category: str | None = None
+    total: int = 0  # jobs stored
+    scope: int = 0  # jobs within the radius
+    keep: float = 1.0  # rough share of those the other filters keep
+    prefix_jobs: dict[str, dict[str, int]] = field(default_factory=dict)
+    index_gen: int = 0  # the generation of the job tables' index names
+    generation: str = ""  # which content set: changes with every apply
+    _pinyin: _PinyinMatch | None = None
+
+    @property
+    def mode(self) -> str:
+        if not self.query:
+            return "all"
+        if textsearch.is_pinyin_query(self.query):
+            return "pinyin"
+        if textsearch.text_match(self.query) is not None:
+            return "text"
+        return "like"
+
+    # Each fetch returns rows (n, dist_km, matched_field or None) in ranking order.
+
+    def fetch(self, conn: sqlite3.Connection, n: int) -> list[tuple[int, float, str | None]]:
+        mode = self.mode
+        if mode == "all":
+            rows = conn.execute(
+                f"SELECT j.n, j.dist_km, '' FROM {self._walk_source()} WHERE {self.where_sql} ORDER BY j.n LIMIT ?",
+                (*self.where_params, n)).fetchall()
+        elif mode == "text":
+            phrase = textsearch.text_match(self.query)
+            rows = self._fts(conn, f"{{t}} : {phrase}", n) if self._in_some_title(conn) else []
+            if len(rows) < n:
+                rows += self._fts(conn, f"{{e c r}} : {phrase} NOT {{t}} : {phrase}", n - len(rows))
+        elif mode == "pinyin":
+            pm = self._pinyin_match(conn)
+            if not pm.found:
+                return []
+            rows = self._pinyin_rows(conn, pm, title=True, n=n)
+            if len(rows) < n:
+                rows += self._pinyin_rows(conn, pm, title=False, n=n - len(rows))
+        else:
+            rows = self._like(conn, n)
+        return [tuple(r) for r in rows]
+
+    def count(self, conn: sqlite3.Connection) -> int:
+        mode = self.mode
+        if mode == "all":
+            sql, params = f"SELECT count(*) FROM content_jobs j WHERE {self.where_sql}", self.where_params
+        elif mode == "text":
+            sql, params = self._fts_sql(f"{{t e c r}} : {textsearch.text_match(self.query)}", "count(*)")
+        elif mode == "pinyin":
+            pm = self._pinyin_match(conn)
+            if not pm.found:
+                return 0
+            walk = pm.mask is not None or pm.title_candidates + pm.other_candidates > self.scope // 4
+            cond, params = pm.condition(("title", "employer", "category"), walk=walk)
+            source = self._walk_source() if walk else "content_jobs j"
+            sql = f"SELECT count(*) FROM {source} WHERE {cond} AND {self.where_sql}"
+            params = [*params, *self.where_params]
+        else:
+            like = "%" + _escape_like(self.typed) + "%"
+            sql = (f"SELECT count(*) FROM content_jobs j JOIN content_job_data d ON d.n = j.n "
+                   f"WHERE {self.where_sql} AND (j.title LIKE ? ESCAPE '\\' OR j.employer LIKE ? ESCAPE '\\' "
+                   "OR j.category LIKE ? ESCAPE '\\' OR json_extract(d.data, '$.requirements') LIKE ? ESCAPE '\\')")
+            params = [*self.where_params, like, like, like, like]
+        return conn.execute(sql, params).fetchone()[0]
+
+    def _walk_source(self) -> str:
+        """Jobs in ranking order: a category's own index is in that order too, and far shorter."""
+        if self.category:
+            return f"content_jobs j INDEXED BY {_index_name('content_jobs_category', self.index_gen)}"
+        return "content_jobs j NOT INDEXED"
+
+    # text (FTS5) -------------------------------------------------------------------------------
+
+    def _in_some_title(self, conn: sqlite3.Connection) -> bool:
+        """Whether every token of the query occurs in some title (if not, no title can match)."""
+        tokens = set(textsearch.query_tokens(self.query))
+        marks = ",".join("?" * len(tokens))
+        found = conn.execute(f"SELECT count(*) FROM content_title_grams WHERE gram IN ({marks})",
+                             list(tokens)).fetchone()[0]
+        return found == len(tokens)
+
+    def _fts_sql(self, match: str, columns: str) -> tuple[str, list[Any]]:
+        if self.category:
+            match = f"({match}) AND {{x}} : {_category_token(self.category)}"
+        # CROSS JOIN keeps FTS5 as the outer loop: it yields rowids (= ranking order) ascending,
+        # and the radius is a rowid bound it applies itself.
+        sql = (f"SELECT {columns} FROM content_job_text f CROSS JOIN content_jobs j ON j.n = f.rowid "
+               f"WHERE content_job_text MATCH ? AND {self.where_sql}")
+        params: list[Any] = [match, *self.where_params]
+        if self.max_n is not None:
+            sql += " AND f.rowid <= ?"
+            params.append(self.max_n)
+        return sql, params
+
+    def _fts(self, conn: sqlite3.Connection, match: str, n: int) -> list[sqlite3.Row]:
+        sql, params = self._fts_sql(match, "j.n, j.dist_km, NULL")
+        return conn.execute(sql + " ORDER BY f.rowid LIMIT ?", (*params, n)).fetchall()
+
+    def _like(self, conn: sqlite3.Connection, n: int) -> list[sqlite3.Row]:
+        like = "%" + _escape_like(self.typed) + "%"
+        rows = conn.execute(
+            f"SELECT j.n, j.dist_km, 'title' FROM content_jobs j WHERE {self.where_sql} "
+            "AND j.title LIKE ? ESCAPE '\\' ORDER BY j.n LIMIT ?", (*self.where_params, like, n)).fetchall()
+        if len(rows) < n:
+            rows += conn.execute(
+                f"SELECT j.n, j.dist_km, NULL FROM content_jobs j JOIN content_job_data d ON d.n = j.n "
+                f"WHERE {self.where_sql} AND j.title NOT LIKE ? ESCAPE '\\' AND (j.employer LIKE ? ESCAPE '\\' "
+                "OR j.category LIKE ? ESCAPE '\\' OR json_extract(d.data, '$.requirements') LIKE ? ESCAPE '\\') "
+                "ORDER BY j.n LIMIT ?", (*self.where_params, like, like, like, like, n - len(rows))).fetchall()
+        return rows
+
+    # pinyin ------------------------------------------------------------------------------------
+
+    def _pinyin_match(self, conn: sqlite3.Connection) -> _PinyinMatch:
+        if self._pinyin is None:
+            # A one- or two-letter prefix of a common syllable matches most texts: its bit in the job
+            # row answers it; rarer prefixes are looked up like any other query.
+            in_title = self.prefix_jobs.get("title", {}).get(self.query, 0)
+            in_other = self.prefix_jobs.get("other", {}).get(self.query, 0)
+            mask = self.query if in_title + in_other >= _MASK_MIN_JOBS else None
+            match_terms(conn, self.query, single=mask is None)
+            found, title, other = conn.execute(
+                f"SELECT count(*), coalesce(sum(t.n_title), 0), coalesce(sum(t.n_other), 0) FROM {_MATCH} m "
+                "JOIN content_py_term t ON t.tid = m.tid").fetchone()
+            if mask is not None:
+                title, other = title + in_title, other + in_other
+            self._pinyin = _PinyinMatch(self.query, mask, found > 0 or mask is not None, title, other,
+                                        self.index_gen)
+        return self._pinyin
+
+    def _walk_is_cheaper(self, pm: _PinyinMatch, candidates: int, n: int) -> bool:
+        """Walk the jobs in ranking order (stopping at ``n`` hits) rather than look each candidate up?"""
+        if pm.mask is not None:
+            return True
+        share = candidates / max(1, self.total) * self.keep
+        walked = min(self.scope, n / share) if share > 0 else self.scope
+        if self.category:
+            walked = min(walked, self.keep * self.total)  # walking the category's index only
+        return walked < 4 * candidates
+
+    def _pinyin_rows(self, conn: sqlite3.Connection, pm: _PinyinMatch, *, title: bool, n: int
+                     ) -> list[sqlite3.Row]:
+        candidates = pm.title_candidates if title else pm.other_candidates
+        if candidates == 0:
+            return []
+        walk = self._walk_is_cheaper(pm, candidates, n)
+        if title:
+            cond, params = pm.condition(("title",), walk=walk)
+            label = "'title'"
+        else:
+            cond, params = pm.condition(("employer", "category"), walk=walk)
+            not_title, more = pm.condition(("title",), walk=True)
+            cond = f"{cond} AND NOT {not_title}"
+            params += more
+            label = f"CASE WHEN j.employer_tid IN {_MATCH} THEN 'employer' WHEN j.category_tid IN {_MATCH} " \
+                    "THEN 'category' END"
+        source = self._walk_source() if walk else "content_jobs j"
+        return conn.execute(
+            f"SELECT j.n, j.dist_km, {label} FROM {source} WHERE {cond} AND {self.where_sql} "
+            "ORDER BY j.n LIMIT ?", (*params, *self.where_params, n)).fetchall()
+
+
+_MASK_MIN_JOBS = 2000  # a prefix found in at least this many jobs is answered by its bit
+
+
+@dataclass
+class _PinyinMatch:
+    """What a pinyin query matched: texts in the connection's match table, and maybe a prefix bit."""
+
+    query: str
+    mask: str | None
+    found: bool
+    title_candidates: int  # jobs whose title matched (estimate: by text and by prefix bit)
+    other_candidates: int  # jobs whose employer or category matched (likewise)
+    index_gen: int = 0
+
+    def condition(self, fields: tuple[str, ...], *, walk: bool) -> tuple[str, list[Any]]:
+        """SQL (on ``j``) true for a job whose ``fields`` match; by index lookups unless ``walk``."""
+        params: list[Any] = []
+        if walk:
+            parts = [f"j.{f}_tid IN {_MATCH}" for f in fields]
+        else:
+            union = " UNION ".join(f"SELECT n FROM content_jobs INDEXED BY "
+                                   f"{_index_name(f'content_jobs_{f}_tid', self.index_gen)} "
+                                   f"WHERE {f}_tid IN {_MATCH}" for f in fields)
+            parts = [f"j.n IN ({union})"]
+        if self.mask is not None:
+            # first: a job with the bit needs no look-up in the match table
+            col, bit = textsearch.mask_slot(self.mask) or (0, 0)
+            masks = sorted({f"j.title_m{col}" if f == "title" else f"j.other_m{col}" for f in fields})
+            parts[:0] = [f"{m} & ?" for m in masks]
+            params.extend([bit] * len(masks))
+        return "(" + " OR ".join(parts) + ")", params
+
+
+def match_terms(conn: sqlite3.Connection, query: str, *, single: bool = True) -> None:
+    """Fill ``temp.content_py_match`` with the ids of the stored titles/employers/categories that
+    ``query`` (lower-case letters) can be typed for: as initials (bj), as whole syllables with the
+    last one cut short (baoj, xi'an), or mixed (bjie). With ``single`` False, readings of the whole
+    query as one syllable prefix are left out (the caller answers those with the prefix bit)."""
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS content_py_match (tid INTEGER PRIMARY KEY)")
+    conn.execute(f"DELETE FROM {_MATCH}")
+    segs = textsearch.segmentations(query)
+    # Mixed readings (bjie: an initial, then a syllable) only when the query does not read as whole
+    # syllables: "zhang" is 张/长, not z+hang, as a pinyin keyboard would take it.
+    allow_mixed = not any(seg.all_full for seg in segs)
+    mixed = 0
+    fetched: dict[tuple[str, str, str], list] = {}  # candidate rows, shared by the readings of the query
+    for seg in segs:
+        if len(seg.parts) == 1 and not single:
+            continue
+        if seg.all_initials:
+            lookup = textsearch.key_lookup(seg.initials, textsearch.KEY_CHARS)
+            _lookup(conn, "content_py_initials", lookup, seg.matches_at, fetched)
+        elif seg.all_full:
+            lookup = textsearch.key_lookup(seg.full_key, textsearch.FULL_LETTERS, textsearch.SYLLABLE_SEP)
+            _lookup(conn, "content_py_full", lookup, seg.matches_at, fetched)
+        elif allow_mixed and mixed < _MIXED_LIMIT:
+            mixed += 1
+            lookup = textsearch.key_lookup(seg.initials, textsearch.KEY_CHARS)
+            _lookup(conn, "content_py_initials", lookup, seg.matches_at, fetched, always_check=True)
+
+
+_MIXED_LIMIT = 16  # mixed readings (initials and syllables) looked up per query
+
+
+def _lookup(conn: sqlite3.Connection, table: str, lookup: textsearch.KeyLookup,
+            check: Callable[[list[tuple[str, ...]], int], bool], fetched: dict[tuple[str, str, str], list], *,
+            always_check: bool = False) -> None:
+    """Add the texts found through one key index; candidates the key cannot decide are checked."""
+    rows: list = []
+    if lookup.exact and not always_check:
+        conn.execute(f"INSERT OR IGNORE INTO {_MATCH} (tid) SELECT DISTINCT tid FROM {table} "
+                     "WHERE key >= ? AND key < ?", (lookup.lo, lookup.hi))
+    else:
+        rows += _candidates(conn, fetched, table, "range", lookup.lo)
+    for key in lookup.cut:
+        rows += _candidates(conn, fetched, table, "key", key)
+    found = {(tid,) for tid, pos, encoded in rows if check(_decoded(encoded), pos)}
+    if found:
+        conn.executemany(f"INSERT OR IGNORE INTO {_MATCH} (tid) VALUES (?)", found)
+
+
+def _candidates(conn: sqlite3.Connection, fetched: dict[tuple[str, str, str], list], table: str, how: str,
+                key: str) -> list:
+    """(tid, pos, readings) rows for keys starting with ``key`` ("range") or equal to it ("key")."""
+    rows = fetched.get((table, how, key))
+    if rows is None:
+        cond = "k.key >= ? AND k.key < ?" if how == "range" else "k.key = ?"
+        params = (key, key + "\x7f") if how == "range" else (key,)
+        rows = fetched[(table, how, key)] = conn.execute(
+            f"SELECT k.tid, k.pos, t.readings FROM {table} k JOIN content_py_term t ON t.tid = k.tid "
+            f"WHERE {cond}", params).fetchall()
+    return rows
+
+
+@lru_cache(maxsize=65536)
+def _decoded(encoded: str) -> list[tuple[str, ...]]:
+    return textsearch.decode_readings(encoded)
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
