@@ -19,6 +19,10 @@ Measured, each phase in its own process on a fresh Xvfb (started here):
    every browser process plus the X server. The board's CPU per frame (phase 3: board + X
    server) over the browser's is printed as a ratio (target <= 1).
 
+Where a board frame goes is printed for both scroll phases: the board's Python, Kivy's redraw
+(on_draw) and the swap (flip), and the share of frames that redrew only the moving reels
+(display/present.py).
+
 Usage: ``.venv/bin/python bench/board.py [--quick] [--playlist-minutes M]``. Takes about
 four minutes (``--quick``: about two). Prints a table and ends with ``FIGURE`` lines.
 """
@@ -290,6 +294,9 @@ def report(r: dict, took: float, load: float) -> None:
         rows.append((f"  where a frame goes, {label} scroll (wall ms per frame)",
                      f"{phase['py_mean_ms']:.2f} + {phase['draw_ms']:.1f} + {phase['flip_ms']:.1f} of {frame_ms:.1f}",
                      "board Python + Kivy redraw (on_draw) + swap (flip: llvmpipe raster, copy to X)"))
+        rows.append((f"  frames that redrew only the moving reels, {label} scroll",
+                     f"{100 * phase.get('partial_share', 0.0):.0f} %",
+                     "display/present.py (software GL; the rest redrew the whole window)"))
     browser = r["browser"]
     board_ms = capped["cpu_cores"] * 1000 / capped["fps"] if capped["fps"] else float("inf")
     browser_ms = browser["cpu_cores"] * 1000 / browser["fps"] if browser["fps"] else float("inf")
@@ -324,6 +331,7 @@ def report(r: dict, took: float, load: float) -> None:
     print(f"FIGURE board_scroll_capped_fps {capped['fps']:.1f} fps")
     print(f"FIGURE board_frame_draw_ms {capped['draw_ms']:.1f} ms")
     print(f"FIGURE board_frame_flip_ms {capped['flip_ms']:.1f} ms")
+    print(f"FIGURE board_partial_frames_share {100 * capped.get('partial_share', 0.0):.0f} percent")
     print(f"FIGURE board_cpu_ms_per_frame {board_ms:.1f} ms")
     print(f"FIGURE browser_peer_fps {browser['fps']:.1f} fps")
     print(f"FIGURE browser_peer_cpu {browser['cpu_cores']:.2f} cores")
