@@ -416,8 +416,9 @@ def test_a_machine_that_draws_fast_still_keeps_to_the_scroll_cap() -> None:
     assert min(periods) >= 1 / 30 - 0.001, f"a frame came {min(periods) * 1000:.1f} ms after the last"
 
 
+@pytest.mark.parametrize("name", ["tv-1080p", "tv-portrait"])  # tv-portrait: a picture turned by 90 degrees
 def test_while_only_the_list_scrolls_only_it_is_redrawn_and_the_screen_still_shows_the_whole_board(
-        xvfb, station) -> None:
+        xvfb, station, name) -> None:
     """Under software GL the board redraws and shows only the moving reels when nothing else changed
     (display/present.py): what is on the X screen after such frames is exactly a whole redraw."""
     from PIL import ImageChops, ImageGrab
@@ -426,11 +427,12 @@ def test_while_only_the_list_scrolls_only_it_is_redrawn_and_the_screen_still_sho
     from kivy.core.window import Window
 
     from display.player import BoardApp
+    from display.reel import scissor_box
 
     settings = station.settings
     fill_store(settings, jobs=60, today=TODAY,
                schedule={"on_hours": [], "segments": [{"kind": "jobs", "seconds": 600}]})
-    profile = resolve_profile(settings.devices.board_screen, profile="tv-1080p", motion="scroll")
+    profile = resolve_profile(settings.devices.board_screen, profile=name, motion="scroll")
     app = BoardApp(settings, profile, clock=FakeClock(AT_10), probe=True, poll_s=0.3, tick_s=5.0)
     seen: dict = {}
 
@@ -440,8 +442,7 @@ def test_while_only_the_list_scrolls_only_it_is_redrawn_and_the_screen_still_sho
         assert presenter is not None, "llvmpipe under Xvfb: the board should present moving regions only"
         yield lambda: presenter.partial_frames >= 5
         seen["boxes"] = presenter.last_boxes
-        seen["reels"] = sorted((int(r.x), int(r.y), int(r.width), int(r.height))
-                               for r in (app.jobs_panel.reel, app.frame.ticker))
+        seen["reels"] = sorted(scissor_box(r.x, r.y, r.width, r.height) for r in (app.jobs_panel.reel, app.frame.ticker))
         app.driver.pause()  # hold still: the last frame drawn was one of those partial frames
         yield 0.2
         frames = presenter.partial_frames + presenter.full_frames
@@ -457,7 +458,7 @@ def test_while_only_the_list_scrolls_only_it_is_redrawn_and_the_screen_still_sho
         seen["full"] = ImageGrab.grab(xdisplay=xvfb)
 
     run_script(app, script, timeout=40)
-    # the list and the ticker, in framebuffer pixels: nothing else is redrawn while they scroll
+    # the list and the ticker (in framebuffer pixels, turned with the picture): nothing else is redrawn
     assert sorted(seen["boxes"]) == seen["reels"]
     assert seen["still_frames"] == 0 and seen["partial_last"]  # held still after a partial frame
     partial, full = seen["partial"], seen["full"]
