@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import random
@@ -157,10 +158,8 @@ class Sampler:
         for name in self.groups:
             rss = 0.0
             for p in self._procs(name):
-                try:
+                with contextlib.suppress(psutil.Error):
                     rss += p.memory_info().rss
-                except psutil.Error:
-                    pass
             self.peak_rss[name] = max(self.peak_rss.get(name, 0.0), rss / 2**20)
 
     def end(self) -> dict[str, float]:

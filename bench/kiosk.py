@@ -27,38 +27,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-STATION = """\
-[station]
-id = "bench-station"
-name = "城东社区人社便民服务站"
-region = "520103"
-address = "贵阳市云岩区中华北路108号"
-latitude = 26.5830
-longitude = 106.7135
-radius_km = 3
-hotline = "0851-12333"
-
-[storage]
-data_dir = "data"
-free_space_floor_mb = 0
-
-[devices.printer]
-kind = "virtual"
-port = {port}
-
-[devices.idcard]
-port = "/nonexistent/ttyIDCARD"
-
-[kiosk]
-read_aloud = false
-"""
 
 
 def write_station(folder: Path, port: int) -> Path:
-    (folder / "data").mkdir(parents=True, exist_ok=True)
-    path = folder / "station.toml"
-    path.write_text(STATION.format(port=port), encoding="utf-8")
-    return path
+    from config.station_file import write_station_file
+
+    return write_station_file(folder / "station.toml", {
+        "station.id": "bench-station", "devices.printer.port": port,
+        "devices.idcard.port": "/nonexistent/ttyIDCARD", "kiosk.read_aloud": False})
 
 
 def cold_child(config: str) -> None:
@@ -143,8 +119,9 @@ def card_to_greeting(harness: Any, reps: int) -> tuple[list[float], int]:
 
     Placing happens at a random moment of the reader's polling cycle, as a hand does. The
     greeting is on screen with the first frame presented (Window.on_flip) after the kiosk
-    switched to it; the frames after that are counted too: any that still changed the
-    window (``late``) would mean the greeting was not complete in that first frame.
+    switched to it. If frames after that still change the window (``late``: e.g. a part of
+    the page filled in a frame later), the time runs to the last of them, up to the first
+    three frames in a row that present nothing: an upper bound, never an early stop.
     """
     import random
 
@@ -174,13 +151,18 @@ def card_to_greeting(harness: Any, reps: int) -> tuple[list[float], int]:
             harness.simulator.place(0)
             driver.until(lambda r=reads: app.counts.get("card_read", 0) > r and app.screen_name == "resident",
                          timeout=10, what="the greeting")
-            driver.frame()  # (Kivy draws what changed in the frame that ran the change; this makes sure)
-            shown = next(t for t in flips if t >= switched[0])
-            out.append((shown - began) * 1000)
+            first = len(flips)
+            quiet = 0
+            for _frame in range(30):  # until three frames in a row present nothing
+                before = len(flips)
+                driver.frame()
+                quiet = quiet + 1 if len(flips) == before else 0
+                if quiet == 3:
+                    break
+            shown = [t for t in flips[first - 1:] if t >= switched[0]]
+            late += len(shown) > 1
+            out.append((shown[-1] - began) * 1000)
             assert app.screen.ids.greeting.text.endswith("您好！")
-            after = len(flips)
-            driver.pump(frames=3)
-            late += len(flips) > after
             app.reset_visit("bench")
             harness.simulator.remove()
             driver.pump(0.8)  # the reader notices the card is gone
@@ -276,7 +258,7 @@ def run(reps: int, changes: int, cold_runs: int) -> int:
          "<= 100 ms"),
         ("card placed -> greeting drawn", f"{statistics.median(greetings):.0f} ms",
          f"p95 {pct(greetings, 0.95):.0f} ms", "p95 <= 600 ms"),
-        ("greetings still drawing after that frame", f"{late} of {len(greetings)}", "", "0"),
+        ("greetings drawn over more than one frame", f"{late} of {len(greetings)}", "", ""),
         (f"RSS after 50 / {changes} screen changes", f"{rss_at[50]:.1f} / {rss_at[changes]:.1f} MB",
          f"{change_s / changes * 1000:.0f} ms a change", ""),
         (f"RSS growth 50 -> {changes} changes", f"{growth:+.1f} MB", "", "<= 10 MB"),

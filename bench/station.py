@@ -34,34 +34,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "deploy"))
 
-STATION = """\
-[station]
-id = "bench-station"
-name = "城东社区人社便民服务站"
-region = "520103"
-latitude = 26.5830
-longitude = 106.7135
-
-[storage]
-data_dir = "{data}"
-free_space_floor_mb = 0
-
-[devices.printer]
-kind = "virtual"
-
-[devices.idcard]
-port = "/nonexistent/ttyIDCARD"
-
-[kiosk]
-read_aloud = false
-"""
 
 
 def write_station(folder: Path) -> Path:
+    from config.station_file import write_station_file
+
     (folder / "data").mkdir(parents=True, exist_ok=True)
-    path = folder / "station.toml"
-    path.write_text(STATION.format(data=folder / "data"), encoding="utf-8")
-    return path
+    return write_station_file(folder / "station.toml", {
+        "station.id": "bench-station", "storage.data_dir": str(folder / "data"),
+        "devices.idcard.port": "/nonexistent/ttyIDCARD", "kiosk.read_aloud": False})
 
 
 def time_to_drawn(config: Path, runs: int) -> dict[str, list[float]]:
@@ -176,7 +157,7 @@ def busy_day(folder: Path, visits: int) -> tuple[int, int, dict[str, int]]:
 
 
 def upgrade_times(work: Path, full: bool) -> dict[str, float]:
-    from conftest import Built, seed_root
+    from deploy_kit import Built, seed_root
 
     from content.feed import generate_private_key, private_key_pem, public_key_b64
     from content.hub.app import HubServer, create_app

@@ -18,6 +18,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from kivy.animation import Animation
 from kivy.app import App
 from kivy.base import ExceptionManager
 from kivy.clock import Clock
@@ -337,6 +338,10 @@ class KioskApp(App):
             self.history.append(previous)
         self.voice.stop()
         self.sm.current = name
+        # Kivy ends even a NoTransition on the next clock tick: the page would take two frames
+        # (the new screen over the old, then the old one removed). End it now: one frame.
+        # (Stopping its animation completes it as the tick would: on_enter and on_leave too.)
+        Animation.stop_all(self.sm.transition)
         self.screen_name = name
         self.top_title = self.settings.station.name if name == "home" else target.title
         self.idle.touch()

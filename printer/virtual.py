@@ -19,6 +19,7 @@ with bytes that break the status format.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import socket
@@ -204,10 +205,8 @@ class VirtualPrinter:
                     self.status_requests += 1
                     reply = self._status_byte(cmd.arg) if 1 <= cmd.arg <= 4 else b""
                 if sock is not None and reply:
-                    try:
+                    with contextlib.suppress(OSError):
                         sock.sendall(reply)
-                    except OSError:
-                        pass
                 continue
             session.job += cmd.data
             if cmd.name not in ("INIT", "CHINESE_ON", "CHINESE_OFF"):

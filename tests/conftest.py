@@ -16,40 +16,12 @@ os.environ.setdefault("KIVY_HOME", tempfile.mkdtemp(prefix="yizhan-kivy-home-"))
 
 from config.netutil import free_port as _free_port  # noqa: E402
 from config.settings import Settings, load_settings  # noqa: E402
+from config.station_file import render, station_settings  # noqa: E402
 from config.xvfb import start_xvfb  # noqa: E402
 
-STATION_TOML = """\
-[station]
-id = "test-station-01"
-name = "城东社区人社便民服务站"
-kind = "服务站"
-region = "520103"
-address = "贵阳市云岩区中华北路108号"
-latitude = 26.5830
-longitude = 106.7135
-radius_km = 3
-hotline = "0851-12333"
-complaint_phone = "0851-12345"
-opening_hours = "周一至周五 9:00-17:30"
-
-[storage]
-data_dir = "data"
-media_quota_mb = 64
-free_space_floor_mb = 0
-
-[devices.printer]
-kind = "virtual"
-paper_width = 80
-profile = "generic-80"
-
-[devices.kiosk_screen]
-width = 1080
-height = 1920
-
-[devices.board_screen]
-width = 1920
-height = 1080
-"""
+# The sample station (config/station_file.py) as a test station: its own id, a media quota.
+STATION_TOML = render(station_settings({"station.id": "test-station-01", "storage.media_quota_mb": 64,
+                                        "station.opening_hours": "周一至周五 9:00-17:30"}))
 
 
 @pytest.fixture(scope="session")

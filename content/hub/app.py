@@ -16,6 +16,7 @@ resolved against the working directory once, here, and kept private (0700; files
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -313,10 +314,9 @@ class HubServer:
             return
         self._stop.set()
         if self._thread.is_alive():
-            try:
+            # OSError: the loop saw the flag first and has already closed the trigger.
+            with contextlib.suppress(OSError):
                 self.server.pull_trigger()  # type: ignore[union-attr]
-            except OSError:
-                pass  # the loop saw the flag first and has already closed the trigger
             self._thread.join(timeout=10)
 
     def __enter__(self) -> HubServer:

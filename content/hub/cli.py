@@ -20,6 +20,7 @@ The database is ``--database-url`` (else ``$YIZHAN_HUB_DATABASE_URL``, else
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import os
 import sys
@@ -365,10 +366,8 @@ def _forward(args: argparse.Namespace, ctx: Context) -> int:
     import signal
 
     signal.signal(signal.SIGTERM, lambda *_: loop.stop())
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         loop.run()
-    except KeyboardInterrupt:
-        pass
     return exitcodes.OK
 
 

@@ -9,6 +9,7 @@ with its production paths and ports replaced, so the tests prove the file IT sta
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import pwd
@@ -122,10 +123,8 @@ class LocalPostgres:
         if self.process and self.process.poll() is None:
             # SIGINT to the postmaster itself (not runuser): "fast shutdown".
             pid = self.postmaster_pid()
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid or self.process.pid, signal.SIGINT)
-            except ProcessLookupError:
-                pass
             try:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:

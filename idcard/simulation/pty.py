@@ -16,6 +16,7 @@ client in another process is on the other end); tests that need no wire use
 from __future__ import annotations
 
 import collections
+import contextlib
 import fcntl
 import logging
 import os
@@ -96,10 +97,8 @@ class PtyTransport:
                 os.close(fd)
         self._wake_r = self._wake_w = -1
         if self._tmpdir:
-            try:
+            with contextlib.suppress(OSError):
                 os.rmdir(self._tmpdir)
-            except OSError:
-                pass
             self._tmpdir = None
 
     def __enter__(self) -> PtyTransport:
@@ -142,10 +141,8 @@ class PtyTransport:
             raise SimulatorError(f"the simulator did not carry out {op!r}")
 
     def _wake(self) -> None:
-        try:
+        with contextlib.suppress(BlockingIOError, OSError):
             os.write(self._wake_w, b"!")
-        except (BlockingIOError, OSError):
-            pass
 
     def _do_op(self, op: str) -> bool:
         """Carry out a queued operation; True if the thread must stop."""

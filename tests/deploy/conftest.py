@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from deploy_kit import REPO, STATION, WHEELHOUSE, Built, InstalledStation, seed_root
+from deploy_kit import REPO, WHEELHOUSE, Built, InstalledStation, seed_root, write_install_station
 
 from content.feed import generate_private_key, public_key_b64
 from deploy import lock as locks
@@ -34,6 +34,6 @@ def installed(built: Built, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     root = tmp_path_factory.mktemp("box")
     seed_root(root)
     config = root.parent / "station-install.toml"
-    config.write_text(STATION.format(feed_url="http://127.0.0.1:9/feeds/x/", public_key=built.public_key))
+    write_install_station(config, feed_url="http://127.0.0.1:9/feeds/x/", public_key=built.public_key)
     report = install(bundle=built.full_bundle, config=config, root=root)
     yield InstalledStation(root, config, report.changes)

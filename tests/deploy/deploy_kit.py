@@ -9,30 +9,16 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from config.station_file import write_station_file
 from deploy import lock as locks
 from deploy import release
 
 REPO = locks.ROOT
 WHEELHOUSE = REPO / ".cache" / "wheelhouse"
-STATION = """\
-[station]
-id = "test-station-01"
-name = "城东社区人社便民服务站"
-region = "520103"
-latitude = 26.5830
-longitude = 106.7135
-
-[hub]
-feed_url = "{feed_url}"
-public_key = "{public_key}"
-
-[storage]
-data_dir = "/var/lib/yizhan"
-free_space_floor_mb = 0
-
-[devices.printer]
-kind = "virtual"
-"""
+def write_install_station(path: Path, *, feed_url: str, public_key: str) -> Path:
+    """The station file an installer is given: the sample station, its data in /var/lib/yizhan."""
+    return write_station_file(path, {"station.id": "test-station-01", "hub.feed_url": feed_url,
+                                     "hub.public_key": public_key, "storage.data_dir": "/var/lib/yizhan"})
 
 
 def seed_root(root: Path) -> None:

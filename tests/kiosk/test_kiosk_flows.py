@@ -658,3 +658,18 @@ def test_banners_that_come_and_go_never_move_the_keys_under_a_finger(kiosk, monk
     app.refresh_status()
     driver.tap(app.root.ids.home_button)  # the page changes anyway: the banner goes at once
     assert app.urgent_text == ""
+
+
+def test_a_new_page_is_whole_in_the_frame_that_shows_it(kiosk):
+    """Kivy finishes even an instant screen change on the next tick; the kiosk finishes it at
+    once, so the frame that shows a page shows only that page (and a card's greeting comes a
+    whole frame sooner)."""
+    driver, app = kiosk.driver, kiosk.app
+    home = app.sm.get_screen("home")
+    driver.tap(home.ids.tile_jobs, frames=0)  # the tap switches the page; no frame drawn yet
+    assert [s.name for s in app.sm.children] == ["jobs"] and not app.sm.transition.is_active
+    driver.pump(frames=1)  # (the top bar's 首页 is laid out by the frame)
+    driver.tap(app.root.ids.home_button, frames=0)
+    assert [s.name for s in app.sm.children] == ["home"]
+    place_card(kiosk)
+    assert [s.name for s in app.sm.children] == ["resident"]

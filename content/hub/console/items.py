@@ -9,6 +9,7 @@ a reason the author sees. Each version is kept in ``console_item_versions``.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import hashlib
@@ -171,10 +172,8 @@ def clean_form(kind: str, form: dict[str, Any]) -> dict[str, Any]:
             if types.get(name) == "int" and value.lstrip("-").isdigit():
                 value = int(value)
             elif types.get(name) == "float":
-                try:
+                with contextlib.suppress(ValueError):
                     value = float(value)
-                except ValueError:
-                    pass
             elif types.get(name) == "datetime" and len(value) == 16:
                 value = value.replace(" ", "T") + ":00"
         data[name] = value

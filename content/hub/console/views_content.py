@@ -6,6 +6,7 @@ editors, reviewers and publishers read (``content.view``).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -142,10 +143,8 @@ def _item_form(kind: str, item_id: int | None) -> Any:
         flash(f"有 {len(errors)} 处需要修改：{describe_errors(kind, errors)}", "error")
     for name in ("starts_at", "ends_at"):
         if isinstance(values.get(name), str) and len(values[name]) >= 16:
-            try:
+            with contextlib.suppress(ValueError):
                 values[name] = dt.datetime.fromisoformat(values[name]).astimezone().strftime("%Y-%m-%d %H:%M")
-            except ValueError:
-                pass
     return render_template("console/item_form.html", kind=kind, kind_name=KIND_NAMES[kind], fields=FIELDS[kind],
                            values=values, errors=errors, row=row, feeds=feeds, feed_id=feed_id,
                            choice_names=CHOICE_NAMES), (400 if errors else 200)
