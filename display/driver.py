@@ -162,9 +162,11 @@ class MotionDriver:
         configured = Config.getint("graphics", "maxfps") or 1000
         # Every loop of Kivy's event loop in which anything on the window changed (the ticker, the
         # clock, a card) presents a frame: a callback every 1/30 s on a 60 fps loop still let ~36
-        # frames a second through. So the loop itself runs at the cap while the list scrolls.
+        # frames a second through. So the loop itself runs at the cap while anything moves, with
+        # Kivy's clock held (see capped_loop_fps): left to itself, a loop set to 60 let a page glide
+        # through at ~80 frames a second once frames were cheap.
         loop_fps = min(fps, configured)
-        if loop_fps < configured:
+        if loop_fps < 1000:
             hold_clock_resolution(True)
             set_loop_fps(capped_loop_fps(loop_fps))
             self._loop_lowered = True
