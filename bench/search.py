@@ -12,8 +12,9 @@ pinyin queries, each alone (any distance) and with the 3 km radius and a categor
 same page is computed by a plain `LIKE '%q%'` scan over an ordinary table of the same jobs
 (hanzi: the four searchable fields; pinyin: a column of each text's pinyin, first reading
 only, which a scan could hold), title matches first, and built into the same records
-(`JobHit`s, with the same job builder and field label) as the store returns, so the two
-differ only in how they find the matches; timed in the same run, the ratio is printed. For hanzi the
+(`JobHit`s, with the same job builder and field label, the jobs once shown kept built by their
+number as the store keeps them) as the store returns, so the two differ only in how they find the
+matches; timed in the same run, the ratio is printed. For hanzi the
 scan is the reference: our results must be the very same jobs in the same order.
 """
 
@@ -114,13 +115,20 @@ def scan_page(scan: sqlite3.Connection, query: str, kind: str, filtered: bool, c
         found += [(n, dist, False) for n, dist in scan.execute(
             f"SELECT n, dist_km FROM jobs WHERE {where} AND {match} AND NOT ({in_title}) ORDER BY n "
             f"LIMIT {PAGE - len(found)}", params)]
-    marks = ",".join("?" * len(found))
-    data = dict(scan.execute(f"SELECT n, data FROM job_data WHERE n IN ({marks})", [r[0] for r in found]))
+    # the jobs once shown kept built by their number, as the store keeps them (Store._hits)
+    missing = [r[0] for r in found if r[0] not in SCAN_SHOWN]
+    if missing:
+        marks = ",".join("?" * len(missing))
+        for n, data in scan.execute(f"SELECT n, data FROM job_data WHERE n IN ({marks})", missing):
+            SCAN_SHOWN[n] = _load_job(data)
     hits = []
     for n, dist, titled in found:
-        job = _load_job(data[n])
+        job = SCAN_SHOWN[n]
         hits.append(JobHit(job, dist, "title" if titled else _matched_field(job, query)))
     return hits
+
+
+SCAN_SHOWN: dict[int, object] = {}
 
 
 def resident_writer(db: str, stop, results) -> None:

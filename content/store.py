@@ -46,12 +46,17 @@ from content.model import (
 )
 from content.search_plan import (
     DEFAULT_RADIUS,
+    JOB_SETS_VERSION,
     Radius,
     _Default,
     _Filters,
+    _Found,
+    _JobSets,
     _open_params,
     _open_sql,
     _Plan,
+    first_bits,
+    matched_terms,
 )
 from content.store_records import (
     _check_unique_ids,
@@ -74,6 +79,8 @@ from content.store_schema import (
     migrate,
 )
 
+# Jobs kept built between searches, per content set (see Store._hits): a few pages' worth of many searches.
+_SHOWN_JOBS = 4096
 # Exactly-on-the-circle jobs count as inside: float rounding must not drop a job at 3.000 km.
 RADIUS_SLACK_KM = 1e-9
 
@@ -259,6 +266,9 @@ class Store:
             "category_jobs": json.dumps(prepared.category_jobs, ensure_ascii=False),
             "prefix_jobs": json.dumps(prepared.prefix_jobs),  # {"title": {prefix: n}, "other": {...}}
             "index_gen": str(index_gen),  # which generation's index names the job tables carry
+            # the title key tables and every prefix's job bitsets are written (content applied by an
+            # older version has neither, and is searched row by row until the next apply)
+            "job_sets": str(JOB_SETS_VERSION),
         }
         conn.executemany("INSERT OR REPLACE INTO content_meta (key, value) VALUES (?, ?)", meta.items())
 
@@ -295,6 +305,9 @@ class Store:
                      "VALUES (?, ?, ?, ?, ?)", prepared.terms),
                     ("INSERT INTO content_py_initials_next (key, tid, pos) VALUES (?, ?, ?)", prepared.initials),
                     ("INSERT INTO content_py_full_next (key, tid, pos) VALUES (?, ?, ?)", prepared.full),
+                    ("INSERT INTO content_py_title_initials_next (key, tid, pos) VALUES (?, ?, ?)",
+                     prepared.title_initials),
+                    ("INSERT INTO content_py_title_full_next (key, tid, pos) VALUES (?, ?, ?)", prepared.title_full),
                     ("INSERT INTO content_jobs_next (n, id, title, employer, category, kind, work_date, salary_max,"
                      " monthly_max, dist_km, age_min, age_max, gender, source, published, valid_until, title_tid,"
                      " employer_tid, category_tid, title_m0, title_m1, other_m0, other_m1) VALUES"
@@ -518,12 +531,12 @@ class Store:
             return []
         with self._read() as conn:
             plan = self._plan(conn, query, filters)
-            letter = self._letter_bits(conn, plan, filters)
-            if letter is not None:
-                rows = self._bit_rows(conn, letter, offset + limit)[offset:offset + limit]
+            found = self._found_by_bits(conn, plan, filters)
+            if found is not None:
+                rows = self._bit_rows(found, offset + limit)[offset:offset + limit]
             else:
                 rows = plan.fetch(conn, offset + limit)[offset:offset + limit]
-            return self._hits(conn, rows, plan.query)
+            return self._hits(conn, rows, plan.query, plan.generation)
 
     def count_jobs(self, query: str = "", *, radius_km: Radius = DEFAULT_RADIUS, category: str | None = None,
                    kind: str | None = None, when: Literal["today", "week"] | None = None,
@@ -533,9 +546,9 @@ class Store:
         filters = _Filters(radius_km, category, kind, when, min_salary, age, gender, source, today)
         with self._read() as conn:
             plan = self._plan(conn, query, filters)
-            letter = self._letter_bits(conn, plan, filters)
-            if letter is not None:
-                return (letter[0] | letter[1]).bit_count()
+            found = self._found_by_bits(conn, plan, filters)
+            if found is not None:
+                return found.count()
             return plan.count(conn)
 
     def jobs_for_person(self, age: int, gender: str, *, category: str | None = None,
@@ -575,47 +588,117 @@ class Store:
                 f"SELECT j.n, j.dist_km, '' FROM content_jobs j WHERE {_open_sql()} "
                 "ORDER BY (j.n > ?), j.published DESC, j.n LIMIT ?",
                 (*_open_params(plan.today), near_limit, limit)).fetchall()
-            return self._hits(conn, [tuple(r) for r in rows], "")
+            return self._hits(conn, [tuple(r) for r in rows], "", plan.generation)
 
-    def _hits(self, conn: sqlite3.Connection, rows: list[tuple[int, float, str | None]], query: str
-              ) -> list[JobHit]:
+    def _hits(self, conn: sqlite3.Connection, rows: list[tuple[int, float | None, str | None]], query: str,
+              generation: str) -> list[JobHit]:
+        """The jobs of ``rows`` (n, distance or None, field matched or None) as hits.
+
+        The jobs shown are kept by their number for the content set (a resident typing key by key, or
+        paging, sees the same jobs again): a page then needs no read of the records, whose lookup and
+        building was most of a search's time.
+        """
         if not rows:
             return []
-        marks = ",".join("?" * len(rows))
-        data = dict(conn.execute(f"SELECT n, data FROM content_job_data WHERE n IN ({marks})",
-                                 [r[0] for r in rows]).fetchall())
+        shown = self._shown_jobs(conn, generation)
+        # this page's jobs apart: another thread searching meanwhile may empty the shared ones
+        page = {n: job for n, job in ((r[0], shown.get(r[0])) for r in rows) if job is not None}
+        missing = [r[0] for r in rows if r[0] not in page]
+        if missing:
+            if len(shown) + len(missing) > _SHOWN_JOBS:
+                shown.clear()
+            marks = ",".join("?" * len(missing))
+            for n, dist, data in conn.execute(
+                    f"SELECT j.n, j.dist_km, d.data FROM content_jobs j JOIN content_job_data d ON d.n = j.n "
+                    f"WHERE j.n IN ({marks})", missing):  # noqa: S608
+                page[n] = shown[n] = (dist, _load_job(data))
         hits = []
         for n, dist, matched in rows:
-            job = _load_job(data[n])
-            hits.append(JobHit(job, dist, matched if matched is not None else _matched_field(job, query)))
+            stored_dist, job = page[n]
+            hits.append(JobHit(job, stored_dist if dist is None else dist,
+                               matched if matched is not None else _matched_field(job, query)))
         return hits
 
-    # -- one-letter queries, by bitsets -----------------------------------------------------------
+    def _shown_jobs(self, conn: sqlite3.Connection, generation: str) -> dict[int, tuple[float, Job]]:
+        """Jobs already shown from the content set ``generation``: n -> (distance, job)."""
+        self._bitset(conn, generation, "all")  # (drops what was kept for an older content set)
+        shown = self._bits.get("shown")
+        if not isinstance(shown, dict):
+            shown = {}
+            self._bits["shown"] = shown  # type: ignore[assignment]
+        return shown
 
-    def _letter_bits(self, conn: sqlite3.Connection, plan: _Plan, f: _Filters) -> tuple[int, int] | None:
-        """For a one-letter pinyin query with at most a radius and a category: the jobs it finds by
-        title, and (apart) by employer or category only, as bitsets; None to leave it to SQL.
+    # -- pinyin queries, by bitsets ----------------------------------------------------------------
 
-        A single letter matches most jobs, so walking the rows to count them cost tens of ms at
-        100 000 jobs. Its job sets were written as bitsets when the content was applied; here they
-        are intersected with the jobs open today, within the radius and of the category.
+    def _found_by_bits(self, conn: sqlite3.Connection, plan: _Plan, f: _Filters) -> _Found | None:
+        """A pinyin query with at most a radius and a category, answered from job bitsets; None to leave
+        it to SQL (other filters, or content applied by an older version).
+
+        A one-letter query matches most jobs: its job sets were written as bitsets when the content was
+        applied. A longer one looks up the few title terms it matches (their own key tables) and
+        takes the union of their jobs; the page is often full by then. Only when it is not, or to
+        count, are the employers and categories matched (thousands of terms on 100 000 jobs) and
+        their jobs added. Walking the rows against the matched terms cost tens of ms a count.
         """
-        if len(plan.query) != 1 or not textsearch.is_pinyin_query(plan.query):
+        if not textsearch.is_pinyin_query(plan.query):
             return None
         if f.kind or f.when or f.min_salary is not None or f.age is not None or f.source \
                 or f.gender not in (None, "", "不限"):
             return None
+        keep = self._keep_bits(conn, plan)
+        if keep is None:
+            return None  # content applied by an older version: no bitsets stored
+        gen, query = plan.generation, plan.query
+        if len(query) == 1:
+            title = (self._bitset(conn, gen, f"title:{query}") or 0) & keep
+            other = (self._bitset(conn, gen, f"other:{query}") or 0) & keep
+            return _Found(title, lambda: other)
+        if plan.job_sets != JOB_SETS_VERSION:
+            return None
+        sets = self._job_sets(conn, gen)
+        title = sets.titles(matched_terms(conn, query, titles=True)) & keep
+        # A query that is a one- or two-letter syllable prefix (ba, zh), or a longer one common in
+        # employer names (bao), has its own bitset; the rest of its readings (b+a+o as initials) are
+        # looked up. Others are looked up whole.
+        masked = textsearch.mask_slot(query) is not None or self._bitset(conn, gen, f"other:{query}") is not None
+        matched: set[int] = set()
+
+        def other() -> int:
+            matched.update(matched_terms(conn, query, single=not masked))
+            found = sets.others(matched, lambda name: self._bitset(conn, gen, f"category:{name}") or 0)
+            if masked:
+                found |= self._bitset(conn, gen, f"other:{query}") or 0
+            return found & keep
+
+        def label(n: int) -> str | None:
+            # as the row walk labels them: the employer if it matches in any reading, else the category
+            for name, tid in (("employer", sets.employer_of[n]), ("category", sets.category_of[n])):
+                if tid in matched or masked and sets.starts_with(conn, tid, query):
+                    return name
+            return None
+
+        return _Found(title, other, label)
+
+    def _keep_bits(self, conn: sqlite3.Connection, plan: _Plan) -> int | None:
+        """The jobs open today, within the radius and of the category, as a bitset (None: no bitsets)."""
         every = self._bitset(conn, plan.generation, "all")
         if every is None:
-            return None  # content applied by an older version: no bitsets stored
+            return None
         keep = self._open_bits(conn, plan.generation, plan.today, every)
         if plan.max_n is not None:
             keep &= (1 << (plan.max_n + 1)) - 1
         if plan.category:
             keep &= self._bitset(conn, plan.generation, f"category:{plan.category}") or 0
-        title = (self._bitset(conn, plan.generation, f"title:{plan.query}") or 0) & keep
-        other = (self._bitset(conn, plan.generation, f"other:{plan.query}") or 0) & keep & ~title
-        return title, other
+        return keep
+
+    def _job_sets(self, conn: sqlite3.Connection, generation: str) -> _JobSets:
+        """The jobs by term of the content set ``generation`` (kept, like the bitsets, until the next apply)."""
+        self._bitset(conn, generation, "all")  # (drops what was kept for an older content set)
+        sets = self._bits.get("terms")
+        if not isinstance(sets, _JobSets):
+            sets = _JobSets(conn)
+            self._bits["terms"] = sets  # type: ignore[assignment]
+        return sets
 
     def _bitset(self, conn: sqlite3.Connection, generation: str, name: str) -> int | None:
         """A stored job bitset of the content set ``generation`` (kept in memory until the next apply)."""
@@ -640,27 +723,21 @@ class Store:
         return found
 
     @staticmethod
-    def _bit_rows(conn: sqlite3.Connection, letter: tuple[int, int], n: int) -> list[tuple[int, float, str | None]]:
-        """The first ``n`` jobs of a one-letter query, title matches first, in ranking order."""
-        picked: list[tuple[int, str | None]] = []
-        for bits, label in ((letter[0], "title"), (letter[1], None)):
-            while bits and len(picked) < n:
-                low = bits & -bits
-                picked.append((low.bit_length() - 1, label))
-                bits ^= low
-        if not picked:
-            return []
-        marks = ",".join("?" * len(picked))
-        dist = dict(conn.execute(f"SELECT n, dist_km FROM content_jobs WHERE n IN ({marks})",  # noqa: S608
-                                 [p[0] for p in picked]).fetchall())
-        return [(job, dist[job], label) for job, label in picked]
+    def _bit_rows(found: _Found, n: int) -> list[tuple[int, float | None, str | None]]:
+        """The first ``n`` jobs found by bitsets, title matches first, in ranking order (no distance:
+        :meth:`_hits` reads it with the record)."""
+        picked: list[tuple[int, float | None, str | None]] = [(job, None, "title")
+                                                              for job in first_bits(found.title, n)]
+        if len(picked) < n:
+            picked += [(job, None, found.label(job)) for job in first_bits(found.other(), n - len(picked))]
+        return picked
 
     def _plan(self, conn: sqlite3.Connection, query: str, f: _Filters) -> _Plan:
         today = f.today or dt.date.today()
         radius = self._radius(f.radius_km)
         meta = dict(conn.execute(
             "SELECT key, value FROM content_meta WHERE key IN ('job_count', 'category_jobs', 'prefix_jobs',"
-            " 'index_gen', 'applied_at')").fetchall())
+            " 'index_gen', 'applied_at', 'job_sets')").fetchall())
         gen = int(meta.get("index_gen", 0))
         total = int(meta.get("job_count", 0))
         where = [_open_sql()]
@@ -718,7 +795,7 @@ class Store:
                      params, max_n, today,
                      f.category, total=total, scope=scope, keep=keep,
                      prefix_jobs=_json_meta(meta.get("prefix_jobs", "{}")), index_gen=gen,
-                     generation=f"{gen}/{meta.get('applied_at', '')}")
+                     generation=f"{gen}/{meta.get('applied_at', '')}", job_sets=int(meta.get("job_sets", 0)))
 
     def _radius(self, radius_km: Radius) -> float | None:
         if isinstance(radius_km, _Default) or radius_km == "default":

@@ -56,6 +56,8 @@ class _PreparedJobs:
     prefix_jobs: dict[str, dict[str, int]] = field(
         default_factory=lambda: {"title": {}, "other": {}})  # jobs with each mask prefix, by field
     bits: list[tuple[str, bytes]] = field(default_factory=list)  # rows of content_job_bits
+    title_initials: list[tuple] = field(default_factory=list)  # the rows of `initials` of title terms
+    title_full: list[tuple] = field(default_factory=list)  # the rows of `full` of title terms
 
 
 def _prepare_jobs(jobs: Iterable[Job], origin: tuple[float, float]) -> _PreparedJobs:
@@ -69,6 +71,7 @@ def _prepare_jobs(jobs: Iterable[Job], origin: tuple[float, float]) -> _Prepared
     out = _PreparedJobs()
     term_ids: dict[str, int] = {}
     term_masks: dict[int, tuple[int, int]] = {}
+    term_syllables: dict[int, frozenset[str]] = {}  # tid -> prefixes of 3 letters or more of its readings
     term_jobs: dict[int, list[int]] = {}  # tid -> [jobs with it as title, as employer or category]
     index_cache: dict[str, str] = {}
     titles_seen: set[str] = set()
@@ -80,6 +83,8 @@ def _prepare_jobs(jobs: Iterable[Job], origin: tuple[float, float]) -> _Prepared
             tid = term_ids[text] = len(term_ids) + 1
             readings = textsearch.term_readings(text)
             term_masks[tid] = textsearch.prefix_masks(readings)
+            term_syllables[tid] = frozenset(r[:i] for options in readings for r in options
+                                            for i in range(3, len(r) + 1))
             out.terms.append((tid, text, textsearch.encode_readings(readings)))
             out.initials.extend({(key, tid, pos) for key, pos in textsearch.initial_keys(readings)})
             out.full.extend({(key, tid, pos) for key, pos in textsearch.full_keys(readings)})
@@ -121,7 +126,10 @@ def _prepare_jobs(jobs: Iterable[Job], origin: tuple[float, float]) -> _Prepared
     # all over them, more than the page cache holds, and one batch once held the lock 160 ms.
     out.initials.sort()
     out.full.sort()
-    out.bits = _job_bits(out.rows)
+    out.bits = _job_bits(out.rows) + _syllable_bits(out.rows, term_syllables)
+    title_tids = {row[_ROW_TITLE_TID] for row in out.rows}
+    out.title_initials = [r for r in out.initials if r[1] in title_tids]
+    out.title_full = [r for r in out.full if r[1] in title_tids]
     for (where, masks), count in mask_counts.items():
         counts = out.prefix_jobs[where]
         for prefix in _mask_prefixes(masks):
@@ -129,26 +137,27 @@ def _prepare_jobs(jobs: Iterable[Job], origin: tuple[float, float]) -> _Prepared
     return out
 
 
-_LETTERS = "abcdefghijklmnopqrstuvwxyz"
-# columns of a content_jobs row (see _prepare_jobs): category, title_m0, other_m0
-_ROW_CATEGORY, _ROW_TITLE_M0, _ROW_OTHER_M0 = 4, 19, 21
+# columns of a content_jobs row (see _prepare_jobs): category, title_tid, title masks, other masks
+_ROW_CATEGORY, _ROW_TITLE_TID, _ROW_TITLE_M, _ROW_OTHER_M = 4, 16, 19, 21
 
 
 def _job_bits(rows: list[tuple]) -> list[tuple[str, bytes]]:
-    """The rows of ``content_job_bits`` for the job rows of a content set (bit n = job n, little-endian)."""
+    """The rows of ``content_job_bits`` for the job rows of a content set (bit n = job n, little-endian):
+    for every one- and two-letter syllable prefix (textsearch.MASK_PREFIXES), the jobs whose employer or
+    category ("other:ba") has a character read with it, and for every letter, whose title ("title:b")
+    (longer title queries look up the title terms' own key tables); each category's
+    jobs ("category:保洁"); every job ("all")."""
     size = (len(rows) + 1 + 7) // 8  # bit 0 unused: jobs are numbered from 1
     sets: dict[str, bytearray] = {}
-    # one-letter prefixes are the first 26 mask bits of column 0 (textsearch.MASK_PREFIXES)
-    letter_bits = [(letter, textsearch.mask_slot(letter)[1]) for letter in _LETTERS]  # type: ignore[index]
-    by_mask: dict[tuple[str, int], list[int]] = {}
+    by_mask: dict[tuple[str, Any], list[int]] = {}
     for row in rows:
         n = row[0]
-        for where, col in (("title", _ROW_TITLE_M0), ("other", _ROW_OTHER_M0)):
-            by_mask.setdefault((where, row[col] & 0x3FFFFFF), []).append(n)
-        by_mask.setdefault(("category", row[_ROW_CATEGORY]), []).append(n)  # type: ignore[arg-type]
+        for where, col in (("title", _ROW_TITLE_M), ("other", _ROW_OTHER_M)):
+            by_mask.setdefault((where, (row[col], row[col + 1])), []).append(n)
+        by_mask.setdefault(("category", row[_ROW_CATEGORY]), []).append(n)
     for (where, value), jobs in by_mask.items():
         names = [f"category:{value}"] if where == "category" else \
-            [f"{where}:{letter}" for letter, bit in letter_bits if value & bit]  # type: ignore[operator]
+            [f"{where}:{prefix}" for prefix in _mask_prefixes(value) if where == "other" or len(prefix) == 1]
         for name in names:
             bits = sets.get(name)
             if bits is None:
@@ -159,6 +168,36 @@ def _job_bits(rows: list[tuple]) -> list[tuple[str, bytes]]:
     for row in rows:
         every[row[0] >> 3] |= 1 << (row[0] & 7)
     return sorted((name, bytes(bits)) for name, bits in sets.items())
+
+
+def _syllable_bits(rows: list[tuple], term_syllables: dict[int, frozenset[str]]) -> list[tuple[str, bytes]]:
+    """More rows of ``content_job_bits``: for each syllable prefix of three letters or more (bao, kua,
+    zhuan) found in the employer or category of many jobs, those jobs ("other:bao").
+
+    A common syllable is in thousands of employer names: looking them up and gathering their jobs
+    cost several ms a count on 100 000 jobs. Rarer prefixes are looked up (a bitset would be larger
+    than the list of its jobs).
+    """
+    size = (len(rows) + 1 + 7) // 8
+    by_terms: dict[tuple[int, int], list[int]] = {}
+    for row in rows:
+        by_terms.setdefault((row[_ROW_TITLE_TID + 1], row[_ROW_TITLE_TID + 2]), []).append(row[0])
+    counts: dict[str, int] = {}
+    groups = []
+    for (employer, category), jobs in by_terms.items():
+        prefixes = term_syllables.get(employer, frozenset()) | term_syllables.get(category, frozenset())
+        groups.append((prefixes, jobs))
+        for prefix in prefixes:
+            counts[prefix] = counts.get(prefix, 0) + len(jobs)
+    least = max(64, len(rows) // 32)
+    sets = {prefix: bytearray(size) for prefix, count in counts.items() if count >= least}
+    for prefixes, jobs in groups:
+        for prefix in prefixes:
+            bits = sets.get(prefix)
+            if bits is not None:
+                for n in jobs:
+                    bits[n >> 3] |= 1 << (n & 7)
+    return sorted((f"other:{prefix}", bytes(bits)) for prefix, bits in sets.items())
 
 
 def _date_fields(model: type) -> tuple[str, ...]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -265,3 +266,110 @@ def test_one_letter_queries_same_page_as_the_row_walk(tmp_path: Path) -> None:
                 assert walked.count_jobs(q, today=TODAY, **kw) == count == len(page), (q, kw)
                 assert not {"future", "expired"} & {p[0] for p in page}
     assert fast[("b", 0)][2] > 0 and fast[("b", 3)][2] < fast[("b", 0)][2]
+
+
+# --- longer queries: title terms' own key tables and job bitsets -----------------------------------
+
+MULTI = ("ba", "zh", "sh", "an", "bj", "pg", "cs", "bao", "kua", "zhan", "xing", "baoj", "baojie", "kuaidi", "jz", "jiazheng", "yinhang",
+         "xingzheng", "hz", "zhangyun", "changyun", "bjie", "dgong", "wl", "wy", "lvhua", "nvgong", "cadz", "qqq")
+FILTERS = (dict(radius_km=None), dict(radius_km=3), dict(radius_km=None, category="保洁"),
+           dict(radius_km=2, category="物流"))
+
+
+def pages(store: Store, queries: tuple[str, ...]) -> dict:
+    """Every job each query finds (id, field, distance), its second page and its count, per filter."""
+    return {(q, i): ([(h.job.id, h.matched_field, h.distance_km)
+                      for h in store.search_jobs(q, today=TODAY, limit=5000, **kw)],
+                     [h.job.id for h in store.search_jobs(q, today=TODAY, limit=50, offset=50, **kw)],
+                     store.count_jobs(q, today=TODAY, **kw))
+            for q in queries for i, kw in enumerate(FILTERS)}
+
+
+def multi_content() -> ContentSet:
+    content = sample_content(origin=ORIGIN, jobs=1500, seed=13, today=TODAY)
+    content.jobs = content.jobs + [
+        job("green", "绿化养护工", employer="包装女工之家", category="其他", km=0.5),
+        job("bank", "银行大堂保安", employer="长运物流有限公司", category="保安", km=0.8),
+        job("clerk", "行政文员", employer="单证服务中心", category="文员", km=1.5),
+        job("future", "保洁员", km=0.1).model_copy(update={"published": TODAY + dt.timedelta(days=1)}),
+        job("expired", "保安", km=0.2).model_copy(update={"valid_until": TODAY - dt.timedelta(days=1)})]
+    return content
+
+
+def test_longer_queries_same_jobs_by_bitsets_as_by_the_row_walk(tmp_path: Path) -> None:
+    """Queries of two letters and more are answered from the title key tables and job bitsets; they must
+    give the very jobs, fields, order, pages and counts the SQL row walk gives (which content applied
+    without them still uses)."""
+    with Store(tmp_path / "s.db", ORIGIN) as store:
+        store.replace_content(multi_content())
+        conn = store._conn()
+        assert tuple(conn.execute("SELECT value FROM content_meta WHERE key = 'job_sets'").fetchone()) == ("3",)
+        assert conn.execute("SELECT count(*) FROM content_job_bits WHERE name = 'other:bao'").fetchone()[0] == 1
+        titles = conn.execute("SELECT count(DISTINCT tid) FROM content_py_title_full").fetchone()[0]
+        assert 0 < titles == conn.execute("SELECT count(DISTINCT title_tid) FROM content_jobs").fetchone()[0]
+        fast = pages(store, MULTI)
+        conn.execute("DELETE FROM content_meta WHERE key = 'job_sets'")  # as content applied without them
+    with Store(tmp_path / "s.db", ORIGIN) as walked:
+        assert pages(walked, MULTI) == fast
+    found = {q: {p[0] for p in fast[(q, 0)][0]} for q in MULTI}
+    assert {"green", "bank", "clerk"} <= found["bao"] | found["changyun"] | found["hz"]
+    assert "green" in found["lvhua"] and "green" in found["nvgong"]  # ü as v, in the title and the employer
+    assert not {"future", "expired"} & set().union(*found.values())
+    assert fast[("bao", 0)][2] > fast[("bao", 3)][2] > 0 and fast[("qqq", 0)][2] == 0
+    hits = fast[("changyun", 0)][0]
+    assert ("bank", "employer") in [h[:2] for h in hits]  # 长运物流: found by the employer, so labelled
+
+
+def test_store_upgraded_from_schema_2_searches_its_old_content_then_the_new(tmp_path: Path) -> None:
+    """A station database written by the previous version (schema 2: no title key tables, no prefix
+    bitsets) opens, is migrated, still finds every job until the next apply, and uses the new tables after it."""
+    db = tmp_path / "s.db"
+    content = multi_content()
+    with Store(db, ORIGIN) as store:
+        store.replace_content(content)
+        expected = pages(store, MULTI[:12])
+    # turn it into what schema 2 left: the tables of version 3 absent, no prefix bitsets, no meta key
+    conn = sqlite3.connect(db)
+    conn.execute("DROP TABLE content_py_title_initials")
+    conn.execute("DROP TABLE content_py_title_full")
+    conn.execute("DELETE FROM content_job_bits WHERE (name LIKE 'title:%' OR name LIKE 'other:%') "
+                 "AND length(name) > 7")  # prefixes of two letters and more: version 3 only
+    conn.execute("DELETE FROM content_meta WHERE key = 'job_sets'")
+    conn.execute("UPDATE content_schema SET version = 2")
+    conn.commit()
+    conn.close()
+    with Store(db, ORIGIN) as store:
+        conn = store._conn()
+        assert tuple(conn.execute("SELECT version FROM content_schema").fetchone()) == (3,)
+        assert tuple(conn.execute("SELECT count(*) FROM content_py_title_full").fetchone()) == (0,)
+        assert pages(store, MULTI[:12]) == expected
+        store.replace_content(content)
+        assert conn.execute("SELECT count(*) FROM content_py_title_full").fetchone()[0] > 0
+        assert tuple(conn.execute("SELECT value FROM content_meta WHERE key = 'job_sets'").fetchone()) == ("3",)
+        assert pages(store, MULTI[:12]) == expected
+
+
+def test_first_bits_of_a_job_set() -> None:
+    import random
+
+    from content.search_plan import first_bits
+
+    rng = random.Random(3)
+    for _ in range(200):
+        top = rng.randint(0, 20000)
+        jobs = sorted(rng.sample(range(top + 1), rng.randint(0, min(top + 1, 300))))
+        k = rng.randint(0, 400)
+        assert first_bits(sum(1 << n for n in jobs), k) == jobs[:k]
+
+
+def test_a_job_changed_by_an_apply_is_shown_as_it_now_is(tmp_path: Path) -> None:
+    """Jobs once shown are kept built between searches: an apply that changes one must show the change."""
+    with Store(tmp_path / "s.db", ORIGIN) as store:
+        store.replace_content(ContentSet(jobs=[job("a", "保洁员", employer="城东物业"), job("b", "保安", km=2)]))
+        for query in ("bjy", "保洁", "", "baoj"):
+            assert [(h.job.id, h.job.employer) for h in store.search_jobs(query, radius_km=None, today=TODAY)][:1] \
+                == [("a", "城东物业")]
+        store.replace_content(ContentSet(jobs=[job("a", "保洁员", employer="城西物业"), job("b", "保安", km=2)]))
+        for query in ("bjy", "保洁", "", "baoj"):
+            assert [(h.job.id, h.job.employer) for h in store.search_jobs(query, radius_km=None, today=TODAY)][:1] \
+                == [("a", "城西物业")]
