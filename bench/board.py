@@ -19,6 +19,10 @@ Measured, each phase in its own process on a fresh Xvfb (started here):
    every browser process plus the X server. The board's CPU per frame (phase 3: board + X
    server) over the browser's is printed as a ratio (target <= 1).
 
+Where a board frame goes is printed for both scroll phases: the board's Python, Kivy's redraw
+(on_draw) and the swap (flip), and the share of frames that redrew only the moving reels
+(display/present.py).
+
 Usage: ``.venv/bin/python bench/board.py [--quick] [--playlist-minutes M]``. Takes about
 four minutes (``--quick``: about two). Prints a table and ends with ``FIGURE`` lines.
 """
@@ -290,6 +294,9 @@ def report(r: dict, took: float, load: float) -> None:
         rows.append((f"  where a frame goes, {label} scroll (wall ms per frame)",
                      f"{phase['py_mean_ms']:.2f} + {phase['draw_ms']:.1f} + {phase['flip_ms']:.1f} of {frame_ms:.1f}",
                      "board Python + Kivy redraw (on_draw) + swap (flip: llvmpipe raster, copy to X)"))
+        rows.append((f"  frames that redrew only the moving reels, {label} scroll",
+                     f"{100 * phase.get('partial_share', 0.0):.0f} %",
+                     "display/present.py (software GL; the rest redrew the whole window)"))
     browser = r["browser"]
     board_ms = capped["cpu_cores"] * 1000 / capped["fps"] if capped["fps"] else float("inf")
     browser_ms = browser["cpu_cores"] * 1000 / browser["fps"] if browser["fps"] else float("inf")
@@ -324,6 +331,7 @@ def report(r: dict, took: float, load: float) -> None:
     print(f"FIGURE board_scroll_capped_fps {capped['fps']:.1f} fps")
     print(f"FIGURE board_frame_draw_ms {capped['draw_ms']:.1f} ms")
     print(f"FIGURE board_frame_flip_ms {capped['flip_ms']:.1f} ms")
+    print(f"FIGURE board_partial_frames_share {100 * capped.get('partial_share', 0.0):.0f} percent")
     print(f"FIGURE board_cpu_ms_per_frame {board_ms:.1f} ms")
     print(f"FIGURE browser_peer_fps {browser['fps']:.1f} fps")
     print(f"FIGURE browser_peer_cpu {browser['cpu_cores']:.2f} cores")
@@ -507,8 +515,6 @@ def board(args: argparse.Namespace, profile, me, xserver) -> dict:
 
         setattr(Window, name, wrapper)
 
-    timed_method("on_draw", "draw")
-    timed_method("flip", "flip")
     seconds = args.seconds
 
     def jobs_showing(app) -> bool:
@@ -517,6 +523,11 @@ def board(args: argparse.Namespace, profile, me, xserver) -> dict:
     def script(app):
         yield lambda: jobs_showing(app)
         yield 3.0  # rows uploaded, first frames settled
+        # wrapped here, after the board installed its presenter (display/present.py) over them
+        timed_method("on_draw", "draw")
+        timed_method("flip", "flip")
+        presenter = app.presenter
+        shown0 = (presenter.partial_frames, presenter.full_frames) if presenter is not None else (0, 0)
         meter = CpuMeter(me, xserver)
         textures0 = sprites.STATS.created
         frames0 = app.driver.frames
@@ -539,6 +550,12 @@ def board(args: argparse.Namespace, profile, me, xserver) -> dict:
                        textures_per_min=(sprites.STATS.created - textures0) / (seconds / 60),
                        cpu_cores=cpu, cpu_board=board_cpu, cpu_x=x_cpu, flips=app.driver.flips - flips0,
                        frames=n)
+            if presenter is not None:
+                partial = presenter.partial_frames - shown0[0]
+                full = presenter.full_frames - shown0[1]
+                out.update(partial_share=partial / max(1, partial + full))
+            else:
+                out.update(partial_share=0.0)
             return
         # playlist: memory after the first full loop, then every few seconds to the end
         loop_len = sum(s["seconds"] for s in playlist_schedule()["segments"])

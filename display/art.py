@@ -160,7 +160,7 @@ def led_job_row(p: Painter, row: JobRow, width: int) -> ItemArt:
     pieces.append(_right(salary, width, 0))
     x = 0
     if row.gig_today:
-        badge = p.text("今日", h2, pal.badge_text, pal.badge, height=h1)
+        badge = p.text("今日零工", h2, pal.badge_text, pal.badge, height=h1)  # the whole tag, as on the TV
         pieces.append(Piece(0, 0, _ink_right(badge) + badge.x, h1, color=pal.badge))
         pieces.append(_at(badge, 0, 0))
         x = _ink_right(badge) + badge.x + 4

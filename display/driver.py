@@ -75,6 +75,7 @@ class MotionDriver:
         self.flips = 0
         self.paused = False
         self._loop_lowered = False  # Kivy's loop runs at the scroll cap (see _kick)
+        self.presenter: Any = None  # display/present.py: redraws only the reels when only they moved
 
     # -- what moves ------------------------------------------------------------------------
 
@@ -85,6 +86,8 @@ class MotionDriver:
             if reel not in reels:
                 self._park(reel)
         self.reels = [r for r in reels if r.motion is not None]
+        if self.presenter is not None:
+            self.presenter.watch(self.reels)
         for reel in self.reels:
             if isinstance(reel.motion, ScrollMotion):
                 reel.motion.start(now, max(0, reel._offset))
@@ -159,9 +162,11 @@ class MotionDriver:
         configured = Config.getint("graphics", "maxfps") or 1000
         # Every loop of Kivy's event loop in which anything on the window changed (the ticker, the
         # clock, a card) presents a frame: a callback every 1/30 s on a 60 fps loop still let ~36
-        # frames a second through. So the loop itself runs at the cap while the list scrolls.
+        # frames a second through. So the loop itself runs at the cap while anything moves, with
+        # Kivy's clock held (see capped_loop_fps): left to itself, a loop set to 60 let a page glide
+        # through at ~80 frames a second once frames were cheap.
         loop_fps = min(fps, configured)
-        if loop_fps < configured:
+        if loop_fps < 1000:
             hold_clock_resolution(True)
             set_loop_fps(capped_loop_fps(loop_fps))
             self._loop_lowered = True

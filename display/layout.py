@@ -79,13 +79,19 @@ def _tv(book: FontBook, p: Profile, paged: bool) -> BoardGeometry:
     row_h = tv_row_height(book, p)
     gap = p.px(40)
     if portrait:
-        side_h = p.px(440)
+        side_h = p.px(440)  # the least room the policy/event card and the QR code get, under the list
         list_x, list_w = margin, width - 2 * margin
         list_top = body_y + body_h - p.px(12)
         list_bottom = body_y + side_h + gap
-        side = (margin, body_y + p.px(24), width - 2 * margin - side_h - gap, side_h - p.px(48))
-        qr_size = side_h - p.px(110)
-        qr = (width - margin - qr_size, body_y + p.px(80), qr_size, qr_size)
+        if paged:
+            # whole rows only: what they leave goes to the card below, not to an empty band
+            room = list_top - caption_h - list_bottom
+            list_bottom += room - (room // row_h) * row_h if room >= row_h else 0
+        side_h = list_bottom - gap - body_y
+        side = (margin, body_y + p.px(24), width - 2 * margin - p.px(440) - gap, side_h - p.px(48))
+        qr_size = p.px(440) - p.px(110)
+        # the code and its caption, centred in the card's height
+        qr = (width - margin - qr_size, body_y + p.px(80) + (side_h - p.px(440)) // 2, qr_size, qr_size)
     else:
         side_w = p.px(520)
         list_x, list_w = margin, width - 2 * margin - side_w - gap

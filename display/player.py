@@ -1,11 +1,10 @@
-"""The board player: a Kivy app that never goes blank.
+"""The board player: the Kivy app that joins the store, the director and the surface.
 
-Once a second (and whenever something happens: content arrives, a video ends, an urgent
-notice opens) the player asks the playlist (display/schedule.py) what should be on screen.
-If that is not what shows, it makes the segment ready first (display/segments.py) and
-switches only when it is: a video counts as ready once its first picture is decoded, a
-card once its text is rendered. Until then the current segment stays. What follows the
-current segment is prepared ahead, so a switch happens in one frame.
+What plays when is the director's (display/director.py, no Kivy); how a TV or an LED
+board draws it is its surface's (display/tv_surface.py, display/led_surface.py). The app
+feeds them: once a second (and whenever something happens: content arrives, a video ends,
+an urgent notice opens) it asks the director to decide; segments are made by the surface
+and shown only when ready, so the board never goes blank.
 
 Content is polled from the store every few seconds in the worker thread
 (display/worker.py); a new version is loaded and its job rows rendered there, turned into
@@ -16,10 +15,10 @@ Every showing is recorded as proof of play in the outbox.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import logging
 import time
 from collections import deque
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,68 +27,31 @@ from kivy.clock import Clock
 from kivy.uix.widget import Widget
 
 from config.fonts import find_cjk_font
-from content.model import Announcement, Event, Policy
+from content.model import Announcement
 from content.sync import stale_notices
 from deploy import watchdog
-from display.art import (
-    ItemArt,
-    Painter,
-    led_job_row,
-    strip_job_item,
-    strip_lines,
-    ticker_lines,
-    ticker_marquee,
-    tv_job_row,
-)
-from display.board_content import (
-    BoardContent,
-    MediaChecker,
-    board_announcements,
-    load_board_content,
-)
+from display.art import ItemArt, Painter
+from display.board_content import BoardContent, MediaChecker, board_announcements, load_board_content
+from display.director import Director, Showing
 from display.driver import MotionDriver
 from display.frames import FrameProbe
-from display.layout import BoardGeometry, board_geometry
+from display.layout import board_geometry
 from display.motion import ScrollMotion
-from display.profiles import LED_FONT_SIZES, Profile, led_font_px
+from display.profiles import Profile
 from display.proof import Play, PlayBuffer
 from display.reel import ReelItem, realize
 from display.schedule import Clock as BoardClock
 from display.schedule import Playlist, Slot, SystemClock, clock_is_plausible, default_schedule
 from display.segments import Segment, VideoSegment
 from display.sprites import Art, TextureBank, kivy_color
-from display.textimg import FontBook, chunk_text, qr_image
+from display.surface import Surface, surface_for
+from display.textimg import FontBook
 from display.worker import Worker
 
 log = logging.getLogger(__name__)
 
-PREPARE_AHEAD_S = 10.0
 REALIZE_ROWS_PER_FRAME = 8
 MAX_SCREENSHOTS = 60
-
-
-@dataclass
-class Showing:
-    segment: Segment
-    started_wall: dt.datetime
-    started_mono: float
-
-
-def job_arts(painter: Painter, content: BoardContent, geo: BoardGeometry, *, paged: bool) -> list[ItemArt]:
-    """The job rows of ``content`` as reel items for this board (worker thread)."""
-    layout = painter.profile.layout
-    if layout == "tv":
-        return [tv_job_row(painter, row, geo.row_width) for row in content.jobs]
-    if layout == "led-panel":
-        return [led_job_row(painter, row, geo.row_width) for row in content.jobs]
-    height = geo.list_zone[3]
-    if paged:
-        out: list[ItemArt] = []
-        for row in content.jobs:
-            text = f"{'今日零工 ' if row.gig_today else ''}{row.title} {row.salary} {row.employer} {row.meta}"
-            out.extend(strip_lines(painter, text, height, geo.row_width, painter.profile.palette.text, row.id))
-        return out
-    return [strip_job_item(painter, row, height, spacing=max(24, height * 2)) for row in content.jobs]
 
 
 class BoardApp(App):
@@ -112,31 +74,61 @@ class BoardApp(App):
         self.paged = profile.motion == "paged"
         self._store = store
         self._own_store = store is None
-        self.playlist = Playlist(default_schedule(), self.clock)
+        self.director = Director(self, self.clock, record=self._submit_play, schedule=default_schedule(),
+                                 soon=lambda: Clock.schedule_once(self.tick, 0))
         self.content: BoardContent | None = None
         self.urgent: list[Announcement] = []
         self.notices: list[Announcement] = []
-        self.showing: Showing | None = None
-        self.prepared: dict[Slot, Segment] = {}
-        self.interrupted: Segment | None = None
-        self.plays: deque[Play] = deque(maxlen=1000)  # the latest showings (all go to the outbox)
         self.play_buffer = PlayBuffer(settings, profile=profile.name, monotonic=self.clock.monotonic)
         self.bad_videos: dict[str, str] = {}
-        self.reported: set[tuple[str, str]] = set()
         self.screenshots: list[Path] = []
         self.probe = FrameProbe() if probe or screenshot_dir else None
-        self.switches = 0
+        self.surface: Surface | None = None
+        self.presenter: Any = None
         self._content_seen: Any = None
         self._rows_pending: tuple[list[ReelItem], Any, set[str], int, int] | None = None
         self._rows_key: Any = None
         self._inflight_known: frozenset[str] = frozenset()
         self._realizing: Any = None
-        self._side_turn = 0
         self._events: list[Any] = []
         self.checker = MediaChecker()
         self.worker: Worker | None = None
         self.running = False
         self._last_error_log = -1e9
+
+    # -- what the tests, the benchmark and the CLI look at ---------------------------------
+
+    @property
+    def playlist(self) -> Playlist:
+        return self.director.playlist
+
+    @property
+    def showing(self) -> Showing | None:
+        return self.director.showing
+
+    @property
+    def plays(self) -> deque[Play]:
+        return self.director.plays
+
+    @property
+    def switches(self) -> int:
+        return self.director.switches
+
+    @property
+    def frame(self) -> Any:
+        return self.surface.frame if self.surface is not None else None
+
+    @property
+    def jobs_panel(self) -> Any:
+        return self.surface.jobs_panel if self.surface is not None else None
+
+    @property
+    def station_card(self) -> Any:
+        return self.surface.station_card if self.surface is not None else None
+
+    @property
+    def standby_card(self) -> Any:
+        return self.surface.standby_card if self.surface is not None else None
 
     # -- set-up --------------------------------------------------------------------------
 
@@ -159,34 +151,10 @@ class BoardApp(App):
                         self.geo.height)
         self.driver = MotionDriver(p.max_fps, p.page_s, scroll_fps=p.scroll_fps)
         self.jobs_bank = TextureBank()
-        station = self.settings.station
+        self.surface = surface_for(p, self.geo, self.book, self.settings.station, paged=self.paged,
+                                   font_path=self.font_path, qr_url=self.settings.devices.board_screen.qr_url)
         root = Widget(size=(self.geo.width, self.geo.height))
-        if p.layout == "tv":
-            from display.jobs_panel import JobsPanel
-            from display.station_card import StationCard, register_cjk_font
-            from display.tv_frame import TvFrame
-
-            font_name = register_cjk_font(self.font_path)
-            self.frame: Any = TvFrame(p, self.geo, station)
-            self.jobs_panel: Any = JobsPanel(p, self.geo)
-            url = self.settings.devices.board_screen.qr_url
-            if url and self.geo.qr[2] > 0:
-                self.jobs_panel.qr_image = qr_image(url, self.geo.qr[2], fg=(0, 0, 0), bg=(255, 255, 255))
-            self.station_card: Any = StationCard.for_station(station, font_name=font_name)
-            self.standby_card: Any = StationCard.for_station(station, font_name=font_name,
-                                                            message="夜间休息　暂停播放")
-            for card in (self.station_card, self.standby_card):
-                card.size = (self.geo.width, self.geo.height)
-                card.pos = (0, 0)
-        else:
-            from display.led_frame import LedFrame, LedReelPanel
-
-            self.frame = LedFrame(p, self.geo, station)
-            axis = "x" if (p.layout == "led-strip" and not self.paged) else "y"
-            self.jobs_panel = LedReelPanel(self.geo.list_zone, axis)
-            self.station_card = None
-            self.standby_card = None
-        root.add_widget(self.frame)
+        root.add_widget(self.surface.frame)
         self._set_ticker([])
         self._tick_clock_text(self.clock.now())
         return root
@@ -201,6 +169,16 @@ class BoardApp(App):
         self.worker = Worker(self._deliver)
         if self.probe is not None:
             self.probe.bind()
+        from kivy.core.window import Window
+
+        from display.present import Presenter
+
+        self.presenter = Presenter.install(Window)
+        self.driver.presenter = self.presenter
+        # Everything made so far (Kivy, the frame, the panels, the cards) lives as long as the board:
+        # out of the cyclic collector's way. Its collections walked these objects again and again,
+        # ~10 % of a scrolling frame's CPU. Content loaded later is collected as usual.
+        gc.freeze()
         self._events.append(Clock.schedule_interval(self.tick, self.tick_s))
         self._events.append(Clock.schedule_interval(lambda _dt: self.poll(), self.poll_s))
         self._events.extend(watchdog.attach(Clock))  # systemd: READY after the first frame, then alive
@@ -221,20 +199,12 @@ class BoardApp(App):
         if self._realizing is not None:
             self._realizing.cancel()
             self._realizing = None
-        if self.showing is not None:
-            self._record(self.showing, "played")
-            self.showing.segment.hide()
-            if not self.showing.segment.persistent:
-                self.showing.segment.release()
-            self.showing = None
-        for segment in list(self.prepared.values()):
-            if not segment.persistent:
-                segment.release()
-        self.prepared = {}
-        if self.interrupted is not None:
-            self.interrupted.release()
-            self.interrupted = None
+        self.director.stop()
         self.driver.stop()
+        if self.presenter is not None:
+            self.presenter.uninstall()
+            self.presenter = None
+            self.driver.presenter = None
         if self.probe is not None:
             self.probe.unbind()
         if self.worker is not None:
@@ -246,6 +216,7 @@ class BoardApp(App):
             self._store.close()
         from kivy.core.window import Window
 
+        gc.unfreeze()  # another app may run in this process next (tests, the demo)
         Window.rotation = 0  # another app may use the same window next (tests, the demo)
         Window.show_cursor = True
 
@@ -281,16 +252,16 @@ class BoardApp(App):
         if [a.id for a in normal] != [a.id for a in self.notices]:
             self.notices = normal
             self._set_ticker([a.text for a in normal])
-            for stale in [s for s, seg in self.prepared.items() if s.kind == "station" and not seg.persistent]:
-                self.prepared.pop(stale)  # an LED station line made before the notices changed
+            self.director.forget_prepared("station")  # an LED station line made before the notices changed
         if urgent_changed:
             self.tick()
 
     def _load_job(self, now: dt.datetime, known: frozenset[str]) -> tuple[BoardContent, list[ItemArt]]:
+        assert self.surface is not None
         content = load_board_content(self._store, self.settings.media_dir, now=now, checker=self.checker,
                                      videos=self.profile.videos)
         self._painter.known = known
-        arts = job_arts(self._painter, content, self.geo, paged=self.paged)
+        arts = self.surface.job_arts(self._painter, content)
         self._painter.retain(set().union(*(a.keys() for a in arts)) if arts else set())
         return content, arts
 
@@ -304,7 +275,7 @@ class BoardApp(App):
             self.bad_videos = {}
         self.content = content
         for problem in content.media_problems:
-            self._report_media(problem.item_id, problem.reason, problem.detail)
+            self.director.report_media(problem.item_id, problem.reason, problem.detail)
         if content.schedule_error:
             log.warning("the feed's board schedule is not usable, playing the local one: %s",
                         content.schedule_error.splitlines()[0])
@@ -333,49 +304,29 @@ class BoardApp(App):
             self._rows_pending = (items, content.key, keys, content.job_total,
                                   content.counts.gigs_today if content.counts is not None else gigs)
             release_freed_memory()
-            if not self._jobs_in_use():
+            if not self.director.in_use("jobs"):
                 self._apply_rows()
             self.tick()
             return False
 
         self._realizing = Clock.schedule_interval(step, 0)
 
-    def _jobs_in_use(self) -> bool:
-        """The job list is on screen, or waits to resume after an urgent notice: keep its rows."""
-        for segment in (self.showing.segment if self.showing else None, self.interrupted):
-            if segment is not None and segment.item_kind == "jobs":
-                return True
-        return False
-
     def _apply_rows(self) -> None:
-        if self._rows_pending is None:
+        if self._rows_pending is None or self.surface is None:
             return
         items, key, keys, total, gigs = self._rows_pending
         self._rows_pending = None
         p = self.profile
-        spec_speed = p.scroll_px_s * p.scale
-        if p.layout == "tv":
-            self.jobs_panel.set_jobs(items, total=total, gigs=gigs, key=key, paged=self.paged, speed=spec_speed,
-                                     transition_s=p.transition_s)
-        else:
-            self.jobs_panel.set_items(items, key=key, paged=self.paged, speed=spec_speed,
-                                      transition_s=p.transition_s)
+        self.surface.apply_rows(items, key=key, total=total, gigs=gigs, speed=p.scroll_px_s * p.scale)
         self._rows_key = key
         self.jobs_bank.retain(keys | self._inflight_known)
 
     def _set_ticker(self, texts: list[str]) -> None:
-        if self.profile.layout != "tv":
+        if self.surface is None or not self.surface.set_ticker(texts):
             return
-        station = self.settings.station
-        if not texts:
-            standing = f"欢迎来到{station.name}：免费提供求职登记、岗位推荐、政策咨询和技能培训报名"
-            if station.opening_hours:
-                standing += f"　服务时间 {station.opening_hours}"
-            if station.hotline:
-                standing += f"　服务热线 {station.hotline}"
-            texts = [standing]
-        if self.frame.set_ticker(texts) and self.showing is not None and not self.showing.segment.fullscreen:
-            self.driver.set_reels(self._reels_for(self.showing.segment))
+        showing = self.director.showing
+        if showing is not None and not showing.segment.fullscreen:
+            self.driver.set_reels(self.surface.reels_for(showing.segment))
 
     # -- deciding ------------------------------------------------------------------------
 
@@ -393,92 +344,48 @@ class BoardApp(App):
         return [v for v in self.content.videos if v.id not in self.bad_videos]
 
     def tick(self, *_args: Any) -> None:
-        """Decide what shows now; switch if it is ready; prepare what comes next.
+        """Let the director decide what shows now (see display/director.py).
 
         A failure here (a bug, a record the board cannot draw) must not take the picture
         away: it is logged (at most once a minute) and the current segment stays.
         """
         try:
-            self._tick()
+            self._tick_clock_text(self.clock.now())
+            available = self.available() if self.content is not None else None
+            self.director.tick(available, tuple(a.id for a in self.urgent))
         except Exception:
             now = time.monotonic()
             if now - self._last_error_log > 60:
                 self._last_error_log = now
                 log.exception("the board could not change segment; keeping the current one")
 
-    def _tick(self) -> None:
-        now = self.clock.now()
-        self._tick_clock_text(now)
-        if self.content is None:
-            # nothing loaded yet: the station card, outside the playlist (it has not started)
-            if self.showing is None:
-                startup = Slot("station", "startup", -1, -1, 0, 0.0)
-                segment = self._station_segment(startup)
-                self._switch(segment, start_playlist=False)
-            return
-        available = self.available()
-        slot = self.playlist.wanted(available, tuple(a.id for a in self.urgent))
-        current = self.showing.segment.slot if self.showing is not None else None
-        if slot != current:
-            segment = self._prepare(slot)
-            if segment is not None and segment.failed:
-                self._failed(segment)
-                Clock.schedule_once(self.tick, 0)
-                return
-            if segment is not None and segment.ready:
-                self._switch(segment)
-        upcoming: Slot | None = None
-        if self.showing is not None and self.showing.segment.slot.kind not in ("urgent", "standby"):
-            upcoming = self.playlist.upcoming(available)
-            left = self.playlist.remaining()
-            own = self.showing.segment.time_left()
-            if own is not None:
-                left = min(left, own)
-            if upcoming != self.showing.segment.slot and (upcoming.kind != "video" or left <= PREPARE_AHEAD_S):
-                self._prepare(upcoming)
-        keep = {slot, upcoming}
-        for stale in [s for s in self.prepared if s not in keep]:
-            segment = self.prepared.pop(stale)
-            if segment is not self.interrupted and not segment.persistent:
-                segment.release()
-
     def _tick_clock_text(self, now: dt.datetime) -> None:
         from display.widgets import date_text
 
         # an unset clock would show a wrong time and date to every passer-by: show none
         plausible = clock_is_plausible(now)
-        self.frame.time_text = f"{now:%H:%M}" if plausible else ""
-        self.frame.date_text = date_text(now) if plausible else ""
+        if self.surface is not None:
+            self.surface.set_clock(f"{now:%H:%M}" if plausible else "", date_text(now) if plausible else "")
 
-    # -- preparing -----------------------------------------------------------------------
+    # -- the director's stage: making segments, putting them on screen --------------------
 
-    def _prepare(self, slot: Slot) -> Segment | None:
-        segment = self.prepared.get(slot)
-        if segment is not None:
-            return segment
-        if self.interrupted is not None and self.interrupted.slot == slot:
-            return self.interrupted
-        segment = self._make(slot)
-        if segment is not None:
-            self.prepared[slot] = segment
-        return segment
-
-    def _make(self, slot: Slot) -> Segment | None:
+    def make(self, slot: Slot) -> Segment | None:
+        """A segment for ``slot`` (None: nothing to show for it yet)."""
+        surface = self.surface
+        assert surface is not None
         kind = slot.kind
         content = self.content
         if kind == "jobs":
             if self._rows_key is None and self._rows_pending is None:
                 return None
-            segment = Segment(slot, self.jobs_panel, item_kind="jobs", item_id="jobs", persistent=True,
-                              reels=[self.jobs_panel.reel], title=slot.spec.title if slot.spec else "")
+            segment = surface.jobs_segment(slot)
             segment.on_show = self._show_jobs
             return segment
         if kind in ("policy", "event") and content is not None:
             items: list[Any] = content.policies if kind == "policy" else content.events
             if not items:
                 return None
-            item = items[slot.item % len(items)]
-            return self._card_segment(slot, item)
+            return surface.card_segment(slot, items[slot.item % len(items)])
         if kind == "video" and content is not None:
             videos = self._videos()
             if not videos:
@@ -488,74 +395,30 @@ class BoardApp(App):
             notices = [a for a in self.urgent if a.id in slot.announcements]
             if not notices:
                 return None
-            return self._urgent_segment(slot, notices)
+            return surface.urgent_segment(slot, notices)
         if kind in ("station", "standby"):
-            return self._station_segment(slot)
+            return surface.station_segment(slot, self.notices)
         return None
 
-    def _card_segment(self, slot: Slot, item: Policy | Event) -> Segment:
-        kind = "policy" if isinstance(item, Policy) else "event"
-        if self.profile.layout == "tv":
-            from display.card_panel import CardPanel
+    def attach(self, segment: Segment) -> None:
+        assert self.surface is not None
+        self.surface.attach(self.root, segment)
 
-            return Segment(slot, CardPanel(self.profile, self.geo, item), item_kind=kind, item_id=item.id,
-                           title=item.title)
-        from display.card_panel import card_blocks
+    def started(self, segment: Segment) -> None:
+        assert self.surface is not None
+        self.driver.set_reels(self.surface.reels_for(segment))
+        if self.probe is not None:
+            self.probe.arm(f"{self.switches}:{segment.item_kind}:{segment.item_id}")
+        # what the previous segment freed (a video's decoder, a card's textures) goes back to the system
+        Clock.schedule_once(lambda _dt: release_freed_memory(), 0.5)
+        if self.screenshot_dir is not None and len(self.screenshots) < MAX_SCREENSHOTS:
+            number = self.switches
+            Clock.schedule_once(lambda _dt: self._screenshot(segment, number), 1.2)
 
-        tag, title, blocks = card_blocks(item)
-        color = self.profile.palette.muted if isinstance(item, Policy) else self.profile.palette.accent
-        if self.profile.layout == "led-panel":
-            # A panel has room for the whole card, paged: each block on its own lines
-            # (a bare title and summary used only the top half of it).
-            short_tag = "政策" if isinstance(item, Policy) else tag
-            paragraphs = [f"【{short_tag}】{title}"] + [f"{label}：{text}" if label else text
-                                                         for label, text in blocks]
-            return self._led_text_segment(slot, paragraphs, color, kind, item.id)
-        if isinstance(item, Policy):
-            text = f"【政策】{item.title}：{item.summary or item.body}"
-        else:
-            from display.board_content import event_when
-
-            text = f"【{item.event_kind}】{item.title} {event_when(item)} {item.place}"
-        return self._led_text_segment(slot, text, color, kind, item.id)
-
-    def _led_text_segment(self, slot: Slot, text: str | list[str], color: tuple[int, int, int], kind: str,
-                          item_id: str, *, fullscreen: bool = False) -> Segment:
-        from display.led_frame import LedReelPanel
-
-        paragraphs = [line for para in ([text] if isinstance(text, str) else text) for line in para.split("\n")
-                      if line.strip()]
-        text = "\n".join(paragraphs)
-
-        p = self.profile
-        geo = self.geo
-        zone = (0, 0, geo.width, geo.height) if fullscreen else geo.list_zone
-        painter = Painter(self.book, p)
-        marquee = p.layout == "led-strip" and not self.paged
-        line = zone[3] if p.layout == "led-strip" else p.title_px + 2
-        px = led_font_px(line)
-        if fullscreen and not marquee:
-            # an urgent notice on a panel: the largest LED type at which it fits the panel
-            for size in reversed(LED_FONT_SIZES):
-                if size <= p.title_px:
-                    px = size
-                    break
-                lines = len(chunk_text(self.book, text, size, zone[2]))
-                if lines * (size + 2) <= zone[3]:
-                    px = size
-                    break
-            line = px + 2
-        if marquee:
-            arts = ticker_marquee(painter, [text], px, zone[3], color, p.palette.background, spacing=zone[2])
-        else:
-            arts = ticker_lines(painter, paragraphs, px, zone[2], line, color, p.palette.background)
-        bank = TextureBank()
-        panel = LedReelPanel(zone, "x" if marquee else "y")
-        panel.set_items(realize(arts, bank), key=text, paged=not marquee, speed=p.scroll_px_s,
-                        transition_s=p.transition_s)
-        panel.bank = bank
-        return Segment(slot, panel, item_kind=kind, item_id=item_id, reels=[panel.reel], fullscreen=fullscreen,
-                       title=text[:20])
+    def failed(self, segment: Segment) -> None:
+        if segment.item_kind == "video":
+            self.bad_videos[segment.item_id] = segment.failed
+            self.checker.forget(Path(getattr(segment.widget, "path", "")))
 
     def _video_segment(self, slot: Slot, video: Any) -> Segment:
         from display.video_panel import VideoPanel
@@ -577,8 +440,8 @@ class BoardApp(App):
 
         def finished(_panel: Any) -> None:
             segment = holder.get("segment")
-            if self.showing is not None and self.showing.segment is segment:
-                self.playlist.finish()
+            if segment is not None:
+                self.director.finished(segment)
                 self.tick()
 
         panel = VideoPanel(self.profile, self.geo, video.path, video.course.title, on_ready=ready,
@@ -587,37 +450,6 @@ class BoardApp(App):
                                duration_s=float(video.course.duration_s))
         holder["segment"] = segment
         return segment
-
-    def _urgent_segment(self, slot: Slot, notices: list[Announcement]) -> Segment:
-        ids = ",".join(a.id for a in notices)
-        if self.profile.layout == "tv":
-            from display.urgent_screen import UrgentScreen
-
-            screen = UrgentScreen(self.profile, (self.geo.width, self.geo.height), notices, self.settings.station)
-            return Segment(slot, screen, item_kind="urgent", item_id=ids, fullscreen=True)
-        text = "【紧急通知】" + "　".join(a.text for a in notices)
-        return self._led_text_segment(slot, text, self.profile.palette.urgent_text, "urgent", ids,
-                                      fullscreen=True)
-
-    def _station_segment(self, slot: Slot) -> Segment:
-        station = self.settings.station
-        kind = slot.kind
-        if self.station_card is not None:
-            card = self.standby_card if kind == "standby" else self.station_card
-            return Segment(slot, card, item_kind=kind, item_id=station.id, fullscreen=True, persistent=True)
-        parts = [station.name]
-        if kind == "standby":
-            parts.append("夜间休息 暂停播放")
-        if station.hotline:
-            parts.append(f"服务热线 {station.hotline}")
-        if station.opening_hours:
-            parts.append(f"服务时间 {station.opening_hours}")
-        if station.address and kind != "standby":
-            parts.append(station.address)
-        if kind == "station":
-            # an LED board has no ticker: its notices run with the station's details
-            parts.extend(f"通知：{a.text}" for a in self.notices)
-        return self._led_text_segment(slot, "　".join(parts), self.profile.palette.text, kind, station.id)
 
     def _show_jobs(self, segment: Segment) -> None:
         if segment.resuming:
@@ -631,72 +463,13 @@ class BoardApp(App):
         if isinstance(motion, ScrollMotion):
             px_s = spec.scroll_px_s if spec is not None and spec.scroll_px_s else p.scroll_px_s
             motion.speed = px_s * p.scale
-        if self.profile.layout == "tv" and self.content is not None:
-            side: list[Any] = list(self.content.policies) + list(self.content.events)
-            item = side[self._side_turn % len(side)] if side else None
-            self._side_turn += 1
-            self.jobs_panel.set_side(item)
-        segment.reels = [self.jobs_panel.reel]
-
-    # -- switching -----------------------------------------------------------------------
-
-    def _reels_for(self, segment: Segment) -> list[Any]:
-        reels = list(segment.reels)
-        if self.profile.layout == "tv" and not segment.fullscreen:
-            reels.append(self.frame.ticker)
-        return reels
-
-    def _switch(self, segment: Segment, *, start_playlist: bool = True) -> None:
-        previous = self.showing
-        if previous is not None:
-            interrupting = segment.slot.kind == "urgent" and previous.segment.slot.kind not in ("urgent", "standby")
-            self._record(previous, "interrupted" if interrupting else "played")
-            previous.segment.hide()
-            if interrupting:
-                self.interrupted = previous.segment
-            elif previous.segment is not segment and not previous.segment.persistent \
-                    and previous.segment is not self.interrupted:
-                previous.segment.release()
-        resuming = segment is self.interrupted
-        if resuming:
-            self.interrupted = None
-        elif self.interrupted is not None and segment.slot.kind != "urgent":
-            # the playlist moved on (the night came first): the interrupted segment will not return
-            if not self.interrupted.persistent:
-                self.interrupted.release()
-            self.interrupted = None
-        self.prepared.pop(segment.slot, None)
-        self._attach(segment)
-        segment.resuming = resuming
-        segment.show()
-        self.driver.set_reels(self._reels_for(segment))
-        if start_playlist:
-            self.playlist.start(segment.slot)
-        self.showing = Showing(segment, self.clock.now(), self.clock.monotonic())
-        self.switches += 1
-        if self.probe is not None:
-            self.probe.arm(f"{self.switches}:{segment.item_kind}:{segment.item_id}")
-        # what the previous segment freed (a video's decoder, a card's textures) goes back to the system
-        Clock.schedule_once(lambda _dt: release_freed_memory(), 0.5)
-        if self.screenshot_dir is not None and len(self.screenshots) < MAX_SCREENSHOTS:
-            number = self.switches
-            Clock.schedule_once(lambda _dt: self._screenshot(segment, number), 1.2)
-
-    def _attach(self, segment: Segment) -> None:
-        root = self.root
-        keep = segment.widget if segment.fullscreen else self.frame
-        for child in list(root.children):
-            if child is not keep:
-                root.remove_widget(child)
-        if keep.parent is not root:
-            if keep.parent is not None:
-                keep.parent.remove_widget(keep)
-            root.add_widget(keep)
-        if not segment.fullscreen:
-            self.frame.set_body(segment.widget)
+        assert self.surface is not None
+        self.surface.show_jobs(segment, self.content)
+        segment.extra["jobs"] = len(self.jobs_panel.reel.items)
 
     def _screenshot(self, segment: Segment, number: int) -> None:
-        if self.showing is None or self.showing.segment is not segment or self.probe is None:
+        showing = self.director.showing
+        if showing is None or showing.segment is not segment or self.probe is None:
             return
         name = f"{len(self.screenshots) + 1:02d}-{self.profile.name}-{segment.item_kind}.png"
         path = self.screenshot_dir / name  # type: ignore[operator]
@@ -709,40 +482,10 @@ class BoardApp(App):
 
     # -- reporting -----------------------------------------------------------------------
 
-    def _record(self, showing: Showing, status: str, *, reason: str = "") -> None:
-        segment = showing.segment
-        duration = max(0.0, self.clock.monotonic() - showing.started_mono)
-        extra: dict[str, Any] = {}
-        if segment.title:
-            extra["title"] = segment.title
-        if segment.item_kind == "jobs":
-            extra["jobs"] = len(self.jobs_panel.reel.items)
-        play = Play(segment.item_kind, segment.item_id, showing.started_wall, duration,
-                    segment=segment.slot.segment_id, status=status, reason=reason, extra=extra)
-        self._submit_play(play)
-
     def _submit_play(self, play: Play) -> None:
-        self.plays.append(play)
         version = self.content.version if self.content is not None else 0
         if self.play_buffer.add(play, content_version=version) and self.worker is not None:
             self.worker.submit(self.play_buffer.flush, tag="plays")
-
-    def _failed(self, segment: Segment) -> None:
-        """A segment could not be made ready (a video that will not decode): skip it, report it."""
-        self.prepared.pop(segment.slot, None)
-        segment.release()
-        if segment.item_kind == "video":
-            self.bad_videos[segment.item_id] = segment.failed
-            self.checker.forget(Path(getattr(segment.widget, "path", "")))
-        self._report_media(segment.item_id, segment.failed, f"{segment.item_kind} {segment.item_id} skipped")
-
-    def _report_media(self, item_id: str, reason: str, detail: str) -> None:
-        if (item_id, reason) in self.reported:
-            return
-        self.reported.add((item_id, reason))
-        log.warning("skipping video %s: %s (%s)", item_id, reason, detail)
-        self._submit_play(Play("video", item_id, self.clock.now(), 0.0, status="skipped", reason=reason,
-                               extra={"detail": detail}))
 
 
 def release_freed_memory() -> None:

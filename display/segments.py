@@ -3,17 +3,18 @@
 A segment is made (and made ready) before it is shown; :meth:`Segment.show` and
 :meth:`Segment.hide` put it on and off screen (an interrupted one may come back);
 :meth:`Segment.release` frees what it holds (a video player, textures). The player
-(display/player.py) decides which segment shows; the segments only know how to show.
+(display/director.py) decides which segment shows; the segments only know how to show.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
-
-from kivy.uix.widget import Widget
+from typing import TYPE_CHECKING, Any
 
 from display.schedule import Slot
+
+if TYPE_CHECKING:  # segments are Kivy-free, so the director and its tests run without a window
+    from kivy.uix.widget import Widget
 
 
 class Segment:
@@ -23,7 +24,7 @@ class Segment:
     shows in the frame's body, under the header and above the ticker.
     """
 
-    def __init__(self, slot: Slot, widget: Widget, *, item_kind: str, item_id: str, fullscreen: bool = False,
+    def __init__(self, slot: Slot, widget: Widget | Any, *, item_kind: str, item_id: str, fullscreen: bool = False,
                  reels: list[Any] | None = None, persistent: bool = False, title: str = "") -> None:
         self.slot = slot
         self.widget = widget

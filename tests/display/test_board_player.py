@@ -414,3 +414,53 @@ def test_a_machine_that_draws_fast_still_keeps_to_the_scroll_cap() -> None:
         driver.stop()
     assert reel.ticks >= 10, "the list did not scroll"
     assert min(periods) >= 1 / 30 - 0.001, f"a frame came {min(periods) * 1000:.1f} ms after the last"
+
+
+@pytest.mark.parametrize("name", ["tv-1080p", "tv-portrait"])  # tv-portrait: a picture turned by 90 degrees
+def test_while_only_the_list_scrolls_only_it_is_redrawn_and_the_screen_still_shows_the_whole_board(
+        xvfb, station, name) -> None:
+    """Under software GL the board redraws and shows only the moving reels when nothing else changed
+    (display/present.py): what is on the X screen after such frames is exactly a whole redraw."""
+    from PIL import ImageChops, ImageGrab
+
+    prepare_kivy()
+    from kivy.core.window import Window
+
+    from display.player import BoardApp
+    from display.reel import scissor_box
+
+    settings = station.settings
+    fill_store(settings, jobs=60, today=TODAY,
+               schedule={"on_hours": [], "segments": [{"kind": "jobs", "seconds": 600}]})
+    profile = resolve_profile(settings.devices.board_screen, profile=name, motion="scroll")
+    app = BoardApp(settings, profile, clock=FakeClock(AT_10), probe=True, poll_s=0.3, tick_s=5.0)
+    seen: dict = {}
+
+    def script(app):
+        yield showing(app, "jobs")
+        presenter = app.presenter
+        assert presenter is not None, "llvmpipe under Xvfb: the board should present moving regions only"
+        yield lambda: presenter.partial_frames >= 5
+        seen["boxes"] = presenter.last_boxes
+        seen["reels"] = sorted(scissor_box(r.x, r.y, r.width, r.height) for r in (app.jobs_panel.reel, app.frame.ticker))
+        app.driver.pause()  # hold still: the last frame drawn was one of those partial frames
+        yield 0.2
+        frames = presenter.partial_frames + presenter.full_frames
+        yield 0.5
+        seen["still_frames"] = presenter.partial_frames + presenter.full_frames - frames
+        seen["partial_last"] = presenter.last_boxes is not None
+        seen["partial"] = ImageGrab.grab(xdisplay=xvfb)
+        full = presenter.full_frames
+        presenter.invalidate()
+        Window.canvas.ask_update()
+        yield lambda: presenter.full_frames > full
+        yield 0.3
+        seen["full"] = ImageGrab.grab(xdisplay=xvfb)
+
+    run_script(app, script, timeout=40)
+    # the list and the ticker (in framebuffer pixels, turned with the picture): nothing else is redrawn
+    assert sorted(seen["boxes"]) == seen["reels"]
+    assert seen["still_frames"] == 0 and seen["partial_last"]  # held still after a partial frame
+    partial, full = seen["partial"], seen["full"]
+    assert len(full.getcolors(1 << 22) or []) > 20  # the board, not an empty window
+    assert ImageChops.difference(partial, full).getbbox() is None, "the screen differs from a whole redraw"

@@ -97,6 +97,10 @@ def test_a_tv_board_shows_header_jobs_side_card_qr_and_ticker(xvfb, station, tmp
 
     decoded = zxingcpp.read_barcodes(qr.resize((qw * 2, qh * 2), Image.Resampling.NEAREST))
     assert [r.text for r in decoded] == ["https://hub.example.gov.cn/jobs?station=test-station-01"]
+    if geo.portrait:
+        # the policy/event card starts right under the job list: no empty band between them
+        panel = app.jobs_panel
+        assert 0 < panel.reel.y - panel.ids.side_tag.top <= profile.px(72)
     policy = Image.open(shots["policy"]).convert("RGB")
     assert blank_fraction(policy) < 0.97 and policy.size == profile.upright_size
     assert all(s.blank_fraction < 0.995 for s in app.probe.samples)
@@ -160,3 +164,40 @@ def test_tv_portrait_on_an_output_that_is_already_portrait_is_not_turned_again()
     turned = resolve_profile(profile="tv-portrait")  # a landscape output, the TV mounted on its side
     assert turned.rotation == 90 and turned.upright_size == (1080, 1920)
     assert resolve_profile(profile="tv-portrait", width=1080, height=1920, rotation=270).rotation == 270
+
+
+def test_the_led_panel_shows_the_whole_gig_tag_inside_its_box(xvfb, station) -> None:
+    """今日零工 on an LED panel: the whole tag (it was cut to 今日), its text inside its red box, read
+    from the job reel's drawing instructions."""
+    prepare_kivy()
+    from display.player import BoardApp
+    from display.sprites import kivy_color
+
+    settings = station.settings
+    fill_store(settings, jobs=30, today=NOW.date(), schedule=SCHEDULE)
+    profile = resolve_profile(settings.devices.board_screen, profile="led-panel")
+    app = BoardApp(settings, profile, clock=FakeClock(NOW), probe=True, poll_s=0.5, tick_s=0.25)
+    found: list[tuple[str, tuple, tuple]] = []
+
+    def script(app):
+        yield lambda: app.showing is not None and app.showing.segment.item_kind == "jobs"
+        yield 0.3
+        reel = app.jobs_panel.reel
+        texts = {id(texture): key.split("|", 9)[-1] for key, texture in app.jobs_bank._textures.items()}
+        badge = tuple(round(v, 3) for v in kivy_color(profile.palette.badge))
+        for slot in reel._slots:
+            # a box is drawn with Kivy's plain texture, a text with one of the board's sprites
+            boxes = [rect for color, rect in slot if id(rect.texture) not in texts and rect.size[0] > 0
+                     and tuple(round(v, 3) for v in color.rgba) == badge]
+            for _color, rect in slot:
+                text = texts.get(id(rect.texture), "")
+                if text.startswith("今日") and boxes:
+                    box = boxes[0]
+                    found.append((text, (*rect.pos, *rect.size), (*box.pos, *box.size)))
+
+    run_script(app, script, timeout=30)
+    assert found, "no gig tag on the panel"
+    for text, (x, y, w, h), (bx, by, bw, bh) in found:
+        assert text == "今日零工"
+        assert bx <= x and x + w <= bx + bw and by <= y and y + h <= by + bh, (text, (x, y, w, h), (bx, by, bw, bh))
+        assert w >= 4 * profile.body_px * 0.8  # four characters wide, not two
