@@ -435,15 +435,6 @@ class RecordBuffer:
         with self._lock:
             return len(self._waiting)
 
-    @property
-    def settings_or_db(self) -> OutboxTarget:
-        """The older name of :attr:`target` (the board's tests point a buffer elsewhere with it)."""
-        return self.target
-
-    @settings_or_db.setter
-    def settings_or_db(self, target: OutboxTarget) -> None:
-        self.target = target
-
     def add_payload(self, payload: dict[str, Any]) -> bool:
         with self._lock:
             self._waiting.append(payload)

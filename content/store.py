@@ -188,12 +188,6 @@ class Store:
             migrate(self._conn())
         self._reorder_if_moved()
 
-    @classmethod
-    def from_settings(cls, settings: Any) -> Store:
-        """The store of the station described by ``settings`` (config.settings.Settings)."""
-        st = settings.station
-        return cls(settings.db_path, (st.latitude, st.longitude), st.radius_km)
-
     # -- connections ---------------------------------------------------------------------------
 
     def _conn(self) -> sqlite3.Connection:

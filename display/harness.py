@@ -114,7 +114,6 @@ def fill_store(settings: Any, *, jobs: int = 60, today: dt.date | None = None, v
                store: Any = None) -> Any:
     """Put sample content into the station's store (as a feed would); returns the content set."""
     from content.sample import sample_content
-    from content.store import Store
 
     today = today or dt.date.today()
     content = sample_content(origin=(settings.station.latitude, settings.station.longitude), jobs=jobs,
@@ -126,7 +125,9 @@ def fill_store(settings: Any, *, jobs: int = 60, today: dt.date | None = None, v
     if store is not None:
         store.replace_content(content, feed_id="test", version=version)
     else:
-        with Store.from_settings(settings) as own:
+        from config.station import open_store
+
+        with open_store(settings) as own:
             own.replace_content(content, feed_id="test", version=version)
     return content
 

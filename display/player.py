@@ -27,8 +27,8 @@ from kivy.clock import Clock
 from kivy.uix.widget import Widget
 
 from config.fonts import find_cjk_font
+from content.feed_client import stale_notices
 from content.model import Announcement
-from content.sync import stale_notices
 from deploy import watchdog
 from display.art import ItemArt, Painter
 from display.board_content import BoardContent, MediaChecker, board_announcements, load_board_content

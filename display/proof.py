@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from content.outbox import RecordBuffer, proof_of_play_payload, record_proof_of_play
+from content.outbox import OutboxTarget, RecordBuffer, proof_of_play_payload, record_proof_of_play
 
 log = logging.getLogger(__name__)
 
@@ -46,18 +46,18 @@ def _fields(play: Play, profile: str, content_version: int) -> dict[str, Any]:
     return fields
 
 
-def record_play(settings_or_db: Any, play: Play, *, profile: str = "", content_version: int = 0) -> str:
+def record_play(target: OutboxTarget, play: Play, *, profile: str = "", content_version: int = 0) -> str:
     """Queue ``play`` in the outbox at once; returns the record's idempotency key."""
-    return record_proof_of_play(settings_or_db, play.item_kind, play.item_id, play.started_at,
+    return record_proof_of_play(target, play.item_kind, play.item_id, play.started_at,
                                 play.duration_s, **_fields(play, profile, content_version))
 
 
 class PlayBuffer(RecordBuffer):
     """The board's plays waiting to be written together (see the module docstring)."""
 
-    def __init__(self, settings_or_db: Any, *, profile: str = "", max_plays: int = 30,
+    def __init__(self, target: OutboxTarget, *, profile: str = "", max_plays: int = 30,
                  max_age_s: float = 300.0, monotonic: Callable[[], float]) -> None:
-        super().__init__(settings_or_db, "proof_of_play", max_records=max_plays, max_age_s=max_age_s,
+        super().__init__(target, "proof_of_play", max_records=max_plays, max_age_s=max_age_s,
                          monotonic=monotonic)
         self.profile = profile
 

@@ -15,9 +15,9 @@ import time
 import pytest
 from PIL import Image
 
+from config.station import open_store
 from content.model import Announcement, ContentSet, MediaRef
 from content.outbox import Outbox
-from content.store import Store
 from display.harness import FakeClock, fill_store, prepare_kivy, run_script
 from display.profiles import resolve_profile
 
@@ -104,7 +104,8 @@ def test_the_playlist_advances_respects_dayparting_and_records_proof_of_play(xvf
     assert {"jobs", "policy", "event", "station", "video"} <= kinds
     video = next(r for r in records if r["item_kind"] == "video" and r["status"] == "played")
     assert video["duration_s"] >= 2.5 and video["segment"] == "lunch-video"
-    assert video["item_id"] in {c.id for c in Store.from_settings(settings).courses()}
+    with open_store(settings) as store:
+        assert video["item_id"] in {c.id for c in store.courses()}
     jobs = next(r for r in records if r["item_kind"] == "jobs")
     assert jobs["jobs"] == 40 and jobs["started_at"].startswith(TODAY.isoformat())
 
@@ -130,7 +131,7 @@ def test_an_urgent_notice_interrupts_at_once_and_the_list_resumes_where_it_was(x
                               priority="urgent", starts_at=now - dt.timedelta(minutes=1),
                               ends_at=now + dt.timedelta(minutes=10), target="board")
         content.announcements = [*content.announcements, notice]
-        with Store.from_settings(settings) as store:
+        with open_store(settings) as store:
             store.replace_content(content, feed_id="test", version=2)
         state["sent"] = clock.monotonic()
         yield showing(app, "urgent")
@@ -166,7 +167,7 @@ def test_a_corrupt_video_is_skipped_reported_and_the_next_one_plays(xvfb, statio
     (settings.media_dir / f"{digest}.mp4").write_bytes(junk)
     broken = content.courses[0].model_copy(update={"media": MediaRef(sha256=digest, size=len(junk))})
     content.courses = [broken, content.courses[1]]
-    with Store.from_settings(settings) as store:
+    with open_store(settings) as store:
         store.replace_content(content, feed_id="test", version=2)
     clock = FakeClock(AT_10)
     app = board(settings, clock)
@@ -185,7 +186,7 @@ def test_a_corrupt_video_is_skipped_reported_and_the_next_one_plays(xvfb, statio
 
 def test_with_no_content_the_station_card_shows(xvfb, station) -> None:
     settings = station.settings
-    with Store.from_settings(settings) as store:
+    with open_store(settings) as store:
         store.replace_content(ContentSet(), feed_id="test", version=1)
     clock = FakeClock(AT_10)
     app = board(settings, clock)
@@ -232,7 +233,7 @@ def test_a_feed_update_changes_the_jobs_shown_without_a_restart(xvfb, station) -
         shown["before"] = ids()
         content.jobs = [j.model_copy(update={"id": f"new-{j.id}", "title": f"新{j.title}"})
                         for j in content.jobs[:12]]
-        with Store.from_settings(settings) as store:
+        with open_store(settings) as store:
             store.replace_content(content, feed_id="test", version=2)
         yield lambda: app.content.version == 2 and app._rows_pending is not None
         assert ids() == shown["before"]  # the list on screen is not changed under the reader's eyes

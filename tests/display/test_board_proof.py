@@ -66,6 +66,6 @@ def test_a_failed_write_keeps_the_plays_for_the_next_flush(tmp_path: Path) -> No
         buffer.flush()
     assert len(buffer) == 2
     buffer.add(play(2))
-    buffer.settings_or_db = tmp_path / "station.db"
+    buffer.target = tmp_path / "station.db"
     assert buffer.flush() == 3
     assert [r["item_id"] for r in plays_in(tmp_path / "station.db")] == ["page-0", "page-1", "page-2"]

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from config.fonts import find_cjk_font
+from config.station import open_store
 from content.model import Job
 from content.sample import sample_content
-from content.store import Store
 from display.art import Painter, strip_job_item, tv_job_row
 from display.board_content import (
     MediaChecker,
@@ -217,7 +217,7 @@ def test_board_content_from_a_real_store(station) -> None:
     content.documents["board_schedule"] = {"segments": [{"kind": "jobs", "seconds": "many"}]}
     broken = content.courses[1].media
     (settings.media_dir / broken.filename).write_bytes(b"\0" * broken.size)  # damaged on disk
-    with Store.from_settings(settings) as store:
+    with open_store(settings) as store:
         store.replace_content(content, feed_id="f", version=7)
         now = dt.datetime.now()
         board = load_board_content(store, settings.media_dir, now=now)
