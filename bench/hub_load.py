@@ -191,91 +191,19 @@ async def run_load(*, base: str, manifest_url: str, tokens: list[str], seconds: 
     connector = aiohttp.TCPConnector(limit=2000, limit_per_host=2000, keepalive_timeout=30)
     feed_connector = aiohttp.TCPConnector(limit=500, limit_per_host=500, keepalive_timeout=30)
     timeout = aiohttp.ClientTimeout(total=30)
-    etag: dict[int, str] = {}
     rng = random.Random(7)
-    pending: set[asyncio.Task[None]] = set()
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session, \
             aiohttp.ClientSession(connector=feed_connector, timeout=timeout) as feed_session:
         async with feed_session.get(manifest_url) as first:
             shared_etag = first.headers.get("ETag", "")
             await first.read()
-
-        async def heartbeat(i: int, due: float) -> None:
-            item = {"key": str(uuid.uuid4()), "created_at": "2026-02-10T09:00:00+08:00",
-                    "payload": {"content_version": 1, "outbox_depth": 0, "devices": {"printer": {"ok": True}}}}
-            await post("heartbeat", "heartbeats", tokens[i], item, due, retry=False)
-
-        async def poll(i: int, due: float) -> None:
-            headers = {"If-None-Match": etag.get(i, shared_etag)}
-            try:
-                async with feed_session.get(manifest_url, headers=headers) as r:
-                    body = await r.read()
-                    stats.add("manifest", (time.monotonic() - due) * 1000, r.status)
-                    if r.status == 304:
-                        stats.body_304 += len(body)
-                    elif r.status == 200:
-                        etag[i] = r.headers.get("ETag", "")
-                    else:
-                        stats.error("manifest")
-            except (TimeoutError, aiohttp.ClientError):
-                stats.error("manifest")
-
-        async def register(i: int, due: float) -> None:
-            code = uuid.uuid4().hex[:10].upper()
-            item = {"key": str(uuid.uuid4()), "created_at": "2026-02-10T09:00:00+08:00",
-                    "payload": {"code": code, "kind": "返乡", "person": {"name": "测试"}, "answers": {"n": i}}}
-            created[item["key"]] = code
-            outstanding[item["key"]] = (tokens[i], item)
-            await post("registration", "registrations", tokens[i], item, due, retry=retry_until_acked)
-
-        async def post(endpoint: str, path: str, token: str, item: dict[str, Any], due: float, *, retry: bool) -> None:
-            delay = 0.2
-            while True:
-                try:
-                    async with session.post(f"{base}api/v1/{path}", json={"items": [item]},
-                                            headers={"Authorization": f"Bearer {token}"}) as r:
-                        body = await r.json(content_type=None) if r.status == 200 else None
-                        if r.status == 200 and body["results"][0]["status"] in ("created", "duplicate"):
-                            stats.add(endpoint, (time.monotonic() - due) * 1000, r.status)
-                            outstanding.pop(item["key"], None)
-                            return
-                        stats.error(endpoint)
-                except (TimeoutError, aiohttp.ClientError, ValueError, KeyError):
-                    stats.error(endpoint)
-                if not retry:
-                    return
-                # As the station outbox does: back off and send the same key again.
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
-
-        def spawn(coro: Any) -> None:
-            task = asyncio.create_task(coro)
-            pending.add(task)
-            task.add_done_callback(pending.discard)
-
-        start = time.monotonic()
-        streams = [(beat_rate, heartbeat), (poll_rate, poll)]
+        stations = _Stations(base=base, manifest_url=manifest_url, tokens=tokens, session=session,
+                             feed_session=feed_session, shared_etag=shared_etag, stats=stats, created=created,
+                             outstanding=outstanding, retry_until_acked=retry_until_acked)
+        streams: list[tuple[float, Any]] = [(beat_rate, stations.heartbeat), (poll_rate, stations.poll)]
         if registrations:
-            streams.append((reg_rate * scale, register))
-        next_due = [start + rng.random() / rate for rate, _ in streams]
-        counters = [rng.randrange(n) for _ in streams]
-        last_tick = start
-        while True:
-            k = min(range(len(streams)), key=lambda j: next_due[j])
-            due = next_due[k]
-            if due - start >= seconds:
-                break
-            now = time.monotonic()
-            if due > now:
-                await asyncio.sleep(due - now)
-            rate, fn = streams[k]
-            # Each stream walks through the stations in turn: every station gets its turn.
-            counters[k] = (counters[k] + 1) % n
-            spawn(fn(counters[k], due))
-            next_due[k] = due + 1.0 / rate
-            if on_tick and time.monotonic() - last_tick >= 1.0:
-                last_tick = time.monotonic()
-                await on_tick(last_tick - start)
+            streams.append((reg_rate * scale, stations.register))
+        pending = await _open_loop(streams, stations=n, seconds=seconds, rng=rng, on_tick=on_tick)
         if pending:
             # Requests still queued after the grace time are abandoned (counted as errors); a
             # registration among them stays outstanding and is sent again by drain().
@@ -283,6 +211,105 @@ async def run_load(*, base: str, manifest_url: str, tokens: list[str], seconds: 
             for task in late:
                 task.cancel()
             stats.abandoned += len(late)
+
+
+class _Stations:
+    """The simulated stations' requests (heartbeat, manifest poll, registration), each timed from when it was due."""
+
+    def __init__(self, *, base: str, manifest_url: str, tokens: list[str], session: aiohttp.ClientSession,
+                 feed_session: aiohttp.ClientSession, shared_etag: str, stats: Stats, created: dict[str, str],
+                 outstanding: dict[str, Any], retry_until_acked: bool) -> None:
+        self.base, self.manifest_url, self.tokens = base, manifest_url, tokens
+        self.session, self.feed_session = session, feed_session
+        self.shared_etag = shared_etag
+        self.etag: dict[int, str] = {}
+        self.stats, self.created, self.outstanding = stats, created, outstanding
+        self.retry_until_acked = retry_until_acked
+
+    async def heartbeat(self, i: int, due: float) -> None:
+        """Station ``i`` reports its health (not retried: the next beat replaces it)."""
+        item = {"key": str(uuid.uuid4()), "created_at": "2026-02-10T09:00:00+08:00",
+                "payload": {"content_version": 1, "outbox_depth": 0, "devices": {"printer": {"ok": True}}}}
+        await self.post("heartbeat", "heartbeats", self.tokens[i], item, due, retry=False)
+
+    async def poll(self, i: int, due: float) -> None:
+        """Station ``i`` asks for the manifest with its ETag (a 304 when nothing changed)."""
+        stats = self.stats
+        headers = {"If-None-Match": self.etag.get(i, self.shared_etag)}
+        try:
+            async with self.feed_session.get(self.manifest_url, headers=headers) as r:
+                body = await r.read()
+                stats.add("manifest", (time.monotonic() - due) * 1000, r.status)
+                if r.status == 304:
+                    stats.body_304 += len(body)
+                elif r.status == 200:
+                    self.etag[i] = r.headers.get("ETag", "")
+                else:
+                    stats.error("manifest")
+        except (TimeoutError, aiohttp.ClientError):
+            stats.error("manifest")
+
+    async def register(self, i: int, due: float) -> None:
+        """Station ``i`` uploads a registration, remembered as created and outstanding until acked."""
+        code = uuid.uuid4().hex[:10].upper()
+        item = {"key": str(uuid.uuid4()), "created_at": "2026-02-10T09:00:00+08:00",
+                "payload": {"code": code, "kind": "返乡", "person": {"name": "测试"}, "answers": {"n": i}}}
+        self.created[item["key"]] = code
+        self.outstanding[item["key"]] = (self.tokens[i], item)
+        await self.post("registration", "registrations", self.tokens[i], item, due, retry=self.retry_until_acked)
+
+    async def post(self, endpoint: str, path: str, token: str, item: dict[str, Any], due: float, *,
+                   retry: bool) -> None:
+        """Upload one item; with ``retry``, until the hub acknowledges it."""
+        stats = self.stats
+        delay = 0.2
+        while True:
+            try:
+                async with self.session.post(f"{self.base}api/v1/{path}", json={"items": [item]},
+                                             headers={"Authorization": f"Bearer {token}"}) as r:
+                    body = await r.json(content_type=None) if r.status == 200 else None
+                    if r.status == 200 and body["results"][0]["status"] in ("created", "duplicate"):
+                        stats.add(endpoint, (time.monotonic() - due) * 1000, r.status)
+                        self.outstanding.pop(item["key"], None)
+                        return
+                    stats.error(endpoint)
+            except (TimeoutError, aiohttp.ClientError, ValueError, KeyError):
+                stats.error(endpoint)
+            if not retry:
+                return
+            # As the station outbox does: back off and send the same key again.
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+
+async def _open_loop(streams: list[tuple[float, Any]], *, stations: int, seconds: float, rng: random.Random,
+                     on_tick: Any) -> set[asyncio.Task[None]]:
+    """Start every stream's requests when they are due, whether or not earlier ones have answered
+    (open loop); returns the tasks still running at the end."""
+    pending: set[asyncio.Task[None]] = set()
+    start = time.monotonic()
+    next_due = [start + rng.random() / rate for rate, _ in streams]
+    counters = [rng.randrange(stations) for _ in streams]
+    last_tick = start
+    while True:
+        k = min(range(len(streams)), key=lambda j: next_due[j])
+        due = next_due[k]
+        if due - start >= seconds:
+            break
+        now = time.monotonic()
+        if due > now:
+            await asyncio.sleep(due - now)
+        rate, fn = streams[k]
+        # Each stream walks through the stations in turn: every station gets its turn.
+        counters[k] = (counters[k] + 1) % stations
+        task = asyncio.create_task(fn(counters[k], due))
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+        next_due[k] = due + 1.0 / rate
+        if on_tick and time.monotonic() - last_tick >= 1.0:
+            last_tick = time.monotonic()
+            await on_tick(last_tick - start)
+    return pending
 
 
 async def drain(base: str, outstanding: dict[str, Any]) -> int:

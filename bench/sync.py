@@ -356,34 +356,11 @@ def bench_soak(b: Bench) -> None:
         submit_registration(settings.db_path, rng.choice(["求职", "培训需求", "返乡", "零工"]), PERSON,
                             {"run": run}, station_id="soak-01")
         if run % 7 == 0:
-            jobs = list(content.jobs)
-            for i in rng.sample(range(len(jobs)), 3):
-                jobs[i] = jobs[i].model_copy(update={"headcount": jobs[i].headcount + 1,
-                                                     "version": jobs[i].version + 1})
-            content.jobs = jobs
-            if run % 21 == 0:
-                content.courses = [content.courses[0].model_copy(
-                    update={"media": b.media(1000 + run, rng.randint(20_000, 200_000))}), content.courses[1]]
+            _soak_change_content(b, content, rng, run)
             publish_next()
         kind = rng.choices(names, weights)[0]
         counts[kind] += 1
-        target = rng.choice([r"manifest\.json", r"manifest\.sig", "/items/", "/media/", "/api/v1/"])
-        rules: list[dict[str, Any]] = []
-        if kind == "500":
-            rules = [{"match": target, "action": "status", "value": rng.choice([500, 502, 503]),
-                      "times": rng.randint(1, 4)}]
-        elif kind == "cut":
-            rules = [{"match": target, "action": "cut", "value": rng.uniform(0.05, 0.95), "times": rng.randint(1, 2)}]
-        elif kind == "slow":
-            rules = [{"match": target, "action": "delay", "value": rng.uniform(0.02, 0.15), "times": 2}]
-        elif kind == "corrupt":
-            rules = [{"match": rng.choice(["/items/", "/media/"]), "action": "corrupt",
-                      "times": rng.choice([1, None])}]
-        elif kind == "kill_sync":
-            rules = [{"match": "/media/|/items/", "action": "throttle", "value": 2_000_000, "times": None}]
-        elif kind == "kill_upload":
-            rules = [{"match": "/api/v1/", "action": "delay_after", "value": 0.25, "times": 1}]
-        b.faults(rules)
+        b.faults(_soak_fault_rules(kind, rng))
         if kind == "down":
             down = Station(down_settings).sync_client(**quick)
             down.sync_once()
@@ -439,6 +416,37 @@ def bench_soak(b: Bench) -> None:
     figure("soak_registrations_lost", lost, "registrations")
     figure("soak_registrations_duplicated", duplicated, "registrations")
     figure("soak_content_violations", len(violations), "checks")
+
+
+def _soak_change_content(b: Bench, content: ContentSet, rng: random.Random, run: int) -> None:
+    """Change three jobs (and, every third time, a course's video) as a bureau editing its feed would."""
+    jobs = list(content.jobs)
+    for i in rng.sample(range(len(jobs)), 3):
+        jobs[i] = jobs[i].model_copy(update={"headcount": jobs[i].headcount + 1,
+                                             "version": jobs[i].version + 1})
+    content.jobs = jobs
+    if run % 21 == 0:
+        content.courses = [content.courses[0].model_copy(
+            update={"media": b.media(1000 + run, rng.randint(20_000, 200_000))}), content.courses[1]]
+
+
+def _soak_fault_rules(kind: str, rng: random.Random) -> list[dict[str, Any]]:
+    """The hub's fault rules for one soak run of fault ``kind``, on a randomly chosen path."""
+    target = rng.choice([r"manifest\.json", r"manifest\.sig", "/items/", "/media/", "/api/v1/"])
+    if kind == "500":
+        return [{"match": target, "action": "status", "value": rng.choice([500, 502, 503]),
+                 "times": rng.randint(1, 4)}]
+    if kind == "cut":
+        return [{"match": target, "action": "cut", "value": rng.uniform(0.05, 0.95), "times": rng.randint(1, 2)}]
+    if kind == "slow":
+        return [{"match": target, "action": "delay", "value": rng.uniform(0.02, 0.15), "times": 2}]
+    if kind == "corrupt":
+        return [{"match": rng.choice(["/items/", "/media/"]), "action": "corrupt", "times": rng.choice([1, None])}]
+    if kind == "kill_sync":
+        return [{"match": "/media/|/items/", "action": "throttle", "value": 2_000_000, "times": None}]
+    if kind == "kill_upload":
+        return [{"match": "/api/v1/", "action": "delay_after", "value": 0.25, "times": 1}]
+    return []
 
 
 def kill_run(settings: Any, quick: dict[str, Any], rng: random.Random, kind: str) -> int:

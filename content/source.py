@@ -228,15 +228,40 @@ def write_source_folder(content: ContentSet, media_dir: str | Path | None, out_d
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if feed_id or scope:
-        info: dict[str, Any] = {"feed_id": feed_id}
-        if title:
-            info["title"] = title
-        if scope:
-            info["scope"] = scope.model_dump()
-        (out / "feed.json").write_text(json.dumps(info, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    # Media files get readable names after the course that uses them (media/course-x.mp4).
+        _write_feed_info(out, feed_id, scope, title)
+    media_names = _copy_course_media(content.courses, media_dir, out)
+    if content.jobs:
+        _write_jobs_csv(content.jobs, out / "jobs.csv")
+    for kind, attr in RECORD_KINDS.items():
+        records = getattr(content, attr)
+        if kind == "job" or not records:
+            continue
+        rows = [_record_row(record, media_names) for record in records]
+        (out / f"{attr}.json").write_text(json.dumps(rows, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    if content.documents:
+        (out / "documents").mkdir(exist_ok=True)
+        for name, document in content.documents.items():
+            (out / "documents" / f"{name}.json").write_text(
+                json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+    return out
+
+
+def _write_feed_info(out: Path, feed_id: str | None, scope: Scope | None, title: str) -> None:
+    """Write ``feed.json``: the feed's id, title and scope."""
+    info: dict[str, Any] = {"feed_id": feed_id}
+    if title:
+        info["title"] = title
+    if scope:
+        info["scope"] = scope.model_dump()
+    (out / "feed.json").write_text(json.dumps(info, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+def _copy_course_media(courses: list[Course], media_dir: str | Path | None, out: Path) -> dict[str, str]:
+    """Copy the courses' media into ``out/media`` under readable names (media/course-x.mp4);
+    returns sha256 -> file name."""
     media_names: dict[str, str] = {}
-    for course in content.courses:
+    for course in courses:
         for name in MEDIA_FIELDS:
             ref = getattr(course, name)
             if ref is not None and ref.sha256 not in media_names:
@@ -249,32 +274,26 @@ def write_source_folder(content: ContentSet, media_dir: str | Path | None, out_d
                     raise SourceError(f"media file {src} (used by course {course.id}) does not exist")
                 (out / "media").mkdir(exist_ok=True)
                 shutil.copyfile(src, out / "media" / media_names[ref.sha256])
-    if content.jobs:
-        columns = list(Job.model_fields)
-        with (out / "jobs.csv").open("w", encoding="utf-8", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=columns)
-            writer.writeheader()
-            for job in content.jobs:
-                row = job.model_dump(mode="json")
-                writer.writerow({k: "" if row[k] is None else row[k] for k in columns})
-    for kind, attr in RECORD_KINDS.items():
-        records = getattr(content, attr)
-        if kind == "job" or not records:
-            continue
-        rows = []
-        for record in records:
-            row = record.model_dump(mode="json", exclude_none=True)
-            if isinstance(record, Course):
-                for name in MEDIA_FIELDS:
-                    ref = getattr(record, name)
-                    if ref is not None:
-                        row[name] = f"media/{media_names[ref.sha256]}"
-            rows.append(row)
-        (out / f"{attr}.json").write_text(json.dumps(rows, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    if content.documents:
-        (out / "documents").mkdir(exist_ok=True)
-        for name, document in content.documents.items():
-            (out / "documents" / f"{name}.json").write_text(
-                json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    return media_names
 
-    return out
+
+def _write_jobs_csv(jobs: list[Job], path: Path) -> None:
+    """Write the jobs as a CSV sheet, one column per Job field (blank for None)."""
+    columns = list(Job.model_fields)
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        for job in jobs:
+            row = job.model_dump(mode="json")
+            writer.writerow({k: "" if row[k] is None else row[k] for k in columns})
+
+
+def _record_row(record: Any, media_names: dict[str, str]) -> dict[str, Any]:
+    """One record as a JSON row; a course's media fields point at the copied files."""
+    row = record.model_dump(mode="json", exclude_none=True)
+    if isinstance(record, Course):
+        for name in MEDIA_FIELDS:
+            ref = getattr(record, name)
+            if ref is not None:
+                row[name] = f"media/{media_names[ref.sha256]}"
+    return row

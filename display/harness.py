@@ -50,63 +50,81 @@ class ScriptFailed(AssertionError):
 
 def run_script(app: Any, script: Script, *, timeout: float = 60.0, poll: float = 0.05) -> Any:
     """Run ``app`` (a BoardApp) with ``script`` stepping through it; returns the app."""
-    from kivy.clock import Clock
-
-    errors: list[BaseException] = []
-    state: dict[str, Any] = {"gen": None, "deadline": 0.0}
-
-    def finish(exc: BaseException | None = None) -> None:
-        if exc is not None:
-            errors.append(exc)
-        if app.running:
-            app.stop()
-
-    def step(_dt: float = 0.0) -> None:
-        try:
-            if state["gen"] is None:
-                state["gen"] = script(app)
-            command = next(state["gen"])
-        except StopIteration:
-            finish()
-            return
-        except BaseException as exc:  # the script's assertion: stop the board, raise after
-            finish(exc)
-            return
-        if callable(command):
-            state["until"] = time.monotonic() + timeout
-            wait_for(command)
-        else:
-            Clock.schedule_once(step, float(command))
-
-    def wait_for(predicate: Callable[[], bool]) -> None:
-        try:
-            ok = predicate()
-        except BaseException as exc:
-            finish(exc)
-            return
-        if ok:
-            Clock.schedule_once(step, 0)
-        elif time.monotonic() > state["until"]:
-            finish(ScriptFailed(f"timed out waiting for {getattr(predicate, '__name__', predicate)}"))
-        else:
-            Clock.schedule_once(lambda _dt: wait_for(predicate), poll)
-
-    def watchdog(_dt: float) -> None:
-        finish(ScriptFailed(f"the script did not finish within {timeout * 3:.0f} s"))
-
-    def started(*_args: Any) -> None:
-        Clock.schedule_once(step, 0)
-        state["watchdog"] = Clock.schedule_once(watchdog, timeout * 3)
-
-    app.bind(on_start=started)
+    runner = _ScriptRunner(app, script, timeout=timeout, poll=poll)
+    app.bind(on_start=runner.started)
     try:
         app.run()
     finally:
-        if state.get("watchdog") is not None:
-            state["watchdog"].cancel()
-    if errors:
-        raise errors[0]
+        if runner.watchdog_event is not None:
+            runner.watchdog_event.cancel()
+    if runner.errors:
+        raise runner.errors[0]
     return app
+
+
+class _ScriptRunner:
+    """Steps a script through a running board on Kivy's clock and collects what went wrong."""
+
+    def __init__(self, app: Any, script: Script, *, timeout: float, poll: float) -> None:
+        from kivy.clock import Clock
+
+        self.clock = Clock
+        self.app = app
+        self.script = script
+        self.timeout = timeout
+        self.poll = poll
+        self.errors: list[BaseException] = []
+        self.gen: Generator[Step, None, None] | None = None
+        self.until = 0.0
+        self.watchdog_event: Any = None
+
+    def finish(self, exc: BaseException | None = None) -> None:
+        """Stop the board, keeping ``exc`` (if any) to raise once it has stopped."""
+        if exc is not None:
+            self.errors.append(exc)
+        if self.app.running:
+            self.app.stop()
+
+    def step(self, _dt: float = 0.0) -> None:
+        """Run the script to its next yield, then wait as it asks."""
+        try:
+            if self.gen is None:
+                self.gen = self.script(self.app)
+            command = next(self.gen)
+        except StopIteration:
+            self.finish()
+            return
+        except BaseException as exc:  # the script's assertion: stop the board, raise after
+            self.finish(exc)
+            return
+        if callable(command):
+            self.until = time.monotonic() + self.timeout
+            self.wait_for(command)
+        else:
+            self.clock.schedule_once(self.step, float(command))
+
+    def wait_for(self, predicate: Callable[[], bool]) -> None:
+        """Poll ``predicate`` until it holds (then step on) or the timeout passes (then fail)."""
+        try:
+            ok = predicate()
+        except BaseException as exc:
+            self.finish(exc)
+            return
+        if ok:
+            self.clock.schedule_once(self.step, 0)
+        elif time.monotonic() > self.until:
+            self.finish(ScriptFailed(f"timed out waiting for {getattr(predicate, '__name__', predicate)}"))
+        else:
+            self.clock.schedule_once(lambda _dt: self.wait_for(predicate), self.poll)
+
+    def watchdog(self, _dt: float) -> None:
+        """Fail a script that has not finished long after any single wait should have."""
+        self.finish(ScriptFailed(f"the script did not finish within {self.timeout * 3:.0f} s"))
+
+    def started(self, *_args: Any) -> None:
+        """On the board's start: take the first step and arm the watchdog."""
+        self.clock.schedule_once(self.step, 0)
+        self.watchdog_event = self.clock.schedule_once(self.watchdog, self.timeout * 3)
 
 
 def fill_store(settings: Any, *, jobs: int = 60, today: dt.date | None = None, videos: bool = False,

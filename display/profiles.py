@@ -128,6 +128,33 @@ def led_font_px(line_height: int) -> int:
     return fitting[-1] if fitting else max(8, line_height)
 
 
+def _settings_overrides(board_screen: Any) -> dict[str, Any]:
+    """The profile keys the settings file actually writes (unwritten keys keep the profile's)."""
+    given: dict[str, Any] = {}
+    explicit = getattr(board_screen, "model_fields_set", set())
+    for key in ("width", "height", "rotation"):
+        if key in explicit:
+            given[key] = getattr(board_screen, key)
+    if getattr(board_screen, "motion", "auto") != "auto":
+        given["motion"] = board_screen.motion
+    if getattr(board_screen, "max_fps", 0):
+        given["max_fps"] = board_screen.max_fps
+    return given
+
+
+def _check_overrides(given: dict[str, Any]) -> None:
+    """Refuse overrides out of range, naming the key and the value given."""
+    if "rotation" in given and given["rotation"] not in (0, 90, 180, 270):
+        raise ValueError(f"rotation must be 0, 90, 180 or 270, got {given['rotation']}")
+    if "motion" in given and given["motion"] not in ("paged", "scroll"):
+        raise ValueError(f"motion must be auto, paged or scroll, got {given['motion']!r}")
+    for key in ("width", "height"):
+        if key in given and not 16 <= int(given[key]) <= 7680:
+            raise ValueError(f"{key} must be between 16 and 7680 pixels, got {given[key]}")
+    if "max_fps" in given and not 1 <= int(given["max_fps"]) <= 120:
+        raise ValueError(f"max_fps must be between 1 and 120, got {given['max_fps']}")
+
+
 def resolve_profile(board_screen: Any = None, *, profile: str | None = None, width: int | None = None,
                     height: int | None = None, rotation: int | None = None, motion: str | None = None,
                     max_fps: int | None = None) -> Profile:
@@ -138,17 +165,10 @@ def resolve_profile(board_screen: Any = None, *, profile: str | None = None, wid
     and only for the profile the settings name (a different ``profile`` argument starts from
     that profile's own defaults).
     """
-    given: dict[str, Any] = {}
     configured = getattr(board_screen, "profile", None)
+    given: dict[str, Any] = {}
     if board_screen is not None and (profile is None or profile == configured):
-        explicit = getattr(board_screen, "model_fields_set", set())
-        for key in ("width", "height", "rotation"):
-            if key in explicit:
-                given[key] = getattr(board_screen, key)
-        if getattr(board_screen, "motion", "auto") != "auto":
-            given["motion"] = board_screen.motion
-        if getattr(board_screen, "max_fps", 0):
-            given["max_fps"] = board_screen.max_fps
+        given = _settings_overrides(board_screen)
     name = profile or configured or "tv-1080p"
     if name not in PROFILES:
         raise ValueError(f"unknown board profile {name!r}; one of {', '.join(PROFILES)}")
@@ -158,16 +178,8 @@ def resolve_profile(board_screen: Any = None, *, profile: str | None = None, wid
             given[key] = value
         elif key == "rotation" and value == 0:
             given[key] = 0
-    if "rotation" in given and given["rotation"] not in (0, 90, 180, 270):
-        raise ValueError(f"rotation must be 0, 90, 180 or 270, got {given['rotation']}")
-    if "motion" in given and given["motion"] not in ("paged", "scroll"):
-        raise ValueError(f"motion must be auto, paged or scroll, got {given['motion']!r}")
-    for key in ("width", "height"):
-        if key in given and not 16 <= int(given[key]) <= 7680:
-            raise ValueError(f"{key} must be between 16 and 7680 pixels, got {given[key]}")
+    _check_overrides(given)
     if "max_fps" in given:
-        if not 1 <= int(given["max_fps"]) <= 120:
-            raise ValueError(f"max_fps must be between 1 and 120, got {given['max_fps']}")
         given["scroll_fps"] = given["max_fps"]  # one cap for everything when the station sets one
     chosen = replace(PROFILES[name], **given)
     if "rotation" not in given and chosen.rotation in (90, 270) and chosen.height > chosen.width:

@@ -97,21 +97,9 @@ def create_app(home: str | Path, *, feeds_dir: str | Path | None = None, databas
             response = _error(401, "missing or unknown station token (Authorization: Bearer <token>)")
             response.headers["WWW-Authenticate"] = 'Bearer realm="yizhan-hub"'
             return response, 401
-        limit = guard.limit_for(endpoint)
-        if request.content_length is None or request.content_length > limit:
-            return _error(413, f"{endpoint} accepts at most {limit} bytes per request with Content-Length"), 413
-        data = request.get_data(cache=False)
-        if not json_depth_ok(data):
-            return _error(400, "the JSON body nests too deep"), 400
-        try:
-            body = json.loads(data)
-        except (ValueError, RecursionError):
-            body = None
-        if not isinstance(body, dict) or not isinstance(body.get("items"), list):
-            return _error(400, 'the body must be JSON {"items": [{"key", "created_at", "payload"}, ...]}'), 400
-        items = body["items"]
-        if not 1 <= len(items) <= MAX_BATCH:
-            return _error(400, f"a batch holds 1 to {MAX_BATCH} items, got {len(items)}"), 400
+        items = _read_batch(endpoint, guard.limit_for(endpoint))
+        if isinstance(items, tuple):
+            return items
         results = store.ingest(station_id, kind, items)
         return jsonify({"station": station_id, "results": results})
 
@@ -141,6 +129,25 @@ def _error(code: int, message: str) -> Response:
     response = jsonify({"error": message})
     response.status_code = code
     return response
+
+
+def _read_batch(endpoint: str, limit: int) -> list[Any] | tuple[Response, int]:
+    """The items of an upload request's batch, or the error response that refuses it."""
+    if request.content_length is None or request.content_length > limit:
+        return _error(413, f"{endpoint} accepts at most {limit} bytes per request with Content-Length"), 413
+    data = request.get_data(cache=False)
+    if not json_depth_ok(data):
+        return _error(400, "the JSON body nests too deep"), 400
+    try:
+        body = json.loads(data)
+    except (ValueError, RecursionError):
+        body = None
+    if not isinstance(body, dict) or not isinstance(body.get("items"), list):
+        return _error(400, 'the body must be JSON {"items": [{"key", "created_at", "payload"}, ...]}'), 400
+    items = body["items"]
+    if not 1 <= len(items) <= MAX_BATCH:
+        return _error(400, f"a batch holds 1 to {MAX_BATCH} items, got {len(items)}"), 400
+    return items
 
 
 def _authenticated_station(store: HubStore) -> str | None:

@@ -159,25 +159,37 @@ def clean_form(kind: str, form: dict[str, Any]) -> dict[str, Any]:
         if name not in types and kind != "course":
             data[name] = value  # unknown columns are refused by the model, named in the report
             continue
-        if isinstance(value, dt.datetime):
-            value = value.date().isoformat() if types.get(name) == "date" else value.isoformat()
-        elif isinstance(value, dt.date):
-            value = value.isoformat()
-        elif isinstance(value, float) and types.get(name) == "int" and value.is_integer():
+        value = _clean_cell(value, types.get(name))
+        if value is not None:
+            data[name] = value
+    _localize_schedule(data)
+    return data
+
+
+def _clean_cell(value: Any, field_type: str | None) -> Any:
+    """One non-empty cell as its field's type wants it (None if nothing is left after stripping)."""
+    if isinstance(value, dt.datetime):
+        value = value.date().isoformat() if field_type == "date" else value.isoformat()
+    elif isinstance(value, dt.date):
+        value = value.isoformat()
+    elif isinstance(value, float) and field_type == "int" and value.is_integer():
+        value = int(value)
+    if isinstance(value, str):
+        value = value.strip()
+        if value == "":
+            return None
+        if field_type == "int" and value.lstrip("-").isdigit():
             value = int(value)
-        if isinstance(value, str):
-            value = value.strip()
-            if value == "":
-                continue
-            if types.get(name) == "int" and value.lstrip("-").isdigit():
-                value = int(value)
-            elif types.get(name) == "float":
-                with contextlib.suppress(ValueError):
-                    value = float(value)
-            elif types.get(name) == "datetime" and len(value) == 16:
-                value = value.replace(" ", "T") + ":00"
-        data[name] = value
-    # Events and announcements are local-time schedules: give naive times the bureau's offset.
+        elif field_type == "float":
+            with contextlib.suppress(ValueError):
+                value = float(value)
+        elif field_type == "datetime" and len(value) == 16:
+            value = value.replace(" ", "T") + ":00"
+    return value
+
+
+def _localize_schedule(data: dict[str, Any]) -> None:
+    """Give naive start/end times the bureau's offset: events and announcements are local-time schedules."""
     for name in ("starts_at", "ends_at"):
         if isinstance(data.get(name), str):
             try:
@@ -185,7 +197,6 @@ def clean_form(kind: str, form: dict[str, Any]) -> dict[str, Any]:
                 data[name] = (t if t.tzinfo else t.astimezone()).isoformat()
             except ValueError:
                 pass
-    return data
 
 
 def validate(kind: str, data: dict[str, Any], *, today: dt.date | None = None) -> tuple[Record | None, dict[str, str]]:
