@@ -13,6 +13,7 @@ print queue) use :func:`durable` so that their commit is fsynced.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
@@ -267,10 +268,9 @@ class Database:
                 if _PROCESS.get(self.path.resolve(), (None,))[0] is self:
                     del _PROCESS[self.path.resolve()]
         for conn in conns:
-            try:
+            # A connection made in a thread that already ended: nothing to release.
+            with contextlib.suppress(sqlite3.ProgrammingError):
                 conn.close()
-            except sqlite3.ProgrammingError:
-                pass  # made in a thread that already ended; nothing to release
 
     def __enter__(self) -> Database:
         return self

@@ -33,6 +33,7 @@ delivery) is :mod:`content.uplink`; the background loop that runs both is :mod:`
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import fcntl
 import hashlib
@@ -414,10 +415,8 @@ class SyncClient:
         now = self.clock()
         rehash = True
         if row is not None and row[0] and not self.recheck_media:
-            try:
+            with contextlib.suppress(ValueError):  # an unreadable check time: check the media again
                 rehash = now - dt.datetime.fromisoformat(row[0]) >= MEDIA_RECHECK
-            except ValueError:
-                pass
         refs = [m.ref() for m in manifest.media]
         bad = []
         for ref in refs:

@@ -18,6 +18,7 @@ their migrations are in :mod:`content.store_schema`, the rows an apply writes in
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import sqlite3
@@ -219,10 +220,9 @@ class Store:
             conns, self._conns = self._conns, []
             self._closed = True
         for conn in conns:
-            try:
+            # A connection made in another thread that already ended: nothing to release.
+            with contextlib.suppress(sqlite3.ProgrammingError):
                 conn.close()
-            except sqlite3.ProgrammingError:
-                pass  # made in another thread that already ended; nothing to release
 
     def __enter__(self) -> Store:
         return self
@@ -349,10 +349,8 @@ class Store:
                     self._write_meta(conn, prepared, feed_id, version, applied_at=applied_at, index_gen=gen)
                 conn.execute("PRAGMA legacy_alter_table=OFF")
             except BaseException:
-                try:
+                with contextlib.suppress(sqlite3.Error):  # the next apply removes them
                     self._drop_shadows(conn)
-                except sqlite3.Error:
-                    pass  # the next apply removes them
                 raise
             finally:
                 self.apply_transactions = sorted(self._held, key=lambda h: -h[2])

@@ -22,6 +22,7 @@ then reports the removal early but never reads one placement twice.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import queue
@@ -282,10 +283,8 @@ class ReaderService:
     def _close(self) -> None:
         port, self._serial, self._reader = self._serial, None, None
         if port is not None:
-            try:
+            with contextlib.suppress(PORT_ERRORS):  # the port is being given up either way
                 port.close()
-            except PORT_ERRORS:
-                pass
 
     def _poll(self) -> None:
         reader = self._reader
