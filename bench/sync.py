@@ -55,26 +55,6 @@ from content.registrations import submit_registration  # noqa: E402
 from content.sample import sample_content  # noqa: E402
 
 ORIGIN = (26.5830, 106.7135)
-STATION = """\
-[station]
-id = "{id}"
-name = "城东社区人社便民服务站"
-region = "520103"
-latitude = 26.5830
-longitude = 106.7135
-
-[hub]
-feed_url = "{feed_url}"
-public_key = "{public_key}"
-upload_url = "{upload_url}"
-station_token = "{token}"
-timeout_s = {timeout}
-
-[storage]
-data_dir = "data"
-media_quota_mb = 2048
-free_space_floor_mb = 0
-"""
 PERSON = {"name": "测试", "id_number": "520103199001011234", "phone": "13800000000"}
 FIGURES: list[tuple[str, float, str]] = []
 
@@ -139,13 +119,14 @@ class Bench:
                                scope=Scope(regions=["520100"])).manifest
 
     def station(self, name: str, feed: str, *, token: str = "", timeout: float = 10.0, port: int | None = None):
-        folder = self.tmp / f"station-{name}"
-        folder.mkdir(exist_ok=True)
+        from config.station_file import write_station_file
+
         base = f"http://127.0.0.1:{port or self.port}/"
-        (folder / "station.toml").write_text(STATION.format(
-            id=name, feed_url=f"{base}feeds/{feed}/", public_key=self.public_key, upload_url=f"{base}api/v1/",
-            token=token, timeout=timeout), encoding="utf-8")
-        return load_settings(folder / "station.toml")
+        path = write_station_file(self.tmp / f"station-{name}" / "station.toml", {
+            "station.id": name, "hub.feed_url": f"{base}feeds/{feed}/", "hub.public_key": self.public_key,
+            "hub.upload_url": f"{base}api/v1/", "hub.station_token": token, "hub.timeout_s": timeout,
+            "storage.media_quota_mb": 2048})
+        return load_settings(path)
 
 
 # -- 1-3: sync sizes -------------------------------------------------------------------------
