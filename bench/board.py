@@ -45,8 +45,6 @@ if str(ROOT) not in sys.path:
 
 from config.station import open_store  # noqa: E402
 
-
-
 # ---------------------------------------------------------------------------------------------
 # parent: set up, run the phases, print
 
@@ -54,9 +52,8 @@ from config.station import open_store  # noqa: E402
 def make_station(root: Path, *, video_seconds: float) -> Path:
     """A station folder with 200 sample jobs, sample policies/events/notices and two videos."""
     from config.settings import load_settings
-    from content.sample import sample_content, sample_courses
-
     from config.station_file import write_station_file
+    from content.sample import sample_content, sample_courses
 
     config = write_station_file(root / "station.toml", {
         "station.id": "bench-station-01", "station.opening_hours": "周一至周五 9:00-17:30",
