@@ -22,12 +22,12 @@ import threading
 import time
 from pathlib import Path
 
-from config import exitcodes
 from config.command import CommandError, Context
-from config.netutil import free_port, wait_for_port
 from config.settings import hash_pin
 from config.station_file import write_station_file
 from config.xvfb import VirtualDisplay, start_xvfb
+from content import exitcodes
+from content.netutil import free_port, wait_for_port
 from display.profiles import PROFILES  # plain data, no Kivy
 
 # The console's two demo users: username -> (password, name, roles).
