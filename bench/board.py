@@ -45,27 +45,6 @@ if str(ROOT) not in sys.path:
 
 from config.station import open_store  # noqa: E402
 
-STATION = """\
-[station]
-id = "bench-station-01"
-name = "城东社区人社便民服务站"
-kind = "服务站"
-address = "贵阳市云岩区中华北路108号"
-latitude = 26.5830
-longitude = 106.7135
-hotline = "0851-12333"
-complaint_phone = "0851-12345"
-opening_hours = "周一至周五 9:00-17:30"
-
-[storage]
-data_dir = "data"
-free_space_floor_mb = 0
-
-[devices.board_screen]
-qr_url = "https://hub.example.gov.cn/jobs?station=bench-station-01"
-"""
-
-
 # ---------------------------------------------------------------------------------------------
 # parent: set up, run the phases, print
 
@@ -73,11 +52,12 @@ qr_url = "https://hub.example.gov.cn/jobs?station=bench-station-01"
 def make_station(root: Path, *, video_seconds: float) -> Path:
     """A station folder with 200 sample jobs, sample policies/events/notices and two videos."""
     from config.settings import load_settings
+    from config.station_file import write_station_file
     from content.sample import sample_content, sample_courses
 
-    (root / "data").mkdir(parents=True, exist_ok=True)
-    config = root / "station.toml"
-    config.write_text(STATION, encoding="utf-8")
+    config = write_station_file(root / "station.toml", {
+        "station.id": "bench-station-01", "station.opening_hours": "周一至周五 9:00-17:30",
+        "devices.board_screen.qr_url": "https://hub.example.gov.cn/jobs?station=bench-station-01"})
     settings = load_settings(config)
     content = sample_content(origin=(settings.station.latitude, settings.station.longitude), jobs=200)
     content.announcements = [a for a in content.announcements if a.priority != "urgent"]

@@ -43,7 +43,6 @@ sys.path.insert(0, str(ROOT / "tests" / "feed"))
 import requests  # noqa: E402
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential  # noqa: E402
 
-from config.netutil import free_port, wait_for_port  # noqa: E402
 from config.settings import load_settings  # noqa: E402
 from config.station import Station, media_cache, open_store  # noqa: E402
 from content.feed import DEFAULT_SHARD_TARGET, Manifest, ManifestMedia, Scope, course_media, encode_items  # noqa: E402
@@ -51,30 +50,11 @@ from content.hub.publish import load_key_file, publish_content, rotate_key, writ
 from content.hub.storage import HubStore  # noqa: E402
 from content.media import TRANSIENT, MediaCache, Transfer  # noqa: E402
 from content.model import ContentSet, Course, MediaRef  # noqa: E402
+from content.netutil import free_port, wait_for_port  # noqa: E402
 from content.registrations import submit_registration  # noqa: E402
 from content.sample import sample_content  # noqa: E402
 
 ORIGIN = (26.5830, 106.7135)
-STATION = """\
-[station]
-id = "{id}"
-name = "城东社区人社便民服务站"
-region = "520103"
-latitude = 26.5830
-longitude = 106.7135
-
-[hub]
-feed_url = "{feed_url}"
-public_key = "{public_key}"
-upload_url = "{upload_url}"
-station_token = "{token}"
-timeout_s = {timeout}
-
-[storage]
-data_dir = "data"
-media_quota_mb = 2048
-free_space_floor_mb = 0
-"""
 PERSON = {"name": "测试", "id_number": "520103199001011234", "phone": "13800000000"}
 FIGURES: list[tuple[str, float, str]] = []
 
@@ -139,13 +119,14 @@ class Bench:
                                scope=Scope(regions=["520100"])).manifest
 
     def station(self, name: str, feed: str, *, token: str = "", timeout: float = 10.0, port: int | None = None):
-        folder = self.tmp / f"station-{name}"
-        folder.mkdir(exist_ok=True)
+        from config.station_file import write_station_file
+
         base = f"http://127.0.0.1:{port or self.port}/"
-        (folder / "station.toml").write_text(STATION.format(
-            id=name, feed_url=f"{base}feeds/{feed}/", public_key=self.public_key, upload_url=f"{base}api/v1/",
-            token=token, timeout=timeout), encoding="utf-8")
-        return load_settings(folder / "station.toml")
+        path = write_station_file(self.tmp / f"station-{name}" / "station.toml", {
+            "station.id": name, "hub.feed_url": f"{base}feeds/{feed}/", "hub.public_key": self.public_key,
+            "hub.upload_url": f"{base}api/v1/", "hub.station_token": token, "hub.timeout_s": timeout,
+            "storage.media_quota_mb": 2048})
+        return load_settings(path)
 
 
 # -- 1-3: sync sizes -------------------------------------------------------------------------

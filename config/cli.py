@@ -6,7 +6,7 @@ this is the only module that imports the subcommand modules, and they import
 A subcommand module provides ``register(parser)``: it adds its options (and its own
 sub-subcommands, made with :func:`add_command`) and sets ``handler`` with
 ``parser.set_defaults(handler=fn)``, where ``fn(args, ctx) -> int`` returns an exit code
-from :mod:`config.exitcodes`. Modules keep heavy imports (Kivy, Flask) inside handlers
+from :mod:`content.exitcodes`. Modules keep heavy imports (Kivy, Flask) inside handlers
 so that ``yizhan --help`` stays fast.
 """
 
@@ -18,11 +18,11 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from config import exitcodes
 from config.command import COMMON as _COMMON
 from config.command import EPILOG, CommandError, Context, Handler, add_command, common_options, version
-from config.privacy import install_log_scrubbing
 from config.settings import SettingsError
+from content import exitcodes
+from content.privacy import install_log_scrubbing
 from deploy.logs import install_log_limits
 
 # Re-exported for subcommand modules written before config.command existed: they still run,

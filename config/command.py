@@ -15,8 +15,8 @@ from collections.abc import Callable
 from functools import cached_property
 from typing import Any
 
-from config import exitcodes
 from config.settings import Settings, find_settings_file, load_settings
+from content import exitcodes
 
 Handler = Callable[[argparse.Namespace, "Context"], int]
 
@@ -78,10 +78,6 @@ def add_command(subparsers: argparse._SubParsersAction, name: str, help: str, **
 
 def version() -> str:
     """The installed release's version (the package metadata of whatever ``config`` came from)."""
-    from importlib.metadata import PackageNotFoundError
-    from importlib.metadata import version as dist_version
+    from content.health import software_version
 
-    try:
-        return dist_version("yizhan")
-    except PackageNotFoundError:
-        return "unknown"
+    return software_version()

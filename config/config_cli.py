@@ -7,9 +7,9 @@ import getpass
 import json
 import sys
 
-from config import exitcodes
 from config.command import Context, add_command
 from config.settings import hash_pin, load_settings
+from content import exitcodes
 
 
 def register(parser: argparse.ArgumentParser) -> None:

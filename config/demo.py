@@ -22,69 +22,20 @@ import threading
 import time
 from pathlib import Path
 
-from config import exitcodes
 from config.command import CommandError, Context
-from config.netutil import free_port, wait_for_port
 from config.settings import hash_pin
+from config.station_file import write_station_file
 from config.xvfb import VirtualDisplay, start_xvfb
+from content import exitcodes
+from content.netutil import free_port, wait_for_port
 from display.profiles import PROFILES  # plain data, no Kivy
 
 # The console's two demo users: username -> (password, name, roles).
 CONSOLE_USERS = {"bianji": ("bianji2026", "张编辑", ("editor", "registrar")),
                  "shenhe": ("shenhe2026", "李审核", ("reviewer", "publisher", "operator", "admin"))}
 
-DEMO_STATION = """\
-# Made by 'yizhan demo': a station on loopback with simulated hardware.
-# Staff PIN for the kiosk's staff mode in the demo: 2468.
-[station]
-id = "demo-gy-001"
-name = "城东社区人社便民服务站"
-kind = "服务站"
-region = "520103"
-address = "贵阳市云岩区中华北路108号"
-latitude = 26.5830
-longitude = 106.7135
-radius_km = 3
-hotline = "0851-12333"
-complaint_phone = "0851-12345"
-opening_hours = "周一至周五 9:00-12:00 14:00-17:30"
-
-[storage]
-data_dir = "data"
-free_space_floor_mb = 50
-
-[hub]
-feed_url = "http://127.0.0.1:{hub_port}/feeds/{feed_id}/"
-public_key = "{public_key}"
-upload_url = "http://127.0.0.1:{hub_port}/api/v1/"
-station_token = "{token}"
-sync_interval_s = 15
-timeout_s = 5
-
-[devices.idcard]
-port = "{reader_port}"
-
-[devices.printer]
-kind = "virtual"
-paper_width = 80
-profile = "generic-80"
-host = "127.0.0.1"
-port = {printer_port}
-
-[devices.kiosk_screen]
-width = 1080
-height = 1920
-
-[devices.board_screen]
-width = 1920
-height = 1080
-profile = "tv-1080p"
-qr_url = "http://127.0.0.1:{hub_port}/"
-
-[kiosk]
-staff_pin_hash = "{pin_hash}"
-read_aloud = false
-"""
+DEMO_COMMENT = """Made by 'yizhan demo': a station on loopback with simulated hardware.
+Staff PIN for the kiosk's staff mode in the demo: 2468."""
 DEMO_PIN = "2468"
 # Board profiles the headless demo also plays, for their screenshots (tv-1080p is the main board).
 EXTRA_BOARD_PROFILES = ("tv-portrait", "led-panel", "led-strip")
@@ -253,9 +204,15 @@ def _demo(args: argparse.Namespace, ctx: Context) -> int:
         slips = shots / "slips"
         procs.start("virtual printer", [*py, "print", "virtual", "--port", str(printer_port), "--out", str(slips),
                                         "--paper", "80"], env=env, log=logs / "virtual-printer.log")
-        config_path.write_text(DEMO_STATION.format(
-            hub_port=hub_port, feed_id=FEED_ID, public_key=key["public_key"], token=token,
-            reader_port=reader_link, printer_port=printer_port, pin_hash=hash_pin(DEMO_PIN)), encoding="utf-8")
+        hub_url = f"http://127.0.0.1:{hub_port}/"
+        write_station_file(config_path, {
+            "station.id": "demo-gy-001", "storage.free_space_floor_mb": 50,
+            "hub.feed_url": f"{hub_url}feeds/{FEED_ID}/", "hub.public_key": key["public_key"],
+            "hub.upload_url": f"{hub_url}api/v1/", "hub.station_token": token, "hub.sync_interval_s": 15,
+            "hub.timeout_s": 5, "devices.idcard.port": str(reader_link), "devices.printer.host": "127.0.0.1",
+            "devices.printer.port": printer_port, "devices.board_screen.profile": "tv-1080p",
+            "devices.board_screen.qr_url": hub_url, "kiosk.staff_pin_hash": hash_pin(DEMO_PIN),
+            "kiosk.read_aloud": False}, comment=DEMO_COMMENT)
         wait_for_port(hub_port)
         wait_for_port(printer_port)
 

@@ -16,11 +16,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
-from config import exitcodes
 from config.command import Context
-from config.fonts import FontNotFoundError, find_cjk_font
 from config.settings import Settings
 from config.station import media_cache
+from content import exitcodes
+from content.fonts import FontNotFoundError, find_cjk_font
 from deploy.checks import check_release, check_udev, check_units
 
 MARKS = {"ok": "✓", "fail": "✗", "skip": "–"}

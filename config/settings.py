@@ -18,6 +18,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from content.netutil import is_loopback_url
+
 DEFAULT_LOCATIONS = (Path("/etc/yizhan/station.toml"), Path("station.toml"))
 STATION_KINDS = ("服务站", "零工驿站", "就业驿站", "就业之家")
 BOARD_PROFILES = ("tv-1080p", "tv-portrait", "led-strip", "led-panel")
@@ -45,20 +47,6 @@ class StationSettings(_Section):
     hotline: str = ""
     complaint_phone: str = ""
     opening_hours: str = ""
-
-
-def is_loopback_url(url: str) -> bool:
-    """True for http(s) URLs on this machine (127.0.0.0/8, ::1, localhost)."""
-    import ipaddress
-    from urllib.parse import urlsplit
-
-    host = (urlsplit(url).hostname or "").lower()
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def insecure_urls(hub: HubSettings) -> list[str]:

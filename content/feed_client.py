@@ -53,7 +53,7 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 import requests
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
-from config import exitcodes
+from content import exitcodes
 from content.db import Database, TableOwner, durable, migrate, reading
 from content.feed import (
     KEYS_NAME,
@@ -293,7 +293,7 @@ class SyncClient:
         if not self.feed_url:
             result = SyncResult("failed", "not_configured", REASONS["not_configured"])
             return self._finish(self._with_held(result), started, transfer, record=False)
-        from config.settings import is_loopback_url
+        from content.netutil import is_loopback_url
 
         if self.feed_url.startswith("http://") and not is_loopback_url(self.feed_url) and not self.allow_insecure_http:
             result = SyncResult("failed", "insecure", REASONS["insecure"], detail=safe_url(self.feed_url))

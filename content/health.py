@@ -57,9 +57,14 @@ class HealthSources:
 
 
 def software_version() -> str:
-    from config.command import version
+    """The installed release's version (the package metadata), or "unknown" in a source tree."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
 
-    return version()
+    try:
+        return dist_version("yizhan")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def content_age_s(content_info: Callable[[], Any], now: float | None = None) -> float | None:

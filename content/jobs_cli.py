@@ -19,9 +19,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from config import exitcodes
 from config.command import CommandError, Context, add_command
 from config.station import Station
+from content import exitcodes
 from content.model import JOB_CATEGORIES, JOB_KINDS, JOB_SOURCES, Job
 
 _LABELS = {

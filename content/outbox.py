@@ -41,8 +41,8 @@ from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from config.privacy import scrub
 from content.db import Database, TableOwner, durable
+from content.privacy import scrub
 
 log = logging.getLogger(__name__)
 

@@ -516,7 +516,7 @@ def sample_courses(media_dir: Path, *, seconds: float = 3.0, size: tuple[int, in
 def _frame(title: str, line: str, size: tuple[int, int]):
     from PIL import Image, ImageDraw, ImageFont
 
-    from config.fonts import find_cjk_font
+    from content.fonts import find_cjk_font
 
     width, height = size
     image = Image.new("RGB", size, (18, 78, 140))

@@ -12,9 +12,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 
-from config import exitcodes
 from config.command import Context
 from config.station import open_store
+from content import exitcodes
 
 _OWN_PREFIX = "content_"
 
@@ -36,7 +36,7 @@ def _report(args: argparse.Namespace, ctx: Context) -> int:
     from pathlib import Path
 
     from config.command import CommandError
-    from config.fonts import FontNotFoundError, find_cjk_font
+    from content.fonts import FontNotFoundError, find_cjk_font
     from content.stats_report import COLUMNS, month_report, parse_month, write_report
 
     try:

@@ -13,8 +13,8 @@ import sys
 import time
 from typing import Any
 
-from config import exitcodes
 from config.command import Context
+from content import exitcodes
 
 
 def register(parser: argparse.ArgumentParser) -> None:

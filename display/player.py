@@ -26,8 +26,8 @@ from kivy.app import App
 from kivy.clock import Clock
 from kivy.uix.widget import Widget
 
-from config.fonts import find_cjk_font
 from content.feed_client import stale_notices
+from content.fonts import find_cjk_font
 from content.model import Announcement
 from deploy import watchdog
 from display.art import ItemArt, Painter

@@ -9,12 +9,14 @@ height so that the same widget reads well on a 1080p TV, a portrait screen or a 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kivy.lang import Builder
 from kivy.properties import NumericProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
-from config.settings import StationSettings
+if TYPE_CHECKING:  # the board's settings; only the app that reads them imports config/
+    from config.settings import StationSettings
 
 Builder.load_file(str(Path(__file__).with_name("station_card.kv")))
 

@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from config.fonts import find_cjk_font
+from content.fonts import find_cjk_font
 
 FONT_NAME = "CJK"
 _prepared: dict[str, Any] = {}
@@ -41,6 +41,11 @@ def prepare(settings: Any, *, kiosk_mode: bool | None = None) -> Path:
         Config.set("graphics", "show_cursor", "0" if kiosk_mode else "1")
         Config.set("graphics", "resizable", "0" if kiosk_mode else "1")
         Config.set("graphics", "maxfps", "30")
+        # No multisampling (Kivy asks for 2x): under software GL, which many station boxes run,
+        # every pixel was drawn four times and the window resolved each frame; a tap's page
+        # took ~2x as long. Text is smoothed by its own textures; the drawn pictograms' edges
+        # stay clean at kiosk sizes (looked at in the demo's screenshots).
+        Config.set("graphics", "multisamples", "0")
         Config.set("kivy", "exit_on_escape", "0")
         Config.set("kivy", "pause_on_minimize", "0")
         Config.set("kivy", "log_level", os.environ.get("YIZHAN_KIVY_LOG", "warning"))

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from config.privacy import scrub
+from content.privacy import scrub
 from content.store import Store
 from kiosk.status import PRINTER_DOWN
 

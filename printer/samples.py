@@ -3,19 +3,33 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, replace
 from typing import Any
 
-from config.settings import StationSettings
 from content.model import Event, Job
 
 SAMPLE_URL = "https://jobs.example.gov.cn/gy/job/J1001"
 
 
-def sample_station(**changes: Any) -> StationSettings:
-    values: dict[str, Any] = {"id": "sample-station", "name": "城东社区人社便民服务站", "latitude": 26.5830,
-                              "longitude": 106.7135, "hotline": "0851-12333", "address": "某某市某某区中华北路108号"}
-    values.update(changes)
-    return StationSettings(**values)
+@dataclass(frozen=True)
+class SampleStation:
+    """What a slip reads of the station that prints it (the station's settings have these too)."""
+
+    id: str = "sample-station"
+    name: str = "城东社区人社便民服务站"
+    kind: str = "服务站"
+    latitude: float = 26.5830
+    longitude: float = 106.7135
+    radius_km: float = 3.0
+    hotline: str = "0851-12333"
+    complaint_phone: str = ""
+    address: str = "某某市某某区中华北路108号"
+    opening_hours: str = ""
+
+
+def sample_station(**changes: Any) -> SampleStation:
+    """The sample station, with ``changes`` (e.g. ``hotline=""``)."""
+    return replace(SampleStation(), **changes)
 
 
 def sample_job(**changes: Any) -> Job:

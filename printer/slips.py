@@ -14,8 +14,8 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from config.privacy import mask_id_number, mask_name
 from content.model import Event, Job
+from content.privacy import mask_id_number, mask_name
 from printer.escpos import SlipBuilder
 from printer.profiles import PrinterProfile
 from printer.text import columns, pad_between, prepare, sanitize

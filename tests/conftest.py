@@ -14,10 +14,10 @@ os.environ.setdefault("KIVY_NO_ARGS", "1")
 os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
 os.environ.setdefault("KIVY_HOME", tempfile.mkdtemp(prefix="yizhan-kivy-home-"))
 
-from config.netutil import free_port as _free_port  # noqa: E402
 from config.settings import Settings, load_settings  # noqa: E402
 from config.station_file import render, station_settings  # noqa: E402
 from config.xvfb import start_xvfb  # noqa: E402
+from content.netutil import free_port as _free_port  # noqa: E402
 
 # The sample station (config/station_file.py) as a test station: its own id, a media quota.
 STATION_TOML = render(station_settings({"station.id": "test-station-01", "storage.media_quota_mb": 64,

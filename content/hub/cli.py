@@ -26,8 +26,8 @@ import os
 import sys
 from pathlib import Path
 
-from config import exitcodes
 from config.command import CommandError, Context, add_command
+from content import exitcodes
 
 DEFAULT_HOME = "hub"
 
@@ -130,8 +130,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
     register_commands(sub, _home)
 
-    from content.hub.releases import register_release
-    register_release(sub)
+    _register_release(sub)
 
 
 def _home(parser: argparse.ArgumentParser) -> None:
@@ -264,9 +263,9 @@ def _rotate(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _serve(args: argparse.Namespace, ctx: Context) -> int:
-    from config.settings import is_loopback_url
     from content.hub.app import create_app, serve_forever
     from content.hub.db import HubDatabaseError, masked_url
+    from content.netutil import is_loopback_url
 
     home = _home_dir(args)
     feeds = Path(args.feeds).resolve() if args.feeds else home / "feeds"
@@ -378,4 +377,36 @@ def _example(args: argparse.Namespace, ctx: Context) -> int:
                         region=args.region, today=args.date, video_seconds=args.video_seconds)
     ctx.emit({"out": str(out)}, f"example source folder written to {out}\n"
                                 f"publish it with: yizhan hub publish {out} --out {_home_dir(args)}/feeds/{args.feed_id}")
+    return exitcodes.OK
+
+
+def _register_release(sub: argparse._SubParsersAction) -> None:
+    """``yizhan hub release BUNDLE --feed NAME [--stations a,b] [--percent N]``."""
+    release = add_command(sub, "release", "offer a release bundle to stations (all, listed, or a canary share)")
+    release.add_argument("bundle", type=Path, metavar="BUNDLE", help="yizhan-<version>.tar from 'make release'")
+    release.add_argument("--feed", required=True, metavar="NAME", help="the feed folder under <home>/feeds/")
+    release.add_argument("--home", metavar="DIR", default=None, help="hub home folder (default: ./hub)")
+    release.add_argument("--stations", default="", help="comma-separated station ids that take it now")
+    release.add_argument("--percent", type=int, default=None,
+                         help="share of the other stations that take it (default: 100 without --stations, else 0)")
+    release.set_defaults(handler=_release)
+
+
+def _release(args: argparse.Namespace, ctx: Context) -> int:
+    import os
+
+    from content.hub.publish import KEY_NAME, PublishError, load_key_file
+    from content.hub.releases import ReleasePublishError, publish_release
+
+    home = Path(args.home or os.environ.get("YIZHAN_HUB_HOME") or "hub")
+    stations = [s.strip() for s in args.stations.split(",") if s.strip()]
+    percent = args.percent if args.percent is not None else (0 if stations else 100)
+    try:
+        key = load_key_file(home / KEY_NAME)
+        offer = publish_release(home / "feeds" / args.feed, args.bundle, key, stations=stations, percent=percent)
+    except (ReleasePublishError, PublishError) as exc:
+        raise CommandError(str(exc)) from None
+    who = (f"站点 {', '.join(stations)}" if stations else "") + (f"{'，另' if stations else ''}{percent}% 的站点"
+                                                                  if percent else "")
+    ctx.emit(offer, f"已发布版本 {offer['version']}（{offer['size'] / 1e6:.1f} MB）给{who or '无站点'}")
     return exitcodes.OK

@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from config.netutil import free_port, wait_for_port
+from content.netutil import free_port, wait_for_port
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 NGINX = Path("/usr/sbin/nginx")

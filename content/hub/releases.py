@@ -11,7 +11,6 @@ time a share grows). The station side is :mod:`deploy.upgrade`.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import hashlib
 import json
@@ -74,38 +73,3 @@ def publish_release(feed_dir: Path, bundle: Path, key: Any, *, stations: list[st
     (feed_dir / (OFFER_SIG_NAME + ".new")).replace(feed_dir / OFFER_SIG_NAME)
     (feed_dir / (OFFER_NAME + ".new")).replace(feed_dir / OFFER_NAME)
     return offer
-
-
-def register_release(sub: Any) -> None:
-    """``yizhan hub release BUNDLE --feed NAME [--stations a,b] [--percent N]``."""
-    from config.command import add_command
-
-    release = add_command(sub, "release", "offer a release bundle to stations (all, listed, or a canary share)")
-    release.add_argument("bundle", type=Path, metavar="BUNDLE", help="yizhan-<version>.tar from 'make release'")
-    release.add_argument("--feed", required=True, metavar="NAME", help="the feed folder under <home>/feeds/")
-    release.add_argument("--home", metavar="DIR", default=None, help="hub home folder (default: ./hub)")
-    release.add_argument("--stations", default="", help="comma-separated station ids that take it now")
-    release.add_argument("--percent", type=int, default=None,
-                         help="share of the other stations that take it (default: 100 without --stations, else 0)")
-    release.set_defaults(handler=_release)
-
-
-def _release(args: argparse.Namespace, ctx: Any) -> int:
-    import os
-
-    from config import exitcodes
-    from config.command import CommandError
-    from content.hub.publish import KEY_NAME, PublishError, load_key_file
-
-    home = Path(args.home or os.environ.get("YIZHAN_HUB_HOME") or "hub")
-    stations = [s.strip() for s in args.stations.split(",") if s.strip()]
-    percent = args.percent if args.percent is not None else (0 if stations else 100)
-    try:
-        key = load_key_file(home / KEY_NAME)
-        offer = publish_release(home / "feeds" / args.feed, args.bundle, key, stations=stations, percent=percent)
-    except (ReleasePublishError, PublishError) as exc:
-        raise CommandError(str(exc)) from None
-    who = (f"站点 {', '.join(stations)}" if stations else "") + (f"{'，另' if stations else ''}{percent}% 的站点"
-                                                                  if percent else "")
-    ctx.emit(offer, f"已发布版本 {offer['version']}（{offer['size'] / 1e6:.1f} MB）给{who or '无站点'}")
-    return exitcodes.OK

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from config.fonts import find_cjk_font
 from config.station import open_store
+from content.fonts import find_cjk_font
 from content.model import Job
 from content.sample import sample_content
 from display.art import Painter, strip_job_item, tv_job_row

@@ -177,7 +177,7 @@ def test_hub_serve_runs_under_waitress_and_stops_on_sigterm(tmp_path: Path, free
     import subprocess
     import sys
 
-    from config.netutil import wait_for_port
+    from content.netutil import wait_for_port
 
     root = Path(__file__).resolve().parents[2]
     home = tmp_path / "hub"

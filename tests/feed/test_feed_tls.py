@@ -19,9 +19,9 @@ from cryptography.x509.oid import NameOID
 from feed_support import Hub, assert_shows, client_for, make_content
 
 from config.doctor import check_hub, check_transport
-from config.netutil import free_port, wait_for_port
 from config.settings import SettingsError
 from config.station import Station
+from content.netutil import free_port, wait_for_port
 from content.registrations import submit_registration
 
 PERSON = {"name": "王秀兰", "id_number": "52010319650307242X", "phone": "13985012345"}

@@ -161,7 +161,8 @@ def test_command_module_is_a_leaf() -> None:
         if name not in seen:
             seen.add(name)
             pending.extend(graph[name])
-    assert seen <= {"config", "config.command", "config.exitcodes", "config.settings"}, sorted(seen)
+    assert seen <= {"config", "config.command", "config.settings", "content", "content.exitcodes",
+                    "content.netutil"}, sorted(seen)
 
 
 KIVY_FREE = ("config", "content", "idcard", "printer")
@@ -184,3 +185,38 @@ def test_python_dash_m_config_cli_uses_one_command_error() -> None:
     cli = importlib.import_module("config.cli")
     command = importlib.import_module("config.command")
     assert cli.CommandError is command.CommandError and cli.Context is command.Context
+
+
+LIBRARIES = ("content", "idcard", "printer")
+
+
+def _all_imports(tree: ast.Module) -> set[str]:
+    """Every module named by an import anywhere in the file (also inside functions), except
+    under ``if TYPE_CHECKING:`` (annotations only)."""
+    skipped = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and _is_type_checking(node)
+               for n in ast.walk(node)}
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            found.add(node.module)
+    return found
+
+
+def test_libraries_do_not_import_config() -> None:
+    """config/ stands on top: it reads the settings and wires the parts. The libraries below it
+    take typed arguments and never import it, not even inside a function; only their command
+    modules (``cli.py``, ``*_cli.py``) do, being entry points."""
+    offenders = {}
+    for name, path in _sources().items():
+        leaf = name.rpartition(".")[2]
+        if name.split(".")[0] not in LIBRARIES or leaf == "cli" or leaf.endswith("_cli"):
+            continue
+        imports = {m for m in _all_imports(ast.parse(path.read_text(encoding="utf-8"), str(path)))
+                   if m == "config" or m.startswith("config.")}
+        if imports:
+            offenders[name] = sorted(imports)
+    assert not offenders, f"library modules that import config/: {offenders}"

@@ -16,13 +16,13 @@ import pytest
 import requests
 
 from config.cli import main
-from config.netutil import free_port, wait_for_port
 from config.station import open_store
 from content.feed import Manifest
 from content.hub.app import HubServer, create_app
 from content.hub.db import masked_url
 from content.hub.localservers import LocalNginx
 from content.hub.storage import HubStore
+from content.netutil import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "content" / "hub" / "example"

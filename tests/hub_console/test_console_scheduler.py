@@ -13,11 +13,11 @@ from pathlib import Path
 import sqlalchemy as sa
 from console_kit import FEED, Console, post
 
-from config.netutil import free_port, wait_for_port
 from content.hub.app import create_app
 from content.hub.console import run_scheduled
 from content.hub.console.publishing import claim_schedule, run_due
 from content.hub.console.schema import audit_log, publications, schedules
+from content.netutil import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
 HEADER = "岗位编号,岗位名称,用人单位,岗位类别,用工形式,薪资下限（元）,薪资上限（元）,薪资单位,纬度,经度,发布日期,有效期至\n"

@@ -14,11 +14,11 @@ import pytest
 import zxingcpp
 from PIL import Image
 
-from config import exitcodes
 from config.cli import main
-from config.netutil import free_port, wait_for_port
 from config.station import Station
+from content import exitcodes
 from content.model import ContentSet
+from content.netutil import free_port, wait_for_port
 from printer.samples import SAMPLE_URL, sample_job
 from printer.virtual import VirtualPrinter
 

@@ -17,8 +17,8 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from config import exitcodes
 from config.command import CommandError, Context, add_command
+from content import exitcodes
 
 
 def register_commands(sub: Any, home_option: Any) -> None:

@@ -14,13 +14,13 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 
-from config.privacy import mask_address, mask_id_number, mask_name, mask_phone
 from content.hub import handoff
 from content.hub.console.core import audit, console, requires
 from content.hub.console.hubdata import refresh, upload_payloads
 from content.hub.console.schema import registrations
 from content.hub.console.views_content import page_args
 from content.hub.storage import REGISTRATION_KINDS
+from content.privacy import mask_address, mask_id_number, mask_name, mask_phone
 
 bp = Blueprint("console_regs", __name__)
 PER_PAGE = 20

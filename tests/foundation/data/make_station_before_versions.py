@@ -14,13 +14,14 @@ import sys
 import tempfile
 from pathlib import Path
 
+from content.sync import ensure_sync_schema  # type: ignore[attr-defined]  # the older code's
+
 from content.db import connect, durable
 from content.model import ContentSet
 from content.outbox import record_usage
 from content.registrations import submit_registration
 from content.sample import sample_jobs, sample_policies
 from content.store import Store
-from content.sync import ensure_sync_schema  # type: ignore[attr-defined]  # the older code's
 from printer.queue import PrintQueue
 
 PERSON = {"name": "赵六", "id_number": "520103197812120018", "phone": "13698765432"}
