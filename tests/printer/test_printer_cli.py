@@ -139,6 +139,13 @@ def test_for_card_prints_the_residents_masked_name(cfg, vp, station, capsys):
     assert f"求职人：{masked}" in job.report.text and card.name not in job.report.text
 
 
+def _ctrl_c_as_at_a_terminal() -> None:
+    """In the child: Ctrl-C (SIGINT) acts as it does at a terminal. A suite started in the
+    background of a non-interactive shell (`make test &`) runs with SIGINT ignored, which
+    children inherit, and the printer would never see the Ctrl-C this test sends."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _run_virtual(station, tmp_path, *extra: str) -> tuple[int, str]:
     """Start `yizhan print virtual`, print one slip on it, stop it with Ctrl-C: (slip width, stdout)."""
     port, control = free_port(), free_port()
@@ -146,7 +153,7 @@ def _run_virtual(station, tmp_path, *extra: str) -> tuple[int, str]:
     proc = subprocess.Popen([sys.executable, "-m", "config.cli", "print", "virtual", "--config",
                              str(station.config_path), "--port", str(port), "--control-port", str(control),
                              "--out", str(out), *extra], cwd=REPO, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=_ctrl_c_as_at_a_terminal)
     try:
         wait_for_port(port)
         wait_for_port(control)
@@ -163,9 +170,7 @@ def _run_virtual(station, tmp_path, *extra: str) -> tuple[int, str]:
         width = Image.open(out / "slip-0001.png").width
     finally:
         os.kill(proc.pid, signal.SIGINT)
-        # A guard against a hang, not a speed bound: with both cores busy, stopping the servers
-        # and the interpreter took over 10 s.
-        stdout, stderr = proc.communicate(timeout=120)
+        stdout, stderr = proc.communicate(timeout=120)  # a guard against a hang, not a speed bound
     assert proc.returncode == 0, stderr
     assert f"on 127.0.0.1:{port}" in stdout and "slip 1:" in stdout
     return width, stdout
