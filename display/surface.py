@@ -9,6 +9,7 @@ move while a segment shows. :func:`surface_for` picks the surface of a profile.
 
 from __future__ import annotations
 
+import abc
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from display.segments import Segment
 from display.textimg import FontBook
 
 
-class Surface:
+class Surface(abc.ABC):
     """The parts every board has; subclasses draw them for a TV or an LED board."""
 
     def __init__(self, profile: Profile, geo: BoardGeometry, book: FontBook, station: Any, *, paged: bool) -> None:
@@ -41,10 +42,12 @@ class Surface:
 
     # -- job rows ------------------------------------------------------------------------
 
+    @abc.abstractmethod
     def job_arts(self, painter: Painter, content: BoardContent) -> list[ItemArt]:
         """The job rows of ``content`` as reel items for this board (worker thread)."""
         raise NotImplementedError
 
+    @abc.abstractmethod
     def apply_rows(self, items: list[ReelItem], *, key: Any, total: int, gigs: int, speed: float) -> None:
         """Put newly rendered job rows on the job reel (the list starts again from the top)."""
         raise NotImplementedError
@@ -59,12 +62,15 @@ class Surface:
 
     # -- other segments ------------------------------------------------------------------
 
+    @abc.abstractmethod
     def card_segment(self, slot: Slot, item: Policy | Event) -> Segment:
         raise NotImplementedError
 
+    @abc.abstractmethod
     def urgent_segment(self, slot: Slot, notices: list[Announcement]) -> Segment:
         raise NotImplementedError
 
+    @abc.abstractmethod
     def station_segment(self, slot: Slot, notices: list[Announcement]) -> Segment:
         raise NotImplementedError
 
