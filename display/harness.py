@@ -87,6 +87,7 @@ class _ScriptRunner:
 
     def step(self, _dt: float = 0.0) -> None:
         """Run the script to its next yield, then wait as it asks."""
+        self._arm_watchdog()
         try:
             if self.gen is None:
                 self.gen = self.script(self.app)
@@ -118,13 +119,20 @@ class _ScriptRunner:
             self.clock.schedule_once(lambda _dt: self.wait_for(predicate), self.poll)
 
     def watchdog(self, _dt: float) -> None:
-        """Fail a script that has not finished long after any single wait should have."""
-        self.finish(ScriptFailed(f"the script did not finish within {self.timeout * 3:.0f} s"))
+        """Fail a script whose next step has not come long after any single wait should have ended.
+
+        It is re-armed at every step: a long script that keeps stepping (many segments on a busy
+        machine) is not failed for its length, only one that is stuck."""
+        self.finish(ScriptFailed(f"the script made no step for {self.timeout * 3:.0f} s"))
+
+    def _arm_watchdog(self) -> None:
+        if self.watchdog_event is not None:
+            self.watchdog_event.cancel()
+        self.watchdog_event = self.clock.schedule_once(self.watchdog, self.timeout * 3)
 
     def started(self, *_args: Any) -> None:
-        """On the board's start: take the first step and arm the watchdog."""
+        """On the board's start: take the first step (which arms the watchdog)."""
         self.clock.schedule_once(self.step, 0)
-        self.watchdog_event = self.clock.schedule_once(self.watchdog, self.timeout * 3)
 
 
 def fill_store(settings: Any, *, jobs: int = 60, today: dt.date | None = None, videos: bool = False,
