@@ -13,8 +13,8 @@ same page is computed by a plain `LIKE '%q%'` scan over an ordinary table of the
 (hanzi: the four searchable fields; pinyin: a column of each text's pinyin, first reading
 only, which a scan could hold), title matches first, and built into the same records
 (`JobHit`s, with the same job builder and field label, the jobs once shown kept built by their
-number as the store keeps them) as the store returns, so the two differ only in how they find the
-matches; timed in the same run, the ratio is printed. For hanzi the
+number, each as its hit by title, as the store keeps them) as the store returns, so the two
+differ only in how they find the matches; timed in the same run, the ratio is printed. For hanzi the
 scan is the reference: our results must be the very same jobs in the same order.
 """
 
@@ -115,20 +115,22 @@ def scan_page(scan: sqlite3.Connection, query: str, kind: str, filtered: bool, c
         found += [(n, dist, False) for n, dist in scan.execute(
             f"SELECT n, dist_km FROM jobs WHERE {where} AND {match} AND NOT ({in_title}) ORDER BY n "
             f"LIMIT {PAGE - len(found)}", params)]
-    # the jobs once shown kept built by their number, as the store keeps them (Store._hits)
+    # the jobs once shown kept built by their number, each as its hit by title, as the store keeps them
+    # (Store._hits)
     missing = [r[0] for r in found if r[0] not in SCAN_SHOWN]
     if missing:
         marks = ",".join("?" * len(missing))
-        for n, data in scan.execute(f"SELECT n, data FROM job_data WHERE n IN ({marks})", missing):
-            SCAN_SHOWN[n] = _load_job(data)
+        for n, dist, data in scan.execute(f"SELECT j.n, j.dist_km, d.data FROM jobs j JOIN job_data d "
+                                          f"ON d.n = j.n WHERE j.n IN ({marks})", missing):
+            SCAN_SHOWN[n] = JobHit(_load_job(data), dist, "title")
     hits = []
-    for n, dist, titled in found:
-        job = SCAN_SHOWN[n]
-        hits.append(JobHit(job, dist, "title" if titled else _matched_field(job, query)))
+    for n, _, titled in found:
+        hit = SCAN_SHOWN[n]
+        hits.append(hit if titled else JobHit(hit.job, hit.distance_km, _matched_field(hit.job, query)))
     return hits
 
 
-SCAN_SHOWN: dict[int, object] = {}
+SCAN_SHOWN: dict[int, JobHit] = {}
 
 
 def resident_writer(db: str, stop, results) -> None:
