@@ -307,27 +307,15 @@ def _lookups(query: str, single: bool, tables: tuple[str, str]
     the query matches is looked up in the content every time.
     """
     initials, full = tables
-    segs = textsearch.segmentations(query)
-    # Mixed readings (bjie: an initial, then a syllable) only when the query does not read as whole
-    # syllables: "zhang" is 张/长, not z+hang, as a pinyin keyboard would take it.
-    allow_mixed = not any(seg.all_full for seg in segs)
-    mixed = 0
     out = []
-    for seg in segs:
-        if len(seg.parts) == 1 and not single:
-            continue
-        if seg.all_initials:
-            out.append((initials, textsearch.key_lookup(seg.initials, textsearch.KEY_CHARS), seg.matches_at, False))
-        elif seg.all_full:
+    for seg, index in textsearch.readings_to_look_up(query, single=single):
+        if index == "full":
             lookup = textsearch.key_lookup(seg.full_key, textsearch.FULL_LETTERS, textsearch.SYLLABLE_SEP)
             out.append((full, lookup, seg.matches_at, False))
-        elif allow_mixed and mixed < _MIXED_LIMIT:
-            mixed += 1
-            out.append((initials, textsearch.key_lookup(seg.initials, textsearch.KEY_CHARS), seg.matches_at, True))
+        else:
+            lookup = textsearch.key_lookup(seg.initials, textsearch.KEY_CHARS)
+            out.append((initials, lookup, seg.matches_at, index == "mixed"))
     return tuple(out)
-
-
-_MIXED_LIMIT = 16  # mixed readings (initials and syllables) looked up per query
 
 
 class _TempMatch:

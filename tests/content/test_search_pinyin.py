@@ -419,3 +419,29 @@ def test_first_titles_of_a_union_taken_a_window_at_a_time() -> None:
         found = _Found(parts, keep, lambda: 0)
         assert found.first_titles(k) == first_bits(union & keep, k)
         assert found.title == union & keep  # and the whole union, for a count
+
+
+def test_the_readings_looked_up_are_those_the_rule_gives() -> None:
+    """A query's readings are found without listing every segmentation (a long query has hundreds);
+    they must be the very ones the rule picks from the full list: every reading of whole syllables
+    and the one of initials, and the mixed ones (at most 16, in order) only when there is no reading of
+    whole syllables."""
+    import random
+
+    rng = random.Random(11)
+    syllables = sorted(textsearch.syllables())
+    queries = ["kuai", "chachesiji", "bjie", "zhang", "ab", "aeo", "jzfwy", "baojieyuan", "x" * 30, "a" * 14,
+               "zhangzhangzhangzhang", "bjbjbjbjbjbjbjbj", "nvgong", "lueyang"]
+    queries += ["".join(rng.choice(syllables)[:rng.randint(1, 6)] for _ in range(rng.randint(1, 5))) for _ in range(300)]
+    queries += ["".join(rng.choice("abcdefghjklmnopqrstwxyz") for _ in range(rng.randint(1, 10))) for _ in range(300)]
+    for query in queries:
+        segs = textsearch.segmentations(query)
+        reads_whole = any(s.all_full for s in segs)
+        for single in (True, False):
+            expected = {(s.parts, "initials" if s.all_initials else "full") for s in segs
+                        if (s.all_initials or s.all_full) and (single or len(s.parts) > 1)}
+            if not reads_whole:
+                mixed = [s for s in segs if not (s.all_initials or s.all_full) and (single or len(s.parts) > 1)]
+                expected |= {(s.parts, "mixed") for s in mixed[:textsearch.MIXED_LIMIT]}
+            got = [(s.parts, index) for s, index in textsearch.readings_to_look_up(query, single=single)]
+            assert len(got) == len(set(got)) and set(got) == expected, (query, single)
