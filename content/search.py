@@ -465,6 +465,9 @@ def key_lookup(typed: str, max_len: int, sep: str = "") -> KeyLookup:
     """Lookups for ``typed`` in an index whose keys hold up to ``max_len`` characters; with a
     separator, keys are only ever cut short between syllables."""
     head = typed[:max_len]
-    ends = range(1, min(len(typed), max_len + 1))
-    cut = tuple(typed[:i] + TRUNCATED for i in ends if not sep or typed[i] == sep)
+    last = min(len(typed), max_len + 1)
+    if sep:
+        cut = tuple(typed[:i] + TRUNCATED for i in range(1, last) if typed[i] == sep)
+    else:
+        cut = tuple(typed[:i] + TRUNCATED for i in range(1, last))
     return KeyLookup(head, head + "\x7f", len(typed) <= max_len, cut)
