@@ -37,8 +37,8 @@ import itertools
 import re
 import unicodedata
 from collections.abc import Iterator
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from pypinyin import Style, pinyin
 
@@ -293,9 +293,11 @@ def prefix_masks(readings: list[tuple[str, ...]]) -> tuple[int, int]:
     return masks[0], masks[1]
 
 
-@dataclass(frozen=True)
-class Segmentation:
-    """One way to read a pinyin query: the syllable (prefix) each character was typed as."""
+class Segmentation(NamedTuple):
+    """One way to read a pinyin query: the syllable (prefix) each character was typed as.
+
+    (A named tuple: a long query has hundreds of readings, and a tuple is the cheapest record.)
+    """
 
     parts: tuple[str, ...]
 
@@ -349,26 +351,95 @@ def segmentations(query: str, limit: int = _SEG_LIMIT) -> list[Segmentation]:
     Characters before the last are a whole syllable or one letter (or zh/ch/sh); the last part
     is any prefix of a syllable, or one letter (an ASCII letter in a title is its own reading).
     """
+    return list(itertools.islice(iter_segmentations(query), limit))
+
+
+def _piece_ends(query: str) -> list[list[tuple[int, bool]]]:
+    """For each start in ``query``: where a part before the last may end (longest first, as
+    :func:`segmentations` tries them) and whether that part is a whole syllable (else one letter or
+    zh/ch/sh)."""
     full = syllables()
-    prefixes = _syllable_prefixes()
-    out: list[Segmentation] = []
-    if not query:
-        return out
-    # Depth-first, longest piece first, with an explicit stack: a query may be as long as a resident
-    # cares to type (a recursive walk ran out of stack at about 1 000 letters).
-    stack: list[tuple[int, tuple[str, ...]]] = [(0, ())]
-    while stack and len(out) < limit:
-        start, parts = stack.pop()
-        rest = query[start:]
-        if len(rest) == 1 or rest in prefixes:
-            out.append(Segmentation((*parts, rest)))
-        children = []
-        for end in range(min(len(query) - 1, start + _LONGEST_SYLLABLE), start, -1):
+    n = len(query)
+    table = []
+    for start in range(n):
+        ends = []
+        for end in range(min(n - 1, start + _LONGEST_SYLLABLE), start, -1):
             piece = query[start:end]
-            if piece in full or len(piece) == 1 or piece in ("zh", "ch", "sh"):
-                children.append((end, (*parts, piece)))
-        stack.extend(reversed(children))  # popped longest first, as the recursion visited them
+            if piece in full:
+                ends.append((end, True))
+            elif end == start + 1 or piece in ("zh", "ch", "sh"):
+                ends.append((end, False))
+        table.append(ends)
+    return table
+
+
+def _last_parts(query: str) -> list[bool]:
+    """For each start in ``query``: whether the rest can be the last part (a syllable prefix, or one letter)."""
+    prefixes = _syllable_prefixes()
+    n = len(query)
+    return [start == n - 1 or query[start:] in prefixes for start in range(n)]
+
+
+def iter_segmentations(query: str) -> Iterator[Segmentation]:
+    """:func:`segmentations` one at a time, in the same order, without a limit."""
+    if query:
+        yield from _walk(query, _piece_ends(query), _last_parts(query))
+
+
+def _walk(query: str, ends: list[list[tuple[int, bool]]], last: list[bool]) -> Iterator[Segmentation]:
+    stack: list[tuple[int, tuple[str, ...]]] = [(0, ())]
+    while stack:
+        start, parts = stack.pop()
+        if last[start]:
+            yield Segmentation((*parts, query[start:]))
+        stack.extend((end, (*parts, query[start:end])) for end, _ in reversed(ends[start]))
+
+
+def readings_to_look_up(query: str, *, single: bool = True) -> list[tuple[Segmentation, str]]:
+    """The readings of ``query`` that are looked up, each with its key index: "initials" (every
+    part one letter), "full" (every part before the last a whole syllable) or "mixed" (the
+    initials index, each candidate checked). Mixed readings (bjie: an initial, then a syllable) only
+    when the query does not read as whole syllables ("zhang" is 张/长, not z+hang, as a pinyin
+    keyboard would take it), and at most :data:`MIXED_LIMIT`, the first as :func:`segmentations`
+    orders them; of a query with more readings than :data:`_SEG_LIMIT`, only the first that many.
+    With ``single`` False, readings of the whole query as one part are left out.
+
+    The readings of whole syllables are found directly (a long query has hundreds of readings
+    with single letters in them, which are not looked up), so only the counts walk the rest.
+    """
+    if not query:
+        return []
+    n = len(query)
+    ends, last = _piece_ends(query), _last_parts(query)
+    # how many readings each rest of the query has
+    ways = [0] * (n + 1)
+    for start in range(n - 1, -1, -1):
+        ways[start] = last[start] + sum(ways[end] for end, _ in ends[start])
+    if ways[0] > _SEG_LIMIT:
+        segs = segmentations(query)
+        whole = [seg for seg in segs if seg.all_initials or seg.all_full]
+        mixed: Iterator[Segmentation] = (seg for seg in segs if not (seg.all_initials or seg.all_full))
+        allow_mixed = not any(seg.all_full for seg in segs)
+    else:
+        whole = []
+        stack: list[tuple[int, tuple[str, ...]]] = [(0, ())]
+        while stack:  # only whole syllables before the last part
+            start, parts = stack.pop()
+            if last[start]:
+                whole.append(Segmentation((*parts, query[start:])))
+            stack.extend((end, (*parts, query[start:end])) for end, syllable in ends[start] if syllable)
+        allow_mixed = not whole
+        if n > 1 and not any(len(seg.parts) == n for seg in whole):
+            whole.append(Segmentation(tuple(query)))  # every letter an initial: always a reading
+        mixed = (seg for seg in _walk(query, ends, last) if not (seg.all_initials or seg.all_full))
+    # a reading with as many parts as letters is all initials; the others here, whole syllables
+    out = [(seg, "initials" if len(seg.parts) == n else "full") for seg in whole if single or len(seg.parts) > 1]
+    if allow_mixed:
+        out += [(seg, "mixed") for seg in itertools.islice(mixed, MIXED_LIMIT) if single or len(seg.parts) > 1]
     return out
+
+
+MIXED_LIMIT = 16  # mixed readings (initials and syllables) looked up per query
 
 
 def mixed_segmentations(query: str, limit: int = 16) -> list[Segmentation]:
@@ -377,8 +448,7 @@ def mixed_segmentations(query: str, limit: int = 16) -> list[Segmentation]:
     return found[:limit]
 
 
-@dataclass(frozen=True)
-class KeyLookup:
+class KeyLookup(NamedTuple):
     """How to find candidates for a typed string in one key index.
 
     Keys in ``[lo, hi)`` start with the string (``exact``: no check needed when the whole string
@@ -395,6 +465,9 @@ def key_lookup(typed: str, max_len: int, sep: str = "") -> KeyLookup:
     """Lookups for ``typed`` in an index whose keys hold up to ``max_len`` characters; with a
     separator, keys are only ever cut short between syllables."""
     head = typed[:max_len]
-    ends = range(1, min(len(typed), max_len + 1))
-    cut = tuple(typed[:i] + TRUNCATED for i in ends if not sep or typed[i] == sep)
+    last = min(len(typed), max_len + 1)
+    if sep:
+        cut = tuple(typed[:i] + TRUNCATED for i in range(1, last) if typed[i] == sep)
+    else:
+        cut = tuple(typed[:i] + TRUNCATED for i in range(1, last))
     return KeyLookup(head, head + "\x7f", len(typed) <= max_len, cut)

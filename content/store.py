@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, NamedTuple
 
 import sqlite_utils
 
@@ -87,13 +87,45 @@ _SHOWN_JOBS = 4096
 RADIUS_SLACK_KM = 1e-9
 
 
-@dataclass(frozen=True)
-class JobHit:
-    """A job found by a search, its distance from the station and the field the query matched."""
+class JobHit(NamedTuple):
+    """A job found by a search, its distance from the station and the field the query matched.
+
+    A named tuple: immutable, and a page of 50 is built in a third of a frozen dataclass's time.
+    """
 
     job: Job
     distance_km: float
     matched_field: str = ""
+
+
+class _ReadTransaction:
+    """``with`` it: one read transaction on ``conn`` (a class, not a generator: a search is short
+    enough that the generator's cost showed)."""
+
+    __slots__ = ("conn",)
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn.execute("BEGIN")
+        return self.conn
+
+    def __exit__(self, *exc: object) -> None:
+        self.conn.execute("COMMIT")
+
+
+@dataclass
+class _ContentMeta:
+    """The content set's meta that searches read (see Store._content_meta)."""
+
+    index_gen: int
+    total: int
+    generation: str
+    category_jobs: dict[str, int]
+    prefix_jobs: dict[str, dict[str, int]]
+    job_sets: int
+    last_within: dict[float, int] = field(default_factory=dict)  # radius -> last job number within it
 
 
 @dataclass(frozen=True)
@@ -204,15 +236,9 @@ class Store:
                 self._conns.append(conn)
         return conn
 
-    @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
+    def _read(self) -> _ReadTransaction:
         """One read transaction: several SELECTs see the same content set."""
-        conn = self._conn()
-        conn.execute("BEGIN")
-        try:
-            yield conn
-        finally:
-            conn.execute("COMMIT")
+        return _ReadTransaction(self._conn())
 
     def close(self) -> None:
         """Close every connection this store opened (in any thread); the Database's stay open."""
@@ -537,9 +563,8 @@ class Store:
             plan = self._plan(conn, query, filters)
             found = self._found_by_bits(conn, plan, filters)
             if found is not None:
-                rows = self._bit_rows(found, offset + limit)[offset:offset + limit]
-            else:
-                rows = plan.fetch(conn, offset + limit)[offset:offset + limit]
+                return self._bit_hits(conn, found, plan, offset + limit)[offset:offset + limit]
+            rows = plan.fetch(conn, offset + limit)[offset:offset + limit]
             return self._hits(conn, rows, plan.query, plan.generation)
 
     def count_jobs(self, query: str = "", *, radius_km: Radius = DEFAULT_RADIUS, category: str | None = None,
@@ -599,32 +624,38 @@ class Store:
         """The jobs of ``rows`` (n, distance or None, field matched or None) as hits.
 
         The jobs shown are kept by their number for the content set (a resident typing key by key, or
-        paging, sees the same jobs again): a page then needs no read of the records, whose lookup and
-        building was most of a search's time.
+        paging, sees the same jobs again), each as its hit by title (immutable): a page then needs
+        no read of the records, whose lookup and building was most of a search's time, and its title
+        matches need nothing built at all.
         """
         if not rows:
             return []
+        kept = self._title_hits(conn, [r[0] for r in rows], generation)
+        return [hit if dist is None and matched == "title" else
+                JobHit(hit.job, hit.distance_km if dist is None else dist,
+                       matched if matched is not None else _matched_field(hit.job, query))
+                for (_, dist, matched), hit in zip(rows, kept, strict=True)]
+
+    def _title_hits(self, conn: sqlite3.Connection, numbers: list[int], generation: str) -> list[JobHit]:
+        """The jobs ``numbers`` as hits by title: those shown before as kept, the others read and kept."""
         shown = self._shown_jobs(conn, generation)
         # this page's jobs apart: another thread searching meanwhile may empty the shared ones
-        page = {n: job for n, job in ((r[0], shown.get(r[0])) for r in rows) if job is not None}
-        missing = [r[0] for r in rows if r[0] not in page]
-        if missing:
+        kept = [shown.get(n) for n in numbers]
+        if None in kept:
+            missing = [n for n, hit in zip(numbers, kept, strict=True) if hit is None]
             if len(shown) + len(missing) > _SHOWN_JOBS:
                 shown.clear()
             marks = ",".join("?" * len(missing))
+            fetched = {}
             for n, dist, data in conn.execute(
                     f"SELECT j.n, j.dist_km, d.data FROM content_jobs j JOIN content_job_data d ON d.n = j.n "
                     f"WHERE j.n IN ({marks})", missing):  # noqa: S608
-                page[n] = shown[n] = (dist, _load_job(data))
-        hits = []
-        for n, dist, matched in rows:
-            stored_dist, job = page[n]
-            hits.append(JobHit(job, stored_dist if dist is None else dist,
-                               matched if matched is not None else _matched_field(job, query)))
-        return hits
+                fetched[n] = shown[n] = JobHit(_load_job(data), dist, "title")
+            kept = [hit if hit is not None else fetched[n] for n, hit in zip(numbers, kept, strict=True)]
+        return kept  # type: ignore[return-value]
 
-    def _shown_jobs(self, conn: sqlite3.Connection, generation: str) -> dict[int, tuple[float, Job]]:
-        """Jobs already shown from the content set ``generation``: n -> (distance, job)."""
+    def _shown_jobs(self, conn: sqlite3.Connection, generation: str) -> dict[int, JobHit]:
+        """Jobs already shown from the content set ``generation``: n -> the job as a hit by title."""
         self._bitset(conn, generation, "all")  # (drops what was kept for an older content set)
         shown = self._bits.get("shown")
         if not isinstance(shown, dict):
@@ -654,13 +685,12 @@ class Store:
             return None  # content applied by an older version: no bitsets stored
         gen, query = plan.generation, plan.query
         if len(query) == 1:
-            title = (self._bitset(conn, gen, f"title:{query}") or 0) & keep
-            other = (self._bitset(conn, gen, f"other:{query}") or 0) & keep
-            return _Found(title, lambda: other)
+            title = self._bitset(conn, gen, f"title:{query}") or 0
+            return _Found([title], keep, lambda: (self._bitset(conn, gen, f"other:{query}") or 0) & keep)
         if plan.job_sets != JOB_SETS_VERSION:
             return None
         sets = self._job_sets(conn, gen)
-        title = sets.titles(matched_terms(conn, query, titles=True)) & keep
+        titles = sets.titles(matched_terms(conn, query, titles=sets.title_keys))
         # A query that is a one- or two-letter syllable prefix (ba, zh), or a longer one common in
         # employer names (bao), has its own bitset; the rest of its readings (b+a+o as initials) are
         # looked up. Others are looked up whole.
@@ -681,7 +711,7 @@ class Store:
                     return name
             return None
 
-        return _Found(title, other, label)
+        return _Found(titles, keep, other, label)
 
     def _keep_bits(self, conn: sqlite3.Connection, plan: _Plan) -> int | None:
         """The jobs open today, within the radius and of the category, as a bitset (None: no bitsets)."""
@@ -726,34 +756,56 @@ class Store:
             self._bits[key] = found
         return found
 
-    @staticmethod
-    def _bit_rows(found: _Found, n: int) -> list[tuple[int, float | None, str | None]]:
-        """The first ``n`` jobs found by bitsets, title matches first, in ranking order (no distance:
-        :meth:`_hits` reads it with the record)."""
-        picked: list[tuple[int, float | None, str | None]] = [(job, None, "title")
-                                                              for job in first_bits(found.title, n)]
-        if len(picked) < n:
-            picked += [(job, None, found.label(job)) for job in first_bits(found.other(), n - len(picked))]
-        return picked
+    def _bit_hits(self, conn: sqlite3.Connection, found: _Found, plan: _Plan, n: int) -> list[JobHit]:
+        """The first ``n`` jobs found by bitsets, title matches first, in ranking order."""
+        hits = self._title_hits(conn, found.first_titles(n), plan.generation)
+        if len(hits) < n:
+            others = first_bits(found.other(), n - len(hits))
+            hits += self._hits(conn, [(job, None, found.label(job)) for job in others], plan.query, plan.generation)
+        return hits
 
-    def _plan(self, conn: sqlite3.Connection, query: str, f: _Filters) -> _Plan:
-        today = f.today or dt.date.today()
-        radius = self._radius(f.radius_km)
+    def _content_meta(self, conn: sqlite3.Connection) -> _ContentMeta:
+        """What every search reads of the content set (job counts, index generation), kept per thread
+        until anything is committed: ``PRAGMA data_version`` changes with another connection's
+        commit, and this connection's own writes (an apply on this thread) count in its
+        ``total_changes``. Reading the meta rows and the radius bound cost more than the rest of a
+        pinyin search's plan."""
+        seen = (conn, conn.execute("PRAGMA data_version").fetchone()[0], conn.total_changes)
+        kept = getattr(self._local, "meta", None)
+        if kept is not None and kept[0] == seen:
+            return kept[1]
         meta = dict(conn.execute(
             "SELECT key, value FROM content_meta WHERE key IN ('job_count', 'category_jobs', 'prefix_jobs',"
             " 'index_gen', 'applied_at', 'job_sets')").fetchall())
         gen = int(meta.get("index_gen", 0))
-        total = int(meta.get("job_count", 0))
+        found = _ContentMeta(gen, int(meta.get("job_count", 0)), f"{gen}/{meta.get('applied_at', '')}",
+                             _json_meta(meta.get("category_jobs", "{}")), _json_meta(meta.get("prefix_jobs", "{}")),
+                             int(meta.get("job_sets", 0)))
+        self._local.meta = (seen, found)
+        return found
+
+    def _last_within(self, conn: sqlite3.Connection, meta: _ContentMeta, radius: float) -> int:
+        """The number of the last job within ``radius`` km (n follows the distance: one index seek)."""
+        found = meta.last_within.get(radius)
+        if found is None:
+            row = conn.execute(
+                f"SELECT n FROM content_jobs INDEXED BY {_index_name('content_jobs_dist', meta.index_gen)} "
+                "WHERE dist_km <= ? ORDER BY dist_km DESC, n DESC LIMIT 1", (radius + RADIUS_SLACK_KM,)).fetchone()
+            found = meta.last_within[radius] = row[0] if row and row[0] is not None else 0
+        return found
+
+    def _plan(self, conn: sqlite3.Connection, query: str, f: _Filters) -> _Plan:
+        today = f.today or dt.date.today()
+        radius = self._radius(f.radius_km)
+        meta = self._content_meta(conn)
+        total = meta.total
         where = [_open_sql()]
         params: list[Any] = list(_open_params(today))
         max_n = None
         scope = total
         if radius is not None:
-            # n follows the distance, so the last job within the radius (one index seek) bounds them all
-            row = conn.execute(
-                f"SELECT n FROM content_jobs INDEXED BY {_index_name('content_jobs_dist', gen)} WHERE dist_km <= ? "
-                "ORDER BY dist_km DESC, n DESC LIMIT 1", (radius + RADIUS_SLACK_KM,)).fetchone()
-            max_n = scope = row[0] if row and row[0] is not None else 0
+            # n follows the distance, so the last job within the radius bounds them all
+            max_n = scope = self._last_within(conn, meta, radius)
             where.append("j.n <= ?")
             params.append(max_n)
         # rough share of jobs each filter keeps, to choose between walking in order and index lookups
@@ -761,8 +813,7 @@ class Store:
         if f.category:
             where.append("j.category = ?")
             params.append(f.category)
-            per_category = _json_meta(meta.get("category_jobs", "{}"))
-            keep *= per_category.get(f.category, 0) / max(1, total)
+            keep *= meta.category_jobs.get(f.category, 0) / max(1, total)
         if f.kind:
             where.append("j.kind = ?")
             params.append(f.kind)
@@ -798,8 +849,8 @@ class Store:
         return _Plan(textsearch.normalize_query(query), textsearch.without_spaces(query), " AND ".join(where),
                      params, max_n, today,
                      f.category, total=total, scope=scope, keep=keep,
-                     prefix_jobs=_json_meta(meta.get("prefix_jobs", "{}")), index_gen=gen,
-                     generation=f"{gen}/{meta.get('applied_at', '')}", job_sets=int(meta.get("job_sets", 0)))
+                     prefix_jobs=meta.prefix_jobs, index_gen=meta.index_gen, generation=meta.generation,
+                     job_sets=meta.job_sets)
 
     def _radius(self, radius_km: Radius) -> float | None:
         if isinstance(radius_km, _Default) or radius_km == "default":

@@ -373,3 +373,75 @@ def test_a_job_changed_by_an_apply_is_shown_as_it_now_is(tmp_path: Path) -> None
         for query in ("bjy", "保洁", "", "baoj"):
             assert [(h.job.id, h.job.employer) for h in store.search_jobs(query, radius_km=None, today=TODAY)][:1] \
                 == [("a", "城西物业")]
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["another connection", "the same connection"])
+def test_a_search_sees_content_applied_by_another_store(tmp_path: Path, shared: bool) -> None:
+    """What every search reads of the content set (counts, generation, the radius bound) is kept
+    between searches until something is committed: an apply by another store, on another
+    connection (another process: SQLite's data_version) or on this thread's own connection of a
+    shared Database (its change count), must be seen by the very next search."""
+    from content.db import Database
+    from content.store_schema import TABLES
+
+    db = Database(tmp_path / "s.db", [TABLES]) if shared else tmp_path / "s.db"
+    with Store(db, ORIGIN) as reader, Store(db, ORIGIN) as writer:
+        writer.replace_content(ContentSet(jobs=[job("a", "保洁员", km=0.5), job("b", "保安", km=2)]))
+        for query in ("bjy", "bao", "b", "保洁"):
+            assert found(reader, query)[:1] == ["a"], query
+        assert reader.count_jobs("b", radius_km=3, today=TODAY) == 2
+        writer.replace_content(ContentSet(jobs=[job("c", "保洁员", km=4), job("d", "电工", km=1)]))
+        for query in ("bjy", "bao", "b", "保洁"):
+            assert found(reader, query) == ["c"], query
+        assert reader.count_jobs("b", radius_km=3, today=TODAY) == 0  # c is 4 km away: the radius bound moved
+        assert found(reader, "dg") == ["d"]
+    if shared:
+        db.close()
+
+
+def test_first_titles_of_a_union_taken_a_window_at_a_time() -> None:
+    """A query's title matches are the union of its titles' job sets within the filters; the page is
+    taken from a growing window of the lowest bits: it must be exactly the first jobs of the whole union."""
+    import random
+
+    from content.search_plan import _Found, first_bits
+
+    rng = random.Random(5)
+    for _ in range(300):
+        top = rng.choice((100, 3000, 40000, 120000))
+        parts = [sum(1 << n for n in rng.sample(range(top), rng.randint(0, min(top, 400))))
+                 for _ in range(rng.randint(0, 6))]
+        keep = rng.getrandbits(top) if rng.random() < 0.7 else (1 << top) - 1
+        union = 0
+        for part in parts:
+            union |= part
+        k = rng.randint(1, 120)
+        found = _Found(parts, keep, lambda: 0)
+        assert found.first_titles(k) == first_bits(union & keep, k)
+        assert found.title == union & keep  # and the whole union, for a count
+
+
+def test_the_readings_looked_up_are_those_the_rule_gives() -> None:
+    """A query's readings are found without listing every segmentation (a long query has hundreds);
+    they must be the very ones the rule picks from the full list: every reading of whole syllables
+    and the one of initials, and the mixed ones (at most 16, in order) only when there is no reading of
+    whole syllables."""
+    import random
+
+    rng = random.Random(11)
+    syllables = sorted(textsearch.syllables())
+    queries = ["kuai", "chachesiji", "bjie", "zhang", "ab", "aeo", "jzfwy", "baojieyuan", "x" * 30, "a" * 14,
+               "zhangzhangzhangzhang", "bjbjbjbjbjbjbjbj", "nvgong", "lueyang"]
+    queries += ["".join(rng.choice(syllables)[:rng.randint(1, 6)] for _ in range(rng.randint(1, 5))) for _ in range(300)]
+    queries += ["".join(rng.choice("abcdefghjklmnopqrstwxyz") for _ in range(rng.randint(1, 10))) for _ in range(300)]
+    for query in queries:
+        segs = textsearch.segmentations(query)
+        reads_whole = any(s.all_full for s in segs)
+        for single in (True, False):
+            expected = {(s.parts, "initials" if s.all_initials else "full") for s in segs
+                        if (s.all_initials or s.all_full) and (single or len(s.parts) > 1)}
+            if not reads_whole:
+                mixed = [s for s in segs if not (s.all_initials or s.all_full) and (single or len(s.parts) > 1)]
+                expected |= {(s.parts, "mixed") for s in mixed[:textsearch.MIXED_LIMIT]}
+            got = [(s.parts, index) for s, index in textsearch.readings_to_look_up(query, single=single)]
+            assert len(got) == len(set(got)) and set(got) == expected, (query, single)
