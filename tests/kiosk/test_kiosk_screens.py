@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from test_kiosk_flows import fill_form, make_kiosk, open_jobs, place_card  # noqa: F401 - fixture
+from test_kiosk_flows import fill_form, make_kiosk, open_jobs, place_card, take_card_back  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.display
 
@@ -63,6 +63,7 @@ def tour(kiosk, shoot) -> None:
     shoot("job")
     place_card(kiosk)
     shoot("resident")
+    take_card_back(kiosk)
     driver.tap(app.screen.ids.register_button)
     shoot("register")
     driver.tap(driver.button("培训需求登记", exact=False))
