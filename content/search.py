@@ -22,7 +22,9 @@ Two kinds of query come from the kiosk keyboard:
 Pinyin is indexed once per distinct title, employer and category (a "term"), by two key
 indexes: the **initials** from each character on (bjy), and the **syllables** from each
 character on, apart (bao'jie'yuan). A query is split into the ways it can be read
-(:func:`segmentations`); each reading is one range lookup. Polyphones multiply keys; when a
+(:func:`segmentations`); each reading looked up (:func:`readings_to_look_up`: those of whole
+syllables and of initials are found directly, the rest only counted unless mixed readings are
+wanted) is one range lookup. Polyphones multiply keys; when a
 key would pass a set number of combinations it is cut short and marked, and lookups check
 such candidates against the stored readings. One- and two-letter prefixes of a syllable
 (b, zh) match most texts, so each job row also carries a bit per such prefix.
