@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import queue
 import socket
 import socketserver
 import threading
@@ -47,6 +48,7 @@ class VirtualJob:
     png: Path | None = None
     printed_at: float | None = None
     report: RenderReport | None = None
+    queued: bool = field(default=False, repr=False)  # handed to the print head, not yet printed
 
     @property
     def printed(self) -> bool:
@@ -85,6 +87,10 @@ class VirtualPrinter:
         self._next_number = 1
         # Jobs the roll still holds: None = endless; 0 = the paper runs out during the next job.
         self.paper_left: int | None = None
+        # The print head: renders jobs in the order they are handed over, apart from the lock that
+        # the status replies take (a real printer answers DLE EOT while it prints).
+        self._to_print: queue.Queue[VirtualJob | None] = queue.Queue()
+        self._head: threading.Thread | None = None
 
     # -- life cycle --------------------------------------------------------------------
     def start(self) -> VirtualPrinter:
@@ -107,6 +113,9 @@ class VirtualPrinter:
             control_server = _Server((self.host, self._requested_control_port), ControlHandler)
             self._servers.append(control_server)
             self.control_port = control_server.server_address[1]
+        self._to_print = queue.Queue()
+        self._head = threading.Thread(target=self._print_head, name=f"virtual-printer-head-{self.port}", daemon=True)
+        self._head.start()
         for server in self._servers:
             threading.Thread(target=server.serve_forever, args=(0.05,), name=f"virtual-printer-{server.server_address[1]}",
                              daemon=True).start()
@@ -117,6 +126,10 @@ class VirtualPrinter:
             server.shutdown()
             server.server_close()
         self._servers = []
+        if self._head is not None:
+            self._to_print.put(None)  # after the jobs handed over: they are printed first
+            self._head.join()
+            self._head = None
 
     def __enter__(self) -> VirtualPrinter:
         return self.start()
@@ -141,8 +154,8 @@ class VirtualPrinter:
             log.info("virtual printer state: %s", name)
             if self._prints():
                 for job in self.jobs:
-                    if not job.printed:
-                        self._print(job)
+                    if not job.printed and not job.queued:
+                        self._hand_over(job)
 
     def _prints(self) -> bool:
         return self._state in FAULT_STATES or PrinterState(self._state) in PRINTABLE
@@ -229,9 +242,21 @@ class VirtualPrinter:
                 else:
                     self.paper_left -= 1
             if self._prints():
-                self._print(job)
+                self._hand_over(job)
             else:
                 log.info("virtual printer %s: holding job %d", self._state, job.number)
+
+    def _hand_over(self, job: VirtualJob) -> None:
+        """Give ``job`` to the print head (called with the lock held, so jobs keep their order)."""
+        job.queued = True
+        self._to_print.put(job)
+
+    def _print_head(self) -> None:
+        while (job := self._to_print.get()) is not None:
+            try:
+                self._print(job)
+            except Exception:  # one job that cannot be rendered must not stop the printer
+                log.exception("virtual printer: job %d could not be rendered", job.number)
 
     def _print(self, job: VirtualJob) -> None:
         renderer = Renderer(self.dots, font_path=self.font_path, chinese_default=self.chinese_default)
@@ -248,8 +273,10 @@ class VirtualPrinter:
             encoding="utf-8")
         png = stem.with_suffix(".png")
         image.save(png)
-        job.report, job.printed_at, job.png = report, time.time(), png
-        self._printed.notify_all()
+        with self._lock:
+            job.report, job.printed_at, job.png = report, time.time(), png
+            job.queued = False
+            self._printed.notify_all()
         if self.on_job:
             self.on_job(job)
 

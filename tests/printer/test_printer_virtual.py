@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 
 import pytest
 import zxingcpp
@@ -43,6 +44,32 @@ def test_dle_eot_answers_follow_the_state_over_tcp(vp, state):
             answers[n] = sock.recv(1)[0]
     assert answers == encode(PrinterState(state))
     assert read_status(settings_for(vp)).state is PrinterState(state)
+
+
+def test_status_is_answered_while_a_job_prints(vp, monkeypatch):
+    """DLE EOT is a real-time command: a printer answers it while it prints. The virtual printer's
+    head renders a job apart from the status replies (it held them back while it rendered, and a
+    busy machine's status poll then timed out and read the printer as unknown)."""
+    import printer.virtual as virtual
+
+    rendering, release = threading.Event(), threading.Event()
+    real_finish = virtual.Renderer.finish
+
+    def slow_finish(self):
+        rendering.set()
+        assert release.wait(30)
+        return real_finish(self)
+
+    monkeypatch.setattr(virtual.Renderer, "finish", slow_finish)
+    with socket.create_connection(("127.0.0.1", vp.port), timeout=2) as sock:
+        sock.sendall(b"\x1b@long slip\n\x1dV\x01")
+    assert rendering.wait(30)
+    try:
+        assert read_status(settings_for(vp)).state is PrinterState.READY
+        assert vp.printed == [] and [j.number for j in vp.held] == [1]
+    finally:
+        release.set()
+    assert [j.number for j in vp.wait_for_printed(1)] == [1]
 
 
 def test_a_silent_or_garbled_printer_reads_as_unknown_quickly(vp):
@@ -101,6 +128,7 @@ def test_the_roll_can_run_out_in_the_middle_of_a_job(vp):
         with socket.create_connection(("127.0.0.1", vp.port), timeout=2) as sock:
             sock.sendall(b"\x1b@" + word + b"\n\x1dV\x01")
     vp.wait_for_received(2)
+    vp.wait_for_printed(1)  # the first one, printed by the head once received
     assert vp.state == "paper_out" and len(vp.printed) == 1 and [j.number for j in vp.held] == [2]
     vp.set_state("ready")
     vp.wait_for_printed(2)
