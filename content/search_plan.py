@@ -530,7 +530,7 @@ class _Found:
         """The first ``k`` jobs found by title. The union is taken over the lowest bits only, a window
         growing fourfold until it holds ``k`` (a page is mostly among the first few thousand jobs):
         the union of a query's 20 titles over 100 000 jobs cost more than the rest of its search."""
-        if self._title_bits is not None or len(self.title_parts) < 2:
+        if self._title_bits is not None or not self.title_parts:
             return first_bits(self.title, k)
         end = max(part.bit_length() for part in self.title_parts)
         size = _WINDOW

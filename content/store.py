@@ -718,11 +718,18 @@ class Store:
         every = self._bitset(conn, plan.generation, "all")
         if every is None:
             return None
-        keep = self._open_bits(conn, plan.generation, plan.today, every)
-        if plan.max_n is not None:
-            keep &= (1 << (plan.max_n + 1)) - 1
-        if plan.category:
-            keep &= self._bitset(conn, plan.generation, f"category:{plan.category}") or 0
+        key = ("keep", plan.today, plan.max_n, plan.category)  # kept with the bitsets of the content set
+        keep = self._bits.get(key)
+        if keep is None:
+            for old in list(self._bits):  # (a snapshot: other threads add to it) another day's are done with
+                if isinstance(old, tuple) and old[0] == "keep" and old[1] != plan.today:
+                    self._bits.pop(old, None)
+            keep = self._open_bits(conn, plan.generation, plan.today, every)
+            if plan.max_n is not None:
+                keep &= (1 << (plan.max_n + 1)) - 1
+            if plan.category:
+                keep &= self._bitset(conn, plan.generation, f"category:{plan.category}") or 0
+            self._bits[key] = keep
         return keep
 
     def _job_sets(self, conn: sqlite3.Connection, generation: str) -> _JobSets:

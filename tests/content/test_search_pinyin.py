@@ -445,3 +445,26 @@ def test_the_readings_looked_up_are_those_the_rule_gives() -> None:
                 expected |= {(s.parts, "mixed") for s in mixed[:textsearch.MIXED_LIMIT]}
             got = [(s.parts, index) for s, index in textsearch.readings_to_look_up(query, single=single)]
             assert len(got) == len(set(got)) and set(got) == expected, (query, single)
+
+
+def test_the_jobs_kept_by_the_filters_follow_the_day_the_radius_and_the_category(tmp_path: Path) -> None:
+    """The jobs a pinyin search keeps (open that day, within the radius, of the category) are a bitset
+    kept between searches: another day, radius or category must give its own."""
+    near = job("near", "保洁员", category="保洁", km=1.0)
+    far = job("far", "保洁员", category="保洁", km=5.0)
+    ends = near.model_copy(update={"id": "ends", "valid_until": TODAY})
+    other = job("guard", "保安员", category="保安", km=1.0)
+    with Store(tmp_path / "s.db", ORIGIN) as store:
+        store.replace_content(ContentSet(jobs=[near, far, ends, other]))
+
+        def ids(query: str, day: dt.date, **kw) -> list[str]:
+            return sorted(h.job.id for h in store.search_jobs(query, today=day, **kw))
+
+        tomorrow = TODAY + dt.timedelta(days=1)
+        assert ids("bjy", TODAY, radius_km=3, category="保洁") == ["ends", "near"]
+        assert ids("bjy", tomorrow, radius_km=3, category="保洁") == ["near"]
+        assert ids("bjy", TODAY, radius_km=3, category="保洁") == ["ends", "near"]
+        assert ids("bjy", tomorrow, radius_km=10, category="保洁") == ["far", "near"]
+        assert ids("b", tomorrow, radius_km=3, category="保安") == ["guard"]
+        assert ids("b", tomorrow, radius_km=3, category=None) == ["guard", "near"]
+        assert store.count_jobs("bao", today=tomorrow, radius_km=10) == 3
