@@ -59,7 +59,7 @@ def serial_printer():
 
 def test_a_serial_printer_gets_the_bytes_and_answers_status(serial_printer):
     settings = PrinterSettings(kind="serial", serial_port=serial_printer.path, serial_baud=115200, timeout_s=1)
-    with open_connection(settings, status_timeout=0.5) as conn:
+    with open_connection(settings, status_timeout=10) as conn:  # it answers: room for a busy machine
         conn.write(b"\x1b@hello\n")
         status = conn.status()
     assert status.state is PrinterState.READY and status.replies == {1: 0x12, 2: 0x12, 3: 0x12, 4: 0x12}
@@ -69,7 +69,7 @@ def test_a_serial_printer_gets_the_bytes_and_answers_status(serial_printer):
 def test_a_serial_printer_reporting_paper_out_and_one_that_stays_silent(serial_printer):
     settings = PrinterSettings(kind="serial", serial_port=serial_printer.path, timeout_s=1)
     serial_printer.answer = 0x72  # paper out bits in every reply
-    assert read_status(settings, status_timeout=0.3).state is PrinterState.PAPER_OUT
+    assert read_status(settings, status_timeout=10).state is PrinterState.PAPER_OUT
     serial_printer.answer = None
     status = read_status(settings, status_timeout=0.3)
     assert status.state is PrinterState.UNKNOWN and not status.printable
