@@ -215,8 +215,9 @@ class Store:
         self._lock = threading.Lock()
         self._closed = False
         # job bitsets of the content set last searched (see _letter_bits), and its generation
-        self._bits: dict[Any, int | None] = {}
-        self._bits_generation = ""
+        # (generation, its kept bitsets, shown jobs, job sets): replaced whole, never changed in place
+        # for another content set, so a thread searching an older set keeps its own (see _kept)
+        self._kept_set: tuple[str, dict[Any, Any]] = ("", {})
         if self._db is None:
             migrate(self._conn())
         self._reorder_if_moved()
@@ -657,10 +658,7 @@ class Store:
     def _shown_jobs(self, conn: sqlite3.Connection, generation: str) -> dict[int, JobHit]:
         """Jobs already shown from the content set ``generation``: n -> the job as a hit by title."""
         self._bitset(conn, generation, "all")  # (drops what was kept for an older content set)
-        shown = self._bits.get("shown")
-        if not isinstance(shown, dict):
-            shown = {}
-            self._bits["shown"] = shown  # type: ignore[assignment]
+        shown = self._kept(generation).setdefault("shown", {})
         return shown
 
     # -- pinyin queries, by bitsets ----------------------------------------------------------------
@@ -719,48 +717,59 @@ class Store:
         if every is None:
             return None
         key = ("keep", plan.today, plan.max_n, plan.category)  # kept with the bitsets of the content set
-        keep = self._bits.get(key)
+        kept = self._kept(plan.generation)
+        keep = kept.get(key)
         if keep is None:
-            for old in list(self._bits):  # (a snapshot: other threads add to it) another day's are done with
+            for old in list(kept):  # (a snapshot: other threads add to it) another day's are done with
                 if isinstance(old, tuple) and old[0] == "keep" and old[1] != plan.today:
-                    self._bits.pop(old, None)
+                    kept.pop(old, None)
             keep = self._open_bits(conn, plan.generation, plan.today, every)
             if plan.max_n is not None:
                 keep &= (1 << (plan.max_n + 1)) - 1
             if plan.category:
                 keep &= self._bitset(conn, plan.generation, f"category:{plan.category}") or 0
-            self._bits[key] = keep
+            kept[key] = keep
         return keep
 
     def _job_sets(self, conn: sqlite3.Connection, generation: str) -> _JobSets:
         """The jobs by term of the content set ``generation`` (kept, like the bitsets, until the next apply)."""
         self._bitset(conn, generation, "all")  # (drops what was kept for an older content set)
-        sets = self._bits.get("terms")
+        kept = self._kept(generation)
+        sets = kept.get("terms")
         if not isinstance(sets, _JobSets):
-            sets = _JobSets(conn)
-            self._bits["terms"] = sets  # type: ignore[assignment]
+            sets = kept["terms"] = _JobSets(conn)
         return sets
 
     def _bitset(self, conn: sqlite3.Connection, generation: str, name: str) -> int | None:
         """A stored job bitset of the content set ``generation`` (kept in memory until the next apply)."""
-        if generation != self._bits_generation:
-            self._bits, self._bits_generation = {}, generation
-        if name not in self._bits:
+        kept = self._kept(generation)
+        if name not in kept:
             row = conn.execute("SELECT bits FROM content_job_bits WHERE name = ?", (name,)).fetchone()
-            self._bits[name] = int.from_bytes(row[0], "little") if row else None
-        return self._bits[name]
+            kept[name] = int.from_bytes(row[0], "little") if row else None
+        return kept[name]
+
+    def _kept(self, generation: str) -> dict[Any, Any]:
+        """What is kept for the content set ``generation``. A new set replaces the whole tuple, so a
+        thread still searching the older set (in its own read transaction) gets a dict of its own,
+        never the newer set's bitsets or jobs under the older set's numbers."""
+        current = self._kept_set
+        if current[0] != generation:
+            current = (generation, {})
+            self._kept_set = current
+        return current[1]
 
     def _open_bits(self, conn: sqlite3.Connection, generation: str, today: dt.date, every: int) -> int:
         """The jobs open on ``today``: computed once per day and content set (one pass over the closed)."""
         key = ("open", today)
-        found = self._bits.get(key) if generation == self._bits_generation else None
+        kept = self._kept(generation)
+        found = kept.get(key)
         if found is None:
             closed = bytearray((every.bit_length() + 7) // 8 or 1)
             for (n,) in conn.execute("SELECT n FROM content_jobs WHERE NOT (" + _open_sql().replace("j.", "")
                                      + ")", _open_params(today)):
                 closed[n >> 3] |= 1 << (n & 7)
             found = every & ~int.from_bytes(closed, "little")
-            self._bits[key] = found
+            kept[key] = found
         return found
 
     def _bit_hits(self, conn: sqlite3.Connection, found: _Found, plan: _Plan, n: int) -> list[JobHit]:
