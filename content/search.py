@@ -444,12 +444,6 @@ def readings_to_look_up(query: str, *, single: bool = True) -> list[tuple[Segmen
 MIXED_LIMIT = 16  # mixed readings (initials and syllables) looked up per query
 
 
-def mixed_segmentations(query: str, limit: int = 16) -> list[Segmentation]:
-    """Readings of ``query`` that neither index answers alone (bjie: an initial, then a syllable)."""
-    found = [s for s in segmentations(query) if not s.all_initials and not s.all_full]
-    return found[:limit]
-
-
 class KeyLookup(NamedTuple):
     """How to find candidates for a typed string in one key index.
 

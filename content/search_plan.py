@@ -392,7 +392,6 @@ class _MemoryMatch(_SetMatch):
 
     def __init__(self, titles: _TitleKeys) -> None:
         self.titles = titles
-        self.fetched = {}
         self.tids = set()
 
     def add_range(self, table: str, lo: str, hi: str) -> None:

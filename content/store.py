@@ -214,7 +214,6 @@ class Store:
         self._conns: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._closed = False
-        # job bitsets of the content set last searched (see _letter_bits), and its generation
         # (generation, its kept bitsets, shown jobs, job sets): replaced whole, never changed in place
         # for another content set, so a thread searching an older set keeps its own (see _kept)
         self._kept_set: tuple[str, dict[Any, Any]] = ("", {})
@@ -639,7 +638,7 @@ class Store:
 
     def _title_hits(self, conn: sqlite3.Connection, numbers: list[int], generation: str) -> list[JobHit]:
         """The jobs ``numbers`` as hits by title: those shown before as kept, the others read and kept."""
-        shown = self._shown_jobs(conn, generation)
+        shown = self._kept(generation).setdefault("shown", {})  # n -> the job as its hit by title
         # this page's jobs apart: another thread searching meanwhile may empty the shared ones
         kept = [shown.get(n) for n in numbers]
         if None in kept:
@@ -654,12 +653,6 @@ class Store:
                 fetched[n] = shown[n] = JobHit(_load_job(data), dist, "title")
             kept = [hit if hit is not None else fetched[n] for n, hit in zip(numbers, kept, strict=True)]
         return kept  # type: ignore[return-value]
-
-    def _shown_jobs(self, conn: sqlite3.Connection, generation: str) -> dict[int, JobHit]:
-        """Jobs already shown from the content set ``generation``: n -> the job as a hit by title."""
-        self._bitset(conn, generation, "all")  # (drops what was kept for an older content set)
-        shown = self._kept(generation).setdefault("shown", {})
-        return shown
 
     # -- pinyin queries, by bitsets ----------------------------------------------------------------
 
@@ -733,7 +726,6 @@ class Store:
 
     def _job_sets(self, conn: sqlite3.Connection, generation: str) -> _JobSets:
         """The jobs by term of the content set ``generation`` (kept, like the bitsets, until the next apply)."""
-        self._bitset(conn, generation, "all")  # (drops what was kept for an older content set)
         kept = self._kept(generation)
         sets = kept.get("terms")
         if not isinstance(sets, _JobSets):
