@@ -124,6 +124,9 @@ class PrinterSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=9100, ge=1, le=65535)
     timeout_s: float = Field(default=3.0, gt=0, le=60)
+    # How long to wait for each one-byte status reply (DLE EOT) before the printer counts as not
+    # answering. A printer answers in milliseconds; a longer wait only delays the "offline" notice.
+    status_timeout_s: float = Field(default=0.8, gt=0, le=10)
     # usb
     usb_vendor_id: int | None = Field(default=None, ge=0, le=0xFFFF)
     usb_product_id: int | None = Field(default=None, ge=0, le=0xFFFF)

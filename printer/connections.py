@@ -247,8 +247,13 @@ def _append_file_device(escpos_printer: Any) -> type:
     return AppendFile
 
 
-def open_connection(printer: Any, *, status_timeout: float = STATUS_TIMEOUT_S) -> Connection:
-    """Open the printer described by ``devices.printer`` settings; :class:`PrinterUnavailable` if not."""
+def open_connection(printer: Any, *, status_timeout: float | None = None) -> Connection:
+    """Open the printer described by ``devices.printer`` settings; :class:`PrinterUnavailable` if not.
+
+    Status replies are waited for ``status_timeout`` seconds, by default the settings'
+    ``status_timeout_s``."""
+    if status_timeout is None:
+        status_timeout = getattr(printer, "status_timeout_s", STATUS_TIMEOUT_S)
     escpos_printer = import_escpos_printer()  # imported late: it configures logging on import
 
     root = logging.getLogger()
@@ -295,12 +300,12 @@ def _first_line(exc: BaseException) -> str:
     return text[-1] if text else type(inner).__name__
 
 
-def connection_factory(printer: Any, *, status_timeout: float = STATUS_TIMEOUT_S) -> Callable[[], Connection]:
+def connection_factory(printer: Any, *, status_timeout: float | None = None) -> Callable[[], Connection]:
     """A function opening a fresh connection to the configured printer each call."""
     return lambda: open_connection(printer, status_timeout=status_timeout)
 
 
-def read_status(printer: Any, *, status_timeout: float = STATUS_TIMEOUT_S) -> PrinterStatus:
+def read_status(printer: Any, *, status_timeout: float | None = None) -> PrinterStatus:
     """Open, read the status, close. An unreachable printer is ``offline``."""
     try:
         conn = open_connection(printer, status_timeout=status_timeout)

@@ -19,9 +19,11 @@ from config.station_file import render, station_settings  # noqa: E402
 from config.xvfb import start_xvfb  # noqa: E402
 from content.netutil import free_port as _free_port  # noqa: E402
 
-# The sample station (config/station_file.py) as a test station: its own id, a media quota.
+# The sample station (config/station_file.py) as a test station: its own id, a media quota, and
+# 10 s for a printer's status reply (the virtual printer answers; a busy test machine may be slow).
 STATION_TOML = render(station_settings({"station.id": "test-station-01", "storage.media_quota_mb": 64,
-                                        "station.opening_hours": "周一至周五 9:00-17:30"}))
+                                        "station.opening_hours": "周一至周五 9:00-17:30",
+                                        "devices.printer.status_timeout_s": 10}))
 
 
 @pytest.fixture(scope="session")

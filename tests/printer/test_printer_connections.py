@@ -71,7 +71,8 @@ def test_a_serial_printer_reporting_paper_out_and_one_that_stays_silent(serial_p
     serial_printer.answer = 0x72  # paper out bits in every reply
     assert read_status(settings, status_timeout=10).state is PrinterState.PAPER_OUT
     serial_printer.answer = None
-    status = read_status(settings, status_timeout=0.3)
+    # the wait for a reply is the station's setting, devices.printer.status_timeout_s
+    status = read_status(settings.model_copy(update={"status_timeout_s": 0.3}))
     assert status.state is PrinterState.UNKNOWN and not status.printable
 
 
