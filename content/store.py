@@ -640,7 +640,7 @@ class Store:
         """The jobs ``numbers`` as hits by title: those shown before as kept, the others read and kept."""
         shown = self._kept(generation).setdefault("shown", {})  # n -> the job as its hit by title
         # this page's jobs apart: another thread searching meanwhile may empty the shared ones
-        kept = [shown.get(n) for n in numbers]
+        kept = list(map(shown.get, numbers))
         if None in kept:
             missing = [n for n, hit in zip(numbers, kept, strict=True) if hit is None]
             if len(shown) + len(missing) > _SHOWN_JOBS:

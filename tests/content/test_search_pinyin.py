@@ -360,6 +360,12 @@ def test_first_bits_of_a_job_set() -> None:
         jobs = sorted(rng.sample(range(top + 1), rng.randint(0, min(top + 1, 300))))
         k = rng.randint(0, 400)
         assert first_bits(sum(1 << n for n in jobs), k) == jobs[:k]
+    # sets as dense as a one-letter query's (read by bytes), as sparse as a rare title's, and both
+    for share in (0.9, 0.5, 0.1, 0.02, 0.001):
+        jobs = [n for n in range(30000) if rng.random() < share]
+        jobs += [n for n in range(30000, 60000, 997)]
+        for k in (1, 7, 50, 333, len(jobs), len(jobs) + 5):
+            assert first_bits(sum(1 << n for n in jobs), k) == jobs[:k], (share, k)
 
 
 def test_a_job_changed_by_an_apply_is_shown_as_it_now_is(tmp_path: Path) -> None:
