@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import queue
 import socket
 import socketserver
@@ -264,15 +265,17 @@ class VirtualPrinter:
         renderer.feed(tokenizer.feed(job.data) + tokenizer.close())
         image = renderer.finish()
         stem = self.out_dir / f"slip-{job.number:04d}"
-        stem.with_suffix(".bin").write_bytes(job.data)
+        # Each file appears whole (written aside, then renamed), the PNG last: whoever watches the
+        # folder (staff, a test) takes a slip's PNG as the slip done, and never opens half of one.
+        _write_whole(stem.with_suffix(".bin"), lambda path: path.write_bytes(job.data))
         report = renderer.report
-        stem.with_suffix(".json").write_text(json.dumps({
+        summary = json.dumps({
             "job": job.number, "bytes": len(job.data), "dots": self.dots, "problems": report.problems,
             "overflows": report.overflows, "qr_codes": [q.data for q in report.qr_codes],
-            "cuts": len(report.cuts), "commands": dict(report.commands)}, ensure_ascii=False, indent=1),
-            encoding="utf-8")
+            "cuts": len(report.cuts), "commands": dict(report.commands)}, ensure_ascii=False, indent=1)
+        _write_whole(stem.with_suffix(".json"), lambda path: path.write_text(summary, encoding="utf-8"))
         png = stem.with_suffix(".png")
-        image.save(png)
+        _write_whole(png, lambda path: image.save(path, format="PNG"))
         with self._lock:
             job.report, job.printed_at, job.png = report, time.time(), png
             job.queued = False
@@ -338,3 +341,10 @@ def send_control(port: int, line: str, host: str = "127.0.0.1", timeout: float =
                 break
             answer += chunk
     return answer.decode("utf-8").strip()
+
+
+def _write_whole(path: Path, write: Callable[[Path], object]) -> None:
+    """``write(aside)`` to a file beside ``path``, then rename it to ``path``: it appears whole."""
+    aside = path.with_name(path.name + ".part")
+    write(aside)
+    os.replace(aside, path)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from kivy.factory import Factory
 from kivy.properties import BooleanProperty, ListProperty, StringProperty
 
 from kiosk.forms import FormError, FormState
@@ -32,6 +33,32 @@ class FormScreen(KioskScreen):
     chosen = ListProperty([])
     multiple = BooleanProperty(False)
     last_step = BooleanProperty(False)
+    side_by_side = BooleanProperty(False)  # the phone step on a wide screen: the keypad beside (form.kv)
+
+    def on_kv_post(self, base_widget: Any) -> None:
+        super().on_kv_post(base_widget)
+        # held here: a keypad or column out of the widget tree has no other owner (ids are weak)
+        self._keypad = self.ids.keypad.__self__
+        self._below = self.ids.below.__self__
+        self._beside = Factory.KeypadBeside()
+        self.bind(kind_of_step=self._place_keypad, side_by_side=self._place_keypad)
+        self._place_keypad()
+
+    def _place_keypad(self, *_: Any) -> None:
+        """The keypad only on the phone step: under the number, or in a column of its own beside
+        the question and the buttons on a wide screen."""
+        keypad, beside = self._keypad, self._beside
+        if keypad.parent is not None:
+            keypad.parent.remove_widget(keypad)
+        if beside.parent is not None:
+            beside.parent.remove_widget(beside)
+        if self.kind_of_step != "phone":
+            return
+        if self.side_by_side:
+            beside.add_widget(keypad)
+            self.ids.body.add_widget(beside)
+        else:
+            self._below.add_widget(keypad)
 
     def enter(self, kind: str | None = None, returning: bool = False, **_: Any) -> None:
         session = self.app.session
@@ -135,7 +162,7 @@ class FormScreen(KioskScreen):
     def speech(self) -> str:
         text = f"{self.title}，{self.progress}。{self.question}。"
         if self.kind_of_step == "phone":
-            text += "请用下面的数字键输入11位手机号码。"
+            text += f"请用{'右边' if self.side_by_side else '下面'}的数字键输入11位手机号码。"
         else:
             text += "可以选：" + "，".join(label for _, label in self.options) + "。"
         if self.error:

@@ -167,6 +167,44 @@ def test_landscape_puts_the_keyboard_beside_the_list(make_kiosk, tmp_path):  # n
     driver.screenshot(shots_dir(tmp_path) / "landscape-jobs.png")
 
 
+def test_landscape_puts_the_phone_keypad_beside_the_question(make_kiosk, tmp_path):  # noqa: F811
+    """Stacked under the question, the keypad and 下一步 did not fit a 1920x1080 screen at the elder
+    type: the question was scrolled off and 下一步 was under the bottom bar. Beside it, all fits."""
+    kiosk = make_kiosk(changes={"devices.kiosk_screen.width": 1920, "devices.kiosk_screen.height": 1080})
+    driver, app = kiosk.driver, kiosk.app
+    from kivy.core.window import Window
+
+    driver.until(lambda: tuple(Window.size) == (1920, 1080), what="the landscape window")
+    place_card(kiosk)
+    take_card_back(kiosk)
+    driver.tap(app.screen.ids.register_button)
+    driver.tap(driver.button("培训需求登记", exact=False))
+    driver.pump(frames=2)
+    form = app.screen
+    keypad, body = form.ids.keypad, form.ids.body
+    assert form.kind_of_step == "phone" and form.side_by_side and body.orientation == "horizontal"
+    assert keypad.parent.parent.uid == body.uid and keypad.parent.uid != form.ids.column.uid
+    assert not form.fit.scrolls, "the phone step needs scrolling on a landscape screen"
+    for widget in (form.ids.question, keypad.key("0"), keypad.key("删除"), form.ids.next_button):
+        assert driver.visible(widget), widget
+    left, right = form.ids.next_button.to_window(*form.ids.next_button.pos), keypad.to_window(*keypad.pos)
+    assert right[0] >= left[0] + form.ids.next_button.width, "the keypad is beside the buttons"
+    assert check_sizes(driver, elder=True) == []
+    assert "右边的数字键" in form.speech()
+    driver.screenshot(shots_dir(tmp_path) / "landscape-form-phone.png")
+    for digit in "13900139002":
+        driver.tap(keypad.key(digit), frames=0)
+    driver.tap(form.ids.next_button)
+    # the next questions are choices: no keypad, the chips get the whole width
+    assert form.kind_of_step != "phone" and keypad.parent is None and body.orientation == "vertical"
+    assert form.ids.choices.width > Window.width * 0.8
+    driver.tap(form.ids.previous_button)
+    assert keypad.parent is not None and form.phone_text == "139 0013 9002"
+    # 标准字 (the smaller type) keeps the keypad beside, and all still fits
+    driver.tap(app.root.ids.elder_button)
+    assert form.side_by_side and not form.fit.scrolls and check_sizes(driver, elder=False) == []
+
+
 def test_a_rotated_screen_still_takes_taps_where_they_are_shown(make_kiosk, tmp_path):  # noqa: F811
     kiosk = make_kiosk(reader=False, changes={"devices.kiosk_screen.rotation": 90})
     driver = kiosk.driver

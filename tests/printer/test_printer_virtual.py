@@ -72,6 +72,36 @@ def test_status_is_answered_while_a_job_prints(vp, monkeypatch):
     assert [j.number for j in vp.wait_for_printed(1)] == [1]
 
 
+def test_a_slips_png_appears_only_whole(vp, monkeypatch):
+    """Staff (and `yizhan print virtual`'s users) take a slip's PNG in the folder as the slip done:
+    one half written must never be there to open (a busy machine's test opened one and failed)."""
+    from PIL import Image
+
+    saving, release = threading.Event(), threading.Event()
+    real_save = Image.Image.save
+
+    def slow_save(self, fp, *args, **kwargs):
+        with open(fp, "wb") as half:  # the first bytes are out, the rest still coming
+            half.write(b"\x89PNG\r\n")
+        saving.set()
+        assert release.wait(30)
+        return real_save(self, fp, *args, **kwargs)
+
+    monkeypatch.setattr(Image.Image, "save", slow_save)
+    with socket.create_connection(("127.0.0.1", vp.port), timeout=2) as sock:
+        sock.sendall(b"\x1b@whole slip\n\x1dV\x01")
+    assert saving.wait(30)
+    try:
+        assert sorted(p.name for p in vp.out_dir.glob("slip-0001*")) == [
+            "slip-0001.bin", "slip-0001.json", "slip-0001.png.part"]
+    finally:
+        release.set()
+    (job,) = vp.wait_for_printed(1)
+    with Image.open(job.png) as image:
+        assert image.width == vp.dots
+    assert sorted(p.name for p in vp.out_dir.glob("slip-0001*")) == ["slip-0001.bin", "slip-0001.json", "slip-0001.png"]
+
+
 def test_a_silent_or_garbled_printer_reads_as_unknown_quickly(vp):
     vp.set_state("silent")
     status = read_status(settings_for(vp), status_timeout=0.3)
@@ -113,10 +143,11 @@ def test_jobs_end_at_a_cut_or_when_the_connection_closes(vp):
 
 def test_out_of_paper_it_holds_jobs_and_prints_them_in_order_once_refilled(vp):
     vp.set_state("paper_out")
-    for word in (b"one", b"two"):
+    for count, word in enumerate((b"one", b"two"), start=1):
         with socket.create_connection(("127.0.0.1", vp.port), timeout=2) as sock:
             sock.sendall(b"\x1b@" + word + b"\n\x1dV\x01")
-    vp.wait_for_received(2)
+        # each connection is served by a thread of its own: the next is sent once this one is in
+        vp.wait_for_received(count)
     assert len(vp.held) == 2 and vp.printed == [] and not list(vp.out_dir.glob("*.png"))
     vp.set_state("ready")
     assert [j.report.text for j in vp.wait_for_printed(2)] == ["one", "two"]
@@ -124,10 +155,10 @@ def test_out_of_paper_it_holds_jobs_and_prints_them_in_order_once_refilled(vp):
 
 def test_the_roll_can_run_out_in_the_middle_of_a_job(vp):
     vp.paper_left = 1
-    for word in (b"one", b"two"):
+    for count, word in enumerate((b"one", b"two"), start=1):
         with socket.create_connection(("127.0.0.1", vp.port), timeout=2) as sock:
             sock.sendall(b"\x1b@" + word + b"\n\x1dV\x01")
-    vp.wait_for_received(2)
+        vp.wait_for_received(count)
     vp.wait_for_printed(1)  # the first one, printed by the head once received
     assert vp.state == "paper_out" and len(vp.printed) == 1 and [j.number for j in vp.held] == [2]
     vp.set_state("ready")
