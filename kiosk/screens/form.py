@@ -37,9 +37,8 @@ class FormScreen(KioskScreen):
 
     def on_kv_post(self, base_widget: Any) -> None:
         super().on_kv_post(base_widget)
-        # held here: a keypad or column out of the widget tree has no other owner (ids are weak)
+        # held here: the keypad and its column out of the widget tree have no other owner (ids are weak)
         self._keypad = self.ids.keypad.__self__
-        self._below = self.ids.below.__self__
         self._beside = Factory.KeypadBeside()
         self.bind(kind_of_step=self._place_keypad, side_by_side=self._place_keypad)
         self._place_keypad()
@@ -58,7 +57,7 @@ class FormScreen(KioskScreen):
             beside.add_widget(keypad)
             self.ids.body.add_widget(beside)
         else:
-            self._below.add_widget(keypad)
+            self.ids.below.add_widget(keypad)
 
     def enter(self, kind: str | None = None, returning: bool = False, **_: Any) -> None:
         session = self.app.session

@@ -26,7 +26,8 @@ def vp(tmp_path):
 
 
 def settings_for(printer: VirtualPrinter) -> PrinterSettings:
-    return PrinterSettings(kind="virtual", port=printer.port, timeout_s=2.0)
+    # 10 s for a status reply: the virtual printer answers, but a busy machine may be slow to
+    return PrinterSettings(kind="virtual", port=printer.port, timeout_s=2.0, status_timeout_s=10)
 
 
 def job_bytes() -> bytes:
@@ -43,7 +44,7 @@ def test_dle_eot_answers_follow_the_state_over_tcp(vp, state):
             sock.sendall(b"\x10\x04" + bytes([n]))
             answers[n] = sock.recv(1)[0]
     assert answers == encode(PrinterState(state))
-    assert read_status(settings_for(vp), status_timeout=10).state is PrinterState(state)
+    assert read_status(settings_for(vp)).state is PrinterState(state)
 
 
 def test_status_is_answered_while_a_job_prints(vp, monkeypatch):
@@ -65,7 +66,7 @@ def test_status_is_answered_while_a_job_prints(vp, monkeypatch):
         sock.sendall(b"\x1b@long slip\n\x1dV\x01")
     assert rendering.wait(30)
     try:
-        assert read_status(settings_for(vp), status_timeout=10).state is PrinterState.READY
+        assert read_status(settings_for(vp)).state is PrinterState.READY
         assert vp.printed == [] and [j.number for j in vp.held] == [1]
     finally:
         release.set()
