@@ -19,6 +19,7 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
+from content.hub.cells import safe_row
 from content.registrations import REGISTRATION_KINDS
 from content.stats import service_counts
 
@@ -65,9 +66,9 @@ def month_report(db_path: Path, month: dt.date, *, station_id: str, station_name
 def write_csv(report: MonthReport, path: Path) -> Path:
     with path.open("w", encoding="utf-8-sig", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(COLUMNS)
-        writer.writerows(report.rows)
-        writer.writerow(report.total)
+        writer.writerow(safe_row(COLUMNS))
+        writer.writerows(safe_row(row) for row in report.rows)
+        writer.writerow(safe_row(report.total))
     return path
 
 
@@ -78,16 +79,16 @@ def write_xlsx(report: MonthReport, path: Path) -> Path:
     book = Workbook()
     sheet = book.active
     sheet.title = f"{report.month:%Y-%m}"
-    sheet.append([f"{report.station_name} 服务成效表（{report.month:%Y年%m月}）"])
+    sheet.append(safe_row([f"{report.station_name} 服务成效表（{report.month:%Y年%m月}）"]))
     sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(COLUMNS))
     sheet["A1"].font = Font(bold=True, size=14)
     sheet["A1"].alignment = Alignment(horizontal="center")
-    sheet.append(list(COLUMNS))
+    sheet.append(safe_row(COLUMNS))
     for cell in sheet[2]:
         cell.font = Font(bold=True)
     for row in report.rows:
-        sheet.append(row)
-    sheet.append(report.total)
+        sheet.append(safe_row(row))
+    sheet.append(safe_row(report.total))
     for cell in sheet[sheet.max_row]:
         cell.font = Font(bold=True)
     sheet.column_dimensions["A"].width = 12

@@ -25,6 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from content.hub.cells import safe_row
 from content.hub.console.core import audit_engine, iso
 from content.hub.console.hubdata import refresh, replace_payload, upload_payloads
 from content.hub.console.schema import handoffs, registrations
@@ -80,7 +81,7 @@ def _encode(rows: list[dict[str, Any]], fmt: str) -> bytes:
         writer = csv.writer(buf)
         writer.writerow([label for _, label in COLUMNS])
         for row in rows:
-            writer.writerow([row[k] for k, _ in COLUMNS])
+            writer.writerow(safe_row(row[k] for k, _ in COLUMNS))
         # BOM: Chinese Excel opens UTF-8 CSV correctly only with it.
         return ("\ufeff" + buf.getvalue()).encode("utf-8")
     from openpyxl import Workbook
@@ -94,7 +95,7 @@ def _encode(rows: list[dict[str, Any]], fmt: str) -> bytes:
         cell.font = Font(bold=True)
     for row in rows:
         # Text cells: an ID number as a number would lose its last digits in Excel.
-        ws.append([str(row[k]) for k, _ in COLUMNS])
+        ws.append(safe_row(str(row[k]) for k, _ in COLUMNS))
     for letter, width in zip("ABCDEFGHIJKLM", (10, 10, 16, 22, 10, 22, 6, 12, 14, 30, 30, 10, 20), strict=True):
         ws.column_dimensions[letter].width = width
     buf = io.BytesIO()

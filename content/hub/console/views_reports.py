@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Blueprint, Response, render_template, request
 
+from content.hub.cells import safe_row
 from content.hub.console.core import console, requires
 from content.hub.console.hubdata import ALL_STATIONS, refresh, stations_t
 from content.hub.console.schema import service_counts
@@ -161,14 +162,14 @@ def _sheet(title: str, subtitle: str, headers: list[str], rows: list[list[Any]],
     ws = wb.active
     ws.title = title[:31]
     width = len(headers)
-    ws.append([title])
+    ws.append(safe_row([title]))
     ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=width)
     ws["A1"].font = Font(size=16, bold=True)
     ws["A1"].alignment = Alignment(horizontal="center")
-    ws.append([subtitle])
+    ws.append(safe_row([subtitle]))
     ws.merge_cells(start_row=2, start_column=1, end_row=2, end_column=width)
     ws["A2"].alignment = Alignment(horizontal="right")
-    ws.append(headers)
+    ws.append(safe_row(headers))
     thin = Side(style="thin", color="000000")
     border = Border(left=thin, right=thin, top=thin, bottom=thin)
     for cell in ws[3]:
@@ -176,9 +177,9 @@ def _sheet(title: str, subtitle: str, headers: list[str], rows: list[list[Any]],
         cell.fill = PatternFill("solid", fgColor="DCE6F1")
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
     for row in rows:
-        ws.append(row)
+        ws.append(safe_row(row))
     if total is not None:
-        ws.append(total)
+        ws.append(safe_row(total))
         for cell in ws[ws.max_row]:
             cell.font = Font(bold=True)
     for row in ws.iter_rows(min_row=3, max_row=ws.max_row, max_col=width):
