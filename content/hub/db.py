@@ -92,6 +92,9 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
             # Uploads are receipts the hub has promised to keep: fsync every commit.
             cur.execute("PRAGMA synchronous=FULL")
             cur.execute("PRAGMA foreign_keys=ON")
+            # Deleted and overwritten rows are zeroed in the file, not left in free space
+            # (Debian's SQLite does this by default; other builds do not).
+            cur.execute("PRAGMA secure_delete=ON")
             cur.close()
 
         @sa.event.listens_for(engine, "begin")
@@ -120,6 +123,33 @@ def writing(engine: Engine) -> Iterator[Connection]:
         conn.execution_options(writing=True)
         with conn.begin():
             yield conn
+
+
+def scrub(engine: Engine, tables: Sequence[str] = ()) -> None:
+    """After personal data was purged: leave no old copy of it in the database's files.
+
+    SQLite (``secure_delete`` is on, so the main file holds zeros where the rows were): the
+    WAL still holds the pages as they were before the purge until a checkpoint, so the WAL
+    is checkpointed into the main file and truncated to nothing. PostgreSQL: ``VACUUM`` of
+    ``tables`` prunes the dead row versions the purge left (see PROTOCOL.md on what it does
+    not give).
+    """
+    if engine.dialect.name == "sqlite":
+        lock = getattr(engine, "sqlite_write_lock", None) or nullcontext()
+        with lock:
+            raw = engine.raw_connection()
+            try:
+                # The DB-API connection itself: no transaction is open around the checkpoint.
+                busy, _log, _done = raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            finally:
+                raw.close()
+        if busy:
+            raise HubDatabaseError("the WAL could not be checkpointed (a reader held it for 30 s); run the purge again")
+        return
+    if engine.dialect.name == "postgresql" and tables:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            for table in tables:
+                conn.exec_driver_sql(f"VACUUM {conn.dialect.identifier_preparer.quote(table)}")
 
 
 def masked_url(url: str) -> str:

@@ -29,12 +29,16 @@ from content.hub.cells import safe_row
 from content.hub.console.core import audit_engine, iso
 from content.hub.console.hubdata import refresh, replace_payload, upload_payloads
 from content.hub.console.schema import handoffs, registrations
+from content.hub.db import scrub
 
 FORMATS = ("csv", "xlsx", "json")
 COLUMNS = [("code", "登记编号"), ("kind", "登记类型"), ("station_id", "驿站编号"), ("received_at", "接收时间"),
            ("name", "姓名"), ("id_number", "公民身份号码"), ("gender", "性别"), ("birth_date", "出生日期"),
            ("phone", "联系电话"), ("address", "住址"), ("answers", "登记内容"), ("status", "跟进状态"),
            ("note", "跟进备注")]
+
+# Where a purge overwrites personal data: the sealed payloads (uploads) and the follow-up notes.
+PURGED_TABLES = ("uploads", "console_registrations")
 
 
 class HandoffError(Exception):
@@ -154,6 +158,7 @@ def ack(engine: Engine, handoff_id: int, by_user: str, now: dt.datetime) -> int:
     with engine.begin() as conn:
         conn.execute(handoffs.update().where(handoffs.c.id == handoff_id).values(acked_at=iso(now), purged=purged))
     audit_engine(engine, iso(now), by_user, "确认交接并清除", f"交接批次 {handoff_id}", f"清除 {purged} 条个人信息")
+    scrub(engine, PURGED_TABLES)
     return purged
 
 
@@ -165,6 +170,8 @@ def purge_expired(engine: Engine, retention_days: int, by_user: str, now: dt.dat
     cutoff = iso(now - dt.timedelta(days=retention_days))
     purged = _purge(engine, registrations.c.received_at < cutoff, now)
     audit_engine(engine, iso(now), by_user, "到期清除登记", f"保留 {retention_days} 天", f"清除 {purged} 条个人信息")
+    if purged:
+        scrub(engine, PURGED_TABLES)
     return purged
 
 

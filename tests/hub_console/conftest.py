@@ -30,8 +30,9 @@ def quick_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
-# Every console module runs on SQLite and PostgreSQL except the Chromium journey (suite time).
-SQLITE_ONLY = {"test_console_browser"}
+# Every console module runs on SQLite and PostgreSQL except the Chromium journey (suite time)
+# and the carving of purged records from SQLite's own files.
+SQLITE_ONLY = {"test_console_browser", "test_console_purge_disk"}
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
