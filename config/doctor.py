@@ -240,8 +240,24 @@ def check_clock(settings: Settings, now: dt.datetime | None = None) -> Check:
     return Check("clock", "ok", f"{now:%Y-%m-%d %H:%M}")
 
 
+def check_program_files(settings: Settings, root: Path = Path("/"), running: Path | None = None) -> Check:
+    """The files the installed release runs from match its signed wheel (none edited on the box)."""
+    from deploy.install import Layout
+    from deploy.integrity import running_release, verify_release_files
+
+    release = running_release(running or Path(__file__), Layout(root=root).current)
+    if release is None:
+        return Check("程序文件", "skip", "不是从安装的版本运行（源码目录）")
+    result = verify_release_files(release, settings.hub.public_key or None)
+    if result.problems:
+        shown = "，".join(result.problems[:5]) + ("…" if len(result.problems) > 5 else "")
+        return Check("程序文件", "fail", f"{release.name}：{len(result.problems)} 个文件被改动：{shown}，请重新安装该版本")
+    basis = "与签名清单一致" if result.signed else "与安装记录一致（签名的 wheel 已不在，记录本身未核对签名）"
+    return Check("程序文件", "ok", f"{release.name}：{result.files} 个文件{basis}")
+
+
 CHECKS = (check_font, check_display, check_reader, check_printer, check_audio, check_storage, check_hub, check_transport,
-          check_feed, check_media, check_clock, check_units, check_udev, check_release)
+          check_feed, check_media, check_clock, check_units, check_udev, check_release, check_program_files)
 
 
 def run_checks(settings: Settings) -> list[Check]:
