@@ -2,7 +2,8 @@
 # Debian 12 machine (run as root): Debian packages only when missing, then a
 # virtualenv in .venv with the project installed editable.
 SHELL := /bin/bash
-PYTHON ?= python3
+# The interpreter a station runs: Debian 12's own (3.11.2), not whatever python3 is first on PATH.
+PYTHON ?= /usr/bin/python3
 VENV := .venv
 PY := $(VENV)/bin/python
 DEB_PACKAGES := xvfb xauth libgl1-mesa-dri libmtdev1 libusb-1.0-0 fonts-wqy-microhei espeak-ng ffmpeg fontconfig nginx fonts-babelstone-han chromium chromium-driver postgresql systemd passwd

@@ -25,6 +25,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,8 @@ from deploy.release import Release, ReleaseError, file_sha256, read_manifest, un
 
 SERVICE_USER = "yizhan"
 EXTRA_GROUPS = ("dialout", "video", "input", "render", "audio", "lp", "tty")
+# Groups the units name in SupplementaryGroups= (a missing one stops the unit at step GROUP).
+DEVICE_GROUPS = ("dialout", "video", "input", "render", "audio", "lp", "tty")
 UNITS = ("yizhan.target", "yizhan-session.service", "yizhan-kiosk.service", "yizhan-board.service",
          "yizhan-sync.service", "yizhan-print.service", "yizhan-screens.service", "yizhan-upgrade.timer")
 STATION_FILES = {  # source under deploy/station -> destination on the box, mode
@@ -127,6 +130,13 @@ def ensure_user(layout: Layout, report: Report) -> None:
               "--shell", "/usr/sbin/nologin", "--comment", "Yizhan station", SERVICE_USER])
         report.add(f"created the service user {SERVICE_USER}")
     groups = _groups_of(layout)
+    for group in DEVICE_GROUPS:
+        if group not in groups:
+            # Debian's udev package makes these on a full install; a minimal box lacks them, and a
+            # unit whose SupplementaryGroups= names a missing group fails at step GROUP, forever.
+            _run(["groupadd", *root, "--system", group])
+            report.add(f"created the system group {group}")
+    groups = _groups_of(layout)
     wanted = [g for g in EXTRA_GROUPS if g in groups and SERVICE_USER not in groups[g]]
     if wanted:
         _run(["usermod", *root, "--append", "--groups", ",".join(wanted), SERVICE_USER])
@@ -218,12 +228,7 @@ def install_release(layout: Layout, bundle: Path, *, public_key: str | None, rep
     (staging / "MANIFEST.json").write_bytes(raw)
     env = ensure_env(layout, release, report, python=python)
     _install_project(env, release, staging / "lib")
-    launcher = staging / "bin" / "yizhan"
-    launcher.parent.mkdir(exist_ok=True)
-    box_lib = layout.releases / version / "lib"
-    launcher.write_text(f"#!/bin/sh\n# Yizhan {version}: the locked environment plus this release's code (-P: never the working directory's).\n"
-                        f"PYTHONPATH={box_lib} exec {env}/bin/python -P -m config.cli \"$@\"\n")
-    launcher.chmod(0o755)
+    write_launcher(staging / "bin" / "yizhan", version, env.relative_to(layout.prefix))
     shutil.rmtree(staging / "wheels", ignore_errors=True)  # installed in the environment now
     if fault:
         fault("release-unpacked")
@@ -233,6 +238,21 @@ def install_release(layout: Layout, bundle: Path, *, public_key: str | None, rep
     staging.replace(release_dir)
     report.add(f"installed release {version}")
     return version
+
+
+def write_launcher(launcher: Path, version: str, env: Path) -> None:
+    """``bin/yizhan`` of a release: the locked environment plus the release's code.
+
+    Paths are found from the launcher's own place (``<prefix>/releases/<v>/bin``), never written
+    in: an image built with ``--root`` runs where it is copied to, and so does ``current``.
+    """
+    launcher.parent.mkdir(exist_ok=True)
+    launcher.write_text(
+        "#!/bin/sh\n"
+        f"# Yizhan {version}: the locked environment plus this release's code (-P: never the working directory's).\n"
+        'release=$(dirname "$(dirname "$(readlink -f "$0")")")\n'
+        f'PYTHONPATH="$release/lib" exec "$release/../../{env}/bin/python" -P -m config.cli "$@"\n')
+    launcher.chmod(0o755)
 
 
 def ensure_env(layout: Layout, release: Release, report: Report, python: str | None = None) -> Path:
@@ -305,12 +325,24 @@ def install(*, bundle: Path, config: Path, root: Path = Path("/"), public_key: s
         version = install_release(layout, bundle, public_key=public_key, report=report, python=python)
     except ReleaseError as exc:
         raise InstallError(str(exc)) from None
-    if layout.current_version() is None:
+    running = layout.current_version()
+    if running is None or _newer(version, running):
+        # A newer bundle moves `current` (with no health check: `yizhan upgrade --bundle` has one).
         switch(layout, version, report)
+    elif version != running:
+        report.warnings.append(f"the bundle's release {version} is older than the running {running}: "
+                               f"installed beside it, not switched to")
     install_station_files(layout, layout.releases / (layout.current_version() or version), report)
     if systemctl:
         enable_units(layout, report)
     return report
+
+
+def _newer(version: str, than: str) -> bool:
+    def key(v: str) -> tuple:
+        return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in v.replace("+", ".").replace("-", ".").split("."))
+
+    return key(version) > key(than)
 
 
 def missing_box_packages(which: Callable[[str], str | None] = shutil.which) -> list[str]:
@@ -362,3 +394,37 @@ def enable_units(layout: Layout, report: Report) -> None:
             _run(["udevadm", "trigger", "--subsystem-match=tty", "--subsystem-match=usbmisc", "--subsystem-match=usb"])
         _run([systemctl, "restart", "yizhan.target"])
         report.add("restarted yizhan.target")
+        down = wait_units_up()
+        if down:
+            raise InstallError("安装已完成，但以下服务没有运行起来：" + "；".join(down)
+                               + "。请用 journalctl -u <服务名> 查看原因")
+
+
+def wait_units_up(timeout_s: float = 150.0, *, clock: Callable[[], float] = time.monotonic,
+                  sleep: Callable[[float], None] = time.sleep) -> list[str]:
+    """The station's services that are not running (or keep restarting) once they had time to start.
+
+    Empty when all are up. A unit restarting in a loop shows as ``activating``/``auto-restart``
+    and is reported with its last result; a part switched off in the settings is not a fault.
+    """
+    units = [u for u in UNITS if u.endswith(".service")]
+    deadline = clock() + timeout_s
+    while True:
+        down = []
+        for unit in units:
+            info = _unit_info(unit)
+            if info.get("ActiveState") == "active":
+                continue
+            if info.get("ActiveState") == "inactive" and info.get("ExecMainStatus") == "6":
+                continue  # switched off in the settings (exit 6)
+            down.append(f"{unit}（{info.get('ActiveState', '?')}/{info.get('SubState', '?')}，"
+                        f"{info.get('Result', '?')}）")
+        if not down or clock() >= deadline:
+            return down
+        sleep(2.0)
+
+
+def _unit_info(unit: str) -> dict[str, str]:
+    out = subprocess.run(["systemctl", "show", "-p", "ActiveState", "-p", "SubState", "-p", "Result",
+                          "-p", "ExecMainStatus", unit], capture_output=True, text=True).stdout
+    return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)

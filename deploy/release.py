@@ -22,6 +22,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -29,7 +30,7 @@ import sys
 import tarfile
 import tempfile
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -204,6 +205,44 @@ def verify_signature(bundle: Path, raw: bytes, signature: bytes, public_key: str
         raise ReleaseError(f"{bundle.name}: signature refused: {exc}") from None
 
 
+def _safe_member_path(bundle: Path, member: tarfile.TarInfo, top: str) -> PurePosixPath:
+    name = PurePosixPath(member.name)
+    if name.is_absolute() or ".." in name.parts or not member.name.startswith(top + "/") or "\\" in member.name:
+        raise ReleaseError(f"{bundle.name}: unexpected file {member.name!r}")
+    if not (member.isfile() or member.isdir()):
+        raise ReleaseError(f"{bundle.name}: {member.name!r} is a link or device, not a plain file")
+    return name
+
+
+def extract_files(bundle: Path, dest: Path, top: str) -> None:
+    """Unpack a bundle's plain files below ``dest``, refusing anything else.
+
+    Written out by hand rather than with ``extractall(filter="data")``: Debian 12's Python
+    is 3.11.2, and the extraction filters only exist from 3.11.4. Every name must lie under
+    ``top/`` with no ``..`` or absolute part; links, devices and FIFOs are refused whole; the
+    files get mode 0644 whatever the archive says, and no owner from it.
+    """
+    try:
+        with tarfile.open(bundle, "r:") as tar:
+            for member in tar:
+                name = _safe_member_path(bundle, member, top)
+                target = dest.joinpath(*name.parts)
+                if member.isdir():
+                    target.mkdir(parents=True, exist_ok=True)
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                source = tar.extractfile(member)
+                if source is None:
+                    raise ReleaseError(f"{bundle.name}: cannot read {member.name!r}")
+                with source, open(target, "xb") as out:
+                    shutil.copyfileobj(source, out, 1 << 20)
+                os.chmod(target, 0o644)
+    except FileExistsError as exc:
+        raise ReleaseError(f"{bundle.name}: a file appears twice ({Path(exc.filename).name})") from None
+    except (tarfile.TarError, OSError) as exc:
+        raise ReleaseError(f"{bundle}: cannot unpack the bundle ({exc})") from None
+
+
 def unpack(bundle: Path, dest: Path, *, public_key: str | None) -> Release:
     """Verify the signature (when a key is given) and every file's hash, then unpack into ``dest``.
 
@@ -218,12 +257,7 @@ def unpack(bundle: Path, dest: Path, *, public_key: str | None) -> Release:
         shutil.rmtree(dest)
     staging = Path(tempfile.mkdtemp(prefix=".unpack-", dir=dest.parent))
     try:
-        with tarfile.open(bundle, "r:") as tar:
-            members = [m for m in tar.getmembers() if m.isfile()]
-            for member in members:
-                if not member.name.startswith(top + "/"):
-                    raise ReleaseError(f"{bundle.name}: unexpected file {member.name!r}")
-            tar.extractall(staging, members=members, filter="data")
+        extract_files(bundle, staging, top)
         root = staging / top
         listed = set(manifest["files"])
         present = {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()} - {MANIFEST, SIGNATURE}

@@ -39,13 +39,13 @@ from typing import Any, Protocol
 
 import requests
 
+from content import exitcodes
 from deploy.install import InstallError, Layout, Report, install_release, switch
 from deploy.release import ReleaseError
 
 log = logging.getLogger(__name__)
 
 STATE_NAME = "state.json"
-KIOSK_QUIET_S = 180  # no resident touched the kiosk for this long: not in a session
 
 
 class ServiceManager(Protocol):
@@ -69,8 +69,8 @@ class SystemdServices:
         self._restarts: dict[str, int] = {}
 
     def _show(self, unit: str) -> dict[str, str]:
-        out = subprocess.run(["systemctl", "show", "-p", "ActiveState", "-p", "NRestarts", "-p", "UnitFileState", unit],
-                             capture_output=True, text=True).stdout
+        out = subprocess.run(["systemctl", "show", "-p", "ActiveState", "-p", "NRestarts", "-p", "UnitFileState",
+                              "-p", "ExecMainStatus", unit], capture_output=True, text=True).stdout
         return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
 
     def restart(self) -> None:
@@ -83,6 +83,8 @@ class SystemdServices:
             info = self._show(unit)
             if info.get("UnitFileState") in ("disabled", "masked"):
                 continue
+            if info.get("ActiveState") == "inactive" and info.get("ExecMainStatus") == str(exitcodes.SWITCHED_OFF):
+                continue  # its part is switched off in the settings (the print worker without a printer)
             if info.get("ActiveState") != "active":
                 problems.append(f"{unit} {info.get('ActiveState', '?')}")
             elif int(info.get("NRestarts", "0") or 0) > self._restarts.get(unit, 0):
@@ -126,7 +128,7 @@ class Upgrader:
     def __init__(self, layout: Layout, *, feed_url: str, public_key: str, station_id: str, config: Path,
                  services: ServiceManager, state_dir: Path | None = None,
                  resident_active: Callable[[], bool] = lambda: False, health_timeout_s: float = 180.0,
-                 poll_s: float = 5.0, clock: Callable[[], float] = time.monotonic,
+                 settle_s: float = 60.0, poll_s: float = 5.0, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep, session: requests.Session | None = None,
                  fault: Callable[[str], None] | None = None, python: str | None = None, timeout_s: float = 30.0) -> None:
         self.layout = layout
@@ -138,6 +140,7 @@ class Upgrader:
         self.state_dir = state_dir or layout.data / "upgrade"
         self.resident_active = resident_active
         self.health_timeout_s = health_timeout_s
+        self.settle_s = settle_s
         self.poll_s = poll_s
         self.clock, self.sleep = clock, sleep
         self.session = session or requests.Session()
@@ -173,17 +176,47 @@ class Upgrader:
             return UpgradeResult("none", version, f"running {current} already")
         if version in state.get("failed_versions", []):
             return UpgradeResult("skipped", version, "this version failed its health check here before")
-        if self.resident_active():
-            return UpgradeResult("deferred", version, "a resident is using the kiosk")
-        bundle = self.download(offer)
-        report = Report()
+        return self.install_and_switch(self.download(offer), version, previous=current)
+
+    def install_and_switch(self, bundle: Path, version: str, *, previous: str) -> UpgradeResult:
+        """Install beside the running release (a resident may use the kiosk meanwhile), then switch
+        and restart, unless a visit is open at that moment: then the next round switches."""
         try:
-            install_release(self.layout, bundle, public_key=self.public_key, report=report, python=self.python,
+            install_release(self.layout, bundle, public_key=self.public_key, report=Report(), python=self.python,
                             fault=self.fault)
         except (ReleaseError, InstallError) as exc:
             self._record(version, "failed", f"install: {exc}", failed=True)
             return UpgradeResult("failed", version, str(exc))
-        return self.switch_to(version, previous=current)
+        except Exception as exc:  # recorded for the heartbeat, not a traceback every round
+            log.exception("installing release %s failed", version)
+            self._record(version, "failed", f"install: {type(exc).__name__}: {exc}", failed=True)
+            return UpgradeResult("failed", version, f"{type(exc).__name__}: {exc}")
+        if self.resident_active():
+            return UpgradeResult("deferred", version, "installed; a resident is using the kiosk, the switch waits")
+        return self.switch_to(version, previous=previous)
+
+    def run_bundle(self, bundle: Path) -> UpgradeResult:
+        """``yizhan upgrade --bundle FILE``: the same checks, install, switch and health as an OTA,
+        from a file (a USB stick at a station with no network)."""
+        from deploy.release import read_manifest, verify_signature
+
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.state_dir / "upgrade.lock", "w") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return UpgradeResult("busy", detail="another upgrade is running")
+            resumed = self.resume()
+            if resumed is not None:
+                return resumed
+            manifest, raw, signature = read_manifest(bundle)
+            verify_signature(bundle, raw, signature, self.public_key)
+            version, current = manifest["version"], self.layout.current_version() or ""
+            if current and _version_key(version) <= _version_key(current):
+                return UpgradeResult("none", version, f"running {current} already")
+            if version in read_state(self.state_dir).get("failed_versions", []):
+                return UpgradeResult("skipped", version, "this version failed its health check here before")
+            return self.install_and_switch(bundle, version, previous=current)
 
     def switch_to(self, version: str, *, previous: str) -> UpgradeResult:
         state = read_state(self.state_dir)
@@ -197,6 +230,8 @@ class Upgrader:
     def resume(self) -> UpgradeResult | None:
         """Finish or undo a switch that a kill interrupted; None when there was none."""
         state = read_state(self.state_dir)
+        if state.get("state") == "rolling_back":
+            return self._roll_back(state["to"], state.get("previous", ""), state.get("reason", "interrupted"))
         if state.get("state") != "switching":
             return None
         version, previous = state["to"], state.get("previous", "")
@@ -216,8 +251,19 @@ class Upgrader:
             self.clean_old(keep={version, previous})
             return UpgradeResult("ok", version, f"from {previous or 'nothing'}")
         log.error("release %s failed its health check (%s); rolling back to %s", version, problem, previous)
+        # The failure is written down first: a kill during the rollback must not leave the
+        # broken version off the never-again list (the next round finishes the rollback).
+        state = read_state(self.state_dir)
+        state.update(state="rolling_back", to=version, previous=previous, reason=problem[:300])
+        state["failed_versions"] = sorted(set(state.get("failed_versions", [])) | {version})
+        _write_state(self.state_dir, state)
+        self.fault("rolling-back")
+        return self._roll_back(version, previous, problem)
+
+    def _roll_back(self, version: str, previous: str, problem: str) -> UpgradeResult:
         if previous and (self.layout.releases / previous / ".installed").exists():
             switch(self.layout, previous, Report())
+            self.fault("rolled-back-switched")
             self.services.restart()
             self._record(version, "rolled_back", problem, failed=True)
             return UpgradeResult("rolled_back", version, problem)
@@ -226,17 +272,31 @@ class Upgrader:
 
     # -- health -----------------------------------------------------------------------------
     def health_problem(self, version: str) -> str | None:
-        """None when the release is healthy; else what is wrong (after waiting up to the timeout)."""
+        """None when the release is healthy; else what is wrong.
+
+        Healthy means every service up and staying up: clean samples for ``settle_s`` in a row
+        (a release whose sync dies 8 s after it starts is not passed on its first clean sample),
+        within ``health_timeout_s`` for the services to come up. A restart during the settle
+        time is a failure at once: a crash-looping service never settles.
+        """
         check = self.selfcheck(version)
         if check is not None:
             return check
-        deadline = self.clock() + self.health_timeout_s
+        start = self.clock()
+        deadline = start + self.health_timeout_s
+        clean_since: float | None = None
         while True:
             problems = self.services.problems()
-            if not problems:
-                return None
-            if self.clock() >= deadline:
-                return "; ".join(problems)
+            now = self.clock()
+            if problems:
+                if clean_since is not None or any(p.endswith(" restarted") for p in problems):
+                    return "; ".join(problems) + f" ({now - start:.0f} s after the restart)"
+                if now >= deadline:
+                    return "; ".join(problems)
+            else:
+                clean_since = now if clean_since is None else clean_since
+                if now - clean_since >= self.settle_s:
+                    return None
             self.sleep(self.poll_s)
 
     def selfcheck(self, version: str) -> str | None:
@@ -297,9 +357,11 @@ class Upgrader:
         _write_state(self.state_dir, state)
 
     def clean_old(self, keep: set[str]) -> None:
+        """Remove releases other than ``keep`` and the environments no kept release uses."""
         for release in self.layout.releases.iterdir():
             if release.name.startswith(".staging-") or (release.is_dir() and release.name not in keep):
                 shutil.rmtree(release, ignore_errors=True)
+        prune_envs(self.layout)
 
 
 class UpgradeError(Exception):
@@ -310,17 +372,27 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-def kiosk_in_use(db_path: Path, *, quiet_s: float = KIOSK_QUIET_S, now: float | None = None) -> bool:
-    """Whether a resident touched the kiosk in the last ``quiet_s`` seconds (its usage events)."""
-    import sqlite3
+def prune_envs(layout: Layout) -> list[str]:
+    """Remove the environments (~350 MB each) that no installed release's lock names."""
+    envs = layout.prefix / "envs"
+    if not envs.is_dir():
+        return []
+    used = set()
+    for manifest in layout.releases.glob("*/MANIFEST.json"):
+        try:
+            used.add(layout.env_for(json.loads(manifest.read_bytes())["lock_sha256"]).name)
+        except (OSError, ValueError, KeyError):
+            return []  # a release we cannot read: keep every environment rather than break it
+    removed = []
+    for env in envs.iterdir():
+        if env.is_dir() and env.name not in used:
+            shutil.rmtree(env, ignore_errors=True)
+            removed.append(env.name)
+    return removed
 
-    if not Path(db_path).exists():
-        return False
-    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5)
-    try:
-        row = conn.execute("SELECT MAX(created_ts) FROM outbox WHERE kind = 'event'").fetchone()
-    except sqlite3.Error:
-        return False
-    finally:
-        conn.close()
-    return bool(row and row[0] and (now or time.time()) - row[0] < quiet_s)
+
+def kiosk_in_use(data_dir: Path) -> bool:
+    """Whether a resident is mid-visit at the kiosk right now (the kiosk's live visit lock)."""
+    from content.visit_lock import LOCK_NAME, visit_in_progress
+
+    return visit_in_progress(Path(data_dir) / LOCK_NAME)

@@ -22,8 +22,13 @@ SELFCHECK_MODULES = ("config.settings", "content.store", "content.feed_client", 
 
 
 def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--bundle", type=Path, metavar="FILE",
+                        help="upgrade from a bundle file (a USB stick), verified and health-checked like an OTA")
+    parser.add_argument("--root", type=Path, default=Path("/"), help=argparse.SUPPRESS)
+    parser.set_defaults(handler=_run)
     sub = parser.add_subparsers(dest="upgrade_command", metavar="ACTION")
     run = add_command(sub, "run", "take the release the feed offers, if any (what the timer runs; needs root)")
+    run.add_argument("--bundle", type=Path, metavar="FILE", help="take this bundle file instead of the feed's offer")
     run.add_argument("--root", type=Path, default=Path("/"), help=argparse.SUPPRESS)
     run.set_defaults(handler=_run)
     status = add_command(sub, "status", "the running release and the last upgrade's result")
@@ -45,17 +50,24 @@ def _layout(args: argparse.Namespace, ctx: Context):
 def _run(args: argparse.Namespace, ctx: Context) -> int:
     import requests
 
+    from deploy.release import ReleaseError
     from deploy.upgrade import SystemdServices, UpgradeError, Upgrader, kiosk_in_use
 
     settings = ctx.settings
-    if not settings.hub.feed_url or not settings.hub.public_key:
-        raise CommandError("hub.feed_url and hub.public_key are needed to take releases from the feed",
+    bundle = getattr(args, "bundle", None)
+    if not settings.hub.public_key or not (settings.hub.feed_url or bundle):
+        raise CommandError("hub.public_key (and hub.feed_url for releases from the feed) are needed to upgrade",
                            exitcodes.CONFIG)
-    upgrader = Upgrader(_layout(args, ctx), feed_url=settings.hub.feed_url, public_key=settings.hub.public_key,
+    if bundle is not None and not bundle.is_file():
+        raise CommandError(f"{bundle}: 找不到升级包文件", exitcodes.USAGE)
+    layout = _layout(args, ctx)
+    upgrader = Upgrader(layout, feed_url=settings.hub.feed_url or "http://127.0.0.1/", public_key=settings.hub.public_key,
                         station_id=settings.station.id, config=settings.source or Path("/etc/yizhan/station.toml"),
-                        services=SystemdServices(), resident_active=lambda: kiosk_in_use(settings.db_path))
+                        services=SystemdServices(), resident_active=lambda: kiosk_in_use(layout.data))
     try:
-        result = upgrader.run()
+        result = upgrader.run_bundle(bundle) if bundle is not None else upgrader.run()
+    except ReleaseError as exc:
+        raise CommandError(f"升级包未通过校验，没有安装：{exc}", exitcodes.FAILURE) from None
     except (UpgradeError, requests.RequestException, OSError) as exc:
         raise CommandError(f"no upgrade this round: {exc}", exitcodes.UNAVAILABLE) from None
     ctx.emit(result.as_dict(), f"{result.status} {result.version} {result.detail}".strip())

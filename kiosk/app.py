@@ -479,6 +479,8 @@ class KioskApp(App):
         self.apply_banners()
         state = self.idle.state()
         overlay = self.countdown
+        at_rest = self.screen_name == "home" and not self.session.busy and not self.rating.active
+        self.services.mark_visit(not at_rest)
         if self.screen_name == "home" and not self.session.busy:
             # Nothing to lose: no countdown, the attract loop takes over the idle home screen.
             self.hide_countdown()

@@ -15,10 +15,12 @@ import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from content.privacy import scrub
 from content.store import Store
+from content.visit_lock import LOCK_NAME, VisitLock
 from kiosk.status import PRINTER_DOWN
 
 log = logging.getLogger("kiosk.services")
@@ -53,6 +55,7 @@ class Services:
     _profile: Any = field(default=None, repr=False)
     _on_printer_status: Callback | None = field(default=None, repr=False)
     _usage: Any = field(default=None, repr=False)  # content.outbox.RecordBuffer of usage events
+    visit_lock: VisitLock | None = None  # held while a visit is open (an upgrade waits for it)
 
     def __post_init__(self) -> None:
         from content.outbox import RecordBuffer
@@ -65,7 +68,8 @@ class Services:
                      sync: bool = True) -> Services:
         """The kiosk's parts from the process's ``config.station.Station`` (built once at start)."""
         settings = station.settings
-        services = cls(settings=settings, store=station.store, station=station)
+        services = cls(settings=settings, store=station.store, station=station,
+                       visit_lock=VisitLock(Path(settings.data_dir) / LOCK_NAME))
         if reader and settings.devices.idcard.enabled:
             services._build("reader", services._make_reader)
         if printer and settings.devices.printer.enabled:
@@ -122,7 +126,13 @@ class Services:
                 setattr(self, name, None)
         self.later(self._read_sync_status)
 
+    def mark_visit(self, in_use: bool) -> None:
+        """Tell other processes (the upgrader) whether a resident is mid-visit."""
+        if self.visit_lock is not None:
+            self.visit_lock.hold(in_use)
+
     def stop(self) -> None:
+        self.mark_visit(False)
         for name in ("reader", "printer", "sync"):
             part = getattr(self, name)
             if part is not None:

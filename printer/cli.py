@@ -271,7 +271,11 @@ def _queue(args: argparse.Namespace, ctx: Context) -> int:
 def _serve(args: argparse.Namespace, ctx: Context) -> int:
     from config.station import Station
 
-    _enabled_printer(ctx)
+    if not ctx.settings.devices.printer.enabled:
+        # Not a failure: the unit's SuccessExitStatus/RestartPreventExitStatus name this code, so
+        # systemd leaves the worker stopped instead of restarting it every few seconds.
+        print("打印机已在设置中停用（devices.printer.enabled = false），打印服务不运行", flush=True)
+        return exitcodes.SWITCHED_OFF
 
     def show(status: Any) -> None:
         print(f"{dt.datetime.now():%H:%M:%S} {status.state.value}: {status.message}", flush=True)

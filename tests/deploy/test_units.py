@@ -19,8 +19,8 @@ def _verify_root(tmp_path: Path) -> Path:
     shutil.copytree("/usr/lib/systemd/system", root / "usr/lib/systemd/system", symlinks=True)
     for unit in UNITS:
         shutil.copy(unit, root / "usr/lib/systemd/system" / unit.name)
-    for binary in ("opt/yizhan/current/bin/yizhan", "usr/bin/xinit"):
-        # Provided by the release (yizhan) and by Debian's xinit package on the box.
+    for binary in ("opt/yizhan/current/bin/yizhan", "usr/bin/xinit", "bin/sh"):
+        # Provided by the release (yizhan), Debian's xinit package and dash on the box.
         path = root / binary
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("#!/bin/sh\n")
@@ -63,6 +63,17 @@ def test_the_print_worker_runs_without_the_kiosk() -> None:
     assert "ExecStart=/opt/yizhan/current/bin/yizhan print serve" in text
     assert "yizhan-print.service" in (STATION / "systemd" / "yizhan.target").read_text()
     assert "Requires=yizhan-kiosk" not in text and "BindsTo" not in text
+    # Switched off in the settings: exit 6 leaves it stopped, not restarted every 5 s.
+    assert {"SuccessExitStatus=6", "RestartPreventExitStatus=6"} <= set(text.splitlines())
+
+
+@pytest.mark.parametrize("name", ["yizhan-kiosk.service", "yizhan-board.service"])
+def test_the_faces_come_back_after_the_display_server(name: str) -> None:
+    """BindsTo= stopped them with the display server and nothing started them again."""
+    lines = (STATION / "systemd" / name).read_text().splitlines()
+    assert not any(line.startswith("BindsTo=") for line in lines)
+    assert "Restart=always" in lines and "PartOf=yizhan-session.service" in lines
+    assert any(line.startswith("ExecStartPre=") and "/tmp/.X11-unix/X0" in line for line in lines)
 
 
 def test_udev_rules_give_stable_names_by_vendor_and_product() -> None:

@@ -18,14 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from deploy_kit import Built, InstalledStation, run_yizhan
+from deploy_kit import Built, InstalledStation, run_yizhan, source_tree
 
 from config.cli import main
 from content.feed import private_key_pem
 from content.hub.app import HubServer, create_app
 from content.hub.releases import in_canary, publish_release
 from deploy.install import Layout
-from deploy.upgrade import Upgrader, read_state
+from deploy.upgrade import Upgrader, kiosk_in_use, read_state
 
 pytestmark = pytest.mark.slow
 STATION_ID = "test-station-01"
@@ -59,7 +59,7 @@ class Fleet:
     def upgrader(self, **kwargs) -> Upgrader:
         ticks = iter(range(0, 10_000, 5))
         return Upgrader(self.layout, feed_url=self.feed_url, public_key=self.built.public_key, station_id=STATION_ID,
-                        config=self.runtime_config, services=RunningRelease(self.layout), health_timeout_s=30,
+                        config=self.runtime_config, services=RunningRelease(self.layout), health_timeout_s=30, settle_s=10,
                         clock=lambda: float(next(ticks)), sleep=lambda s: None, **kwargs)
 
     def offer(self, version: str, *, broken: bool = False, **kwargs) -> None:
@@ -126,10 +126,21 @@ def test_a_station_outside_the_canary_share_waits(fleet: Fleet) -> None:
     assert fleet.running() == "0.1.1"
 
 
-def test_no_upgrade_while_a_resident_uses_the_kiosk(fleet: Fleet) -> None:
+def test_no_restart_while_a_resident_uses_the_kiosk(fleet: Fleet, tmp_path: Path) -> None:
+    """The check is made just before the restart, against the kiosk's live visit lock."""
+    from content.visit_lock import VisitLock
+
     fleet.offer("0.1.20", stations=[STATION_ID])
-    assert fleet.upgrader(resident_active=lambda: True).run().status == "deferred"
-    assert fleet.running() == "0.1.1"
+    lock = VisitLock(tmp_path / "kiosk-visit.lock")
+    lock.hold(True)  # a resident is mid-visit (another descriptor, as the kiosk process would have)
+    in_use = fleet.upgrader(resident_active=lambda: kiosk_in_use(tmp_path))
+    result = in_use.run()
+    assert result.status == "deferred" and "installed" in result.detail
+    assert fleet.running() == "0.1.1" and (fleet.layout.releases / "0.1.20" / ".installed").exists()
+    lock.hold(False)  # the visit ends
+    result = fleet.upgrader(resident_active=lambda: kiosk_in_use(tmp_path)).run()
+    assert (result.status, result.version) == ("ok", "0.1.20"), result.detail
+    assert fleet.running() == "0.1.20"
 
 
 _KILLED = """
@@ -145,7 +156,7 @@ def fault(point):
     if point == a["point"]:
         os.kill(os.getpid(), 9)
 Upgrader(layout, feed_url=a["feed_url"], public_key=a["key"], station_id=a["station"], config=Path(a["config"]),
-         services=RunningRelease(layout), fault=fault).run()
+         services=RunningRelease(layout), fault=fault, settle_s=0, **a.get("extra", {})).run()
 """
 
 
@@ -167,3 +178,68 @@ def test_a_kill_during_the_switch_leaves_a_working_release(fleet: Fleet, point: 
     assert fleet.running() == version
     assert read_state(fleet.layout.data / "upgrade")["state"] == "idle"
     assert not list(fleet.layout.releases.glob(".staging-*"))
+
+
+_BROKEN_AFTER = """
+from test_upgrade import RunningRelease
+class BrokenAfterSwitch(RunningRelease):
+    def problems(self):
+        return ["yizhan-sync.service restarted"]
+"""
+
+
+@pytest.mark.parametrize("point", ["rolling-back", "rolled-back-switched"])
+def test_a_kill_during_the_rollback_still_marks_the_version_failed(fleet: Fleet, point: str) -> None:
+    """Killed after the health check failed, before the failure was recorded: the next round
+    finishes the rollback, and the broken version is never installed and started again."""
+    version = {"rolling-back": "0.1.40", "rolled-back-switched": "0.1.41"}[point]
+    fleet.offer(version, stations=[STATION_ID])
+    before = fleet.running()
+    script = _KILLED.replace("RunningRelease(layout)", "BrokenAfterSwitch(layout)").replace(
+        "from test_upgrade import RunningRelease", _BROKEN_AFTER.strip())
+    args = {"root": str(fleet.layout.root), "feed_url": fleet.feed_url, "key": fleet.built.public_key,
+            "station": STATION_ID, "config": str(fleet.runtime_config), "point": point}
+    killed = subprocess.run([sys.executable, "-c", script.format(tests=str(Path(__file__).parent)), json.dumps(args)],
+                            capture_output=True, text=True, timeout=600)
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    result = fleet.upgrader().run()
+    assert (result.status, result.version) == ("rolled_back", version), result.detail
+    assert fleet.running() == before
+    state = read_state(fleet.layout.data / "upgrade")
+    assert version in state["failed_versions"] and state["state"] == "idle"
+    assert fleet.upgrader().run().status == "skipped"
+
+
+def test_a_usb_stick_bundle_upgrades_like_an_ota(fleet: Fleet) -> None:
+    bundle = fleet.built.code_bundle("0.1.50")
+    result = fleet.upgrader().run_bundle(bundle)
+    assert (result.status, result.version) == ("ok", "0.1.50"), result.detail
+    assert fleet.running() == "0.1.50"
+    assert fleet.upgrader().run_bundle(bundle).status == "none"  # running it already
+
+
+def test_a_usb_stick_bundle_signed_by_another_key_is_refused(fleet: Fleet) -> None:
+    from content.feed import generate_private_key
+    from deploy import lock as locks
+    from deploy import release
+    from deploy.release import ReleaseError
+
+    wheel = release.build_project_wheel(source_tree(fleet.built.workdir / "src-0.1.60", "0.1.60"),
+                                        fleet.built.workdir / "wheel-0.1.60")
+    forged = release.build_bundle(fleet.built.workdir / "forged", key=generate_private_key(), project_wheel=wheel,
+                                  lock=locks.ROOT / locks.RUNTIME_LOCK, wheelhouse=None)
+    before = fleet.running()
+    with pytest.raises(ReleaseError, match="signature"):
+        fleet.upgrader().run_bundle(forged)
+    assert fleet.running() == before and not (fleet.layout.releases / "0.1.60").exists()
+
+
+def test_environments_no_release_uses_are_pruned(fleet: Fleet) -> None:
+    from deploy.upgrade import prune_envs
+
+    stale = fleet.layout.prefix / "envs" / "0123456789abcdef"
+    (stale / "lib").mkdir(parents=True)
+    used = {p.name for p in (fleet.layout.prefix / "envs").iterdir()} - {stale.name}
+    assert prune_envs(fleet.layout) == [stale.name]
+    assert {p.name for p in (fleet.layout.prefix / "envs").iterdir()} == used
+    assert fleet.running()  # the running release's environment is kept
