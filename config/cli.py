@@ -27,8 +27,8 @@ from deploy.logs import install_log_limits
 
 # Re-exported for subcommand modules written before config.command existed: they still run,
 # and tests/foundation/test_import_cycles.py names them so that they move to config.command.
-__all__ = ["COMMANDS", "EPILOG", "CommandError", "Context", "Handler", "add_command", "build_parser",
-           "common_options", "main", "run", "version"]
+__all__ = ["COMMANDS", "EPILOG", "ROOT_COMMANDS", "CommandError", "Context", "Handler", "add_command", "build_parser",
+           "common_options", "main", "run", "runs_as_root", "version"]
 
 # name -> (module, one-line help). The order is the order of ``yizhan --help``.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -46,7 +46,28 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "install": ("deploy.cli", "install a release bundle on this box: user, folders, units (root)"),
     "upgrade": ("deploy.upgrade_cli", "releases from the feed: check, install, switch, roll back"),
     "screens": ("deploy.screens_cli", "switch the screens off outside opening hours and on again"),
+    "backup": ("deploy.backup_cli", "save the station's data, outbox key and settings to one encrypted file"),
+    "restore": ("deploy.restore_cli", "put a station back from a backup file (services stopped)"),
+    "uninstall": ("deploy.uninstall_cli", "stop and remove the installed station; data kept unless --purge (root)"),
 }
+
+# Commands that may run as root as they are: they install, switch or read the box as root, or
+# touch no station data. Any other command run by root against a data folder owned by the
+# service user becomes that user first (see deploy.privileges), or refuses: a root-owned
+# station.db stops every service. A set names the actions that stay root; the others drop.
+ROOT_COMMANDS: dict[str, frozenset[str] | None] = {
+    "install": None, "uninstall": None, "backup": None, "restore": None, "config": None, "hub": None,
+    "demo": None,  # its own folder under demo-out/, not the station's
+    "upgrade": frozenset({"run", "rollback", "status"}),  # selfcheck opens the store: it drops
+}
+
+
+def runs_as_root(args: argparse.Namespace) -> bool:
+    """True if ``args``' command may keep root (see :data:`ROOT_COMMANDS`)."""
+    if args.command not in ROOT_COMMANDS:
+        return False
+    actions = ROOT_COMMANDS[args.command]
+    return actions is None or getattr(args, f"{args.command}_command", None) in actions
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -91,6 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exitcodes.USAGE
     ctx = Context(args)
     try:
+        _leave_root(args, ctx, list(sys.argv[1:] if argv is None else argv))
         return int(handler(args, ctx) or 0)
     except SettingsError as exc:
         print(str(exc), file=sys.stderr)
@@ -100,6 +122,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code
     except KeyboardInterrupt:
         return exitcodes.INTERRUPTED
+
+
+def _leave_root(args: argparse.Namespace, ctx: Context, argv: list[str]) -> None:
+    """Root running a command on the station's data becomes the data folder's owner, before
+    anything is opened; if it cannot, the command is refused with the line to type instead."""
+    import os
+
+    if os.geteuid() != 0 or runs_as_root(args):
+        return
+    try:
+        data_dir = ctx.settings.storage.data_dir
+    except SettingsError:
+        return  # the handler reports the settings, as it would for anyone
+    from deploy.privileges import PrivilegeError, drop_to_owner
+
+    try:
+        drop_to_owner(data_dir, argv)
+    except PrivilegeError as exc:
+        raise CommandError(str(exc), exitcodes.FAILURE) from None
 
 
 def run() -> None:
