@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from content.netutil import is_loopback_url
+from content.netutil import dialled_scheme, hub_url_problem, is_loopback_url
 
 DEFAULT_LOCATIONS = (Path("/etc/yizhan/station.toml"), Path("station.toml"))
 STATION_KINDS = ("服务站", "零工驿站", "就业驿站", "就业之家")
@@ -52,7 +52,8 @@ class StationSettings(_Section):
 def insecure_urls(hub: HubSettings) -> list[str]:
     """The hub URLs that would carry data in clear across a network (plain http, not loopback)."""
     return [name for name in ("feed_url", "upload_url")
-            if getattr(hub, name).startswith("http://") and not is_loopback_url(getattr(hub, name))]
+            if getattr(hub, name) and dialled_scheme(getattr(hub, name)) == "http"
+            and not is_loopback_url(getattr(hub, name))]
 
 
 class HubSettings(_Section):
@@ -78,8 +79,10 @@ class HubSettings(_Section):
     @field_validator("feed_url", "upload_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        if value and not value.startswith(("http://", "https://")):
-            raise ValueError(f"must be an http:// or https:// URL, got {value!r}")
+        # Read by the parser that connects (urllib3's): the host checked is the host dialled.
+        problem = hub_url_problem(value) if value else None
+        if problem:
+            raise ValueError(problem)
         return value
 
     @model_validator(mode="after")

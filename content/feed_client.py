@@ -48,7 +48,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin
 
 import requests
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
@@ -67,15 +67,18 @@ from content.feed import (
     ManifestItem,
     SignatureError,
     decode_items,
-    follow_rotations,
     invalid_shares,
-    verify_manifest,
 )
 from content.media import TRANSIENT, MediaCache, MediaError, Transfer, TransientHTTPError, http_session
 from content.model import ContentSet
+from content.netutil import TooLarge, dialled_scheme, fetch_capped, is_loopback_url, log_url
 from content.store import Store
+from content.trust import TrustState, read_trust
 
 log = logging.getLogger(__name__)
+
+MAX_SIGNATURE_BYTES = 4096  # manifest.sig: 89 bytes of base64 and a newline
+FETCH_DEADLINE_S = 120.0  # a 2 MB manifest of 100 000 jobs at 20 KB/s, with room to spare
 
 
 SCHEMA = """
@@ -198,12 +201,8 @@ class _Refused(Exception):
 
 
 def safe_url(url: str) -> str:
-    """A URL fit for logs: no user:password, no query string."""
-    parts = urlsplit(url)
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc += f":{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    """A URL fit for logs: no user:password, no query string (read as the connection reads it)."""
+    return log_url(url)
 
 
 def _now_iso() -> str:
@@ -247,7 +246,8 @@ class SyncClient:
                  timeout_s: float = 10.0, attempts: int = 5, backoff_s: float = 0.5, max_backoff_s: float = 30.0,
                  session: requests.Session | None = None, item_workers: int = 4, feed_id: str = "",
                  allow_insecure_http: bool = False, ca_bundle: str = "", max_invalid_percent: float = 5.0,
-                 clock: Callable[[], dt.datetime] = _utcnow) -> None:
+                 clock: Callable[[], dt.datetime] = _utcnow, deadline_s: float = FETCH_DEADLINE_S,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self.feed_url = feed_url if not feed_url or feed_url.endswith("/") else feed_url + "/"
         self.public_key = public_key
         self.feed_id = feed_id
@@ -266,6 +266,10 @@ class SyncClient:
         self.media = media
         self.store = store
         self.timeout = (timeout_s, timeout_s)
+        # Each manifest, signature, key list and item file must arrive whole within this, however
+        # slowly a server trickles it (the read timeout alone lets a byte every few seconds through).
+        self.deadline_s = deadline_s
+        self.monotonic = monotonic
         # Pinned CA (hub.ca_bundle): the hub's certificate must chain to it, not to the system's CAs.
         self.ca_bundle = ca_bundle
         self.session = session or http_session(ca_bundle)
@@ -293,9 +297,8 @@ class SyncClient:
         if not self.feed_url:
             result = SyncResult("failed", "not_configured", REASONS["not_configured"])
             return self._finish(self._with_held(result), started, transfer, record=False)
-        from content.netutil import is_loopback_url
-
-        if self.feed_url.startswith("http://") and not is_loopback_url(self.feed_url) and not self.allow_insecure_http:
+        if (dialled_scheme(self.feed_url) == "http" and not is_loopback_url(self.feed_url)
+                and not self.allow_insecure_http):
             result = SyncResult("failed", "insecure", REASONS["insecure"], detail=safe_url(self.feed_url))
             return self._finish(self._with_held(result), started, transfer)
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -372,28 +375,17 @@ class SyncClient:
         if state_matches and state["manifest_sha256"] == digest:
             self._save_validators(conn, etag, modified)
             return self._unchanged(conn, transfer, info.version)
-        manifest = self._verified_manifest(manifest_bytes, transfer, conn)
+        manifest, trust = self._verified_manifest(manifest_bytes, transfer, conn)
         if not manifest.scope.covers(self.station_id, self.region):
             raise _Refused("scope", f"feed {manifest.feed_id} is for {manifest.scope.describe()}, this station "
                                     f"is {self.station_id} in region {self.region or '(none)'}")
-        # One station, one feed: another feed signed by the same key (another district's,
-        # or an old test feed) must not replace this one, whatever its version.
-        pinned = self.feed_id or (state["pinned_feed_id"] if state is not None else None)
-        if pinned and manifest.feed_id != pinned:
-            raise _Refused("wrong_feed", f"the manifest is for feed {manifest.feed_id}, this station shows "
-                                         f"feed {pinned} only")
-        high = conn.execute("SELECT version FROM sync_high_water WHERE feed_id = ?",
-                            (manifest.feed_id,)).fetchone()
-        held = max(high[0] if high else 0, info.version if info.feed_id == manifest.feed_id else 0)
-        if manifest.version < held:
-            raise _Refused("rollback", f"feed {manifest.feed_id} offers version {manifest.version}, "
-                                       f"the station holds {held}")
-        if info.feed_id == manifest.feed_id and manifest.version == info.version:
+        # One station, one feed (another feed signed by the same key must not replace this
+        # one, whatever its version), no rollback, no new version already expired.
+        verdict = trust.admit(manifest, now=self.clock(), held_feed_id=info.feed_id, held_version=info.version,
+                              feed_id_setting=self.feed_id)
+        if verdict == "same":
             self._save_state(conn, manifest, manifest_bytes, etag, modified)
             return self._unchanged(conn, transfer, manifest.version)
-        if manifest.expiry() < self.clock():
-            raise _Refused("expired", f"feed {manifest.feed_id} version {manifest.version} expired at "
-                                      f"{manifest.expiry().isoformat()}")
 
         result = SyncResult("changed", "changed", REASONS["changed"], offered_version=manifest.version,
                             items_total=len(manifest.items), media_total=len(manifest.media))
@@ -448,58 +440,56 @@ class SyncClient:
         except ManifestError:
             return None
 
-    def _trusted_key(self, conn: sqlite3.Connection) -> str:
-        """The key manifests must be signed with: hub.public_key, or the newest key it handed
-        trust to through signed rotations. Staff setting a different hub.public_key starts over."""
-        row = conn.execute("SELECT root_key, trusted_key FROM sync_trust WHERE id = 1").fetchone()
-        if row is None or row["root_key"] != self.public_key:
-            return self.public_key
-        return row["trusted_key"]
+    def _trust(self, conn: sqlite3.Connection) -> TrustState:
+        """The station's trust (:mod:`content.trust`) as the sync tables keep it: the key chain
+        from hub.public_key (staff setting a different hub.public_key starts over), the pinned
+        feed and the versions accepted."""
+        return read_trust(conn, self.public_key, feed_id_setting=self.feed_id)
 
     def _verified_manifest(self, manifest_bytes: bytes, transfer: Transfer,
-                           conn: sqlite3.Connection | None = None) -> Manifest:
-        key = self._trusted_key(conn) if conn is not None else self.public_key
-        signature = self._get(urljoin(self.feed_url, SIGNATURE_NAME), transfer, limit=4096).content
+                           conn: sqlite3.Connection) -> tuple[Manifest, TrustState]:
+        trust = self._trust(conn)
+        signature = self._get(urljoin(self.feed_url, SIGNATURE_NAME), transfer, limit=MAX_SIGNATURE_BYTES).content
         try:
-            verify_manifest(manifest_bytes, signature, key)
+            trust.verify(manifest_bytes, signature)
         except SignatureError as exc:
             if exc.code == "no_key":
                 raise
             # A publish may have landed between the two requests: read the pair once more.
             time.sleep(0.2)
             fresh = self._get(urljoin(self.feed_url, MANIFEST_NAME), transfer, limit=MAX_MANIFEST_BYTES).content
-            signature = self._get(urljoin(self.feed_url, SIGNATURE_NAME), transfer, limit=4096).content
+            signature = self._get(urljoin(self.feed_url, SIGNATURE_NAME), transfer,
+                                  limit=MAX_SIGNATURE_BYTES).content
             try:
-                verify_manifest(fresh, signature, key)
+                trust.verify(fresh, signature)
             except SignatureError:
-                if conn is None:
-                    raise
                 # The hub may have rotated its key: follow the rotations the trusted key signed.
-                new_key = self._follow_rotations(key, transfer, conn)
-                if new_key == key:
+                moved = self._follow_rotations(trust, transfer, conn)
+                if moved is trust:
                     raise
-                verify_manifest(fresh, signature, new_key)
+                moved.verify(fresh, signature)
+                trust = moved
             manifest_bytes = fresh
         try:
-            return Manifest.from_bytes(manifest_bytes)
+            return Manifest.from_bytes(manifest_bytes), trust
         except ManifestError as exc:
             raise _Refused("unparsable", str(exc)) from None
 
-    def _follow_rotations(self, key: str, transfer: Transfer, conn: sqlite3.Connection) -> str:
+    def _follow_rotations(self, trust: TrustState, transfer: Transfer, conn: sqlite3.Connection) -> TrustState:
         try:
             keys_file = self._get(urljoin(self.feed_url, KEYS_NAME), transfer, limit=MAX_KEYS_BYTES).content
         except _Refused:
-            return key  # no keys.json (404): the hub never rotated
-        new_key, followed = follow_rotations(key, keys_file)
+            return trust  # no keys.json (404): the hub never rotated
+        moved, followed = trust.follow(keys_file)
         if followed:
             log.warning("sync: the feed signing key was rotated %d time(s); now trusting the new key", len(followed))
             with durable(conn):
                 conn.execute(
                     "INSERT INTO sync_trust (id, root_key, trusted_key, rotations, changed_at) VALUES (1, ?, ?, ?, ?) "
                     "ON CONFLICT (id) DO UPDATE SET root_key = excluded.root_key, trusted_key = excluded.trusted_key,"
-                    " rotations = sync_trust.rotations + ?, changed_at = excluded.changed_at",
-                    (self.public_key, new_key, len(followed), _now_iso(), len(followed)))
-        return new_key
+                    " rotations = excluded.rotations, changed_at = excluded.changed_at",
+                    (moved.root_key, moved.current_key, moved.rotations, _now_iso()))
+        return moved
 
     def _fetch_content(self, manifest: Manifest, conn: sqlite3.Connection, transfer: Transfer,
                        progress: Callable[[SyncProgress], None], result: SyncResult) -> ContentSet:
@@ -640,22 +630,23 @@ class SyncClient:
              ) -> requests.Response:
         """GET with retries; the body is read here (so a cut body is retried too) up to ``limit`` bytes."""
         session = session or self.session
+
+        def counted(n: int) -> None:
+            transfer.bytes += n
+
         for attempt in self.retrying.copy():
             with attempt:
                 transfer.requests += 1
-                response = session.get(url, headers=headers or {}, timeout=self.timeout, stream=True)
-                with response:
-                    if response.status_code >= 500 or response.status_code == 429:
-                        raise TransientHTTPError(f"HTTP {response.status_code} for {safe_url(url)}")
-                    if response.status_code not in (200, 304):
-                        raise _Refused("http_error", f"HTTP {response.status_code} for {safe_url(url)}")
-                    body = bytearray()
-                    for chunk in response.iter_content(64 * 1024):
-                        body += chunk
-                        transfer.bytes += len(chunk)
-                        if len(body) > limit:
-                            raise _Refused(too_large, f"{safe_url(url)} is larger than {limit} bytes")
-                    response._content = bytes(body)
+                try:
+                    # An error page is read within the same cap and deadline as the file.
+                    response = fetch_capped(session, url, headers=headers, timeout=self.timeout, max_bytes=limit,
+                                            deadline_s=self.deadline_s, clock=self.monotonic, on_bytes=counted)
+                except TooLarge as exc:
+                    raise _Refused(too_large, f"{safe_url(url)} is larger than {limit} bytes") from exc
+                if response.status_code >= 500 or response.status_code == 429:
+                    raise TransientHTTPError(f"HTTP {response.status_code} for {safe_url(url)}")
+                if response.status_code not in (200, 304):
+                    raise _Refused("http_error", f"HTTP {response.status_code} for {safe_url(url)}")
         return response
 
     # -- state ----------------------------------------------------------------------------
