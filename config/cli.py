@@ -54,11 +54,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
 # Commands that may run as root as they are: they install, switch or read the box as root, or
 # touch no station data. Any other command run by root against a data folder owned by the
 # service user becomes that user first (see deploy.privileges), or refuses: a root-owned
-# station.db stops every service. A set names the actions that stay root; the others drop.
-ROOT_COMMANDS: dict[str, frozenset[str] | None] = {
-    "install": None, "uninstall": None, "backup": None, "restore": None, "config": None, "hub": None,
-    "demo": None,  # its own folder under demo-out/, not the station's
-    "upgrade": frozenset({"run", "rollback", "status"}),  # selfcheck opens the store: it drops
+# station.db stops every service. The set names the command's actions that drop all the same.
+ROOT_COMMANDS: dict[str, frozenset[str]] = {
+    "install": frozenset(), "uninstall": frozenset(), "backup": frozenset(), "restore": frozenset(),
+    "config": frozenset(), "hub": frozenset(),
+    "demo": frozenset(),  # its own folder under demo-out/, not the station's
+    "upgrade": frozenset({"selfcheck"}),  # run, status, rollback write /opt as root; selfcheck opens the store
 }
 
 
@@ -66,8 +67,7 @@ def runs_as_root(args: argparse.Namespace) -> bool:
     """True if ``args``' command may keep root (see :data:`ROOT_COMMANDS`)."""
     if args.command not in ROOT_COMMANDS:
         return False
-    actions = ROOT_COMMANDS[args.command]
-    return actions is None or getattr(args, f"{args.command}_command", None) in actions
+    return getattr(args, f"{args.command}_command", None) not in ROOT_COMMANDS[args.command]
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
