@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from typing import Any
 
 from config.command import Context
@@ -37,17 +36,22 @@ def _sync(args: argparse.Namespace, ctx: Context) -> int:
 
     loop = Station(settings).sync_loop()
     print(f"每 {settings.hub.sync_interval_s} 秒同步一次，Ctrl-C 停止", file=sys.stderr)
+    # The feed and the uploads run in threads of their own (a slow feed must not hold back a
+    # registration); systemd is pinged once both have come round again, so it still restarts
+    # a loop either of which stopped (WatchdogSec).
+    loop.start()
+    pinged = printed = loop.status
     try:
         while True:
-            status = loop.run_round()
-            watchdog.ping()  # systemd restarts a loop that stops coming round (WatchdogSec)
-            result = status.last_result
-            if result is not None:
-                _print_result(ctx, result, status.last_delivery)
-            time.sleep(loop.next_wait_s())
+            status = loop.wait_rounds(pinged.feed_rounds, pinged.delivery_rounds, timeout=60.0)
+            if status.feed_rounds > printed.feed_rounds and status.last_result is not None:
+                _print_result(ctx, status.last_result, status.last_delivery)
+                printed = status
+            if status.feed_rounds > pinged.feed_rounds and status.delivery_rounds > pinged.delivery_rounds:
+                watchdog.ping()
+                pinged = status
     finally:
-        loop.client.close()
-        loop.sender.close()
+        loop.stop(timeout=5.0)
 
 
 def _once(args: argparse.Namespace, ctx: Context) -> int:

@@ -1,9 +1,13 @@
-"""The station's background sync loop: every round a feed sync, a heartbeat and an outbox delivery.
+"""The station's background sync loop: feed syncs (each with a heartbeat) and outbox deliveries.
 
 :class:`SyncLoop` runs the feed client (:mod:`content.feed_client`) and the uplink
-(:mod:`content.uplink`) in a background thread for the kiosk, the board and ``yizhan sync``,
+(:mod:`content.uplink`) in two background threads for the kiosk, the board and ``yizhan sync``,
 and reports its :class:`SyncStatus` through a callback; :func:`read_status` is what
 ``yizhan sync --status`` and the staff screen show. ``config.station.Station`` wires it.
+
+The two never wait for each other: a feed server that trickles its manifest (until the
+fetch's deadline) must not hold back a resident's registration or the heartbeats, and an
+upload server that is down must not hold back new content.
 """
 
 from __future__ import annotations
@@ -62,6 +66,7 @@ class SyncStatus:
 
     running: bool = False
     syncing: bool = False
+    delivering: bool = False
     last_attempt_at: str | None = None
     last_success_at: str | None = None
     last_change_at: str | None = None
@@ -73,16 +78,26 @@ class SyncStatus:
     outbox_oldest_age_s: float | None = None
     last_delivery: Any = None
     history: list[str] = field(default_factory=list)
+    feed_rounds: int = 0  # rounds finished since start (the watchdog of ``yizhan sync`` counts them)
+    delivery_rounds: int = 0
+
+
+def _backoff_s(failures: int, interval_s: float) -> float:
+    if failures == 0:
+        return interval_s
+    return min(interval_s, 5.0 * 2 ** (failures - 1)) * random.uniform(0.5, 1.0)
 
 
 class SyncLoop:
-    """Sync and deliver the outbox every ``interval_s`` (``hub.sync_interval_s``) in a background thread.
+    """Sync the feed and deliver the outbox every ``interval_s`` (``hub.sync_interval_s``), each
+    in its own background thread (``yizhan-sync`` and ``yizhan-uplink``).
 
-    ``on_status(status)`` is called from the loop's thread after every round; a Kivy app must
-    hop to its own thread (``Clock.schedule_once``) before touching widgets. ``heartbeat(result,
-    devices)`` queues the round's heartbeat; ``health`` (if given) returns the live device health
-    it carries (``{"printer": {"ok": True}, ...}``). ``persisted()`` reads the last status kept in
-    the database (shown until the first round ends). While the hub is unreachable the loop
+    ``on_status(status)`` is called from the thread that finished a round (feed or delivery);
+    a Kivy app must hop to its own thread (``Clock.schedule_once``) before touching widgets.
+    ``heartbeat(result, devices)`` queues a heartbeat after each feed round (the uplink is woken
+    to send it); ``health`` (if given) returns the live device health it carries
+    (``{"printer": {"ok": True}, ...}``). ``persisted()`` reads the last status kept in the
+    database (shown until the first round ends). While the hub is unreachable each thread
     retries sooner (5 s, 10 s, 20 s … up to the interval, with jitter).
     ``config.station.Station.sync_loop`` builds it.
     """
@@ -91,7 +106,8 @@ class SyncLoop:
                  heartbeat: Callable[[SyncResult, dict[str, Any] | None], object] | None = None,
                  persisted: Callable[[], dict[str, Any]] | None = None,
                  on_status: Callable[[SyncStatus], None] | None = None,
-                 health: Callable[[], dict[str, Any]] | None = None) -> None:
+                 health: Callable[[], dict[str, Any]] | None = None,
+                 delivery_interval_s: float | None = None) -> None:
         self.on_status = on_status
         self.health = health
         self.heartbeat = heartbeat
@@ -99,67 +115,91 @@ class SyncLoop:
         self.client = client
         self.sender = sender
         self.interval_s = float(interval_s)
+        self.delivery_interval_s = float(delivery_interval_s if delivery_interval_s is not None else interval_s)
         self._wake = threading.Event()
+        self._deliver_wake = threading.Event()
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
+        self._rounds = threading.Condition(self._lock)
         self._status = SyncStatus()
         self._failures = 0
+        self._delivery_failures = 0
         self._load_persisted()
 
     @property
     def status(self) -> SyncStatus:
         with self._lock:
-            return SyncStatus(**{k: getattr(self._status, k) for k in SyncStatus.__dataclass_fields__})
+            return self._copy()
+
+    def _copy(self) -> SyncStatus:
+        return SyncStatus(**{k: getattr(self._status, k) for k in SyncStatus.__dataclass_fields__})
 
     def start(self) -> SyncLoop:
-        if self._thread is None:
+        if not self._threads:
             self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="yizhan-sync", daemon=True)
+            self._threads = [threading.Thread(target=self._run_feed, name="yizhan-sync", daemon=True),
+                             threading.Thread(target=self._run_delivery, name="yizhan-uplink", daemon=True)]
             with self._lock:
                 self._status.running = True
-            self._thread.start()
+            for thread in self._threads:
+                thread.start()
         return self
 
     def stop(self, timeout: float = 30.0) -> None:
         self._stop.set()
         self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self._deliver_wake.set()
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads = []
         with self._lock:
             self._status.running = False
         self.client.close()
         self.sender.close()
 
     def sync_now(self) -> None:
-        """Run a round as soon as possible (the staff screen's 立即同步 button)."""
+        """Sync and deliver as soon as possible (the staff screen's 立即同步 button)."""
         self._wake.set()
+        self._deliver_wake.set()
+
+    def deliver_now(self) -> None:
+        """Deliver the outbox as soon as possible (e.g. right after a registration)."""
+        self._deliver_wake.set()
+
+    def wait_rounds(self, feed_rounds: int, delivery_rounds: int, timeout: float) -> SyncStatus:
+        """Wait until more feed rounds than ``feed_rounds`` and more delivery rounds than
+        ``delivery_rounds`` have finished, or ``timeout``; returns the status then."""
+        with self._rounds:
+            self._rounds.wait_for(lambda: self._status.feed_rounds > feed_rounds
+                                  and self._status.delivery_rounds > delivery_rounds, timeout)
+            return self._copy()
 
     def run_round(self) -> SyncStatus:
-        """One sync + heartbeat + delivery, in the caller's thread (the loop calls this)."""
+        """One sync + heartbeat, then one delivery, in the caller's thread (``yizhan sync --once``
+        style; the background threads run the two halves apart)."""
+        self.run_feed_round(report=False)
+        return self.run_delivery_round()
+
+    def run_feed_round(self, *, report: bool = True) -> SyncStatus:
+        """One feed sync and its heartbeat (then the uplink is woken to send the heartbeat)."""
         with self._lock:
             self._status.syncing = True
-        failed = False
-        result = self.client.sync_once()
-        if result.status == "failed" and result.code not in ("not_configured", "busy"):
-            failed = True
+        try:
+            result = self.client.sync_once()
+        finally:
+            with self._lock:
+                self._status.syncing = False
+        failed = result.status == "failed" and result.code not in ("not_configured", "busy")
         try:
             if self.heartbeat is not None:
                 self.heartbeat(result, self.health() if self.health else None)
         except Exception:
             log.exception("sync loop: could not queue a heartbeat")
-        try:
-            delivery = self.sender.deliver_once()
-            failed = failed or delivery.status == "failed"
-        except Exception:
-            log.exception("sync loop: delivery failed")
-            delivery = None
-            failed = True
-        depth, oldest = self.sender.outbox.depth(), self.sender.outbox.oldest_age_s()
-        with self._lock:
+        self._deliver_wake.set()
+        depth, oldest = self._outbox_depth()
+        with self._rounds:
             s = self._status
-            s.syncing = False
             s.last_result = result
             s.last_attempt_at = result.finished_at
             if result.status != "failed":
@@ -170,10 +210,44 @@ class SyncLoop:
             if result.status == "changed":
                 s.last_change_at = result.finished_at
             s.feed_id, s.version = result.feed_id, result.version
-            s.last_delivery = delivery
-            s.outbox_depth, s.outbox_oldest_age_s = depth, oldest
+            if depth is not None:
+                s.outbox_depth, s.outbox_oldest_age_s = depth, oldest
             s.history = ([f"{result.finished_at} {result.status} {result.reason}"] + s.history)[:20]
+            s.feed_rounds += 1
+            self._rounds.notify_all()
         self._failures = self._failures + 1 if failed else 0
+        return self._report() if report else self.status
+
+    def run_delivery_round(self) -> SyncStatus:
+        """One delivery of the outbox."""
+        with self._lock:
+            self._status.delivering = True
+        try:
+            delivery = self.sender.deliver_once()
+            failed = delivery.status == "failed"
+        except Exception:
+            log.exception("sync loop: delivery failed")
+            delivery, failed = None, True
+        depth, oldest = self._outbox_depth()
+        with self._rounds:
+            s = self._status
+            s.delivering = False
+            s.last_delivery = delivery
+            if depth is not None:
+                s.outbox_depth, s.outbox_oldest_age_s = depth, oldest
+            s.delivery_rounds += 1
+            self._rounds.notify_all()
+        self._delivery_failures = self._delivery_failures + 1 if failed else 0
+        return self._report()
+
+    def _outbox_depth(self) -> tuple[int | None, float | None]:
+        try:
+            return self.sender.outbox.depth(), self.sender.outbox.oldest_age_s()
+        except Exception:
+            log.exception("sync loop: cannot read the outbox depth")
+            return None, None
+
+    def _report(self) -> SyncStatus:
         status = self.status
         if self.on_status:
             try:
@@ -183,19 +257,31 @@ class SyncLoop:
         return status
 
     def next_wait_s(self) -> float:
-        if self._failures == 0:
-            return self.interval_s
-        return min(self.interval_s, 5.0 * 2 ** (self._failures - 1)) * random.uniform(0.5, 1.0)
+        """The wait before the next feed sync."""
+        return _backoff_s(self._failures, self.interval_s)
 
-    def _run(self) -> None:
+    def next_delivery_wait_s(self) -> float:
+        return _backoff_s(self._delivery_failures, self.delivery_interval_s)
+
+    def _run_feed(self) -> None:
         while not self._stop.is_set():
+            self._wake.clear()  # before the round: a wake during it brings the next one at once
             try:
-                self.run_round()
+                self.run_feed_round()
             except Exception:
                 log.exception("sync loop: round failed")
                 self._failures += 1
             self._wake.wait(self.next_wait_s())
-            self._wake.clear()
+
+    def _run_delivery(self) -> None:
+        while not self._stop.is_set():
+            self._deliver_wake.clear()  # before the round: a heartbeat queued during it goes next
+            try:
+                self.run_delivery_round()
+            except Exception:
+                log.exception("sync loop: delivery round failed")
+                self._delivery_failures += 1
+            self._deliver_wake.wait(self.next_delivery_wait_s())
 
     def _load_persisted(self) -> None:
         if self.persisted is None:

@@ -28,21 +28,28 @@ def test_loop_syncs_reports_and_backs_off_while_offline(station, hub: Hub) -> No
                               client=client_for(settings), sender=station_.sender(attempts=2, backoff_s=0.01))
     loop.start()
     try:
-        first = statuses.get(timeout=20)
+        # The feed and the uplink each have a thread; the heartbeat the feed round queued wakes
+        # the uplink, which sends it.
+        first = loop.wait_rounds(0, 1, timeout=20)
+        for _ in range(5):  # the delivery round that sends the first heartbeat
+            if not (first.outbox_depth or first.delivering):
+                break
+            first = loop.wait_rounds(first.feed_rounds - 1, first.delivery_rounds, timeout=20)
+        assert first.feed_rounds >= 1, "no feed round came"
         assert first.version == 1 and first.last_error is None and first.last_success_at
         assert first.last_result.status == "changed" and first.outbox_depth == 0
-        assert threads == {"yizhan-sync"}  # a Kivy app must hop to its own thread with Clock
+        assert threads <= {"yizhan-sync", "yizhan-uplink"}  # a Kivy app must hop to its own thread with Clock
         beat = hub.store.stations()[0].heartbeat  # the heartbeat of the round reached the hub
         assert beat["devices"]["printer"]["detail"] == "缺纸" and beat["content_version"] == 1
 
         hub.publish(make_content(hub, jobs=20, seed=2))
         loop.sync_now()
-        second = statuses.get(timeout=20)
+        second = loop.wait_rounds(first.feed_rounds, 0, timeout=20)
         assert second.version == 2 and second.last_change_at >= first.last_change_at
 
         hub.server.stop()
         loop.sync_now()
-        offline = statuses.get(timeout=30)
+        offline = loop.wait_rounds(second.feed_rounds, 0, timeout=30)
         assert offline.version == 2  # still showing what it had
         assert offline.last_error and "无法连接" in offline.last_error
         assert offline.outbox_depth >= 1  # this round's heartbeat waits

@@ -10,6 +10,7 @@ server paces itself (``interval_s`` between steps) until it is stopped.
 from __future__ import annotations
 
 import contextlib
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -59,6 +60,9 @@ class TrickleServer:
                 body.started.set()
                 with contextlib.suppress(OSError):  # the client gave up: what the tests expect
                     server._send(self, body)
+                    if server.stopped.is_set():  # cut the connection: the client sees a short body at once
+                        self.close_connection = True
+                        self.connection.shutdown(socket.SHUT_RDWR)
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
