@@ -30,7 +30,7 @@ from flask import Flask, Response, abort, jsonify, render_template_string, reque
 from waitress.server import create_server
 from werkzeug.exceptions import HTTPException
 
-from content.hub.limits import UploadGuard, guard_server, json_depth_ok
+from content.hub.limits import TRUSTED_PROXIES, TrustedProxy, UploadGuard, guard_server, json_depth_ok
 from content.hub.storage import MAX_BATCH, UPLOAD_KINDS, HubStore
 
 IMMUTABLE_MAX_AGE = 365 * 24 * 3600
@@ -52,18 +52,21 @@ def secure_home(home: str | Path) -> Path:
 
 
 def create_app(home: str | Path, *, feeds_dir: str | Path | None = None, database_url: str | None = None,
-               clock: Callable[[], float] = time.monotonic, console_clock: Any = None) -> Flask:
+               clock: Callable[[], float] = time.monotonic, console_clock: Any = None,
+               trusted_proxies: tuple[str, ...] = TRUSTED_PROXIES) -> Flask:
     """The hub application for a hub home folder (``hub.db``, ``feeds/<name>/``).
 
     ``database_url`` (else ``$YIZHAN_HUB_DATABASE_URL``, else ``[hub] database_url`` in
     ``HOME/hub.toml``, else ``HOME/hub.db``) chooses SQLite or PostgreSQL. ``clock`` drives
     the upload rate limits, ``console_clock`` (UTC datetimes) the console's sessions,
-    lockouts and schedules (tests pass their own)."""
+    login delays and schedules (tests pass their own). ``trusted_proxies``: the peers whose
+    X-Forwarded-For/-Proto are believed (the shipped nginx on this machine)."""
     home = secure_home(home)
     feeds = Path(feeds_dir).expanduser().resolve() if feeds_dir else home / FEEDS_DIR
     store = HubStore.for_home(home, database_url)
     secure_home(home)  # the database files exist now
     app = Flask("content.hub")
+    app.wsgi_app = TrustedProxy(app.wsgi_app, trusted_proxies)  # type: ignore[method-assign]
     app.config["MAX_CONTENT_LENGTH"] = 8 * 1024 * 1024
     app.config["JSON_AS_ASCII"] = False
     app.json.ensure_ascii = False  # type: ignore[attr-defined]

@@ -150,12 +150,37 @@ class UploadGuard:
         return None
 
 
-def client_address(peer: str, headers: Mapping[str, str]) -> str:
+# The reverse proxy whose X-Forwarded-For / X-Forwarded-Proto the hub believes: the shipped
+# nginx site on this machine. Anyone else can write those headers.
+TRUSTED_PROXIES = ("127.0.0.1", "::1")
+
+
+def client_address(peer: str, headers: Mapping[str, str], trusted: tuple[str, ...] = TRUSTED_PROXIES) -> str:
     """The client's address; behind a reverse proxy on this machine, the one it forwarded."""
     forwarded = headers.get("X_FORWARDED_FOR", "")
-    if forwarded and peer in ("127.0.0.1", "::1"):
+    if forwarded and peer in trusted:
         return forwarded.split(",")[-1].strip() or peer
     return peer
+
+
+class TrustedProxy:
+    """WSGI middleware: behind the trusted proxy, the client's address and scheme are the ones
+    it forwarded (``X-Forwarded-For``'s last entry, ``X-Forwarded-Proto``), so that the
+    console throttles logins per real client and marks its cookie ``Secure`` over HTTPS.
+    From any other peer the headers are ignored (werkzeug's ProxyFix, guarded by address)."""
+
+    def __init__(self, app: Any, trusted: tuple[str, ...] = TRUSTED_PROXIES) -> None:
+        self.app = app
+        self.trusted = trusted
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("REMOTE_ADDR") in self.trusted:
+            proto = environ.get("HTTP_X_FORWARDED_PROTO", "").split(",")[-1].strip().lower()
+            if proto in ("http", "https"):
+                environ["wsgi.url_scheme"] = proto
+            environ["REMOTE_ADDR"] = client_address(
+                environ["REMOTE_ADDR"], {"X_FORWARDED_FOR": environ.get("HTTP_X_FORWARDED_FOR", "")}, self.trusted)
+        return self.app(environ, start_response)
 
 
 class _Refused(Error):

@@ -31,8 +31,9 @@ def quick_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 # Every console module runs on SQLite and PostgreSQL except the Chromium journey (suite time)
-# and the carving of purged records from SQLite's own files.
-SQLITE_ONLY = {"test_console_browser", "test_console_purge_disk"}
+# the carving of purged records from SQLite's own files, and the hardening checks (headers,
+# cookies, login throttling, parallel logins on SQLite's single writer).
+SQLITE_ONLY = {"test_console_browser", "test_console_purge_disk", "test_console_hardening"}
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

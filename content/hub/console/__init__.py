@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, Flask, g, render_template, request
+from flask import Blueprint, Flask, Response, g, render_template, request
+from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
@@ -36,6 +37,26 @@ DEFAULT_BUREAU = "就业服务中心"
 home_bp = Blueprint("console_home", __name__, static_folder="static", template_folder="templates",
                     static_url_path="/static")
 csrf = CSRFProtect()
+
+# No inline script anywhere (behaviour is in static/*.js); styles may be inline (style="…").
+CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+                           "img-src 'self' data: blob:; media-src 'self' blob:; object-src 'none'; "
+                           "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    # same-origin, not no-referrer: Flask-WTF checks the Referer of forms posted over HTTPS.
+    "Referrer-Policy": "same-origin",
+}
+
+
+class _SessionCookies(SecureCookieSessionInterface):
+    """The session cookie is ``Secure`` whenever the request came over HTTPS (directly, or
+    through the trusted proxy: ``content.hub.limits.TrustedProxy``)."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"]) or request.is_secure
 
 
 def _secret(home: Path) -> bytes:
@@ -74,6 +95,8 @@ def init_console(app: Flask, home: str | Path, feeds_dir: str | Path, *, engine:
                       SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_PATH=URL_PREFIX,
                       WTF_CSRF_CHECK_DEFAULT=False, WTF_CSRF_TIME_LIMIT=None,
                       CONSOLE_BUREAU=bureau or app.config.get("CONSOLE_BUREAU", DEFAULT_BUREAU))
+    app.session_interface = _SessionCookies()
+    app.after_request(_security_headers)
     csrf.init_app(app)
     blueprints = [home_bp, auth.bp, views_content.bp, views_publish.bp, views_fleet.bp, views_registrations.bp,
                   views_reports.bp, views_admin.bp]
@@ -87,6 +110,17 @@ def init_console(app: Flask, home: str | Path, feeds_dir: str | Path, *, engine:
     app.context_processor(_template_context)
     app.add_template_filter(_localtime, "localtime")
     return ctx
+
+
+def _security_headers(response: Response) -> Response:
+    """Every answer: no framing, no sniffing, no inline script; console pages (they show
+    personal data) are never stored by a browser or a proxy."""
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    if request.path.startswith(URL_PREFIX + "/") and not request.path.startswith(URL_PREFIX + "/static/"):
+        response.headers["Cache-Control"] = "no-store"
+        response.headers.pop("Expires", None)
+    return response
 
 
 def _before() -> None:

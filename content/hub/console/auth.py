@@ -1,10 +1,10 @@
-"""Console users: argon2 password hashes, login with lockout, sessions that expire, password change.
+"""Console users: argon2 password hashes, throttled login, sessions that expire, password change.
 
 A session is a random token in Flask's signed cookie and a row in ``console_sessions``
 (only the token's SHA-256 is stored), so logout and expiry hold on the server: idle for
-``session_idle`` or older than ``session_max`` and it is gone. After ``max_failed_logins``
-wrong passwords in a row an account is locked for ``lockout``; the answer to a wrong
-password never says whether the user exists.
+``session_idle`` or older than ``session_max`` and it is gone. Failed logins are throttled
+per client address and per name typed with growing delays (``throttle``), never locked; every
+failure (unknown user, disabled, wrong password) gets one answer, :data:`LOGIN_FAILED`.
 """
 
 from __future__ import annotations
@@ -20,8 +20,10 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 from sqlalchemy.engine import Engine
 
+from content.hub.console import throttle
 from content.hub.console.core import ROLES, User, audit, audit_engine, console, iso, requires, utc_now
 from content.hub.console.schema import sessions, users
+from content.hub.db import writing
 
 bp = Blueprint("console_auth", __name__)
 _hasher = PasswordHasher()
@@ -78,34 +80,29 @@ def _user_from_row(row: Any) -> User:
                 must_change_password=bool(row.must_change_password))
 
 
-def authenticate(engine: Engine, username: str, password: str, now: dt.datetime, *, max_failed: int,
-                 lockout: dt.timedelta) -> tuple[User | None, str]:
-    """The user, or None and the reason to show (the same for unknown users and wrong passwords)."""
-    wrong = "用户名或密码错误"
-    with engine.begin() as conn:
+LOGIN_FAILED = "用户名或密码错误"
+
+
+def authenticate(engine: Engine, username: str, password: str, now: dt.datetime) -> User | None:
+    """The user, or None: unknown, disabled and wrong password are one answer (the caller's
+    :data:`LOGIN_FAILED`) and take as long. The password is verified outside any transaction:
+    only the short write after a success takes the database's write lock."""
+    with engine.connect() as conn:
         row = conn.execute(sa.select(users).where(users.c.username == username.strip())).first()
-        if row is None or not row.active:
-            # Hash anyway so that an unknown name takes as long as a wrong password.
-            _hasher.hash(password or "x")
-            return None, wrong
-        if row.locked_until and row.locked_until > iso(now):
-            return None, f"连续输错密码次数过多，账号已锁定，请于 {_local(row.locked_until)} 后再试或联系管理员"
-        try:
-            _hasher.verify(row.password_hash, password)
-        except (VerificationError, InvalidHashError):
-            failed = row.failed_logins + 1
-            values: dict[str, Any] = {"failed_logins": failed}
-            if failed >= max_failed:
-                values.update(locked_until=iso(now + lockout), failed_logins=0)
-            conn.execute(users.update().where(users.c.id == row.id).values(**values))
-            if failed >= max_failed:
-                return None, f"连续输错密码 {max_failed} 次，账号已锁定 {int(lockout.total_seconds() // 60)} 分钟"
-            return None, f"{wrong}（再错 {max_failed - failed} 次将锁定账号）"
-        values = {"failed_logins": 0, "locked_until": None, "last_login_at": iso(now)}
-        if _hasher.check_needs_rehash(row.password_hash):
-            values["password_hash"] = hash_password(password)
+    if row is None or not row.active:
+        # Hash anyway so that an unknown name takes as long as a wrong password.
+        _hasher.hash(password or "x")
+        return None
+    try:
+        _hasher.verify(row.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    values: dict[str, Any] = {"failed_logins": 0, "locked_until": None, "last_login_at": iso(now)}
+    if _hasher.check_needs_rehash(row.password_hash):
+        values["password_hash"] = hash_password(password)
+    with writing(engine) as conn:
         conn.execute(users.update().where(users.c.id == row.id).values(**values))
-        return _user_from_row(row), ""
+    return _user_from_row(row)
 
 
 def _local(iso_text: str) -> str:
@@ -114,7 +111,7 @@ def _local(iso_text: str) -> str:
 
 def start_session(engine: Engine, user_id: int, now: dt.datetime) -> str:
     token = secrets.token_urlsafe(32)
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         conn.execute(sessions.insert().values(token_sha256=_sha(token), user_id=user_id, created_at=iso(now),
                                               last_seen_at=iso(now)))
     return token
@@ -132,21 +129,25 @@ def load_user() -> None:
         return
     ctx = console()
     now = ctx.now()
-    with ctx.engine.begin() as conn:
+    with ctx.engine.connect() as conn:
         row = conn.execute(sa.select(sessions, users).join(users, users.c.id == sessions.c.user_id)
                            .where(sessions.c.token_sha256 == _sha(token))).first()
-        if row is None or row.ended_at or not row.active:
-            session.pop("console_token", None)
-            return
-        created = dt.datetime.fromisoformat(row.created_at)
-        seen = dt.datetime.fromisoformat(row.last_seen_at)
-        if now - seen > ctx.session_idle or now - created > ctx.session_max:
+    if row is None or row.ended_at or not row.active:
+        session.pop("console_token", None)
+        return
+    created = dt.datetime.fromisoformat(row.created_at)
+    seen = dt.datetime.fromisoformat(row.last_seen_at)
+    # Writes in a write transaction of their own: on SQLite a read transaction that then
+    # writes fails at once ("database is locked") when another request wrote in between.
+    if now - seen > ctx.session_idle or now - created > ctx.session_max:
+        with writing(ctx.engine) as conn:
             conn.execute(sessions.update().where(sessions.c.token_sha256 == _sha(token)).values(ended_at=iso(now)))
-            session.pop("console_token", None)
-            flash("登录已超时，请重新登录", "warning")
-            return
-        # Write last-seen at most once a minute: page views should not all be writes.
-        if (now - seen).total_seconds() >= 60:
+        session.pop("console_token", None)
+        flash("登录已超时，请重新登录", "warning")
+        return
+    # Write last-seen at most once a minute: page views should not all be writes.
+    if (now - seen).total_seconds() >= 60:
+        with writing(ctx.engine) as conn:
             conn.execute(sessions.update().where(sessions.c.token_sha256 == _sha(token))
                          .values(last_seen_at=iso(now)))
     g.user = User(id=row.user_id, username=row.username, display_name=row.display_name,
@@ -157,22 +158,29 @@ def load_user() -> None:
 @bp.route("/login", methods=["GET", "POST"])  # permission: none (the way in)
 def login() -> Any:
     ctx = console()
-    error = ""
-    if request.method == "POST":
-        username = request.form.get("username", "")
-        user, error = authenticate(ctx.engine, username, request.form.get("password", ""), ctx.now(),
-                                   max_failed=ctx.max_failed_logins, lockout=ctx.lockout)
-        if user is not None:
-            session.clear()
-            session["console_token"] = start_session(ctx.engine, user.id, ctx.now())
-            g.user = user
-            audit("登录", username=user.username)
-            target = request.args.get("next", "")
-            if not target.startswith("/console/") or target.startswith("//"):
-                target = url_for("console_home.dashboard")
-            return redirect(target)
-        audit("登录失败", target=username.strip()[:64], username="-")
-    return render_template("console/login.html", error=error), (401 if error and request.method == "POST" else 200)
+    if request.method != "POST":
+        return render_template("console/login.html", error="")
+    username = request.form.get("username", "")
+    keys = [throttle.address_key(request.remote_addr or ""), throttle.name_key(username)]
+    wait = throttle.wait_seconds(ctx.engine, keys, ctx.now())
+    if wait:
+        # The same for every name, real or not: the count is kept per name typed.
+        page = render_template("console/login.html", error=f"登录失败次数过多，请 {wait} 秒后再试")
+        return page, 429, {"Retry-After": str(wait)}
+    user = authenticate(ctx.engine, username, request.form.get("password", ""), ctx.now())
+    if user is not None:
+        throttle.forget(ctx.engine, keys[1:])
+        session.clear()
+        session["console_token"] = start_session(ctx.engine, user.id, ctx.now())
+        g.user = user
+        audit("登录", username=user.username)
+        target = request.args.get("next", "")
+        if not target.startswith("/console/") or target.startswith("//"):
+            target = url_for("console_home.dashboard")
+        return redirect(target)
+    throttle.record_failure(ctx.engine, keys, ctx.now())
+    audit("登录失败", target=username.strip()[:64], username="-")
+    return render_template("console/login.html", error=LOGIN_FAILED), 401
 
 
 @bp.post("/logout")  # permission: any logged-in user (or none: it only ends a session)

@@ -68,8 +68,6 @@ class Console:
     clock: Clock = utc_now
     session_idle: dt.timedelta = dt.timedelta(minutes=30)
     session_max: dt.timedelta = dt.timedelta(hours=12)
-    max_failed_logins: int = 5
-    lockout: dt.timedelta = dt.timedelta(minutes=15)
     retention_days: int = 30
     vault: Any = None  # the hub's vault (content.hub.vault): registrations are sealed at rest
     extra: dict[str, Any] = field(default_factory=dict)

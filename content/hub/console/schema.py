@@ -218,6 +218,18 @@ watermarks = sa.Table(
 )
 
 
+# Failed logins: one row per client address and one per user name tried (known or not), keyed
+# by the SHA-256 of "addr:…" / "user:…" so that what someone typed as a name is not kept.
+# Made by step 5 (not by _create_all, which must stay what step 1 made).
+_throttle_metadata = sa.MetaData()
+login_throttle = sa.Table(
+    "console_login_throttle", _throttle_metadata,
+    sa.Column("key_sha256", S(64), primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("last_failed_at", S(40), nullable=False),
+)
+
+
 def _create_all(conn: Connection) -> None:
     metadata.create_all(conn)
     conn.execute(watermarks.insert().values(name="uploads", upto=0))
@@ -244,4 +256,9 @@ def _step4(conn: Connection) -> None:
         conn.execute(sa.text("ALTER TABLE console_schedules ADD COLUMN claimed_at VARCHAR(40) NOT NULL DEFAULT ''"))
 
 
-MIGRATIONS = register(Migrations("console", [_create_all, _STEP2, _STEP3, _step4]))
+def _step5(conn: Connection) -> None:
+    """Failed logins per client address and per user name (``content.hub.console.throttle``)."""
+    login_throttle.create(conn, checkfirst=True)
+
+
+MIGRATIONS = register(Migrations("console", [_create_all, _STEP2, _STEP3, _step4, _step5]))

@@ -13,7 +13,8 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 
 from content.hub.console.auth import UserError, create_user, hash_password, user_rows
 from content.hub.console.core import ROLES, audit, console, requires
-from content.hub.console.schema import audit_log, sessions, users
+from content.hub.console.schema import audit_log, login_throttle, sessions, users
+from content.hub.console.throttle import name_key
 from content.hub.console.views_content import page_args
 
 bp = Blueprint("console_admin", __name__)
@@ -72,6 +73,8 @@ def user_update(user_id: int) -> Any:
             flash(f"{row.username} 的临时密码：{temp}（仅显示一次，首次登录须修改）", "warning")
         elif action == "unlock":
             conn.execute(users.update().where(users.c.id == user_id).values(failed_logins=0, locked_until=None))
+            # The wait that failed logins on this name have built up ends too.
+            conn.execute(login_throttle.delete().where(login_throttle.c.key_sha256 == name_key(row.username).digest))
             audit("解除锁定", row.username, conn=conn)
             flash(f"已解除 {row.username} 的锁定")
         elif action in ("disable", "enable"):
