@@ -11,7 +11,6 @@ import base64
 import hashlib
 import hmac
 import os
-import secrets
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -23,8 +22,18 @@ from content.netutil import dialled_scheme, hub_url_problem, is_loopback_url
 DEFAULT_LOCATIONS = (Path("/etc/yizhan/station.toml"), Path("station.toml"))
 STATION_KINDS = ("服务站", "零工驿站", "就业驿站", "就业之家")
 BOARD_PROFILES = ("tv-1080p", "tv-portrait", "led-strip", "led-panel")
-PIN_SCHEME = "pbkdf2_sha256"
+PIN_SCHEME = "pbkdf2_sha256"  # the older PIN hash: still verified, reported as to be re-hashed
 PIN_ROUNDS = 200_000
+# The staff PIN hash: argon2id, costly enough that one guess takes 0.5 s or more on a station's
+# CPU (``yizhan config hash-pin`` measures it and raises the time cost where the CPU is faster).
+# A 6-digit PIN then takes about 6 days of one core to exhaust; a 4-digit PBKDF2 one took 12 minutes.
+PIN_ARGON2_PREFIX = "$argon2id$"
+PIN_MIN_DIGITS = 6
+PIN_MAX_DIGITS = 12
+PIN_MEMORY_KIB = 128 * 1024  # about 0.52 s a check on a 2020s desktop core; slower on a station's CPU
+PIN_TIME_COST = 3
+PIN_PARALLELISM = 1
+PIN_GUESS_TARGET_S = 0.5
 
 
 class SettingsError(Exception):
@@ -195,10 +204,10 @@ class KioskSettings(_Section):
     @field_validator("staff_pin_hash")
     @classmethod
     def _pin_is_hash(cls, value: str) -> str:
-        if value and not value.startswith(PIN_SCHEME + "$"):
+        if value and not value.startswith((PIN_ARGON2_PREFIX, PIN_SCHEME + "$")):
             raise ValueError("must be a PIN hash made by 'yizhan config hash-pin', never the PIN itself")
-        if value and len(value.split("$")) != 4:
-            raise ValueError("is not a well-formed PIN hash (scheme$rounds$salt$hash)")
+        if value and pin_cost(value) is None:
+            raise ValueError("is not a well-formed PIN hash (make it again with 'yizhan config hash-pin')")
         return value
 
 
@@ -277,7 +286,8 @@ class Settings(_Section):
         if data["hub"]["station_token"]:
             data["hub"]["station_token"] = "****"
         if data["kiosk"]["staff_pin_hash"]:
-            data["kiosk"]["staff_pin_hash"] = PIN_SCHEME + "$****"
+            scheme = (pin_cost(data["kiosk"]["staff_pin_hash"]) or {}).get("scheme", "pin")
+            data["kiosk"]["staff_pin_hash"] = f"{scheme}$****"
         return data
 
 
@@ -367,22 +377,72 @@ def find_settings_file(explicit: str | os.PathLike[str] | None = None) -> Path:
     )
 
 
-def hash_pin(pin: str, *, salt: bytes | None = None, rounds: int = PIN_ROUNDS) -> str:
-    """A PBKDF2-SHA256 hash of a staff PIN, in the form stored in ``kiosk.staff_pin_hash``."""
-    if not (pin.isdigit() and 4 <= len(pin) <= 12):
-        raise ValueError("a staff PIN is 4 to 12 digits")
-    salt = salt or secrets.token_bytes(16)
-    digest = hashlib.pbkdf2_hmac("sha256", pin.encode(), salt, rounds)
-    return f"{PIN_SCHEME}${rounds}${salt.hex()}${digest.hex()}"
+def _argon2(time_cost: int, memory_kib: int, parallelism: int) -> Any:
+    from argon2 import PasswordHasher, Type
+
+    return PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism, hash_len=32,
+                          salt_len=16, type=Type.ID)
+
+
+def hash_pin(pin: str, *, time_cost: int = PIN_TIME_COST, memory_kib: int = PIN_MEMORY_KIB,
+             parallelism: int = PIN_PARALLELISM) -> str:
+    """An argon2id hash of a staff PIN (6 to 12 digits), in the form stored in ``kiosk.staff_pin_hash``."""
+    if not (pin.isascii() and pin.isdigit() and PIN_MIN_DIGITS <= len(pin) <= PIN_MAX_DIGITS):
+        raise ValueError(f"a staff PIN is {PIN_MIN_DIGITS} to {PIN_MAX_DIGITS} digits（工作人员密码须为 "
+                         f"{PIN_MIN_DIGITS} 到 {PIN_MAX_DIGITS} 位数字）")
+    return _argon2(time_cost, memory_kib, parallelism).hash(pin)
+
+
+def pin_cost(stored: str) -> dict[str, Any] | None:
+    """The scheme and cost of a stored PIN hash (no secret in it); None when it is not one."""
+    if stored.startswith(PIN_ARGON2_PREFIX):
+        from argon2 import Type, extract_parameters
+        from argon2.exceptions import InvalidHashError
+
+        try:
+            params = extract_parameters(stored)
+        except (InvalidHashError, ValueError):
+            return None
+        if params.type is not Type.ID:
+            return None
+        return {"scheme": "argon2id", "time_cost": params.time_cost, "memory_kib": params.memory_cost,
+                "parallelism": params.parallelism}
+    parts = stored.split("$")
+    if len(parts) == 4 and parts[0] == PIN_SCHEME and parts[1].isdigit():
+        try:
+            bytes.fromhex(parts[2])
+        except ValueError:
+            return None
+        return {"scheme": PIN_SCHEME, "rounds": int(parts[1])}
+    return None
+
+
+def pin_needs_rehash(stored: str) -> bool:
+    """True for a PIN hash weaker than the station's rule (the older PBKDF2 scheme, or argon2id
+    below the cost this program sets): ``yizhan config check`` and the doctor say to make it again."""
+    cost = pin_cost(stored)
+    if not stored or cost is None:
+        return False
+    if cost["scheme"] != "argon2id":
+        return True
+    return cost["memory_kib"] < PIN_MEMORY_KIB or cost["time_cost"] < PIN_TIME_COST
 
 
 def check_pin(pin: str, stored: str) -> bool:
-    """True if ``pin`` matches ``stored`` (constant-time). An empty hash matches nothing."""
-    try:
-        scheme, rounds, salt, digest = stored.split("$")
-    except ValueError:
+    """True if ``pin`` matches ``stored`` (argon2id, or the older PBKDF2 hashes; constant-time).
+    An empty or malformed hash matches nothing."""
+    cost = pin_cost(stored)
+    if cost is None:
         return False
-    if scheme != PIN_SCHEME:
-        return False
+    if cost["scheme"] == "argon2id":
+        from argon2.exceptions import VerificationError
+
+        try:
+            return _argon2(PIN_TIME_COST, PIN_MEMORY_KIB, PIN_PARALLELISM).verify(stored, pin)
+        except VerificationError:
+            return False
+        except Exception:  # a damaged hash: no match, never a crash at the keypad
+            return False
+    _scheme, rounds, salt, digest = stored.split("$")
     candidate = hashlib.pbkdf2_hmac("sha256", pin.encode(), bytes.fromhex(salt), int(rounds))
     return hmac.compare_digest(candidate.hex(), digest)

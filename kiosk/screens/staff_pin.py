@@ -1,7 +1,8 @@
 """The staff PIN, entered on the keypad after the hidden gesture (five quick taps on the station name).
 
-The PIN is checked against ``kiosk.staff_pin_hash`` (PBKDF2); after five wrong tries the
-keypad is locked for a minute. The digits are never shown, only dots.
+The PIN is checked against ``kiosk.staff_pin_hash`` (argon2id, about half a second a check by
+design; an older station's PBKDF2 hash still works); after five wrong tries the keypad is
+locked for a minute. The digits are never shown, only dots.
 """
 
 from __future__ import annotations

@@ -85,11 +85,15 @@ def test_config_via_environment(station, monkeypatch: pytest.MonkeyPatch, capsys
 def test_hash_pin_prints_a_usable_line(capsys: pytest.CaptureFixture[str]) -> None:
     from config.settings import check_pin
 
-    assert main(["config", "hash-pin", "--pin", "13579"]) == exitcodes.OK
-    line = capsys.readouterr().out.strip()
-    assert line.startswith('staff_pin_hash = "pbkdf2_sha256$')
-    assert check_pin("13579", line.split('"')[1])
+    assert main(["config", "hash-pin", "--pin", "135790"]) == exitcodes.OK
+    captured = capsys.readouterr()
+    line = captured.out.strip()
+    assert line.startswith('staff_pin_hash = "$argon2id$')
+    assert check_pin("135790", line.split('"')[1])
+    assert "one guess takes" in captured.err and "135790" not in captured.err
     assert main(["config", "hash-pin", "--pin", "12"]) == exitcodes.USAGE
+    assert main(["config", "hash-pin", "--pin", "13579"]) == exitcodes.USAGE  # 6 digits at least
+    assert "6 to 12 digits" in capsys.readouterr().err
 
 
 def test_doctor_reports_each_check(station, capsys: pytest.CaptureFixture[str], free_port: int) -> None:

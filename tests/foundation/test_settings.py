@@ -130,5 +130,5 @@ def test_pin_hash_round_trip_and_masking() -> None:
     settings = parse_settings(MINIMAL + f'\n[kiosk]\nstaff_pin_hash = "{digest}"\n[hub]\nstation_token = "s3cret"\n')
     masked = settings.masked()
     assert "s3cret" not in str(masked) and digest not in str(masked)
-    with pytest.raises(ValueError, match="4 to 12 digits"):
-        hash_pin("12a4")
+    with pytest.raises(ValueError, match="6 to 12 digits"):
+        hash_pin("12a456")
