@@ -35,8 +35,8 @@ CONSOLE_USERS = {"bianji": ("bianji2026", "张编辑", ("editor", "registrar")),
                  "shenhe": ("shenhe2026", "李审核", ("reviewer", "publisher", "operator", "admin"))}
 
 DEMO_COMMENT = """Made by 'yizhan demo': a station on loopback with simulated hardware.
-Staff PIN for the kiosk's staff mode in the demo: 2468."""
-DEMO_PIN = "2468"
+Staff PIN for the kiosk's staff mode in the demo: 246813."""
+DEMO_PIN = "246813"
 # Board profiles the headless demo also plays, for their screenshots (tv-1080p is the main board).
 EXTRA_BOARD_PROFILES = ("tv-portrait", "led-panel", "led-strip")
 FEED_ID = "gy-yunyan"
