@@ -19,6 +19,7 @@ Counters live in memory, per process: they slow attackers down; they are not a l
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections import deque
@@ -39,7 +40,8 @@ BODY_LIMITS = {
     "proof-of-play": 1024 * KB,
     "heartbeats": 1024 * KB,  # 100 heartbeats with device and feed health
 }
-OTHER_BODY_LIMIT = 16 * KB  # unknown endpoints: the app answers 404; no reason to read much
+OTHER_BODY_LIMIT = 16 * KB
+DRAIN_LIMIT = 16 * 1024 * KB  # bytes of a refused body read and dropped before the connection is cut  # unknown endpoints: the app answers 404; no reason to read much
 MAX_JSON_DEPTH = 16  # a registration is {"items": [{"payload": {"person": {...}}}]}: depth 5
 
 
@@ -121,13 +123,15 @@ class UploadGuard:
         if endpoint not in self.body_limits:
             return Refusal(404, "Not Found", f"no upload endpoint {endpoint!r}; use one of "
                                              f"{', '.join(self.body_limits)}")
-        wait = self._failures.over(client)
-        if wait is not None:
-            return Refusal(429, "Too Many Requests", f"too many refused tokens from this address; retry in {wait} s",
-                           retry_after=wait)
         scheme, _, token = headers.get("AUTHORIZATION", "").partition(" ")
         station = self.station_for_token(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
         if station is None:
+            # Only guesses wait: a valid station behind the same address (a county's NAT) as
+            # a guesser is never held up by the guesser's failures.
+            wait = self._failures.over(client)
+            if wait is not None:
+                return Refusal(429, "Too Many Requests",
+                               f"too many refused tokens from this address; retry in {wait} s", retry_after=wait)
             self._failures.hit(client)
             return Refusal(401, "Unauthorized", "missing or unknown station token (Authorization: Bearer <token>)",
                            headers=(("WWW-Authenticate", 'Bearer realm="yizhan-hub"'),))
@@ -198,40 +202,94 @@ class _Refused(Error):
         return f"{r.status} {r.reason}", headers, r.body()
 
 
+class _GuardedParser(HTTPRequestParser):
+    def __init__(self, adj: Any, peer: str, channel: _GuardedChannel) -> None:
+        super().__init__(adj)
+        self._peer = peer
+        self._channel = channel
+        self._checked = False
+
+    def received(self, data: bytes) -> int:
+        consumed = super().received(data)
+        # waitress's own size limit may have refused already: the token still comes first.
+        if (self.headers_finished and not self._checked and not self.empty
+                and (self.error is None or isinstance(self.error, RequestEntityTooLarge))):
+            self._checked = True
+            refusal = self._channel.guard.check(self.command or "", self.path or "", self.headers,
+                                              client_address(self._peer, self.headers))
+            if refusal is not None:
+                self.error = _Refused(refusal)
+                self.completed = True
+                # What follows on this connection is the refused body: never parsed.
+                self._channel.refused = True
+                return len(data)
+        return consumed
+
+
+class _GuardedChannel(HTTPChannel):
+    """After a refusal the connection is closed gently: the answer is sent, then a FIN,
+    and what the client still sends is read and dropped (never parsed or kept) until it
+    stops, up to :data:`DRAIN_LIMIT` bytes or the channel timeout. Closing at once with
+    unread bytes makes the kernel reset the connection, and a reverse proxy that is still
+    sending the body (nginx without request buffering) then loses the answer and says 502."""
+
+    guard: UploadGuard  # set by guard_server
+    refused = False
+    draining = False
+    drained = 0
+
+    def parser_class(self, adj: Any) -> HTTPRequestParser:  # type: ignore[override]
+        peer = self.addr[0] if isinstance(self.addr, tuple) else str(self.addr or "")
+        return _GuardedParser(adj, peer, self)
+
+    def received(self, data: bytes) -> bool:
+        if self.refused:
+            self.drained += len(data)
+            return True
+        return super().received(data)
+
+    def readable(self) -> bool:
+        return (self.draining and not self.will_close) or super().readable()
+
+    def handle_read(self) -> None:
+        if not self.draining:
+            super().handle_read()
+            return
+        try:
+            data = self.recv(64 * KB)
+        except OSError:
+            data = b""
+        self.drained += len(data)
+        if not data or self.drained > DRAIN_LIMIT:
+            super().handle_close()
+        else:
+            self.last_activity = time.time()
+
+    def handle_close(self) -> None:
+        if not self.refused or self.draining or not self.connected or self.total_outbufs_len:
+            super().handle_close()
+            return
+        # The refusal is flushed: end our side, keep reading the client's.
+        self.draining = True
+        self.will_close = self.close_when_flushed = False
+        try:
+            self.socket.shutdown(socket.SHUT_WR)
+        except OSError:
+            super().handle_close()
+
+
 def guard_server(server: Any, guard: UploadGuard) -> None:
     """Make a waitress server (``waitress.server.create_server``) check every request's
     headers with ``guard`` before reading its body. A refused request is answered at once and
     its connection closed: the rest of the body is never read."""
 
-    class GuardedParser(HTTPRequestParser):
-        def __init__(self, adj: Any, peer: str) -> None:
-            super().__init__(adj)
-            self._peer = peer
-            self._checked = False
-
-        def received(self, data: bytes) -> int:
-            consumed = super().received(data)
-            # waitress's own size limit may have refused already: the token still comes first.
-            if (self.headers_finished and not self._checked and not self.empty
-                    and (self.error is None or isinstance(self.error, RequestEntityTooLarge))):
-                self._checked = True
-                refusal = guard.check(self.command or "", self.path or "", self.headers,
-                                      client_address(self._peer, self.headers))
-                if refusal is not None:
-                    self.error = _Refused(refusal)
-                    self.completed = True
-            return consumed
-
-    class GuardedChannel(HTTPChannel):
-        def parser_class(self, adj: Any) -> HTTPRequestParser:  # type: ignore[override]
-            peer = self.addr[0] if isinstance(self.addr, tuple) else str(self.addr or "")
-            return GuardedParser(adj, peer)
+    channel_class = type("GuardedChannel", (_GuardedChannel,), {"guard": guard})
 
     # One listening socket: the server itself; several (MultiSocketServer): each in its map.
     listeners = [server] if hasattr(server, "channel_class") else list(server.map.values())
     for listener in listeners:
         if hasattr(listener, "channel_class"):
-            listener.channel_class = GuardedChannel
+            listener.channel_class = channel_class
 
 
 def json_depth_ok(data: bytes, limit: int = MAX_JSON_DEPTH) -> bool:

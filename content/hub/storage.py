@@ -357,6 +357,62 @@ def _file_url(path: Path) -> str:
     return sqlite_url(path.parent, path.name)
 
 
+# What one record may hold, field by field (a station's records are far smaller): a batch
+# within the byte limit must not smuggle in a 100 000-element array or a megabyte of text.
+MAX_TEXT = 4000
+MAX_ARRAY = 500
+MAX_KEYS = 200
+MAX_KEY_TEXT = 100
+MAX_ANSWERS = 100
+PERSON_FIELDS = {"name": 64, "id_number": 32, "gender": 8, "birth_date": 32, "phone": 32, "address": 200,
+                 "nation": 32, "issuer": 100}
+
+
+def _shape_problem(value: Any, path: str) -> str | None:
+    """The first field of a payload that is too long or too many, named by its path, or None.
+    (Depth is bounded before parsing: ``content.hub.limits.json_depth_ok``.)"""
+    if isinstance(value, str):
+        return f"{path}: at most {MAX_TEXT} characters (got {len(value)})" if len(value) > MAX_TEXT else None
+    if isinstance(value, list):
+        if len(value) > MAX_ARRAY:
+            return f"{path}: at most {MAX_ARRAY} elements (got {len(value)})"
+        for i, element in enumerate(value):
+            problem = _shape_problem(element, f"{path}[{i}]")
+            if problem:
+                return problem
+        return None
+    if isinstance(value, dict):
+        if len(value) > MAX_KEYS:
+            return f"{path}: at most {MAX_KEYS} fields (got {len(value)})"
+        for key, element in value.items():
+            if len(key) > MAX_KEY_TEXT:
+                return f"{path}: a field name longer than {MAX_KEY_TEXT} characters"
+            problem = _shape_problem(element, f"{path}.{key}")
+            if problem:
+                return problem
+        return None
+    if value is None or isinstance(value, bool | int | float):
+        return None
+    return f"{path}: not a JSON value"
+
+
+def _registration_problem(payload: dict[str, Any]) -> str | None:
+    if payload.get("kind") not in REGISTRATION_KINDS:
+        return f"payload.kind must be one of {', '.join(REGISTRATION_KINDS)}"
+    if not isinstance(payload.get("code"), str) or not isinstance(payload.get("person"), dict):
+        return "a registration needs payload.code and payload.person"
+    if len(payload["code"]) > 32:
+        return "payload.code: at most 32 characters"
+    for name, limit in PERSON_FIELDS.items():
+        value = payload["person"].get(name)
+        if value is not None and (not isinstance(value, str) or len(value) > limit):
+            return f"payload.person.{name}: text of at most {limit} characters"
+    answers = payload.get("answers", {})
+    if not isinstance(answers, dict) or len(answers) > MAX_ANSWERS:
+        return f"payload.answers: an object of at most {MAX_ANSWERS} answers"
+    return None
+
+
 def _check_item(kind: str, item: Any) -> str | None:
     """Why an upload item cannot be stored, or None. Reasons never quote personal data."""
     if not isinstance(item, dict):
@@ -374,11 +430,11 @@ def _check_item(kind: str, item: Any) -> str | None:
     payload = item.get("payload")
     if not isinstance(payload, dict):
         return "payload must be an object"
+    problem = _shape_problem(payload, "payload")
+    if problem:
+        return problem
     if kind == "registration":
-        if payload.get("kind") not in REGISTRATION_KINDS:
-            return f"payload.kind must be one of {', '.join(REGISTRATION_KINDS)}"
-        if not isinstance(payload.get("code"), str) or not isinstance(payload.get("person"), dict):
-            return "a registration needs payload.code and payload.person"
+        return _registration_problem(payload)
     elif kind == "event":
         if not isinstance(payload.get("event"), str):
             return "a usage event needs payload.event"

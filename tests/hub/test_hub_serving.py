@@ -143,3 +143,27 @@ def test_a_station_syncs_through_nginx(behind_nginx, station) -> None:
     with open_store(station.settings) as store:
         assert store.content_info().version == 2
     assert "error" not in nginx.error_log().lower().replace("error_log", "")
+
+
+def test_a_4_mb_upload_without_a_token_through_nginx_is_answered_401_never_502(behind_nginx) -> None:
+    _home, _app, nginx = behind_nginx
+    body = b'{"items": [' + b" " * (4 * 1024 * 1024) + b"]}"
+    for _ in range(10):  # a reset connection loses the answer now and then: ask often
+        started = time.monotonic()
+        answer = requests.post(nginx.url + "api/v1/registrations", data=body,
+                               headers={"Content-Type": "application/json"}, timeout=30)
+        elapsed = time.monotonic() - started
+        print(f"4 MB without a token: HTTP {answer.status_code} in {elapsed:.3f} s")
+        assert answer.status_code == 401 and "station token" in answer.json()["error"]
+        assert elapsed < 10  # generous: the answer comes from the headers (about 0.02 s here)
+    assert "502" not in nginx.error_log()
+
+
+def test_the_nginx_site_streams_uploads_with_the_hubs_own_limit() -> None:
+    from content.hub.app import MAX_BODY
+
+    site = (ROOT / "deploy" / "hub" / "nginx-site.conf").read_text(encoding="utf-8")
+    api = site.split("location /api/ {")[1].split("}")[0]
+    assert "proxy_request_buffering off;" in api
+    size = api.split("client_max_body_size")[1].split(";")[0].strip()
+    assert size.endswith("m") and int(size[:-1]) * 1024 * 1024 == MAX_BODY
