@@ -167,3 +167,19 @@ def test_the_nginx_site_streams_uploads_with_the_hubs_own_limit() -> None:
     assert "proxy_request_buffering off;" in api
     size = api.split("client_max_body_size")[1].split(";")[0].strip()
     assert size.endswith("m") and int(size[:-1]) * 1024 * 1024 == MAX_BODY
+
+
+def test_nginx_passes_the_hubs_401_before_the_body_has_arrived(behind_nginx) -> None:
+    """A client that has sent the headers of a 4 MB upload and 64 KB of it hears 401 at once:
+    nginx no longer waits for (and stores) the whole body before the hub sees the headers."""
+    import socket
+
+    _home, _app, nginx = behind_nginx
+    head = (f"POST /api/v1/registrations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {4 * 1024 * 1024}\r\n\r\n").encode("latin-1")
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", nginx.port), timeout=20) as sock:
+        sock.sendall(head + b" " * (64 * 1024))
+        answer = sock.recv(65536)
+    print(f"401 after {time.monotonic() - started:.3f} s with 64 KB of 4 MB sent")
+    assert answer.startswith(b"HTTP/1.1 401"), answer[:100]
