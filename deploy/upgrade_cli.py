@@ -30,6 +30,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     run = add_command(sub, "run", "take the release the feed offers, if any (what the timer runs; needs root)")
     run.add_argument("--bundle", type=Path, metavar="FILE", help="take this bundle file instead of the feed's offer")
     run.add_argument("--root", type=Path, default=Path("/"), help=argparse.SUPPRESS)
+    run.add_argument("--settle-s", type=float, default=60.0, help=argparse.SUPPRESS)
     run.set_defaults(handler=_run)
     status = add_command(sub, "status", "the running release and the last upgrade's result")
     status.add_argument("--root", type=Path, default=Path("/"), help=argparse.SUPPRESS)
@@ -63,7 +64,8 @@ def _run(args: argparse.Namespace, ctx: Context) -> int:
     layout = _layout(args, ctx)
     upgrader = Upgrader(layout, feed_url=settings.hub.feed_url or "http://127.0.0.1/", public_key=settings.hub.public_key,
                         station_id=settings.station.id, config=settings.source or Path("/etc/yizhan/station.toml"),
-                        services=SystemdServices(), resident_active=lambda: kiosk_in_use(layout.data))
+                        services=SystemdServices(), resident_active=lambda: kiosk_in_use(layout.data),
+                        settle_s=getattr(args, "settle_s", 60.0))
     try:
         result = upgrader.run_bundle(bundle) if bundle is not None else upgrader.run()
     except ReleaseError as exc:
