@@ -126,10 +126,7 @@ def test_1000_wrong_tokens_are_throttled_with_retry_after(tmp_path: Path) -> Non
         assert set(statuses[20:]) == {429}
         last = session.post(server.url + url_of, json=body, headers={"Authorization": "Bearer guess"}, timeout=5)
         assert 1 <= int(last.headers["Retry-After"]) <= 60
-        # While throttled even a right token waits; once the window passes, it is served.
-        assert session.post(server.url + url_of, json=body, headers={"Authorization": f"Bearer {good}"},
-                            timeout=5).status_code == 429
-        now[0] += 61
+        # A right token is never held up by the bad tokens of others behind the same address.
         ok = session.post(server.url + url_of, json=body, headers={"Authorization": f"Bearer {good}"}, timeout=5)
         assert ok.status_code == 200 and ok.json()["results"][0]["status"] == "created"
 
