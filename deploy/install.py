@@ -29,8 +29,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from content.feed import FeedError
+from content.trust import TrustState, load_trust_state, verify_release_manifest
 from deploy.release import Release, ReleaseError, file_sha256, read_manifest, unpack, verify_signature
+
+if TYPE_CHECKING:
+    from config.settings import Settings
 
 SERVICE_USER = "yizhan"
 EXTRA_GROUPS = ("dialout", "video", "input", "render", "audio", "lp", "tty")
@@ -212,10 +218,17 @@ def base_python() -> str:
 # -- releases ----------------------------------------------------------------------------------
 
 def install_release(layout: Layout, bundle: Path, *, public_key: str | None, report: Report,
-                    python: str | None = None, fault: Callable[[str], None] | None = None) -> str:
-    """Unpack, verify and install a bundle beside the others; return its version. Does not switch."""
+                    python: str | None = None, fault: Callable[[str], None] | None = None,
+                    trust: TrustState | None = None) -> str:
+    """Unpack, verify and install a bundle beside the others; return its version. Does not switch.
+
+    ``trust`` (the station's key chain, as the feed follows it) verifies the bundle with the key
+    the station moved to, refusing retired keys; ``public_key`` alone is for a bare key.
+    """
     manifest, raw, signature = read_manifest(bundle)
-    if public_key:
+    if trust is not None:
+        verify_bundle(bundle, raw, signature, trust)
+    elif public_key:
         verify_signature(bundle, raw, signature, public_key)
     version = manifest["version"]
     release_dir = layout.releases / version
@@ -224,7 +237,7 @@ def install_release(layout: Layout, bundle: Path, *, public_key: str | None, rep
         return version
     layout.releases.mkdir(parents=True, exist_ok=True)
     staging = layout.releases / f".staging-{version}"
-    release = unpack(bundle, staging, public_key=public_key)
+    release = unpack(bundle, staging, public_key=None if trust is not None else public_key)
     (staging / "MANIFEST.json").write_bytes(raw)
     env = ensure_env(layout, release, report, python=python)
     _install_project(env, release, staging / "lib")
@@ -238,6 +251,23 @@ def install_release(layout: Layout, bundle: Path, *, public_key: str | None, rep
     staging.replace(release_dir)
     report.add(f"installed release {version}")
     return version
+
+
+def verify_bundle(bundle: Path, raw: bytes, signature: bytes, trust: TrustState) -> None:
+    """The bundle's manifest signed with the station's current key (the one its feed moved to)."""
+    try:
+        verify_release_manifest(trust, raw, signature)
+    except FeedError as exc:
+        raise ReleaseError(f"{bundle.name}: signature refused: {exc}") from None
+
+
+def station_trust(settings: Settings, *, public_key: str | None = None) -> TrustState | None:
+    """The key chain a station trusts releases by: what its feed client recorded (rotations
+    followed, retired keys), from the configured root key; None with no key at all."""
+    root = public_key or settings.hub.public_key
+    if not root:
+        return None
+    return load_trust_state(settings.db_path, root_key=root, feed_id=settings.hub.feed_id)
 
 
 def write_launcher(launcher: Path, version: str, env: Path) -> None:
@@ -322,8 +352,9 @@ def install(*, bundle: Path, config: Path, root: Path = Path("/"), public_key: s
     _ensure_outbox_key(layout, uid, gid, report)
     ensure_dir(layout.prefix, 0o755, 0, 0, report)
     try:
-        version = install_release(layout, bundle, public_key=public_key, report=report, python=python)
-    except ReleaseError as exc:
+        trust = station_trust(settings, public_key=public_key) if root == Path("/") else None
+        version = install_release(layout, bundle, public_key=public_key, report=report, python=python, trust=trust)
+    except (ReleaseError, FeedError) as exc:
         raise InstallError(str(exc)) from None
     running = layout.current_version()
     if running is None or _newer(version, running):

@@ -34,7 +34,7 @@ class Owner:
 def data_owner(data_dir: Path) -> Owner | None:
     """The non-root user owning ``data_dir``, or None (no such folder, or root owns it).
 
-    Raises :class:`PrivilegeError` when the owner has no account on this machine.
+    An owner with no account on this machine is taken by its uid and gid alone.
     """
     try:
         st = os.stat(data_dir)
@@ -45,8 +45,10 @@ def data_owner(data_dir: Path) -> Owner | None:
     try:
         account = pwd.getpwuid(st.st_uid)
     except KeyError:
-        raise PrivilegeError(f"数据目录 {data_dir} 属于 uid {st.st_uid}，但本机没有这个用户：请检查目录的所有者"
-                             "（安装时为 yizhan）") from None
+        # An owner with no account here (a station image built below --root, whose passwd is not
+        # this machine's): become the folder's uid and gid all the same; what matters is that
+        # nothing in it becomes root's.
+        return Owner(f"uid {st.st_uid}", st.st_uid, st.st_gid, (st.st_gid,), str(data_dir))
     # getgrouplist reads /etc/group through NSS: the supplementary groups (dialout, lp, video)
     # the services get from their units' SupplementaryGroups= as well.
     groups = tuple(os.getgrouplist(account.pw_name, account.pw_gid))

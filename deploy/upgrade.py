@@ -40,6 +40,7 @@ from typing import Any, Protocol
 import requests
 
 from content import exitcodes
+from content.trust import TrustState
 from deploy.install import InstallError, Layout, Report, install_release, switch
 from deploy.release import ReleaseError
 
@@ -130,7 +131,8 @@ class Upgrader:
                  resident_active: Callable[[], bool] = lambda: False, health_timeout_s: float = 180.0,
                  settle_s: float = 60.0, poll_s: float = 5.0, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep, session: requests.Session | None = None,
-                 fault: Callable[[str], None] | None = None, python: str | None = None, timeout_s: float = 30.0) -> None:
+                 fault: Callable[[str], None] | None = None, python: str | None = None, timeout_s: float = 30.0,
+                 trust: Callable[[], TrustState] | None = None, offer_deadline_s: float = 120.0) -> None:
         self.layout = layout
         self.feed_url = feed_url.rstrip("/") + "/"
         self.public_key = public_key
@@ -147,6 +149,10 @@ class Upgrader:
         self.fault = fault or (lambda point: None)
         self.python = python
         self.timeout_s = timeout_s
+        # The station's key chain, read fresh each round (the feed client may have followed a
+        # rotation since): releases are verified with the key the feed moved to, never a retired one.
+        self.trust = trust or (lambda: TrustState.start(public_key))
+        self.offer_deadline_s = offer_deadline_s
 
     # -- the round --------------------------------------------------------------------------
     def run(self) -> UpgradeResult:
@@ -183,7 +189,7 @@ class Upgrader:
         and restart, unless a visit is open at that moment: then the next round switches."""
         try:
             install_release(self.layout, bundle, public_key=self.public_key, report=Report(), python=self.python,
-                            fault=self.fault)
+                            fault=self.fault, trust=self.trust())
         except (ReleaseError, InstallError) as exc:
             self._record(version, "failed", f"install: {exc}", failed=True)
             return UpgradeResult("failed", version, str(exc))
@@ -198,7 +204,8 @@ class Upgrader:
     def run_bundle(self, bundle: Path) -> UpgradeResult:
         """``yizhan upgrade --bundle FILE``: the same checks, install, switch and health as an OTA,
         from a file (a USB stick at a station with no network)."""
-        from deploy.release import read_manifest, verify_signature
+        from deploy.install import verify_bundle
+        from deploy.release import read_manifest
 
         self.state_dir.mkdir(parents=True, exist_ok=True)
         with open(self.state_dir / "upgrade.lock", "w") as lock:
@@ -210,7 +217,7 @@ class Upgrader:
             if resumed is not None:
                 return resumed
             manifest, raw, signature = read_manifest(bundle)
-            verify_signature(bundle, raw, signature, self.public_key)
+            verify_bundle(bundle, raw, signature, self.trust())
             version, current = manifest["version"], self.layout.current_version() or ""
             if current and _version_key(version) <= _version_key(current):
                 return UpgradeResult("none", version, f"running {current} already")
@@ -315,24 +322,27 @@ class Upgrader:
 
     # -- feed and download ------------------------------------------------------------------
     def fetch_offer(self) -> dict[str, Any] | None:
-        from content.feed import SignatureError, verify_manifest
+        """The signed offer, read within a size cap and an overall deadline (a 600 MB or a
+        trickling ``release.json`` is cut off), verified with the station's current key."""
+        from content.feed import FeedError
         from content.hub.releases import OFFER_NAME, OFFER_SIG_NAME
+        from content.netutil import fetch_capped
+        from content.trust import MAX_OFFER_BYTES, MAX_OFFER_SIG_BYTES, verify_release_offer
 
-        response = self.session.get(self.feed_url + OFFER_NAME, timeout=self.timeout_s)
+        def get(name: str, cap: int) -> requests.Response:
+            return fetch_capped(self.session, self.feed_url + name, max_bytes=cap, deadline_s=self.offer_deadline_s,
+                                timeout=self.timeout_s)
+
+        response = get(OFFER_NAME, MAX_OFFER_BYTES)
         if response.status_code == 404:
             return None
         response.raise_for_status()
-        data = response.content
-        sig = self.session.get(self.feed_url + OFFER_SIG_NAME, timeout=self.timeout_s)
+        sig = get(OFFER_SIG_NAME, MAX_OFFER_SIG_BYTES)
         sig.raise_for_status()
         try:
-            verify_manifest(data, sig.content, self.public_key)
-        except SignatureError as exc:
+            return verify_release_offer(self.trust(), response.content, sig.content)
+        except FeedError as exc:
             raise UpgradeError(f"release offer refused: {exc}") from None
-        offer = json.loads(data)
-        if not isinstance(offer.get("size"), int) or not str(offer.get("path", "")).startswith("releases/"):
-            raise UpgradeError("release offer refused: no size or path")
-        return offer
 
     def download(self, offer: dict[str, Any]) -> Path:
         from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential

@@ -51,6 +51,7 @@ def _layout(args: argparse.Namespace, ctx: Context):
 def _run(args: argparse.Namespace, ctx: Context) -> int:
     import requests
 
+    from deploy.install import station_trust
     from deploy.release import ReleaseError
     from deploy.upgrade import SystemdServices, UpgradeError, Upgrader, kiosk_in_use
 
@@ -65,7 +66,8 @@ def _run(args: argparse.Namespace, ctx: Context) -> int:
     upgrader = Upgrader(layout, feed_url=settings.hub.feed_url or "http://127.0.0.1/", public_key=settings.hub.public_key,
                         station_id=settings.station.id, config=settings.source or Path("/etc/yizhan/station.toml"),
                         services=SystemdServices(), resident_active=lambda: kiosk_in_use(layout.data),
-                        settle_s=getattr(args, "settle_s", 60.0))
+                        settle_s=getattr(args, "settle_s", 60.0),
+                        trust=lambda: station_trust(settings))
     try:
         result = upgrader.run_bundle(bundle) if bundle is not None else upgrader.run()
     except ReleaseError as exc:

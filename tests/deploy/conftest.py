@@ -4,6 +4,7 @@ into a temporary root (once per session: the full install makes a virtualenv fro
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from deploy_kit import REPO, WHEELHOUSE, Built, InstalledStation, seed_root, write_install_station
@@ -33,6 +34,12 @@ def installed(built: Built, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     """The full bundle installed into a temporary root, units enabled with systemctl --root."""
     root = tmp_path_factory.mktemp("box")
     seed_root(root)
+    # The installed release runs as its service user (root drops to the data folder's owner), who
+    # must be able to walk down to it as on a box: pytest's temporary folders are 0700.
+    for folder in (root, *root.parents):
+        if folder == Path("/tmp"):
+            break
+        folder.chmod(folder.stat().st_mode | 0o055)
     config = root.parent / "station-install.toml"
     write_install_station(config, feed_url="http://127.0.0.1:9/feeds/x/", public_key=built.public_key)
     report = install(bundle=built.full_bundle, config=config, root=root)

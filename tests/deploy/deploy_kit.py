@@ -50,10 +50,10 @@ class Built:
     version: str
     workdir: Path
 
-    def code_bundle(self, version: str, *, broken: bool = False) -> Path:
+    def code_bundle(self, version: str, *, broken: bool = False, key: object = None) -> Path:
         src = source_tree(self.workdir / f"src-{version}", version, broken=broken)
         wheel = release.build_project_wheel(src, self.workdir / f"wheel-{version}")
-        return release.build_bundle(self.workdir / f"bundles-{version}", key=self.key, project_wheel=wheel,
+        return release.build_bundle(self.workdir / f"bundles-{version}", key=key or self.key, project_wheel=wheel,
                                     lock=REPO / locks.RUNTIME_LOCK, wheelhouse=None)
 
 

@@ -25,6 +25,7 @@ from content.feed import private_key_pem
 from content.hub.app import HubServer, create_app
 from content.hub.releases import in_canary, publish_release
 from deploy.install import Layout
+from deploy.release import ReleaseError
 from deploy.upgrade import Upgrader, kiosk_in_use, read_state
 
 pytestmark = pytest.mark.slow
@@ -156,7 +157,7 @@ def fault(point):
     if point == a["point"]:
         os.kill(os.getpid(), 9)
 Upgrader(layout, feed_url=a["feed_url"], public_key=a["key"], station_id=a["station"], config=Path(a["config"]),
-         services=RunningRelease(layout), fault=fault, settle_s=0, **a.get("extra", {})).run()
+         services=RunningRelease(layout), fault=fault, settle_s=0).run()
 """
 
 
@@ -222,8 +223,6 @@ def test_a_usb_stick_bundle_signed_by_another_key_is_refused(fleet: Fleet) -> No
     from content.feed import generate_private_key
     from deploy import lock as locks
     from deploy import release
-    from deploy.release import ReleaseError
-
     wheel = release.build_project_wheel(source_tree(fleet.built.workdir / "src-0.1.60", "0.1.60"),
                                         fleet.built.workdir / "wheel-0.1.60")
     forged = release.build_bundle(fleet.built.workdir / "forged", key=generate_private_key(), project_wheel=wheel,
@@ -243,3 +242,44 @@ def test_environments_no_release_uses_are_pruned(fleet: Fleet) -> None:
     assert prune_envs(fleet.layout) == [stale.name]
     assert {p.name for p in (fleet.layout.prefix / "envs").iterdir()} == used
     assert fleet.running()  # the running release's environment is kept
+
+
+
+def test_releases_follow_the_feeds_key_rotation(fleet: Fleet) -> None:
+    """After 'hub rotate-key' the station (having followed the rotation through its feed) refuses
+    a release signed with the retired key and takes one signed with the new key."""
+    from config.settings import load_settings
+    from content.feed import load_private_key
+    from deploy.install import station_trust
+    from deploy.upgrade import UpgradeError
+
+    home = fleet.feed_dir.parent.parent
+    config = fleet.runtime_config.with_name("station-syncing.toml")  # the same station, its feed on the hub
+    config.write_text(fleet.runtime_config.read_text().replace("http://127.0.0.1:9/feeds/x/", fleet.feed_url))
+
+    def sync() -> None:  # as a station does it: its own process, as the service user
+        run = run_yizhan(fleet.layout.current / "bin" / "yizhan", "sync", "--once", "--no-progress",
+                         "--config", str(config))
+        assert run.returncode in (0, 5), run.stderr[-2000:]
+
+    sync()
+    assert main(["hub", "rotate-key", "--home", str(home)]) == 0
+    assert main(["hub", "publish", str(home / "source"), "--home", str(home)]) == 0
+    sync()
+    settings = load_settings(config)
+    assert station_trust(settings).current_key != fleet.built.public_key  # the station moved on
+    new_key = load_private_key((home / "feed.key").read_bytes())
+
+    before = fleet.running()
+    old = fleet.built.code_bundle("0.1.70")
+    publish_release(fleet.feed_dir, old, fleet.built.key, stations=[STATION_ID])  # a leaked old key
+    with pytest.raises(UpgradeError, match="refused"):
+        fleet.upgrader(trust=lambda: station_trust(settings)).run()
+    with pytest.raises(ReleaseError, match="signature"):  # nor from a USB stick
+        fleet.upgrader(trust=lambda: station_trust(settings)).run_bundle(old)
+    assert fleet.running() == before and not (fleet.layout.releases / "0.1.70").exists()
+
+    publish_release(fleet.feed_dir, fleet.built.code_bundle("0.1.71", key=new_key), new_key, stations=[STATION_ID])
+    result = fleet.upgrader(trust=lambda: station_trust(settings)).run()
+    assert (result.status, result.version) == ("ok", "0.1.71"), result.detail
+    assert fleet.running() == "0.1.71"
