@@ -37,8 +37,9 @@ def _sync(args: argparse.Namespace, ctx: Context) -> int:
     loop = Station(settings).sync_loop()
     print(f"每 {settings.hub.sync_interval_s} 秒同步一次，Ctrl-C 停止", file=sys.stderr)
     # The feed and the uploads run in threads of their own (a slow feed must not hold back a
-    # registration); systemd is pinged once both have come round again, so it still restarts
-    # a loop either of which stopped (WatchdogSec).
+    # registration); systemd is pinged every minute while both threads run and neither is stuck
+    # in one round (SyncLoop.alive), so it restarts a loop that hangs (WatchdogSec) but not one
+    # whose interval is longer than the watchdog.
     loop.start()
     pinged = printed = loop.status
     try:
@@ -48,8 +49,9 @@ def _sync(args: argparse.Namespace, ctx: Context) -> int:
                 _print_result(ctx, status.last_result, status.last_delivery)
                 printed = status
             if status.feed_rounds > pinged.feed_rounds and status.delivery_rounds > pinged.delivery_rounds:
-                watchdog.ping()
                 pinged = status
+            if loop.alive():  # between rounds counts: an interval may be longer than WatchdogSec
+                watchdog.ping()
     finally:
         loop.stop(timeout=5.0)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -125,6 +126,8 @@ class SyncLoop:
         self._status = SyncStatus()
         self._failures = 0
         self._delivery_failures = 0
+        self.clock: Callable[[], float] = time.monotonic
+        self._round_since: dict[str, float | None] = {"feed": None, "delivery": None}
         self._load_persisted()
 
     @property
@@ -263,24 +266,39 @@ class SyncLoop:
     def next_delivery_wait_s(self) -> float:
         return _backoff_s(self._delivery_failures, self.delivery_interval_s)
 
+    def alive(self, max_round_s: float = 3000.0) -> bool:
+        """Both threads running, and neither stuck in one round longer than ``max_round_s``.
+
+        What ``yizhan sync`` pings systemd's watchdog on: waiting between rounds is alive too,
+        so an interval longer than ``WatchdogSec`` (up to a day) is not taken for a hang.
+        """
+        if not self._threads or not all(t.is_alive() for t in self._threads):
+            return False
+        now = self.clock()
+        return all(since is None or now - since <= max_round_s for since in self._round_since.values())
+
     def _run_feed(self) -> None:
         while not self._stop.is_set():
             self._wake.clear()  # before the round: a wake during it brings the next one at once
+            self._round_since["feed"] = self.clock()
             try:
                 self.run_feed_round()
             except Exception:
                 log.exception("sync loop: round failed")
                 self._failures += 1
+            self._round_since["feed"] = None
             self._wake.wait(self.next_wait_s())
 
     def _run_delivery(self) -> None:
         while not self._stop.is_set():
             self._deliver_wake.clear()  # before the round: a heartbeat queued during it goes next
+            self._round_since["delivery"] = self.clock()
             try:
                 self.run_delivery_round()
             except Exception:
                 log.exception("sync loop: delivery round failed")
                 self._delivery_failures += 1
+            self._round_since["delivery"] = None
             self._deliver_wake.wait(self.next_delivery_wait_s())
 
     def _load_persisted(self) -> None:
