@@ -57,8 +57,15 @@ release: setup
 demo: setup
 	$(VENV)/bin/yizhan demo
 
+# The station-box suite (tests/box: the bundle installed under a real systemd) mostly waits on
+# systemd, so it runs beside the rest; its output follows the main run's. Both must pass.
 test: setup
-	$(PY) -m pytest -q
+	@mkdir -p .cache; rm -f .cache/box-tests.log; \
+	$(PY) -m pytest -q -p no:cacheprovider tests/box > .cache/box-tests.log 2>&1 & box=$$!; \
+	$(PY) -m pytest -q --ignore=tests/box; main=$$?; \
+	wait $$box; boxed=$$?; \
+	echo "== station-box suite (tests/box, under a real systemd)"; cat .cache/box-tests.log; \
+	exit $$(( main != 0 ? main : boxed ))
 
 bench: setup
 	@set -e; for b in bench/*.py; do echo "== $$b"; $(PY) $$b; done
