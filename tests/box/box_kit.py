@@ -15,7 +15,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 TOOL = REPO.parent / "shared" / "tools" / "systemd-box"
-YIZHAN = REPO / ".venv" / "bin" / "yizhan"  # the installer, on Debian's own Python
+# The installer, bootstrapped from the bundle with Debian's own Python as the README says (the
+# box has its own /tmp, and a checkout may live there: nothing of the checkout is used inside).
+YIZHAN = "/root/y/bin/yizhan"
 FACES = ("yizhan-kiosk.service", "yizhan-board.service")
 SERVICES = ("yizhan-session.service", *FACES, "yizhan-sync.service", "yizhan-print.service",
             "yizhan-screens.service")
@@ -92,9 +94,20 @@ class Box:
         subprocess.run([str(TOOL), "stop", self.pid], capture_output=True, timeout=120)
 
 
-def install_station(box: Box, bundle: Path, config: Path) -> subprocess.CompletedProcess:
+def bootstrap(box: Box, bundle: Path) -> str:
+    """The README's offline bootstrap: the bundle's installer in a venv of Debian's /usr/bin/python3."""
+    in_box = box.cp(bundle, "/root/bundles")
+    top = bundle.name.removesuffix(".tar")
+    box.sh(f"set -e; export PIP_CONFIG_FILE=/dev/null; mkdir -p /root/boot; tar -xf {in_box} -C /root/boot; "
+           f"/usr/bin/python3 -m venv /root/y; "
+           f"/root/y/bin/pip install -q --no-index --require-hashes --find-links /root/boot/{top}/wheels "
+           f"-r /root/boot/{top}/requirements.lock; "
+           f"/root/y/bin/pip install -q --no-index --no-deps /root/boot/{top}/*.whl", timeout=900)
+    return in_box
+
+
+def install_station(box: Box, bundle_in_box: str, config: Path) -> subprocess.CompletedProcess:
     """The README's install, as root in the box, Xvfb in for Xorg."""
     box.write("/etc/systemd/system/yizhan-session.service.d/xvfb.conf", XVFB_DROPIN)
-    in_box = box.cp(bundle, "/root/bundles")
     station = box.cp(config, "/root")
-    return box.run(str(YIZHAN), "install", "--bundle", in_box, "--config", station, check=False, timeout=900)
+    return box.run(YIZHAN, "install", "--bundle", bundle_in_box, "--config", station, check=False, timeout=900)

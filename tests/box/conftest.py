@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from box_kit import REPO, YIZHAN, Box, install_station
+from box_kit import REPO, YIZHAN, Box, bootstrap, install_station
 
 from config.cli import main
 from config.station_file import write_station_file
@@ -44,7 +44,7 @@ class StationBox:
 
     def offer(self, bundle: Path) -> None:
         in_box = self.box.cp(bundle, "/root/bundles")
-        self.box.run(str(YIZHAN), "hub", "release", in_box, "--feed", self.feed_name, "--home", "/root/hub",
+        self.box.run(YIZHAN, "hub", "release", in_box, "--feed", self.feed_name, "--home", "/root/hub",
                      "--stations", STATION_ID)
 
     def current(self) -> str:
@@ -74,10 +74,11 @@ def station_box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StationBox
         "devices.idcard.enabled": False, "devices.printer.enabled": False})
     box = Box()
     try:
+        in_box = bootstrap(box, bundle)
         box.cp(hub, "/root")
-        box.run("systemd-run", "--unit=test-hub", str(YIZHAN), "hub", "serve", "--home", "/root/hub",
+        box.run("systemd-run", "--unit=test-hub", YIZHAN, "hub", "serve", "--home", "/root/hub",
                 "--port", str(HUB_PORT))
-        installed = install_station(box, bundle, config)
+        installed = install_station(box, in_box, config)
         yield StationBox(box, key, wheel.name.split("-")[1], feed_name, work, installed)
     finally:
         box.stop()
