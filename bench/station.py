@@ -1,4 +1,5 @@
-"""Station operations benchmark: start-up to screens drawn, disk written per busy day, upgrade time.
+"""Station operations benchmark: start-up to screens drawn, disk written per busy day, upgrade time
+(under a real systemd: install to screens, code-only OTA, display recovery: bench/station_box.py).
 
 Runs alone (``.venv/bin/python bench/station.py [--quick]``), on its own Xvfb and a hub on
 127.0.0.1. Figures are noisy on a shared 2-core machine: compare runs on the same box.
