@@ -57,14 +57,13 @@ release: setup
 demo: setup
 	$(VENV)/bin/yizhan demo
 
-# The station-box suite (tests/box: the bundle installed under a real systemd) mostly waits on
-# systemd, so it runs beside the rest; its output follows the main run's. Both must pass.
+# The station-box suite (tests/box: the bundle installed under a real systemd) runs after the
+# rest, not beside it: on two cores its installs and Kivy start-ups slowed the main suite's
+# network tests past their deadlines. Both must pass.
 test: setup
-	@mkdir -p .cache; rm -f .cache/box-tests.log; \
-	$(PY) -m pytest -q -p no:cacheprovider tests/box > .cache/box-tests.log 2>&1 & box=$$!; \
 	$(PY) -m pytest -q --ignore=tests/box; main=$$?; \
-	wait $$box; boxed=$$?; \
-	echo "== station-box suite (tests/box, under a real systemd)"; cat .cache/box-tests.log; \
+	echo "== station-box suite (tests/box, under a real systemd)"; \
+	$(PY) -m pytest -q -p no:cacheprovider tests/box; boxed=$$?; \
 	exit $$(( main != 0 ? main : boxed ))
 
 bench: setup
