@@ -29,52 +29,26 @@ SETTLE_S = 20
 
 
 def main() -> int:
-    from box_kit import FACES, YIZHAN, Box, bootstrap, install_station
-    from conftest import HUB_PORT, STATION_ID, StationBox
-
-    from config.cli import main as yizhan
-    from config.station_file import write_station_file
-    from content.feed import generate_private_key, private_key_pem, public_key_b64
-    from deploy import lock as locks
-    from deploy import release
+    from box_kit import FACES, prepare_station_box
 
     work = Path(tempfile.mkdtemp(prefix="yizhan-bench-box-"))
-    key = generate_private_key()
-    wheel = release.build_project_wheel(ROOT, work / "wheel")
-    full = release.build_bundle(work / "dist", key=key, project_wheel=wheel, lock=ROOT / locks.RUNTIME_LOCK,
-                                wheelhouse=ROOT / ".cache" / "wheelhouse")
-    hub = work / "hub"
-    hub.mkdir()
-    (hub / "feed.key").write_bytes(private_key_pem(key))
-    yizhan(["hub", "example", str(work / "source"), "--jobs", "5"])
-    yizhan(["hub", "publish", str(work / "source"), "--home", str(hub)])
-    feed_name = next((hub / "feeds").iterdir()).name
-    config = write_station_file(work / "station.toml", {
-        "station.id": STATION_ID, "hub.feed_url": f"http://127.0.0.1:{HUB_PORT}/feeds/{feed_name}/",
-        "hub.public_key": public_key_b64(key), "storage.data_dir": "/var/lib/yizhan",
-        "devices.idcard.enabled": False, "devices.printer.enabled": False})
-    box = Box()
+    station = prepare_station_box(work)
+    box = station.box
     try:
-        in_box = bootstrap(box, full)
-        box.cp(hub, "/root")
-        box.run("systemd-run", "--unit=bench-hub", YIZHAN, "hub", "serve", "--home", "/root/hub", "--port",
-                str(HUB_PORT))
         start = time.monotonic()
-        done = install_station(box, in_box, config)
+        done = station.install()
         if done.returncode != 0:
             raise SystemExit(f"install failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
         box.wait_for(box.faces_up, timeout_s=300, what="both screens drawn")
         install_s = time.monotonic() - start
 
-        sb = StationBox(box, key, wheel.name.split("-")[1], feed_name, work, done)
-        code = sb.code_bundle("9.9.1")
-        sb.offer(code)
+        code = station.code_bundle("9.9.1")
+        station.offer(code)
         start = time.monotonic()
         run = box.run("/opt/yizhan/current/bin/yizhan", "upgrade", "run", "--settle-s", str(SETTLE_S), "--json",
                       check=False, timeout=900)
         ota_s = time.monotonic() - start
-        status = json.loads(run.stdout or "{}").get("status")
-        if status != "ok":
+        if json.loads(run.stdout or "{}").get("status") != "ok":
             raise SystemExit(f"the code-only OTA did not pass: {run.stdout}{run.stderr}")
         box.wait_for(box.faces_up, timeout_s=120, what="both screens after the OTA")
 
@@ -87,6 +61,7 @@ def main() -> int:
             recoveries.append(time.monotonic() - start)
     finally:
         box.stop()
+    full = next((work / "dist").glob("yizhan-*.tar"))
     full_mb, code_mb = full.stat().st_size / 1e6, code.stat().st_size / 1e6
     recovery = sorted(recoveries)[len(recoveries) // 2]
     rows = [

@@ -338,7 +338,7 @@ class MediaCache:
         final = self.path(ref)
         os.replace(part, final)
         os.utime(final)
-        _fsync_dir(self.dir)
+        fsync_dir(self.dir)
 
 
 def _body_chunks(response: requests.Response) -> Iterator[bytes]:
@@ -363,7 +363,8 @@ def _range_start(response: requests.Response) -> int:
     return int(match.group(1)) if match else -1
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
+    """Make a rename or a new file in ``directory`` survive a power cut (best effort)."""
     try:
         fd = os.open(directory, os.O_RDONLY)
     except OSError:

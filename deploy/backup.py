@@ -43,6 +43,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
+from content.media import fsync_dir
 from deploy.privileges import as_owner
 
 FORMAT = "yizhan-backup/1"
@@ -61,7 +62,7 @@ class BackupError(Exception):
 
 
 class WrongPassphrase(BackupError):
-    pass
+    """The passphrase does not open this backup (told apart from a damaged file by a check value)."""
 
 
 # -- the encrypted stream ----------------------------------------------------------------------
@@ -282,7 +283,7 @@ def make_backup(*, data_dir: Path, config: Path, out: Path, passphrase: str, sta
             raw.flush()
             os.fsync(raw.fileno())
         os.replace(partial, target)
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
@@ -303,14 +304,6 @@ def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes, now: dt.datetime) -
     info.mode = 0o600
     info.mtime = int(now.timestamp())
     tar.addfile(info, io.BytesIO(data))
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # -- reading and restoring ---------------------------------------------------------------------
@@ -424,7 +417,7 @@ def restore_backup(path: Path, passphrase: str, *, data_dir: Path, owner: FileOw
             os.replace(source, dest)
             changes.append(str(dest))
         for directory in {data_dir, *(data_dir.joinpath(*PurePosixPath(*r.parts[1:]).parts).parent for r in staged)}:
-            _fsync_dir(directory)
+            fsync_dir(directory)
         if config is not None and toml is not None:
             if not config.exists() or config.read_bytes() != toml:
                 tmp = config.with_name(f".{config.name}.restore")
@@ -435,7 +428,7 @@ def restore_backup(path: Path, passphrase: str, *, data_dir: Path, owner: FileOw
                     os.fsync(out.fileno())
                 _own(tmp, config_owner, config_mode)
                 os.replace(tmp, config)
-                _fsync_dir(config.parent)
+                fsync_dir(config.parent)
                 changes.append(str(config))
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -31,9 +31,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from content import exitcodes
 from content.feed import FeedError
+from content.media import fsync_dir
 from content.trust import TrustState, load_trust_state, verify_release_manifest
-from deploy.release import Release, ReleaseError, file_sha256, read_manifest, unpack, verify_signature
+from deploy.release import (
+    Release,
+    ReleaseError,
+    file_sha256,
+    read_manifest,
+    unpack,
+    verify_signature,
+    version_key,
+)
 
 if TYPE_CHECKING:
     from config.settings import Settings
@@ -189,16 +199,8 @@ def ensure_link(link: Path, target: str, report: Report) -> None:
         tmp.unlink()
     os.symlink(target, tmp)
     os.replace(tmp, link)
-    _fsync_dir(link.parent)
+    fsync_dir(link.parent)
     report.add(f"{link} -> {target}")
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _run(command: list[str], **kwargs) -> subprocess.CompletedProcess:
@@ -357,7 +359,7 @@ def install(*, bundle: Path, config: Path, root: Path = Path("/"), public_key: s
     except (ReleaseError, FeedError) as exc:
         raise InstallError(str(exc)) from None
     running = layout.current_version()
-    if running is None or _newer(version, running):
+    if running is None or version_key(version) > version_key(running):
         # A newer bundle moves `current` (with no health check: `yizhan upgrade --bundle` has one).
         switch(layout, version, report)
     elif version != running:
@@ -367,13 +369,6 @@ def install(*, bundle: Path, config: Path, root: Path = Path("/"), public_key: s
     if systemctl:
         enable_units(layout, report)
     return report
-
-
-def _newer(version: str, than: str) -> bool:
-    def key(v: str) -> tuple:
-        return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in v.replace("+", ".").replace("-", ".").split("."))
-
-    return key(version) > key(than)
 
 
 def missing_box_packages(which: Callable[[str], str | None] = shutil.which) -> list[str]:
@@ -443,11 +438,9 @@ def wait_units_up(timeout_s: float = 150.0, *, clock: Callable[[], float] = time
     while True:
         down = []
         for unit in units:
-            info = _unit_info(unit)
-            if info.get("ActiveState") == "active":
+            info = unit_info(unit)
+            if info.get("ActiveState") == "active" or switched_off(info):
                 continue
-            if info.get("ActiveState") == "inactive" and info.get("ExecMainStatus") == "6":
-                continue  # switched off in the settings (exit 6)
             down.append(f"{unit}（{info.get('ActiveState', '?')}/{info.get('SubState', '?')}，"
                         f"{info.get('Result', '?')}）")
         if not down or clock() >= deadline:
@@ -455,7 +448,16 @@ def wait_units_up(timeout_s: float = 150.0, *, clock: Callable[[], float] = time
         sleep(2.0)
 
 
-def _unit_info(unit: str) -> dict[str, str]:
-    out = subprocess.run(["systemctl", "show", "-p", "ActiveState", "-p", "SubState", "-p", "Result",
-                          "-p", "ExecMainStatus", unit], capture_output=True, text=True).stdout
+UNIT_PROPERTIES = ("ActiveState", "SubState", "Result", "ExecMainStatus", "NRestarts", "UnitFileState")
+
+
+def unit_info(unit: str) -> dict[str, str]:
+    """What ``systemctl show`` says of a unit (:data:`UNIT_PROPERTIES`)."""
+    command = ["systemctl", "show", unit] + [arg for p in UNIT_PROPERTIES for arg in ("-p", p)]
+    out = subprocess.run(command, capture_output=True, text=True).stdout
     return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+
+def switched_off(info: dict[str, str]) -> bool:
+    """A service that exited 6: its part is switched off in the settings (not a fault)."""
+    return info.get("ActiveState") == "inactive" and info.get("ExecMainStatus") == str(exitcodes.SWITCHED_OFF)

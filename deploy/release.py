@@ -68,6 +68,12 @@ class Release:
         return self.root / self.manifest["project_wheel"]
 
 
+def version_key(version: str) -> tuple:
+    """Orders release versions: ``0.1.10`` after ``0.1.9``; a numeric part after a lettered one."""
+    return tuple((1, int(p), "") if p.isdigit() else (0, 0, p)
+                 for p in version.replace("+", ".").replace("-", ".").split("."))
+
+
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as f:

@@ -2,20 +2,26 @@
 
 One round (``yizhan upgrade run``, every 15 minutes from ``yizhan-upgrade.timer``):
 
-1. finish a switch that a kill or a power cut interrupted (``state.json`` says
-   ``switching``): check the health of whatever ``current`` points at, roll back if bad;
-2. fetch ``release.json`` + ``release.sig`` from the feed and verify them with the feed key;
+1. finish a switch or a rollback that a kill or a power cut interrupted (``state.json`` says
+   ``switching`` or ``rolling_back``);
+2. fetch ``release.json`` + ``release.sig`` from the feed (size-capped, with a deadline) and
+   verify them with the station's current key (:mod:`content.trust`: the key its feed moved
+   to after rotations; a retired key is refused);
 3. skip it unless it is for this station (listed or in the canary share), newer than the
-   running version and not one that already failed here; wait while a resident uses the kiosk;
+   running version and not one that already failed here;
 4. download the bundle with the media cache's resumable, SHA-256-verified download;
-5. install it beside the current release (:func:`deploy.install.install_release`);
+5. install it beside the current release (:func:`deploy.install.install_release`); if a
+   resident is mid-visit now (the kiosk's live visit lock), stop here: the next round switches;
 6. write ``switching`` to the state, point ``current`` at it (one atomic rename), restart
-   the services, and check health for up to ``health_timeout_s``: every service active and
-   pinging, and the new release's ``yizhan upgrade selfcheck`` (it imports every part and
-   reads the store);
-7. healthy: record ``ok`` and remove releases older than the previous one; not healthy:
-   point ``current`` back, restart, record ``failed`` with the version and the reason
-   (the heartbeat carries it) and never try that version again.
+   the services, and check health: the new release's ``yizhan upgrade selfcheck`` (it imports
+   every part and reads the store), then every service active within ``health_timeout_s`` and
+   staying so, without a restart, for ``settle_s``;
+7. healthy: record ``ok`` and remove releases older than the previous one and the environments
+   no kept release uses; not healthy: record the version as failed (``rolling_back``), point
+   ``current`` back, restart, record ``rolled_back`` with the reason (the heartbeat carries it);
+   that version is never tried again.
+
+``yizhan upgrade --bundle FILE`` does 5-7 with a bundle from a file (a USB stick).
 
 Never two at once (an exclusive ``flock`` on ``upgrade.lock``). Each state change is an
 atomic file replace, so a kill at any point leaves ``current`` on a release that was
@@ -39,10 +45,9 @@ from typing import Any, Protocol
 
 import requests
 
-from content import exitcodes
 from content.trust import TrustState
-from deploy.install import InstallError, Layout, Report, install_release, switch
-from deploy.release import ReleaseError
+from deploy.install import InstallError, Layout, Report, install_release, switch, switched_off, unit_info
+from deploy.release import ReleaseError, version_key
 
 log = logging.getLogger(__name__)
 
@@ -69,22 +74,17 @@ class SystemdServices:
         self.units = units
         self._restarts: dict[str, int] = {}
 
-    def _show(self, unit: str) -> dict[str, str]:
-        out = subprocess.run(["systemctl", "show", "-p", "ActiveState", "-p", "NRestarts", "-p", "UnitFileState",
-                              "-p", "ExecMainStatus", unit], capture_output=True, text=True).stdout
-        return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
-
     def restart(self) -> None:
         subprocess.run(["systemctl", "restart", *self.units], capture_output=True)
-        self._restarts = {u: int(self._show(u).get("NRestarts", "0") or 0) for u in self.units}
+        self._restarts = {u: int(unit_info(u).get("NRestarts", "0") or 0) for u in self.units}
 
     def problems(self) -> list[str]:
         problems = []
         for unit in self.units:
-            info = self._show(unit)
+            info = unit_info(unit)
             if info.get("UnitFileState") in ("disabled", "masked"):
                 continue
-            if info.get("ActiveState") == "inactive" and info.get("ExecMainStatus") == str(exitcodes.SWITCHED_OFF):
+            if switched_off(info):
                 continue  # its part is switched off in the settings (the print worker without a printer)
             if info.get("ActiveState") != "active":
                 problems.append(f"{unit} {info.get('ActiveState', '?')}")
@@ -121,10 +121,6 @@ def _write_state(state_dir: Path, state: dict[str, Any]) -> None:
     tmp.replace(state_dir / STATE_NAME)
 
 
-def _version_key(version: str) -> tuple:
-    return tuple(int(p) if p.isdigit() else p for p in version.replace("+", ".").replace("-", ".").split("."))
-
-
 class Upgrader:
     def __init__(self, layout: Layout, *, feed_url: str, public_key: str, station_id: str, config: Path,
                  services: ServiceManager, state_dir: Path | None = None,
@@ -156,6 +152,16 @@ class Upgrader:
 
     # -- the round --------------------------------------------------------------------------
     def run(self) -> UpgradeResult:
+        """One round with the feed's offer (what the timer starts)."""
+        return self._exclusive(self._round)
+
+    def run_bundle(self, bundle: Path) -> UpgradeResult:
+        """``yizhan upgrade --bundle FILE``: the same checks, install, switch and health as an OTA,
+        from a file (a USB stick at a station with no network)."""
+        return self._exclusive(lambda: self._bundle_round(bundle))
+
+    def _exclusive(self, round_: Callable[[], UpgradeResult]) -> UpgradeResult:
+        """Never two at once; an interrupted switch or rollback is finished before anything new."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
         with open(self.state_dir / "upgrade.lock", "w") as lock:
             try:
@@ -163,9 +169,7 @@ class Upgrader:
             except BlockingIOError:
                 return UpgradeResult("busy", detail="another upgrade is running")
             resumed = self.resume()
-            if resumed is not None:
-                return resumed
-            return self._round()
+            return resumed if resumed is not None else round_()
 
     def _round(self) -> UpgradeResult:
         offer = self.fetch_offer()
@@ -175,14 +179,10 @@ class Upgrader:
 
         version = offer["version"]
         current = self.layout.current_version() or ""
-        state = read_state(self.state_dir)
         if not offer_applies(offer, self.station_id):
             return UpgradeResult("none", version, "this station is not in the release's stations or share")
-        if current and _version_key(version) <= _version_key(current):
-            return UpgradeResult("none", version, f"running {current} already")
-        if version in state.get("failed_versions", []):
-            return UpgradeResult("skipped", version, "this version failed its health check here before")
-        return self.install_and_switch(self.download(offer), version, previous=current)
+        refused = self._refusal(version, current)
+        return refused or self.install_and_switch(self.download(offer), version, previous=current)
 
     def install_and_switch(self, bundle: Path, version: str, *, previous: str) -> UpgradeResult:
         """Install beside the running release (a resident may use the kiosk meanwhile), then switch
@@ -201,29 +201,23 @@ class Upgrader:
             return UpgradeResult("deferred", version, "installed; a resident is using the kiosk, the switch waits")
         return self.switch_to(version, previous=previous)
 
-    def run_bundle(self, bundle: Path) -> UpgradeResult:
-        """``yizhan upgrade --bundle FILE``: the same checks, install, switch and health as an OTA,
-        from a file (a USB stick at a station with no network)."""
+    def _bundle_round(self, bundle: Path) -> UpgradeResult:
         from deploy.install import verify_bundle
         from deploy.release import read_manifest
 
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.state_dir / "upgrade.lock", "w") as lock:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return UpgradeResult("busy", detail="another upgrade is running")
-            resumed = self.resume()
-            if resumed is not None:
-                return resumed
-            manifest, raw, signature = read_manifest(bundle)
-            verify_bundle(bundle, raw, signature, self.trust())
-            version, current = manifest["version"], self.layout.current_version() or ""
-            if current and _version_key(version) <= _version_key(current):
-                return UpgradeResult("none", version, f"running {current} already")
-            if version in read_state(self.state_dir).get("failed_versions", []):
-                return UpgradeResult("skipped", version, "this version failed its health check here before")
-            return self.install_and_switch(bundle, version, previous=current)
+        manifest, raw, signature = read_manifest(bundle)
+        verify_bundle(bundle, raw, signature, self.trust())
+        version, current = manifest["version"], self.layout.current_version() or ""
+        refused = self._refusal(version, current)
+        return refused or self.install_and_switch(bundle, version, previous=current)
+
+    def _refusal(self, version: str, current: str) -> UpgradeResult | None:
+        """Why ``version`` is not taken (not newer, or failed here before); None when it is."""
+        if current and version_key(version) <= version_key(current):
+            return UpgradeResult("none", version, f"running {current} already")
+        if version in read_state(self.state_dir).get("failed_versions", []):
+            return UpgradeResult("skipped", version, "this version failed its health check here before")
+        return None
 
     def switch_to(self, version: str, *, previous: str) -> UpgradeResult:
         state = read_state(self.state_dir)

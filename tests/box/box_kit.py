@@ -11,13 +11,22 @@ from __future__ import annotations
 import subprocess
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+
+from config.cli import main
+from config.station_file import write_station_file
+from content.feed import generate_private_key, private_key_pem, public_key_b64
+from deploy import lock as locks
+from deploy import release
 
 REPO = Path(__file__).resolve().parents[2]
 TOOL = REPO.parent / "shared" / "tools" / "systemd-box"
 # The installer, bootstrapped from the bundle with Debian's own Python as the README says (the
 # box has its own /tmp, and a checkout may live there: nothing of the checkout is used inside).
 YIZHAN = "/root/y/bin/yizhan"
+STATION_ID = "box-station-01"
+HUB_PORT = 8080  # the box has its own network namespace: no clash with the host's ports
 FACES = ("yizhan-kiosk.service", "yizhan-board.service")
 SERVICES = ("yizhan-session.service", *FACES, "yizhan-sync.service", "yizhan-print.service",
             "yizhan-screens.service")
@@ -111,3 +120,74 @@ def install_station(box: Box, bundle_in_box: str, config: Path) -> subprocess.Co
     box.write("/etc/systemd/system/yizhan-session.service.d/xvfb.conf", XVFB_DROPIN)
     station = box.cp(config, "/root")
     return box.run(YIZHAN, "install", "--bundle", bundle_in_box, "--config", station, check=False, timeout=900)
+
+
+@dataclass
+class StationBox:
+    """A box with the installer bootstrapped, a hub serving a signed feed in it, and a station
+    file for it; :meth:`install` puts the station on it."""
+
+    box: Box
+    key: object
+    feed_name: str
+    work: Path
+    bundle_in_box: str
+    config: Path
+    installed: subprocess.CompletedProcess | None = None
+
+    def install(self) -> subprocess.CompletedProcess:
+        self.installed = install_station(self.box, self.bundle_in_box, self.config)
+        return self.installed
+
+    def code_bundle(self, version: str, *, patch: str = "") -> Path:
+        """A code-only bundle of this checkout with another version, and ``patch`` appended to
+        content/sync_cli.py (to make a release whose sync misbehaves)."""
+        src = release.copy_source(REPO, self.work / f"src-{version}")
+        pyproject = src / "pyproject.toml"
+        pyproject.write_text(pyproject.read_text().replace('version = "', f'version = "{version}"  # was "', 1))
+        if patch:
+            with (src / "content" / "sync_cli.py").open("a") as f:
+                f.write("\n" + patch)
+        wheel = release.build_project_wheel(src, self.work / f"wheel-{version}")
+        return release.build_bundle(self.work / f"bundles-{version}", key=self.key, project_wheel=wheel,
+                                    lock=REPO / locks.RUNTIME_LOCK, wheelhouse=None)
+
+    def offer(self, bundle: Path) -> None:
+        in_box = self.box.cp(bundle, "/root/bundles")
+        self.box.run(YIZHAN, "hub", "release", in_box, "--feed", self.feed_name, "--home", "/root/hub",
+                     "--stations", STATION_ID)
+
+    def current(self) -> str:
+        return self.box.run("readlink", "/opt/yizhan/current").stdout.strip().rsplit("/", 1)[-1]
+
+
+def prepare_station_box(work: Path, **settings: object) -> StationBox:
+    """A full signed bundle of this checkout, a hub home publishing a small feed signed with the
+    same key, a station file (no reader, no printer: their parts must stay quiet), and a booted
+    box with the installer bootstrapped and the hub serving on its loopback."""
+    key = generate_private_key()
+    wheel = release.build_project_wheel(REPO, work / "wheel")
+    bundle = release.build_bundle(work / "dist", key=key, project_wheel=wheel, lock=REPO / locks.RUNTIME_LOCK,
+                                  wheelhouse=REPO / ".cache" / "wheelhouse")
+    hub = work / "hub"
+    hub.mkdir()
+    (hub / "feed.key").write_bytes(private_key_pem(key))
+    (hub / "feed.key").chmod(0o600)
+    if main(["hub", "example", str(work / "source"), "--jobs", "5"]) != 0 or \
+            main(["hub", "publish", str(work / "source"), "--home", str(hub)]) != 0:
+        raise BoxError("could not publish the example feed")
+    feed_name = next((hub / "feeds").iterdir()).name
+    config = write_station_file(work / "station.toml", {
+        "station.id": STATION_ID, "hub.feed_url": f"http://127.0.0.1:{HUB_PORT}/feeds/{feed_name}/",
+        "hub.public_key": public_key_b64(key), "storage.data_dir": "/var/lib/yizhan",
+        "devices.idcard.enabled": False, "devices.printer.enabled": False, **settings})
+    box = Box()
+    try:
+        in_box = bootstrap(box, bundle)
+        box.cp(hub, "/root")
+        box.run("systemd-run", "--unit=station-hub", YIZHAN, "hub", "serve", "--home", "/root/hub",
+                "--port", str(HUB_PORT))
+    except BaseException:
+        box.stop()
+        raise
+    return StationBox(box, key, feed_name, work, in_box, config)

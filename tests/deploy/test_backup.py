@@ -205,7 +205,6 @@ def open_dir() -> Iterator[Path]:
     shutil.rmtree(path)
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
 def test_root_backs_up_without_leaving_root_files_in_the_data(open_dir: Path, tmp_path: Path) -> None:
     nobody = pwd.getpwnam("nobody")
     config = write_station_file(open_dir / "station.toml", {"station.id": "backup-station-01"})

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from settings_kit import MINIMAL
 
 from config.settings import (
     SettingsError,
@@ -18,13 +19,6 @@ from config.settings import (
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "station.example.toml"
 
-MINIMAL = """
-[station]
-id = "s1"
-name = "城东社区人社便民服务站"
-latitude = 26.58
-longitude = 106.71
-"""
 
 
 def test_example_file_is_valid_and_documents_every_section() -> None:

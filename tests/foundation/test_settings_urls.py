@@ -5,19 +5,12 @@ or password in a hub URL (the station's token goes in hub.station_token)."""
 from __future__ import annotations
 
 import pytest
+from settings_kit import MINIMAL
 
 from config.cli import main
 from config.settings import SettingsError, insecure_urls, parse_settings
 from content import exitcodes
 from content.netutil import dialled_host, hub_url_problem, is_loopback_url
-
-MINIMAL = """
-[station]
-id = "s1"
-name = "城东社区人社便民服务站"
-latitude = 26.58
-longitude = 106.71
-"""
 
 TRICK = "http://evil.example\\@127.0.0.1/feeds/gy/"  # urlsplit: 127.0.0.1; urllib3 (requests): evil.example
 

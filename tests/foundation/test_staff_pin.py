@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+from settings_kit import MINIMAL
 
 from config import config_cli
 from config.cli import main
@@ -21,14 +22,6 @@ from config.settings import (
     pin_needs_rehash,
 )
 from content import exitcodes
-
-MINIMAL = """
-[station]
-id = "s1"
-name = "城东社区人社便民服务站"
-latitude = 26.58
-longitude = 106.71
-"""
 
 
 def legacy_hash(pin: str, rounds: int = 1000) -> str:
