@@ -135,12 +135,38 @@ def _leave_root(args: argparse.Namespace, ctx: Context, argv: list[str]) -> None
         data_dir = ctx.settings.storage.data_dir
     except SettingsError:
         return  # the handler reports the settings, as it would for anyone
-    from deploy.privileges import PrivilegeError, drop_to_owner
+    from deploy.privileges import PrivilegeError, data_owner, drop_to_owner
 
     try:
+        owner = data_owner(data_dir)
+        if owner is not None:
+            _hand_over_credentials(owner.uid, owner.gid)
         drop_to_owner(data_dir, argv)
     except PrivilegeError as exc:
         raise CommandError(str(exc), exitcodes.FAILURE) from None
+
+
+def _hand_over_credentials(uid: int, gid: int) -> None:
+    """A command typed at a root shell gets the sealed secrets as a service would: decrypted
+    (while still root) into a memory-only folder of the service user's, gone when it exits."""
+    import atexit
+    import os
+    import shutil
+    from pathlib import Path
+
+    from content import credentials
+
+    if os.environ.get("CREDENTIALS_DIRECTORY"):
+        return
+    folder = Path("/dev/shm") / f"yizhan-credentials-{os.getpid()}"
+    try:
+        if credentials.unseal_into(folder, uid, gid) is None:
+            return
+    except (credentials.CredentialError, OSError) as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise CommandError(f"不能解开本站的加密凭据：{exc}", exitcodes.FAILURE) from None
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    os.environ["CREDENTIALS_DIRECTORY"] = str(folder)
 
 
 def run() -> None:

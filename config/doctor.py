@@ -256,8 +256,34 @@ def check_program_files(settings: Settings, root: Path = Path("/"), running: Pat
     return Check("程序文件", "ok", f"{release.name}：{result.files} 个文件{basis}")
 
 
+def check_secrets(settings: Settings, root: Path = Path("/")) -> Check:
+    """Which protection the outbox key and the station token have against a copied disk."""
+    from content import credentials
+    from content.outbox import KEY_FILE, load_or_create_key
+
+    if not (root / "etc/systemd/system/yizhan.target").exists():
+        return Check("密钥保护", "skip", "不是安装好的站点（yizhan install 会封存密钥）")
+    plain = settings.data_dir / KEY_FILE
+    kind = credentials.protection()
+    if kind == "none":
+        if not credentials.available():
+            return Check("密钥保护", "skip", "本机没有 systemd-creds：数据密钥以文件保存在数据目录")
+        state = "数据密钥以明文保存在数据目录" if plain.exists() else "还没有数据密钥"
+        return Check("密钥保护", "fail", f"{state}：复制数据盘即可读出排队的登记，请以 root 运行 yizhan install 封存")
+    try:
+        load_or_create_key(settings.data_dir)
+    except Exception as exc:  # noqa: BLE001 - any failure to open it is what staff must hear about
+        return Check("密钥保护", "fail", f"封存的数据密钥打不开：{exc}")
+    if plain.exists():
+        return Check("密钥保护", "fail", f"已封存，但明文密钥 {plain} 还在：请以 root 运行 yizhan install 清除")
+    if kind == "tpm2":
+        return Check("密钥保护", "ok", "数据密钥和站点令牌封存在本机 TPM2 中：硬盘被整个复制也解不开")
+    return Check("密钥保护", "ok", "数据密钥和站点令牌用本机密钥加密：只复制数据目录解不开；本机没有 TPM2，"
+                 "整个硬盘被复制时仍可解开")
+
+
 CHECKS = (check_font, check_display, check_reader, check_printer, check_audio, check_storage, check_hub, check_transport,
-          check_feed, check_media, check_clock, check_units, check_udev, check_release, check_program_files)
+          check_feed, check_media, check_clock, check_units, check_udev, check_release, check_program_files, check_secrets)
 
 
 def run_checks(settings: Settings) -> list[Check]:

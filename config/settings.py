@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from content import credentials
 from content.netutil import dialled_scheme, hub_url_problem, is_loopback_url
 
 DEFAULT_LOCATIONS = (Path("/etc/yizhan/station.toml"), Path("station.toml"))
@@ -344,6 +345,11 @@ def parse_settings(text: str, *, name: str = "station.toml", base_dir: Path | No
         if not path.is_file():
             raise SettingsError(f"{name}: hub.ca_bundle: no such CA bundle file: {path}")
         settings = settings.model_copy(update={"hub": settings.hub.model_copy(update={"ca_bundle": str(path)})})
+    token = None if settings.hub.station_token else credentials.credential(credentials.STATION_TOKEN)
+    if token:
+        # Sealed by `yizhan install` (station.toml keeps it empty): handed over by systemd.
+        hub = settings.hub.model_copy(update={"station_token": token.decode("utf-8").strip()})
+        settings = settings.model_copy(update={"hub": hub})
     return settings
 
 

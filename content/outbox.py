@@ -41,6 +41,7 @@ from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from content import credentials
 from content.db import Database, TableOwner, durable
 from content.privacy import scrub
 
@@ -85,8 +86,19 @@ class OutboxError(Exception):
 # -- the key ------------------------------------------------------------------------------
 
 def load_or_create_key(key_dir: str | Path) -> bytes:
-    """The station's 256-bit data key (``outbox.key``, mode 0600), made on first use."""
+    """The station's 256-bit data key: the systemd credential the service was handed when the
+    box seals its secrets (:mod:`content.credentials`), else ``outbox.key`` (mode 0600) in
+    ``key_dir``, made on first use. With the key sealed and not handed over, no new key is made
+    (it would not open what is queued): the process is told how it must be started."""
+    handed = credentials.credential(credentials.OUTBOX_KEY)
+    if handed is not None:
+        if len(handed) != 32:
+            raise OutboxError("the outbox.key credential is not a 32-byte key")
+        return handed
     path = Path(key_dir) / KEY_FILE
+    if not path.exists() and credentials.is_sealed(credentials.OUTBOX_KEY):
+        raise OutboxError("数据密钥已封存为 systemd 加密凭据，本进程没有拿到它：请通过 systemd 服务运行，"
+                          "或以 root 运行 yizhan 命令（会先解开凭据再切换到服务用户）")
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -30,6 +30,7 @@ import hmac
 import io
 import json
 import os
+import re
 import shutil
 import sqlite3
 import tarfile
@@ -43,6 +44,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
+from content import credentials
 from content.media import fsync_dir
 from deploy.privileges import as_owner
 
@@ -248,7 +250,8 @@ def make_backup(*, data_dir: Path, config: Path, out: Path, passphrase: str, sta
         raise BackupError(f"口令太短：至少 {MIN_PASSPHRASE} 个字符")
     db = data_dir / DB_FILE
     key = data_dir / KEY_FILE
-    for needed in (db, key, config):
+    sealed_key = not key.is_file() and credentials.is_sealed(credentials.OUTBOX_KEY)
+    for needed in (db, config, *(() if sealed_key else (key,))):
         if not needed.is_file():
             raise BackupError(f"{needed} 不存在：这里没有可备份的驿站数据")
     target = out / backup_name(station_id, now) if out.is_dir() else out
@@ -265,6 +268,16 @@ def make_backup(*, data_dir: Path, config: Path, out: Path, passphrase: str, sta
         except sqlite3.Error as exc:
             shutil.rmtree(work, ignore_errors=True)
             raise BackupError(f"读取 {db} 失败：{exc}") from None
+    try:
+        settings_text = _with_sealed_token(config.read_bytes())
+        if sealed_key:  # sealed on this box: the backup carries it, under the passphrase only
+            key = work / KEY_FILE
+            fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(credentials.unseal(credentials.OUTBOX_KEY))
+    except credentials.CredentialError as exc:
+        shutil.rmtree(work, ignore_errors=True)
+        raise BackupError(str(exc)) from None
     partial = target.with_name(f".{target.name}.part")
     try:
         fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -272,7 +285,7 @@ def make_backup(*, data_dir: Path, config: Path, out: Path, passphrase: str, sta
             sealed = _SealingWriter(raw, passphrase, n=scrypt_n)
             with tarfile.open(fileobj=sealed, mode="w|", format=tarfile.PAX_FORMAT) as tar:
                 _add_bytes(tar, "backup.json", json.dumps(meta, ensure_ascii=False, indent=1).encode(), now)
-                _add_bytes(tar, "station.toml", config.read_bytes(), now)
+                _add_bytes(tar, "station.toml", settings_text, now)
                 tar.add(work / DB_FILE, f"data/{DB_FILE}", recursive=False, filter=_plain_member)
                 tar.add(key, f"data/{KEY_FILE}", recursive=False, filter=_plain_member)
                 if with_media:
@@ -296,6 +309,16 @@ def _plain_member(info: tarfile.TarInfo) -> tarfile.TarInfo:
     info.uid = info.gid = 0
     info.uname = info.gname = ""
     return info
+
+
+def _with_sealed_token(config: bytes) -> bytes:
+    """The settings file with the station token put back in, when this box sealed it (a backup
+    must restore onto another box, which seals it again)."""
+    if not credentials.is_sealed(credentials.STATION_TOKEN):
+        return config
+    token = credentials.unseal(credentials.STATION_TOKEN).decode("utf-8").strip()
+    return re.sub(r'(?m)^(\s*station_token\s*=\s*)""[^\n]*$', lambda m: m.group(1) + json.dumps(token),
+                  config.decode("utf-8")).encode("utf-8")
 
 
 def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes, now: dt.datetime) -> None:

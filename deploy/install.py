@@ -22,6 +22,7 @@ own code installs one wheel, and a code-only bundle is enough.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -31,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from content import exitcodes
+from content import credentials, exitcodes
 from content.feed import FeedError
 from content.media import fsync_dir
 from content.trust import TrustState, load_trust_state, verify_release_manifest
@@ -347,11 +348,15 @@ def install(*, bundle: Path, config: Path, root: Path = Path("/"), public_key: s
     ensure_user(layout, report)
     uid, gid = _ids(layout)
     ensure_dir(layout.etc, 0o750, 0, gid, report)
-    ensure_file(layout.etc / "station.toml", config.read_bytes(), 0o640, 0, gid, report)
+    seal = layout.root == Path("/") and credentials.available()
+    text = seal_station_token(config.read_bytes(), settings.hub.station_token, report) if seal else config.read_bytes()
+    ensure_file(layout.etc / "station.toml", text, 0o640, 0, gid, report)
     ensure_dir(layout.data, 0o750, uid, gid, report)
     for sub in ("media", "kivy", "upgrade"):
         ensure_dir(layout.data / sub, 0o750, uid, gid, report)
     _ensure_outbox_key(layout, uid, gid, report)
+    if seal:
+        seal_outbox_key(layout, report)
     ensure_dir(layout.prefix, 0o755, 0, 0, report)
     try:
         trust = station_trust(settings, public_key=public_key) if root == Path("/") else None
@@ -383,11 +388,56 @@ def _ensure_outbox_key(layout: Layout, uid: int, gid: int, report: Report) -> No
     from content.outbox import KEY_FILE, load_or_create_key
 
     key = layout.data / KEY_FILE
+    if not key.exists() and layout.root == Path("/") and credentials.is_sealed(credentials.OUTBOX_KEY):
+        return  # sealed by an earlier install: the services get it from systemd
     if not key.exists():
         load_or_create_key(layout.data)
         report.add(f"made the outbox key {key}")
         report = Report()
     _ensure_owner_mode(key, 0o600, uid, gid, report)
+
+
+# Units that get the sealed secrets (decrypted by systemd into their $CREDENTIALS_DIRECTORY).
+CREDENTIAL_UNITS = ("yizhan-kiosk.service", "yizhan-board.service", "yizhan-sync.service")
+CREDENTIALS_DROPIN = "50-yizhan-credentials.conf"
+
+
+def seal_station_token(config: bytes, token: str, report: Report) -> bytes:
+    """Seal the station token and return the settings file without it (an empty value and a
+    comment saying where it went). Nothing changes when the file holds no token."""
+    if not token:
+        return config
+    sealed = credentials.sealed(credentials.STATION_TOKEN)
+    if not (sealed.exists() and credentials.unseal(credentials.STATION_TOKEN) == token.encode()):
+        credentials.seal(credentials.STATION_TOKEN, token.encode())
+        report.add(f"sealed the station token as {sealed}")
+    text = re.sub(r'(?m)^(\s*station_token\s*=\s*)"[^"\n]*"[^\n]*$',
+                  lambda m: m.group(1) + f'""  # 已封存为 systemd 加密凭据：{sealed}', config.decode("utf-8"))
+    return text.encode("utf-8")
+
+
+def seal_outbox_key(layout: Layout, report: Report) -> None:
+    """Seal the outbox key and remove the plain file from the data folder (overwritten first)."""
+    from content.outbox import KEY_FILE
+
+    plain = layout.data / KEY_FILE
+    if plain.exists():
+        key = plain.read_bytes()
+        credentials.seal(credentials.OUTBOX_KEY, key)
+        with plain.open("r+b") as f:
+            f.write(b"\0" * len(key))
+            f.flush()
+            os.fsync(f.fileno())
+        plain.unlink()
+        fsync_dir(plain.parent)
+        report.add(f"sealed the outbox key as {credentials.sealed(credentials.OUTBOX_KEY)} "
+                   f"({'TPM2' if credentials.has_tpm2() else 'host key'}); removed {plain}")
+    lines = ["[Service]", "# Written by yizhan install: the station's secrets, decrypted by systemd for this unit only."]
+    lines += [f"LoadCredentialEncrypted={name}:{credentials.sealed(name)}" for name in credentials.NAMES
+              if credentials.is_sealed(name)]
+    for unit in CREDENTIAL_UNITS:
+        dropin = layout.on_box(f"/etc/systemd/system/{unit}.d/{CREDENTIALS_DROPIN}")
+        ensure_file(dropin, ("\n".join(lines) + "\n").encode(), 0o644, 0, 0, report)
 
 
 def install_station_files(layout: Layout, release_dir: Path, report: Report) -> None:

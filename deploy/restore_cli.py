@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 
 from config.command import CommandError, Context
-from content import exitcodes
+from content import credentials, exitcodes
 
 SERVICE_USER = "yizhan"  # deploy.install.SERVICE_USER
 
@@ -108,6 +108,8 @@ def _restore(args: argparse.Namespace, ctx: Context) -> int:
                                  config_mode=config_mode)
     except (BackupError, OSError) as exc:
         raise CommandError(f"{exc}") from None
+    if args.root == Path("/") and credentials.available() and credentials.sealed_dir().is_dir():
+        written += _seal_again(data_dir, config if not args.keep_config else None)
     meta = info.meta
     other = args.keep_config and meta.get("station_id") != settings.station.id
     note = f"\n注意：备份来自站点 {meta.get('station_id')}，本机设置是 {settings.station.id}" if other else ""
@@ -117,3 +119,26 @@ def _restore(args: argparse.Namespace, ctx: Context) -> int:
              f"已恢复站点 {meta.get('station_id')}（备份于 {meta.get('created_at')}）到 {data_dir}："
              f"{len(written)} 个文件{note}{start}")
     return exitcodes.OK
+
+
+def _seal_again(data_dir: Path, config: Path | None) -> list[str]:
+    """This box keeps its secrets sealed: the restored key (and token) are sealed here in turn
+    and their plain copies removed, as ``yizhan install`` does."""
+    from deploy.install import Layout, Report, seal_outbox_key, seal_station_token
+
+    report = Report()
+    try:
+        if config is not None and config.exists():
+            from config.settings import load_settings
+
+            text = seal_station_token(config.read_bytes(), load_settings(config).hub.station_token, report)
+            if text != config.read_bytes():
+                tmp = config.with_name(f".{config.name}.sealed")
+                tmp.write_bytes(text)
+                shutil.copystat(config, tmp)
+                os.chown(tmp, config.stat().st_uid, config.stat().st_gid)
+                tmp.replace(config)
+        seal_outbox_key(Layout(data_dir=data_dir), report)
+    except credentials.CredentialError as exc:
+        raise CommandError(f"已恢复，但没能重新封存密钥：{exc}（请运行 yizhan install 重新封存）") from None
+    return report.changes

@@ -2,7 +2,7 @@
 
 Stops and disables the units, removes them, the udev/Xorg/journald files and ``/opt/yizhan``
 (releases, environments, the ``current`` link). The station's data (``/var/lib/yizhan``:
-store, queued registrations, ``outbox.key``) and its settings (``/etc/yizhan``) stay unless
+store, queued registrations) and its settings and sealed secrets (``/etc/yizhan``) stay unless
 ``purge``: a reinstall then picks up where the station left off. The service user stays
 either way (files on a backup stick or elsewhere may still name it). With ``root`` other
 than ``/`` everything happens below that directory and no unit is stopped (tests).
@@ -15,7 +15,7 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-from deploy.install import STATION_FILES, UNITS, Layout, Report
+from deploy.install import CREDENTIALS_DROPIN, STATION_FILES, UNITS, Layout, Report
 
 _UNIT_SUFFIXES = (".service", ".target", ".timer")
 # Files found in a data folder only a station makes: a purge removes no folder without one.
@@ -57,6 +57,12 @@ def uninstall(layout: Layout, *, purge: bool = False, systemctl: bool = True, ru
     for name in units:
         (units_dir / name).unlink(missing_ok=True)
         report.add(f"removed {units_dir / name}")
+    for dropin in sorted(units_dir.glob(f"yizhan*.service.d/{CREDENTIALS_DROPIN}")):
+        # The sealed files themselves stay with /etc/yizhan (the kept data needs the key).
+        dropin.unlink()
+        report.add(f"removed {dropin}")
+        if not any(dropin.parent.iterdir()):
+            dropin.parent.rmdir()
     for dest, _mode in STATION_FILES.values():
         path = layout.on_box(dest)
         if path.exists() or path.is_symlink():

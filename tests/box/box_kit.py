@@ -53,6 +53,10 @@ class Box:
         if started.returncode != 0:
             raise BoxError(f"systemd-box did not start: {started.stderr.strip()}")
         self.pid = started.stdout.strip()
+        # A booted Debian has / with shared mount propagation (systemd makes it so at boot); the
+        # box boots on a private view, where systemd's credentials (LoadCredentialEncrypted=) are
+        # set up in a namespace the service never sees: its $CREDENTIALS_DIRECTORY stays empty.
+        self.run("mount", "--make-rshared", "/")
 
     def run(self, *command: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
         done = subprocess.run([str(TOOL), "run", self.pid, *command], capture_output=True, text=True, timeout=timeout,

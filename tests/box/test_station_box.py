@@ -48,6 +48,44 @@ def test_install_brings_every_unit_up_with_nothing_done_by_hand(station_box: Sta
     assert station_box.box.show("yizhan-upgrade.timer")["ActiveState"] == "active"
 
 
+def test_the_secrets_are_sealed_to_the_box_and_never_beside_the_data(station_box: StationBox) -> None:
+    from box_kit import Box
+    from conftest import TOKEN
+
+    box = station_box.box
+    assert box.run("test", "-e", "/var/lib/yizhan/outbox.key", check=False).returncode == 1
+    assert TOKEN not in box.run("cat", "/etc/yizhan/station.toml").stdout
+    listing = box.run("stat", "-c", "%a %U %n", "/etc/yizhan/credentials/outbox.key.cred",
+                      "/etc/yizhan/credentials/station_token.cred").stdout.split("\n")
+    assert all(line.startswith("600 root ") for line in listing if line)
+    assert "LoadCredentialEncrypted=outbox.key:" in box.run(
+        "systemctl", "cat", "yizhan-kiosk.service").stdout
+    # A unit started by systemd with the credential gets the token in the settings it loads.
+    seen = box.run("systemd-run", "--wait", "--pipe", "--quiet", "-p", "User=yizhan",
+                   "-p", "LoadCredentialEncrypted=station_token:/etc/yizhan/credentials/station_token.cred",
+                   "/opt/yizhan/current/bin/yizhan", "config", "show", "--json").stdout
+    assert json.loads(seen)["hub"]["station_token"] == "****"  # set (masked); station.toml holds ""
+    # Typed at a root shell: doctor opens the sealed key as the service user and says how it is kept.
+    doctor = json.loads(box.run("/opt/yizhan/current/bin/yizhan", "doctor", "--json", check=False).stdout)
+    secrets = {c["name"]: c for c in doctor["checks"]}["密钥保护"]
+    assert secrets["status"] == "ok" and "本机密钥" in secrets["detail"], secrets
+    assert box.run("ls", "/dev/shm").stdout.count("yizhan-credentials") == 0  # the hand-over is gone
+    # A backup carries the sealed key and token under its passphrase, so another box can restore it.
+    box.sh("umask 077; echo 'a long passphrase' > /root/pass; mkdir -p /root/stick")
+    backup = box.run("/opt/yizhan/current/bin/yizhan", "backup", "--to", "/root/stick", "--passphrase-file",
+                     "/root/pass", check=False)
+    assert backup.returncode == 0, backup.stdout + backup.stderr
+    # The sealed key copied to another box (its own host key) does not open there.
+    other = Box()
+    try:
+        cred = box.run("base64", "-w0", "/etc/yizhan/credentials/outbox.key.cred").stdout
+        other.sh(f"echo {cred} | base64 -d > /root/outbox.key.cred")
+        opened = other.run("systemd-creds", "decrypt", "--name=outbox.key", "/root/outbox.key.cred", "-", check=False)
+        assert opened.returncode != 0
+    finally:
+        other.stop()
+
+
 def test_no_unit_restarts_in_a_loop(station_box: StationBox) -> None:
     before = _restarts(station_box)
     start = time.monotonic()

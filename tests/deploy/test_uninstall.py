@@ -13,7 +13,7 @@ from deploy_kit import REPO
 
 from config.cli import main
 from config.station_file import write_station_file
-from deploy.install import UNITS, Layout, Report, enable_units, install_station_files
+from deploy.install import CREDENTIALS_DROPIN, UNITS, Layout, Report, enable_units, install_station_files
 
 
 @pytest.fixture
@@ -34,6 +34,8 @@ def box(tmp_path: Path) -> Path:
     (layout.data / "outbox.key").write_bytes(b"k" * 32)
     units = root / "etc/systemd/system"
     (units / "other.service").write_text("[Service]\nExecStart=/bin/true\n")  # not ours: stays
+    (units / "yizhan-kiosk.service.d").mkdir()  # install's sealed-secrets drop-in
+    (units / "yizhan-kiosk.service.d" / CREDENTIALS_DROPIN).write_text("[Service]\n")
     (units / "multi-user.target.wants").mkdir(exist_ok=True)
     os.symlink("/etc/systemd/system/other.service", units / "multi-user.target.wants/other.service")
     return root
