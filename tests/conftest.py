@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,6 +39,16 @@ def xvfb() -> Iterator[str]:
         os.environ.pop("DISPLAY", None)
     else:
         os.environ["DISPLAY"] = old
+
+
+@pytest.fixture
+def open_dir() -> Iterator[Path]:
+    """A folder another user can reach (pytest's own tmp folders are root's, mode 0700): for
+    tests where a command drops from root to a station's service user."""
+    path = Path(tempfile.mkdtemp(prefix="yizhan-open-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path)
 
 
 @pytest.fixture

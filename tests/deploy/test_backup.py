@@ -9,10 +9,7 @@ import hashlib
 import json
 import os
 import pwd
-import shutil
 import sqlite3
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -197,12 +194,6 @@ def test_a_short_passphrase_is_refused(station_a: Path, tmp_path: Path, capsys) 
     assert "口令太短" in capsys.readouterr().err and not list(tmp_path.glob("*.yzbak"))
 
 
-@pytest.fixture
-def open_dir() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="yizhan-backup-"))
-    path.chmod(0o755)
-    yield path
-    shutil.rmtree(path)
 
 
 def test_root_backs_up_without_leaving_root_files_in_the_data(open_dir: Path, tmp_path: Path) -> None:

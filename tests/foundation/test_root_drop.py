@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import os
 import pwd
-import shutil
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,13 +18,6 @@ from deploy.privileges import PrivilegeError, drop_to_owner
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def open_dir() -> Iterator[Path]:
-    """A folder another user can reach (pytest's own tmp folders are root's, mode 0700)."""
-    path = Path(tempfile.mkdtemp(prefix="yizhan-root-drop-"))
-    path.chmod(0o755)
-    yield path
-    shutil.rmtree(path)
 
 
 def _station(folder: Path, uid: int, gid: int) -> tuple[Path, Path]:
