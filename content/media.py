@@ -19,6 +19,7 @@ import logging
 import os
 import re
 import shutil
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,17 +122,29 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+MIN_BYTES_PER_S = 2048.0  # 16 kbit/s: below even a poor 2G link; a trickle is slower
+DOWNLOAD_GRACE_S = 60.0
+
+
 class MediaCache:
     """The media folder of one station."""
 
     def __init__(self, directory: str | Path, *, quota_bytes: int | None = None, floor_bytes: int = 0,
-                 disk_usage: DiskUsage | None = None, check_every_bytes: int = FLOOR_CHECK_EVERY) -> None:
+                 disk_usage: DiskUsage | None = None, check_every_bytes: int = FLOOR_CHECK_EVERY,
+                 min_bytes_per_s: float = MIN_BYTES_PER_S, grace_s: float = DOWNLOAD_GRACE_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.dir = Path(directory)
         self.quota_bytes = quota_bytes
         self.floor_bytes = floor_bytes
         # ``disk_usage`` is shutil.disk_usage unless a test simulates a filling disk.
         self._disk_usage = disk_usage or shutil.disk_usage
         self.check_every_bytes = check_every_bytes
+        # Each attempt has a deadline (slow retrieval): the grace plus what is left at the
+        # slowest speed a station's link is expected to manage; past it the attempt stops,
+        # keeps what came, and the retry resumes from there.
+        self.min_bytes_per_s = min_bytes_per_s
+        self.grace_s = grace_s
+        self.clock = clock
 
     # -- what is here -------------------------------------------------------------------
     def path(self, ref: MediaRef) -> Path:
@@ -278,26 +291,19 @@ class MediaCache:
         headers = {"Range": f"bytes={have}-"} if have else {}
         transfer.requests += 1
         with session.get(url, headers=headers, stream=True, timeout=timeout) as response:
-            status = response.status_code
-            if status == 206 and _range_start(response) == have:
-                mode = "ab"
-            elif status == 200:
-                have, mode = 0, "wb"  # the server ignored the range: start over
-            elif status == 416:
-                part.unlink(missing_ok=True)
-                raise TransientHTTPError("the server refused the resume range; starting over")
-            elif status >= 500 or status == 429:
-                raise TransientHTTPError(f"HTTP {status} for {ref.filename}")
-            else:
-                raise MediaError(f"HTTP {status} for media {ref.filename}")
+            have, mode = _resume_mode(response, have, ref, part)
             digest = _hash_file(part) if mode == "ab" else hashlib.sha256()
             since_check = 0
-            too_long = False
+            too_long = too_slow = False
+            deadline = self.clock() + self.grace_s + (ref.size - have) / self.min_bytes_per_s
             try:
                 with part.open(mode) as f:
                     for chunk in _body_chunks(response):
                         if have + len(chunk) > ref.size:
                             too_long = True
+                            break
+                        if self.clock() > deadline:
+                            too_slow = True
                             break
                         # Written as it arrives: after a cut the part holds every byte
                         # received, and the resume starts right after the last one.
@@ -321,6 +327,9 @@ class MediaCache:
             if too_long:
                 part.unlink(missing_ok=True)
                 raise MediaHashError(f"media {ref.filename} is longer than its {ref.size} bytes")
+            if too_slow:
+                raise TransientHTTPError(f"media {ref.filename} arrives slower than {self.min_bytes_per_s:.0f} B/s; "
+                                         f"kept {have} of {ref.size} bytes to resume")
         if have < ref.size:
             raise TransientHTTPError(f"media {ref.filename} ended after {have} of {ref.size} bytes")
         self._finish(ref, part, digest)
@@ -356,6 +365,22 @@ def _hash_file(path: Path) -> Any:
             while chunk := f.read(1 << 20):
                 digest.update(chunk)
     return digest
+
+
+def _resume_mode(response: requests.Response, have: int, ref: MediaRef, part: Path) -> tuple[int, str]:
+    """Where the body starts and how to open the part file: append after a honoured range,
+    start over when the server sent the whole file; the error for anything else."""
+    status = response.status_code
+    if status == 206 and _range_start(response) == have:
+        return have, "ab"
+    if status == 200:
+        return 0, "wb"  # the server ignored the range: start over
+    if status == 416:
+        part.unlink(missing_ok=True)
+        raise TransientHTTPError("the server refused the resume range; starting over")
+    if status >= 500 or status == 429:
+        raise TransientHTTPError(f"HTTP {status} for {ref.filename}")
+    raise MediaError(f"HTTP {status} for media {ref.filename}")
 
 
 def _range_start(response: requests.Response) -> int:

@@ -76,3 +76,26 @@ def test_the_station_gives_up_on_a_trickling_manifest_at_its_deadline(station, h
     assert (result.status, result.code) == ("failed", "unavailable")
     assert "DeadlineExceeded" in result.detail and result.requests == 1  # cut off, and not tried again at once
     assert trickle.bodies["/manifest.json"].sent < 40
+
+
+def test_a_trickling_media_download_stops_at_its_deadline_and_resumes_from_what_came(
+        trickle: TrickleServer, tmp_path) -> None:
+    """Media and release bundles too: each attempt has a deadline (60 s of grace plus the size
+    at 2 KB/s); a server sending a byte a second is cut off, and the bytes it sent are kept."""
+    import hashlib
+
+    from tenacity import Retrying, stop_after_attempt
+
+    from content.media import MediaCache, TransientHTTPError
+    from content.model import MediaRef
+
+    data = bytes(range(256)) * 40  # 10 KB: 60 s + 5 s allowed
+    trickle.bodies["/media/clip.mp4"] = Body(data, step=1)
+    cache = MediaCache(tmp_path / "media", clock=trickle.ticking_clock(1.0))
+    ref = MediaRef(sha256=hashlib.sha256(data).hexdigest(), size=len(data), type="video/mp4", ext="mp4")
+    with requests.Session() as session, pytest.raises(TransientHTTPError, match="slower than 2048 B/s"):
+        cache.download(session, trickle.url + "media/clip.mp4", ref, timeout=10.0,
+                       retrying=Retrying(stop=stop_after_attempt(1), reraise=True))
+    kept = cache.part_path(ref).stat().st_size
+    assert 55 <= kept <= 70  # about 65 one-second bytes, then cut: far from the 10 KB
+    assert not cache.has(ref)
