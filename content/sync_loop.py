@@ -266,6 +266,11 @@ class SyncLoop:
     def next_delivery_wait_s(self) -> float:
         return _backoff_s(self._delivery_failures, self.delivery_interval_s)
 
+    def idle(self) -> bool:
+        """Both threads between rounds with no wake pending: nothing runs until the next interval."""
+        return (all(since is None for since in self._round_since.values())
+                and not self._wake.is_set() and not self._deliver_wake.is_set())
+
     def alive(self, max_round_s: float = 3000.0) -> bool:
         """Both threads running, and neither stuck in one round longer than ``max_round_s``.
 
