@@ -40,13 +40,13 @@ sys.path.insert(0, str(ROOT))
 import requests  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
-from content.hub.app import HubServer, create_app  # noqa: E402
-from content.hub.console.auth import create_user  # noqa: E402
-from content.hub.console.hubdata import refresh  # noqa: E402
-from content.hub.console.items import import_rows, read_table  # noqa: E402
-from content.hub.console.publishing import publish_group, save_group  # noqa: E402
-from content.hub.console.schema import items, service_counts  # noqa: E402
-from content.hub.publish import write_keypair  # noqa: E402
+from hub.app import HubServer, create_app  # noqa: E402
+from hub.console.auth import create_user  # noqa: E402
+from hub.console.hubdata import refresh  # noqa: E402
+from hub.console.items import import_rows, read_table  # noqa: E402
+from hub.console.publishing import publish_group, save_group  # noqa: E402
+from hub.console.schema import items, service_counts  # noqa: E402
+from hub.publish import write_keypair  # noqa: E402
 
 FIGURES: list[tuple[str, float, str]] = []
 FEED = "bench-city"

@@ -47,9 +47,9 @@ sys.path.insert(0, str(ROOT))
 import aiohttp  # noqa: E402
 import psutil  # noqa: E402
 
-from content.hub.localservers import LocalNginx, LocalPostgres  # noqa: E402
-from content.hub.storage import HubStore, stations_table, token_hash  # noqa: E402
-from content.netutil import free_port, wait_for_port  # noqa: E402
+from common.netutil import free_port, wait_for_port  # noqa: E402
+from hub.localservers import LocalNginx, LocalPostgres  # noqa: E402
+from hub.storage import HubStore, stations_table, token_hash  # noqa: E402
 
 PERIOD_S = 300.0  # heartbeat and manifest poll period of a real station
 PEAK_REG_PER_S = 50.0  # 返乡登记 festival peak, for 20 000 stations

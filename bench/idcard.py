@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import psutil  # noqa: E402
 
-from content.netutil import free_port, wait_for_port  # noqa: E402
+from common.netutil import free_port, wait_for_port  # noqa: E402
 from idcard import protocol  # noqa: E402
 from idcard.frames import Response  # noqa: E402
 from idcard.samples import SAMPLE_IDENTITIES  # noqa: E402

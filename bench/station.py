@@ -160,13 +160,13 @@ def busy_day(folder: Path, visits: int) -> tuple[int, int, dict[str, int]]:
 def upgrade_times(work: Path, full: bool) -> dict[str, float]:
     from deploy_kit import Built, seed_root
 
-    from content.feed import generate_private_key, private_key_pem, public_key_b64
-    from content.hub.app import HubServer, create_app
-    from content.hub.releases import publish_release
     from deploy import lock as locks
     from deploy import release
     from deploy.install import Layout, Report, ensure_env, install_release
     from deploy.upgrade import Upgrader
+    from hub.app import HubServer, create_app
+    from hub.releases import publish_release
+    from protocol.feed import generate_private_key, private_key_pem, public_key_b64
 
     key = generate_private_key()
     built = Built(key, public_key_b64(key), Path(), "0.1.0", work)

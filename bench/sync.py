@@ -47,16 +47,16 @@ sys.path.insert(0, str(ROOT / "tests" / "feed"))
 import requests  # noqa: E402
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential  # noqa: E402
 
+from common.netutil import free_port, wait_for_port  # noqa: E402
 from config.settings import load_settings  # noqa: E402
 from config.station import Station, media_cache, open_store  # noqa: E402
-from content.feed import DEFAULT_SHARD_TARGET, Manifest, ManifestMedia, Scope, course_media, encode_items  # noqa: E402
-from content.hub.publish import load_key_file, publish_content, rotate_key, write_keypair  # noqa: E402
-from content.hub.storage import HubStore  # noqa: E402
 from content.media import TRANSIENT, MediaCache, Transfer  # noqa: E402
-from content.model import ContentSet, Course, MediaRef  # noqa: E402
-from content.netutil import free_port, wait_for_port  # noqa: E402
 from content.registrations import submit_registration  # noqa: E402
 from content.sample import sample_content  # noqa: E402
+from hub.publish import load_key_file, publish_content, rotate_key, write_keypair  # noqa: E402
+from hub.storage import HubStore  # noqa: E402
+from protocol.feed import DEFAULT_SHARD_TARGET, Manifest, ManifestMedia, Scope, course_media, encode_items  # noqa: E402
+from protocol.model import ContentSet, Course, MediaRef  # noqa: E402
 
 ORIGIN = (26.5830, 106.7135)
 PERSON = {"name": "测试", "id_number": "520103199001011234", "phone": "13800000000"}

@@ -6,7 +6,7 @@ this is the only module that imports the subcommand modules, and they import
 A subcommand module provides ``register(parser)``: it adds its options (and its own
 sub-subcommands, made with :func:`add_command`) and sets ``handler`` with
 ``parser.set_defaults(handler=fn)``, where ``fn(args, ctx) -> int`` returns an exit code
-from :mod:`content.exitcodes`. Modules keep heavy imports (Kivy, Flask) inside handlers
+from :mod:`common.exitcodes`. Modules keep heavy imports (Kivy, Flask) inside handlers
 so that ``yizhan --help`` stays fast.
 """
 
@@ -18,11 +18,11 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from common import exitcodes
+from common.privacy import install_log_scrubbing
 from config.command import COMMON as _COMMON
 from config.command import EPILOG, CommandError, Context, Handler, add_command, common_options, version
 from config.settings import SettingsError
-from content import exitcodes
-from content.privacy import install_log_scrubbing
 from deploy.logs import install_log_limits
 
 # Re-exported for subcommand modules written before config.command existed: they still run,
@@ -36,7 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "kiosk": ("kiosk.cli", "the touchscreen app for residents"),
     "display": ("display.cli", "the job board player for TVs and LED boards"),
     "sync": ("content.sync_cli", "fetch the signed feed and deliver the outbox"),
-    "hub": ("content.hub.cli", "the reference central server: keys, publishing, serving"),
+    "hub": ("hub.cli", "the reference central server: keys, publishing, serving"),
     "jobs": ("content.jobs_cli", "search, show, import and generate jobs in the station store"),
     "idcard": ("idcard.cli", "resident ID card reader: read, status, simulate"),
     "print": ("printer.cli", "slips on the thermal printer: test, job, status, preview, queue"),

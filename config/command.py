@@ -15,8 +15,8 @@ from collections.abc import Callable
 from functools import cached_property
 from typing import Any
 
+from common import exitcodes
 from config.settings import Settings, find_settings_file, load_settings
-from content import exitcodes
 
 Handler = Callable[[argparse.Namespace, "Context"], int]
 

@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Callable
 
+from common import exitcodes
 from config.command import Context, add_command
 from config.settings import (
     PIN_GUESS_TARGET_S,
@@ -20,7 +21,6 @@ from config.settings import (
     pin_cost,
     pin_needs_rehash,
 )
-from content import exitcodes
 
 
 def register(parser: argparse.ArgumentParser) -> None:

@@ -22,12 +22,12 @@ import threading
 import time
 from pathlib import Path
 
+from common import exitcodes
+from common.netutil import free_port, wait_for_port
 from config.command import CommandError, Context
 from config.settings import hash_pin
 from config.station_file import write_station_file
 from config.xvfb import VirtualDisplay, start_xvfb
-from content import exitcodes
-from content.netutil import free_port, wait_for_port
 from display.profiles import PROFILES  # plain data, no Kivy
 
 # The console's two demo users: username -> (password, name, roles).
@@ -138,9 +138,9 @@ def _wait_for_line(proc: subprocess.Popen[bytes], log: Path, pattern: str, timeo
 
 def _console_setup(hub_home: Path) -> None:
     """The console: the sample content as approved and published, and the two demo users."""
-    from content.hub.console.auth import create_user
-    from content.hub.console.seed import seed_source
-    from content.hub.db import make_engine, migrate, sqlite_url
+    from hub.console.auth import create_user
+    from hub.console.seed import seed_source
+    from hub.db import make_engine, migrate, sqlite_url
 
     engine = make_engine(sqlite_url(hub_home))
     migrate(engine)
@@ -153,7 +153,7 @@ def _console_setup(hub_home: Path) -> None:
 
 def _console_screenshots(base: str, out_dir: Path, work: Path, delivered: threading.Event) -> None:
     """Every console page in Chromium; the registrations' pages once the station has delivered."""
-    from content.hub.console.browser import demo_screenshots
+    from hub.console.browser import demo_screenshots
 
     users = {"editor": ("bianji", CONSOLE_USERS["bianji"][0]), "reviewer": ("shenhe", CONSOLE_USERS["shenhe"][0])}
     try:

@@ -16,11 +16,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
+from common import exitcodes
+from common.fonts import FontNotFoundError, find_cjk_font
 from config.command import Context
 from config.settings import Settings
 from config.station import media_cache
-from content import exitcodes
-from content.fonts import FontNotFoundError, find_cjk_font
 from deploy.checks import check_release, check_udev, check_units
 
 MARKS = {"ok": "✓", "fail": "✗", "skip": "–"}
@@ -203,7 +203,7 @@ def check_feed(settings: Settings, now: dt.datetime | None = None) -> Check:
 def check_media(settings: Settings) -> Check:
     """Every media file the current content refers to is in the cache and hashes right."""
     from content.db import connect
-    from content.feed import Manifest, ManifestError
+    from protocol.feed import Manifest, ManifestError
 
     if not settings.db_path.exists():
         return Check("media", "skip", "no station database yet")

@@ -17,8 +17,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from common.netutil import dialled_scheme, hub_url_problem, is_loopback_url
 from content import credentials
-from content.netutil import dialled_scheme, hub_url_problem, is_loopback_url
 
 DEFAULT_LOCATIONS = (Path("/etc/yizhan/station.toml"), Path("station.toml"))
 STATION_KINDS = ("服务站", "零工驿站", "就业驿站", "就业之家")

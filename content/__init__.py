@@ -1,6 +1,6 @@
 """Everything that is data.
 
-The content model (``content.model``), the station store and search (``content.store``),
+The content model (``protocol.model``), the station store and search (``content.store``),
 the signed feed format and sync client, the media cache, the outbox for uploads, and the
-reference central server (``content.hub``).
+reference central server (``hub``).
 """

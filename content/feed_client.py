@@ -53,9 +53,12 @@ from urllib.parse import urljoin
 import requests
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
-from content import exitcodes
+from common import exitcodes
+from common.netutil import TooLarge, dialled_scheme, fetch_capped, is_loopback_url, log_url
 from content.db import Database, TableOwner, durable, migrate, reading
-from content.feed import (
+from content.media import TRANSIENT, MediaCache, MediaError, Transfer, TransientHTTPError, http_session
+from content.store import Store
+from protocol.feed import (
     KEYS_NAME,
     MANIFEST_NAME,
     MAX_KEYS_BYTES,
@@ -69,11 +72,8 @@ from content.feed import (
     decode_items,
     invalid_shares,
 )
-from content.media import TRANSIENT, MediaCache, MediaError, Transfer, TransientHTTPError, http_session
-from content.model import ContentSet
-from content.netutil import TooLarge, dialled_scheme, fetch_capped, is_loopback_url, log_url
-from content.store import Store
-from content.trust import TrustState, read_trust
+from protocol.model import ContentSet
+from protocol.trust import TrustState, read_trust
 
 log = logging.getLogger(__name__)
 
@@ -441,7 +441,7 @@ class SyncClient:
             return None
 
     def _trust(self, conn: sqlite3.Connection) -> TrustState:
-        """The station's trust (:mod:`content.trust`) as the sync tables keep it: the key chain
+        """The station's trust (:mod:`protocol.trust`) as the sync tables keep it: the key chain
         from hub.public_key (staff setting a different hub.public_key starts over), the pinned
         feed and the versions accepted."""
         return read_trust(conn, self.public_key, feed_id_setting=self.feed_id)
@@ -825,7 +825,7 @@ def stale_notices(settings: FeedView, now: dt.datetime | None = None) -> list[An
     """The "信息可能已过期" notice for residents (kiosk home, board ticker) once the feed is
     past its signed expiry and the grace: a list of zero or one Announcement, shown like the
     feed's own notices. Never raises: a screen must not fail over a banner."""
-    from content.model import Announcement
+    from protocol.model import Announcement
 
     try:
         now = now.astimezone() if now is not None and now.tzinfo is None else now

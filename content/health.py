@@ -119,8 +119,8 @@ def clock_offset_s(feed_url: str, fetch: DateFetcher = hub_date, now: Callable[[
 
 
 def failed_media(db_path: Path, media_dir: Path) -> int:
-    from content.feed import Manifest
     from content.media import MediaCache
+    from protocol.feed import Manifest
 
     try:
         with reading(db_path) as conn:

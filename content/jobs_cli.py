@@ -19,10 +19,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from common import exitcodes
 from config.command import CommandError, Context, add_command
 from config.station import Station
-from content import exitcodes
-from content.model import JOB_CATEGORIES, JOB_KINDS, JOB_SOURCES, Job
+from protocol.model import JOB_CATEGORIES, JOB_KINDS, JOB_SOURCES, Job
 
 _LABELS = {
     "id": "编号", "title": "岗位", "employer": "单位", "category": "类别", "kind": "用工形式",
@@ -168,7 +168,7 @@ def _show(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _import(args: argparse.Namespace, ctx: Context) -> int:
-    from content.model import validate_records
+    from protocol.model import validate_records
 
     rows = read_job_rows(args.file)
     records, problems = validate_records("job", rows, today=dt.date.today())

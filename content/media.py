@@ -29,7 +29,7 @@ import requests
 import urllib3
 from tenacity import Retrying
 
-from content.model import MediaRef
+from protocol.model import MediaRef
 
 log = logging.getLogger(__name__)
 

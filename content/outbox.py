@@ -41,9 +41,9 @@ from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from common.privacy import scrub
 from content import credentials
 from content.db import Database, TableOwner, durable
-from content.privacy import scrub
 
 log = logging.getLogger(__name__)
 

@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from common.privacy import mask_name
 from content import outbox as outbox_tables
 from content.db import Database, TableOwner, durable, opened
 from content.outbox import Outbox, decrypt, encrypt, load_or_create_key, now_iso
-from content.privacy import mask_name
 
 REGISTRATION_KINDS = ("求职", "培训需求", "返乡", "零工", "失业")
 RegistrationKind = Literal["求职", "培训需求", "返乡", "零工", "失业"]

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from content.geo import destination
-from content.model import Announcement, ContentSet, Course, Event, Job, MediaRef, Policy
+from common.geo import destination
+from protocol.model import Announcement, ContentSet, Course, Event, Job, MediaRef, Policy
 
 # --------------------------------------------------------------------------------------------
 # job templates: category -> (title, kinds, (unit, min low, min high, spread), education, ages, gender,
@@ -263,7 +263,7 @@ def _salary(rng: random.Random, spec: tuple[str, int, int, int], kind: str) -> t
 
 def sample_rows(*, origin: tuple[float, float], jobs: int = 300, seed: int = 7,
                 today: dt.date | None = None) -> list[dict[str, Any]]:
-    """Job rows (JSON-able dicts in the record format of :class:`content.model.Job`)."""
+    """Job rows (JSON-able dicts in the record format of :class:`protocol.model.Job`)."""
     rng = random.Random(seed)
     today = today or dt.date.today()
     rows: list[dict[str, Any]] = []
@@ -516,7 +516,7 @@ def sample_courses(media_dir: Path, *, seconds: float = 3.0, size: tuple[int, in
 def _frame(title: str, line: str, size: tuple[int, int]):
     from PIL import Image, ImageDraw, ImageFont
 
-    from content.fonts import find_cjk_font
+    from common.fonts import find_cjk_font
 
     width, height = size
     image = Image.new("RGB", size, (18, 78, 140))

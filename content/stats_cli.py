@@ -12,9 +12,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 
+from common import exitcodes
 from config.command import Context
 from config.station import open_store
-from content import exitcodes
 
 _OWN_PREFIX = "content_"
 
@@ -35,8 +35,8 @@ def register(parser: argparse.ArgumentParser) -> None:
 def _report(args: argparse.Namespace, ctx: Context) -> int:
     from pathlib import Path
 
+    from common.fonts import FontNotFoundError, find_cjk_font
     from config.command import CommandError
-    from content.fonts import FontNotFoundError, find_cjk_font
     from content.stats_report import COLUMNS, month_report, parse_month, write_report
 
     try:
@@ -59,8 +59,8 @@ def _report(args: argparse.Namespace, ctx: Context) -> int:
 
 def _stats(args: argparse.Namespace, ctx: Context) -> int:
     from content.headline import job_counts
-    from content.model import JOB_KINDS
     from content.stats import service_counts
+    from protocol.model import JOB_KINDS
 
     today = getattr(args, "date", None) or dt.date.today()
     with open_store(ctx.settings) as store:

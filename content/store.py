@@ -33,19 +33,10 @@ from typing import Any, ClassVar, Literal, NamedTuple
 
 import sqlite_utils
 
+from common.geo import distance_km
 from content import search as textsearch
 from content import store_schema
 from content.db import Database, TableOwner, connect, transaction
-from content.geo import distance_km
-from content.model import (
-    JOB_CATEGORIES,
-    Announcement,
-    ContentSet,
-    Course,
-    Event,
-    Job,
-    Policy,
-)
 from content.search_plan import (
     DEFAULT_RADIUS,
     JOB_SETS_VERSION,
@@ -79,6 +70,15 @@ from content.store_schema import (
     _index_name,
     _shadow_ddl,
     migrate,
+)
+from protocol.model import (
+    JOB_CATEGORIES,
+    Announcement,
+    ContentSet,
+    Course,
+    Event,
+    Job,
+    Policy,
 )
 
 # Jobs kept built between searches, per content set (see Store._hits): a few pages' worth of many searches.

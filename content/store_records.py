@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from common.geo import distance_km
 from content import search as textsearch
-from content.geo import distance_km
-from content.model import ContentSet, Job
 from content.store_schema import StoreError, _category_token
+from protocol.model import ContentSet, Job
 
 # Monthly equivalents for the minimum-salary filter (21.75 paid days a month, 8 hours a day).
 MONTHLY_FACTOR = {"月": 1.0, "日": 21.75, "时": 21.75 * 8}

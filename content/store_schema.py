@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import sqlite_utils
 
 from content.db import TableOwner, transaction
-from content.model import JOB_CATEGORIES
+from protocol.model import JOB_CATEGORIES
 
 SCHEMA_VERSION = 3
 

@@ -12,8 +12,8 @@ import argparse
 import sys
 from typing import Any
 
+from common import exitcodes
 from config.command import Context
-from content import exitcodes
 
 
 def register(parser: argparse.ArgumentParser) -> None:

@@ -18,8 +18,8 @@ from typing import Any
 import requests
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
+from common.privacy import scrub
 from content.outbox import BATCH_SIZE, ENDPOINTS, Outbox, OutboxEntry, record_heartbeat
-from content.privacy import scrub
 
 log = logging.getLogger(__name__)
 

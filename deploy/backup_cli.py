@@ -7,8 +7,8 @@ import argparse
 import datetime as dt
 from pathlib import Path
 
+from common import exitcodes
 from config.command import CommandError, Context, version
-from content import exitcodes
 
 
 def register(parser: argparse.ArgumentParser) -> None:

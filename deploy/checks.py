@@ -65,9 +65,9 @@ def check_udev(settings: Any, root: Path = Path("/")) -> Any:
 
 
 def check_release(settings: Any, root: Path = Path("/")) -> Any:
-    from content.feed import SignatureError, verify_manifest
     from deploy.lock import normalize, read_pins
     from deploy.release import file_sha256, lock_hashes
+    from protocol.feed import SignatureError, verify_manifest
 
     layout = Layout(root=root, data_dir=settings.storage.data_dir)
     version = layout.current_version()

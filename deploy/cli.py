@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from common import exitcodes
 from config.command import CommandError, Context
-from content import exitcodes
 
 
 def register(parser: argparse.ArgumentParser) -> None:

@@ -32,10 +32,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from content import credentials, exitcodes
-from content.feed import FeedError
+from common import exitcodes
+from content import credentials
 from content.media import fsync_dir
-from content.trust import TrustState, load_trust_state, verify_release_manifest
 from deploy.release import (
     Release,
     ReleaseError,
@@ -45,6 +44,8 @@ from deploy.release import (
     verify_signature,
     version_key,
 )
+from protocol.feed import FeedError
+from protocol.trust import TrustState, load_trust_state, verify_release_manifest
 
 if TYPE_CHECKING:
     from config.settings import Settings

@@ -72,7 +72,7 @@ def verify_release_files(release_dir: Path, public_key: str | None = None) -> Fi
         result.problems.append(f"MANIFEST.json 无法读取（{exc}）")
         return result
     if public_key:
-        from content.feed import SignatureError, verify_manifest
+        from protocol.feed import SignatureError, verify_manifest
 
         try:
             verify_manifest(raw, (release_dir / "MANIFEST.sig").read_bytes(), public_key)

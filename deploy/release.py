@@ -34,8 +34,8 @@ from pathlib import Path, PurePosixPath
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from content.feed import SignatureError, sign_manifest, verify_manifest
 from deploy import lock as locks
+from protocol.feed import SignatureError, sign_manifest, verify_manifest
 
 FORMAT = "yizhan-release/1"
 MANIFEST = "MANIFEST.json"
@@ -288,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m deploy.release`` (``make release``): build the bundle into ``dist/``."""
     import argparse
 
-    from content.feed import generate_private_key, load_private_key, private_key_pem
+    from protocol.feed import generate_private_key, load_private_key, private_key_pem
 
     parser = argparse.ArgumentParser(prog="python -m deploy.release", description="build an offline release bundle")
     parser.add_argument("--key", type=Path, default=Path(".cache/release-key.pem"),

@@ -12,8 +12,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from common import exitcodes
 from config.command import CommandError, Context
-from content import credentials, exitcodes
+from content import credentials
 
 SERVICE_USER = "yizhan"  # deploy.install.SERVICE_USER
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 
+from common import exitcodes
 from config.command import Context, add_command
-from content import exitcodes
 
 
 def register(parser: argparse.ArgumentParser) -> None:

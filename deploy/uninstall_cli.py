@@ -7,8 +7,8 @@ import os
 import sys
 from pathlib import Path
 
+from common import exitcodes
 from config.command import CommandError, Context
-from content import exitcodes
 
 DEFAULT_DATA_DIR = Path("/var/lib/yizhan")
 

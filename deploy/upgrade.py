@@ -5,7 +5,7 @@ One round (``yizhan upgrade run``, every 15 minutes from ``yizhan-upgrade.timer`
 1. finish a switch or a rollback that a kill or a power cut interrupted (``state.json`` says
    ``switching`` or ``rolling_back``);
 2. fetch ``release.json`` + ``release.sig`` from the feed (size-capped, with a deadline) and
-   verify them with the station's current key (:mod:`content.trust`: the key its feed moved
+   verify them with the station's current key (:mod:`protocol.trust`: the key its feed moved
    to after rotations; a retired key is refused);
 3. skip it unless it is for this station (listed or in the canary share), newer than the
    running version and not one that already failed here;
@@ -45,9 +45,9 @@ from typing import Any, Protocol
 
 import requests
 
-from content.trust import TrustState
 from deploy.install import InstallError, Layout, Report, install_release, switch, switched_off, unit_info
 from deploy.release import ReleaseError, version_key
+from protocol.trust import TrustState
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +175,7 @@ class Upgrader:
         offer = self.fetch_offer()
         if offer is None:
             return UpgradeResult("none", detail="no release offered")
-        from content.hub.releases import offer_applies
+        from hub.releases import offer_applies
 
         version = offer["version"]
         current = self.layout.current_version() or ""
@@ -318,10 +318,10 @@ class Upgrader:
     def fetch_offer(self) -> dict[str, Any] | None:
         """The signed offer, read within a size cap and an overall deadline (a 600 MB or a
         trickling ``release.json`` is cut off), verified with the station's current key."""
-        from content.feed import FeedError
-        from content.hub.releases import OFFER_NAME, OFFER_SIG_NAME
-        from content.netutil import fetch_capped
-        from content.trust import MAX_OFFER_BYTES, MAX_OFFER_SIG_BYTES, verify_release_offer
+        from common.netutil import fetch_capped
+        from hub.releases import OFFER_NAME, OFFER_SIG_NAME
+        from protocol.feed import FeedError
+        from protocol.trust import MAX_OFFER_BYTES, MAX_OFFER_SIG_BYTES, verify_release_offer
 
         def get(name: str, cap: int) -> requests.Response:
             return fetch_capped(self.session, self.feed_url + name, max_bytes=cap, deadline_s=self.offer_deadline_s,
@@ -342,7 +342,7 @@ class Upgrader:
         from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
         from content.media import TRANSIENT, MediaCache
-        from content.model import MediaRef
+        from protocol.model import MediaRef
 
         cache = MediaCache(self.state_dir / "downloads")
         ref = MediaRef(sha256=offer["sha256"], size=offer["size"], type="application/x-tar", ext="tar")

@@ -11,9 +11,9 @@ import argparse
 import importlib
 from pathlib import Path
 
+from common import exitcodes
 from config.command import CommandError, Context, add_command, version
 from config.station import open_store
-from content import exitcodes
 
 # Every part a release must be able to import for the station to work (Kivy apps excluded:
 # their services report themselves through READY/WATCHDOG).

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from content.headline import job_counts
-from content.model import Announcement, Course, Event, Job, Policy
 from display.schedule import ScheduleDoc, ScheduleError, clock_is_plausible, default_schedule, parse_schedule
+from protocol.model import Announcement, Course, Event, Job, Policy
 
 log = logging.getLogger(__name__)
 

@@ -22,8 +22,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     os.environ.setdefault("KIVY_NO_ARGS", "1")
+    from common.fonts import FontNotFoundError, find_cjk_font
     from config.settings import SettingsError, load_settings
-    from content.fonts import FontNotFoundError, find_cjk_font
 
     try:
         settings = load_settings(args.config)

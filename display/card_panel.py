@@ -14,13 +14,13 @@ from kivy.lang import Builder
 from kivy.properties import NumericProperty, ObjectProperty, StringProperty
 from kivy.uix.widget import Widget
 
-from content.model import Event, Policy
 from display import sprites, widgets  # noqa: F401 - register the classes card_panel.kv uses
 from display.board_content import event_when
 from display.layout import BoardGeometry
 from display.profiles import Profile
 from display.sprites import SpriteLabel
 from display.widgets import KvPalette
+from protocol.model import Event, Policy
 
 Builder.load_file(str(Path(__file__).with_name("card_panel.kv")))
 

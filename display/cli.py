@@ -12,8 +12,8 @@ import argparse
 import os
 from pathlib import Path
 
+from common import exitcodes
 from config.command import CommandError, Context
-from content import exitcodes
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -51,7 +51,7 @@ def _display(args: argparse.Namespace, ctx: Context) -> int:
         raise CommandError("no display: set devices.board_screen.display or $DISPLAY "
                            "(on a headless machine run it under Xvfb, as 'yizhan demo' does)",
                            exitcodes.UNAVAILABLE)
-    from content.fonts import FontNotFoundError, find_cjk_font
+    from common.fonts import FontNotFoundError, find_cjk_font
 
     try:
         find_cjk_font(settings.ui.font)

@@ -15,13 +15,13 @@ from kivy.lang import Builder
 from kivy.properties import NumericProperty, ObjectProperty, StringProperty
 from kivy.uix.widget import Widget
 
-from content.model import Event, Policy
 from display import reel, sprites, widgets  # noqa: F401 - register the classes jobs_panel.kv uses
 from display.board_content import event_when
 from display.layout import BoardGeometry
 from display.profiles import Profile
 from display.reel import ReelItem
 from display.widgets import KvPalette
+from protocol.model import Event, Policy
 
 Builder.load_file(str(Path(__file__).with_name("jobs_panel.kv")))
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from content.model import Announcement, Event, Policy
 from display.art import (
     ItemArt,
     Painter,
@@ -31,6 +30,7 @@ from display.segments import Segment
 from display.sprites import TextureBank
 from display.surface import Surface
 from display.textimg import FontBook, chunk_text
+from protocol.model import Announcement, Event, Policy
 
 
 class LedSurface(Surface):

@@ -26,9 +26,8 @@ from kivy.app import App
 from kivy.clock import Clock
 from kivy.uix.widget import Widget
 
+from common.fonts import find_cjk_font
 from content.feed_client import stale_notices
-from content.fonts import find_cjk_font
-from content.model import Announcement
 from deploy import watchdog
 from display.art import ItemArt, Painter
 from display.board_content import BoardContent, MediaChecker, board_announcements, load_board_content
@@ -47,6 +46,7 @@ from display.sprites import Art, TextureBank, kivy_color
 from display.surface import Surface, surface_for
 from display.textimg import FontBook
 from display.worker import Worker
+from protocol.model import Announcement
 
 log = logging.getLogger(__name__)
 

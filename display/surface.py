@@ -15,7 +15,6 @@ from typing import Any
 
 from kivy.uix.widget import Widget
 
-from content.model import Announcement, Event, Policy
 from display.art import ItemArt, Painter
 from display.board_content import BoardContent
 from display.layout import BoardGeometry
@@ -24,6 +23,7 @@ from display.reel import ReelItem
 from display.schedule import Slot
 from display.segments import Segment
 from display.textimg import FontBook
+from protocol.model import Announcement, Event, Policy
 
 
 class Surface(abc.ABC):

@@ -11,7 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from content.model import Announcement, Event, Policy
 from display.art import ItemArt, Painter, tv_job_row
 from display.board_content import BoardContent
 from display.card_panel import CardPanel
@@ -26,6 +25,7 @@ from display.surface import Surface
 from display.textimg import FontBook, qr_image
 from display.tv_frame import TvFrame
 from display.urgent_screen import UrgentScreen
+from protocol.model import Announcement, Event, Policy
 
 
 class TvSurface(Surface):

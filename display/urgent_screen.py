@@ -13,12 +13,12 @@ from kivy.lang import Builder
 from kivy.properties import NumericProperty, ObjectProperty, OptionProperty, StringProperty
 from kivy.uix.widget import Widget
 
-from content.model import Announcement
 from display import sprites, widgets  # noqa: F401 - register the classes urgent_screen.kv uses
 from display.profiles import Profile, led_font_px
 from display.sprites import Art
 from display.textimg import wrap_text
 from display.widgets import KvPalette
+from protocol.model import Announcement
 
 Builder.load_file(str(Path(__file__).with_name("urgent_screen.kv")))
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from content.privacy import mask_address, mask_id_number, mask_name
+from common.privacy import mask_address, mask_id_number, mask_name
 from idcard import idnumber
 from idcard.errors import CardDataError
 

@@ -16,9 +16,9 @@ import threading
 import time
 from typing import Any
 
+from common import exitcodes
 from config.command import CommandError, Context, add_command
 from config.settings import SettingsError
-from content import exitcodes
 
 DEFAULT_BAUD = 115200
 BAUDS = (9600, 19200, 38400, 57600, 115200)

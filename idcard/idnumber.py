@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from content.privacy import mask_id_number
+from common.privacy import mask_id_number
 
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 CHECK_CHARACTERS = "10X98765432"

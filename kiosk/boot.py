@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from content.fonts import find_cjk_font
+from common.fonts import find_cjk_font
 
 FONT_NAME = "CJK"
 _prepared: dict[str, Any] = {}

@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from common import exitcodes
 from config.command import CommandError, Context
 from config.station import open_store
-from content import exitcodes
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -47,7 +47,7 @@ def _run(args: argparse.Namespace, ctx: Context) -> int:
     if not (settings.devices.kiosk_screen.display or os.environ.get("DISPLAY")):
         raise CommandError("no X display: set devices.kiosk_screen.display or $DISPLAY "
                            "(on a headless machine: xvfb-run yizhan kiosk ...)", exitcodes.UNAVAILABLE)
-    from content.fonts import FontNotFoundError
+    from common.fonts import FontNotFoundError
     from kiosk import boot
 
     kiosk_mode = False if args.windowed else None

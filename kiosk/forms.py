@@ -16,8 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from content.model import JOB_CATEGORIES
-from content.privacy import mask_phone
+from common.privacy import mask_phone
+from protocol.model import JOB_CATEGORIES
 
 KINDS = ("求职", "培训需求", "返乡", "零工", "失业")
 TITLES = {"求职": "求职登记", "培训需求": "培训需求登记", "返乡": "返乡登记", "零工": "零工登记",

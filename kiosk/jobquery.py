@@ -12,7 +12,7 @@ import string
 from dataclasses import dataclass, replace
 from typing import Any
 
-from content.model import JOB_CATEGORIES, JOB_KINDS
+from protocol.model import JOB_CATEGORIES, JOB_KINDS
 
 MAX_LETTERS = 12
 ALL = "全部"

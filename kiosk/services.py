@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from content.privacy import scrub
+from common.privacy import scrub
 from content.store import Store
 from content.visit_lock import LOCK_NAME, VisitLock
 from kiosk.status import PRINTER_DOWN

@@ -3,7 +3,7 @@
 The session is the only place the kiosk keeps personal data, and it keeps it only as long
 as the visit: :meth:`Session.clear` (called on the idle reset, on 结束 and after an
 unexpected error) drops every reference. Its repr and every text meant for a screen or a
-log use the masked forms from :mod:`content.privacy`.
+log use the masked forms from :mod:`common.privacy`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from content.privacy import mask_address, mask_id_number, mask_name
+from common.privacy import mask_address, mask_id_number, mask_name
 
 
 @dataclass(eq=False)

@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from common import exitcodes
 from config.command import CommandError, Context, add_command
 from config.settings import SettingsError
-from content import exitcodes
 
 DEFAULT_TIMEOUT_S = 15.0
 
@@ -203,7 +203,7 @@ def _status(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _preview(args: argparse.Namespace, ctx: Context) -> int:
-    from content.fonts import FontNotFoundError, find_cjk_font
+    from common.fonts import FontNotFoundError, find_cjk_font
     from printer.preview import render
     from printer.slips import job_slip, new_slip_no, test_slip
 

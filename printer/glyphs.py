@@ -69,7 +69,7 @@ class LineArt:
     """Draws lines of slip text in the printer's cells with installed fonts."""
 
     def __init__(self, font_path: Path | str | None = None) -> None:
-        from content.fonts import find_cjk_font
+        from common.fonts import find_cjk_font
 
         self.primary = str(font_path or find_cjk_font(None))
         self._chosen: dict[str, _Face | None] = {}

@@ -25,7 +25,7 @@ from pathlib import Path
 import qrcode
 from PIL import Image, ImageDraw, ImageFont
 
-from content.fonts import find_cjk_font
+from common.fonts import find_cjk_font
 from printer.escpos import QR_LEVELS
 
 CELL_H = 24

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, replace
 from typing import Any
 
-from content.model import Event, Job
+from protocol.model import Event, Job
 
 SAMPLE_URL = "https://jobs.example.gov.cn/gy/job/J1001"
 

@@ -14,11 +14,11 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from content.model import Event, Job
-from content.privacy import mask_id_number, mask_name
+from common.privacy import mask_id_number, mask_name
 from printer.escpos import SlipBuilder
 from printer.profiles import PrinterProfile
 from printer.text import columns, pad_between, prepare, sanitize
+from protocol.model import Event, Job
 
 RECEIPT_KINDS = {"求职": "求职登记", "培训需求": "培训需求登记", "返乡": "返乡登记", "零工": "零工登记",
                  "失业": "失业登记"}

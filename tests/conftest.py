@@ -15,10 +15,10 @@ os.environ.setdefault("KIVY_NO_ARGS", "1")
 os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
 os.environ.setdefault("KIVY_HOME", tempfile.mkdtemp(prefix="yizhan-kivy-home-"))
 
+from common.netutil import free_port as _free_port  # noqa: E402
 from config.settings import Settings, load_settings  # noqa: E402
 from config.station_file import render, station_settings  # noqa: E402
 from config.xvfb import start_xvfb  # noqa: E402
-from content.netutil import free_port as _free_port  # noqa: E402
 
 # The sample station (config/station_file.py) as a test station: its own id, a media quota, and
 # 10 s for a printer's status reply (the virtual printer answers; a busy test machine may be slow).
@@ -97,7 +97,7 @@ HUB_DATABASES = ("sqlite", "postgresql")
 @pytest.fixture(scope="session")
 def postgres_cluster() -> Iterator[object]:
     """One PostgreSQL 15 cluster (Debian's package) for the session, on a free loopback port."""
-    from content.hub.localservers import LocalPostgres
+    from hub.localservers import LocalPostgres
 
     with LocalPostgres() as cluster:
         yield cluster

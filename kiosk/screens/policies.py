@@ -6,8 +6,8 @@ from typing import Any
 
 from kivy.properties import ListProperty, ObjectProperty
 
-from content.model import POLICY_CATEGORIES
 from kiosk.screens.base import KioskScreen
+from protocol.model import POLICY_CATEGORIES
 
 
 class PoliciesScreen(KioskScreen):

@@ -16,9 +16,9 @@ from pathlib import Path
 
 from config.cli import main
 from config.station_file import write_station_file
-from content.feed import generate_private_key, private_key_pem, public_key_b64
 from deploy import lock as locks
 from deploy import release
+from protocol.feed import generate_private_key, private_key_pem, public_key_b64
 
 REPO = Path(__file__).resolve().parents[2]
 TOOL = REPO.parent / "shared" / "tools" / "systemd-box"

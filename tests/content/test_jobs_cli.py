@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from common import exitcodes
 from config.cli import main
 from config.station import open_store
-from content import exitcodes
 
 
 def run(station, capsys, *args: str) -> tuple[int, str, str]:

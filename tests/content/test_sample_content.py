@@ -10,9 +10,9 @@ from pathlib import Path
 
 from PIL import Image
 
-from content.geo import distance_km
-from content.model import JOB_CATEGORIES, JOB_KINDS, POLICY_CATEGORIES, validate_records
+from common.geo import distance_km
 from content.sample import sample_content, sample_rows
+from protocol.model import JOB_CATEGORIES, JOB_KINDS, POLICY_CATEGORIES, validate_records
 
 ORIGIN = (26.5830, 106.7135)
 TODAY = dt.date(2024, 6, 3)

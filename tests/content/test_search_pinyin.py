@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from pypinyin import Style, pinyin
 
+from common.geo import destination
 from content import search as textsearch
-from content.geo import destination
-from content.model import ContentSet, Job
 from content.sample import sample_content
 from content.store import Store
+from protocol.model import ContentSet, Job
 
 ORIGIN = (26.5830, 106.7135)
 TODAY = dt.date(2024, 6, 3)

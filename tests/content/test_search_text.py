@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from content.geo import destination
-from content.model import ContentSet, Job
+from common.geo import destination
 from content.sample import sample_content
 from content.store import Store
+from protocol.model import ContentSet, Job
 
 ORIGIN = (26.5830, 106.7135)
 TODAY = dt.date(2024, 6, 3)

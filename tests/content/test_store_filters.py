@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from content.geo import destination, distance_km
-from content.model import JOB_CATEGORIES, ContentSet, Job
+from common.geo import destination, distance_km
 from content.store import DEFAULT_RADIUS, Store, StoreError
+from protocol.model import JOB_CATEGORIES, ContentSet, Job
 
 ORIGIN = (26.5830, 106.7135)
 TODAY = dt.date(2024, 6, 3)  # a Monday

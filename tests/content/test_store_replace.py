@@ -17,9 +17,9 @@ import pytest
 
 from content.db import connect
 from content.db import durable as durable_write
-from content.model import Announcement, ContentSet, Event, Policy
 from content.sample import sample_content
 from content.store import SCHEMA_VERSION, Store, StoreError
+from protocol.model import Announcement, ContentSet, Event, Policy
 
 ORIGIN = (26.5830, 106.7135)
 TODAY = dt.date(2024, 6, 3)

@@ -8,9 +8,9 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from content.model import ContentSet, Job, clean_text, validate_records
 from content.sample import sample_rows
 from content.store import Store
+from protocol.model import ContentSet, Job, clean_text, validate_records
 
 ORIGIN = (26.5830, 106.7135)
 TODAY = dt.date(2024, 6, 3)

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from deploy_kit import REPO, WHEELHOUSE, Built, InstalledStation, seed_root, write_install_station
 
-from content.feed import generate_private_key, public_key_b64
 from deploy import lock as locks
 from deploy import release
 from deploy.install import install
+from protocol.feed import generate_private_key, public_key_b64
 
 
 @pytest.fixture(scope="session")

@@ -59,7 +59,7 @@ def test_a_tampered_bundle_is_refused(built: Built, tmp_path: Path) -> None:
         unpack(bad, tmp_path / "out", public_key=built.public_key)
     assert not (tmp_path / "out").exists()
     with pytest.raises(ReleaseError, match="signature refused"):
-        from content.feed import generate_private_key, public_key_b64
+        from protocol.feed import generate_private_key, public_key_b64
 
         unpack(built.full_bundle, tmp_path / "out", public_key=public_key_b64(generate_private_key()))
 
@@ -107,7 +107,7 @@ def test_a_second_install_changes_nothing(installed: InstalledStation, built: Bu
 
 def test_install_refuses_a_bundle_signed_by_another_key(installed: InstalledStation, built: Built,
                                                          tmp_path: Path, capsys) -> None:
-    from content.feed import generate_private_key, public_key_b64
+    from protocol.feed import generate_private_key, public_key_b64
 
     code = main(["install", "--bundle", str(built.full_bundle), "--config", str(installed.config),
                  "--root", str(installed.root), "--public-key", public_key_b64(generate_private_key())])

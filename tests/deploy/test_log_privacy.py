@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 
 from config.cli import main
-from content.hub.app import HubServer, create_app
-from content.hub.storage import HubStore
 from content.registrations import submit_registration
+from hub.app import HubServer, create_app
+from hub.storage import HubStore
 from idcard.samples import SAMPLE_IDENTITIES
 from printer.virtual import VirtualPrinter
 

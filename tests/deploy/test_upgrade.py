@@ -21,12 +21,12 @@ import pytest
 from deploy_kit import Built, InstalledStation, run_yizhan, source_tree
 
 from config.cli import main
-from content.feed import private_key_pem
-from content.hub.app import HubServer, create_app
-from content.hub.releases import in_canary, publish_release
 from deploy.install import Layout
 from deploy.release import ReleaseError
 from deploy.upgrade import Upgrader, kiosk_in_use, read_state
+from hub.app import HubServer, create_app
+from hub.releases import in_canary, publish_release
+from protocol.feed import private_key_pem
 
 pytestmark = pytest.mark.slow
 STATION_ID = "test-station-01"
@@ -220,9 +220,9 @@ def test_a_usb_stick_bundle_upgrades_like_an_ota(fleet: Fleet) -> None:
 
 
 def test_a_usb_stick_bundle_signed_by_another_key_is_refused(fleet: Fleet) -> None:
-    from content.feed import generate_private_key
     from deploy import lock as locks
     from deploy import release
+    from protocol.feed import generate_private_key
     wheel = release.build_project_wheel(source_tree(fleet.built.workdir / "src-0.1.60", "0.1.60"),
                                         fleet.built.workdir / "wheel-0.1.60")
     forged = release.build_bundle(fleet.built.workdir / "forged", key=generate_private_key(), project_wheel=wheel,
@@ -249,9 +249,9 @@ def test_releases_follow_the_feeds_key_rotation(fleet: Fleet) -> None:
     """After 'hub rotate-key' the station (having followed the rotation through its feed) refuses
     a release signed with the retired key and takes one signed with the new key."""
     from config.settings import load_settings
-    from content.feed import load_private_key
     from deploy.install import station_trust
     from deploy.upgrade import UpgradeError
+    from protocol.feed import load_private_key
 
     home = fleet.feed_dir.parent.parent
     config = fleet.runtime_config.with_name("station-syncing.toml")  # the same station, its feed on the hub

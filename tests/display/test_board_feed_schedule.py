@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from content.hub.example import EXAMPLE_DIR, example_board_schedule
 from display.schedule import parse_schedule
+from hub.example import EXAMPLE_DIR, example_board_schedule
 
 
 def test_example_feed_schedule_is_valid_for_the_board() -> None:

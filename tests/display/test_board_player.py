@@ -16,10 +16,10 @@ import pytest
 from PIL import Image
 
 from config.station import open_store
-from content.model import Announcement, ContentSet, MediaRef
 from content.outbox import Outbox
 from display.harness import FakeClock, fill_store, prepare_kivy, run_script
 from display.profiles import resolve_profile
+from protocol.model import Announcement, ContentSet, MediaRef
 
 pytestmark = pytest.mark.display
 

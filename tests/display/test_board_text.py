@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from common.fonts import find_cjk_font
 from config.station import open_store
-from content.fonts import find_cjk_font
-from content.model import Job
 from content.sample import sample_content
 from display.art import Painter, strip_job_item, tv_job_row
 from display.board_content import (
@@ -26,6 +25,7 @@ from display.layout import board_geometry
 from display.motion import PagedMotion, ScrollMotion, Track
 from display.profiles import PROFILES, resolve_profile
 from display.textimg import NO_LINE_START, FontBook, chunk_text, ellipsize, render_line, wrap_text
+from protocol.model import Job
 
 TODAY = dt.date(2026, 3, 9)
 

@@ -7,7 +7,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from content.hub.example import EXAMPLE_DIR, write_example
+from hub.example import EXAMPLE_DIR, write_example
 
 
 def probe(path: Path) -> dict:

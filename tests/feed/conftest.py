@@ -10,8 +10,8 @@ import pytest
 from feed_faults import FaultInjector
 from feed_support import Hub
 
-from content.hub.app import HubServer, create_app
-from content.hub.publish import write_keypair
+from hub.app import HubServer, create_app
+from hub.publish import write_keypair
 
 HUB_DATABASES = ("sqlite", "postgresql")
 

@@ -199,7 +199,7 @@ class FaultInjector:
 def main() -> None:
     import logging
 
-    from content.hub.app import create_app, serve_forever
+    from hub.app import create_app, serve_forever
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--home", required=True)

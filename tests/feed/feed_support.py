@@ -16,13 +16,13 @@ from feed_faults import FaultInjector
 
 from config.settings import Settings
 from config.station import Station, media_cache, open_store
-from content.feed import Manifest, Scope
 from content.feed_client import SyncClient
-from content.hub.app import HubServer
-from content.hub.publish import PublishResult, load_key_file, publish_content
-from content.hub.storage import HubStore
-from content.model import ContentSet, Course, MediaRef
 from content.sample import sample_content
+from hub.app import HubServer
+from hub.publish import PublishResult, load_key_file, publish_content
+from hub.storage import HubStore
+from protocol.feed import Manifest, Scope
+from protocol.model import ContentSet, Course, MediaRef
 
 ORIGIN = (26.5830, 106.7135)
 FEED_NAME = "gy"

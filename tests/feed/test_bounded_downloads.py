@@ -12,8 +12,8 @@ import requests
 from feed_support import Hub, hub_toml, make_content
 from trickle_server import Body, TrickleServer
 
+from common.netutil import DeadlineExceeded, TooLarge, fetch_capped
 from config.station import Station
-from content.netutil import DeadlineExceeded, TooLarge, fetch_capped
 
 OFFER = b'{"format": "yizhan-release-offer/1", "version": "0.7.0"}' * 4
 
@@ -87,7 +87,7 @@ def test_a_trickling_media_download_stops_at_its_deadline_and_resumes_from_what_
     from tenacity import Retrying, stop_after_attempt
 
     from content.media import MediaCache, TransientHTTPError
-    from content.model import MediaRef
+    from protocol.model import MediaRef
 
     data = bytes(range(256)) * 40  # 10 KB: 60 s + 5 s allowed
     trickle.bodies["/media/clip.mp4"] = Body(data, step=1)

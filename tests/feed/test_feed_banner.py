@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from content.db import connect, durable
-from content.feed import Manifest, Scope
 from content.feed_client import BANNER_TEXT, ensure_sync_schema, stale_notices
 from kiosk.harness import KioskHarness
+from protocol.feed import Manifest, Scope
 
 
 def hold_manifest(settings, *, expires: dt.datetime) -> None:

@@ -247,7 +247,7 @@ def test_registrations_wait_while_the_hub_is_down_then_arrive_once(settings, hub
     result = quick_sender(settings).deliver_once()
     assert (result.status, result.code, result.remaining) == ("failed", "unavailable", 3)
     assert "稍后重试" in result.reason
-    from content.hub.app import HubServer
+    from hub.app import HubServer
 
     restarted = HubServer(hub.faults, port=port).start()
     try:

@@ -9,7 +9,8 @@ import json
 import pytest
 from feed_support import ORIGIN, TODAY, change_jobs
 
-from content.feed import (
+from content.sample import sample_content
+from protocol.feed import (
     Manifest,
     ManifestError,
     Scope,
@@ -23,8 +24,7 @@ from content.feed import (
     sign_manifest,
     verify_manifest,
 )
-from content.model import ContentSet
-from content.sample import sample_content
+from protocol.model import ContentSet
 
 
 @pytest.fixture(scope="module")

@@ -163,7 +163,7 @@ def test_cli_station_tokens(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert "already exists" in capsys.readouterr().err
     assert main(["hub", "station", "list", "--home", home]) == 0
     assert "gy-001" in capsys.readouterr().out
-    from content.hub.storage import HubStore
+    from hub.storage import HubStore
 
     store = HubStore(tmp_path / "hub" / "hub.db")
     assert store.station_for_token(token) == "gy-001"
@@ -177,7 +177,7 @@ def test_hub_serve_runs_under_waitress_and_stops_on_sigterm(tmp_path: Path, free
     import subprocess
     import sys
 
-    from content.netutil import wait_for_port
+    from common.netutil import wait_for_port
 
     root = Path(__file__).resolve().parents[2]
     home = tmp_path / "hub"

@@ -20,11 +20,11 @@ import requests
 from feed_support import Hub, make_content
 
 from config.station import Station
-from content.hub.app import HubServer, create_app
-from content.hub.limits import UploadGuard, json_depth_ok
-from content.hub.publish import publish_content, write_keypair
-from content.hub.storage import HubStore
-from content.hub.vault import ENV_KEY, Vault, VaultError
+from hub.app import HubServer, create_app
+from hub.limits import UploadGuard, json_depth_ok
+from hub.publish import publish_content, write_keypair
+from hub.storage import HubStore
+from hub.vault import ENV_KEY, Vault, VaultError
 
 PEOPLE = [
     {"name": "王秀兰", "id_number": "52010319650307242X", "phone": "13985012345", "address": "贵阳市云岩区北京路9号"},
@@ -62,9 +62,9 @@ def raw_request(port: int, head: str, body_part: bytes = b"") -> bytes:
 def test_a_relative_hub_home_serves_its_feeds_from_another_working_directory(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     key_path, _ = write_keypair(Path("hub"))
-    from content.feed import Scope
-    from content.hub.publish import load_key_file
     from content.sample import sample_content
+    from hub.publish import load_key_file
+    from protocol.feed import Scope
 
     publish_content(sample_content(origin=(26.58, 106.71), jobs=5, seed=1), {}, Path("hub/feeds/gy"),
                     key=load_key_file(key_path), feed_id="gy", scope=Scope(regions=["*"]))

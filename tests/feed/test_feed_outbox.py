@@ -181,8 +181,8 @@ def test_keys_sort_in_the_order_records_were_made_and_the_hub_accepts_them() -> 
     instead of one page per row); they stay unique and in the form the hub's API takes."""
     import re
 
-    from content.hub.storage import KEY_RE
     from content.outbox import new_key
+    from hub.storage import KEY_RE
 
     start = 1_796_000_000_000_000_000  # ns, late 2026
     keys = [new_key(start + n * 1_000_000) for n in (0, 1, 2, 250, 86_400_000)]  # ms, then a day later

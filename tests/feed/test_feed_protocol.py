@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from content.feed import Manifest, verify_manifest
-from content.hub.example import EXAMPLE_DIR
-from content.source import read_source_folder
+from hub.example import EXAMPLE_DIR
+from hub.source import read_source_folder
+from protocol.feed import Manifest, verify_manifest
 
 PROTOCOL = Path(__file__).resolve().parents[2] / "content" / "PROTOCOL.md"
 
@@ -26,7 +26,7 @@ def test_the_documented_manifest_verifies_with_the_documented_key() -> None:
 
 
 def test_every_endpoint_the_hub_serves_is_documented() -> None:
-    from content.hub.storage import UPLOAD_KINDS
+    from hub.storage import UPLOAD_KINDS
 
     text = PROTOCOL.read_text(encoding="utf-8")
     for endpoint in UPLOAD_KINDS:

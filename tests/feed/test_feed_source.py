@@ -12,12 +12,12 @@ import pytest
 from feed_support import ORIGIN, TODAY
 
 from config.cli import main
-from content.feed import Manifest, Scope, verify_manifest
-from content.hub.example import EXAMPLE_DATE, EXAMPLE_DIR
-from content.hub.publish import PublishError, load_key_file, publish, write_keypair
-from content.model import ContentSet
 from content.sample import sample_content
-from content.source import SourceError, read_feed_info, read_source_folder, write_source_folder
+from hub.example import EXAMPLE_DATE, EXAMPLE_DIR
+from hub.publish import PublishError, load_key_file, publish, write_keypair
+from hub.source import SourceError, read_feed_info, read_source_folder, write_source_folder
+from protocol.feed import Manifest, Scope, verify_manifest
+from protocol.model import ContentSet
 
 
 @pytest.fixture

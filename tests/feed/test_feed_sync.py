@@ -11,8 +11,8 @@ from feed_support import Hub, assert_shows, change_jobs, client_for, hub_toml, m
 
 from config.cli import main
 from config.station import open_store
-from content.feed import Manifest, Scope, generate_private_key, sign_manifest
-from content.hub.publish import load_key_file
+from hub.publish import load_key_file
+from protocol.feed import Manifest, Scope, generate_private_key, sign_manifest
 
 
 @pytest.fixture

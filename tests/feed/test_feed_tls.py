@@ -18,10 +18,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from feed_support import Hub, assert_shows, client_for, make_content
 
+from common.netutil import free_port, wait_for_port
 from config.doctor import check_hub, check_transport
 from config.settings import SettingsError
 from config.station import Station
-from content.netutil import free_port, wait_for_port
 from content.registrations import submit_registration
 
 PERSON = {"name": "王秀兰", "id_number": "52010319650307242X", "phone": "13985012345"}

@@ -16,7 +16,10 @@ from feed_support import Hub, assert_shows, client_for, hub_toml, make_content
 from config.cli import main
 from config.doctor import check_feed, check_media
 from config.station import Station, media_cache, open_store
-from content.feed import (
+from content.feed_client import feed_health
+from content.outbox import Outbox
+from hub.publish import load_key_file, rotate_key
+from protocol.feed import (
     KeyRotation,
     Manifest,
     canonical_json,
@@ -27,9 +30,6 @@ from content.feed import (
     sign_manifest,
     sign_rotation,
 )
-from content.feed_client import feed_health
-from content.hub.publish import load_key_file, rotate_key
-from content.outbox import Outbox
 
 
 @pytest.fixture
@@ -255,7 +255,7 @@ def test_an_expired_manifest_is_refused_and_a_frozen_feed_is_reported(settings, 
 
 
 def test_hub_refresh_keeps_a_quiet_feed_fresh(settings, hub: Hub) -> None:
-    from content.hub.publish import refresh_feeds
+    from hub.publish import refresh_feeds
 
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     hub.publish(make_content(hub, jobs=10), generated_at=now - dt.timedelta(days=6), valid_days=7)

@@ -1,4 +1,4 @@
-"""The one trust object for the feed and for releases (content.trust): the key chain a station
+"""The one trust object for the feed and for releases (protocol.trust): the key chain a station
 follows, retired keys refused, the pinned feed, rollback and expiry; and releases verified
 with the key the station moved to after `yizhan hub rotate-key`, never with a retired one."""
 
@@ -10,7 +10,8 @@ import json
 import pytest
 from feed_support import Hub, client_for, hub_toml, make_content
 
-from content.feed import (
+from hub.publish import load_key_file, rotate_key
+from protocol.feed import (
     KeyRotation,
     Manifest,
     Scope,
@@ -21,8 +22,7 @@ from content.feed import (
     sign_manifest,
     sign_rotation,
 )
-from content.hub.publish import load_key_file, rotate_key
-from content.trust import (
+from protocol.trust import (
     TrustError,
     TrustState,
     load_trust_state,

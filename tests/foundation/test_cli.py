@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
+from common import exitcodes
 from config.cli import main
-from content import exitcodes
 
 
 def test_help_lists_subcommands_and_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:

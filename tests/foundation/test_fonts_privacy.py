@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from content.fonts import FontNotFoundError, find_cjk_font
-from content.privacy import ScrubbingFilter, mask_address, mask_id_number, mask_name, mask_phone, scrub
+from common.fonts import FontNotFoundError, find_cjk_font
+from common.privacy import ScrubbingFilter, mask_address, mask_id_number, mask_name, mask_phone, scrub
 
 
 def test_font_found_through_fontconfig() -> None:

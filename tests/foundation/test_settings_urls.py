@@ -7,10 +7,10 @@ from __future__ import annotations
 import pytest
 from settings_kit import MINIMAL
 
+from common import exitcodes
+from common.netutil import dialled_host, hub_url_problem, is_loopback_url
 from config.cli import main
 from config.settings import SettingsError, insecure_urls, parse_settings
-from content import exitcodes
-from content.netutil import dialled_host, hub_url_problem, is_loopback_url
 
 TRICK = "http://evil.example\\@127.0.0.1/feeds/gy/"  # urlsplit: 127.0.0.1; urllib3 (requests): evil.example
 

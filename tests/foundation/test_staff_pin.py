@@ -10,6 +10,7 @@ import hashlib
 import pytest
 from settings_kit import MINIMAL
 
+from common import exitcodes
 from config import config_cli
 from config.cli import main
 from config.settings import (
@@ -21,7 +22,6 @@ from config.settings import (
     pin_cost,
     pin_needs_rehash,
 )
-from content import exitcodes
 
 
 def legacy_hash(pin: str, rounds: int = 1000) -> str:

@@ -11,8 +11,8 @@ import pytest
 import sqlalchemy as sa
 
 from config.cli import main
-from content.hub.db import HubDatabaseError, database_url, make_engine, masked_url, migrate
-from content.hub.storage import MIGRATIONS, HubError, HubStore
+from hub.db import HubDatabaseError, database_url, make_engine, masked_url, migrate
+from hub.storage import MIGRATIONS, HubError, HubStore
 
 
 def registration(code: str) -> dict:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from content.hub.db import database_url
+from hub.db import database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy" / "hub"
@@ -45,8 +45,8 @@ def test_the_nginx_site_proxies_to_the_port_the_unit_serves_on() -> None:
 
 
 def test_the_postgresql_setup_gives_the_hub_its_own_role_and_database() -> None:
-    from content.hub.localservers import LocalPostgres
-    from content.hub.storage import HubStore
+    from hub.localservers import LocalPostgres
+    from hub.storage import HubStore
 
     with LocalPostgres(superuser="postgres") as cluster, tempfile.TemporaryDirectory() as home:
         result = subprocess.run(["/usr/lib/postgresql/15/bin/psql", "-X", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1",

@@ -13,12 +13,12 @@ import requests
 
 from config.cli import main
 from config.station import Station, open_store
-from content.hub.app import HubServer, create_app
-from content.hub.forward import Forwarder
-from content.hub.storage import HubStore
-from content.hub.upstream import UpstreamError, fetch_upstream
 from content.outbox import record_heartbeat
 from content.registrations import submit_registration
+from hub.app import HubServer, create_app
+from hub.forward import Forwarder
+from hub.storage import HubStore
+from hub.upstream import UpstreamError, fetch_upstream
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "content" / "hub" / "example"

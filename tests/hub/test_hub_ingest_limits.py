@@ -9,8 +9,8 @@ from pathlib import Path
 
 import requests
 
-from content.hub.app import HubServer, create_app
-from content.hub.limits import UploadGuard
+from hub.app import HubServer, create_app
+from hub.limits import UploadGuard
 
 
 def test_a_valid_token_behind_the_same_address_as_20_bad_ones_gets_through() -> None:

@@ -15,14 +15,14 @@ import psutil
 import pytest
 import requests
 
+from common.netutil import free_port, wait_for_port
 from config.cli import main
 from config.station import open_store
-from content.feed import Manifest
-from content.hub.app import HubServer, create_app
-from content.hub.db import masked_url
-from content.hub.localservers import LocalNginx
-from content.hub.storage import HubStore
-from content.netutil import free_port, wait_for_port
+from hub.app import HubServer, create_app
+from hub.db import masked_url
+from hub.localservers import LocalNginx
+from hub.storage import HubStore
+from protocol.feed import Manifest
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "content" / "hub" / "example"
@@ -160,7 +160,7 @@ def test_a_4_mb_upload_without_a_token_through_nginx_is_answered_401_never_502(b
 
 
 def test_the_nginx_site_streams_uploads_with_the_hubs_own_limit() -> None:
-    from content.hub.app import MAX_BODY
+    from hub.app import MAX_BODY
 
     site = (ROOT / "deploy" / "hub" / "nginx-site.conf").read_text(encoding="utf-8")
     api = site.split("location /api/ {")[1].split("}")[0]

@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from console_kit import FEED, HUB_DATABASES, PASSWORD, Clock, Console
 
-from content.hub.app import create_app
-from content.hub.console.auth import create_user
-from content.hub.console.core import ROLES
-from content.hub.console.publishing import save_group
-from content.hub.publish import write_keypair
+from hub.app import create_app
+from hub.console.auth import create_user
+from hub.console.core import ROLES
+from hub.console.publishing import save_group
+from hub.publish import write_keypair
 
 
 @pytest.fixture(autouse=True)
@@ -25,7 +25,7 @@ def quick_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
     """Argon2 with small costs: the same code path, without 64 MiB and 3 passes per test login."""
     from argon2 import PasswordHasher
 
-    from content.hub.console import auth
+    from hub.console import auth
 
     monkeypatch.setattr(auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
@@ -44,9 +44,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 @pytest.fixture(scope="session")
 def console_template(postgres_cluster: Any) -> str:
     """A PostgreSQL database with the hub's and the console's schema, migrated once per session."""
-    import content.hub.console.schema  # noqa: F401  (registers the console's migrations)
-    import content.hub.storage  # noqa: F401
-    from content.hub.db import make_engine, migrate
+    import hub.console.schema  # noqa: F401  (registers the console's migrations)
+    import hub.storage  # noqa: F401
+    from hub.db import make_engine, migrate
 
     url = postgres_cluster.create_database("console_template")
     engine = make_engine(url)

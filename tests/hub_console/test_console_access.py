@@ -9,9 +9,9 @@ import re
 import pytest
 from console_kit import PASSWORD, Console, csrf_token, login
 
-from content.hub.console.core import PERMISSIONS, ROLES
-from content.hub.console.items import FIELDS
-from content.model import Job
+from hub.console.core import PERMISSIONS, ROLES
+from hub.console.items import FIELDS
+from protocol.model import Job
 
 OPEN_ENDPOINTS = {"console_auth.login", "console_auth.logout", "console_home.static"}
 
@@ -21,8 +21,8 @@ def _sample_values(console: Console) -> dict[str, str]:
     console.store.add_station("s-1", "测试站")
     import sqlalchemy as sa
 
-    from content.hub.console.items import save_item
-    from content.hub.console.schema import employers
+    from hub.console.items import save_item
+    from hub.console.schema import employers
 
     job = Job(id="job-1", title="保洁员", employer="某物业公司", category="保洁", salary_min=2000, salary_max=2600,
               latitude=26.5, longitude=106.7, published="2026-11-01", valid_until="2026-12-31")

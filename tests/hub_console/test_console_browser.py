@@ -15,12 +15,12 @@ from console_kit import PASSWORD
 
 from config.cli import main
 from config.station import open_store
-from content.hub.app import HubServer, create_app
-from content.hub.console.auth import create_user
-from content.hub.console.browser import accept_confirms, chromium, login, logout, submit
-from content.hub.console.publishing import save_group
-from content.hub.publish import write_keypair
 from content.registrations import submit_registration
+from hub.app import HubServer, create_app
+from hub.console.auth import create_user
+from hub.console.browser import accept_confirms, chromium, login, logout, submit
+from hub.console.publishing import save_group
+from hub.publish import write_keypair
 
 PERSON = {"name": "孙小梅", "id_number": "520103199002140027", "gender": "女", "birth_date": "1990-02-14",
           "address": "贵州省贵阳市云岩区中华北路108号3单元", "phone": "13698761234"}

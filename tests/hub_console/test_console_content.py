@@ -10,8 +10,8 @@ import json
 import sqlalchemy as sa
 from console_kit import FEED, Console, post
 
-from content.feed import Manifest, decode_items
-from content.hub.console.publishing import run_due
+from hub.console.publishing import run_due
+from protocol.feed import Manifest, decode_items
 
 HEADER = "岗位编号,岗位名称,用人单位,岗位类别,用工形式,薪资下限（元）,薪资上限（元）,薪资单位,纬度,经度,发布日期,有效期至\n"
 GOOD = "job-a,保洁员,云岩物业公司,保洁,全职,2200,2800,月,26.58,106.71,2026-11-01,2026-12-31\n"

@@ -14,7 +14,7 @@ import requests
 from console_kit import PASSWORD, TOKEN_RE, Console, csrf_token
 from flask.testing import FlaskClient
 
-from content.hub.app import HubServer
+from hub.app import HubServer
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "content" / "hub" / "console" / "templates"
 PAGES = {"registrar": ["/console/", "/console/registrations", "/console/registrations/handoff",

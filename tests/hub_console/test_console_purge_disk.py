@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from console_kit import Console
 
 from config.cli import main
-from content.hub import handoff
-from content.hub.vault import VaultError
+from hub import handoff
+from hub.vault import VaultError
 
 PEOPLE = [{"name": f"冯{c}梅", "id_number": f"5201031990021400{n:02d}", "phone": f"136987612{n:02d}",
            "address": f"贵州省贵阳市云岩区中华北路{n}号"} for n, c in enumerate("甲乙丙丁戊", start=10)]

@@ -13,11 +13,11 @@ from pathlib import Path
 import sqlalchemy as sa
 from console_kit import FEED, Console, post
 
-from content.hub.app import create_app
-from content.hub.console import run_scheduled
-from content.hub.console.publishing import claim_schedule, run_due
-from content.hub.console.schema import audit_log, publications, schedules
-from content.netutil import free_port, wait_for_port
+from common.netutil import free_port, wait_for_port
+from hub.app import create_app
+from hub.console import run_scheduled
+from hub.console.publishing import claim_schedule, run_due
+from hub.console.schema import audit_log, publications, schedules
 
 ROOT = Path(__file__).resolve().parents[2]
 HEADER = "岗位编号,岗位名称,用人单位,岗位类别,用工形式,薪资下限（元）,薪资上限（元）,薪资单位,纬度,经度,发布日期,有效期至\n"
@@ -62,7 +62,7 @@ def test_a_schedule_claimed_by_another_worker_is_not_run_twice(console: Console,
 def test_a_publication_whose_process_stopped_fails_with_a_reason_and_is_not_rerun(console: Console) -> None:
     """A worker claimed a due publication and was killed: the schedule must not say 执行中
     for ever. After RUNNING_LIMIT it fails with a reason staff can act on, once, audited."""
-    from content.hub.console.publishing import INTERRUPTED_TEXT, RUNNING_LIMIT
+    from hub.console.publishing import INTERRUPTED_TEXT, RUNNING_LIMIT
 
     schedule_id = _approved_and_scheduled(console)
     console.clock.advance(hours=3)
@@ -84,9 +84,9 @@ def test_a_publication_whose_process_stopped_fails_with_a_reason_and_is_not_reru
 def test_a_hub_database_from_before_claim_times_upgrades_and_fails_its_running_schedules(tmp_path: Path) -> None:
     """A hub upgraded while a publication was running: the step that adds claim times keeps
     every schedule, and the one left running (its process is gone) fails on the next round."""
-    from content.hub.console.publishing import INTERRUPTED_TEXT
-    from content.hub.console.schema import MIGRATIONS
-    from content.hub.db import Migrations, make_engine, migrate
+    from hub.console.publishing import INTERRUPTED_TEXT
+    from hub.console.schema import MIGRATIONS
+    from hub.db import Migrations, make_engine, migrate
 
     engine = make_engine(f"sqlite:///{tmp_path / 'hub.db'}")
     try:
@@ -129,7 +129,7 @@ def test_gunicorn_workers_publish_a_scheduled_feed_once(console: Console) -> Non
     with console.engine.begin() as conn:
         conn.execute(schedules.update().where(schedules.c.id == schedule_id).values(due_at="2000-01-01T00:00:00+00:00"))
     port = free_port()
-    code = ("import sys; from content.hub.wsgi import HubGunicorn; "
+    code = ("import sys; from hub.wsgi import HubGunicorn; "
             "HubGunicorn(sys.argv[1], database=sys.argv[2], port=int(sys.argv[3]), workers=3, threads=1, "
             "scheduler_interval_s=0.1).run()")
     process = subprocess.Popen([sys.executable, "-c", code, str(console.home), console.database_url, str(port)],

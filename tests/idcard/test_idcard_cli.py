@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from common import exitcodes
 from config.cli import main
-from content import exitcodes
 from idcard.port import open_port
 from idcard.protocol import Reader
 from idcard.samples import SAMPLE_IDENTITIES

@@ -621,9 +621,9 @@ def test_banners_that_come_and_go_never_move_the_keys_under_a_finger(kiosk, monk
     """A slip message, a card message, an urgent notice from the centre, the offline line:
     none of them moves the keypad while the resident is typing. Banners from the centre and
     the network wait for a pause (or the next page); device messages keep one line reserved."""
-    from content.model import Announcement
     from kiosk.app import BANNER_QUIET_S
     from kiosk.idle import IdleClock
+    from protocol.model import Announcement
 
     driver, app = kiosk.driver, kiosk.app
     moments = _Moments()

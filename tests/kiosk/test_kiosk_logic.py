@@ -311,7 +311,7 @@ def test_error_descriptions_carry_no_message():
 
 
 def test_the_qr_code_of_a_job_without_a_url_carries_its_facts():
-    from content.model import Job
+    from protocol.model import Job
 
     job = Job(id="j1", title="保洁员", employer="城东物业", category="保洁", salary_min=3000, salary_max=3500,
               latitude=26.58, longitude=106.71, contact_phone="0851-1234567", published=TODAY,

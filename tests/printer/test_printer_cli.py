@@ -14,13 +14,13 @@ import pytest
 import zxingcpp
 from PIL import Image
 
+from common import exitcodes
+from common.netutil import free_port, wait_for_port
 from config.cli import main
 from config.station import Station
-from content import exitcodes
-from content.model import ContentSet
-from content.netutil import free_port, wait_for_port
 from printer.samples import SAMPLE_URL, sample_job
 from printer.virtual import VirtualPrinter
+from protocol.model import ContentSet
 
 REPO = Path(__file__).resolve().parents[2]
 

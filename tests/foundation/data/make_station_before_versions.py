@@ -17,7 +17,7 @@ from pathlib import Path
 from content.sync import ensure_sync_schema  # type: ignore[attr-defined]  # the older code's
 
 from content.db import connect, durable
-from content.model import ContentSet
+from protocol.model import ContentSet
 from content.outbox import record_usage
 from content.registrations import submit_registration
 from content.sample import sample_jobs, sample_policies

@@ -1,0 +1,154 @@
+"""What every console module shares: the console's context (engine, folders, clock), roles and
+permissions, the ``requires`` decorator that states a route's permission, and the audit log.
+
+Roles are what a bureau calls its staff's duties; a permission is what a route needs. A
+user may hold several roles. The audit log records who did what and when, never personal
+data: targets are ids and counts, not names or numbers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from flask import abort, current_app, g, redirect, request, url_for
+from sqlalchemy.engine import Engine
+
+from hub.console.schema import audit_log
+
+ROLES: dict[str, str] = {
+    "editor": "编辑",
+    "reviewer": "审核",
+    "publisher": "发布",
+    "operator": "站点运维",
+    "registrar": "登记专员",
+    "admin": "管理员",
+}
+
+# permission -> the roles that hold it
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "console.view": frozenset(ROLES),
+    "content.edit": frozenset({"editor"}),
+    "content.view": frozenset({"editor", "reviewer", "publisher"}),
+    "content.review": frozenset({"reviewer"}),
+    "publish": frozenset({"publisher"}),
+    "fleet.view": frozenset({"operator", "admin", "publisher", "editor", "reviewer", "registrar"}),
+    "fleet.manage": frozenset({"operator", "admin"}),
+    "registrations.view": frozenset({"registrar", "admin"}),
+    "registrations.full": frozenset({"registrar"}),
+    "registrations.export": frozenset({"registrar"}),
+    "reports.view": frozenset(ROLES),
+    "users.manage": frozenset({"admin"}),
+    "audit.view": frozenset({"admin"}),
+}
+
+Clock = Callable[[], dt.datetime]
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def iso(t: dt.datetime) -> str:
+    return t.astimezone(dt.UTC).isoformat(timespec="seconds")
+
+
+@dataclass
+class Console:
+    """The console's context for one hub app (``app.extensions["console"]``)."""
+
+    engine: Engine
+    home: Path
+    feeds_dir: Path
+    clock: Clock = utc_now
+    session_idle: dt.timedelta = dt.timedelta(minutes=30)
+    session_max: dt.timedelta = dt.timedelta(hours=12)
+    retention_days: int = 30
+    vault: Any = None  # the hub's vault (hub.vault): registrations are sealed at rest
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def now(self) -> dt.datetime:
+        return self.clock()
+
+    def now_iso(self) -> str:
+        return iso(self.clock())
+
+    @property
+    def key_path(self) -> Path:
+        return self.home / "feed.key"
+
+
+def console() -> Console:
+    return current_app.extensions["console"]
+
+
+@dataclass
+class User:
+    id: int
+    username: str
+    display_name: str
+    roles: frozenset[str]
+    must_change_password: bool = False
+
+    def can(self, permission: str) -> bool:
+        return bool(PERMISSIONS[permission] & self.roles)
+
+    @property
+    def role_names(self) -> str:
+        return "、".join(ROLES[r] for r in ROLES if r in self.roles)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def requires(permission: str) -> Callable[[F], F]:
+    """The permission a console route needs: not logged in -> the login page, lacking it -> 403."""
+    if permission not in PERMISSIONS:
+        raise ValueError(f"unknown permission {permission!r}")
+
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            user: User | None = g.get("user")
+            if user is None:
+                return redirect(url_for("console_auth.login", next=request.full_path))
+            if user.must_change_password and request.endpoint not in ("console_auth.password",
+                                                                      "console_auth.logout"):
+                return redirect(url_for("console_auth.password"))
+            if not user.can(permission):
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapper.permission = permission  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def audit(action: str, target: str = "", detail: str = "", *, username: str | None = None,
+          conn: sa.Connection | None = None) -> None:
+    """Record an action. ``target``/``detail`` must not carry personal data (ids and counts only)."""
+    ctx = console()
+    user: User | None = g.get("user")
+    row = {"at": ctx.now_iso(), "username": username or (user.username if user else "-"), "action": action,
+           "target": target[:200], "detail": detail[:500],
+           "address": (request.remote_addr or "")[:64] if request else ""}
+    if conn is not None:
+        conn.execute(audit_log.insert().values(**row))
+        return
+    with ctx.engine.begin() as c:
+        c.execute(audit_log.insert().values(**row))
+
+
+def audit_engine(engine: Engine, at: str, username: str, action: str, target: str = "", detail: str = "") -> None:
+    """The audit log outside a request (the command line, scheduled publishing)."""
+    with engine.begin() as c:
+        c.execute(audit_log.insert().values(at=at, username=username, action=action, target=target[:200],
+                                            detail=detail[:500], address="cli"))
+
+

@@ -1,0 +1,417 @@
+"""Content items in the console: forms, validation with Chinese reasons, CSV/XLSX import, review.
+
+Every record (job, policy, event, course, announcement) is validated by the same models
+the feed uses (``protocol.model``), so nothing the console accepts can be refused at
+publishing. A new or changed record waits for review (``pending``); a reviewer other than
+its author approves it (it becomes ``live_data``, what publishing uses) or rejects it with
+a reason the author sees. Each version is kept in ``console_item_versions``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import datetime as dt
+import hashlib
+import io
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import ValidationError
+from sqlalchemy.engine import Connection, Engine
+
+from hub.console.schema import import_batches, item_versions, items
+from protocol.model import (
+    EDUCATION_LEVELS,
+    EVENT_KINDS,
+    GENDERS,
+    JOB_CATEGORIES,
+    JOB_KINDS,
+    JOB_SOURCES,
+    POLICY_CATEGORIES,
+    RECORD_TYPES,
+    SALARY_UNITS,
+    Record,
+)
+
+KIND_NAMES = {"job": "岗位", "policy": "政策", "event": "招聘会/培训", "course": "培训视频", "announcement": "公告/紧急通知"}
+STATE_NAMES = {"pending": "待审核", "approved": "已通过", "rejected": "已退回", "withdrawn": "已撤下"}
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    label: str
+    type: str = "text"  # text, textarea, int, float, date, datetime, choice
+    choices: tuple[str, ...] = ()
+    required: bool = False
+    width: str = ""  # "wide" for a full-row field
+
+
+FIELDS: dict[str, list[Field]] = {
+    "job": [
+        Field("id", "岗位编号", required=True), Field("title", "岗位名称", required=True),
+        Field("employer", "用人单位", required=True), Field("category", "岗位类别", "choice", JOB_CATEGORIES, True),
+        Field("kind", "用工形式", "choice", JOB_KINDS, True), Field("work_date", "零工日期", "date"),
+        Field("salary_min", "薪资下限（元）", "int", required=True),
+        Field("salary_max", "薪资上限（元）", "int", required=True),
+        Field("salary_unit", "薪资单位", "choice", SALARY_UNITS, True),
+        Field("headcount", "招聘人数", "int"), Field("address", "工作地点", width="wide"),
+        Field("latitude", "纬度", "float", required=True), Field("longitude", "经度", "float", required=True),
+        Field("age_min", "最低年龄", "int"), Field("age_max", "最高年龄", "int"),
+        Field("gender", "性别要求", "choice", GENDERS), Field("education", "学历要求", "choice", EDUCATION_LEVELS),
+        Field("requirements", "任职要求", "textarea", width="wide"), Field("benefits", "福利待遇", "textarea", width="wide"),
+        Field("contact_name", "联系人"), Field("contact_phone", "联系电话"),
+        Field("published", "发布日期", "date", required=True), Field("valid_until", "有效期至", "date", required=True),
+        Field("source", "岗位来源", "choice", JOB_SOURCES), Field("url", "详情链接"),
+    ],
+    "policy": [
+        Field("id", "政策编号", required=True), Field("title", "政策名称", required=True),
+        Field("category", "政策类别", "choice", POLICY_CATEGORIES, True),
+        Field("summary", "政策摘要", "textarea", width="wide"), Field("body", "政策原文", "textarea", width="wide"),
+        Field("who_qualifies", "享受对象", "textarea", width="wide"),
+        Field("how_to_apply", "办理流程", "textarea", width="wide"), Field("materials", "所需材料", "textarea", width="wide"),
+        Field("effective_from", "生效日期", "date"), Field("effective_to", "截止日期", "date"),
+        Field("hotline", "咨询电话"),
+    ],
+    "event": [
+        Field("id", "活动编号", required=True), Field("title", "活动名称", required=True),
+        Field("event_kind", "活动类型", "choice", EVENT_KINDS, True),
+        Field("starts_at", "开始时间", "datetime", required=True), Field("ends_at", "结束时间", "datetime", required=True),
+        Field("place", "地点", width="wide"), Field("organiser", "主办单位"),
+        Field("employers", "参会企业数", "int"), Field("job_count", "提供岗位数", "int"),
+        Field("registration", "报名方式", "textarea", width="wide"),
+    ],
+    "announcement": [
+        Field("id", "公告编号", required=True), Field("text", "公告内容", "textarea", required=True, width="wide"),
+        Field("priority", "紧急程度", "choice", ("normal", "urgent"), True),
+        Field("target", "显示位置", "choice", ("both", "kiosk", "board"), True),
+        Field("starts_at", "开始时间", "datetime", required=True), Field("ends_at", "结束时间", "datetime", required=True),
+    ],
+    "course": [
+        Field("id", "视频编号", required=True), Field("title", "视频名称", required=True),
+        Field("category", "课程类别"), Field("subtitle", "字幕/简介", "textarea", width="wide"),
+    ],
+}
+CHOICE_NAMES = {"normal": "普通", "urgent": "紧急", "both": "一体机和大屏", "kiosk": "仅一体机", "board": "仅大屏"}
+
+# Column headers of Chinese exports (employers' sheets, the provincial platform) -> fields.
+HEADER_ALIASES: dict[str, str] = {f.label: f.name for fields in FIELDS.values() for f in fields}
+HEADER_ALIASES.update({
+    "职位名称": "title", "岗位": "title", "招聘单位": "employer", "单位名称": "employer", "企业名称": "employer",
+    "工作地址": "address", "联系方式": "contact_phone", "招聘人数（人）": "headcount", "最低薪资": "salary_min",
+    "最高薪资": "salary_max", "有效期": "valid_until", "发布时间": "published", "岗位要求": "requirements",
+    "福利": "benefits", "类别": "category", "用工类型": "kind", "编号": "id",
+})
+
+_MESSAGES = {
+    "missing": "必填", "int_parsing": "须为整数", "int_from_float": "须为整数", "float_parsing": "须为数字",
+    "date_from_datetime_parsing": "日期格式应为 2026-01-31", "date_parsing": "日期格式应为 2026-01-31",
+    "datetime_from_date_parsing": "时间格式应为 2026-01-31 09:00", "datetime_parsing": "时间格式应为 2026-01-31 09:00",
+    "string_too_short": "不能为空", "string_too_long": "太长", "string_pattern_mismatch": "格式不正确",
+    "extra_forbidden": "不是可识别的栏目", "greater_than_equal": "数值太小", "less_than_equal": "数值太大",
+    "date_type": "日期格式应为 2026-01-31",
+}
+_VALUE_ERRORS = {
+    "salary_max": "薪资上限低于薪资下限", "age_max": "最高年龄低于最低年龄", "valid_until": "有效期早于发布日期",
+    "零工": "零工岗位须填写零工日期", "ends_at": "结束时间早于开始时间", "finite": "经纬度须为有效数字",
+}
+
+
+def label_of(kind: str, name: str) -> str:
+    for f in FIELDS.get(kind, []):
+        if f.name == name:
+            return f.label
+    return name
+
+
+def zh_errors(kind: str, exc: ValidationError) -> dict[str, str]:
+    """Pydantic's errors as {field: Chinese reason} (values never quoted: they may be personal)."""
+    out: dict[str, str] = {}
+    for error in exc.errors():
+        loc = str(error["loc"][0]) if error["loc"] else ""
+        etype = error["type"]
+        if etype == "literal_error":
+            choices = next((f.choices for f in FIELDS.get(kind, []) if f.name == loc), ())
+            msg = "须为以下之一：" + "、".join(CHOICE_NAMES.get(c, c) for c in choices)
+        elif etype == "value_error":
+            text = str(error.get("msg", ""))
+            msg = next((zh for key, zh in _VALUE_ERRORS.items() if key in text), "内容不一致")
+        else:
+            msg = _MESSAGES.get(etype, "不符合要求")
+        out[loc or "_"] = msg
+    return out
+
+
+def describe_errors(kind: str, errors: dict[str, str]) -> str:
+    return "；".join(f"{label_of(kind, k)}{'' if k == '_' else '：'}{v}" for k, v in errors.items())
+
+
+def clean_form(kind: str, form: dict[str, Any]) -> dict[str, Any]:
+    """Form or sheet cells -> the record's fields (empty = not given; numbers as numbers)."""
+    data: dict[str, Any] = {}
+    types = {f.name: f.type for f in FIELDS[kind]}
+    for name, value in form.items():
+        if value is None or (isinstance(value, str) and not value.strip()):
+            continue
+        if name not in types and kind != "course":
+            data[name] = value  # unknown columns are refused by the model, named in the report
+            continue
+        value = _clean_cell(value, types.get(name))
+        if value is not None:
+            data[name] = value
+    _localize_schedule(data)
+    return data
+
+
+def _clean_cell(value: Any, field_type: str | None) -> Any:
+    """One non-empty cell as its field's type wants it (None if nothing is left after stripping)."""
+    if isinstance(value, dt.datetime):
+        value = value.date().isoformat() if field_type == "date" else value.isoformat()
+    elif isinstance(value, dt.date):
+        value = value.isoformat()
+    elif isinstance(value, float) and field_type == "int" and value.is_integer():
+        value = int(value)
+    if isinstance(value, str):
+        value = value.strip()
+        if value == "":
+            return None
+        if field_type == "int" and value.lstrip("-").isdigit():
+            value = int(value)
+        elif field_type == "float":
+            with contextlib.suppress(ValueError):
+                value = float(value)
+        elif field_type == "datetime" and len(value) == 16:
+            value = value.replace(" ", "T") + ":00"
+    return value
+
+
+def _localize_schedule(data: dict[str, Any]) -> None:
+    """Give naive start/end times the bureau's offset: events and announcements are local-time schedules."""
+    for name in ("starts_at", "ends_at"):
+        if isinstance(data.get(name), str):
+            try:
+                t = dt.datetime.fromisoformat(data[name])
+                data[name] = (t if t.tzinfo else t.astimezone()).isoformat()
+            except ValueError:
+                pass
+
+
+def validate(kind: str, data: dict[str, Any], *, today: dt.date | None = None) -> tuple[Record | None, dict[str, str]]:
+    cls = RECORD_TYPES[kind]
+    try:
+        record = cls.model_validate(data)
+    except ValidationError as exc:
+        return None, zh_errors(kind, exc)
+    if today is not None and kind == "job" and record.valid_until < today:  # type: ignore[attr-defined]
+        return None, {"valid_until": "已过期"}
+    return record, {}
+
+
+def record_json(record: Record) -> str:
+    return json.dumps(record.model_dump(mode="json", exclude_none=True, exclude={"version"}), ensure_ascii=False,
+                      sort_keys=True, separators=(",", ":"))
+
+
+def _title(kind: str, record: Record) -> str:
+    return str(getattr(record, "title", None) or getattr(record, "text", ""))[:200]
+
+
+def save_item(conn: Connection, kind: str, record: Record, feed_id: str, author: str, now: str,
+              batch: int | None = None) -> str:
+    """Store a validated record as a new version waiting for review: created, changed or unchanged."""
+    return save_items(conn, kind, [record], feed_id, author, now, batch)[0]
+
+
+def save_items(conn: Connection, kind: str, records: list[Record], feed_id: str, author: str, now: str,
+               batch: int | None = None) -> list[str]:
+    """:func:`save_item` for many records in a few statements (an import of 10 000 rows)."""
+    existing: dict[str, Any] = {}
+    ids = [r.id for r in records]
+    for start in range(0, len(ids), 500):
+        for row in conn.execute(sa.select(items.c.id, items.c.record_id, items.c.data, items.c.version, items.c.state,
+                                          items.c.feed_id)
+                                .where(items.c.kind == kind, items.c.record_id.in_(ids[start:start + 500]))):
+            existing[row.record_id] = row
+    outcomes: list[str] = []
+    new_rows: list[dict[str, Any]] = []
+    changed_rows: list[dict[str, Any]] = []
+    versions: list[dict[str, Any]] = []
+    for record in records:
+        data = record_json(record)
+        until = str(getattr(record, "valid_until", "") or "") or None
+        row = existing.get(record.id)
+        if row is None:
+            new_rows.append({"kind": kind, "record_id": record.id, "feed_id": feed_id, "title": _title(kind, record),
+                             "data": data, "version": 1, "state": "pending", "author": author, "updated_at": now,
+                             "live_until": until, "import_batch": batch})
+            outcomes.append("created")
+        elif row.data == data and row.feed_id == feed_id and row.state != "withdrawn":
+            outcomes.append("unchanged")
+        else:
+            changed_rows.append({"b_id": row.id, "b_data": data, "b_version": row.version + 1,
+                                 "b_title": _title(kind, record), "b_feed": feed_id})
+            versions.append({"item_id": row.id, "version": row.version + 1, "data": data, "author": author,
+                             "created_at": now})
+            outcomes.append("changed")
+    if new_rows:
+        conn.execute(items.insert(), new_rows)
+        created_ids: dict[str, int] = {}
+        new_ids = [r["record_id"] for r in new_rows]
+        for start in range(0, len(new_ids), 500):
+            created_ids.update(conn.execute(sa.select(items.c.record_id, items.c.id).where(
+                items.c.kind == kind, items.c.record_id.in_(new_ids[start:start + 500]))).tuples().all())
+        versions += [{"item_id": created_ids[r["record_id"]], "version": 1, "data": r["data"], "author": author,
+                      "created_at": now} for r in new_rows]
+    if changed_rows:
+        conn.execute(items.update().where(items.c.id == sa.bindparam("b_id")).values(
+            data=sa.bindparam("b_data"), version=sa.bindparam("b_version"), state="pending", author=author,
+            updated_at=now, title=sa.bindparam("b_title"), feed_id=sa.bindparam("b_feed"), reviewer=None,
+            reviewed_at=None, reject_reason=None, import_batch=batch), changed_rows)
+    if versions:
+        conn.execute(item_versions.insert(), versions)
+    return outcomes
+
+
+class ReviewError(ValueError):
+    """A review that is not allowed (own item, not pending); the message is Chinese."""
+
+
+def review(conn: Connection, item_id: int, reviewer: str, approve: bool, reason: str, now: str) -> Any:
+    row = conn.execute(sa.select(items).where(items.c.id == item_id)).first()
+    if row is None:
+        raise ReviewError("没有这条内容")
+    if row.state != "pending":
+        raise ReviewError(f"{row.record_id} 不在待审核状态")
+    if row.author == reviewer:
+        raise ReviewError(f"{row.record_id} 由您本人提交，须由其他审核人员审核")
+    if not approve and not reason.strip():
+        raise ReviewError("退回须填写原因")
+    values: dict[str, Any] = {"reviewer": reviewer, "reviewed_at": now}
+    if approve:
+        digest = hashlib.sha256(f"{row.kind}|{row.version}|{row.data}".encode()).hexdigest()
+        until = json.loads(row.data).get("valid_until") if row.kind == "job" else None
+        values.update(state="approved", live_data=row.data, live_digest=digest, live_until=until, reject_reason=None)
+    else:
+        values.update(state="rejected", reject_reason=reason.strip()[:500])
+    conn.execute(items.update().where(items.c.id == item_id).values(**values))
+    conn.execute(item_versions.update().where(item_versions.c.item_id == item_id,
+                                              item_versions.c.version == row.version)
+                 .values(outcome="approved" if approve else "rejected", reviewer=reviewer,
+                         reason=None if approve else reason.strip()[:500]))
+    return row
+
+
+def withdraw(conn: Connection, item_id: int, author: str, now: str) -> None:
+    """Take a record out of the next publication (a reviewed removal is not needed: less is safe)."""
+    conn.execute(items.update().where(items.c.id == item_id).values(state="withdrawn", live_data=None,
+                                                                    live_digest=None, updated_at=now))
+
+
+# -- import -----------------------------------------------------------------------------
+
+class ImportFileError(ValueError):
+    """The file as a whole cannot be read; the message is Chinese."""
+
+
+@dataclass
+class ImportReport:
+    rows: int = 0
+    created: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    refused: list[dict[str, Any]] = field(default_factory=list)
+    batch_id: int | None = None
+
+    @property
+    def accepted(self) -> int:
+        return self.created + self.changed
+
+
+def read_table(file_name: str, data: bytes) -> list[tuple[int, dict[str, Any]]]:
+    """Rows of a CSV (UTF-8 or GB18030) or XLSX sheet as (sheet row number, {field: cell})."""
+    name = file_name.lower()
+    if name.endswith(".xlsx"):
+        # python-calamine (Rust) reads a 10 000-row sheet several times faster than openpyxl,
+        # which the console still uses to write its tables.
+        from python_calamine import CalamineWorkbook
+
+        try:
+            sheet_rows = CalamineWorkbook.from_filelike(io.BytesIO(data)).get_sheet_by_index(0).to_python(
+                skip_empty_area=False)
+        except Exception as exc:  # calamine raises several kinds for a file that is not a workbook
+            raise ImportFileError(f"不是有效的 Excel（.xlsx）文件：{type(exc).__name__}") from None
+        if not sheet_rows or not any(str(c).strip() for c in sheet_rows[0]):
+            raise ImportFileError("表格是空的")
+        keys = [_field_of(h) for h in sheet_rows[0]]
+        out = []
+        for number, cells in enumerate(sheet_rows[1:], start=2):
+            if all(c is None or str(c).strip() == "" for c in cells):
+                continue
+            out.append((number, {k: c for k, c in zip(keys, cells, strict=False) if k}))
+        return out
+    if name.endswith(".csv"):
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            try:
+                text = data.decode("gb18030")
+            except UnicodeDecodeError:
+                raise ImportFileError("文件编码既不是 UTF-8 也不是 GB18030") from None
+        reader = csv.reader(io.StringIO(text, newline=""))
+        header = next(reader, None)
+        if not header:
+            raise ImportFileError("表格是空的")
+        keys = [_field_of(h) for h in header]
+        out = []
+        for number, cells in enumerate(reader, start=2):
+            if not any(c.strip() for c in cells):
+                continue
+            if len(cells) > len(keys):
+                out.append((number, {"__error__": "本行的格子比表头多"}))
+                continue
+            out.append((number, {k: c for k, c in zip(keys, cells, strict=False) if k}))
+        return out
+    raise ImportFileError("只能导入 .csv 或 .xlsx 文件")
+
+
+def _field_of(header: Any) -> str:
+    text = str(header or "").strip().lstrip("\ufeff")
+    return HEADER_ALIASES.get(text, text)
+
+
+def import_rows(engine: Engine, kind: str, feed_id: str, file_name: str, rows: list[tuple[int, dict[str, Any]]],
+                author: str, now: str, today: dt.date) -> ImportReport:
+    """Validate every row; store the good ones as pending versions; report every refused row."""
+    report = ImportReport(rows=len(rows))
+    good: list[tuple[int, Record]] = []
+    seen: set[str] = set()
+    for number, row in rows:
+        if "__error__" in row:
+            report.refused.append({"row": number, "id": "", "reason": row["__error__"]})
+            continue
+        data = clean_form(kind, row)
+        record, errors = validate(kind, data, today=today)
+        rid = str(data.get("id", ""))[:64]
+        if record is None:
+            report.refused.append({"row": number, "id": rid, "reason": describe_errors(kind, errors)})
+            continue
+        if record.id in seen:
+            report.refused.append({"row": number, "id": rid, "reason": "编号与本表前面的行重复"})
+            continue
+        seen.add(record.id)
+        good.append((number, record))
+    with engine.begin() as conn:
+        batch = conn.execute(import_batches.insert().values(
+            file_name=file_name[:200], kind=kind, feed_id=feed_id, author=author, at=now, rows=len(rows),
+            accepted=0, unchanged=0, refused=len(report.refused), report="[]")).inserted_primary_key[0]
+        report.batch_id = int(batch)
+        for outcome in save_items(conn, kind, [record for _number, record in good], feed_id, author, now,
+                                  batch=report.batch_id):
+            setattr(report, outcome, getattr(report, outcome) + 1)
+        conn.execute(import_batches.update().where(import_batches.c.id == batch).values(
+            accepted=report.accepted, unchanged=report.unchanged,
+            report=json.dumps(report.refused, ensure_ascii=False)))
+    return report

@@ -1,0 +1,228 @@
+"""Publishing from the console: feed groups, the change summary, signed feed versions, schedules.
+
+A feed group is one feed (``feeds/<feed_id>/``) with its scope: regions and/or chosen
+stations. Publishing a group takes every approved record of it that has not expired,
+shows what changed since the group's last publication (added / changed / removed), and
+writes the next signed version with ``hub.publish.publish_content``. Only groups
+with changes get a new version. A publication can be scheduled; :func:`run_due` runs the
+schedules whose time has come (the serve command's ticker calls it, tests call it with a
+clock).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from hub.console.schema import feed_groups, items, publications, published_items, schedules
+from hub.publish import PublishError, load_key_file, publish_content
+from protocol.feed import RECORD_KINDS, Scope
+from protocol.model import RECORD_TYPES, ContentSet, MediaRef
+
+MEDIA_DIR = "console-media"
+DOCUMENTS_DIR = "console-documents"
+
+
+@dataclass
+class Plan:
+    feed_id: str
+    total: int
+    added: int
+    changed: int
+    removed: int
+    expired: int
+    last_version: int
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.added or self.changed or self.removed)
+
+
+def groups(conn: Connection) -> list[Any]:
+    return list(conn.execute(sa.select(feed_groups).order_by(feed_groups.c.feed_id)))
+
+
+def save_group(conn: Connection, feed_id: str, title: str, regions: list[str], stations: list[str], now: str) -> None:
+    Scope(regions=regions, stations=stations)  # raises ValueError when the scope is not valid
+    values = {"title": title, "regions": ",".join(regions), "stations": ",".join(stations)}
+    if conn.execute(feed_groups.update().where(feed_groups.c.feed_id == feed_id).values(**values)).rowcount == 0:
+        conn.execute(feed_groups.insert().values(feed_id=feed_id, created_at=now, **values))
+
+
+def scope_of(group: Any) -> Scope:
+    return Scope(regions=[r for r in group.regions.split(",") if r], stations=[s for s in group.stations.split(",") if s])
+
+
+def _live(conn: Connection, feed_id: str, today: dt.date) -> tuple[dict[str, str], int]:
+    """Published-to-be items of a group: key -> digest, and how many approved ones expired."""
+    current: dict[str, str] = {}
+    expired = 0
+    day = today.isoformat()
+    q = (sa.select(items.c.kind, items.c.record_id, items.c.live_digest, items.c.live_until)
+         .where(items.c.feed_id == feed_id, items.c.live_digest.is_not(None)))
+    for row in conn.execute(q):
+        if row.live_until and row.live_until < day:
+            expired += 1
+            continue
+        current[f"{row.kind}:{row.record_id}"] = row.live_digest
+    return current, expired
+
+
+def plan(conn: Connection, feed_id: str, today: dt.date) -> Plan:
+    current, expired = _live(conn, feed_id, today)
+    before = {r.item_key: r.digest for r in conn.execute(
+        sa.select(published_items.c.item_key, published_items.c.digest).where(published_items.c.feed_id == feed_id))}
+    last = conn.execute(sa.select(sa.func.max(publications.c.version)).where(publications.c.feed_id == feed_id)
+                        ).scalar() or 0
+    return Plan(feed_id=feed_id, total=len(current), added=len(current.keys() - before.keys()),
+                changed=sum(1 for k, d in current.items() if k in before and before[k] != d),
+                removed=len(before.keys() - current.keys()), expired=expired, last_version=last)
+
+
+def documents_of(home: Path, feed_id: str) -> dict[str, Any]:
+    folder = home / DOCUMENTS_DIR / feed_id
+    if not folder.is_dir():
+        return {}
+    return {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.json"))}
+
+
+def save_document(home: Path, feed_id: str, name: str, document: Any) -> None:
+    folder = home / DOCUMENTS_DIR / feed_id
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{name}.json.tmp"
+    tmp.write_text(json.dumps(document, ensure_ascii=False, indent=2), encoding="utf-8")
+    tmp.replace(folder / f"{name}.json")
+
+
+def publish_group(engine: Engine, home: Path, feeds_dir: Path, feed_id: str, by_user: str, now: dt.datetime,
+                  *, only_if_changed: bool = False) -> tuple[Plan, int | None]:
+    """Publish the next version of a group; returns the plan and the new version (None: nothing to do)."""
+    started = time.perf_counter()
+    today = now.astimezone().date()
+    with engine.begin() as conn:
+        group = conn.execute(sa.select(feed_groups).where(feed_groups.c.feed_id == feed_id)).first()
+        if group is None:
+            raise PublishError(f"没有发布范围 {feed_id}")
+        the_plan = plan(conn, feed_id, today)
+        if only_if_changed and not the_plan.has_changes:
+            return the_plan, None
+        current, _ = _live(conn, feed_id, today)
+        rows = list(conn.execute(sa.select(items.c.kind, items.c.record_id, items.c.version, items.c.live_data)
+                                 .where(items.c.feed_id == feed_id, items.c.live_digest.is_not(None))))
+    content = ContentSet()
+    for row in rows:
+        if f"{row.kind}:{row.record_id}" not in current:
+            continue
+        record = RECORD_TYPES[row.kind].model_validate_json(row.live_data)
+        getattr(content, RECORD_KINDS[row.kind]).append(record.model_copy(update={"version": row.version}))
+    content.documents = documents_of(home, feed_id)
+    if not len(content) and not content.documents:
+        raise PublishError("这个发布范围还没有审核通过的内容")
+    media_dir = home / MEDIA_DIR
+    media: dict[str, Path] = {}
+    for course in content.courses:
+        for ref in (course.media, course.thumbnail):
+            if isinstance(ref, MediaRef):
+                media[ref.sha256] = media_dir / ref.filename
+    key = load_key_file(home / "feed.key")
+    result = publish_content(content, media, feeds_dir / feed_id, key=key, feed_id=feed_id, scope=scope_of(group),
+                             generated_at=now.astimezone(dt.UTC).replace(microsecond=0))
+    with engine.begin() as conn:
+        conn.execute(published_items.delete().where(published_items.c.feed_id == feed_id))
+        snapshot = [{"feed_id": feed_id, "item_key": k, "digest": d} for k, d in current.items()]
+        for start in range(0, len(snapshot), 5000):
+            conn.execute(published_items.insert(), snapshot[start:start + 5000])
+        conn.execute(publications.insert().values(
+            feed_id=feed_id, version=result.manifest.version, at=now.astimezone(dt.UTC).isoformat(timespec="seconds"),
+            by_user=by_user, items=len(content), added=the_plan.added, changed=the_plan.changed,
+            removed=the_plan.removed, seconds=round(time.perf_counter() - started, 3)))
+    return the_plan, result.manifest.version
+
+
+def run_due(engine: Engine, home: Path, feeds_dir: Path, now: dt.datetime) -> list[tuple[int, str]]:
+    """Run every waiting schedule whose time has come; returns (schedule id, result text)."""
+    from hub.console.core import audit_engine, iso
+
+    done = _fail_interrupted(engine, now)
+    with engine.begin() as conn:
+        due = list(conn.execute(sa.select(schedules).where(schedules.c.state == "waiting",
+                                                           schedules.c.due_at <= iso(now))
+                                .order_by(schedules.c.due_at)))
+    for row in due:
+        if not claim_schedule(engine, row.id, now):
+            continue  # another worker's scheduler took it first
+        try:
+            the_plan, version = publish_group(engine, home, feeds_dir, row.feed_id, row.by_user, now,
+                                              only_if_changed=True)
+            state = "done"
+            text = f"已发布第 {version} 版" if version else "没有变化，未发布新版本"
+        except (PublishError, ValueError, OSError) as exc:
+            state, text = "failed", f"发布失败：{exc}"[:500]
+        with engine.begin() as conn:
+            conn.execute(schedules.update().where(schedules.c.id == row.id).values(state=state, result=text))
+        audit_engine(engine, iso(now), row.by_user, "定时发布", row.feed_id, text)
+        done.append((row.id, text))
+    return done
+
+
+# Several schedulers may poll the same database (one per gunicorn worker, or a second hub
+# process): each job is claimed by a conditional UPDATE, which the database applies to one
+# transaction only, so exactly one of them runs it. Plain SQL: no advisory locks, no
+# SELECT ... FOR UPDATE SKIP LOCKED, so SQLite, PostgreSQL and openGauss/KingbaseES all do.
+def claim_schedule(engine: Engine, schedule_id: int, now: dt.datetime) -> bool:
+    """Move a waiting schedule to running (as of ``now``); True only for the one caller that did."""
+    from hub.console.core import iso
+
+    with engine.begin() as conn:
+        claimed = conn.execute(schedules.update().where(schedules.c.id == schedule_id,
+                                                        schedules.c.state == "waiting")
+                               .values(state="running", claimed_at=iso(now)))
+    return claimed.rowcount == 1
+
+
+#: A publication takes seconds (100 000 jobs: ~16 s); one still "running" after this long was
+#: claimed by a process that stopped (killed, restarted, power cut) and will never finish.
+RUNNING_LIMIT = dt.timedelta(minutes=30)
+INTERRUPTED_TEXT = "发布中断：处理进程在发布途中停止，本次未完成，请重新安排定时发布"
+
+
+def _fail_interrupted(engine: Engine, now: dt.datetime) -> list[tuple[int, str]]:
+    """Schedules left "running" by a process that stopped become "failed", with a reason staff
+    can act on (never retried by themselves: a publication that brings its process down would
+    otherwise do so again and again)."""
+    from hub.console.core import audit_engine, iso
+
+    cutoff = iso(now - RUNNING_LIMIT)
+    with engine.begin() as conn:
+        stale = list(conn.execute(sa.select(schedules.c.id, schedules.c.feed_id, schedules.c.by_user)
+                                  .where(schedules.c.state == "running", schedules.c.claimed_at < cutoff)))
+    failed = []
+    for row in stale:
+        with engine.begin() as conn:
+            # Conditional, like the claim: of several schedulers, one marks it and audits it.
+            marked = conn.execute(schedules.update().where(schedules.c.id == row.id,
+                                                           schedules.c.state == "running",
+                                                           schedules.c.claimed_at < cutoff)
+                                  .values(state="failed", result=INTERRUPTED_TEXT)).rowcount
+        if marked == 1:
+            audit_engine(engine, iso(now), row.by_user, "定时发布", row.feed_id, INTERRUPTED_TEXT)
+            failed.append((row.id, INTERRUPTED_TEXT))
+    return failed
+
+
+def claim_daily(engine: Engine, job: str, day: dt.date) -> bool:
+    """Mark ``job`` (a console_watermarks row) as run on ``day``; True only for the first caller that day."""
+    from hub.console.schema import watermarks
+
+    stamp = day.year * 10000 + day.month * 100 + day.day
+    with engine.begin() as conn:
+        claimed = conn.execute(watermarks.update().where(watermarks.c.name == job, watermarks.c.upto < stamp)
+                               .values(upto=stamp))
+    return claimed.rowcount == 1

@@ -1,0 +1,195 @@
+"""Console pages for residents' registrations: a masked list with filters and follow-up, the full
+view (only ``registrations.full``, and every full view is in the audit log), and the
+hand-off page (export for the provincial system, acknowledgment that purges, retention purge).
+
+Permissions: ``registrations.view`` for the masked list and follow-up, ``registrations.full``
+for the unmasked view, ``registrations.export`` for exports and purges.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
+
+from common.privacy import mask_address, mask_id_number, mask_name, mask_phone
+from hub import handoff
+from hub.console.core import audit, console, requires
+from hub.console.hubdata import refresh, upload_payloads
+from hub.console.schema import registrations
+from hub.console.views_content import page_args
+from hub.storage import REGISTRATION_KINDS
+
+bp = Blueprint("console_regs", __name__)
+PER_PAGE = 20
+FOLLOW_UP = ("待跟进", "已联系", "已推荐", "已就业", "无需跟进")
+# The kiosk's answer keys (kiosk/forms.py) as staff read them.
+ANSWER_LABELS = {"categories": "想做的工作", "salary": "期望工资", "available_from": "可以上班时间",
+                 "trainings": "想学的技能", "training_time": "上课时间", "return_date": "返乡时间",
+                 "came_from": "原务工地", "plan": "返乡打算", "skills": "能做的活", "days": "可以干活的日子",
+                 "day_pay": "期望日薪", "consent": "个人信息授权", "channel": "登记渠道"}
+CHANNELS = {"kiosk": "自助一体机", "counter": "窗口"}
+
+
+def answer_rows(answers: dict[str, Any]) -> list[tuple[str, str]]:
+    """Answers as (Chinese label, text) rows; the station id is shown elsewhere."""
+    rows = []
+    for key, value in answers.items():
+        if key == "station_id":
+            continue
+        if key == "consent" and isinstance(value, dict):
+            text = f"已同意（说明第 {value.get('version', '?')} 版，{str(value.get('accepted_at', ''))[:16].replace('T', ' ')}）"
+        elif key == "channel":
+            text = CHANNELS.get(str(value), str(value))
+        elif isinstance(value, list):
+            text = "、".join(str(v) for v in value)
+        elif isinstance(value, dict):
+            text = "；".join(f"{k}：{v}" for k, v in value.items())
+        else:
+            text = str(value)
+        rows.append((ANSWER_LABELS.get(key, key), text))
+    return rows
+
+
+def _masked(person: dict[str, Any]) -> dict[str, str]:
+    return {"name": mask_name(str(person.get("name", ""))), "id_number": mask_id_number(str(person.get("id_number", ""))),
+            "phone": mask_phone(str(person.get("phone", ""))), "address": mask_address(str(person.get("address", ""))),
+            "gender": str(person.get("gender", "")), "birth_date": str(person.get("birth_date", ""))[:4] + "年"
+            if person.get("birth_date") else ""}
+
+
+def _filters() -> tuple[dict[str, str], list[Any]]:
+    args = {k: request.args.get(k, "").strip() for k in ("station", "kind", "status", "since", "until", "code")}
+    where: list[Any] = []
+    if args["station"]:
+        where.append(registrations.c.station_id == args["station"])
+    if args["kind"] in REGISTRATION_KINDS:
+        where.append(registrations.c.reg_kind == args["kind"])
+    if args["status"] in FOLLOW_UP:
+        where.append(registrations.c.status == args["status"])
+    if args["since"]:
+        where.append(registrations.c.received_at >= args["since"])
+    if args["until"]:
+        where.append(registrations.c.received_at < args["until"] + "T99")
+    if args["code"]:
+        where.append(registrations.c.code == args["code"].upper())
+    return args, where
+
+
+@bp.get("/registrations")
+@requires("registrations.view")
+def reg_list() -> Any:
+    ctx = console()
+    refresh(ctx.engine, ctx.vault)
+    args, where = _filters()
+    page = page_args()
+    with ctx.engine.begin() as conn:
+        total = conn.execute(sa.select(sa.func.count()).select_from(registrations).where(*where)).scalar_one()
+        rows = list(conn.execute(sa.select(registrations).where(*where)
+                                 .order_by(registrations.c.received_at.desc(), registrations.c.upload_id.desc())
+                                 .limit(PER_PAGE).offset((page - 1) * PER_PAGE)))
+        payloads = upload_payloads(conn, [r.upload_id for r in rows if not r.purged_at], ctx.vault)
+    shown = []
+    for r in rows:
+        p = payloads.get(r.upload_id, {})
+        person = p.get("person") if isinstance(p.get("person"), dict) else {}
+        shown.append((r, _masked(person) if person else None))
+    return render_template("console/registrations.html", rows=shown, total=total, page=page, args=args,
+                           pages=max(1, math.ceil(total / PER_PAGE)), kinds=REGISTRATION_KINDS, statuses=FOLLOW_UP)
+
+
+@bp.get("/registrations/<int:upload_id>")
+@requires("registrations.view")
+def reg_detail(upload_id: int) -> Any:
+    ctx = console()
+    full = request.args.get("full") == "1"
+    if full and not g.user.can("registrations.full"):
+        abort(403)
+    refresh(ctx.engine, ctx.vault)
+    with ctx.engine.begin() as conn:
+        row = conn.execute(sa.select(registrations).where(registrations.c.upload_id == upload_id)).first()
+        if row is None:
+            abort(404)
+        payload = upload_payloads(conn, [upload_id], ctx.vault).get(upload_id, {})
+    person = payload.get("person") if isinstance(payload.get("person"), dict) else {}
+    answers = payload.get("answers") if isinstance(payload.get("answers"), dict) else {}
+    if full and person:
+        audit("查看登记完整信息", f"登记 {row.code}", f"驿站 {row.station_id}")
+    shown = {k: str(v) for k, v in person.items()} if full else (_masked(person) if person else {})
+    return render_template("console/registration.html", r=row, person=shown, answers=answer_rows(answers), full=full,
+                           statuses=FOLLOW_UP)
+
+
+@bp.post("/registrations/<int:upload_id>/follow-up")
+@requires("registrations.view")
+def reg_follow_up(upload_id: int) -> Any:
+    ctx = console()
+    status = request.form.get("status", "")
+    if status not in FOLLOW_UP:
+        abort(400)
+    refresh(ctx.engine, ctx.vault)
+    with ctx.engine.begin() as conn:
+        row = conn.execute(sa.select(registrations.c.code).where(registrations.c.upload_id == upload_id)).first()
+        if row is None:
+            abort(404)
+        conn.execute(registrations.update().where(registrations.c.upload_id == upload_id).values(
+            status=status, note=request.form.get("note", "").strip()[:500], updated_at=ctx.now_iso(),
+            updated_by=g.user.username))
+        audit("登记跟进", f"登记 {row.code}", status, conn=conn)
+    flash(f"登记 {row.code} 已标记为「{status}」")
+    return redirect(request.form.get("back") if (request.form.get("back") or "").startswith("/console/")
+                    else url_for("console_regs.reg_detail", upload_id=upload_id))
+
+
+@bp.get("/registrations/handoff")
+@requires("registrations.export")
+def export_page() -> Any:
+    ctx = console()
+    refresh(ctx.engine, ctx.vault)
+    with ctx.engine.begin() as conn:
+        waiting = conn.execute(sa.select(sa.func.count()).select_from(registrations).where(
+            registrations.c.handoff_id.is_(None), registrations.c.purged_at.is_(None))).scalar_one()
+        unacked = conn.execute(sa.select(sa.func.count()).select_from(registrations).where(
+            registrations.c.handoff_id.is_not(None), registrations.c.purged_at.is_(None))).scalar_one()
+    return render_template("console/handoff.html", waiting=waiting, unacked=unacked, batches=handoff.batches(ctx.engine),
+                           retention=ctx.retention_days)
+
+
+@bp.post("/registrations/handoff/export")
+@requires("registrations.export")
+def export_file() -> Any:
+    ctx = console()
+    fmt = request.form.get("format", "xlsx")
+    try:
+        result = handoff.export(ctx.engine, fmt, g.user.username, ctx.now(), vault=ctx.vault)
+    except handoff.HandoffError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("console_regs.export_page"))
+    mimetype = {"csv": "text/csv; charset=utf-8", "json": "application/json",
+                "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}[fmt]
+    return Response(result.data, mimetype=mimetype, headers={
+        "Content-Disposition": f"attachment; filename={result.file_name}", "Cache-Control": "no-store"})
+
+
+@bp.post("/registrations/handoff/<int:handoff_id>/ack")
+@requires("registrations.export")
+def export_ack(handoff_id: int) -> Any:
+    ctx = console()
+    try:
+        purged = handoff.ack(ctx.engine, handoff_id, g.user.username, ctx.now())
+    except handoff.HandoffError as exc:
+        flash(str(exc), "error")
+    else:
+        flash(f"交接批次 {handoff_id} 已确认，清除了 {purged} 条登记的个人信息")
+    return redirect(url_for("console_regs.export_page"))
+
+
+@bp.post("/registrations/handoff/purge")
+@requires("registrations.export")
+def export_purge() -> Any:
+    ctx = console()
+    purged = handoff.purge_expired(ctx.engine, ctx.retention_days, g.user.username, ctx.now(), vault=ctx.vault)
+    flash(f"已清除 {purged} 条超过 {ctx.retention_days} 天的登记个人信息")
+    return redirect(url_for("console_regs.export_page"))

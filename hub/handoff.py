@@ -1,0 +1,189 @@
+"""Hand-off of residents' registrations to the provincial system, and their purge at the hub.
+
+``export`` writes every registration not yet handed over into one file (CSV, XLSX or
+JSON; personal data decrypted only here, in the file) and records it as a hand-off batch.
+``ack`` is the province's acknowledgment of a batch: the personal data of that batch is
+purged (the upload row and its idempotency key stay, with only kind, receipt code and
+time, so a late resend is still a duplicate and the reports still count it). ``purge``
+removes the personal data of every registration older than the retention limit, handed
+over or not. Each export, acknowledgment and purge is written to the console's audit log
+with counts and batch ids only, never personal data. Used by ``yizhan hub registrations``
+and the console's export page.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from hub.cells import safe_row
+from hub.console.core import audit_engine, iso
+from hub.console.hubdata import refresh, replace_payload, upload_payloads
+from hub.console.schema import handoffs, registrations
+from hub.db import scrub
+
+FORMATS = ("csv", "xlsx", "json")
+COLUMNS = [("code", "登记编号"), ("kind", "登记类型"), ("station_id", "驿站编号"), ("received_at", "接收时间"),
+           ("name", "姓名"), ("id_number", "公民身份号码"), ("gender", "性别"), ("birth_date", "出生日期"),
+           ("phone", "联系电话"), ("address", "住址"), ("answers", "登记内容"), ("status", "跟进状态"),
+           ("note", "跟进备注")]
+
+# Where a purge overwrites personal data: the sealed payloads (uploads) and the follow-up notes.
+PURGED_TABLES = ("uploads", "console_registrations")
+
+
+class HandoffError(Exception):
+    """An export, acknowledgment or purge that cannot be done; the message says why (Chinese)."""
+
+
+@dataclass
+class Export:
+    handoff_id: int
+    count: int
+    sha256: str
+    data: bytes
+    fmt: str
+
+    @property
+    def file_name(self) -> str:
+        return f"registrations-handoff-{self.handoff_id}.{self.fmt}"
+
+
+def _rows(engine: Engine, ids_rows: list[Any], vault: Any) -> list[dict[str, Any]]:
+    from hub.console.views_registrations import answer_rows
+
+    with engine.begin() as conn:
+        payloads = upload_payloads(conn, [r.upload_id for r in ids_rows], vault)
+    out = []
+    for r in ids_rows:
+        p = payloads.get(r.upload_id, {})
+        person = p.get("person") if isinstance(p.get("person"), dict) else {}
+        answers = p.get("answers") if isinstance(p.get("answers"), dict) else {}
+        out.append({"code": r.code, "kind": r.reg_kind, "station_id": r.station_id, "received_at": r.received_at,
+                    **{k: str(person.get(k, "")) for k in ("name", "id_number", "gender", "birth_date", "phone",
+                                                          "address")},
+                    "answers": "；".join(f"{k}：{v}" for k, v in answer_rows(answers)), "status": r.status,
+                    "note": r.note})
+    return out
+
+
+def _encode(rows: list[dict[str, Any]], fmt: str) -> bytes:
+    if fmt == "json":
+        return json.dumps([{label: row[k] for k, label in COLUMNS} for row in rows], ensure_ascii=False,
+                          indent=1).encode("utf-8")
+    if fmt == "csv":
+        buf = io.StringIO(newline="")
+        writer = csv.writer(buf)
+        writer.writerow([label for _, label in COLUMNS])
+        for row in rows:
+            writer.writerow(safe_row(row[k] for k, _ in COLUMNS))
+        # BOM: Chinese Excel opens UTF-8 CSV correctly only with it.
+        return ("\ufeff" + buf.getvalue()).encode("utf-8")
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    wb = Workbook(write_only=False)
+    ws = wb.active
+    ws.title = "求职登记交接"
+    ws.append([label for _, label in COLUMNS])
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+    for row in rows:
+        # Text cells: an ID number as a number would lose its last digits in Excel.
+        ws.append(safe_row(str(row[k]) for k, _ in COLUMNS))
+    for letter, width in zip("ABCDEFGHIJKLM", (10, 10, 16, 22, 10, 22, 6, 12, 14, 30, 30, 10, 20), strict=True):
+        ws.column_dimensions[letter].width = width
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def export(engine: Engine, fmt: str, by_user: str, now: dt.datetime, *, vault: Any = None) -> Export:
+    """Hand over every registration not yet handed over (and not purged) as one new batch.
+    ``vault`` (the hub's ``hub.vault.Vault``) opens the sealed payloads."""
+    if fmt not in FORMATS:
+        raise HandoffError(f"格式须为 {', '.join(FORMATS)}")
+    refresh(engine, vault)
+    with engine.begin() as conn:
+        waiting = list(conn.execute(sa.select(registrations).where(registrations.c.handoff_id.is_(None),
+                                                                   registrations.c.purged_at.is_(None))
+                                    .order_by(registrations.c.upload_id)))
+    if not waiting:
+        raise HandoffError("没有待交接的登记")
+    data = _encode(_rows(engine, waiting, vault), fmt)
+    digest = hashlib.sha256(data).hexdigest()
+    with engine.begin() as conn:
+        hid = int(conn.execute(handoffs.insert().values(at=iso(now), by_user=by_user, format=fmt, count=len(waiting),
+                                                        sha256=digest)).inserted_primary_key[0])
+        ids = [r.upload_id for r in waiting]
+        for start in range(0, len(ids), 500):
+            conn.execute(registrations.update().where(registrations.c.upload_id.in_(ids[start:start + 500]))
+                         .values(handoff_id=hid))
+    audit_engine(engine, iso(now), by_user, "导出登记", f"交接批次 {hid}", f"{len(waiting)} 条，{fmt.upper()}，SHA-256 {digest[:16]}")
+    return Export(handoff_id=hid, count=len(waiting), sha256=digest, data=data, fmt=fmt)
+
+
+def _purge(engine: Engine, where: Any, now: dt.datetime) -> int:
+    stamp = iso(now)
+    with engine.begin() as conn:
+        rows = list(conn.execute(sa.select(registrations.c.upload_id, registrations.c.reg_kind, registrations.c.code)
+                                 .where(where, registrations.c.purged_at.is_(None))))
+        for r in rows:
+            replace_payload(conn, r.upload_id, {"kind": r.reg_kind, "code": r.code, "purged_at": stamp})
+        ids = [r.upload_id for r in rows]
+        for start in range(0, len(ids), 500):
+            conn.execute(registrations.update().where(registrations.c.upload_id.in_(ids[start:start + 500]))
+                         .values(purged_at=stamp, note=""))
+    return len(rows)
+
+
+def ack(engine: Engine, handoff_id: int, by_user: str, now: dt.datetime) -> int:
+    """The province acknowledged a batch: purge its personal data at the hub. Returns how many."""
+    with engine.begin() as conn:
+        batch = conn.execute(sa.select(handoffs).where(handoffs.c.id == handoff_id)).first()
+    if batch is None:
+        raise HandoffError(f"没有交接批次 {handoff_id}")
+    if batch.acked_at:
+        raise HandoffError(f"交接批次 {handoff_id} 已于 {batch.acked_at} 确认")
+    purged = _purge(engine, registrations.c.handoff_id == handoff_id, now)
+    with engine.begin() as conn:
+        conn.execute(handoffs.update().where(handoffs.c.id == handoff_id).values(acked_at=iso(now), purged=purged))
+    audit_engine(engine, iso(now), by_user, "确认交接并清除", f"交接批次 {handoff_id}", f"清除 {purged} 条个人信息")
+    scrub(engine, PURGED_TABLES)
+    return purged
+
+
+def purge_expired(engine: Engine, retention_days: int, by_user: str, now: dt.datetime, *, vault: Any = None) -> int:
+    """Purge the personal data of every registration received more than ``retention_days`` ago."""
+    if retention_days < 1:
+        raise HandoffError("保留天数至少为 1")
+    refresh(engine, vault)
+    cutoff = iso(now - dt.timedelta(days=retention_days))
+    purged = _purge(engine, registrations.c.received_at < cutoff, now)
+    audit_engine(engine, iso(now), by_user, "到期清除登记", f"保留 {retention_days} 天", f"清除 {purged} 条个人信息")
+    if purged:
+        scrub(engine, PURGED_TABLES)
+    return purged
+
+
+def batches(engine: Engine, limit: int = 50) -> list[Any]:
+    with engine.begin() as conn:
+        return list(conn.execute(sa.select(handoffs).order_by(handoffs.c.id.desc()).limit(limit)))
+
+
+def write_export(result: Export, out: Path) -> Path:
+    path = out / result.file_name if out.is_dir() else out
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(result.data)
+    tmp.chmod(0o600)
+    tmp.replace(path)
+    return path

@@ -1,0 +1,1 @@
+"""The feed contract both sides import: records, manifests, signatures, release offers and trust."""
