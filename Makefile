@@ -8,8 +8,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DEB_PACKAGES := xvfb xauth libgl1-mesa-dri libmtdev1 libusb-1.0-0 fonts-wqy-microhei espeak-ng ffmpeg fontconfig nginx fonts-babelstone-han chromium chromium-driver postgresql systemd passwd
 STAMP := $(VENV)/.installed
-LOCK := requirements.lock
-TEST_LOCK := requirements-test.lock
+# One lock per way of installing (deploy/lock.py): a station, a hub, and this development
+# checkout (everything: both sides, the test tools, the benchmarks).
+STATION_LOCK := requirements-station.lock
+HUB_LOCK := requirements-hub.lock
+DEV_LOCK := requirements-dev.lock
 
 .PHONY: demo test bench lint setup system-deps venv clean lock release
 
@@ -27,28 +30,32 @@ system-deps:
 
 venv: $(STAMP)
 
-# Dependencies come from the hashed lock; the project itself goes in editable on top.
-# A lock that no longer matches pyproject.toml (a dependency added without `make lock`)
-# falls back to an unlocked install with a warning; tests/deploy/test_lock.py fails then.
-$(STAMP): pyproject.toml $(LOCK) $(TEST_LOCK)
+# Dependencies come from the hashed dev lock (the station's and the hub's together, with the
+# test and benchmark tools); the project itself goes in editable on top. The station's wheels
+# are downloaded into .cache/wheelhouse for the release bundle tests. A lock that no longer
+# matches pyproject.toml (a dependency added without `make lock`) falls back to an unlocked
+# install with a warning; tests/deploy/test_lock.py fails then.
+$(STAMP): pyproject.toml $(STATION_LOCK) $(HUB_LOCK) $(DEV_LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	if $(PYTHON) -m deploy.lock check; then \
-	  $(PY) -m pip install -q --require-hashes -r $(TEST_LOCK) && $(PY) -m pip install -q --no-deps -e . \
+	  $(PY) -m pip install -q --require-hashes -r $(DEV_LOCK) && $(PY) -m pip install -q --no-deps -e . \
 	  && { $(PY) -m deploy.release --download-only --no-check --wheelhouse .cache/wheelhouse \
 	       || echo "WARNING: could not fill .cache/wheelhouse (the release bundle tests need it)" >&2; } ; \
 	else \
-	  echo "WARNING: $(LOCK) is out of date with pyproject.toml: run 'make lock'; installing unlocked" >&2; \
-	  $(PY) -m pip install -q -e '.[test]'; \
+	  echo "WARNING: the locks are out of date with pyproject.toml: run 'make lock'; installing unlocked" >&2; \
+	  $(PY) -m pip install -q -e '.[station,hub,test,bench]'; \
 	fi
 	touch $(STAMP)
 
 # Re-resolve every dependency (needs the package index): after changing pyproject.toml.
+# Writes the three locks; versions already locked are kept where they still fit.
 lock: venv
 	$(PY) -m pip install -q uv
 	$(PY) -m deploy.lock write
 
 # The offline bundle for Debian 12 / Python 3.11 x86_64, signed: dist/yizhan-<version>.tar.
+# It carries the station's side only (requirements-station.lock): no web server, no database driver.
 # RELEASE_KEY is the hub's feed key (PEM); a throwaway key is made when it is missing.
 RELEASE_KEY ?= .cache/release-key.pem
 release: setup

@@ -31,8 +31,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar, Literal, NamedTuple
 
-import sqlite_utils
-
 from common.geo import distance_km
 from content import search as textsearch
 from content import store_schema
@@ -537,9 +535,12 @@ class Store:
 
     def table_counts(self) -> dict[str, int]:
         """Rows in each table of the station database, every part's tables included (for stats)."""
-        db = sqlite_utils.Database(self._conn())
-        return {name: db[name].count for name in db.table_names()
-                if not name.startswith("sqlite_") and db[name].virtual_table_using is None}
+        conn = self._conn()
+        names = [row[0] for row in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND substr(name, 1, 7) != 'sqlite_' "
+            "AND sql NOT LIKE 'CREATE VIRTUAL TABLE%'")]
+        return {name: conn.execute('SELECT count(*) FROM "{}"'.format(name.replace('"', '""'))).fetchone()[0]
+                for name in names}
 
     # -- jobs ----------------------------------------------------------------------------------
 

@@ -12,8 +12,6 @@ import re
 import sqlite3
 from collections.abc import Sequence
 
-import sqlite_utils
-
 from content.db import TableOwner, transaction
 from protocol.model import JOB_CATEGORIES
 
@@ -183,7 +181,7 @@ def migrate(conn: sqlite3.Connection) -> int:
 
 
 def _schema_version(conn: sqlite3.Connection) -> int:
-    if not sqlite_utils.Database(conn)["content_schema"].exists():
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'content_schema'").fetchone() is None:
         return 0
     row = conn.execute("SELECT max(version) FROM content_schema").fetchone()
     found = row[0] if row and row[0] is not None else 0
