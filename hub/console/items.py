@@ -9,12 +9,12 @@ a reason the author sees. Each version is kept in ``console_item_versions``.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import datetime as dt
 import hashlib
 import io
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,16 +108,60 @@ HEADER_ALIASES.update({
 
 _MESSAGES = {
     "missing": "必填", "int_parsing": "须为整数", "int_from_float": "须为整数", "float_parsing": "须为数字",
-    "date_from_datetime_parsing": "日期格式应为 2026-01-31", "date_parsing": "日期格式应为 2026-01-31",
-    "datetime_from_date_parsing": "时间格式应为 2026-01-31 09:00", "datetime_parsing": "时间格式应为 2026-01-31 09:00",
+    "date_from_datetime_parsing": "看不懂这个日期；日期写法：2026-12-07、2026/12/07 或 2026年12月7日",
+    "date_parsing": "看不懂这个日期；日期写法：2026-12-07、2026/12/07 或 2026年12月7日",
+    "datetime_from_date_parsing": "看不懂这个时间；时间写法：2026-12-07 09:00",
+    "datetime_parsing": "看不懂这个时间；时间写法：2026-12-07 09:00",
     "string_too_short": "不能为空", "string_too_long": "太长", "string_pattern_mismatch": "格式不正确",
     "extra_forbidden": "不是可识别的栏目", "greater_than_equal": "数值太小", "less_than_equal": "数值太大",
-    "date_type": "日期格式应为 2026-01-31",
+    "date_type": "看不懂这个日期；日期写法：2026-12-07、2026/12/07 或 2026年12月7日",
 }
+# Cross-field rules of the models (their English messages) -> (the field to mark, a Chinese sentence).
 _VALUE_ERRORS = {
-    "salary_max": "薪资上限低于薪资下限", "age_max": "最高年龄低于最低年龄", "valid_until": "有效期早于发布日期",
-    "零工": "零工岗位须填写零工日期", "ends_at": "结束时间早于开始时间", "finite": "经纬度须为有效数字",
+    "salary_max": ("salary_max", "不能低于薪资下限"), "age_max": ("age_max", "不能低于最低年龄"),
+    "valid_until": ("valid_until", "不能早于发布日期"), "零工": ("work_date", "零工岗位须填写零工日期"),
+    "ends_at": ("ends_at", "不能早于开始时间"), "finite": ("latitude", "经纬度须为有效数字"),
 }
+
+# Text limits of the feed's models (protocol.model), stated beside each field and checked
+# before saving: a longer text is refused with its length, never cut.
+TEXT_LIMITS: dict[str, dict[str, int]] = {
+    "job": {"title": 60, "employer": 80, "address": 200, "requirements": 4000, "benefits": 4000,
+            "contact_name": 80, "contact_phone": 20, "url": 500},
+    "policy": {"title": 60, "summary": 4000, "body": 4000, "who_qualifies": 4000, "how_to_apply": 4000,
+               "materials": 4000, "hotline": 20},
+    "event": {"title": 60, "place": 200, "organiser": 200, "registration": 4000},
+    "announcement": {"text": 300},
+    "course": {"title": 60, "category": 200, "subtitle": 4000},
+}
+_MONEY = {"salary_min", "salary_max"}
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def rule_of(kind: str, f: Field) -> str:
+    """The format rule shown next to a field, in Chinese."""
+    from hub.console import formats
+
+    if f.name == "id":
+        return formats.ID_RULE
+    if f.type == "date":
+        return formats.DATE_RULE
+    if f.type == "datetime":
+        return formats.DATETIME_RULE
+    if f.type == "int":
+        return formats.AMOUNT_RULE if f.name in _MONEY else formats.INT_RULE
+    if f.name == "latitude":
+        return formats.LAT_RULE
+    if f.name == "longitude":
+        return formats.LON_RULE
+    if f.name in ("contact_phone", "hotline"):
+        return formats.PHONE_RULE
+    if f.name == "url":
+        return formats.URL_RULE
+    limit = TEXT_LIMITS.get(kind, {}).get(f.name)
+    if limit:
+        return f"最多 {limit} 字，不能含表情符号"
+    return ""
 
 
 def label_of(kind: str, name: str) -> str:
@@ -138,53 +182,127 @@ def zh_errors(kind: str, exc: ValidationError) -> dict[str, str]:
             msg = "须为以下之一：" + "、".join(CHOICE_NAMES.get(c, c) for c in choices)
         elif etype == "value_error":
             text = str(error.get("msg", ""))
-            msg = next((zh for key, zh in _VALUE_ERRORS.items() if key in text), "内容不一致")
+            loc, msg = next((hit for key, hit in _VALUE_ERRORS.items() if key in text), (loc, "内容前后不一致"))
         else:
-            msg = _MESSAGES.get(etype, "不符合要求")
-        out[loc or "_"] = msg
+            msg = _bound_message(kind, loc, etype, error.get("ctx") or {})
+        out.setdefault(loc or "_", msg)
     return out
 
 
+def _bound_message(kind: str, loc: str, etype: str, ctx: dict[str, Any]) -> str:
+    if etype == "less_than_equal":
+        return f"不能大于 {ctx.get('le')}"
+    if etype == "greater_than_equal":
+        return f"不能小于 {ctx.get('ge')}"
+    if etype == "string_too_long":
+        return f"最多 {ctx.get('max_length')} 字"
+    if etype == "string_pattern_mismatch":
+        f = next((f for f in FIELDS.get(kind, []) if f.name == loc), None)
+        rule = rule_of(kind, f) if f else ""
+        return f"格式不正确：{rule}" if rule else "格式不正确"
+    return _MESSAGES.get(etype, "不符合要求")
+
+
 def describe_errors(kind: str, errors: dict[str, str]) -> str:
-    return "；".join(f"{label_of(kind, k)}{'' if k == '_' else '：'}{v}" for k, v in errors.items())
+    return "；".join(v if k == "_" else f"{label_of(kind, k)}：{v}" for k, v in errors.items())
 
 
-def clean_form(kind: str, form: dict[str, Any]) -> dict[str, Any]:
-    """Form or sheet cells -> the record's fields (empty = not given; numbers as numbers)."""
+def clean_form(kind: str, form: dict[str, Any], errors: dict[str, str] | None = None,
+               notes: dict[str, str] | None = None) -> dict[str, Any]:
+    """Form or sheet cells -> the record's fields (empty = not given; numbers as numbers).
+
+    Everyday forms (``2026/12/07``, ``3000元``, full-width digits) are normalised; a value that
+    cannot be understood, a text over its limit or with characters the stations cannot show goes
+    to ``errors`` ({field: Chinese reason}) and is left out of the result; ``notes`` gets
+    {field: the normalised value} wherever it differs from what was typed.
+    """
+    from hub.console.formats import InputError, check_position
+
+    errors = {} if errors is None else errors
     data: dict[str, Any] = {}
     types = {f.name: f.type for f in FIELDS[kind]}
+    limits = TEXT_LIMITS.get(kind, {})
     for name, value in form.items():
         if value is None or (isinstance(value, str) and not value.strip()):
             continue
         if name not in types and kind != "course":
             data[name] = value  # unknown columns are refused by the model, named in the report
             continue
-        value = _clean_cell(value, types.get(name))
-        if value is not None:
-            data[name] = value
+        try:
+            cleaned = _clean_cell(value, types.get(name), money=name in _MONEY, limit=limits.get(name, 0))
+        except InputError as exc:
+            errors[name] = str(exc)
+            continue
+        if cleaned is None:
+            continue
+        data[name] = cleaned
+        if notes is not None and isinstance(value, str) and types.get(name) in ("date", "datetime", "int", "float"):
+            shown = _shown(cleaned, types[name])
+            if shown != value.strip():
+                notes[name] = f"已理解为 {shown}"
+    lat, lon = data.get("latitude"), data.get("longitude")
+    if kind == "job" and isinstance(lat, float) and isinstance(lon, float):
+        errors.update(check_position(lat, lon))
     _localize_schedule(data)
     return data
 
 
-def _clean_cell(value: Any, field_type: str | None) -> Any:
-    """One non-empty cell as its field's type wants it (None if nothing is left after stripping)."""
+def _clean_native(value: Any, field_type: str | None, money: bool) -> Any:
+    """A sheet's typed cell (date, number): as the field wants it, or as text to be parsed."""
+    from hub.console import formats
+
     if isinstance(value, dt.datetime):
-        value = value.date().isoformat() if field_type == "date" else value.isoformat()
-    elif isinstance(value, dt.date):
-        value = value.isoformat()
-    elif isinstance(value, float) and field_type == "int" and value.is_integer():
-        value = int(value)
-    if isinstance(value, str):
-        value = value.strip()
-        if value == "":
-            return None
-        if field_type == "int" and value.lstrip("-").isdigit():
-            value = int(value)
-        elif field_type == "float":
-            with contextlib.suppress(ValueError):
-                value = float(value)
-        elif field_type == "datetime" and len(value) == 16:
-            value = value.replace(" ", "T") + ":00"
+        return value.date().isoformat() if field_type == "date" else value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if field_type == "int":
+        if isinstance(value, float) and not value.is_integer():
+            raise formats.InputError(f"须为整数；{formats.AMOUNT_RULE if money else formats.INT_RULE}")
+        return int(value)
+    if field_type == "float":
+        return float(value)
+    if field_type in ("date", "datetime"):
+        return str(value)  # 20261207 in a number cell
+    return value
+
+
+def _is_date(text: str) -> bool:
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _shown(value: Any, field_type: str) -> str:
+    if field_type == "datetime" and isinstance(value, str):
+        return value[:16].replace("T", " ")
+    return str(value)
+
+
+def _clean_cell(value: Any, field_type: str | None, *, money: bool = False, limit: int = 0) -> Any:
+    """One non-empty cell as its field's type wants it (None if nothing is left after stripping)."""
+    from hub.console import formats
+
+    if not isinstance(value, str):
+        value = _clean_native(value, field_type, money)
+    if not isinstance(value, str):
+        return value
+    value = value.strip()
+    if value == "":
+        return None
+    if field_type == "int":
+        return int(value) if value.isascii() and value.lstrip("-").isdigit() else formats.parse_int(value, money=money)
+    if field_type == "float":
+        return formats.parse_float(value)
+    if field_type == "date":
+        return value if _ISO_DATE.match(value) and _is_date(value) else formats.parse_date(value)
+    if field_type == "datetime":
+        return formats.parse_datetime(value)
+    if field_type in ("text", "textarea") and (limit or not value.isprintable()):
+        formats.check_text(value, limit, multiline=field_type == "textarea")
     return value
 
 
@@ -208,6 +326,19 @@ def validate(kind: str, data: dict[str, Any], *, today: dt.date | None = None) -
     if today is not None and kind == "job" and record.valid_until < today:  # type: ignore[attr-defined]
         return None, {"valid_until": "已过期"}
     return record, {}
+
+
+def check(kind: str, form: dict[str, Any], *, today: dt.date | None = None,
+          notes: dict[str, str] | None = None) -> tuple[Record | None, dict[str, Any], dict[str, str]]:
+    """Clean and validate one form or sheet row: (the record or None, the cleaned values, errors).
+
+    Errors of reading a value come first (a date that cannot be read is not also "必填")."""
+    errors: dict[str, str] = {}
+    data = clean_form(kind, form, errors, notes)
+    record, model_errors = validate(kind, data, today=today)
+    for name, message in model_errors.items():
+        errors.setdefault(name, message)
+    return (record if not errors else None), data, errors
 
 
 def record_json(record: Record) -> str:
@@ -392,8 +523,7 @@ def import_rows(engine: Engine, kind: str, feed_id: str, file_name: str, rows: l
         if "__error__" in row:
             report.refused.append({"row": number, "id": "", "reason": row["__error__"]})
             continue
-        data = clean_form(kind, row)
-        record, errors = validate(kind, data, today=today)
+        record, data, errors = check(kind, row, today=today)
         rid = str(data.get("id", ""))[:64]
         if record is None:
             report.refused.append({"row": number, "id": rid, "reason": describe_errors(kind, errors)})

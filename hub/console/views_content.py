@@ -34,6 +34,7 @@ from hub.console.items import (
     import_rows,
     read_table,
     review,
+    rule_of,
     save_item,
     validate,
     withdraw,
@@ -113,21 +114,26 @@ def _item_form(kind: str, item_id: int | None) -> Any:
     values: dict[str, Any] = json.loads(row.data) if row else {}
     feed_id = row.feed_id if row else (feeds[0].feed_id if feeds else "")
     errors: dict[str, str] = {}
+    notes: dict[str, str] = {}
     if request.method == "POST":
         feed_id = request.form.get("feed_id", "")
         form = {f.name: request.form.get(f.name, "") for f in FIELDS[kind]}
         if row is not None:
             form["id"] = row.record_id  # a record's id never changes
-        values = clean_form(kind, form)
+        values = clean_form(kind, form, errors, notes)
         if kind == "course":
             values, media_error = _course_media(values, row)
             if media_error:
                 errors["media"] = media_error
         if feed_id not in {f.feed_id for f in feeds}:
             errors["feed_id"] = "请选择发布范围"
-        record = None
-        if not errors:
-            record, errors = validate(kind, values, today=ctx.now().astimezone().date())
+        record, model_errors = validate(kind, values, today=ctx.now().astimezone().date())
+        for name, message in model_errors.items():
+            errors.setdefault(name, message)
+        if errors:
+            record = None
+            # what could not be used is shown again as typed, beside its reason
+            values.update({name: form[name] for name in errors if name in form})
         if record is not None and not errors:
             with ctx.engine.begin() as conn:
                 if row is None and conn.execute(sa.select(items.c.id).where(items.c.kind == kind,
@@ -146,7 +152,8 @@ def _item_form(kind: str, item_id: int | None) -> Any:
             with contextlib.suppress(ValueError):
                 values[name] = dt.datetime.fromisoformat(values[name]).astimezone().strftime("%Y-%m-%d %H:%M")
     return render_template("console/item_form.html", kind=kind, kind_name=KIND_NAMES[kind], fields=FIELDS[kind],
-                           values=values, errors=errors, row=row, feeds=feeds, feed_id=feed_id,
+                           values=values, errors=errors, row=row, feeds=feeds, feed_id=feed_id, notes=notes,
+                           rules={f.name: rule_of(kind, f) for f in FIELDS[kind]},
                            choice_names=CHOICE_NAMES), (400 if errors else 200)
 
 

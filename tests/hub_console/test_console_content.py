@@ -32,7 +32,7 @@ def _pending_ids(console: Console) -> list[int]:
 def test_csv_import_reports_the_bad_row_and_keeps_the_good_ones(console: Console) -> None:
     editor = console.client("editor")
     page = _import(editor, (HEADER + GOOD + BAD + GOOD2).encode("gb18030")).get_data(as_text=True)
-    assert "拒收" in page and "第 3 行" in page and "薪资上限低于薪资下限" in page
+    assert "拒收" in page and "第 3 行" in page and "薪资上限（元）：不能低于薪资下限" in page
     assert "新增 <b>2</b>" in page
     assert len(_pending_ids(console)) == 2
 
@@ -163,7 +163,7 @@ def test_an_urgent_notice_for_chosen_stations_through_the_form(console: Console)
     manifest = Manifest.from_bytes((console.home / "feeds" / "urgent-s1" / "manifest.json").read_bytes())
     assert manifest.scope.stations == ["s-1"] and _feed(console, "urgent-s1") == (1, {"n-1"})
     bad = post(editor, "/console/content/announcement/new", {**form, "id": "n-2", "ends_at": "2026-11-19T08:00"})
-    assert bad.status_code == 400 and "结束时间早于开始时间" in bad.get_data(as_text=True)
+    assert bad.status_code == 400 and "结束时间：不能早于开始时间" in bad.get_data(as_text=True)
 
 
 def test_audit_log_records_who_did_what(console: Console) -> None:
