@@ -366,7 +366,7 @@ def run_database(kind: str, args: argparse.Namespace, work: Path, figures: dict[
         stdout, sys.stdout = sys.stdout, quiet
         try:
             main(["hub", "keygen", "--home", str(home)])
-            main(["hub", "publish", str(ROOT / "content" / "hub" / "example"), "--home", str(home)])
+            main(["hub", "publish", str(ROOT / "hub" / "example"), "--home", str(home)])
         finally:
             sys.stdout = stdout
         store = HubStore(url, home=home)

@@ -182,7 +182,7 @@ def test_hub_serve_runs_under_waitress_and_stops_on_sigterm(tmp_path: Path, free
     root = Path(__file__).resolve().parents[2]
     home = tmp_path / "hub"
     assert main(["hub", "keygen", "--home", str(home)]) == 0
-    assert main(["hub", "publish", str(root / "content" / "hub" / "example"), "--home", str(home)]) == 0
+    assert main(["hub", "publish", str(root / "hub" / "example"), "--home", str(home)]) == 0
     process = subprocess.Popen([sys.executable, "-m", "config.cli", "hub", "serve", "--home", str(home),
                                 "--port", str(free_port)], cwd=root, stderr=subprocess.PIPE)
     try:

@@ -21,7 +21,7 @@ from hub.storage import HubStore
 from hub.upstream import UpstreamError, fetch_upstream
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = ROOT / "content" / "hub" / "example"
+EXAMPLE = ROOT / "hub" / "example"
 PERSON = {"name": "赵六", "id_number": "520103197812120018", "phone": "13698765432"}
 
 

@@ -25,7 +25,7 @@ from hub.storage import HubStore
 from protocol.feed import Manifest
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = ROOT / "content" / "hub" / "example"
+EXAMPLE = ROOT / "hub" / "example"
 
 
 def test_hub_serve_with_gunicorn_workers(hub_database: str, tmp_path: Path) -> None:
@@ -82,7 +82,7 @@ def behind_nginx(tmp_path: Path):
     home = tmp_path / "hub"
     assert main(["hub", "keygen", "--home", str(home)]) == 0
     assert main(["hub", "publish", str(EXAMPLE), "--home", str(home)]) == 0
-    app = create_app(home)
+    app = create_app(home, behind_proxy=True)
     with HubServer(app) as hub, LocalNginx(home, hub.port) as nginx:
         yield home, app, nginx
     app.extensions["hub_store"].close()
@@ -119,11 +119,12 @@ def test_uploads_and_status_pass_through_nginx_to_the_hub(behind_nginx) -> None:
     _home, app, nginx = behind_nginx
     token = app.extensions["hub_store"].add_station("gy-001", "城东")
     beat = {"key": str(uuid.uuid4()), "created_at": "2026-03-01T09:30:00+08:00", "payload": {"content_version": 3}}
-    answer = requests.post(nginx.url + "api/v1/heartbeats", json={"items": [beat]},
-                           headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    answer = requests.post(nginx.https_url + "api/v1/heartbeats", json={"items": [beat]},
+                           headers={"Authorization": f"Bearer {token}"}, timeout=10, verify=nginx.ca_file)
     assert answer.status_code == 200 and answer.json()["results"][0]["status"] == "created"
-    assert "城东" in requests.get(nginx.url, timeout=10).text
-    refused = requests.post(nginx.url + "api/v1/heartbeats", json={"items": [beat]}, timeout=10)
+    assert "城东" in requests.get(nginx.https_url, timeout=10, verify=nginx.ca_file).text
+    refused = requests.post(nginx.https_url + "api/v1/heartbeats", json={"items": [beat]}, timeout=10,
+                            verify=nginx.ca_file)
     assert refused.status_code == 401  # the hub's own answer, passed through
 
 
@@ -150,8 +151,8 @@ def test_a_4_mb_upload_without_a_token_through_nginx_is_answered_401_never_502(b
     body = b'{"items": [' + b" " * (4 * 1024 * 1024) + b"]}"
     for _ in range(10):  # a reset connection loses the answer now and then: ask often
         started = time.monotonic()
-        answer = requests.post(nginx.url + "api/v1/registrations", data=body,
-                               headers={"Content-Type": "application/json"}, timeout=30)
+        answer = requests.post(nginx.https_url + "api/v1/registrations", data=body,
+                               headers={"Content-Type": "application/json"}, timeout=30, verify=nginx.ca_file)
         elapsed = time.monotonic() - started
         print(f"4 MB without a token: HTTP {answer.status_code} in {elapsed:.3f} s")
         assert answer.status_code == 401 and "station token" in answer.json()["error"]
@@ -173,12 +174,15 @@ def test_nginx_passes_the_hubs_401_before_the_body_has_arrived(behind_nginx) -> 
     """A client that has sent the headers of a 4 MB upload and 64 KB of it hears 401 at once:
     nginx no longer waits for (and stores) the whole body before the hub sees the headers."""
     import socket
+    import ssl
 
     _home, _app, nginx = behind_nginx
     head = (f"POST /api/v1/registrations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
             f"Content-Length: {4 * 1024 * 1024}\r\n\r\n").encode("latin-1")
     started = time.monotonic()
-    with socket.create_connection(("127.0.0.1", nginx.port), timeout=20) as sock:
+    context = ssl.create_default_context(cafile=str(nginx.ca_file))
+    with socket.create_connection(("127.0.0.1", nginx.tls_port), timeout=20) as raw, \
+            context.wrap_socket(raw, server_hostname="127.0.0.1") as sock:
         sock.sendall(head + b" " * (64 * 1024))
         answer = sock.recv(65536)
     print(f"401 after {time.monotonic() - started:.3f} s with 64 KB of 4 MB sent")

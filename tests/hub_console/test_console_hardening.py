@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 
 from hub.app import HubServer
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "content" / "hub" / "console" / "templates"
+TEMPLATES = Path(__file__).resolve().parents[2] / "hub" / "console" / "templates"
 PAGES = {"registrar": ["/console/", "/console/registrations", "/console/registrations/handoff",
                        "/console/reports/results", "/console/password"],
          "admin": ["/console/admin/users", "/console/stations"], "publisher": ["/console/publish"],
