@@ -4,8 +4,10 @@ One :meth:`SyncClient.sync_once`:
 
 1. conditional GET of ``manifest.json`` (If-None-Match / If-Modified-Since): a 304 ends
    the sync, nothing else is fetched;
-2. ``manifest.sig`` is checked against the trusted key (``hub.public_key``, or the key it
-   handed trust to through signed rotations in ``keys.json``); a manifest that does not
+2. ``manifest.sig`` is checked through the station's trust object (:mod:`protocol.trust`):
+   with the online key its root (``hub.public_key``, or the root it moved to by signed root
+   rotations) authorised in ``keys.json``, or the root itself for a hub without roles
+   (fetching and verifying: :mod:`content.feed_fetch`); a manifest that does not
    parse, is for another station or region (scope), is another feed than the one this
    station is bound to (``hub.feed_id`` or pinned at the first sync), is older than the
    version held (rollback) or already past its signed expiry is refused, the current
@@ -27,7 +29,8 @@ written under a temporary name and renamed once verified, and the database switc
 transaction. Every request has a timeout; transient failures (connection refused or cut,
 timeouts, 5xx) are retried with exponential backoff and jitter (tenacity).
 
-This module owns the ``sync_`` tables (:data:`TABLES`). The uplink (heartbeat and outbox
+This module owns the ``sync_`` tables (:data:`TABLES`); writing them is :mod:`content.feed_apply`
+and :mod:`content.trust_store`. The uplink (heartbeat and outbox
 delivery) is :mod:`content.uplink`; the background loop that runs both is :mod:`content.sync_loop`.
 """
 
@@ -39,46 +42,31 @@ import fcntl
 import hashlib
 import json
 import logging
-import os
 import sqlite3
-import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
-from urllib.parse import urljoin
 
 import requests
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from common import exitcodes
-from common.netutil import TooLarge, dialled_scheme, fetch_capped, is_loopback_url, log_url
+from common.netutil import dialled_scheme, is_loopback_url
+from content import feed_apply as apply
 from content.db import Database, TableOwner, durable, migrate, reading
-from content.media import TRANSIENT, MediaCache, MediaError, Transfer, TransientHTTPError, http_session
+from content.feed_fetch import FETCH_DEADLINE_S, FeedFetcher, Refused, describe, safe_url
+from content.media import TRANSIENT, MediaCache, MediaError, Transfer, http_session
 from content.store import Store
-from protocol.feed import (
-    KEYS_NAME,
-    MANIFEST_NAME,
-    MAX_KEYS_BYTES,
-    MAX_MANIFEST_BYTES,
-    SIGNATURE_NAME,
-    FeedError,
-    Manifest,
-    ManifestError,
-    ManifestItem,
-    SignatureError,
-    decode_items,
-    invalid_shares,
-)
+from content.trust_store import add_role_columns, read_trust, save_trust
+from protocol.feed import FeedError, Manifest, ManifestError, ManifestItem, decode_items
 from protocol.model import ContentSet
-from protocol.trust import TrustState, read_trust
+
+__all__ = ["BANNER_TEXT", "TABLES", "FeedHealth", "SyncClient", "SyncProgress", "SyncResult", "ensure_sync_schema",
+           "feed_health", "safe_url", "stale_notices"]
 
 log = logging.getLogger(__name__)
-
-MAX_SIGNATURE_BYTES = 4096  # manifest.sig: 89 bytes of base64 and a newline
-FETCH_DEADLINE_S = 120.0  # a 2 MB manifest of 100 000 jobs at 20 KB/s, with room to spare
 
 
 SCHEMA = """
@@ -193,18 +181,6 @@ class SyncProgress:
     bytes_total: int = 0
 
 
-class _Refused(Exception):
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.code = code
-        self.detail = detail
-
-
-def safe_url(url: str) -> str:
-    """A URL fit for logs: no user:password, no query string (read as the connection reads it)."""
-    return log_url(url)
-
-
 def _now_iso() -> str:
     return dt.datetime.now().astimezone().isoformat(timespec="seconds")
 
@@ -217,8 +193,10 @@ def _add_later_columns(conn: sqlite3.Connection) -> None:
 
 
 # The sync tables' owner in the station database: version 1 as first released, version 2 adds
-# the later columns (to tables made by an older program too).
-TABLES = TableOwner("sync", ("sync_state", "sync_high_water", "sync_trust"), (SCHEMA, _add_later_columns))
+# the later columns (to tables made by an older program too), version 3 the key-role columns
+# of sync_trust (content.trust_store).
+TABLES = TableOwner("sync", ("sync_state", "sync_high_water", "sync_trust"),
+                    (SCHEMA, _add_later_columns, add_role_columns))
 
 
 def ensure_sync_schema(conn: sqlite3.Connection) -> None:
@@ -238,7 +216,9 @@ class SyncClient:
     """Syncs one station with its feed. The station's ``config.station.Station.sync_client`` builds it.
 
     ``db``: the station database (the sync tables' owner is this module, :data:`TABLES`);
-    ``store``: the station's content store, which a changed feed replaces.
+    ``store``: the station's content store, which a changed feed replaces. The requests and
+    the verification are :class:`content.feed_fetch.FeedFetcher`'s, the database side
+    :mod:`content.feed_apply`'s; this class runs one round between them.
     """
 
     def __init__(self, *, feed_url: str, public_key: str, station_id: str, region: str, db: Database,
@@ -249,7 +229,7 @@ class SyncClient:
                  clock: Callable[[], dt.datetime] = _utcnow, deadline_s: float = FETCH_DEADLINE_S,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self.feed_url = feed_url if not feed_url or feed_url.endswith("/") else feed_url + "/"
-        self.public_key = public_key
+        self.public_key = public_key  # hub.public_key: the root the station's key chain starts from
         self.feed_id = feed_id
         self.allow_insecure_http = allow_insecure_http
         self.max_invalid_percent = max_invalid_percent
@@ -266,25 +246,21 @@ class SyncClient:
         self.media = media
         self.store = store
         self.timeout = (timeout_s, timeout_s)
-        # Each manifest, signature, key list and item file must arrive whole within this, however
-        # slowly a server trickles it (the read timeout alone lets a byte every few seconds through).
-        self.deadline_s = deadline_s
-        self.monotonic = monotonic
-        # Pinned CA (hub.ca_bundle): the hub's certificate must chain to it, not to the system's CAs.
-        self.ca_bundle = ca_bundle
         self.session = session or http_session(ca_bundle)
         self.session.headers.setdefault("User-Agent", f"yizhan-station/{station_id}")
-        self.item_workers = max(1, item_workers)
-        self._worker = threading.local()
-        self._worker_sessions: list[requests.Session] = []
-        self._sessions_lock = threading.Lock()
         self.retrying = Retrying(
             stop=stop_after_attempt(attempts),
             wait=wait_random_exponential(multiplier=backoff_s, max=max_backoff_s),
             retry=retry_if_exception_type(TRANSIENT),
-            before_sleep=lambda state: log.info("sync: retrying after %s", _describe(state.outcome.exception())),
+            before_sleep=lambda state: log.info("sync: retrying after %s", describe(state.outcome.exception())),
             reraise=True,
         )
+        # Each manifest, signature, key list and item file must arrive whole within deadline_s,
+        # however slowly a server trickles it (the read timeout alone lets a byte every few
+        # seconds through). Pinned CA (hub.ca_bundle): the hub's certificate must chain to it.
+        self.fetcher = FeedFetcher(self.feed_url, session=self.session, ca_bundle=ca_bundle, retrying=self.retrying,
+                                   timeout=self.timeout, deadline_s=deadline_s, monotonic=monotonic,
+                                   items_dir=self.items_dir, item_workers=item_workers)
 
     def close(self) -> None:
         self.session.close()
@@ -316,7 +292,7 @@ class SyncClient:
     def _sync_locked(self, transfer: Transfer, progress: Callable[[SyncProgress], None]) -> SyncResult:
         try:
             return self._sync(self.store, transfer, progress)
-        except _Refused as exc:
+        except Refused as exc:
             return SyncResult("failed", exc.code, REASONS.get(exc.code, REASONS["error"]), detail=exc.detail)
         except MediaError as exc:
             reason = REASONS.get(exc.code, REASONS["error"])
@@ -326,7 +302,7 @@ class SyncClient:
         except FeedError as exc:
             return SyncResult("failed", exc.code, REASONS.get(exc.code, REASONS["error"]), detail=str(exc))
         except (*TRANSIENT, requests.RequestException) as exc:
-            return SyncResult("failed", "unavailable", REASONS["unavailable"], detail=_describe(exc))
+            return SyncResult("failed", "unavailable", REASONS["unavailable"], detail=describe(exc))
         except Exception as exc:  # the sync must never take the kiosk down; keep content, log, go on
             log.exception("sync: unexpected failure")
             return SyncResult("failed", "error", REASONS["error"], detail=f"{type(exc).__name__}: {exc}")
@@ -350,7 +326,13 @@ class SyncClient:
             log.info("sync: %s, version %s, %d bytes in %d requests, %.2f s", result.status, result.version,
                      result.bytes, result.requests, result.duration_s)
         if record:
-            self._record_attempt(result)
+            try:
+                conn = self.db.conn()
+            except sqlite3.Error:
+                return result
+            error = None if result.status != "failed" else f"{result.reason}（{result.detail}）"
+            apply.record_attempt(conn, finished_at=result.finished_at, status=result.status, code=result.code,
+                                 error=error, received=result.bytes)
         return result
 
     def _sync(self, store: Store, transfer: Transfer, progress: Callable[[SyncProgress], None]) -> SyncResult:
@@ -365,26 +347,34 @@ class SyncClient:
             headers["If-None-Match"] = state["etag"]
         if state_matches and state["last_modified"]:
             headers["If-Modified-Since"] = state["last_modified"]
-        response = self._get(urljoin(self.feed_url, MANIFEST_NAME), transfer, headers=headers,
-                             limit=MAX_MANIFEST_BYTES)
+        response = self.fetcher.manifest(transfer, headers)
         if response.status_code == 304:
             return self._unchanged(conn, transfer, info.version)
         manifest_bytes = response.content
         etag, modified = response.headers.get("ETag"), response.headers.get("Last-Modified")
         digest = hashlib.sha256(manifest_bytes).hexdigest()
         if state_matches and state["manifest_sha256"] == digest:
-            self._save_validators(conn, etag, modified)
+            apply.save_validators(conn, etag, modified)
             return self._unchanged(conn, transfer, info.version)
-        manifest, trust = self._verified_manifest(manifest_bytes, transfer, conn)
+        # The station's trust (protocol.trust) as the sync tables keep it: the key chain from
+        # hub.public_key (staff setting a different one starts over), the pinned feed, the
+        # versions accepted. Key statements followed to verify are kept at once: they were
+        # signed by the station's root, whatever becomes of this version.
+        trust = read_trust(conn, self.public_key, feed_id_setting=self.feed_id)
+        manifest, trust, followed = self.fetcher.verified_manifest(manifest_bytes, trust, transfer)
+        if followed is not None and followed.moved:
+            log.warning("sync: the hub changed its keys (%d root rotation(s)%s); now trusting the new key",
+                        len(followed.roots), ", a new online key" if followed.online else "")
+            save_trust(conn, trust)
         if not manifest.scope.covers(self.station_id, self.region):
-            raise _Refused("scope", f"feed {manifest.feed_id} is for {manifest.scope.describe()}, this station "
-                                    f"is {self.station_id} in region {self.region or '(none)'}")
+            raise Refused("scope", f"feed {manifest.feed_id} is for {manifest.scope.describe()}, this station "
+                                   f"is {self.station_id} in region {self.region or '(none)'}")
         # One station, one feed (another feed signed by the same key must not replace this
         # one, whatever its version), no rollback, no new version already expired.
         verdict = trust.admit(manifest, now=self.clock(), held_feed_id=info.feed_id, held_version=info.version,
                               feed_id_setting=self.feed_id)
         if verdict == "same":
-            self._save_state(conn, manifest, manifest_bytes, etag, modified)
+            apply.save_state(conn, self.feed_url, manifest, manifest_bytes, etag, modified)
             return self._unchanged(conn, transfer, manifest.version)
 
         result = SyncResult("changed", "changed", REASONS["changed"], offered_version=manifest.version,
@@ -392,15 +382,16 @@ class SyncClient:
         content = self._fetch_content(manifest, conn, transfer, progress, result)
         progress(SyncProgress("apply", result.items_total, result.items_total))
         store.replace_content(content, feed_id=manifest.feed_id, version=manifest.version)
-        self._save_state(conn, manifest, manifest_bytes, etag, modified)
-        self._collect_garbage(manifest)
+        apply.save_state(conn, self.feed_url, manifest, manifest_bytes, etag, modified)
+        self.fetcher.remove_items_except({f"{i.sha256}.json" for i in manifest.items})
+        self.media.remove_unneeded(m.sha256 for m in manifest.media)
         return result
 
     def _unchanged(self, conn: sqlite3.Connection, transfer: Transfer, version: int) -> SyncResult:
         """Nothing new: but fetch again any media of the current version that went missing or
         was damaged (deleted by hand, a failing card), so what is listed can be played."""
         result = SyncResult("unchanged", "unchanged", REASONS["unchanged"], offered_version=version)
-        manifest = self._held_manifest(conn)
+        manifest = apply.held_manifest(conn)
         if manifest is None:
             return result
         row = conn.execute("SELECT media_checked_at FROM sync_state WHERE id = 1").fetchone()
@@ -425,292 +416,46 @@ class SyncClient:
         result.media_total = len(refs)
         self.media.make_room(bad, current={r.sha256 for r in refs})
         for ref in bad:
-            self.media.download(self.session, urljoin(self.feed_url, f"media/{ref.filename}"), ref,
+            self.media.download(self.session, self.fetcher.url(f"media/{ref.filename}"), ref,
                                 timeout=self.timeout, retrying=self.retrying, transfer=transfer)
             result.media_fetched += 1
         result.reason = f"{REASONS['unchanged']}；已重新下载 {len(bad)} 个缺失或损坏的媒体文件"
         return result
 
-    def _held_manifest(self, conn: sqlite3.Connection) -> Manifest | None:
-        row = conn.execute("SELECT manifest FROM sync_state WHERE id = 1").fetchone()
-        if row is None or row[0] is None:
-            return None
-        try:
-            return Manifest.from_bytes(row[0])
-        except ManifestError:
-            return None
-
-    def _trust(self, conn: sqlite3.Connection) -> TrustState:
-        """The station's trust (:mod:`protocol.trust`) as the sync tables keep it: the key chain
-        from hub.public_key (staff setting a different hub.public_key starts over), the pinned
-        feed and the versions accepted."""
-        return read_trust(conn, self.public_key, feed_id_setting=self.feed_id)
-
-    def _verified_manifest(self, manifest_bytes: bytes, transfer: Transfer,
-                           conn: sqlite3.Connection) -> tuple[Manifest, TrustState]:
-        trust = self._trust(conn)
-        signature = self._get(urljoin(self.feed_url, SIGNATURE_NAME), transfer, limit=MAX_SIGNATURE_BYTES).content
-        try:
-            trust.verify(manifest_bytes, signature)
-        except SignatureError as exc:
-            if exc.code == "no_key":
-                raise
-            # A publish may have landed between the two requests: read the pair once more.
-            time.sleep(0.2)
-            fresh = self._get(urljoin(self.feed_url, MANIFEST_NAME), transfer, limit=MAX_MANIFEST_BYTES).content
-            signature = self._get(urljoin(self.feed_url, SIGNATURE_NAME), transfer,
-                                  limit=MAX_SIGNATURE_BYTES).content
-            try:
-                trust.verify(fresh, signature)
-            except SignatureError:
-                # The hub may have rotated its key: follow the rotations the trusted key signed.
-                moved = self._follow_rotations(trust, transfer, conn)
-                if moved is trust:
-                    raise
-                moved.verify(fresh, signature)
-                trust = moved
-            manifest_bytes = fresh
-        try:
-            return Manifest.from_bytes(manifest_bytes), trust
-        except ManifestError as exc:
-            raise _Refused("unparsable", str(exc)) from None
-
-    def _follow_rotations(self, trust: TrustState, transfer: Transfer, conn: sqlite3.Connection) -> TrustState:
-        try:
-            keys_file = self._get(urljoin(self.feed_url, KEYS_NAME), transfer, limit=MAX_KEYS_BYTES).content
-        except _Refused:
-            return trust  # no keys.json (404): the hub never rotated
-        moved, followed = trust.follow(keys_file)
-        if followed:
-            log.warning("sync: the feed signing key was rotated %d time(s); now trusting the new key", len(followed))
-            with durable(conn):
-                conn.execute(
-                    "INSERT INTO sync_trust (id, root_key, trusted_key, rotations, changed_at) VALUES (1, ?, ?, ?, ?) "
-                    "ON CONFLICT (id) DO UPDATE SET root_key = excluded.root_key, trusted_key = excluded.trusted_key,"
-                    " rotations = excluded.rotations, changed_at = excluded.changed_at",
-                    (moved.root_key, moved.current_key, moved.rotations, _now_iso()))
-        return moved
-
     def _fetch_content(self, manifest: Manifest, conn: sqlite3.Connection, transfer: Transfer,
                        progress: Callable[[SyncProgress], None], result: SyncResult) -> ContentSet:
-        self.items_dir.mkdir(parents=True, exist_ok=True)
-        missing = [i for i in manifest.items if not self._have_item(i)]
+        missing = [i for i in manifest.items if not self.fetcher.have_item(i)]
         media_missing = [m.ref() for m in manifest.media if not self.media.has(m.ref())]
         total = sum(i.size for i in missing) + sum(r.size for r in media_missing)
-        done = 0
+        counted = [0]
         progress(SyncProgress("items", len(manifest.items) - len(missing), len(manifest.items), 0, total))
-        # Item files are small: a few connections at once hide the round trips of a slow link.
-        # Each worker has its own session and counters; progress is reported from this thread.
-        with ThreadPoolExecutor(max_workers=self.item_workers, thread_name_prefix="yizhan-items") as pool:
-            futures = {pool.submit(self._fetch_item_in_worker, item): item for item in missing}
-            try:
-                for n, future in enumerate(as_completed(futures), start=1):
-                    requests_made, bytes_read = future.result()
-                    transfer.requests += requests_made
-                    transfer.bytes += bytes_read
-                    result.items_fetched += 1
-                    done += futures[future].size
-                    progress(SyncProgress("items", len(manifest.items) - len(missing) + n, len(manifest.items),
-                                          done, total))
-            except BaseException:
-                for future in futures:
-                    future.cancel()
-                raise
-            finally:
-                self._close_worker_sessions()
+
+        def on_item(n: int, item: ManifestItem) -> None:
+            result.items_fetched += 1
+            counted[0] += item.size
+            progress(SyncProgress("items", len(manifest.items) - len(missing) + n, len(manifest.items),
+                                  counted[0], total))
+
+        self.fetcher.fetch_items(missing, transfer, on_item)
 
         # Records are checked before any media is touched: a version this station refuses
         # must not cost it a single file of what it shows now.
-        content, rejections = decode_items((item, self._read_item(item, transfer)) for item in manifest.items)
-        self._check_invalid_share(conn, manifest, content, rejections)
+        content, rejections = decode_items((item, self.fetcher.read_item(item, transfer)) for item in manifest.items)
+        apply.check_invalid_share(conn, manifest, content, rejections, self.max_invalid_percent)
 
         # Media: room first (quota, floor), then each file, verified before it is renamed into place.
-        current = self._current_media(conn)
-        self.media.make_room([m.ref() for m in manifest.media], current=current)
-        counted = [done]
+        self.media.make_room([m.ref() for m in manifest.media], current=apply.current_media(conn))
 
         def on_bytes(n: int) -> None:
             counted[0] += n
             progress(SyncProgress("media", len(manifest.items), len(manifest.items), counted[0], total))
 
         for ref in media_missing:
-            self.media.download(self.session, urljoin(self.feed_url, f"media/{ref.filename}"), ref,
+            self.media.download(self.session, self.fetcher.url(f"media/{ref.filename}"), ref,
                                 timeout=self.timeout, retrying=self.retrying, transfer=transfer, on_bytes=on_bytes)
             result.media_fetched += 1
-
-        offered = manifest.media_refs()
-        kept = []
-        problems = [{"kind": r.kind, "id": r.id, "reason": r.reason[:200]} for r in rejections if not r.clipped]
-        for course in content.courses:
-            refs = [r for r in (course.media, course.thumbnail) if r is not None]
-            if all(r.sha256 in offered and self.media.has(r) for r in refs):
-                kept.append(course)
-            else:
-                log.warning("sync: course %s refers to media the manifest does not list; left out", course.id)
-                problems.append({"kind": "course", "id": course.id, "reason": "media not listed in the manifest"})
-        result.rejected = len(problems)
-        content.courses = kept
-        self._note_invalid(conn, manifest, problems, applied=True)
-        if result.rejected:
-            log.warning("sync: %d record(s) of feed %s v%d did not validate on this station and were left out",
-                        len(problems), manifest.feed_id, manifest.version)
+        result.rejected = apply.playable_courses(conn, manifest, content, rejections, self.media)
         return content
-
-    def _check_invalid_share(self, conn: sqlite3.Connection, manifest: Manifest, content: ContentSet,
-                             rejections: list[Any]) -> None:
-        """Refuse the whole version when too many records of one kind fail here: that is a
-        systematic problem (a newer format, a bug at the hub), not a few bad records, and
-        applying it would blank the station."""
-        too_many = {kind: (bad, total) for kind, (bad, total) in invalid_shares(content, rejections).items()
-                    if bad * 100 > total * self.max_invalid_percent}
-        if not too_many:
-            return
-        problems = [{"kind": r.kind, "id": r.id, "reason": r.reason[:200]} for r in rejections if not r.clipped]
-        self._note_invalid(conn, manifest, problems, applied=False)
-        shares = ", ".join(f"{kind} {bad}/{total}" for kind, (bad, total) in too_many.items())
-        first = problems[0]
-        raise _Refused("too_many_invalid", f"version {manifest.version}: records failing this station's checks: "
-                                           f"{shares} (over {self.max_invalid_percent:g}%); e.g. {first['kind']} "
-                                           f"{first['id']}: {first['reason'][:120]}")
-
-    def _note_invalid(self, conn: sqlite3.Connection, manifest: Manifest, problems: list[dict[str, str]], *,
-                      applied: bool) -> None:
-        data = None if not problems else json.dumps(
-            {"feed_id": manifest.feed_id, "version": manifest.version, "applied": applied, "count": len(problems),
-             "records": problems[:200]}, ensure_ascii=False)
-        with durable(conn):
-            conn.execute("INSERT OR IGNORE INTO sync_state (id) VALUES (1)")
-            if data is not None or applied:
-                conn.execute("UPDATE sync_state SET invalid_records = ? WHERE id = 1", (data,))
-
-    def _have_item(self, item: ManifestItem) -> bool:
-        path = self.items_dir / f"{item.sha256}.json"
-        return path.exists() and path.stat().st_size == item.size
-
-    def _fetch_item_in_worker(self, item: ManifestItem) -> tuple[int, int]:
-        session = getattr(self._worker, "session", None)
-        if session is None:
-            session = self._worker.session = http_session(self.ca_bundle)
-            session.headers.update(self.session.headers)
-            with self._sessions_lock:
-                self._worker_sessions.append(session)
-        transfer = Transfer()
-        self._fetch_item(item, transfer, session)
-        return transfer.requests, transfer.bytes
-
-    def _close_worker_sessions(self) -> None:
-        with self._sessions_lock:
-            sessions, self._worker_sessions = self._worker_sessions, []
-        for session in sessions:
-            session.close()
-        self._worker = threading.local()
-
-    def _fetch_item(self, item: ManifestItem, transfer: Transfer, session: requests.Session | None = None) -> None:
-        for attempt in range(2):
-            data = self._get(urljoin(self.feed_url, item.path), transfer, limit=item.size,
-                             too_large="hash_mismatch", session=session).content
-            if len(data) == item.size and hashlib.sha256(data).hexdigest() == item.sha256:
-                _write_atomic(self.items_dir / f"{item.sha256}.json", data)
-                return
-            log.warning("sync: item %s does not match its hash (attempt %d)", item.id, attempt + 1)
-        raise _Refused("hash_mismatch", f"item {item.id} ({item.path}) does not match its SHA-256")
-
-    def _read_item(self, item: ManifestItem, transfer: Transfer) -> bytes:
-        path = self.items_dir / f"{item.sha256}.json"
-        data = path.read_bytes()
-        if hashlib.sha256(data).hexdigest() != item.sha256:
-            log.warning("sync: stored item %s was damaged on disk; fetching it again", item.id)
-            path.unlink(missing_ok=True)
-            self._fetch_item(item, transfer)
-            data = path.read_bytes()
-        return data
-
-    def _get(self, url: str, transfer: Transfer, *, headers: dict[str, str] | None = None,
-             limit: int, too_large: str = "unparsable", session: requests.Session | None = None
-             ) -> requests.Response:
-        """GET with retries; the body is read here (so a cut body is retried too) up to ``limit`` bytes."""
-        session = session or self.session
-
-        def counted(n: int) -> None:
-            transfer.bytes += n
-
-        for attempt in self.retrying.copy():
-            with attempt:
-                transfer.requests += 1
-                try:
-                    # An error page is read within the same cap and deadline as the file.
-                    response = fetch_capped(session, url, headers=headers, timeout=self.timeout, max_bytes=limit,
-                                            deadline_s=self.deadline_s, clock=self.monotonic, on_bytes=counted)
-                except TooLarge as exc:
-                    raise _Refused(too_large, f"{safe_url(url)} is larger than {limit} bytes") from exc
-                if response.status_code >= 500 or response.status_code == 429:
-                    raise TransientHTTPError(f"HTTP {response.status_code} for {safe_url(url)}")
-                if response.status_code not in (200, 304):
-                    raise _Refused("http_error", f"HTTP {response.status_code} for {safe_url(url)}")
-        return response
-
-    # -- state ----------------------------------------------------------------------------
-    def _current_media(self, conn: sqlite3.Connection) -> set[str]:
-        manifest = self._held_manifest(conn)
-        return set() if manifest is None else {m.sha256 for m in manifest.media}
-
-    def _save_validators(self, conn: sqlite3.Connection, etag: str | None, modified: str | None) -> None:
-        with durable(conn):
-            conn.execute("UPDATE sync_state SET etag = ?, last_modified = ? WHERE id = 1", (etag, modified))
-
-    def _save_state(self, conn: sqlite3.Connection, manifest: Manifest, manifest_bytes: bytes,
-                    etag: str | None, modified: str | None) -> None:
-        with durable(conn):
-            conn.execute("INSERT OR IGNORE INTO sync_state (id) VALUES (1)")
-            conn.execute(
-                "UPDATE sync_state SET feed_url = ?, etag = ?, last_modified = ?, manifest = ?, manifest_sha256 = ?,"
-                " feed_id = ?, version = ?, pinned_feed_id = ? WHERE id = 1",
-                (self.feed_url, etag, modified, manifest_bytes, hashlib.sha256(manifest_bytes).hexdigest(),
-                 manifest.feed_id, manifest.version, manifest.feed_id))
-            conn.execute("INSERT INTO sync_high_water (feed_id, version) VALUES (?, ?) ON CONFLICT (feed_id) "
-                         "DO UPDATE SET version = MAX(version, excluded.version)", (manifest.feed_id, manifest.version))
-
-    def _record_attempt(self, result: SyncResult) -> None:
-        try:
-            conn = self.db.conn()
-        except sqlite3.Error:
-            return
-        with durable(conn):
-            conn.execute("INSERT OR IGNORE INTO sync_state (id) VALUES (1)")
-            conn.execute("UPDATE sync_state SET last_attempt_at = ?, last_status = ?, last_code = ?, "
-                         "last_error = ?, last_bytes = ? WHERE id = 1",
-                         (result.finished_at, result.status, result.code,
-                          None if result.status != "failed" else f"{result.reason}（{result.detail}）"[:500],
-                          result.bytes))
-            if result.status != "failed":
-                conn.execute("UPDATE sync_state SET last_success_at = ? WHERE id = 1", (result.finished_at,))
-            if result.status == "changed":
-                conn.execute("UPDATE sync_state SET last_change_at = ? WHERE id = 1", (result.finished_at,))
-
-    def _collect_garbage(self, manifest: Manifest) -> None:
-        keep = {f"{i.sha256}.json" for i in manifest.items}
-        for path in self.items_dir.iterdir():
-            if path.name not in keep:
-                path.unlink(missing_ok=True)
-        self.media.remove_unneeded(m.sha256 for m in manifest.media)
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    # No fsync: item files are a cache, verified again by hash whenever they are read, and
-    # the content itself is applied to the database durably. A file lost or damaged by a
-    # power cut is simply fetched again.
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
-def _describe(exc: BaseException | None) -> str:
-    if exc is None:
-        return ""
-    text = str(exc)
-    if len(text) > 200:
-        text = text[:200] + "…"
-    return f"{type(exc).__name__}: {text}"
 
 
 # -- status -----------------------------------------------------------------------------

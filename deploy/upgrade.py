@@ -5,8 +5,10 @@ One round (``yizhan upgrade run``, every 15 minutes from ``yizhan-upgrade.timer`
 1. finish a switch or a rollback that a kill or a power cut interrupted (``state.json`` says
    ``switching`` or ``rolling_back``);
 2. fetch ``release.json`` + ``release.sig`` from the feed (size-capped, with a deadline) and
-   verify them with the station's current key (:mod:`protocol.trust`: the key its feed moved
-   to after rotations; a retired key is refused);
+   verify them through the station's trust object (:mod:`protocol.trust`: the online key its
+   root authorised, as the feed client keeps it; when that fails, the key statements in the
+   feed's ``keys.json`` are followed for this round, so a key changed since the last sync
+   does not hold an upgrade back; a retired or unauthorised key is refused);
 3. skip it unless it is for this station (listed or in the canary share), newer than the
    running version and not one that already failed here;
 4. download the bundle with the media cache's resumable, SHA-256-verified download;
@@ -47,7 +49,7 @@ import requests
 
 from deploy.install import InstallError, Layout, Report, install_release, switch, switched_off, unit_info
 from deploy.release import ReleaseError, version_key
-from protocol.trust import TrustState
+from protocol.trust import Followed, TrustState
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +150,9 @@ class Upgrader:
         # The station's key chain, read fresh each round (the feed client may have followed a
         # rotation since): releases are verified with the key the feed moved to, never a retired one.
         self.trust = trust or (lambda: TrustState.start(public_key))
+        # Key statements this round followed from the feed's keys.json (the feed client keeps
+        # them at its next sync): the offer and the bundle are verified with the same state.
+        self._followed: TrustState | None = None
         self.offer_deadline_s = offer_deadline_s
 
     # -- the round --------------------------------------------------------------------------
@@ -168,6 +173,7 @@ class Upgrader:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 return UpgradeResult("busy", detail="another upgrade is running")
+            self._followed = None
             resumed = self.resume()
             return resumed if resumed is not None else round_()
 
@@ -189,7 +195,7 @@ class Upgrader:
         and restart, unless a visit is open at that moment: then the next round switches."""
         try:
             install_release(self.layout, bundle, public_key=self.public_key, report=Report(), python=self.python,
-                            fault=self.fault, trust=self.trust())
+                            fault=self.fault, trust=self.current_trust())
         except (ReleaseError, InstallError) as exc:
             self._record(version, "failed", f"install: {exc}", failed=True)
             return UpgradeResult("failed", version, str(exc))
@@ -206,7 +212,7 @@ class Upgrader:
         from deploy.release import read_manifest
 
         manifest, raw, signature = read_manifest(bundle)
-        verify_bundle(bundle, raw, signature, self.trust())
+        verify_bundle(bundle, raw, signature, self.current_trust())
         version, current = manifest["version"], self.layout.current_version() or ""
         refused = self._refusal(version, current)
         return refused or self.install_and_switch(bundle, version, previous=current)
@@ -320,7 +326,7 @@ class Upgrader:
         trickling ``release.json`` is cut off), verified with the station's current key."""
         from common.netutil import fetch_capped
         from hub.releases import OFFER_NAME, OFFER_SIG_NAME
-        from protocol.feed import FeedError
+        from protocol.feed import FeedError, SignatureError
         from protocol.trust import MAX_OFFER_BYTES, MAX_OFFER_SIG_BYTES, verify_release_offer
 
         def get(name: str, cap: int) -> requests.Response:
@@ -333,10 +339,39 @@ class Upgrader:
         response.raise_for_status()
         sig = get(OFFER_SIG_NAME, MAX_OFFER_SIG_BYTES)
         sig.raise_for_status()
+        trust = self.current_trust()
         try:
-            return verify_release_offer(self.trust(), response.content, sig.content)
+            try:
+                return verify_release_offer(trust, response.content, sig.content)
+            except SignatureError as exc:
+                # The hub may have changed a key since the feed's last sync: follow keys.json.
+                followed = self.follow_keys(trust, get)
+                if followed is None or not followed.moved:
+                    note = followed.explain() if followed is not None else ""
+                    raise SignatureError(f"{exc}; keys.json: {note}" if note else str(exc)) from None
+                offer = verify_release_offer(followed.state, response.content, sig.content)
+                self._followed = followed.state
+                return offer
         except FeedError as exc:
             raise UpgradeError(f"release offer refused: {exc}") from None
+
+    def current_trust(self) -> TrustState:
+        """The station's trust this round: as its database keeps it, or as this round moved it."""
+        return self._followed or self.trust()
+
+    @staticmethod
+    def follow_keys(trust: TrustState, get: Callable[[str, int], requests.Response]) -> Followed | None:
+        """``keys.json`` beside the offer followed from ``trust``; ``None`` when there is none."""
+        from protocol.feed import KEYS_NAME, MAX_KEYS_BYTES
+
+        response = get(KEYS_NAME, MAX_KEYS_BYTES)
+        if response.status_code == 404:
+            return None
+        response.raise_for_status()
+        followed = trust.follow(response.content)
+        for reason in followed.refused:
+            log.warning("upgrade: %s: not followed", reason)
+        return followed
 
     def download(self, offer: dict[str, Any]) -> Path:
         from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential

@@ -323,16 +323,25 @@ def verify_manifest(manifest_bytes: bytes, signature_file: bytes, public_key: st
         raise SignatureError("manifest.sig does not match manifest.json and the station's trusted key") from None
 
 
-# -- key rotation -----------------------------------------------------------------------
+# -- key statements (``keys.json``) ---------------------------------------------------------
 #
-# ``keys.json`` beside the manifest lists every change of the signing key since the first
-# one, each a small record signed by the key it replaces. A station that trusts key K and
-# meets a manifest it cannot verify reads the list, follows the records K signed (and the
-# ones after them), and from then on trusts only the newest key: rotating a key needs no
-# visit to any station, and a retired key cannot sign for a station that has moved on.
+# Two roles, as in The Update Framework: the *root* key (``hub.public_key`` on every station,
+# kept offline) signs only statements about keys; the *online* key (``feed.key`` on the hub)
+# signs manifests, release offers and release bundles. ``keys.json`` beside the manifest
+# lists every statement since the first one:
+#
+# - a root rotation (:class:`KeyRotation`), signed by the root it replaces and by the new root;
+# - an online-key authorisation (:class:`OnlineKey`), signed by the root of its time.
+#
+# Only the checks live here (bytes, signatures); which statements a station follows is the
+# trust object's (``protocol.trust``). A hub without roles has no authorisation: its root
+# signs manifests itself, and its rotations are root rotations (the format of the first release).
+
+ONLINE_KEY_FORMAT = "yizhan-online-key/1"
+
 
 class KeyRotation(_FeedModel):
-    """One change of the feed signing key: ``previous_key`` hands trust to ``new_key``."""
+    """One change of the root key: ``previous_key`` hands trust to ``new_key``."""
 
     sequence: int = Field(ge=1)
     previous_key: str
@@ -343,48 +352,88 @@ class KeyRotation(_FeedModel):
         return canonical_json({"format": KEYS_FORMAT, **self.model_dump(mode="json")})
 
 
-def sign_rotation(rotation: KeyRotation, previous: Ed25519PrivateKey) -> dict[str, Any]:
-    """The entry for ``keys.json``: the record and the previous key's signature of it."""
+class OnlineKey(_FeedModel):
+    """The root's statement that ``online_key`` signs manifests and releases from now on.
+
+    ``sequence`` counts authorisations over the hub's life (never reused, across root
+    rotations too): a station follows only a higher one than it holds."""
+
+    sequence: int = Field(ge=1)
+    root_key: str
+    online_key: str
+    made_at: dt.datetime
+
+    def signed_bytes(self) -> bytes:
+        return canonical_json({"format": ONLINE_KEY_FORMAT, **self.model_dump(mode="json")})
+
+
+def _sign_b64(key: Ed25519PrivateKey, data: bytes) -> str:
+    return base64.b64encode(key.sign(data)).decode("ascii")
+
+
+def sign_rotation(rotation: KeyRotation, previous: Ed25519PrivateKey,
+                  new: Ed25519PrivateKey | None = None) -> dict[str, Any]:
+    """The entry for ``keys.json``: the record, the previous root's signature of it and (given
+    ``new``) the new root's countersignature, which shows the new key's holder has it."""
     if public_key_b64(previous) != rotation.previous_key:
         raise FeedError("a key rotation must be signed by the key it replaces", "bad_key")
-    signature = base64.b64encode(previous.sign(rotation.signed_bytes())).decode("ascii")
-    return {"rotation": rotation.model_dump(mode="json"), "signature": signature}
+    entry = {"rotation": rotation.model_dump(mode="json"), "signature": _sign_b64(previous, rotation.signed_bytes())}
+    if new is not None:
+        if public_key_b64(new) != rotation.new_key:
+            raise FeedError("a key rotation is countersigned by the key it names", "bad_key")
+        entry["new_key_signature"] = _sign_b64(new, rotation.signed_bytes())
+    return entry
 
 
-def keys_file_bytes(entries: list[dict[str, Any]]) -> bytes:
-    return (json.dumps({"format": KEYS_FORMAT, "rotations": entries}, ensure_ascii=False, indent=1) + "\n").encode()
+def sign_online_key(statement: OnlineKey, root: Ed25519PrivateKey) -> dict[str, Any]:
+    """The entry for ``keys.json``'s ``online`` list: the authorisation and the root's signature."""
+    if public_key_b64(root) != statement.root_key:
+        raise FeedError("an online key is authorised by the root key it names", "bad_key")
+    return {"authorisation": statement.model_dump(mode="json"), "signature": _sign_b64(root, statement.signed_bytes())}
 
 
-def follow_rotations(trusted_key: str, keys_file: bytes) -> tuple[str, list[KeyRotation]]:
-    """The key a station trusting ``trusted_key`` trusts after reading ``keys_file``, and the
-    rotations it followed (none: the key stays). Entries not signed by the key they replace
-    are ignored; a file that does not parse raises :class:`SignatureError`."""
+def keys_file_bytes(entries: list[dict[str, Any]], online: list[dict[str, Any]] | None = None) -> bytes:
+    """``keys.json``: root rotations (``entries``) and, for a hub with roles, online-key authorisations."""
+    body: dict[str, Any] = {"format": KEYS_FORMAT, "rotations": entries}
+    if online:
+        body["online"] = online
+    return (json.dumps(body, ensure_ascii=False, indent=1) + "\n").encode()
+
+
+@dataclass(frozen=True)
+class KeyStatements:
+    """``keys.json`` parsed (signatures not checked yet): ``(record, signature, countersignature)``
+    per root rotation, ``(authorisation, signature)`` per online key."""
+
+    rotations: list[tuple[KeyRotation, str, str | None]]
+    online: list[tuple[OnlineKey, str]]
+
+
+def read_keys_file(keys_file: bytes) -> KeyStatements:
+    """Parse ``keys.json``; :class:`SignatureError` when it is too large or not well formed."""
     if len(keys_file) > MAX_KEYS_BYTES:
         raise SignatureError(f"{KEYS_NAME} is larger than {MAX_KEYS_BYTES} bytes")
     try:
         raw = json.loads(keys_file.decode("utf-8"))
         if raw.get("format") != KEYS_FORMAT:
             raise ValueError(f"format is not {KEYS_FORMAT!r}")
-        entries = [(KeyRotation.model_validate(e["rotation"]), str(e["signature"])) for e in raw["rotations"]]
+        rotations = [(KeyRotation.model_validate(e["rotation"]), str(e["signature"]),
+                      None if e.get("new_key_signature") is None else str(e["new_key_signature"]))
+                     for e in raw["rotations"]]
+        online = [(OnlineKey.model_validate(e["authorisation"]), str(e["signature"])) for e in raw.get("online") or []]
     except (UnicodeDecodeError, ValueError, TypeError, KeyError, AttributeError) as exc:
         raise SignatureError(f"{KEYS_NAME} is not a well-formed key list: {str(exc)[:200]}") from None
-    current, followed = trusted_key, []
-    for _ in range(len(entries)):
-        step = None
-        for rotation, signature in entries:
-            if rotation.previous_key != current or rotation in followed:
-                continue
-            try:
-                _verifier(current).verify(_signature(signature, f"{KEYS_NAME} signature"), rotation.signed_bytes())
-            except (InvalidSignature, SignatureError):
-                continue
-            step = rotation
-            break
-        if step is None:
-            break
-        followed.append(step)
-        current = step.new_key
-    return current, followed
+    return KeyStatements(rotations, online)
+
+
+def signed_by(public_key: str, signature: str | bytes, data: bytes) -> bool:
+    """Whether ``signature`` (base64) signs ``data`` with ``public_key``; a malformed key or
+    signature is simply not a match."""
+    try:
+        _verifier(public_key).verify(_signature(signature, "signature"), data)
+    except (InvalidSignature, SignatureError):
+        return False
+    return True
 
 
 # -- items ----------------------------------------------------------------------------

@@ -2,20 +2,24 @@
 
 :class:`TrustState` holds, as plain data, everything a station decides trust with:
 
-- the key chain: ``root_key`` (``hub.public_key``, where the chain starts), ``current_key``
-  (the key it moved to by following signed rotations, ``keys.json``, PROTOCOL.md §1.9) and
-  the keys it retired on the way. Only the current key signs anything for this station:
-  manifests, release offers and release bundles alike. A retired key signs nothing any more,
-  even if a copy of it leaked;
+- the key roles (PROTOCOL.md §1.9), as in The Update Framework: the *root* key, where the
+  chain starts (``hub.public_key``, the ``anchor``) and where signed root rotations moved it
+  since, signs only statements about keys and stays offline at the hub; the *online* key it
+  authorised signs manifests, release offers and release bundles, so the hub's daily
+  ``hub refresh`` and ``hub release`` never need the root. A hub without roles (one key, as
+  first released) has no authorisation: its root signs everything (``online_key`` empty);
+- the keys it retired on the way (replaced roots and online keys): a retired key signs
+  nothing any more for this station, even if a copy of it leaked, and a statement that goes
+  back to one (or to an older authorisation) is refused;
 - the feed it is bound to (``pinned_feed_id``: ``hub.feed_id``, or the feed of its first
   successful sync) and the highest version of each feed it accepted (rollback);
 - the freshness rule: a new version already past its signed expiry is refused.
 
-Nothing here touches the network or a file: the feed client (:mod:`content.feed_client`)
-fetches the bytes and keeps the state in the station database; the upgrader and the
-installer fetch release offers and bundles and read the state with :func:`load_trust_state`
-(the one function here that reads a file, outside the object). Every method returns a new
-state instead of changing this one, so a caller persists a change only once it is sure.
+Nothing here touches the network or a file. The feed client fetches the bytes and keeps
+the state in the station database (:mod:`content.trust_store`), handing it back here with
+:meth:`TrustState.restore`; the upgrader and the installer are handed the state the same
+way. Every method returns a new state instead of changing this one, so a caller persists a
+change only once it is sure.
 """
 
 from __future__ import annotations
@@ -23,18 +27,18 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any, Literal
 
 from protocol.feed import (
     FeedError,
     KeyRotation,
     Manifest,
+    OnlineKey,
     SignatureError,
-    follow_rotations,
+    read_keys_file,
+    signed_by,
     verify_manifest,
 )
 
@@ -51,75 +55,153 @@ class TrustError(FeedError):
 
 
 @dataclass(frozen=True)
-class TrustState:
-    """The station's trust, as plain data (:meth:`to_dict` / :meth:`from_dict`)."""
+class Followed:
+    """What reading ``keys.json`` did: the new state, the root rotations and the online-key
+    authorisation followed, and why other statements were refused (English, for logs)."""
 
-    root_key: str
-    current_key: str = ""
+    state: TrustState
+    roots: list[KeyRotation] = field(default_factory=list)
+    online: OnlineKey | None = None
+    refused: list[str] = field(default_factory=list)
+
+    @property
+    def moved(self) -> bool:
+        return bool(self.roots) or self.online is not None
+
+    def explain(self) -> str:
+        return "; ".join(self.refused)
+
+
+@dataclass(frozen=True)
+class TrustState:
+    """The station's trust, as plain data (:meth:`to_dict` / :meth:`from_dict`).
+
+    ``anchor``: ``hub.public_key``; ``root_key``: the root now (the anchor until a root
+    rotation); ``online_key``: the key the root authorised to sign manifests and releases
+    (empty: the root signs them, a hub without roles); ``online_sequence``: the number of
+    that authorisation; ``rotations``: how many key changes the station followed."""
+
+    anchor: str
+    root_key: str = ""
+    online_key: str = ""
+    online_sequence: int = 0
     rotations: int = 0
     retired_keys: tuple[str, ...] = ()
     pinned_feed_id: str = ""
     high_water: Mapping[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not self.current_key:
-            object.__setattr__(self, "current_key", self.root_key)
+        if not self.root_key:
+            object.__setattr__(self, "root_key", self.anchor)
         object.__setattr__(self, "retired_keys", tuple(self.retired_keys))
         object.__setattr__(self, "high_water", dict(self.high_water))
 
     @classmethod
-    def start(cls, root_key: str, *, feed_id: str = "") -> TrustState:
-        """A station that has followed no rotation and accepted no feed yet."""
-        return cls(root_key=root_key, pinned_feed_id=feed_id)
+    def start(cls, anchor: str, *, feed_id: str = "") -> TrustState:
+        """A station that has followed no key statement and accepted no feed yet."""
+        return cls(anchor=anchor, pinned_feed_id=feed_id)
+
+    @classmethod
+    def restore(cls, anchor: str, stored: Mapping[str, Any] | None, *, feed_id_setting: str = "") -> TrustState:
+        """The state a station kept (:meth:`to_dict`'s form, as its database hands it back),
+        for ``hub.public_key`` = ``anchor``. Kept state of another anchor (staff set the station
+        up again with another hub key) starts over from the new one, keeping the feed's
+        high-water marks (a rollback stays a rollback)."""
+        if stored is None:
+            return cls.start(anchor, feed_id=feed_id_setting)
+        kept = cls.from_dict(stored)
+        if kept.anchor != anchor:
+            kept = cls(anchor=anchor, pinned_feed_id=kept.pinned_feed_id, high_water=kept.high_water)
+        if feed_id_setting:
+            kept = replace(kept, pinned_feed_id=feed_id_setting)
+        return kept
+
+    @property
+    def signing_key(self) -> str:
+        """The one key that signs manifests, release offers and bundles for this station now."""
+        return self.online_key or self.root_key
+
+    @property
+    def current_key(self) -> str:  # the name of the first release: the signing key
+        return self.signing_key
 
     # -- plain data ---------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return {"root_key": self.root_key, "current_key": self.current_key, "rotations": self.rotations,
+        return {"anchor": self.anchor, "root_key": self.root_key, "online_key": self.online_key,
+                "online_sequence": self.online_sequence, "rotations": self.rotations,
                 "retired_keys": list(self.retired_keys), "pinned_feed_id": self.pinned_feed_id,
                 "high_water": dict(self.high_water)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TrustState:
-        return cls(root_key=str(data["root_key"]), current_key=str(data.get("current_key") or ""),
-                   rotations=int(data.get("rotations", 0)), retired_keys=tuple(data.get("retired_keys", ())),
+        return cls(anchor=str(data["anchor"]), root_key=str(data.get("root_key") or ""),
+                   online_key=str(data.get("online_key") or ""), online_sequence=int(data.get("online_sequence") or 0),
+                   rotations=int(data.get("rotations") or 0), retired_keys=tuple(data.get("retired_keys") or ()),
                    pinned_feed_id=str(data.get("pinned_feed_id") or ""),
                    high_water={str(k): int(v) for k, v in dict(data.get("high_water") or {}).items()})
 
     # -- keys ---------------------------------------------------------------------------
     def verify(self, data: bytes, signature: bytes | str, *, what: str = "manifest.sig") -> None:
-        """Raise :class:`SignatureError` unless ``signature`` signs ``data`` with the current key.
+        """Raise :class:`SignatureError` unless ``signature`` signs ``data`` with the signing key.
 
-        A signature by a retired key is refused like any other, with a message that says so."""
+        The message tells a retired key, the root key (which signs keys only, once the hub has
+        an online key) and any other key apart."""
         try:
-            verify_manifest(data, signature, self.current_key)
+            verify_manifest(data, signature, self.signing_key)
+            return
         except SignatureError as exc:
             if exc.code == "no_key":
                 raise
-            for retired in self.retired_keys:
-                try:
-                    verify_manifest(data, signature, retired)
-                except SignatureError:
-                    continue
-                raise SignatureError(f"{what} is made with a retired key: the station moved on to a newer key "
-                                     "after a key rotation") from None
-            raise SignatureError(f"{what} does not match the data and the station's current key") from None
+        if any(signed_by(key, signature, data) for key in self.retired_keys):
+            raise SignatureError(f"{what} is made with a retired key: the station moved on to a newer key "
+                                 "after a key rotation")
+        if self.online_key and signed_by(self.root_key, signature, data):
+            raise SignatureError(f"{what} is made with the root key, which signs only key statements: "
+                                 "manifests and releases are signed by the online key it authorised")
+        raise SignatureError(f"{what} does not match the data and the key this station trusts "
+                             "(made with a key its root never authorised, or the data was altered)")
 
-    def follow(self, keys_file: bytes) -> tuple[TrustState, list[KeyRotation]]:
-        """The state after following the rotations in ``keys_file`` that the current key signed
-        (and the ones after them, in a chain); the same state and ``[]`` when there are none.
-        A rotation back to a key this station retired is not followed."""
-        _, chain = follow_rotations(self.current_key, keys_file)
-        followed: list[KeyRotation] = []
-        retired = list(self.retired_keys)
-        for rotation in chain:
-            if rotation.new_key in retired or rotation.new_key == rotation.previous_key:
+    def follow(self, keys_file: bytes) -> Followed:
+        """The state after following ``keys.json``: the root rotations the root signed (and
+        countersigned by the new root, where the record carries a countersignature), in a
+        chain, then the newest online-key authorisation the resulting root signed. Statements
+        not signed by the root, going back to a retired key or older than the authorisation
+        held are not followed; :attr:`Followed.refused` says why."""
+        statements = read_keys_file(keys_file)
+        root, retired, refused = self.root_key, list(self.retired_keys), []
+        roots: list[KeyRotation] = []
+        progress = True
+        while progress:
+            progress = False
+            for rotation, signature, countersignature in statements.rotations:
+                if rotation.previous_key != root or rotation in roots:
+                    continue
+                problem = _rotation_problem(rotation, signature, countersignature, retired)
+                if problem:
+                    refused.append(problem)
+                    continue
+                retired.append(root)
+                root = rotation.new_key
+                roots.append(rotation)
+                progress = True
                 break
-            retired.append(rotation.previous_key)
-            followed.append(rotation)
-        if not followed:
-            return self, []
-        return replace(self, current_key=followed[-1].new_key, rotations=self.rotations + len(followed),
-                       retired_keys=tuple(retired)), followed
+        online, sequence, chosen = self.online_key, self.online_sequence, None
+        for statement, signature in statements.online:
+            problem = _authorisation_problem(statement, signature, root, sequence, online, retired)
+            if problem:
+                refused.append(problem)
+            elif statement.online_key != online and (chosen is None or statement.sequence > chosen.sequence):
+                chosen = statement
+        if chosen is not None:
+            if online:
+                retired.append(online)
+            online, sequence = chosen.online_key, chosen.sequence
+        if not roots and chosen is None:
+            return Followed(self, refused=refused)
+        state = replace(self, root_key=root, online_key=online, online_sequence=sequence,
+                        rotations=self.rotations + len(roots) + (chosen is not None),
+                        retired_keys=tuple(dict.fromkeys(k for k in retired if k not in (root, online))))
+        return Followed(state, roots, chosen, refused)
 
     # -- the feed -----------------------------------------------------------------------
     def pinned(self, setting: str = "") -> str:
@@ -153,6 +235,34 @@ class TrustState:
         return replace(self, pinned_feed_id=manifest.feed_id, high_water=high)
 
 
+def _rotation_problem(rotation: KeyRotation, signature: str, countersignature: str | None,
+                      retired: list[str]) -> str:
+    what = f"root rotation {rotation.sequence}"
+    if not signed_by(rotation.previous_key, signature, rotation.signed_bytes()):
+        return f"{what} is not signed by the station's root key"
+    if countersignature is not None and not signed_by(rotation.new_key, countersignature, rotation.signed_bytes()):
+        return f"{what} is not countersigned by the new root key it names"
+    if rotation.new_key in retired or rotation.new_key == rotation.previous_key:
+        return f"{what} goes back to a key the station retired"
+    return ""
+
+
+def _authorisation_problem(statement: OnlineKey, signature: str, root: str, sequence: int, online: str,
+                           retired: list[str]) -> str:
+    what = f"online key authorisation {statement.sequence}"
+    if statement.root_key in retired:
+        return ""  # made by a root the station has moved on from: history, not an attack
+    if statement.root_key != root or not signed_by(root, signature, statement.signed_bytes()):
+        return f"{what} is not signed by the station's root key"
+    if statement.sequence < sequence:
+        return ""  # an older authorisation: history (a manifest signed by its key is a retired key's)
+    if statement.sequence == sequence and statement.online_key != online:
+        return f"{what} names another key than the authorisation {sequence} the station follows"
+    if statement.online_key in retired or statement.online_key == root:
+        return f"{what} names a key the station retired (or its root key)"
+    return ""
+
+
 def _as_state(trust: TrustState | Mapping[str, Any]) -> TrustState:
     return trust if isinstance(trust, TrustState) else TrustState.from_dict(trust)
 
@@ -161,7 +271,8 @@ def _as_state(trust: TrustState | Mapping[str, Any]) -> TrustState:
 
 def verify_release_offer(trust: TrustState | Mapping[str, Any], offer_bytes: bytes, sig_bytes: bytes) -> dict[str, Any]:
     """The release offer (``release.json``) as a dict, once its signature (``release.sig``) is
-    verified with the station's current key and its fields are checked; :class:`SignatureError`
+    verified with the station's signing key (the online key its
+    root authorised) and its fields are checked; :class:`SignatureError`
     or :class:`TrustError` otherwise. A retired key is refused."""
     state = _as_state(trust)
     if len(offer_bytes) > MAX_OFFER_BYTES:
@@ -193,60 +304,5 @@ def verify_release_offer(trust: TrustState | Mapping[str, Any], offer_bytes: byt
 
 def verify_release_manifest(trust: TrustState | Mapping[str, Any], raw: bytes, sig: bytes) -> None:
     """Raise :class:`SignatureError` unless ``sig`` (a bundle's ``MANIFEST.sig``) signs ``raw``
-    (its ``MANIFEST.json``) with the station's current key. A retired key is refused."""
+    (its ``MANIFEST.json``) with the station's signing key. A retired key is refused."""
     _as_state(trust).verify(raw, sig, what="MANIFEST.sig")
-
-
-# -- the station's state, read from its database (the only I/O here) -------------------------
-
-def trust_from_rows(root_key: str, *, trust_row: Mapping[str, Any] | None, pinned_feed_id: str | None,
-                    high_water: Mapping[str, int], feed_id_setting: str = "") -> TrustState:
-    """The state from what the feed client keeps (``sync_trust``, ``sync_state.pinned_feed_id``,
-    ``sync_high_water``). A ``hub.public_key`` other than the one the chain started from starts
-    over from the new setting (staff set up the station again)."""
-    current, rotations, retired = root_key, 0, ()
-    if trust_row is not None and trust_row["root_key"] == root_key:
-        current, rotations = trust_row["trusted_key"], int(trust_row["rotations"] or 0)
-        if current != root_key:
-            retired = (root_key,)
-    return TrustState(root_key=root_key, current_key=current, rotations=rotations, retired_keys=retired,
-                      pinned_feed_id=feed_id_setting or pinned_feed_id or "", high_water=dict(high_water))
-
-
-def read_trust(conn: sqlite3.Connection, root_key: str, *, feed_id_setting: str = "") -> TrustState:
-    """The state kept in the station database (an open connection; tables not there yet = a new station)."""
-    def rows(sql: str) -> list[Any]:
-        try:
-            return list(conn.execute(sql))
-        except sqlite3.OperationalError as exc:
-            if "no such" in str(exc):
-                return []
-            raise
-
-    trust = rows("SELECT root_key, trusted_key, rotations FROM sync_trust WHERE id = 1")
-    pinned = rows("SELECT pinned_feed_id FROM sync_state WHERE id = 1")
-    high = rows("SELECT feed_id, version FROM sync_high_water")
-    trust_row = dict(zip(("root_key", "trusted_key", "rotations"), tuple(trust[0]), strict=True)) if trust else None
-    return trust_from_rows(root_key, trust_row=trust_row, pinned_feed_id=pinned[0][0] if pinned else None,
-                           high_water={str(r[0]): int(r[1]) for r in high}, feed_id_setting=feed_id_setting)
-
-
-def load_trust_state(db_path: str | Path, *, root_key: str, feed_id: str = "") -> TrustState:
-    """The station's current trust, read-only from its database ``db_path`` (``settings.db_path``:
-    ``<storage.data_dir>/station.db``), for the upgrader and the installer. ``root_key`` is
-    ``hub.public_key`` and ``feed_id`` is ``hub.feed_id`` from the station's settings.
-
-    No database yet (a new station) gives the state at the root key. A database that exists but
-    cannot be read raises :class:`TrustError` (``trust_unreadable``): falling back to the root
-    key would trust a key the station may have retired."""
-    path = Path(db_path)
-    if not path.exists():
-        return TrustState.start(root_key, feed_id=feed_id)
-    try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
-        try:
-            return read_trust(conn, root_key, feed_id_setting=feed_id)
-        finally:
-            conn.close()
-    except sqlite3.Error as exc:
-        raise TrustError(f"cannot read the station's trusted key from {path}: {exc}", "trust_unreadable") from None
