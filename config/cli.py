@@ -23,6 +23,7 @@ from common.privacy import install_log_scrubbing
 from config.command import COMMON as _COMMON
 from config.command import EPILOG, CommandError, Context, Handler, add_command, common_options, version
 from config.settings import SettingsError
+from config.sides import HUB_COMMANDS, hub_missing_message, missing_hub_modules, missing_package_message
 from deploy.logs import install_log_limits
 
 # Re-exported for subcommand modules written before config.command existed: they still run,
@@ -77,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"yizhan {version()}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
+        if name in HUB_COMMANDS and missing_hub_modules():  # a station's install: no hub packages
+            _add_unavailable(subparsers, name, help_text, hub_missing_message(missing_hub_modules()[0]))
+            continue
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
@@ -87,6 +91,17 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=_show_help_for(sub))
         module.register(sub)
     return parser
+
+
+def _add_unavailable(subparsers: argparse._SubParsersAction, name: str, help_text: str, message: str) -> None:
+    """A command whose packages this installation lacks: it takes any arguments and says so."""
+    sub = add_command(subparsers, name, f"{help_text} (not installed here)")
+    sub.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+
+    def handler(args: argparse.Namespace, ctx: Context) -> int:
+        raise CommandError(message)
+
+    sub.set_defaults(handler=handler)
 
 
 def _show_help_for(parser: argparse.ArgumentParser) -> Handler:
@@ -120,6 +135,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CommandError as exc:
         print(f"yizhan {args.command}: {exc}", file=sys.stderr)
         return exc.code
+    except ModuleNotFoundError as exc:
+        # A package this installation lacks (the hub's, on a station) is a line, never a traceback.
+        message = missing_package_message(exc)
+        if message is None:
+            raise
+        print(f"yizhan {args.command}: {message}", file=sys.stderr)
+        return exitcodes.FAILURE
     except KeyboardInterrupt:
         return exitcodes.INTERRUPTED
 

@@ -10,13 +10,15 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
 import tarfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
-from deploy_kit import Built, InstalledStation, run_yizhan
+from deploy_kit import REPO, Built, InstalledStation, run_yizhan
 
 from config.cli import main
+from deploy import lock as locks
 from deploy.install import install
 from deploy.release import ReleaseError, read_manifest, unpack
 
@@ -42,6 +44,32 @@ def test_the_bundle_is_signed_and_lists_every_file(built: Built) -> None:
     assert manifest["wheels"] is True and "requirements.lock" in names
     assert any(n.startswith("wheels/kivy-") for n in names) and any(n.startswith("wheels/ffpyplayer-") for n in names)
     assert all(len(meta["sha256"]) == 64 for meta in manifest["files"].values())
+
+
+def test_the_bundle_carries_the_station_side_only(built: Built) -> None:
+    manifest, _, _ = read_manifest(built.full_bundle)
+    wheels = {locks.normalize(PurePosixPath(name).name.split("-")[0]) for name in manifest["files"]
+              if name.startswith("wheels/")}
+    assert wheels == set(locks.read_pins(REPO / locks.STATION_LOCK))
+    server = {"flask", "werkzeug", "gunicorn", "waitress", "psycopg", "psycopg-binary", "sqlalchemy", "aiohttp"}
+    assert sorted(wheels & server) == []
+    assert {"kivy", "ffpyplayer", "pyserial", "python-escpos"} <= wheels
+
+
+def test_the_installed_station_runs_without_the_hubs_packages(installed: InstalledStation, tmp_path: Path) -> None:
+    root = installed.root
+    (env_python,) = root.glob("opt/yizhan/envs/*/bin/python")
+    probe = subprocess.run([str(env_python), "-c", "import flask"], capture_output=True, text=True, timeout=60)
+    assert probe.returncode != 0 and "No module named 'flask'" in probe.stderr
+    launcher = root / "opt/yizhan/current/bin/yizhan"
+    listed = run_yizhan(launcher, "--help")
+    assert listed.returncode == 0 and "kiosk" in listed.stdout and "not installed here" in listed.stdout
+    for command in (["hub", "serve", "--home", str(tmp_path / "hub"), "--port", "0"], ["demo"]):
+        run = run_yizhan(launcher, *command)
+        assert run.returncode == 1, run.stderr
+        assert run.stderr.startswith(f"yizhan {command[0]}: 本机没有安装中心平台的软件包（缺少 flask）")
+        assert "Traceback" not in run.stderr
+    assert not (tmp_path / "hub").exists()
 
 
 def test_a_tampered_bundle_is_refused(built: Built, tmp_path: Path) -> None:
@@ -120,23 +148,23 @@ def test_doctor_checks_the_installed_station(installed: InstalledStation, built:
 
     settings = load_settings(installed.root / "etc/yizhan/station.toml")
     units = check_units(settings, installed.root)
-    assert units.status == "ok" and "8 units enabled" in units.detail
+    assert units.status == "ok" and "8 个服务已启用" in units.detail
     release = check_release(settings, installed.root)
-    assert release.status == "ok" and release.detail.startswith(f"{built.version} (signed,")
+    assert release.status == "ok" and release.detail.startswith(f"{built.version}（已核对签名，")
     assert check_udev(settings, installed.root).status == "ok"
     lock = installed.root / f"opt/yizhan/releases/{built.version}/requirements.lock"
     original = lock.read_bytes()
     try:
         lock.write_bytes(original + b"\n")
         bad = check_release(settings, installed.root)
-        assert bad.status == "fail" and "requirements.lock differs from the signed manifest" in bad.detail
+        assert bad.status == "fail" and "requirements.lock 与签名清单不一致" in bad.detail
     finally:
         lock.write_bytes(original)
     link = installed.root / "etc/systemd/system/yizhan.target.wants/yizhan-print.service"
     target = os.readlink(link)
     link.unlink()
     try:
-        assert check_units(settings, installed.root).detail == "not enabled: yizhan-print.service"
+        assert check_units(settings, installed.root).detail.startswith("没有启用：yizhan-print.service：")
     finally:
         os.symlink(target, link)
 

@@ -140,3 +140,12 @@ def test_a_side_lock_at_another_version_than_the_dev_lock_is_refused(tmp_path: P
     version = locks.read_pins(lock)["flask"]
     lock.write_text(lock.read_text().replace(f"flask=={version}", "flask==0.0.1", 1))
     assert any(p.startswith(f"{locks.HUB_LOCK}: flask 0.0.1 differs from {locks.DEV_LOCK}") for p in locks.check(root))
+
+
+def test_the_hub_modules_a_station_checks_for_are_the_hub_extras_own() -> None:
+    from config.sides import HUB_MODULES
+
+    distributions = importlib.metadata.packages_distributions()
+    checked = {locks.normalize(dist) for name in HUB_MODULES for dist in distributions[name]}
+    hub_only = _declared(("hub",)) - _declared(("station",))
+    assert checked == hub_only & set(_third_party_imports(("hub",)))
