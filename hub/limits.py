@@ -14,17 +14,27 @@ soon as the headers are in (:func:`guard_server`), and refuses with a small JSON
 The Flask app checks the size again (for servers without the guard) and bounds the JSON
 itself (:func:`json_depth_ok`: a 200 000-deep array must be a 400, not a RecursionError).
 Counters live in memory, per process: they slow attackers down; they are not a ledger.
+
+Under gunicorn (``yizhan hub serve --workers N``) there is no waitress parser to hook: the
+Flask app answers 401/411/413 from the headers itself, before it reads the body, and counts
+refused tokens per address in the database, which every worker shares
+(``hub.console.throttle.api_token_wait``); the shipped nginx site adds per-station and
+per-address request rates and the body limits (``deploy/hub/nginx-site.conf``). So the
+limits of ``content/PROTOCOL.md`` §2.3 hold however the hub is run.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import socket
 import threading
 import time
+import tomllib
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from waitress.channel import HTTPChannel
@@ -107,6 +117,7 @@ class UploadGuard:
     failed_tokens: tuple[int, float] = (20, 60.0)  # failures per client address per window
     per_station: tuple[int, float] = (300, 60.0)  # requests per station per window
     body_limits: Mapping[str, int] = field(default_factory=lambda: dict(BODY_LIMITS))
+    behind_proxy: bool = False  # the client is X-Forwarded-For's last entry (:func:`trust_proxy`)
 
     def __post_init__(self) -> None:
         self._failures = SlidingWindow(*self.failed_tokens, clock=self.clock)
@@ -154,37 +165,63 @@ class UploadGuard:
         return None
 
 
-# The reverse proxy whose X-Forwarded-For / X-Forwarded-Proto the hub believes: the shipped
-# nginx site on this machine. Anyone else can write those headers.
-TRUSTED_PROXIES = ("127.0.0.1", "::1")
+# The hub behind the shipped nginx site (deploy/hub/): ``[hub] behind_proxy = true`` in
+# HOME/hub.toml or ``YIZHAN_HUB_BEHIND_PROXY=1`` (yizhan-hub.service sets it). Then, and only
+# then, the client's address and scheme are the ones that one proxy hop forwarded.
+PROXY_ENV = "YIZHAN_HUB_BEHIND_PROXY"
+CONFIG_NAME = "hub.toml"
 
 
-def client_address(peer: str, headers: Mapping[str, str], trusted: tuple[str, ...] = TRUSTED_PROXIES) -> str:
-    """The client's address; behind a reverse proxy on this machine, the one it forwarded."""
-    forwarded = headers.get("X_FORWARDED_FOR", "")
-    if forwarded and peer in trusted:
-        return forwarded.split(",")[-1].strip() or peer
+class ProxySettingError(ValueError):
+    """``behind_proxy`` in hub.toml or the environment is not a yes/no; the message names it."""
+
+
+def behind_proxy_setting(home: str | Path) -> bool:
+    """Whether the hub runs behind the shipped reverse proxy: ``$YIZHAN_HUB_BEHIND_PROXY``
+    (1/0, true/false, yes/no), else ``[hub] behind_proxy`` in ``HOME/hub.toml``, else no."""
+    value = os.environ.get(PROXY_ENV, "").strip().lower()
+    if value:
+        if value in ("1", "true", "yes", "on"):
+            return True
+        if value in ("0", "false", "no", "off"):
+            return False
+        raise ProxySettingError(f"${PROXY_ENV} must be 1 or 0, not {value[:20]!r}")
+    config = Path(home) / CONFIG_NAME
+    if not config.exists():
+        return False
+    try:
+        data = tomllib.loads(config.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ProxySettingError(f"{config}: not valid TOML ({exc})") from None
+    setting = data.get("hub", {}).get("behind_proxy", False)
+    if not isinstance(setting, bool):
+        raise ProxySettingError(f"{config}: [hub] behind_proxy must be true or false")
+    return setting
+
+
+def client_address(peer: str, headers: Mapping[str, str], behind_proxy: bool = False) -> str:
+    """The client's address: the peer's, or behind the proxy the one it appended to
+    X-Forwarded-For (its last entry: one trusted hop; entries before it are the client's own
+    words). ``headers`` as waitress keeps them (``X_FORWARDED_FOR``)."""
+    if behind_proxy:
+        forwarded = headers.get("X_FORWARDED_FOR", "").split(",")[-1].strip()
+        return forwarded[:64] or peer
     return peer
 
 
-class TrustedProxy:
-    """WSGI middleware: behind the trusted proxy, the client's address and scheme are the ones
-    it forwarded (``X-Forwarded-For``'s last entry, ``X-Forwarded-Proto``), so that the
-    console throttles logins per real client and marks its cookie ``Secure`` over HTTPS.
-    From any other peer the headers are ignored (werkzeug's ProxyFix, guarded by address)."""
+def trust_proxy(app: Any) -> None:
+    """Believe one proxy hop's X-Forwarded-For and X-Forwarded-Proto (werkzeug's ProxyFix,
+    ``x_for=1, x_proto=1``): the audit log, the login delays and the upload throttle see the
+    real client, and the session cookie is ``Secure`` over HTTPS. Only for a hub that listens
+    where nothing but the proxy reaches it (127.0.0.1 behind the shipped nginx site): anyone
+    who can connect to the hub directly could otherwise write those headers."""
+    from werkzeug.middleware.proxy_fix import ProxyFix
 
-    def __init__(self, app: Any, trusted: tuple[str, ...] = TRUSTED_PROXIES) -> None:
-        self.app = app
-        self.trusted = trusted
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        if environ.get("REMOTE_ADDR") in self.trusted:
-            proto = environ.get("HTTP_X_FORWARDED_PROTO", "").split(",")[-1].strip().lower()
-            if proto in ("http", "https"):
-                environ["wsgi.url_scheme"] = proto
-            environ["REMOTE_ADDR"] = client_address(
-                environ["REMOTE_ADDR"], {"X_FORWARDED_FOR": environ.get("HTTP_X_FORWARDED_FOR", "")}, self.trusted)
-        return self.app(environ, start_response)
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=0, x_port=0, x_prefix=0)
+    guard = app.extensions.get("upload_guard")
+    if isinstance(guard, UploadGuard):
+        guard.behind_proxy = True
+    app.config["HUB_BEHIND_PROXY"] = True
 
 
 class _Refused(Error):
@@ -216,7 +253,8 @@ class _GuardedParser(HTTPRequestParser):
                 and (self.error is None or isinstance(self.error, RequestEntityTooLarge))):
             self._checked = True
             refusal = self._channel.guard.check(self.command or "", self.path or "", self.headers,
-                                              client_address(self._peer, self.headers))
+                                              client_address(self._peer, self.headers,
+                                                             self._channel.guard.behind_proxy))
             if refusal is not None:
                 self.error = _Refused(refusal)
                 self.completed = True

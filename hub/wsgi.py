@@ -7,6 +7,12 @@ once in the master process before any worker starts; each worker then builds its
 (and its own database pool: connections never cross a fork) and its own console scheduler
 (scheduled publishing, the daily retention purge): the jobs are claimed in the database, so
 each runs exactly once per hub however many workers poll (``hub.console``).
+
+There is no waitress request parser here to refuse uploads from their headers: the app does
+it itself and keeps its counts in the database (``hub.limits``), and the shipped nginx site
+limits rates and bodies in front (``deploy/hub/nginx-site.conf``). Behind that site
+(``YIZHAN_HUB_BEHIND_PROXY=1``, as ``yizhan-hub.service`` sets) the client's address is the
+one nginx forwarded.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 
 from hub.db import database_url, make_engine, migrate
+from hub.limits import behind_proxy_setting
 
 
 def application(home: str | None = None, database: str | None = None) -> Any:
@@ -69,6 +76,9 @@ class HubGunicorn(BaseApplication):
             "accesslog": None,
             "errorlog": "-",
             "loglevel": "warning",
+            # gunicorn believes X-Forwarded-Proto from loopback by default; the hub believes a
+            # proxy only when set up behind one (then the app's ProxyFix does the work).
+            "forwarded_allow_ips": "127.0.0.1,::1" if behind_proxy_setting(self.home) else "",
             **(extra or {}),
         }
         super().__init__()

@@ -122,8 +122,12 @@ def _sha(token: str) -> str:
 
 
 def load_user() -> None:
-    """Before every console request: the logged-in user in ``g.user`` (or None)."""
+    """Before every console request: the logged-in user in ``g.user`` (or None). The
+    console's static files (CSS, scripts) are the same for everyone: they never open the
+    session store (in production nginx serves them without asking the hub at all)."""
     g.user = None
+    if request.endpoint == "console_home.static":
+        return
     token = session.get("console_token")
     if not token:
         return

@@ -10,7 +10,8 @@ user, from another address, is kept out for at most a minute however hard someon
 tries). A key is forgotten an hour after its last failure; a successful login forgets the
 name's count. Attempts refused for waiting are not counted and verify no password.
 The counts live in the database, so every gunicorn worker sees the same ones; time is the
-console's injected clock.
+console's injected clock. The upload API's refused station tokens are counted in the same
+table (:func:`api_token_wait`), per client address.
 """
 
 from __future__ import annotations
@@ -96,3 +97,44 @@ def record_failure(engine: Engine, keys: Sequence[Key], now: dt.datetime) -> Non
 def forget(engine: Engine, keys: Sequence[Key]) -> None:
     with writing(engine) as conn:
         conn.execute(login_throttle.delete().where(login_throttle.c.key_sha256.in_([k.digest for k in keys])))
+
+
+# Refused upload tokens per client address, for hubs served without waitress's header guard
+# (gunicorn): counted in the same table, so every worker process sees one count. A fixed
+# window: the first refusal opens it; the 21st refusal within it waits until it closes.
+API_TOKEN_LIMIT = 20
+API_TOKEN_WINDOW = dt.timedelta(seconds=60)
+
+
+def api_key(address: str) -> Key:
+    return Key(_sha(f"api-token:{address}"), API_TOKEN_WINDOW)
+
+
+def api_token_wait(engine: Engine, address: str, now: dt.datetime) -> int:
+    """Seconds an address must wait before its next unknown token is even looked at (0: now)."""
+    key = api_key(address)
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(login_throttle).where(login_throttle.c.key_sha256 == key.digest)).first()
+    if row is None or row.failures < API_TOKEN_LIMIT:
+        return 0
+    remaining = (dt.datetime.fromisoformat(row.last_failed_at) + API_TOKEN_WINDOW - now).total_seconds()
+    return math.ceil(remaining) if remaining > 0 else 0
+
+
+def record_api_token_failure(engine: Engine, address: str, now: dt.datetime) -> None:
+    """Count one refused token for ``address`` (``last_failed_at`` holds when its window opened)."""
+    key = api_key(address)
+    t = login_throttle
+    with writing(engine) as conn:
+        row = conn.execute(sa.select(t.c.failures, t.c.last_failed_at).where(t.c.key_sha256 == key.digest)).first()
+        if row is not None and now - dt.datetime.fromisoformat(row.last_failed_at) < API_TOKEN_WINDOW:
+            conn.execute(t.update().where(t.c.key_sha256 == key.digest).values(failures=t.c.failures + 1))
+            return
+        if row is not None:
+            conn.execute(t.update().where(t.c.key_sha256 == key.digest).values(failures=1, last_failed_at=iso(now)))
+            return
+        try:
+            with conn.begin_nested():
+                conn.execute(t.insert().values(key_sha256=key.digest, failures=1, last_failed_at=iso(now)))
+        except sa.exc.IntegrityError:  # another worker opened the window first
+            conn.execute(t.update().where(t.c.key_sha256 == key.digest).values(failures=t.c.failures + 1))

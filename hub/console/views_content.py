@@ -48,9 +48,12 @@ PER_PAGE = 20
 EMPLOYER_STATES = ("待核验", "已核验", "核验未通过")
 
 
+MAX_PAGE = 100_000  # a bigger page number would overflow the database's OFFSET
+
+
 def page_args() -> int:
     try:
-        return max(1, int(request.args.get("page", "1")))
+        return min(max(1, int(request.args.get("page", "1"))), MAX_PAGE)
     except ValueError:
         return 1
 

@@ -111,8 +111,10 @@ def test_nginx_serves_the_published_feed_with_validators_ranges_and_cache_header
     (feed / "items" / "half.json.tmp").write_bytes(b"{")
     assert requests.get(base + "items/half.json.tmp", timeout=10).status_code == 404
     for path in ("feeds/../feed.key", "feeds/gy-yunyan/../../feed.key", "feeds/%2e%2e/hub.db", "feed.key"):
-        leaked = requests.get(nginx.url + path, timeout=10)
+        leaked = requests.get(nginx.https_url + path, timeout=10, verify=nginx.ca_file)
         assert leaked.status_code == 404 and b"PRIVATE KEY" not in leaked.content, path
+        plain = requests.get(nginx.url + path, timeout=10, allow_redirects=False)  # 404, or off to HTTPS
+        assert plain.status_code in (301, 404) and b"PRIVATE KEY" not in plain.content, path
 
 
 def test_uploads_and_status_pass_through_nginx_to_the_hub(behind_nginx) -> None:
