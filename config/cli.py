@@ -15,10 +15,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import sqlite3
 import sys
 from collections.abc import Sequence
 
 from common import exitcodes
+from common.diskspace import disk_problem
 from common.privacy import install_log_scrubbing
 from config.command import COMMON as _COMMON
 from config.command import EPILOG, CommandError, Context, Handler, add_command, common_options, version
@@ -144,6 +146,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exitcodes.FAILURE
     except KeyboardInterrupt:
         return exitcodes.INTERRUPTED
+    except (OSError, sqlite3.Error) as exc:
+        # A full or read-only data disk is a line for staff, never a traceback.
+        problem = disk_problem(exc)
+        if problem is None:
+            raise
+        print(f"yizhan {args.command}: {problem}", file=sys.stderr)
+        return exitcodes.UNAVAILABLE
 
 
 def _leave_root(args: argparse.Namespace, ctx: Context, argv: list[str]) -> None:

@@ -47,7 +47,10 @@ def _run(args: argparse.Namespace, ctx: Context) -> int:
     if not (settings.devices.kiosk_screen.display or os.environ.get("DISPLAY")):
         raise CommandError("no X display: set devices.kiosk_screen.display or $DISPLAY "
                            "(on a headless machine: xvfb-run yizhan kiosk ...)", exitcodes.UNAVAILABLE)
+    from common.diskspace import require_writable
     from common.fonts import FontNotFoundError
+
+    require_writable(settings.data_dir)  # registrations and slips are kept on disk
     from kiosk import boot
 
     kiosk_mode = False if args.windowed else None

@@ -137,9 +137,11 @@ def _read_card_name(ctx: Context, timeout: float) -> str:
 
 
 def _print(ctx: Context, slip: Any, timeout: float) -> int:
+    from common.diskspace import require_writable
     from config.station import Station
 
     _enabled_printer(ctx)
+    require_writable(ctx.settings.data_dir)  # the slip is queued on disk before it prints
     try:
         service = Station(ctx.settings).print_service(poll_s=0.5)
     except ValueError as exc:

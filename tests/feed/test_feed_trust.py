@@ -165,7 +165,7 @@ def test_missing_or_damaged_current_media_is_fetched_again_while_unchanged(setti
         f.seek(1000)
         f.write(bytes([byte[0] ^ 0xFF]))
     check = check_media(settings)
-    assert check.status == "fail" and "1 missing" in check.detail and "1 damaged" in check.detail
+    assert check.status == "fail" and "缺 1 个" in check.detail and "损坏 1 个" in check.detail
     assert feed_health(settings).missing_media == [f"media/{gone.filename}"]
     client = client_for(settings)
     client.recheck_media = True

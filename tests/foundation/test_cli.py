@@ -102,25 +102,35 @@ def test_doctor_reports_each_check(station, capsys: pytest.CaptureFixture[str], 
         + '\n[devices.idcard]\nport = "/dev/ttyNOPE9"\n', encoding="utf-8")
     code = main(["doctor", "--json", "--config", str(station.config_path)])
     data = json.loads(capsys.readouterr().out)
-    checks = {c["name"]: c for c in data["checks"]}
+    checks = {c["key"]: c for c in data["checks"]}
     assert code == exitcodes.FAILURE and data["ok"] is False
-    assert checks["CJK font"]["status"] == "ok"
-    assert checks["ID card reader port"]["status"] == "fail" and "/dev/ttyNOPE9" in checks["ID card reader port"]["detail"]
-    assert checks["printer (virtual)"]["status"] == "fail"
-    assert checks["data dir"]["status"] == "ok"
+    assert checks["font"]["status"] == "ok" and checks["font"]["name"] == "中文字体"
+    assert checks["idcard"]["status"] == "fail" and "/dev/ttyNOPE9 不存在" in checks["idcard"]["detail"]
+    assert checks["printer"]["status"] == "fail" and "打印机脱机" in checks["printer"]["detail"]
+    assert checks["storage"]["status"] == "ok"
     assert checks["hub"]["status"] == "skip"
-    assert checks["clock"]["status"] == "ok"
 
 
 def test_doctor_clock_check() -> None:
+    import dataclasses
     import datetime as dt
 
     from config.doctor import check_clock
     from config.settings import parse_settings
 
     settings = parse_settings('[station]\nid="s"\nname="测试站点"\nlatitude=1\nlongitude=1\n')
-    assert check_clock(settings, dt.datetime(2000, 1, 1)).status == "fail"
-    assert check_clock(settings, dt.datetime(2026, 5, 1)).status == "ok"
+    # No hub to compare with: an implausible year fails; a plausible one passes only when the
+    # system's time sync vouches for it.
+    def synced(env):
+        return dataclasses.replace(env, timesync=lambda: (True, "系统自动对时已同步"))
+
+    from config.doctor import surroundings
+
+    env = surroundings(settings)
+    assert check_clock(synced(env), now=dt.datetime(2000, 1, 1)).status == "fail"
+    assert check_clock(synced(env), now=dt.datetime(2026, 5, 1)).status == "ok"
+    unsynced = dataclasses.replace(env, timesync=lambda: (False, "系统自动对时没有开启"))
+    assert check_clock(unsynced, now=dt.datetime(2026, 5, 1)).status == "fail"
 
 
 def test_command_error_under_python_m_has_no_traceback(station) -> None:
@@ -144,6 +154,6 @@ def test_doctor_sound_check_fails_without_an_audio_device(tmp_path, monkeypatch)
     assert check_audio(settings).status == "ok"
     monkeypatch.setenv("ALSA_CONFIG_PATH", str(missing))
     bad = check_audio(settings)
-    assert bad.status == "fail" and "no audio device" in bad.detail and "Unknown PCM" in bad.detail
+    assert bad.status == "fail" and "没有可用的声卡" in bad.detail and "Unknown PCM" in bad.detail
     assert check_audio(parse_settings(base + '[kiosk]\nread_aloud=false\n')).status == "skip"
     assert check_audio(parse_settings(base + '[kiosk]\ntts_command="no-such-tts-9"\n')).status == "fail"
