@@ -20,6 +20,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from common.files import write_atomic
+
 SEALED_DIR = Path("/etc/yizhan/credentials")
 OUTBOX_KEY = "outbox.key"
 STATION_TOKEN = "station_token"
@@ -82,17 +84,17 @@ def seal(name: str, secret: bytes, *, dest: Path | None = None) -> Path:
     # each sealed file is root's alone.
     target.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
     os.chmod(target.parent, 0o755)
-    part = target.with_name(target.name + ".part")
-    run = subprocess.run(["systemd-creds", "encrypt", f"--name={name}", "-", str(part)], input=secret,
-                         capture_output=True)
-    if run.returncode != 0:
-        raise CredentialError(f"systemd-creds encrypt {name}: {run.stderr.decode(errors='replace').strip()}")
-    os.chmod(part, 0o600)
-    if unseal(name, part) != secret:
-        part.unlink()
-        raise CredentialError(f"{name}: the sealed credential does not decrypt to the secret")
-    part.replace(target)
-    return target
+
+    def encrypt(part: Path) -> None:
+        run = subprocess.run(["systemd-creds", "encrypt", f"--name={name}", "-", str(part)], input=secret,
+                             capture_output=True)
+        if run.returncode != 0:
+            raise CredentialError(f"systemd-creds encrypt {name}: {run.stderr.decode(errors='replace').strip()}")
+        os.chmod(part, 0o600)
+        if unseal(name, part) != secret:
+            raise CredentialError(f"{name}: the sealed credential does not decrypt to the secret")
+
+    return write_atomic(target, encrypt, mode=0o600, aside=target.with_name(target.name + ".part"))
 
 
 def unseal(name: str, path: Path | None = None) -> bytes:

@@ -29,6 +29,7 @@ import requests
 import urllib3
 from tenacity import Retrying
 
+from common.files import fsync_dir
 from protocol.model import MediaRef
 
 log = logging.getLogger(__name__)
@@ -388,16 +389,6 @@ def _range_start(response: requests.Response) -> int:
     return int(match.group(1)) if match else -1
 
 
-def fsync_dir(directory: Path) -> None:
-    """Make a rename or a new file in ``directory`` survive a power cut (best effort)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _mb(n: int) -> str:

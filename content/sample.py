@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from common.files import write_atomic
 from common.geo import destination
 from protocol.model import Announcement, ContentSet, Course, Event, Job, MediaRef, Policy
 
@@ -626,9 +627,7 @@ def _store_media(media_dir: Path, data: bytes, ext: str, mime: str) -> MediaRef:
     digest = hashlib.sha256(data).hexdigest()
     target = media_dir / f"{digest}.{ext}"
     if not target.exists():
-        tmp = target.with_suffix(f".{ext}.tmp")
-        tmp.write_bytes(data)
-        tmp.replace(target)
+        write_atomic(target, data, durable=False)
     return MediaRef(sha256=digest, size=len(data), type=mime, ext=ext)
 
 

@@ -13,6 +13,7 @@ import sys
 from typing import Any
 
 from common import exitcodes
+from common.clock import duration_text
 from config.command import Context
 
 
@@ -57,10 +58,8 @@ def _sync(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _once(args: argparse.Namespace, ctx: Context) -> int:
-    from common.diskspace import require_writable
     from config.station import Station
 
-    require_writable(ctx.settings.data_dir)  # a full disk is one line, not a traceback mid-download
     station = Station(ctx.settings)
     client = station.sync_client()
     client.recheck_media = True  # a run by hand also finds damaged media (``yizhan doctor`` points here)
@@ -120,7 +119,7 @@ def _status(ctx: Context) -> int:
         f"上次成功    {data['last_success_at'] or '从未'}",
         f"上次更新    {data['last_change_at'] or '从未'}",
         f"上次错误    {data['last_error'] or '无'}",
-        f"待上传      {data['outbox_depth']} 条" + (f"，最早的已等待 {_age(age)}" if age is not None else ""),
+        f"待上传      {data['outbox_depth']} 条" + (f"，最早的已等待 {duration_text(age)}" if age is not None else ""),
     ]
     feed = data["feed"]
     if data.get("pinned_feed_id"):
@@ -141,16 +140,6 @@ def _status(ctx: Context) -> int:
 
 def _status_word(status: str | None) -> str:
     return {"changed": "已更新", "unchanged": "无变化", "failed": "失败"}.get(status or "", "—")
-
-
-def _age(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f} 秒"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} 分钟"
-    if seconds < 172800:
-        return f"{seconds / 3600:.1f} 小时"
-    return f"{seconds / 86400:.1f} 天"
 
 
 def _size(n: int) -> str:

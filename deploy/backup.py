@@ -44,8 +44,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
+from common.files import fsync_dir, write_atomic
 from content import credentials
-from content.media import fsync_dir
 from deploy.privileges import as_owner
 
 FORMAT = "yizhan-backup/1"
@@ -278,8 +278,8 @@ def make_backup(*, data_dir: Path, config: Path, out: Path, passphrase: str, sta
     except credentials.CredentialError as exc:
         shutil.rmtree(work, ignore_errors=True)
         raise BackupError(str(exc)) from None
-    partial = target.with_name(f".{target.name}.part")
-    try:
+
+    def write_sealed(partial: Path) -> None:
         fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as raw:
             sealed = _SealingWriter(raw, passphrase, n=scrypt_n)
@@ -293,13 +293,9 @@ def make_backup(*, data_dir: Path, config: Path, out: Path, passphrase: str, sta
                         rel = path.relative_to(data_dir).as_posix()
                         tar.add(path, f"data/{rel}", recursive=False, filter=_plain_member)
             sealed.finish()
-            raw.flush()
-            os.fsync(raw.fileno())
-        os.replace(partial, target)
-        fsync_dir(target.parent)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
+
+    try:
+        write_atomic(target, write_sealed, aside=target.with_name(f".{target.name}.part"))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return target
@@ -443,15 +439,9 @@ def restore_backup(path: Path, passphrase: str, *, data_dir: Path, owner: FileOw
             fsync_dir(directory)
         if config is not None and toml is not None:
             if not config.exists() or config.read_bytes() != toml:
-                tmp = config.with_name(f".{config.name}.restore")
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-                with os.fdopen(fd, "wb") as out:
-                    out.write(toml)
-                    out.flush()
-                    os.fsync(out.fileno())
-                _own(tmp, config_owner, config_mode)
-                os.replace(tmp, config)
-                fsync_dir(config.parent)
+                chown = config_owner is not None and os.geteuid() == 0
+                write_atomic(config, toml, mode=config_mode, aside=config.with_name(f".{config.name}.restore"),
+                             owner=(config_owner.uid, config_owner.gid) if chown and config_owner else None)
                 changes.append(str(config))
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

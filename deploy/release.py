@@ -8,9 +8,8 @@ A bundle is one uncompressed tar (wheels are compressed already)::
     yizhan-<version>/yizhan-<version>-py3-none-any.whl
     yizhan-<version>/wheels/*.whl    every locked dependency (Kivy and ffpyplayer included)
 
-The signature is made with the hub's online key (``HOME/feed.key``, the key that signs the
-feed's manifests), and a station checks it through the same trust object as its feed
-(:mod:`protocol.trust`: the online key its root authorised, never a retired one). Installing needs no
+The signature is made with the same kind of key as the feed (``yizhan hub keygen``), so a
+station that trusts its feed trusts releases from the same hub. Installing needs no
 network and no compiler: pip installs from ``wheels/`` with ``--no-index --require-hashes``.
 A *code-only* bundle (``include_wheels=False``) leaves the wheelhouse out; it installs only
 on a station that already holds the dependencies of the same lock (most upgrades).
@@ -35,9 +34,9 @@ from pathlib import Path, PurePosixPath
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from common.files import write_atomic
 from deploy import lock as locks
-from protocol.feed import SignatureError, sign_manifest
-from protocol.trust import TrustState, verify_release_manifest
+from protocol.feed import SignatureError, sign_manifest, verify_manifest
 
 FORMAT = "yizhan-release/1"
 MANIFEST = "MANIFEST.json"
@@ -169,21 +168,22 @@ def build_bundle(out_dir: Path, *, key: Ed25519PrivateKey, project_wheel: Path, 
     manifest_bytes = json.dumps(manifest, ensure_ascii=False, indent=1, sort_keys=True).encode()
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / f"{top}.tar"
-    part = target.with_suffix(".tar.part")
-    with tarfile.open(part, "w", format=tarfile.PAX_FORMAT) as tar:
-        for name, data in ((MANIFEST, manifest_bytes), (SIGNATURE, sign_manifest(manifest_bytes, key))):
-            info = tarfile.TarInfo(f"{top}/{name}")
-            info.size, info.mode, info.mtime = len(data), 0o644, 0
-            tar.addfile(info, io.BytesIO(data))
-        for name, path in sorted(files.items()):
-            info = tar.gettarinfo(str(path), f"{top}/{name}")
-            info.uid = info.gid = 0
-            info.uname = info.gname = "root"
-            info.mode, info.mtime = 0o644, 0
-            with path.open("rb") as f:
-                tar.addfile(info, f)
-    part.replace(target)
-    return target
+
+    def write_bundle(part: Path) -> None:
+        with tarfile.open(part, "w", format=tarfile.PAX_FORMAT) as tar:
+            for name, data in ((MANIFEST, manifest_bytes), (SIGNATURE, sign_manifest(manifest_bytes, key))):
+                info = tarfile.TarInfo(f"{top}/{name}")
+                info.size, info.mode, info.mtime = len(data), 0o644, 0
+                tar.addfile(info, io.BytesIO(data))
+            for name, path in sorted(files.items()):
+                info = tar.gettarinfo(str(path), f"{top}/{name}")
+                info.uid = info.gid = 0
+                info.uname = info.gname = "root"
+                info.mode, info.mtime = 0o644, 0
+                with path.open("rb") as f:
+                    tar.addfile(info, f)
+
+    return write_atomic(target, write_bundle, aside=target.with_suffix(".tar.part"))
 
 
 def read_manifest(bundle: Path) -> tuple[dict, bytes, bytes]:
@@ -206,12 +206,9 @@ def read_manifest(bundle: Path) -> tuple[dict, bytes, bytes]:
     return manifest, raw, sig
 
 
-def verify_signature(bundle: Path, raw: bytes, signature: bytes, trust: TrustState | str) -> None:
-    """The bundle's ``MANIFEST.sig`` checked by the station's trust object (a bare key is the
-    trust of a station that starts from it: that key signs, or the online key it authorised)."""
-    state = TrustState.start(trust) if isinstance(trust, str) else trust
+def verify_signature(bundle: Path, raw: bytes, signature: bytes, public_key: str) -> None:
     try:
-        verify_release_manifest(state, raw, signature)
+        verify_manifest(raw, signature, public_key)
     except SignatureError as exc:
         raise ReleaseError(f"{bundle.name}: signature refused: {exc}") from None
 
@@ -254,8 +251,8 @@ def extract_files(bundle: Path, dest: Path, top: str) -> None:
         raise ReleaseError(f"{bundle}: cannot unpack the bundle ({exc})") from None
 
 
-def unpack(bundle: Path, dest: Path, *, public_key: TrustState | str | None) -> Release:
-    """Verify the signature (when a trust or a root key is given) and every file's hash, then unpack into ``dest``.
+def unpack(bundle: Path, dest: Path, *, public_key: str | None) -> Release:
+    """Verify the signature (when a key is given) and every file's hash, then unpack into ``dest``.
 
     ``dest`` is created fresh; nothing is left there when a check fails.
     """

@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 
 from common import exitcodes
+from common.files import write_atomic
 from config.command import CommandError, Context
 from content import credentials
 
@@ -134,11 +135,9 @@ def _seal_again(data_dir: Path, config: Path | None) -> list[str]:
 
             text = seal_station_token(config.read_bytes(), load_settings(config).hub.station_token, report)
             if text != config.read_bytes():
-                tmp = config.with_name(f".{config.name}.sealed")
-                tmp.write_bytes(text)
-                shutil.copystat(config, tmp)
-                os.chown(tmp, config.stat().st_uid, config.stat().st_gid)
-                tmp.replace(config)
+                st = config.stat()
+                write_atomic(config, text, mode=st.st_mode & 0o7777, owner=(st.st_uid, st.st_gid),
+                             aside=config.with_name(f".{config.name}.sealed"))
         seal_outbox_key(Layout(data_dir=data_dir), report)
     except credentials.CredentialError as exc:
         raise CommandError(f"已恢复，但没能重新封存密钥：{exc}（请运行 yizhan install 重新封存）") from None

@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from common.clock import SystemClock
 
 SegmentKind = Literal["jobs", "policy", "event", "video", "station"]
 SEGMENT_KINDS: tuple[str, ...] = ("jobs", "policy", "event", "video", "station")
@@ -45,16 +46,6 @@ class Clock(Protocol):
     def now(self) -> dt.datetime: ...
 
     def monotonic(self) -> float: ...
-
-
-class SystemClock:
-    """The machine's clocks (local wall time, naive; ``time.monotonic``)."""
-
-    def now(self) -> dt.datetime:
-        return dt.datetime.now()
-
-    def monotonic(self) -> float:
-        return time.monotonic()
 
 
 def clock_is_plausible(now: dt.datetime) -> bool:

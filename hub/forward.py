@@ -16,7 +16,6 @@ relay (``yizhan hub station add CITY --relay`` at the province). So:
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 import threading
@@ -27,6 +26,7 @@ from typing import Any
 import requests
 import sqlalchemy as sa
 
+from common.clock import utc_iso
 from hub.db import Migrations, migrate, register, writing
 from hub.storage import UPLOAD_KINDS, HubStore, uploads_table
 
@@ -75,10 +75,6 @@ class ForwardResult:
     @property
     def ok(self) -> bool:
         return self.error is None
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 class Forwarder:
@@ -161,7 +157,7 @@ class Forwarder:
             raise ForwardError("provincial hub answered 200 without a results list") from None
         if not isinstance(answers, list) or len(answers) != len(rows):
             raise ForwardError("provincial hub answered for a different number of records")
-        now = _now()
+        now = utc_iso()
         acks = []
         for row, answer in zip(rows, answers, strict=True):
             status = answer.get("status") if isinstance(answer, dict) else None

@@ -25,6 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from common.files import write_atomic
 from hub.cells import safe_row
 from hub.console.core import audit_engine, iso
 from hub.console.hubdata import refresh, replace_payload, upload_payloads
@@ -182,8 +183,4 @@ def batches(engine: Engine, limit: int = 50) -> list[Any]:
 
 def write_export(result: Export, out: Path) -> Path:
     path = out / result.file_name if out.is_dir() else out
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(result.data)
-    tmp.chmod(0o600)
-    tmp.replace(path)
-    return path
+    return write_atomic(path, result.data, mode=0o600)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from common.files import write_atomic
 from hub.source import read_feed_info, read_source_folder
 from hub.upstream import Upstream, merge
 from protocol.feed import (
@@ -92,13 +93,7 @@ def write_keypair(directory: str | Path, *, force: bool = False) -> tuple[Path, 
 
 
 def _write_key(key_path: Path, key: Ed25519PrivateKey) -> None:
-    tmp = key_path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(private_key_pem(key))
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, key_path)
+    write_atomic(key_path, private_key_pem(key), mode=0o600)
 
 
 @dataclass
@@ -127,7 +122,7 @@ def rotate_key(home: str | Path, *, valid_days: int = DEFAULT_VALID_DAYS,
     entries.append(sign_rotation(rotation, old))
     # The record first, then the key: a crash in between leaves the old key in use and a
     # record stations may follow early, which is harmless (the new key signs nothing yet).
-    _write_atomic(home / ROTATIONS_NAME, keys_file_bytes(entries))
+    write_atomic(home / ROTATIONS_NAME, keys_file_bytes(entries))
     _write_key(home / f"{KEY_NAME}.{rotation.sequence}", old)
     _write_key(key_path, new)
     (home / PUBLIC_NAME).write_text(rotation.new_key + "\n", encoding="ascii")
@@ -163,8 +158,8 @@ def resign(feed_dir: str | Path, *, key: Ed25519PrivateKey, home: str | Path | N
     _copy_rotations(home, feed_dir)
     manifest_bytes = manifest.to_bytes()
     before = {name: _mtime_s(feed_dir / name) for name in (SIGNATURE_NAME, MANIFEST_NAME)}
-    _write_atomic(feed_dir / SIGNATURE_NAME, sign_manifest(manifest_bytes, key))
-    _write_atomic(feed_dir / MANIFEST_NAME, manifest_bytes)
+    write_atomic(feed_dir / SIGNATURE_NAME, sign_manifest(manifest_bytes, key))
+    write_atomic(feed_dir / MANIFEST_NAME, manifest_bytes)
     for name, old_mtime in before.items():
         _newer_than(feed_dir / name, old_mtime)
     return manifest
@@ -191,7 +186,7 @@ def _copy_rotations(home: str | Path | None, feed_dir: Path) -> None:
     # A feed folder is usually HOME/feeds/<name>: its hub home is two levels up.
     source = Path(home if home is not None else feed_dir.resolve().parent.parent) / ROTATIONS_NAME
     if source.exists():
-        _write_atomic(feed_dir / KEYS_NAME, source.read_bytes())
+        write_atomic(feed_dir / KEYS_NAME, source.read_bytes())
 
 
 def load_key_file(path: str | Path) -> Ed25519PrivateKey:
@@ -293,15 +288,14 @@ def publish_content(content: ContentSet, media_files: dict[str, Path], out_dir: 
     for item in items:
         target = out / item.entry.path
         if not target.exists():
-            _write_atomic(target, item.data, sync=False)
+            write_atomic(target, item.data, durable=False)
             result.items_written += 1
             result.bytes_written += len(item.data)
     for entry in manifest.media:
         target = out / entry.path
         if not (target.exists() and target.stat().st_size == entry.size):
-            tmp = target.with_name(target.name + ".tmp")
-            shutil.copyfile(media_files[entry.sha256], tmp)
-            os.replace(tmp, target)
+            source = media_files[entry.sha256]
+            write_atomic(target, lambda aside, source=source: shutil.copyfile(source, aside), durable=False)
             result.media_written += 1
             result.bytes_written += entry.size
     _copy_rotations(home, out)
@@ -311,8 +305,8 @@ def publish_content(content: ContentSet, media_files: dict[str, Path], out_dir: 
     # The signature first: a station that fetched the old manifest just before gets a
     # mismatch and retries, instead of trusting a pair that never existed.
     before = {name: _mtime_s(out / name) for name in (SIGNATURE_NAME, MANIFEST_NAME)}
-    _write_atomic(out / SIGNATURE_NAME, sign_manifest(manifest_bytes, key))
-    _write_atomic(out / MANIFEST_NAME, manifest_bytes)
+    write_atomic(out / SIGNATURE_NAME, sign_manifest(manifest_bytes, key))
+    write_atomic(out / MANIFEST_NAME, manifest_bytes)
     for name, old_mtime in before.items():
         _newer_than(out / name, old_mtime)
     result.removed = _remove_unreferenced(out, [manifest, previous])
@@ -335,16 +329,6 @@ def _newer_than(path: Path, old_mtime: int | None) -> None:
     """
     if old_mtime is not None and int(path.stat().st_mtime) <= old_mtime:
         os.utime(path, (old_mtime + 1, old_mtime + 1))
-
-
-def _write_atomic(path: Path, data: bytes, *, sync: bool = True) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("wb") as f:
-        f.write(data)
-        if sync:
-            f.flush()
-            os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def _remove_unreferenced(out: Path, manifests: list[Manifest | None]) -> int:

@@ -27,6 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from common.clock import utc_iso
 from hub.db import Migrations, make_engine, migrate, register, sqlite_url, writing
 from hub.vault import Vault
 
@@ -123,10 +124,6 @@ class Station:
     counts: dict[str, int]
 
 
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-
-
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
@@ -172,7 +169,7 @@ class HubStore:
         try:
             with writing(self.engine) as conn:
                 conn.execute(stations_table.insert().values(id=station_id, name=name, token_sha256=token_hash(token),
-                                                            created_at=_now(), relay=1 if relay else 0))
+                                                            created_at=utc_iso(), relay=1 if relay else 0))
         except sa.exc.IntegrityError:
             raise HubError(f"station {station_id!r} already exists (remove it first to give a new token)") from None
         return token
@@ -207,7 +204,7 @@ class HubStore:
     # -- uploads ------------------------------------------------------------------------
     def ingest(self, station_id: str, kind: str, items: list[Any]) -> list[dict[str, Any]]:
         """Store a batch; one result per item, in order. Runs in one durable transaction."""
-        received = _now()
+        received = utc_iso()
         results: list[dict[str, Any] | None] = []
         fresh: list[tuple[int, dict[str, Any]]] = []
         relay: bool | None = None

@@ -12,13 +12,13 @@ carry the same id, and so do its documents (its board schedule).
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urljoin
 
 import requests
 
+from common.files import write_atomic
 from protocol.feed import (
     MANIFEST_NAME,
     RECORD_KINDS,
@@ -97,7 +97,7 @@ def _fetch(feed_url: str, public_key: str, cache: Path, session: requests.Sessio
         data = _get(session, urljoin(feed_url, entry.path), timeout_s, entry.size)
         if hashlib.sha256(data).hexdigest() != entry.sha256:
             raise UpstreamError(f"refused: provincial item {entry.id} does not match its SHA-256")
-        _write(target, data)
+        write_atomic(target, data)
     for media in manifest.media:
         target = cache / "media" / f"{media.sha256}.{media.ext}"
         if _intact(target, media.sha256):
@@ -105,10 +105,10 @@ def _fetch(feed_url: str, public_key: str, cache: Path, session: requests.Sessio
         data = _get(session, urljoin(feed_url, media.path), timeout_s, media.size)
         if hashlib.sha256(data).hexdigest() != media.sha256:
             raise UpstreamError(f"refused: provincial media {media.path} does not match its SHA-256")
-        _write(target, data)
+        write_atomic(target, data)
     # The pair is kept only once everything it names is here and verified.
-    _write(cache / SIGNATURE_NAME, signature)
-    _write(cache / MANIFEST_NAME, manifest_bytes)
+    write_atomic(cache / SIGNATURE_NAME, signature)
+    write_atomic(cache / MANIFEST_NAME, manifest_bytes)
     return _open(cache, manifest)
 
 
@@ -145,15 +145,6 @@ def _open(cache: Path, manifest: Manifest) -> Upstream:
 
 def _intact(path: Path, sha256: str) -> bool:
     return path.exists() and hashlib.sha256(path.read_bytes()).hexdigest() == sha256
-
-
-def _write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def merge(own: ContentSet, upstream: ContentSet) -> tuple[ContentSet, list[str]]:

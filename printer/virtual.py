@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import queue
 import socket
 import socketserver
@@ -32,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from common.files import write_atomic
 from printer.preview import Renderer, RenderReport, Tokenizer
 from printer.status import PRINTABLE, PrinterState, encode
 
@@ -345,6 +345,4 @@ def send_control(port: int, line: str, host: str = "127.0.0.1", timeout: float =
 
 def _write_whole(path: Path, write: Callable[[Path], object]) -> None:
     """``write(aside)`` to a file beside ``path``, then rename it to ``path``: it appears whole."""
-    aside = path.with_name(path.name + ".part")
-    write(aside)
-    os.replace(aside, path)
+    write_atomic(path, write, durable=False, aside=path.with_name(path.name + ".part"))

@@ -12,12 +12,12 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import secrets
 from pathlib import Path
 from typing import Any
 
 from common import exitcodes
+from common.clock import utc_now
 from config.command import CommandError, Context, add_command
 
 
@@ -157,15 +157,11 @@ def _random_password() -> str:
     return "Yz" + secrets.token_urlsafe(9) + "8"
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 def _reg_export(args: argparse.Namespace, ctx: Context) -> int:
     from hub import handoff
 
     try:
-        result = handoff.export(_engine(args), args.format, args.by, _now(), vault=_vault(args))
+        result = handoff.export(_engine(args), args.format, args.by, utc_now(), vault=_vault(args))
     except handoff.HandoffError as exc:
         raise CommandError(str(exc)) from None
     out = Path(args.out)
@@ -180,7 +176,7 @@ def _reg_ack(args: argparse.Namespace, ctx: Context) -> int:
     from hub import handoff
 
     try:
-        purged = handoff.ack(_engine(args), args.batch, args.by, _now())
+        purged = handoff.ack(_engine(args), args.batch, args.by, utc_now())
     except handoff.HandoffError as exc:
         raise CommandError(str(exc)) from None
     ctx.emit({"batch": args.batch, "purged": purged}, f"交接批次 {args.batch} 已确认，清除了 {purged} 条登记的个人信息")
@@ -191,7 +187,7 @@ def _reg_purge(args: argparse.Namespace, ctx: Context) -> int:
     from hub import handoff
 
     try:
-        purged = handoff.purge_expired(_engine(args), args.days, args.by, _now(), vault=_vault(args))
+        purged = handoff.purge_expired(_engine(args), args.days, args.by, utc_now(), vault=_vault(args))
     except handoff.HandoffError as exc:
         raise CommandError(str(exc)) from None
     ctx.emit({"purged": purged, "days": args.days}, f"清除了 {purged} 条超过 {args.days} 天的登记个人信息")

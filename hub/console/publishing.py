@@ -21,6 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from common.files import write_atomic
 from hub.console.schema import feed_groups, items, publications, published_items, schedules
 from hub.publish import PublishError, load_key_file, publish_content
 from protocol.feed import RECORD_KINDS, Scope
@@ -96,9 +97,7 @@ def documents_of(home: Path, feed_id: str) -> dict[str, Any]:
 def save_document(home: Path, feed_id: str, name: str, document: Any) -> None:
     folder = home / DOCUMENTS_DIR / feed_id
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{name}.json.tmp"
-    tmp.write_text(json.dumps(document, ensure_ascii=False, indent=2), encoding="utf-8")
-    tmp.replace(folder / f"{name}.json")
+    write_atomic(folder / f"{name}.json", json.dumps(document, ensure_ascii=False, indent=2))
 
 
 def publish_group(engine: Engine, home: Path, feeds_dir: Path, feed_id: str, by_user: str, now: dt.datetime,

@@ -17,6 +17,7 @@ from typing import Any
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy.engine import Connection
 
+from common.clock import age_of
 from hub.console.core import audit, console, requires
 from hub.console.hubdata import read_payload, recent_uploads, station_row, station_rows
 from hub.console.views_content import page_args
@@ -75,22 +76,6 @@ def _published_versions(feeds_dir: Path) -> dict[str, tuple[int, dt.datetime]]:
     return out
 
 
-def _age(now: dt.datetime, iso_text: str | None) -> tuple[str, dt.timedelta | None]:
-    if not iso_text:
-        return "从未联网", None
-    try:
-        then = dt.datetime.fromisoformat(iso_text)
-    except ValueError:
-        return iso_text, None
-    if then.tzinfo is None:
-        then = then.replace(tzinfo=dt.UTC)
-    age = max(dt.timedelta(0), now - then)
-    s = int(age.total_seconds())
-    text = (f"{s} 秒前" if s < 60 else f"{s // 60} 分钟前" if s < 3600 else f"{s // 3600} 小时前" if s < 86400
-            else f"{s // 86400} 天前")
-    return text, age
-
-
 def _device(devices: dict[str, Any], *names: str) -> tuple[bool | None, str]:
     for name in names:
         state = devices.get(name)
@@ -106,7 +91,7 @@ def station_state(row: Any, now: dt.datetime, published: dict[str, tuple[int, dt
         beat = read_payload(row.heartbeat) if row.heartbeat else {}
     except ValueError:
         beat = {}
-    text, age = _age(now, row.last_heartbeat_at)
+    text, age = age_of(row.last_heartbeat_at, now, never="从未联网")
     st = StationState(id=row.id, name=row.name or str(beat.get("station_name", ""))[:40],
                       last_heartbeat_at=row.last_heartbeat_at, age_text=text)
     if age is None or age > OFFLINE_AFTER:
