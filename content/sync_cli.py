@@ -58,8 +58,10 @@ def _sync(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _once(args: argparse.Namespace, ctx: Context) -> int:
+    from common.diskspace import require_writable
     from config.station import Station
 
+    require_writable(ctx.settings.data_dir)  # a full disk is one line, not a traceback mid-download
     station = Station(ctx.settings)
     client = station.sync_client()
     client.recheck_media = True  # a run by hand also finds damaged media (``yizhan doctor`` points here)

@@ -45,7 +45,7 @@ from deploy.release import (
     version_key,
 )
 from protocol.feed import FeedError
-from protocol.trust import TrustState, load_trust_state, verify_release_manifest
+from protocol.trust import TrustState
 
 if TYPE_CHECKING:
     from config.settings import Settings
@@ -222,14 +222,15 @@ def install_release(layout: Layout, bundle: Path, *, public_key: str | None, rep
                     trust: TrustState | None = None) -> str:
     """Unpack, verify and install a bundle beside the others; return its version. Does not switch.
 
-    ``trust`` (the station's key chain, as the feed follows it) verifies the bundle with the key
-    the station moved to, refusing retired keys; ``public_key`` alone is for a bare key.
+    ``trust`` (the station's key chain, as the feed follows it) verifies the bundle with the
+    online key its root authorised, refusing retired keys; ``public_key`` alone is the root
+    key of a station that followed nothing yet (``hub.public_key``): the trust starts there.
     """
     manifest, raw, signature = read_manifest(bundle)
+    if trust is None and public_key:
+        trust = TrustState.start(public_key)  # the root alone: it signs, or nothing verifies
     if trust is not None:
         verify_bundle(bundle, raw, signature, trust)
-    elif public_key:
-        verify_signature(bundle, raw, signature, public_key)
     version = manifest["version"]
     release_dir = layout.releases / version
     marker = release_dir / ".installed"
@@ -237,7 +238,7 @@ def install_release(layout: Layout, bundle: Path, *, public_key: str | None, rep
         return version
     layout.releases.mkdir(parents=True, exist_ok=True)
     staging = layout.releases / f".staging-{version}"
-    release = unpack(bundle, staging, public_key=None if trust is not None else public_key)
+    release = unpack(bundle, staging, public_key=None)  # verified above
     (staging / "MANIFEST.json").write_bytes(raw)
     env = ensure_env(layout, release, report, python=python)
     _install_project(env, release, staging / "lib")
@@ -254,16 +255,15 @@ def install_release(layout: Layout, bundle: Path, *, public_key: str | None, rep
 
 
 def verify_bundle(bundle: Path, raw: bytes, signature: bytes, trust: TrustState) -> None:
-    """The bundle's manifest signed with the station's current key (the one its feed moved to)."""
-    try:
-        verify_release_manifest(trust, raw, signature)
-    except FeedError as exc:
-        raise ReleaseError(f"{bundle.name}: signature refused: {exc}") from None
+    """The bundle's manifest signed with the station's signing key (the online key its root authorised)."""
+    verify_signature(bundle, raw, signature, trust)
 
 
 def station_trust(settings: Settings, *, public_key: str | None = None) -> TrustState | None:
     """The key chain a station trusts releases by: what its feed client recorded (rotations
     followed, retired keys), from the configured root key; None with no key at all."""
+    from content.trust_store import load_trust_state  # the state the feed client keeps
+
     root = public_key or settings.hub.public_key
     if not root:
         return None

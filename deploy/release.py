@@ -8,8 +8,9 @@ A bundle is one uncompressed tar (wheels are compressed already)::
     yizhan-<version>/yizhan-<version>-py3-none-any.whl
     yizhan-<version>/wheels/*.whl    every locked dependency (Kivy and ffpyplayer included)
 
-The signature is made with the same kind of key as the feed (``yizhan hub keygen``), so a
-station that trusts its feed trusts releases from the same hub. Installing needs no
+The signature is made with the hub's online key (``HOME/feed.key``, the key that signs the
+feed's manifests), and a station checks it through the same trust object as its feed
+(:mod:`protocol.trust`: the online key its root authorised, never a retired one). Installing needs no
 network and no compiler: pip installs from ``wheels/`` with ``--no-index --require-hashes``.
 A *code-only* bundle (``include_wheels=False``) leaves the wheelhouse out; it installs only
 on a station that already holds the dependencies of the same lock (most upgrades).
@@ -36,7 +37,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from common.files import write_atomic
 from deploy import lock as locks
-from protocol.feed import SignatureError, sign_manifest, verify_manifest
+from protocol.feed import SignatureError, sign_manifest
+from protocol.trust import TrustState, verify_release_manifest
 
 FORMAT = "yizhan-release/1"
 MANIFEST = "MANIFEST.json"
@@ -206,9 +208,12 @@ def read_manifest(bundle: Path) -> tuple[dict, bytes, bytes]:
     return manifest, raw, sig
 
 
-def verify_signature(bundle: Path, raw: bytes, signature: bytes, public_key: str) -> None:
+def verify_signature(bundle: Path, raw: bytes, signature: bytes, trust: TrustState | str) -> None:
+    """The bundle's ``MANIFEST.sig`` checked by the station's trust object (a bare key is the
+    trust of a station that starts from it: that key signs, or the online key it authorised)."""
+    state = TrustState.start(trust) if isinstance(trust, str) else trust
     try:
-        verify_manifest(raw, signature, public_key)
+        verify_release_manifest(state, raw, signature)
     except SignatureError as exc:
         raise ReleaseError(f"{bundle.name}: signature refused: {exc}") from None
 
@@ -251,8 +256,8 @@ def extract_files(bundle: Path, dest: Path, top: str) -> None:
         raise ReleaseError(f"{bundle}: cannot unpack the bundle ({exc})") from None
 
 
-def unpack(bundle: Path, dest: Path, *, public_key: str | None) -> Release:
-    """Verify the signature (when a key is given) and every file's hash, then unpack into ``dest``.
+def unpack(bundle: Path, dest: Path, *, public_key: TrustState | str | None) -> Release:
+    """Verify the signature (when a trust or a root key is given) and every file's hash, then unpack into ``dest``.
 
     ``dest`` is created fresh; nothing is left there when a check fails.
     """

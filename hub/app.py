@@ -29,9 +29,11 @@ from typing import Any
 from flask import Flask, Response, abort, jsonify, render_template_string, request, send_from_directory
 from waitress.server import create_server
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from common.clock import age_of, utc_now
-from hub.limits import TRUSTED_PROXIES, TrustedProxy, UploadGuard, guard_server, json_depth_ok
+from hub.cells import clean_tree
+from hub.limits import UploadGuard, behind_proxy_setting, guard_server, json_depth_ok, trust_proxy
 from hub.storage import MAX_BATCH, UPLOAD_KINDS, HubStore
 
 IMMUTABLE_MAX_AGE = 365 * 24 * 3600
@@ -54,20 +56,23 @@ def secure_home(home: str | Path) -> Path:
 
 def create_app(home: str | Path, *, feeds_dir: str | Path | None = None, database_url: str | None = None,
                clock: Callable[[], float] = time.monotonic, console_clock: Any = None,
-               trusted_proxies: tuple[str, ...] = TRUSTED_PROXIES) -> Flask:
+               behind_proxy: bool | None = None) -> Flask:
     """The hub application for a hub home folder (``hub.db``, ``feeds/<name>/``).
 
     ``database_url`` (else ``$YIZHAN_HUB_DATABASE_URL``, else ``[hub] database_url`` in
     ``HOME/hub.toml``, else ``HOME/hub.db``) chooses SQLite or PostgreSQL. ``clock`` drives
     the upload rate limits, ``console_clock`` (UTC datetimes) the console's sessions,
-    login delays and schedules (tests pass their own). ``trusted_proxies``: the peers whose
-    X-Forwarded-For/-Proto are believed (the shipped nginx on this machine)."""
+    login delays and schedules (tests pass their own). ``behind_proxy`` (else
+    ``$YIZHAN_HUB_BEHIND_PROXY``, else ``[hub] behind_proxy`` in ``HOME/hub.toml``, else no):
+    the hub runs behind the shipped nginx site and believes one hop of X-Forwarded-For and
+    X-Forwarded-Proto (:func:`hub.limits.trust_proxy`)."""
     home = secure_home(home)
     feeds = Path(feeds_dir).expanduser().resolve() if feeds_dir else home / FEEDS_DIR
     store = HubStore.for_home(home, database_url)
     secure_home(home)  # the database files exist now
     app = Flask("hub")
-    app.wsgi_app = TrustedProxy(app.wsgi_app, trusted_proxies)  # type: ignore[method-assign]
+    # Ids in paths are database integers: a bigger number is a 404, never an overflow (500).
+    app.url_map.converters["int"] = BoundedInt
     app.config["MAX_CONTENT_LENGTH"] = 8 * 1024 * 1024
     app.config["JSON_AS_ASCII"] = False
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
@@ -76,7 +81,9 @@ def create_app(home: str | Path, *, feeds_dir: str | Path | None = None, databas
     app.extensions["upload_guard"] = guard
     from hub.console import init_console
 
-    init_console(app, home, feeds, engine=store.engine, clock=console_clock)
+    console = init_console(app, home, feeds, engine=store.engine, clock=console_clock)
+    if behind_proxy if behind_proxy is not None else behind_proxy_setting(home):
+        trust_proxy(app)
 
     @app.get("/feeds/<name>/<path:path>")
     def feed_file(name: str, path: str) -> Response:
@@ -98,14 +105,23 @@ def create_app(home: str | Path, *, feeds_dir: str | Path | None = None, databas
             return _error(404, f"no upload endpoint {endpoint!r}; use one of {', '.join(UPLOAD_KINDS)}")
         station_id = _authenticated_station(store)
         if station_id is None:
-            response = _error(401, "missing or unknown station token (Authorization: Bearer <token>)")
-            response.headers["WWW-Authenticate"] = 'Bearer realm="yizhan-hub"'
-            return response, 401
+            return _refuse_token(store, console.now())
         items = _read_batch(endpoint, guard.limit_for(endpoint))
         if isinstance(items, tuple):
             return items
-        results = store.ingest(station_id, kind, items)
+        # Control characters never reach the store (a bell in a name broke every XLSX export).
+        results = store.ingest(station_id, kind, clean_tree(items))
         return jsonify({"station": station_id, "results": results})
+
+    @app.get("/api/v1/whoami")
+    def whoami() -> Response | tuple[Response, int]:
+        """An authenticated no-op: a station (``yizhan doctor``) learns whether its token is known."""
+        station_id = _authenticated_station(store)
+        if station_id is None:
+            response = _error(401, "missing or unknown station token (Authorization: Bearer <token>)")
+            response.headers["WWW-Authenticate"] = 'Bearer realm="yizhan-hub"'
+            return response, 401
+        return jsonify({"station": station_id})
 
     @app.get("/api/v1/status")
     def status_json() -> Response:
@@ -129,6 +145,33 @@ def create_app(home: str | Path, *, feeds_dir: str | Path | None = None, databas
     return app
 
 
+def _refuse_token(store: HubStore, now: dt.datetime) -> tuple[Response, int]:
+    """401 for a missing or unknown token, or 429 once its address has had too many. (Under
+    waitress the guard refused already; under gunicorn the count is in the database, so that
+    every worker sees the same one.)"""
+    from hub.console.throttle import api_token_wait, record_api_token_failure
+
+    address = request.remote_addr or ""
+    wait = api_token_wait(store.engine, address, now)
+    if wait:
+        response = _error(429, f"too many refused tokens from this address; retry in {wait} s")
+        response.headers["Retry-After"] = str(wait)
+        return response, 429
+    record_api_token_failure(store.engine, address, now)
+    response = _error(401, "missing or unknown station token (Authorization: Bearer <token>)")
+    response.headers["WWW-Authenticate"] = 'Bearer realm="yizhan-hub"'
+    return response, 401
+
+
+class BoundedInt(IntegerConverter):
+    """``<int:…>`` in a route: at most 2**63 - 1 (a BIGINT), so that a huge id is not found
+    instead of overflowing the database driver."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:  # noqa: A002 (werkzeug's name)
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
 def _error(code: int, message: str) -> Response:
     response = jsonify({"error": message})
     response.status_code = code
@@ -137,7 +180,9 @@ def _error(code: int, message: str) -> Response:
 
 def _read_batch(endpoint: str, limit: int) -> list[Any] | tuple[Response, int]:
     """The items of an upload request's batch, or the error response that refuses it."""
-    if request.content_length is None or request.content_length > limit:
+    if request.content_length is None:
+        return _error(411, "uploads must carry Content-Length"), 411
+    if request.content_length > limit:
         return _error(413, f"{endpoint} accepts at most {limit} bytes per request with Content-Length"), 413
     data = request.get_data(cache=False)
     if not json_depth_ok(data):
@@ -270,10 +315,10 @@ class HubServer:
 
     def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, threads: int = 8,
                  guard: UploadGuard | None = None) -> None:
+        guard = guard or find_guard(app)
         self.server = create_server(app, host=host, port=port, threads=threads, ident="yizhan-hub",
                                     asyncore_use_poll=True, channel_timeout=30,
-                                    max_request_body_size=MAX_BODY)
-        guard = guard or find_guard(app)
+                                    max_request_body_size=MAX_BODY, **_proxy_options(guard))
         if guard is not None:
             guard_server(self.server, guard)
         self.host = host
@@ -321,6 +366,12 @@ class HubServer:
 MAX_BODY = 8 * 1024 * 1024  # waitress's own limit (its default is 1 GiB); endpoints have smaller ones
 
 
+def _proxy_options(guard: UploadGuard | None) -> dict[str, Any]:
+    """waitress drops X-Forwarded-* headers by default; behind the proxy the app's ProxyFix
+    (:func:`hub.limits.trust_proxy`) must see them."""
+    return {"clear_untrusted_proxy_headers": not (guard is not None and guard.behind_proxy)}
+
+
 def find_guard(app: Any) -> UploadGuard | None:
     """The upload guard of a hub app, also through WSGI middleware that keeps it as ``.app``."""
     for _ in range(5):
@@ -333,15 +384,12 @@ def find_guard(app: Any) -> UploadGuard | None:
     return None
 
 
-def serve_forever(app: Any, host: str = "127.0.0.1", port: int = 8080, threads: int = 8,
-                  trusted_proxy: str | None = None) -> None:
-    """Serve in the foreground until Ctrl-C or SIGTERM (uploads guarded as in :class:`HubServer`)."""
-    options: dict[str, Any] = {}
-    if trusted_proxy:
-        options.update(trusted_proxy=trusted_proxy, trusted_proxy_headers={"x-forwarded-proto", "x-forwarded-for"})
-    server = create_server(app, host=host, port=port, threads=threads, ident="yizhan-hub", channel_timeout=30,
-                           max_request_body_size=MAX_BODY, **options)
+def serve_forever(app: Any, host: str = "127.0.0.1", port: int = 8080, threads: int = 8) -> None:
+    """Serve in the foreground until Ctrl-C or SIGTERM (uploads guarded as in :class:`HubServer`;
+    a proxy's headers are believed only as :func:`hub.limits.trust_proxy` set up)."""
     guard = find_guard(app)
+    server = create_server(app, host=host, port=port, threads=threads, ident="yizhan-hub", channel_timeout=30,
+                           max_request_body_size=MAX_BODY, **_proxy_options(guard))
     if guard is not None:
         guard_server(server, guard)
     server.run()

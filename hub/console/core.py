@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,12 +120,36 @@ def requires(permission: str) -> Callable[[F], F]:
                 return redirect(url_for("console_auth.password"))
             if not user.can(permission):
                 abort(403)
+            problem = query_problem(request.args)
+            if problem:
+                abort(400, description=problem)
             return view(*args, **kwargs)
 
         wrapper.permission = permission  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]
 
     return decorate
+
+
+# Every query parameter of a console page is a short word, a date, an id or a page number.
+MAX_QUERY_VALUE = 200
+MAX_QUERY_ARGS = 30
+
+
+def query_problem(args: Any) -> str | None:
+    """Why a console page's query parameters are refused (for staff, in Chinese), or None:
+    too many of them, a value longer than :data:`MAX_QUERY_VALUE` characters, or a control
+    character in one (a NUL reaches neither the database nor a spreadsheet)."""
+    if len(args) > MAX_QUERY_ARGS:
+        return f"查询参数太多（至多 {MAX_QUERY_ARGS} 个）"
+    for name, value in args.items(multi=True):
+        label = name if name.isprintable() and len(name) <= 30 else "?"
+        if len(name) > 30 or len(value) > MAX_QUERY_VALUE:
+            return f"查询参数 {label} 太长（至多 {MAX_QUERY_VALUE} 个字符）"
+        if not (name + value).isprintable() and any(unicodedata.category(ch) in ("Cc", "Cf", "Cs")
+                                                     for ch in name + value):
+            return f"查询参数 {label} 含有控制字符，请检查网址"
+    return None
 
 
 def audit(action: str, target: str = "", detail: str = "", *, username: str | None = None,
