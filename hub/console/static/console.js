@@ -12,3 +12,36 @@ document.addEventListener('click', function (event) {
     box.checked = event.target.checked;
   }
 });
+// Accessibility: the page knows script runs (the narrow layout hides the menu behind its button);
+// the menu button opens and closes the menu; an error summary (or an error message) takes focus
+// when the page opens, so a screen reader reads it and Tab continues from it; a table wider than
+// its box becomes focusable so that it can be scrolled with the arrow keys.
+document.documentElement.classList.add('js');
+document.addEventListener('click', function (event) {
+  const button = event.target.closest && event.target.closest('.menu-toggle');
+  if (!button) return;
+  const open = button.getAttribute('aria-expanded') !== 'true';
+  button.setAttribute('aria-expanded', open ? 'true' : 'false');
+  document.querySelector('.layout').classList.toggle('menu-open', open);
+});
+(function () {
+  const summary = document.querySelector('[data-focus-first]');
+  if (summary) summary.focus();
+  function scrollables() {
+    for (const box of document.querySelectorAll('table.data, .scroll-x')) {
+      if (box.scrollWidth > box.clientWidth + 1) box.setAttribute('tabindex', '0');
+      else if (box.getAttribute('tabindex') === '0') box.removeAttribute('tabindex');
+    }
+  }
+  scrollables();
+  window.addEventListener('resize', scrollables);
+})();
+// A link of an error summary puts the cursor in the field it names (a plain #fragment only scrolls).
+document.addEventListener('click', function (event) {
+  const link = event.target.closest && event.target.closest('.error-summary a[href^="#"]');
+  if (!link) return;
+  const field = document.getElementById(link.getAttribute('href').slice(1));
+  if (!field) return;
+  event.preventDefault();
+  field.focus();
+});
