@@ -108,7 +108,14 @@ def init_console(app: Flask, home: str | Path, feeds_dir: str | Path, *, engine:
             bp.register_error_handler(CSRFError, _csrf_error)
         app.register_blueprint(bp, url_prefix=URL_PREFIX)
     app.context_processor(_template_context)
+    # An address under /console that no page answers: the console's own page, not the hub's JSON.
+    for code in (404, 405):
+        app.register_error_handler(code, _outside_pages)
     app.add_template_filter(_localtime, "localtime")
+    from hub.console.names import HELPERS
+
+    for name, helper in HELPERS.items():
+        app.add_template_global(helper, name)
     return ctx
 
 
@@ -175,9 +182,15 @@ _TITLES = {400: "请求有误", 401: "请先登录", 403: "没有权限", 404: "
 
 def _error_page(exc: HTTPException) -> Any:
     code = exc.code or 500
-    message = {403: "您的角色无权访问此页面或执行此操作。如需开通，请联系管理员。",
-               404: "您要找的内容不存在或已被删除。",
-               413: "上传的文件超过了大小上限。"}.get(code, exc.description or "")
+    message = {400: "提交的内容不完整或有误，请返回上一页检查后重试。",
+               403: "您的角色无权访问此页面或执行此操作。如需开通，请联系管理员。",
+               404: "您要找的页面或内容不存在，可能已被删除，或网址有误。",
+               405: "这个页面不支持这种操作，请从菜单进入后再试。",
+               413: "上传的文件超过了大小上限。",
+               500: "系统内部出错，本次操作可能没有完成。请稍后重试；如果反复出现，请联系管理员（出错时间已记录）。"
+               }.get(code, "请求没有成功，请返回上一页后重试。")
+    if any("\u4e00" <= ch <= "\u9fff" for ch in str(exc.description or "")):
+        message = str(exc.description)  # a view's own Chinese reason
     if g.get("user") is None:
         return render_template("console/login.html", error=message), code
     return render_template("console/error.html", code=code, title=_TITLES.get(code, "出错了"), message=message), code
@@ -187,6 +200,21 @@ def _csrf_error(exc: CSRFError) -> Any:
     message = "页面已过期或表单校验失败（CSRF），请刷新页面后重试。"
     if g.get("user") is None:
         return render_template("console/login.html", error=message), 400
+def _outside_pages(exc: HTTPException) -> Any:
+    """404/405 for an address no blueprint answers: under /console the console's page (the user
+    loaded as on any console page), elsewhere the hub's own error answer."""
+    from flask import current_app
+
+    if request.path == URL_PREFIX or request.path.startswith(URL_PREFIX + "/"):
+        if request.blueprint is None:
+            from hub.console.auth import load_user
+
+            load_user()
+        return _error_page(exc)
+    hub_handler = current_app.error_handler_spec.get(None, {}).get(None, {}).get(HTTPException)
+    return hub_handler(exc) if hub_handler else exc
+
+
     return render_template("console/error.html", code=400, title="表单已失效", message=message), 400
 
 

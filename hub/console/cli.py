@@ -28,7 +28,8 @@ def register_commands(sub: Any, home_option: Any) -> None:
     add = add_command(usub, "add", "add a console user (prints the password if none is given)")
     add.add_argument("username")
     add.add_argument("--role", action="append", default=[], required=True,
-                     help="editor, reviewer, publisher, operator, registrar or admin; repeatable")
+                     help="编辑/editor、审核/reviewer、发布/publisher、站点运维/operator、登记专员/registrar "
+                          "或 管理员/admin (Chinese or English); repeatable")
     add.add_argument("--name", default="", help="the person's name as shown in the console")
     add.add_argument("--password", help="initial password (default: a random one, to be changed at first login)")
     home_option(add)
@@ -101,10 +102,28 @@ def _vault(args: argparse.Namespace) -> Any:
     return Vault.for_home(_home_dir(args))
 
 
+def role_of(name: str) -> str:
+    """A role as typed on the command line, by its Chinese name (审核) or its key (reviewer)."""
+    from hub.console.core import ROLES
+
+    text = name.strip()
+    if text in ROLES:
+        return text
+    for key, chinese in ROLES.items():
+        if text == chinese:
+            return key
+    raise ValueError(f"没有「{text}」这个角色；角色只能是："
+                     + "、".join(f"{chinese}（{key}）" for key, chinese in ROLES.items()))
+
+
 def _user_add(args: argparse.Namespace, ctx: Context) -> int:
     from hub.console.auth import UserError, audit_cli, create_user
 
     password = args.password or _random_password()
+    try:
+        args.role = [role_of(r) for r in args.role]
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
     engine = _engine(args)
     try:
         create_user(engine, args.username, password, args.role, args.name, must_change=not args.password)

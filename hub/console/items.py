@@ -164,11 +164,15 @@ def rule_of(kind: str, f: Field) -> str:
     return ""
 
 
+_OTHER_LABELS = {"media": "视频文件", "thumbnail": "视频封面", "duration_s": "视频时长", "feed_id": "发布范围",
+                 "version": "版本号"}
+
+
 def label_of(kind: str, name: str) -> str:
     for f in FIELDS.get(kind, []):
         if f.name == name:
             return f.label
-    return name
+    return _OTHER_LABELS.get(name, f"栏目「{name}」")
 
 
 def zh_errors(kind: str, exc: ValidationError) -> dict[str, str]:

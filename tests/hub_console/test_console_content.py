@@ -170,5 +170,5 @@ def test_audit_log_records_who_did_what(console: Console) -> None:
     _import(console.client("editor"), (HEADER + GOOD).encode())
     post(console.client("reviewer"), "/console/review", {"item": _pending_ids(console), "decision": "approve"})
     page = console.client("admin").get("/console/admin/audit").get_data(as_text=True)
-    assert "批量导入" in page and "审核通过" in page and "job:job-a" in page
+    assert "批量导入" in page and "审核通过" in page and "岗位 job-a" in page
     assert json.dumps  # the log page is the administrator's only view of it

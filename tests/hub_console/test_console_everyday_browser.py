@@ -67,3 +67,45 @@ def test_the_job_form_with_everyday_input(tmp_path: Path) -> None:
     with engine.begin() as conn:
         data = conn.execute(sa.text("SELECT data FROM console_items WHERE record_id = 'web-1'")).scalar_one()
     assert f'"published":"{year}-01-05"' in data and '"salary_max":2800' in data and '"salary_min":2300' in data
+
+
+@pytest.mark.slow
+def test_the_file_field_and_the_error_pages_in_chinese(tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    logging.getLogger("waitress").setLevel(logging.ERROR)
+    home = tmp_path / "hub"
+    write_keypair(home)
+    app = create_app(home)
+    engine = app.extensions["console"].engine
+    create_user(engine, "bianji", PASSWORD, ["editor"], "张编辑")
+    create_user(engine, "shenhe", PASSWORD, ["reviewer"], "李审核")
+    with engine.begin() as conn:
+        save_group(conn, "gy-test", "云岩区各驿站", ["520100"], [], "2026-01-01T00:00:00+00:00")
+    sheet = tmp_path / "企业报送岗位.csv"
+    year = dt.date.today().year
+    sheet.write_text("岗位编号,岗位名称,用人单位,岗位类别,用工形式,最低薪资,最高薪资,薪资单位,纬度,经度,发布时间,有效期\n"
+                     f'f-1,保洁员,云岩物业公司,保洁,全职,2200元,"2,800",月,26.58,106.71,{year}/1/2,{year + 1}年1月31日\n'
+                     f"f-2,{'长' * 300},某公司,保洁,全职,2200,2800,月,26.58,106.71,{year}/1/2,{year + 1}/1/31\n",
+                     encoding="utf-8")
+    with HubServer(app) as hub, chromium() as driver:
+        login(driver, hub.url, "bianji", PASSWORD)
+        driver.get(hub.url + "console/import")
+        assert driver.find_element(By.CSS_SELECTOR, "label.file-button[for=import-file]").text == "选择文件…"
+        assert driver.find_element(By.ID, "import-file-name").text == "尚未选择文件"
+        driver.find_element(By.ID, "import-file").send_keys(str(sheet))
+        assert driver.find_element(By.ID, "import-file-name").text == "已选择：企业报送岗位.csv"
+        _shot(driver, tmp_path, "批量导入-已选文件")
+        submit(driver, driver.find_element(By.ID, "import-submit"))
+        report = driver.find_element(By.ID, "import-report").text
+        assert "第 3 行" in report and "岗位名称：最多 60 字，现有 300 字" in report
+        _shot(driver, tmp_path, "批量导入-结果")
+        driver.get(hub.url + "console/no-such-page")
+        assert driver.find_element(By.TAG_NAME, "h1").text == "页面不存在" and "返回工作台" in driver.page_source
+        _shot(driver, tmp_path, "页面不存在")
+        driver.get(hub.url + "console/admin/users")
+        assert driver.find_element(By.TAG_NAME, "h1").text == "没有权限"
+        driver.get(hub.url + "console/content/job")
+        cells = driver.find_element(By.CSS_SELECTOR, "table.data").text
+        assert "云岩区各驿站" in cells and "张编辑" in cells and "gy-test" not in cells and "bianji" not in cells
+        _shot(driver, tmp_path, "岗位信息-名称")
