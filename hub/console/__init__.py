@@ -133,6 +133,10 @@ def _security_headers(response: Response) -> Response:
 def _before() -> None:
     from hub.console.auth import load_user
 
+    if request.endpoint == "console_home.static":
+        # Stylesheets, scripts and icons are the same for everyone: they never touch the
+        # session store (no read, no last-seen write), so a busy database cannot fail them.
+        return
     if request.method == "POST":
         csrf.protect()
     load_user()
@@ -196,10 +200,6 @@ def _error_page(exc: HTTPException) -> Any:
     return render_template("console/error.html", code=code, title=_TITLES.get(code, "出错了"), message=message), code
 
 
-def _csrf_error(exc: CSRFError) -> Any:
-    message = "页面已过期或表单校验失败（CSRF），请刷新页面后重试。"
-    if g.get("user") is None:
-        return render_template("console/login.html", error=message), 400
 def _outside_pages(exc: HTTPException) -> Any:
     """404/405 for an address no blueprint answers: under /console the console's page (the user
     loaded as on any console page), elsewhere the hub's own error answer."""
@@ -215,6 +215,10 @@ def _outside_pages(exc: HTTPException) -> Any:
     return hub_handler(exc) if hub_handler else exc
 
 
+def _csrf_error(exc: CSRFError) -> Any:
+    message = "页面已过期或表单校验失败（CSRF），请刷新页面后重试。"
+    if g.get("user") is None:
+        return render_template("console/login.html", error=message), 400
     return render_template("console/error.html", code=400, title="表单已失效", message=message), 400
 
 
