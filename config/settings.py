@@ -201,6 +201,10 @@ class KioskSettings(_Section):
     tts_command: str = "espeak-ng -v cmn -s 140"
     staff_pin_hash: str = ""
     reader_side: Literal["right", "left", "below"] = "below"  # where the card reader sits, seen from the resident
+    # Whether the kiosk runs its own sync loop (and so sends heartbeats): "auto" only where
+    # yizhan-sync.service is not installed (the demo, a checkout), so that an installed box
+    # sends one heartbeat per interval, from one process.
+    sync_loop: Literal["auto", "on", "off"] = "auto"
 
     @field_validator("staff_pin_hash")
     @classmethod

@@ -103,19 +103,26 @@ class Station:
         return media_cache(self.settings, **overrides)
 
     # -- devices -------------------------------------------------------------------------
-    def print_service(self, **kwargs: Any) -> PrintService:
-        """The printer service on this station's queue, for ``[devices.printer]``."""
+    def print_service(self, *, live: bool = False, **kwargs: Any) -> PrintService:
+        """The printer service on this station's queue, for ``[devices.printer]`` (``live``: a
+        long-running service, whose status the heartbeat reports, see :mod:`content.live`)."""
         from printer.connections import connection_factory
         from printer.profiles import profile_for
 
         printer = self.settings.devices.printer
         kwargs.setdefault("retention_days", self.settings.privacy.retention_days)
+        if live:
+            kwargs["on_status"] = self._live_printer(kwargs.get("on_status"))
         return PrintService(self.print_queue, connection_factory(printer), use_status=profile_for(printer).status,
                             **kwargs)
 
-    def reader_service(self, on_event: Callable[[Any], None] | None = None, **kwargs: Any) -> ReaderService:
+    def reader_service(self, on_event: Callable[[Any], None] | None = None, *, live: bool = False,
+                       **kwargs: Any) -> ReaderService:
         """The ID-card reader service for ``[devices.idcard]`` (a photo decoder that cannot be
-        loaded is logged and the service works without it)."""
+        loaded is logged and the service works without it; ``live``: its state is published for
+        the heartbeat, see :mod:`content.live`)."""
+        if live:
+            on_event = self._live_reader(on_event)
         from idcard.errors import PhotoDecoderError
         from idcard.photo import load_decoder
         from idcard.service import ReaderService
@@ -165,20 +172,55 @@ class Station:
     def health_sources(self) -> HealthSources:
         settings = self.settings
 
-        def doctor_devices() -> dict[str, dict[str, Any]]:
-            """Printer and reader as the doctor sees them (for a process with no live view of them)."""
-            from config.doctor import check_printer, check_reader
+        def live_devices() -> dict[str, dict[str, Any]]:
+            """The devices as the running parts last saw them (the print service's last status,
+            the reader's last answer); an enabled device no running part reports on says so."""
+            from content.live import read as read_live
 
-            result = {}
-            for name, check in (("printer", check_printer), ("idcard", check_reader)):
-                found = check(settings)
-                if found.status != "skip":
-                    result[name] = {"ok": found.status == "ok", "detail": found.detail}
+            result = read_live(settings.data_dir)
+            devices = settings.devices
+            for name, enabled, what in (("printer", devices.printer.enabled, "打印服务（yizhan print serve）"),
+                                        ("idcard", devices.idcard.enabled, "自助机程序（yizhan kiosk）")):
+                if enabled and name not in result:
+                    result[name] = {"ok": False, "detail": f"没有运行中的{what}报告状态"}
+                elif not enabled:
+                    result.pop(name, None)
             return result
 
         return HealthSources(db_path=settings.db_path, data_dir=settings.data_dir, media_dir=settings.media_dir,
                              feed_url=settings.hub.feed_url, content_info=self.store.content_info,
-                             devices=doctor_devices)
+                             devices=live_devices)
+
+    def _live_printer(self, then: Callable[[Any], None] | None) -> Callable[[Any], None]:
+        from content.live import publish
+
+        data_dir = self.settings.data_dir
+
+        def report(status: Any) -> None:
+            publish(data_dir, "printer", ok=status.printable, detail=status.message, state=status.state.value)
+            if then is not None:
+                then(status)
+
+        return report
+
+    def _live_reader(self, then: Callable[[Any], None] | None) -> Callable[[Any], None]:
+        from content.live import publish
+
+        data_dir = self.settings.data_dir
+
+        def report(event: Any) -> None:
+            if event.kind == "reader_online":
+                publish(data_dir, "idcard", ok=True, detail="读卡器应答正常")
+            elif event.kind == "reader_offline":
+                publish(data_dir, "idcard", ok=False, detail=f"读卡器断开：{event.reason}"[:200])
+            elif event.kind == "reader_error":
+                publish(data_dir, "idcard", ok=False, detail=event.message_zh)
+            elif event.kind == "card_read":
+                publish(data_dir, "idcard", ok=True, detail="读卡器应答正常")
+            if then is not None:
+                then(event)
+
+        return report
 
     def queue_heartbeat(self, result: SyncResult | None = None, devices: dict[str, Any] | None = None) -> str:
         """Queue the station's heartbeat (``devices``: the caller's live view of them, if it has one)."""
@@ -192,6 +234,17 @@ class Station:
             fields.update(last_sync=result.status, last_sync_code=result.code)
         return queue_heartbeat(self.outbox, station_name=self.settings.station.name,
                                content_info=self.store.content_info, fields=fields)
+
+    def kiosk_runs_sync(self, units_dir: str = "/etc/systemd/system") -> bool:
+        """Whether the kiosk runs its own sync loop (``kiosk.sync_loop``): never beside an
+        enabled ``yizhan-sync.service``, which sends the station's one heartbeat."""
+        from pathlib import Path
+
+        choice = self.settings.kiosk.sync_loop
+        if choice != "auto":
+            return choice == "on"
+        enabled = Path(units_dir) / "yizhan.target.wants" / "yizhan-sync.service"
+        return not (enabled.is_symlink() or enabled.exists())
 
     def sync_loop(self, **kwargs: Any) -> SyncLoop:
         """The background loop: sync, heartbeat and delivery every ``hub.sync_interval_s``."""

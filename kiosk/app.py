@@ -551,6 +551,7 @@ class KioskApp(App):
             self.services.problems["audio"] = self.voice.problem
         else:
             self.services.problems.pop("audio", None)
+        self.services.publish_audio()
 
     def _tick_status(self, _dt: float) -> None:
         self.services.refresh_sync_status()

@@ -65,9 +65,13 @@ class Services:
 
     @classmethod
     def from_station(cls, station: Any, *, reader: bool = True, printer: bool = True,
-                     sync: bool = True) -> Services:
-        """The kiosk's parts from the process's ``config.station.Station`` (built once at start)."""
+                     sync: bool | None = None) -> Services:
+        """The kiosk's parts from the process's ``config.station.Station`` (built once at start).
+        ``sync``: run a sync loop here; by default only where no sync service runs beside
+        the kiosk (``Station.kiosk_runs_sync``): a station sends one heartbeat, from one process."""
         settings = station.settings
+        if sync is None:
+            sync = station.kiosk_runs_sync()
         services = cls(settings=settings, store=station.store, station=station,
                        visit_lock=VisitLock(Path(settings.data_dir) / LOCK_NAME))
         if reader and settings.devices.idcard.enabled:
@@ -95,13 +99,13 @@ class Services:
         return self.station.db if self.station is not None else self.settings.db_path
 
     def _make_reader(self) -> Any:
-        return self.station.reader_service(on_event=self._reader_event)
+        return self.station.reader_service(on_event=self._reader_event, live=True)
 
     def _make_printer(self) -> Any:
         from printer.profiles import profile_for
 
         self._profile = profile_for(self.settings.devices.printer)
-        return self.station.print_service(on_status=self._printer_event)
+        return self.station.print_service(on_status=self._printer_event, live=True)
 
     def _make_sync(self) -> Any:
         return self.station.sync_loop(on_status=self._sync_event, health=self.health)
@@ -245,6 +249,16 @@ class Services:
         if "audio" in self.problems:
             out["audio"] = {"ok": False, "detail": self.problems["audio"]}
         return out
+
+    def publish_audio(self) -> None:
+        """The sound output's state for the heartbeat sent by the sync service (only when it changes)."""
+        problem = self.problems.get("audio", "")
+        if self.station is None or problem == getattr(self, "_audio_published", None):
+            return
+        from content.live import publish
+
+        self._audio_published = problem
+        publish(self.settings.data_dir, "audio", ok=not problem, detail=problem or "朗读正常")
 
     def outbox_depth(self) -> tuple[int, float | None]:
         from content.outbox import open_outbox

@@ -283,7 +283,7 @@ def _serve(args: argparse.Namespace, ctx: Context) -> int:
         print(f"{dt.datetime.now():%H:%M:%S} {status.state.value}: {status.message}", flush=True)
 
     try:
-        service = Station(ctx.settings).print_service(on_status=show)
+        service = Station(ctx.settings).print_service(on_status=show, live=True)  # the heartbeat reports it
     except ValueError as exc:
         raise CommandError(str(exc), exitcodes.CONFIG) from None
     service.start()
