@@ -53,7 +53,8 @@ from config.station import Station, media_cache, open_store  # noqa: E402
 from content.media import TRANSIENT, MediaCache, Transfer  # noqa: E402
 from content.registrations import submit_registration  # noqa: E402
 from content.sample import sample_content  # noqa: E402
-from hub.publish import load_key_file, publish_content, rotate_key, write_keypair  # noqa: E402
+from hub.keys import rotate_key  # noqa: E402
+from hub.publish import load_key_file, publish_content, write_keypair  # noqa: E402
 from hub.storage import HubStore  # noqa: E402
 from protocol.feed import DEFAULT_SHARD_TARGET, Manifest, ManifestMedia, Scope, course_media, encode_items  # noqa: E402
 from protocol.model import ContentSet, Course, MediaRef  # noqa: E402

@@ -1,18 +1,25 @@
 """``yizhan hub``: the reference central server's command line.
 
-    yizhan hub keygen [--home DIR]                       make the feed's signing key
+    yizhan hub keygen [--home DIR]                       make the root key (offline) and the online key
     yizhan hub publish SOURCE_DIR --out FEED_DIR         build and sign the next feed version
     yizhan hub serve [--home DIR] [--port 8080]          serve feeds and accept uploads (waitress)
     yizhan hub serve --workers 4 [--database-url URL]    the same under gunicorn, N processes
     yizhan hub forward --to URL --token T                send stored uploads on to a provincial hub
     yizhan hub refresh [--home DIR]                      re-sign feeds before they expire (daily)
-    yizhan hub rotate-key [--home DIR]                   new signing key, trusted by stations via the old one
+    yizhan hub rotate-key [--root-key FILE]              new online key, authorised by the root
+    yizhan hub rotate-root [--root-key FILE]             new root key, signed by the old root (and the new)
+    yizhan hub split-key [--home DIR]                    a one-key hub's key becomes its root (once)
     yizhan hub station add|list|remove                   station tokens for uploads
     yizhan hub example OUT_DIR                           write an example source folder
     yizhan hub user|registrations|seed                   the console (hub/console/cli.py)
 
-The hub's home folder (``--home``, default ``$YIZHAN_HUB_HOME`` or ``./hub``) holds
-``feed.key`` / ``feed.pub``, ``hub.db`` and ``feeds/<name>/`` (served at ``/feeds/<name>/``).
+The hub's home folder (``--home``, default ``$YIZHAN_HUB_HOME`` or ``./hub``) holds the
+online key ``feed.key`` / ``feed.pub`` (signs manifests and release offers: ``publish``,
+``refresh``, ``release`` need it, so it stays here), ``root.pub`` (the stations'
+``hub.public_key``), ``key-rotations.json``, ``hub.db`` and ``feeds/<name>/`` (served at
+``/feeds/<name>/``). The root key ``root.key`` signs only key statements (``keygen``,
+``rotate-key``, ``rotate-root``): move it off this machine after ``keygen`` and give it back
+with ``--root-key FILE`` when one of those runs (:mod:`hub.keys`).
 The database is ``--database-url`` (else ``$YIZHAN_HUB_DATABASE_URL``, else
 ``[hub] database_url`` in ``HOME/hub.toml``, else SQLite ``HOME/hub.db``).
 """
@@ -24,20 +31,25 @@ import contextlib
 import datetime as dt
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from common import exitcodes
-from config.command import CommandError, Context, add_command
+from common.command import CommandError, Context, add_command
+from hub.home import home_dir
 
-DEFAULT_HOME = "hub"
+if TYPE_CHECKING:
+    from hub.keys import KeyResult
 
 
 def register(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="hub_command", metavar="ACTION")
 
-    keygen = add_command(sub, "keygen", "make the Ed25519 key that signs feeds; prints the public key")
+    keygen = add_command(sub, "keygen", "make the root key (HOME/root.key: keep it offline) and the online key "
+                                        "(HOME/feed.key: signs feeds and releases); prints the root's public key")
     _home(keygen)
-    keygen.add_argument("--force", action="store_true", help="replace an existing key (stations must be updated)")
+    keygen.add_argument("--force", action="store_true", help="replace existing keys (every station must be set up again)")
     keygen.set_defaults(handler=_keygen)
 
     publish = add_command(sub, "publish", "build and sign the next version of a feed from a source folder")
@@ -65,10 +77,25 @@ def register(parser: argparse.ArgumentParser) -> None:
     refresh.add_argument("--all", action="store_true", help="re-sign every feed, however far its expiry")
     refresh.set_defaults(handler=_refresh)
 
-    rotate = add_command(sub, "rotate-key", "replace the signing key; stations follow the change signed by the old key")
+    rotate = add_command(sub, "rotate-key", "replace the online key (HOME/feed.key); the root authorises the new one "
+                                            "and stations follow at their next sync")
     _home(rotate)
+    _root_key(rotate)
     rotate.add_argument("--valid-days", type=int, default=7, metavar="N", help="expiry of the re-signed feeds")
     rotate.set_defaults(handler=_rotate)
+
+    rotate_root = add_command(sub, "rotate-root", "replace the root key: the old root signs the change, the new one "
+                                                  "countersigns it and authorises a new online key")
+    _home(rotate_root)
+    _root_key(rotate_root)
+    rotate_root.add_argument("--valid-days", type=int, default=7, metavar="N", help="expiry of the re-signed feeds")
+    rotate_root.set_defaults(handler=_rotate_root)
+
+    split = add_command(sub, "split-key", "a hub made with one key: that key becomes the root (HOME/root.key), a new "
+                                          "online key signs from now on; run once every station runs this release")
+    _home(split)
+    split.add_argument("--valid-days", type=int, default=7, metavar="N", help="expiry of the re-signed feeds")
+    split.set_defaults(handler=_split)
 
     serve = add_command(sub, "serve", "serve feeds and accept station uploads (waitress)")
     _home(serve)
@@ -138,6 +165,11 @@ def _home(parser: argparse.ArgumentParser) -> None:
                         help="hub home folder (default: $YIZHAN_HUB_HOME or ./hub)")
 
 
+def _root_key(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--root-key", metavar="FILE", default=None,
+                        help="the root key, kept offline (default: HOME/root.key)")
+
+
 def _database(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--database-url", metavar="URL", default=None,
                         help="sqlite:///FILE or postgresql://USER@HOST/DB (default: $YIZHAN_HUB_DATABASE_URL, "
@@ -159,20 +191,23 @@ def _store(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def _home_dir(args: argparse.Namespace) -> Path:
-    # Absolute from here on: a relative --home means relative to where the command was run.
-    return Path(getattr(args, "home", None) or os.environ.get("YIZHAN_HUB_HOME") or DEFAULT_HOME).expanduser().resolve()
+    return home_dir(args)
 
 
 def _keygen(args: argparse.Namespace, ctx: Context) -> int:
-    from hub.publish import PublishError, write_keypair
+    from hub.keys import init_keys
+    from hub.publish import PublishError
 
     try:
-        key_path, public = write_keypair(_home_dir(args), force=args.force)
+        result = init_keys(_home_dir(args), force=args.force)
     except PublishError as exc:
         raise CommandError(str(exc)) from None
-    ctx.emit({"key": str(key_path), "public_key": public},
-             f"private key: {key_path} (keep it secret; mode 0600)\n"
-             f"public key for every station's [hub] public_key:\n{public}")
+    ctx.emit({"root_key": str(result.root_path), "online_key": str(result.online_path),
+              "public_key": result.root_public, "online_public_key": result.online_public},
+             f"root key: {result.root_path} (signs only key changes: copy it to offline media, then delete it here;\n"
+             f"  give it back with --root-key for rotate-key and rotate-root)\n"
+             f"online key: {result.online_path} (signs feeds and releases; stays on the hub)\n"
+             f"public key for every station's [hub] public_key (the root):\n{result.root_public}")
     return exitcodes.OK
 
 
@@ -247,17 +282,50 @@ def _refresh(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _rotate(args: argparse.Namespace, ctx: Context) -> int:
-    from hub.publish import PublishError, rotate_key
+    from hub.keys import has_roles, rotate_key
+
+    home = _home_dir(args)
+    roles = has_roles(home)
+    result = _key_command(lambda: rotate_key(home, root_key=args.root_key, valid_days=args.valid_days))
+    head = (f"new online key (authorisation {result.sequence}), signed for by the root: {result.online_public}"
+            if roles else f"new signing key (rotation {result.sequence}): {result.online_public}\n"
+                          "new stations can be set up with the new key in hub.public_key.")
+    return _key_report(ctx, result, head)
+
+
+def _rotate_root(args: argparse.Namespace, ctx: Context) -> int:
+    from hub.keys import rotate_root
+
+    home = _home_dir(args)
+    result = _key_command(lambda: rotate_root(home, root_key=args.root_key, valid_days=args.valid_days))
+    head = (f"new root key (rotation {result.sequence}) at {result.root_path}: move it offline again; the old one is "
+            f"kept beside it as root.key.{result.sequence} until you destroy it\n"
+            f"new stations: hub.public_key = {result.root_public}\nnew online key: {result.online_public}")
+    return _key_report(ctx, result, head)
+
+
+def _split(args: argparse.Namespace, ctx: Context) -> int:
+    from hub.keys import split_key
+
+    result = _key_command(lambda: split_key(_home_dir(args), valid_days=args.valid_days))
+    head = (f"the hub's key is now its root ({result.root_path}: copy it to offline media, then delete it here)\n"
+            f"new online key (authorisation {result.sequence}): {result.online_public}")
+    return _key_report(ctx, result, head)
+
+
+def _key_command(run: Callable[[], KeyResult]) -> KeyResult:
+    from hub.publish import PublishError
 
     try:
-        result = rotate_key(_home_dir(args), valid_days=args.valid_days)
+        return run()
     except PublishError as exc:
         raise CommandError(str(exc)) from None
-    lines = [f"new signing key (rotation {result.sequence}): {result.public_key}",
-             "stations that trust the old key follow the signed rotation at their next sync;",
-             "new stations can be set up with the new key in hub.public_key.",
+
+
+def _key_report(ctx: Context, result: KeyResult, head: str) -> int:
+    lines = [head, "stations follow the signed change at their next sync or upgrade round;",
              *(f"re-signed {f} as version {v}" for f, v in result.feeds)]
-    ctx.emit({"public_key": result.public_key, "sequence": result.sequence,
+    ctx.emit({"public_key": result.root_public, "online_public_key": result.online_public, "sequence": result.sequence,
               "feeds": [{"feed_id": f, "version": v} for f, v in result.feeds]}, "\n".join(lines))
     return exitcodes.OK
 

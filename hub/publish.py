@@ -8,9 +8,9 @@ each replace the old ones in one rename, and the files of the previous version a
 Every manifest carries a signed ``expires`` (``valid_days`` after publication): a hub that
 publishes nothing new must still re-sign its feeds before then (``yizhan hub refresh``,
 daily from cron or a systemd timer), so stations can tell a live hub from a frozen one.
-``rotate_key`` replaces the signing key without visiting stations: the old key signs a
-record naming the new one (``keys.json`` in every feed folder), and every feed is re-signed
-with the new key as its next version.
+Manifests are signed with the online key (``HOME/feed.key``); the root key that authorises
+it, and the key commands, are :mod:`hub.keys`. Each publication copies the hub's key
+statements (``HOME/key-rotations.json``) beside the manifest as ``keys.json``.
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ from protocol.feed import (
     MANIFEST_NAME,
     SIGNATURE_NAME,
     FeedError,
-    KeyRotation,
     Manifest,
     ManifestError,
     ManifestMedia,
@@ -40,12 +39,10 @@ from protocol.feed import (
     course_media,
     encode_items,
     generate_private_key,
-    keys_file_bytes,
     load_private_key,
     private_key_pem,
     public_key_b64,
     sign_manifest,
-    sign_rotation,
 )
 from protocol.model import ContentSet, Rejection
 
@@ -75,10 +72,12 @@ class PublishResult:
 
 
 def write_keypair(directory: str | Path, *, force: bool = False) -> tuple[Path, str]:
-    """Make a new Ed25519 key pair in ``directory`` (``feed.key`` mode 0600, ``feed.pub``).
+    """Make one Ed25519 key pair in ``directory`` (``feed.key`` mode 0600, ``feed.pub``): a hub
+    without roles, whose one key signs manifests and releases and is the stations' root.
 
     Returns the private key's path and the base64 public key for stations' ``hub.public_key``.
-    An existing key is never overwritten unless ``force``: stations trust it.
+    An existing key is never overwritten unless ``force``: stations trust it. ``yizhan hub
+    keygen`` makes a root and an online key instead (:func:`hub.keys.init_keys`).
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -94,53 +93,6 @@ def write_keypair(directory: str | Path, *, force: bool = False) -> tuple[Path, 
 
 def _write_key(key_path: Path, key: Ed25519PrivateKey) -> None:
     write_atomic(key_path, private_key_pem(key), mode=0o600)
-
-
-@dataclass
-class RotationResult:
-    public_key: str
-    sequence: int
-    feeds: list[tuple[str, int]]  # (feed id, version now signed with the new key)
-
-
-def rotate_key(home: str | Path, *, valid_days: int = DEFAULT_VALID_DAYS,
-               now: dt.datetime | None = None) -> RotationResult:
-    """Replace ``HOME/feed.key`` by a new key that stations will trust without a visit.
-
-    The old key signs a rotation record naming the new key (appended to
-    ``HOME/key-rotations.json`` and copied as ``keys.json`` into every feed folder under
-    ``HOME/feeds``); each feed is then re-signed with the new key as its next version. The
-    old key is kept as ``feed.key.<sequence>`` (mode 0600) until the operator destroys it.
-    """
-    home = Path(home)
-    key_path = home / KEY_NAME
-    old = load_key_file(key_path)
-    entries = _read_rotations(home)
-    new = generate_private_key()
-    rotation = KeyRotation(sequence=len(entries) + 1, previous_key=public_key_b64(old), new_key=public_key_b64(new),
-                           made_at=(now or dt.datetime.now(dt.UTC)).replace(microsecond=0))
-    entries.append(sign_rotation(rotation, old))
-    # The record first, then the key: a crash in between leaves the old key in use and a
-    # record stations may follow early, which is harmless (the new key signs nothing yet).
-    write_atomic(home / ROTATIONS_NAME, keys_file_bytes(entries))
-    _write_key(home / f"{KEY_NAME}.{rotation.sequence}", old)
-    _write_key(key_path, new)
-    (home / PUBLIC_NAME).write_text(rotation.new_key + "\n", encoding="ascii")
-    feeds = []
-    for folder in sorted((home / "feeds").glob("*/")) if (home / "feeds").is_dir() else []:
-        if (folder / MANIFEST_NAME).exists():
-            manifest = resign(folder, key=new, home=home, valid_days=valid_days, now=now)
-            feeds.append((manifest.feed_id, manifest.version))
-    return RotationResult(rotation.new_key, rotation.sequence, feeds)
-
-
-def _read_rotations(home: Path) -> list[dict]:
-    path = home / ROTATIONS_NAME
-    if not path.exists():
-        return []
-    import json
-
-    return list(json.loads(path.read_text(encoding="utf-8")).get("rotations", []))
 
 
 def resign(feed_dir: str | Path, *, key: Ed25519PrivateKey, home: str | Path | None = None,

@@ -185,16 +185,18 @@ class TrustState:
                 roots.append(rotation)
                 progress = True
                 break
-        online, sequence, chosen = self.online_key, self.online_sequence, None
+        online, sequence = self.online_key, self.online_sequence
+        valid: list[OnlineKey] = []
         for statement, signature in statements.online:
             problem = _authorisation_problem(statement, signature, root, sequence, online, retired)
             if problem:
                 refused.append(problem)
-            elif statement.online_key != online and (chosen is None or statement.sequence > chosen.sequence):
-                chosen = statement
+            elif statement.sequence > sequence and statement.root_key == root:
+                valid.append(statement)
+        chosen = max(valid, key=lambda s: s.sequence) if valid else None
         if chosen is not None:
-            if online:
-                retired.append(online)
+            # The key held and every key authorised before the newest are retired.
+            retired += [k for k in (online, *(s.online_key for s in valid if s is not chosen)) if k]
             online, sequence = chosen.online_key, chosen.sequence
         if not roots and chosen is None:
             return Followed(self, refused=refused)

@@ -283,3 +283,46 @@ def test_releases_follow_the_feeds_key_rotation(fleet: Fleet) -> None:
     result = fleet.upgrader(trust=lambda: station_trust(settings)).run()
     assert (result.status, result.version) == ("ok", "0.1.71"), result.detail
     assert fleet.running() == "0.1.71"
+
+
+def test_upgrades_follow_the_online_key_and_the_root(fleet: Fleet) -> None:
+    """Key roles: the one-key hub is split (its key becomes the root), the online key rotated,
+    and the next upgrade round, with no feed sync in between, takes the offer signed by the new
+    online key (it follows keys.json itself); a release by a key the root never authorised is
+    refused, saying so; after 'hub rotate-root' the next offer is taken too."""
+    from config.settings import load_settings
+    from deploy.install import station_trust
+    from deploy.upgrade import UpgradeError
+    from protocol.feed import generate_private_key, load_private_key
+
+    home = fleet.feed_dir.parent.parent
+    config = fleet.runtime_config.with_name("station-syncing.toml")
+    config.write_text(fleet.runtime_config.read_text().replace("http://127.0.0.1:9/feeds/x/", fleet.feed_url))
+    settings = load_settings(config)
+
+    def release(version: str) -> None:
+        online = load_private_key((home / "feed.key").read_bytes())
+        bundle = fleet.built.code_bundle(version, key=online)
+        assert main(["hub", "release", str(bundle), "--feed", fleet.feed_dir.name, "--home", str(home),
+                     "--stations", STATION_ID]) == 0
+
+    def upgrade():  # as `yizhan upgrade run` does: the trust the station's database keeps
+        return fleet.upgrader(trust=lambda: station_trust(settings)).run()
+
+    assert main(["hub", "split-key", "--home", str(home)]) == 0
+    assert main(["hub", "rotate-key", "--home", str(home)]) == 0
+    release("0.1.80")
+    result = upgrade()
+    assert (result.status, result.version) == ("ok", "0.1.80"), result.detail
+    assert fleet.running() == "0.1.80"
+
+    thief = generate_private_key()
+    publish_release(fleet.feed_dir, fleet.built.code_bundle("0.1.81", key=thief), thief, stations=[STATION_ID])
+    with pytest.raises(UpgradeError, match="release offer refused: .*never authorised"):
+        upgrade()
+
+    assert main(["hub", "rotate-root", "--home", str(home)]) == 0
+    release("0.1.82")
+    result = upgrade()
+    assert (result.status, result.version) == ("ok", "0.1.82"), result.detail
+    assert fleet.running() == "0.1.82"

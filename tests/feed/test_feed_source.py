@@ -16,8 +16,9 @@ from content.sample import sample_content
 from hub.example import EXAMPLE_DATE, EXAMPLE_DIR
 from hub.publish import PublishError, load_key_file, publish, write_keypair
 from hub.source import SourceError, read_feed_info, read_source_folder, write_source_folder
-from protocol.feed import Manifest, Scope, verify_manifest
+from protocol.feed import Manifest, Scope, SignatureError, verify_manifest
 from protocol.model import ContentSet
+from protocol.trust import TrustState
 
 
 @pytest.fixture
@@ -144,7 +145,12 @@ def test_cli_keygen_publish_and_the_signature_checks(tmp_path: Path, capsys: pyt
     feed = home / "feeds" / "gy-yunyan"
     assert out["version"] == 1 and Path(out["out"]) == feed
     data = (feed / "manifest.json").read_bytes()
-    verify_manifest(data, (feed / "manifest.sig").read_bytes(), public)
+    # Signed by the online key, which the root (the printed key, the stations' hub.public_key)
+    # authorised in the keys.json beside the manifest.
+    with pytest.raises(SignatureError):
+        verify_manifest(data, (feed / "manifest.sig").read_bytes(), public)
+    trust = TrustState.start(public).follow((feed / "keys.json").read_bytes()).state
+    trust.verify(data, (feed / "manifest.sig").read_bytes())
     manifest = Manifest.from_bytes(data)
     assert manifest.scope.regions == ["520103"]
     for item in manifest.items + manifest.media:  # type: ignore[operator]

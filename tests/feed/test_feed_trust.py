@@ -18,7 +18,8 @@ from config.doctor import check_feed, check_media
 from config.station import Station, media_cache, open_store
 from content.feed_client import feed_health
 from content.outbox import Outbox
-from hub.publish import load_key_file, rotate_key
+from hub.keys import rotate_key
+from hub.publish import load_key_file
 from protocol.feed import (
     KeyRotation,
     Manifest,

@@ -10,7 +10,8 @@ import json
 import pytest
 from feed_support import Hub, client_for, hub_toml, make_content
 
-from hub.publish import load_key_file, rotate_key
+from hub.keys import rotate_key
+from hub.publish import load_key_file
 from protocol.feed import (
     KeyRotation,
     Manifest,
@@ -22,10 +23,10 @@ from protocol.feed import (
     sign_manifest,
     sign_rotation,
 )
+from content.trust_store import load_trust_state
 from protocol.trust import (
     TrustError,
     TrustState,
-    load_trust_state,
     verify_release_manifest,
     verify_release_offer,
 )
@@ -54,8 +55,9 @@ def test_the_chain_moves_to_the_newest_key_and_retires_the_others() -> None:
     a, b, c = generate_private_key(), generate_private_key(), generate_private_key()
     start = TrustState.start(public_key_b64(a))
     keys = keys_file_bytes([rotation(a, b, 1), rotation(b, c, 2)])
-    moved, followed = start.follow(keys)
-    assert [r.sequence for r in followed] == [1, 2]
+    followed = start.follow(keys)
+    moved = followed.state
+    assert [r.sequence for r in followed.roots] == [1, 2]
     assert (moved.current_key, moved.rotations) == (public_key_b64(c), 2)
     assert set(moved.retired_keys) == {public_key_b64(a), public_key_b64(b)}
     assert start.current_key == public_key_b64(a)  # the old state is untouched: nothing is saved half-way
@@ -69,8 +71,9 @@ def test_the_chain_moves_to_the_newest_key_and_retires_the_others() -> None:
 
 def test_a_rotation_back_to_a_retired_key_is_not_followed() -> None:
     a, b = generate_private_key(), generate_private_key()
-    moved, _ = TrustState.start(public_key_b64(a)).follow(keys_file_bytes([rotation(a, b, 1), rotation(b, a, 2)]))
-    assert moved.current_key == public_key_b64(b) and moved.rotations == 1
+    followed = TrustState.start(public_key_b64(a)).follow(keys_file_bytes([rotation(a, b, 1), rotation(b, a, 2)]))
+    assert followed.state.current_key == public_key_b64(b) and followed.state.rotations == 1
+    assert followed.refused == ["root rotation 2 goes back to a key the station retired"]
 
 
 def test_a_rotation_signed_by_another_key_is_ignored() -> None:
@@ -78,7 +81,9 @@ def test_a_rotation_signed_by_another_key_is_ignored() -> None:
     entry = rotation(thief, generate_private_key())
     entry["rotation"]["previous_key"] = public_key_b64(a)
     state = TrustState.start(public_key_b64(a))
-    assert state.follow(keys_file_bytes([entry])) == (state, [])
+    followed = state.follow(keys_file_bytes([entry]))
+    assert followed.state == state and not followed.moved
+    assert followed.refused == ["root rotation 1 is not signed by the station's root key"]
 
 
 def test_pinned_feed_rollback_and_expiry() -> None:
