@@ -36,11 +36,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from common import exitcodes
-from common.command import CommandError, Context, add_command
-from hub.home import home_dir
+from config.command import CommandError, Context, add_command
 
 if TYPE_CHECKING:
     from hub.keys import KeyResult
+
+DEFAULT_HOME = "hub"
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -191,7 +192,8 @@ def _store(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def _home_dir(args: argparse.Namespace) -> Path:
-    return home_dir(args)
+    # Absolute from here on: a relative --home means relative to where the command was run.
+    return Path(getattr(args, "home", None) or os.environ.get("YIZHAN_HUB_HOME") or DEFAULT_HOME).expanduser().resolve()
 
 
 def _keygen(args: argparse.Namespace, ctx: Context) -> int:
