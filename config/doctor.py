@@ -192,7 +192,7 @@ def check_display(env: Surroundings) -> Check:
             problems.append(f"{display}：图形界面没有运行（{exc.strerror or exc}），请重启设备")
     if problems:
         return Check("显示屏", "fail", "；".join(problems), "display")
-    return Check("显示屏", "ok", "、".join(displays), "display")
+    return Check("显示屏", "ok", f"图形界面在运行（{'、'.join(displays)}）", "display")
 
 
 @_check
