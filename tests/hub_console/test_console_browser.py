@@ -74,7 +74,7 @@ def test_import_review_publish_sync_register_export_purge(tmp_path: Path, statio
         submit(driver, driver.find_element(By.ID, "import-submit"))
         report = driver.find_element(By.ID, "import-report").text
         assert driver.find_element(By.ID, "refused-count").text == "1"
-        assert "第 3 行" in report and "薪资下限（元）：须为整数" in report
+        assert "第 3 行" in report and "薪资下限（元）：须为数字；整数，单位元" in report
         # The editor may not review their own import.
         driver.get(base + "console/review")
         assert "没有权限" in driver.page_source
