@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -73,3 +75,44 @@ def read(data_dir: str | Path) -> dict[str, dict[str, Any]]:
 
 
 PART_NAMES = {"printer": "打印机", "idcard": "读卡器", "audio": "声音"}
+
+
+# -- 立即同步 from another process -------------------------------------------------------------
+# On a box the sync loop runs in ``yizhan sync`` (yizhan-sync.service), not in the kiosk: the
+# staff screen's 立即同步 and ``yizhan sync --now`` wake it with SIGUSR1, sent to the process
+# that announced itself in ``live/sync.proc`` (its id and start time, so a reused id is never
+# signalled).
+SYNC_PROC = "sync.proc"
+WAKE_SIGNAL = signal.SIGUSR1
+
+
+def announce_sync(data_dir: str | Path, wake: Callable[[], None]) -> None:
+    """Called by the running sync process (main thread): ``wake()`` runs on a wake request."""
+    signal.signal(WAKE_SIGNAL, lambda _sig, _frame: wake())
+    pid, started = _me()
+    folder = Path(data_dir) / FOLDER
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=folder, prefix=".sync-")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump({"pid": pid, "started": started}, f)
+        os.replace(name, folder / SYNC_PROC)
+    except OSError:
+        return
+
+
+def request_sync(data_dir: str | Path) -> bool:
+    """Ask the running sync process to sync and deliver now; False when none runs (or it
+    cannot be reached)."""
+    try:
+        record = json.loads((Path(data_dir) / FOLDER / SYNC_PROC).read_text(encoding="utf-8"))
+        pid, started = int(record["pid"]), record.get("started")
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    if not _alive(pid, started):
+        return False
+    try:
+        os.kill(pid, WAKE_SIGNAL)
+    except OSError:
+        return False
+    return True

@@ -4,6 +4,8 @@
                               1 refused/failed, 4 hub unreachable, 3 not configured
     yizhan sync --status      last sync, content version, outbox depth and oldest entry
     yizhan sync               keep syncing every hub.sync_interval_s until Ctrl-C
+    yizhan sync --now         wake the running ``yizhan sync`` to sync and deliver at once (the
+                              staff screen's 立即同步); without one running, as --once
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--once", action="store_true", help="sync once, deliver once, and exit with the outcome")
     parser.add_argument("--status", action="store_true",
                         help="show the last sync, the content version and the outbox (depth, oldest entry)")
+    parser.add_argument("--now", action="store_true",
+                        help="wake the running yizhan sync to sync now (as --once when none runs)")
     parser.add_argument("--no-deliver", action="store_true", help="do not deliver the outbox")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(handler=_sync)
@@ -30,9 +34,12 @@ def _sync(args: argparse.Namespace, ctx: Context) -> int:
     settings = ctx.settings
     if args.status:
         return _status(ctx)
+    if args.now:
+        return _now(args, ctx)
     if args.once:
         return _once(args, ctx)
     from config.station import Station
+    from content.live import announce_sync
     from deploy import watchdog
 
     loop = Station(settings).sync_loop()
@@ -42,6 +49,7 @@ def _sync(args: argparse.Namespace, ctx: Context) -> int:
     # in one round (SyncLoop.alive), so it restarts a loop that hangs (WatchdogSec) but not one
     # whose interval is longer than the watchdog.
     loop.start()
+    announce_sync(settings.data_dir, loop.sync_now)  # 立即同步 from the kiosk or ``yizhan sync --now``
     pinged = printed = loop.status
     try:
         while True:
@@ -55,6 +63,16 @@ def _sync(args: argparse.Namespace, ctx: Context) -> int:
                 watchdog.ping()
     finally:
         loop.stop(timeout=5.0)
+
+
+def _now(args: argparse.Namespace, ctx: Context) -> int:
+    from content.live import request_sync
+
+    if request_sync(ctx.settings.data_dir):
+        print("已通知同步服务立即同步（结果见 yizhan sync --status）", file=sys.stderr)
+        return exitcodes.OK
+    print("没有运行中的同步服务（yizhan-sync），现在在这里同步一次", file=sys.stderr)
+    return _once(args, ctx)
 
 
 def _once(args: argparse.Namespace, ctx: Context) -> int:

@@ -222,8 +222,12 @@ class Services:
             log.warning("kiosk: sync status unavailable: %s", scrub(str(exc))[:200])
 
     def sync_now(self) -> bool:
+        """Sync now: this kiosk's own loop, or (on a box) the running ``yizhan sync`` woken by a
+        signal; False when neither runs."""
         if self.sync is None:
-            return False
+            from content.live import request_sync
+
+            return request_sync(self.settings.data_dir)
         self.sync.sync_now()
         return True
 

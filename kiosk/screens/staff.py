@@ -123,7 +123,7 @@ class StaffScreen(KioskScreen):
         if self.app.services.sync_now():
             self.app.notify("已开始同步", seconds=5)
         else:
-            self.app.notify("本机没有配置同步（hub.feed_url / hub.upload_url）", seconds=8)
+            self.app.notify("同步服务没有运行（或本机没有配置同步）：请联系技术人员", seconds=8)
 
     def type_letter(self, letter: str) -> None:
         self.letters = JobFilter(letters=self.letters).type_letter(letter).letters
