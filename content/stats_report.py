@@ -19,9 +19,9 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.cells import safe_row
 from content.registrations import REGISTRATION_KINDS
 from content.stats import service_counts
-from hub.cells import safe_row
 
 COLUMNS = ("日期", *(f"{k}登记" for k in REGISTRATION_KINDS), "登记合计", "岗位推荐单", "登记回执", "打印合计",
            "自助机使用", "大屏播放")

@@ -43,7 +43,8 @@ from display.schedule import Clock as BoardClock
 from display.schedule import Playlist, Slot, SystemClock, clock_is_plausible, default_schedule
 from display.segments import Segment, VideoSegment
 from display.sprites import Art, TextureBank, kivy_color
-from display.surface import Surface, surface_for
+from display.surface import Surface
+from display.surfaces import surface_for
 from display.textimg import FontBook
 from display.worker import Worker
 from protocol.model import Announcement

@@ -4,13 +4,12 @@ The player (display/player.py) and the director (display/director.py) do not kno
 kind of board they drive; a :class:`Surface` does. It builds the frame (header, body,
 ticker on a TV; the LED's header line and zone), renders job rows for its kind of board,
 makes the segments for cards, urgent notices and the station card, and says which reels
-move while a segment shows. :func:`surface_for` picks the surface of a profile.
+move while a segment shows. :func:`display.surfaces.surface_for` picks the surface of a profile.
 """
 
 from __future__ import annotations
 
 import abc
-from pathlib import Path
 from typing import Any
 
 from kivy.uix.widget import Widget
@@ -100,15 +99,3 @@ class Surface(abc.ABC):
     def set_clock(self, time_text: str, date_text: str) -> None:
         self.frame.time_text = time_text
         self.frame.date_text = date_text
-
-
-def surface_for(profile: Profile, geo: BoardGeometry, book: FontBook, station: Any, *, paged: bool,
-                font_path: Path, qr_url: str = "") -> Surface:
-    """The surface for ``profile``'s layout (tv, led-panel, led-strip)."""
-    if profile.layout == "tv":
-        from display.tv_surface import TvSurface
-
-        return TvSurface(profile, geo, book, station, paged=paged, font_path=font_path, qr_url=qr_url)
-    from display.led_surface import LedSurface
-
-    return LedSurface(profile, geo, book, station, paged=paged)

@@ -31,8 +31,8 @@ from waitress.server import create_server
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
+from common.cells import clean_tree
 from common.clock import age_of, utc_now
-from hub.cells import clean_tree
 from hub.limits import UploadGuard, behind_proxy_setting, guard_server, json_depth_ok, trust_proxy
 from hub.storage import MAX_BATCH, UPLOAD_KINDS, HubStore
 

@@ -36,12 +36,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from common import exitcodes
-from config.command import CommandError, Context, add_command
+from common.command import CommandError, Context, add_command
+from hub.home import home_dir
 
 if TYPE_CHECKING:
     from hub.keys import KeyResult
-
-DEFAULT_HOME = "hub"
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -192,8 +191,7 @@ def _store(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def _home_dir(args: argparse.Namespace) -> Path:
-    # Absolute from here on: a relative --home means relative to where the command was run.
-    return Path(getattr(args, "home", None) or os.environ.get("YIZHAN_HUB_HOME") or DEFAULT_HOME).expanduser().resolve()
+    return home_dir(args)
 
 
 def _keygen(args: argparse.Namespace, ctx: Context) -> int:

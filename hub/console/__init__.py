@@ -271,8 +271,8 @@ def start_scheduler(app: Flask, interval_s: float = 30.0) -> threading.Event:
 
 def run_scheduled(ctx: Console) -> None:
     """One scheduler round: due publications, then today's retention purge if nobody ran it yet."""
+    from hub.console.handoff import purge_expired
     from hub.console.publishing import claim_daily, run_due
-    from hub.handoff import purge_expired
 
     run_due(ctx.engine, ctx.home, ctx.feeds_dir, ctx.now())
     if claim_daily(ctx.engine, "daily_purge", ctx.now().astimezone().date()):

@@ -18,7 +18,8 @@ from typing import Any
 
 from common import exitcodes
 from common.clock import utc_now
-from config.command import CommandError, Context, add_command
+from common.command import CommandError, Context, add_command
+from hub.home import home_dir
 
 
 def register_commands(sub: Any, home_option: Any) -> None:
@@ -77,9 +78,7 @@ def register_commands(sub: Any, home_option: Any) -> None:
 
 
 def _home_dir(args: argparse.Namespace) -> Path:
-    from hub.cli import _home_dir as hub_home
-
-    return hub_home(args)
+    return home_dir(args)
 
 
 def _engine(args: argparse.Namespace) -> Any:
@@ -177,7 +176,7 @@ def _random_password() -> str:
 
 
 def _reg_export(args: argparse.Namespace, ctx: Context) -> int:
-    from hub import handoff
+    from hub.console import handoff
 
     try:
         result = handoff.export(_engine(args), args.format, args.by, utc_now(), vault=_vault(args))
@@ -192,7 +191,7 @@ def _reg_export(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _reg_ack(args: argparse.Namespace, ctx: Context) -> int:
-    from hub import handoff
+    from hub.console import handoff
 
     try:
         purged = handoff.ack(_engine(args), args.batch, args.by, utc_now())
@@ -203,7 +202,7 @@ def _reg_ack(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _reg_purge(args: argparse.Namespace, ctx: Context) -> int:
-    from hub import handoff
+    from hub.console import handoff
 
     try:
         purged = handoff.purge_expired(_engine(args), args.days, args.by, utc_now(), vault=_vault(args))

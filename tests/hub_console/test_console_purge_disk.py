@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from console_kit import Console
 
 from config.cli import main
-from hub import handoff
+from hub.console import handoff
 from hub.vault import VaultError
 
 PEOPLE = [{"name": f"冯{c}梅", "id_number": f"5201031990021400{n:02d}", "phone": f"136987612{n:02d}",

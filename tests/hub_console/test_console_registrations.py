@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from console_kit import Console, post
 
 from config.cli import main
-from hub import handoff
+from hub.console import handoff
 
 PEOPLE = [
     {"name": "赵六", "id_number": "520103197812120018", "gender": "男", "birth_date": "1978-12-12",

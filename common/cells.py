@@ -14,7 +14,7 @@ record before it is stored, as the station's printer does before it prints: cont
 format characters (bell, NUL, escape, bidirectional overrides, lone surrogates) are
 dropped, tabs become spaces, line breaks become ``\\n``. Characters the Unicode tables of
 this Python do not know yet are kept: a rare character in a person's name is not noise.
-This module imports nothing of the project's (a leaf helper: the station's reports use it too).
+A leaf helper: it imports nothing of the project's, and the station's reports use it too.
 """
 
 from __future__ import annotations

@@ -25,8 +25,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from common.cells import safe_row
 from common.files import write_atomic
-from hub.cells import safe_row
+from hub.console.answers import answer_rows
 from hub.console.core import audit_engine, iso
 from hub.console.hubdata import refresh, replace_payload, upload_payloads
 from hub.console.schema import handoffs, registrations
@@ -60,8 +61,6 @@ class Export:
 
 
 def _rows(engine: Engine, ids_rows: list[Any], vault: Any) -> list[dict[str, Any]]:
-    from hub.console.views_registrations import answer_rows
-
     with engine.begin() as conn:
         payloads = upload_payloads(conn, [r.upload_id for r in ids_rows], vault)
     out = []
