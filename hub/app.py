@@ -164,11 +164,11 @@ def _refuse_token(store: HubStore, now: dt.datetime) -> tuple[Response, int]:
 
 
 class BoundedInt(IntegerConverter):
-    """``<int:…>`` in a route: at most 2**63 - 1 (a BIGINT), so that a huge id is not found
-    instead of overflowing the database driver."""
+    """``<int:…>`` in a route: at most 2**31 - 1 (the console's ids are INTEGER columns), so that
+    a huge id is not found instead of overflowing the database driver."""
 
     def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:  # noqa: A002 (werkzeug's name)
-        kwargs.setdefault("max", 2**63 - 1)
+        kwargs.setdefault("max", 2**31 - 1)
         super().__init__(map, *args, **kwargs)
 
 
