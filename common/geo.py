@@ -32,3 +32,21 @@ def destination(lat: float, lon: float, bearing_deg: float, km: float) -> tuple[
     l2 = l1 + math.atan2(math.sin(b) * math.sin(d) * math.cos(p1), math.cos(d) - math.sin(p1) * math.sin(p2))
     lon2 = (math.degrees(l2) + 540.0) % 360.0 - 180.0
     return math.degrees(p2), lon2
+
+
+def distance_text(km: float | None) -> str:
+    """How far a job is, the same on the kiosk, the board and the printed slip; empty when unknown.
+
+    ``40米`` under a kilometre (to 10 m, at least 10米), ``2.4公里`` under 10 km (to 100 m),
+    ``35公里`` beyond. A distance that rounds up to the next unit is written in it
+    (0.996 km is ``1.0公里``, 9.96 km is ``10公里``), never ``1000米`` or ``10.0公里``.
+    """
+    if km is None or km != km or km < 0:  # None, NaN or a negative distance: not known
+        return ""
+    metres = int(round(km * 100)) * 10
+    if metres < 1000:
+        return f"{max(10, metres)}米"
+    tenths = int(round(km * 10))
+    if tenths < 100:
+        return f"{tenths // 10}.{tenths % 10}公里"
+    return f"{int(round(km))}公里"

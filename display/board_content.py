@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from common.geo import distance_text
 from content.headline import job_counts
 from display.schedule import ScheduleDoc, ScheduleError, clock_is_plausible, default_schedule, parse_schedule
 from protocol.model import Announcement, Course, Event, Job, Policy
@@ -95,15 +96,6 @@ class BoardContent:
     @property
     def empty(self) -> bool:
         return not (self.jobs or self.policies or self.events or self.videos)
-
-
-def distance_text(km: float) -> str:
-    """``300米`` under a kilometre, ``2.4公里`` to 10 km, ``35公里`` beyond."""
-    if km < 1.0:
-        return f"{max(100, int(round(km * 10)) * 100)}米"
-    if km < 10.0:
-        return f"{km:.1f}公里"
-    return f"{km:.0f}公里"
 
 
 def job_row(job: Job, distance_km: float, today: dt.date) -> JobRow:

@@ -12,6 +12,7 @@ import string
 from dataclasses import dataclass, replace
 from typing import Any
 
+from common.geo import distance_text  # one formatter for kiosk, board and slips
 from protocol.model import JOB_CATEGORIES, JOB_KINDS
 
 MAX_LETTERS = 12
@@ -79,17 +80,6 @@ class JobFilter:
         if self.min_salary:
             parts.append(f"{self.min_salary}元以上")
         return "，".join(parts)
-
-
-def distance_text(km: float | None) -> str:
-    """``800米`` / ``2.3公里`` / ``35公里``; empty when unknown."""
-    if km is None:
-        return ""
-    if km < 1:
-        return f"{max(10, round(km * 1000, -1)):.0f}米"
-    if km < 10:
-        return f"{km:.1f}公里"
-    return f"{km:.0f}公里"
 
 
 def job_when_text(job: Any, today: dt.date) -> str:

@@ -14,6 +14,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from common.geo import distance_text
 from common.privacy import mask_id_number, mask_name
 from printer.escpos import SlipBuilder
 from printer.profiles import PrinterProfile
@@ -116,8 +117,7 @@ def job_slip(job: Job, *, station: Any, profile: PrinterProfile, slip_no: str,
     if job.address:
         b.field("地址", job.address, max_lines=3)
     if distance_km is not None:
-        far = f"{distance_km:.1f}" if distance_km < 100 else f"{distance_km:.0f}"
-        b.field("距离", f"距本站约 {far} 公里")
+        b.field("距离", f"距本站约{distance_text(distance_km)}")
     education = "学历不限" if job.education == "不限" else (
         job.education if job.education.endswith("以上") else f"{job.education}及以上")
     b.field_items("要求", [job.age_text(), GENDER_TEXT[job.gender], education])

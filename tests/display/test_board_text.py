@@ -178,8 +178,8 @@ def _hit(job: Job, km: float = 1.234):
 
 
 def test_distances_read_naturally() -> None:
-    assert [distance_text(k) for k in (0.04, 0.35, 1.25, 9.96, 23.4)] == ["100米", "400米", "1.2公里", "10.0公里",
-                                                                           "23公里"]
+    assert [distance_text(k) for k in (0.04, 0.35, 0.996, 1.25, 9.96, 23.4)] == [
+        "40米", "350米", "1.0公里", "1.2公里", "10公里", "23公里"]
 
 
 def test_todays_gigs_come_first_and_closed_jobs_are_left_out() -> None:
