@@ -90,6 +90,9 @@ def init_console(app: Flask, home: str | Path, feeds_dir: str | Path, *, engine:
     ctx = Console(engine=engine, home=home, feeds_dir=Path(feeds_dir), clock=clock or utc_now,
                   vault=getattr(store, "vault", None))
     app.extensions["console"] = ctx
+    from hub.console.geocode import from_settings
+
+    app.extensions["console_geocoder"] = from_settings(home)  # None: positions fall back, flagged
     app.secret_key = app.secret_key or _secret(home)
     app.config.update(SESSION_COOKIE_NAME="yizhan_console", SESSION_COOKIE_HTTPONLY=True,
                       SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_PATH=URL_PREFIX,

@@ -59,7 +59,7 @@ FIELDS: dict[str, list[Field]] = {
         Field("salary_max", "薪资上限（元）", "int", required=True),
         Field("salary_unit", "薪资单位", "choice", SALARY_UNITS, True),
         Field("headcount", "招聘人数", "int"), Field("address", "工作地点", width="wide"),
-        Field("latitude", "纬度", "float", required=True), Field("longitude", "经度", "float", required=True),
+        Field("latitude", "纬度", "float"), Field("longitude", "经度", "float"),
         Field("age_min", "最低年龄", "int"), Field("age_max", "最高年龄", "int"),
         Field("gender", "性别要求", "choice", GENDERS), Field("education", "学历要求", "choice", EDUCATION_LEVELS),
         Field("requirements", "任职要求", "textarea", width="wide"), Field("benefits", "福利待遇", "textarea", width="wide"),
@@ -104,6 +104,11 @@ HEADER_ALIASES.update({
     "工作地址": "address", "联系方式": "contact_phone", "招聘人数（人）": "headcount", "最低薪资": "salary_min",
     "最高薪资": "salary_max", "有效期": "valid_until", "发布时间": "published", "岗位要求": "requirements",
     "福利": "benefits", "类别": "category", "用工类型": "kind", "编号": "id",
+    "地址": "address", "详细地址": "address", "单位地址": "address", "办公地址": "address", "工作地": "address",
+    "公司名称": "employer", "用工单位": "employer", "招聘岗位": "title", "岗位名": "title",
+    "月薪下限": "salary_min", "月薪上限": "salary_max", "薪资下限": "salary_min", "薪资上限": "salary_max",
+    "需求人数": "headcount", "招聘数量": "headcount", "截止日期": "valid_until", "联系电话": "contact_phone",
+    "电话": "contact_phone", "手机": "contact_phone", "岗位类型": "category",
 })
 
 _MESSAGES = {
@@ -187,6 +192,8 @@ def zh_errors(kind: str, exc: ValidationError) -> dict[str, str]:
         elif etype == "value_error":
             text = str(error.get("msg", ""))
             loc, msg = next((hit for key, hit in _VALUE_ERRORS.items() if key in text), (loc, "内容前后不一致"))
+        elif etype == "missing" and kind == "job" and loc in ("latitude", "longitude"):
+            msg = "请填写工作地点（保存时自动定位），或填写经纬度"
         else:
             msg = _bound_message(kind, loc, etype, error.get("ctx") or {})
         out.setdefault(loc or "_", msg)
@@ -355,19 +362,46 @@ def _title(kind: str, record: Record) -> str:
 
 
 def save_item(conn: Connection, kind: str, record: Record, feed_id: str, author: str, now: str,
-              batch: int | None = None) -> str:
+              batch: int | None = None, geo: tuple[str, str] | None = None) -> str:
     """Store a validated record as a new version waiting for review: created, changed or unchanged."""
-    return save_items(conn, kind, [record], feed_id, author, now, batch)[0]
+    return save_items(conn, kind, [record], feed_id, author, now, batch, {record.id: geo} if geo else None)[0]
+
+
+def needs_position(kind: str, data: dict[str, Any], errors: dict[str, str]) -> bool:
+    """A job with an address and neither coordinate typed (nor refused)."""
+    return (kind == "job" and bool(str(data.get("address", "")).strip()) and "latitude" not in data
+            and "longitude" not in data and "latitude" not in errors and "longitude" not in errors)
+
+
+def place(resolver: Any, data: dict[str, Any]) -> tuple[str, str]:
+    """Put the position of a job's address into ``data``: (precision, 位置待核实 reason or "")."""
+    spot, flag = resolver.locate(str(data["address"]), str(data.get("employer", "")))
+    data["latitude"], data["longitude"] = round(spot.latitude, 6), round(spot.longitude, 6)
+    return spot.precision, flag
+
+
+def _kept_position(kind: str, row: Any, data: str, typed: tuple[str, str]) -> tuple[str, str]:
+    """A changed job whose coordinates are the stored ones keeps their precision and 位置待核实 flag
+    (fixing a title does not vouch for a stand-in position); new coordinates count as typed."""
+    if kind != "job":
+        return typed
+    before, after = json.loads(row.data), json.loads(data)
+    same = all(before.get(k) == after.get(k) for k in ("latitude", "longitude"))
+    return (row.geo_precision, row.geo_flag) if same and row.geo_precision else typed
 
 
 def save_items(conn: Connection, kind: str, records: list[Record], feed_id: str, author: str, now: str,
-               batch: int | None = None) -> list[str]:
-    """:func:`save_item` for many records in a few statements (an import of 10 000 rows)."""
+               batch: int | None = None, geo: dict[str, tuple[str, str]] | None = None) -> list[str]:
+    """:func:`save_item` for many records in a few statements (an import of 10 000 rows).
+
+    ``geo``: {record id: (precision, 位置待核实 reason or "")} for jobs placed from their address."""
+    geo = geo or {}
+    typed = ("填写的坐标", "") if kind == "job" else ("", "")
     existing: dict[str, Any] = {}
     ids = [r.id for r in records]
     for start in range(0, len(ids), 500):
         for row in conn.execute(sa.select(items.c.id, items.c.record_id, items.c.data, items.c.version, items.c.state,
-                                          items.c.feed_id)
+                                          items.c.feed_id, items.c.geo_precision, items.c.geo_flag)
                                 .where(items.c.kind == kind, items.c.record_id.in_(ids[start:start + 500]))):
             existing[row.record_id] = row
     outcomes: list[str] = []
@@ -381,13 +415,16 @@ def save_items(conn: Connection, kind: str, records: list[Record], feed_id: str,
         if row is None:
             new_rows.append({"kind": kind, "record_id": record.id, "feed_id": feed_id, "title": _title(kind, record),
                              "data": data, "version": 1, "state": "pending", "author": author, "updated_at": now,
-                             "live_until": until, "import_batch": batch})
+                             "live_until": until, "import_batch": batch,
+                             "geo_precision": geo.get(record.id, typed)[0], "geo_flag": geo.get(record.id, typed)[1]})
             outcomes.append("created")
         elif row.data == data and row.feed_id == feed_id and row.state != "withdrawn":
             outcomes.append("unchanged")
         else:
+            precision, flag = geo.get(record.id) or _kept_position(kind, row, data, typed)
             changed_rows.append({"b_id": row.id, "b_data": data, "b_version": row.version + 1,
-                                 "b_title": _title(kind, record), "b_feed": feed_id})
+                                 "b_title": _title(kind, record), "b_feed": feed_id,
+                                 "b_precision": precision, "b_flag": flag})
             versions.append({"item_id": row.id, "version": row.version + 1, "data": data, "author": author,
                              "created_at": now})
             outcomes.append("changed")
@@ -404,7 +441,8 @@ def save_items(conn: Connection, kind: str, records: list[Record], feed_id: str,
         conn.execute(items.update().where(items.c.id == sa.bindparam("b_id")).values(
             data=sa.bindparam("b_data"), version=sa.bindparam("b_version"), state="pending", author=author,
             updated_at=now, title=sa.bindparam("b_title"), feed_id=sa.bindparam("b_feed"), reviewer=None,
-            reviewed_at=None, reject_reason=None, import_batch=batch), changed_rows)
+            reviewed_at=None, reject_reason=None, import_batch=batch, geo_precision=sa.bindparam("b_precision"),
+            geo_flag=sa.bindparam("b_flag")), changed_rows)
     if versions:
         conn.execute(item_versions.insert(), versions)
     return outcomes
@@ -459,6 +497,8 @@ class ImportReport:
     unchanged: int = 0
     refused: list[dict[str, Any]] = field(default_factory=list)
     batch_id: int | None = None
+    flagged: list[dict[str, Any]] = field(default_factory=list)  # placed by a stand-in: 位置待核实
+    filled: list[dict[str, Any]] = field(default_factory=list)  # columns the sheet left out
 
     @property
     def accepted(self) -> int:
@@ -518,18 +558,35 @@ def _field_of(header: Any) -> str:
 
 
 def import_rows(engine: Engine, kind: str, feed_id: str, file_name: str, rows: list[tuple[int, dict[str, Any]]],
-                author: str, now: str, today: dt.date) -> ImportReport:
-    """Validate every row; store the good ones as pending versions; report every refused row."""
+                author: str, now: str, today: dt.date, geocoder: Any = None) -> ImportReport:
+    """Validate every row; store the good ones as pending versions; report every refused row.
+
+    Jobs: a row with an address and no coordinates is placed by the geocoder (see
+    :mod:`hub.console.geocode`); an employer's sheet without 编号/类别/薪资上限/发布日期/有效期 is
+    completed (a stable id from employer, title and address; 其他; the lower salary; today; 60
+    days) and the filled columns are listed in the report."""
+    from hub.console.geocode import Resolver
+
     report = ImportReport(rows=len(rows))
     good: list[tuple[int, Record]] = []
     seen: set[str] = set()
+    geo: dict[str, tuple[str, str]] = {}
+    with engine.begin() as conn:
+        regions = _feed_regions(conn, feed_id)
+    resolver = Resolver(engine, geocoder, regions, now)
     for number, row in rows:
         if "__error__" in row:
             report.refused.append({"row": number, "id": "", "reason": row["__error__"]})
             continue
-        record, data, errors = check(kind, row, today=today)
+        errors: dict[str, str] = {}
+        data = clean_form(kind, row, errors)
+        filled = _complete_job(data, today) if kind == "job" else []
+        spot = place(resolver, data) if needs_position(kind, data, errors) else None
+        record, model_errors = validate(kind, data, today=today)
+        for name, message in model_errors.items():
+            errors.setdefault(name, message)
         rid = str(data.get("id", ""))[:64]
-        if record is None:
+        if errors or record is None:
             report.refused.append({"row": number, "id": rid, "reason": describe_errors(kind, errors)})
             continue
         if record.id in seen:
@@ -537,15 +594,50 @@ def import_rows(engine: Engine, kind: str, feed_id: str, file_name: str, rows: l
             continue
         seen.add(record.id)
         good.append((number, record))
+        if spot is not None:
+            geo[record.id] = spot
+            if spot[1]:
+                report.flagged.append({"row": number, "id": record.id, "reason": spot[1], "precision": spot[0]})
+        if filled:
+            report.filled.append({"row": number, "id": record.id, "fields": "、".join(filled)})
     with engine.begin() as conn:
         batch = conn.execute(import_batches.insert().values(
             file_name=file_name[:200], kind=kind, feed_id=feed_id, author=author, at=now, rows=len(rows),
             accepted=0, unchanged=0, refused=len(report.refused), report="[]")).inserted_primary_key[0]
         report.batch_id = int(batch)
         for outcome in save_items(conn, kind, [record for _number, record in good], feed_id, author, now,
-                                  batch=report.batch_id):
+                                  batch=report.batch_id, geo=geo):
             setattr(report, outcome, getattr(report, outcome) + 1)
         conn.execute(import_batches.update().where(import_batches.c.id == batch).values(
             accepted=report.accepted, unchanged=report.unchanged,
             report=json.dumps(report.refused, ensure_ascii=False)))
     return report
+
+
+def _feed_regions(conn: Connection, feed_id: str) -> list[str]:
+    from hub.console.schema import feed_groups
+
+    text = conn.execute(sa.select(feed_groups.c.regions).where(feed_groups.c.feed_id == feed_id)).scalar()
+    return [r.strip() for r in str(text or "").split(",") if r.strip() and r.strip() != "*"]
+
+
+def _complete_job(data: dict[str, Any], today: dt.date) -> list[str]:
+    """Fill what an employer's sheet leaves out; the labels of the filled fields."""
+    filled = []
+    if not data.get("id") and data.get("title") and data.get("employer"):
+        seed = f"{data['employer']}|{data['title']}|{data.get('address', '')}"
+        data["id"] = "imp-" + hashlib.sha256(seed.encode()).hexdigest()[:12]
+        filled.append("岗位编号")
+    if "category" not in data:
+        data["category"] = "其他"
+        filled.append("岗位类别（其他）")
+    if "salary_max" not in data and isinstance(data.get("salary_min"), int):
+        data["salary_max"] = data["salary_min"]
+        filled.append("薪资上限（同下限）")
+    if "published" not in data:
+        data["published"] = today.isoformat()
+        filled.append("发布日期（今天）")
+    if "valid_until" not in data:
+        data["valid_until"] = (today + dt.timedelta(days=60)).isoformat()
+        filled.append("有效期（60 天）")
+    return filled

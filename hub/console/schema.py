@@ -96,6 +96,10 @@ items = sa.Table(
     sa.Column("live_digest", S(64)),
     sa.Column("live_until", S(10)),  # a job's valid_until: expired jobs leave the feed
     sa.Column("import_batch", sa.Integer),
+    # A job's position: how precise (the geocoder's level, or how it was chosen) and, when it
+    # is a stand-in (no geocoder, or it failed), why the reviewer should check it.
+    sa.Column("geo_precision", S(40), nullable=False, server_default=""),
+    sa.Column("geo_flag", S(200), nullable=False, server_default=""),
     sa.UniqueConstraint("kind", "record_id", name="console_items_record"),
     sa.Index("console_items_by_state", "state", "id"),
     sa.Index("console_items_by_feed", "feed_id", "kind"),
@@ -230,6 +234,18 @@ login_throttle = sa.Table(
 )
 
 
+# Every geocoder answer, by address: an address is asked once.
+geocode_cache = sa.Table(
+    "console_geocode_cache", metadata,
+    sa.Column("address", S(200), primary_key=True),
+    sa.Column("latitude", sa.Float, nullable=False),
+    sa.Column("longitude", sa.Float, nullable=False),
+    sa.Column("precision", S(40), nullable=False),
+    sa.Column("source", S(40), nullable=False),
+    sa.Column("at", S(40), nullable=False),
+)
+
+
 def _create_all(conn: Connection) -> None:
     metadata.create_all(conn)
     conn.execute(watermarks.insert().values(name="uploads", upto=0))
@@ -261,4 +277,13 @@ def _step5(conn: Connection) -> None:
     login_throttle.create(conn, checkfirst=True)
 
 
-MIGRATIONS = register(Migrations("console", [_create_all, _STEP2, _STEP3, _step4, _step5]))
+def _step6(conn: Connection) -> None:
+    """Positions from addresses: the geocoder's cache, a job's precision and its 位置待核实 flag."""
+    geocode_cache.create(conn, checkfirst=True)
+    columns = {c["name"] for c in sa.inspect(conn).get_columns("console_items")}
+    for name, size in (("geo_precision", 40), ("geo_flag", 200)):
+        if name not in columns:
+            conn.execute(sa.text(f"ALTER TABLE console_items ADD COLUMN {name} VARCHAR({size}) NOT NULL DEFAULT ''"))
+
+
+MIGRATIONS = register(Migrations("console", [_create_all, _STEP2, _STEP3, _step4, _step5, _step6]))

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 from stdnum.cn import uscc
 from stdnum.exceptions import ValidationError as StdnumError
 
@@ -32,6 +32,8 @@ from hub.console.items import (
     clean_form,
     describe_errors,
     import_rows,
+    needs_position,
+    place,
     read_table,
     review,
     rule_of,
@@ -124,6 +126,7 @@ def _item_form(kind: str, item_id: int | None) -> Any:
         if row is not None:
             form["id"] = row.record_id  # a record's id never changes
         values = clean_form(kind, form, errors, notes)
+        geo = _place_from_address(kind, values, errors, notes, feeds, feed_id)
         if kind == "course":
             values, media_error = _course_media(values, row)
             if media_error:
@@ -143,7 +146,7 @@ def _item_form(kind: str, item_id: int | None) -> Any:
                                                                             items.c.record_id == record.id)).first():
                     errors["id"] = "编号已存在"
                 else:
-                    outcome = save_item(conn, kind, record, feed_id, g.user.username, ctx.now_iso())
+                    outcome = save_item(conn, kind, record, feed_id, g.user.username, ctx.now_iso(), geo=geo)
                     audit({"created": "新增内容", "changed": "修改内容", "unchanged": "保存内容（无变化）"}[outcome],
                           f"{kind}:{record.id}", conn=conn)
             if not errors:
@@ -158,6 +161,21 @@ def _item_form(kind: str, item_id: int | None) -> Any:
                            values=values, errors=errors, row=row, feeds=feeds, feed_id=feed_id, notes=notes,
                            rules={f.name: rule_of(kind, f) for f in FIELDS[kind]},
                            choice_names=CHOICE_NAMES), (400 if errors else 200)
+
+
+def _place_from_address(kind: str, values: dict[str, Any], errors: dict[str, str], notes: dict[str, str],
+                        feeds: list[Any], feed_id: str) -> tuple[str, str] | None:
+    """A job typed with an address and no coordinates: placed by the geocoder (or a flagged stand-in)."""
+    if not needs_position(kind, values, errors):
+        return None
+    from hub.console.geocode import Resolver
+
+    ctx = console()
+    regions = [r for f in feeds if f.feed_id == feed_id for r in str(f.regions or "").split(",") if r]
+    geo = place(Resolver(ctx.engine, current_app.extensions.get("console_geocoder"), regions, ctx.now_iso()), values)
+    note = f"按工作地点定位（{geo[0]}）" if not geo[1] else f"{geo[1]}；已暂用{geo[0]}，请核对"
+    notes["latitude"] = notes["longitude"] = note
+    return geo
 
 
 def _course_media(values: dict[str, Any], row: Any) -> tuple[dict[str, Any], str]:
@@ -240,7 +258,7 @@ def import_page() -> Any:
                 flash(f"{upload.filename}：{exc}", "error")
             else:
                 report = import_rows(ctx.engine, kind, feed_id, upload.filename, rows, g.user.username, ctx.now_iso(),
-                                     ctx.now().astimezone().date())
+                                     ctx.now().astimezone().date(), current_app.extensions.get("console_geocoder"))
                 audit("批量导入", f"导入批次 {report.batch_id}",
                       f"{KIND_NAMES[kind]}：共 {report.rows} 行，新增 {report.created}，更新 {report.changed}，"
                       f"未变 {report.unchanged}，拒收 {len(report.refused)}")

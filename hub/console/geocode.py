@@ -1,0 +1,190 @@
+"""Positions from addresses: jobs are entered and imported with an address; the hub asks a
+geocoder for the point, keeps every answer in a cache, and records how precise it is.
+
+The default geocoder is 天地图's geocoding API (the national government map service; the
+city's key): ``GET {url}?ds={"keyWord":"<address>"}&tk=<key>`` answering
+``{"status":"0","msg":"ok","location":{"lon":…,"lat":…,"level":"门址","score":…}}``; a status
+other than ``"0"`` means no result or an error, and the service's gateway answers a bad or
+exhausted key with ``{"code":…,"msg":…}`` and no status. Other services plug in through
+:data:`PROVIDERS`. Settings: ``[geocoder]`` in ``HOME/hub.toml`` (``provider``, ``url``, ``key``,
+``timeout_s``), or ``$YIZHAN_GEOCODER_URL`` / ``$YIZHAN_GEOCODER_KEY``.
+
+Without a geocoder, or when it fails, the position offered is the employer's known one (a job
+of the same employer that has one) or the centre of the feed group's region, and the record is
+flagged 位置待核实 for the reviewer. Addresses are never logged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from hub.db import writing
+
+TIANDITU_URL = "https://api.tianditu.gov.cn/geocoder"
+CHECK_FLAG = "位置待核实"
+
+# Province-level centres (the capital) by the first two digits of a region code (GB/T 2260):
+# the last resort, always flagged for the reviewer.
+PROVINCE_CENTRES: dict[str, tuple[str, float, float]] = {
+    "11": ("北京市", 39.904, 116.407), "12": ("天津市", 39.084, 117.201), "13": ("石家庄市", 38.042, 114.515),
+    "14": ("太原市", 37.870, 112.549), "15": ("呼和浩特市", 40.842, 111.749), "21": ("沈阳市", 41.806, 123.432),
+    "22": ("长春市", 43.817, 125.324), "23": ("哈尔滨市", 45.803, 126.535), "31": ("上海市", 31.230, 121.474),
+    "32": ("南京市", 32.060, 118.797), "33": ("杭州市", 30.274, 120.155), "34": ("合肥市", 31.821, 117.227),
+    "35": ("福州市", 26.074, 119.297), "36": ("南昌市", 28.683, 115.858), "37": ("济南市", 36.651, 117.120),
+    "41": ("郑州市", 34.746, 113.625), "42": ("武汉市", 30.593, 114.305), "43": ("长沙市", 28.228, 112.939),
+    "44": ("广州市", 23.129, 113.264), "45": ("南宁市", 22.817, 108.366), "46": ("海口市", 20.044, 110.199),
+    "50": ("重庆市", 29.563, 106.551), "51": ("成都市", 30.573, 104.066), "52": ("贵阳市", 26.647, 106.630),
+    "53": ("昆明市", 24.880, 102.833), "54": ("拉萨市", 29.652, 91.172), "61": ("西安市", 34.342, 108.940),
+    "62": ("兰州市", 36.061, 103.834), "63": ("西宁市", 36.617, 101.778), "64": ("银川市", 38.487, 106.231),
+    "65": ("乌鲁木齐市", 43.826, 87.617),
+}
+
+
+class GeocodeError(Exception):
+    """The geocoder gave no point; the message is a Chinese sentence (no address in it)."""
+
+
+@dataclass(frozen=True)
+class Place:
+    latitude: float
+    longitude: float
+    precision: str  # the service's level (门址, 道路, 区县 …) or how the point was chosen
+    source: str  # 天地图, 缓存, 用人单位已知位置, 地区中心
+
+
+class Geocoder(Protocol):
+    name: str
+
+    def locate(self, address: str) -> Place: ...
+
+
+class Tianditu:
+    """天地图 geocoding (地理编码) over HTTPS with the city's key."""
+
+    name = "天地图"
+
+    def __init__(self, key: str, url: str = TIANDITU_URL, timeout_s: float = 5.0) -> None:
+        self.key, self.url, self.timeout_s = key, url, timeout_s
+
+    def locate(self, address: str) -> Place:
+        import requests
+
+        try:
+            response = requests.get(self.url, params={"ds": json.dumps({"keyWord": address}, ensure_ascii=False),
+                                                      "tk": self.key}, timeout=self.timeout_s)
+        except requests.RequestException as exc:
+            raise GeocodeError(f"连不上地址解析服务（{type(exc).__name__}）") from None
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            raise GeocodeError(f"地址解析服务的答复无法识别（HTTP {response.status_code}）")
+        if "status" not in data:
+            raise GeocodeError("地址解析服务拒绝了请求（密钥无效、权限不符或额度用完），请检查 hub.toml 的 [geocoder] key")
+        if str(data["status"]) != "0" or not isinstance(data.get("location"), dict):
+            raise GeocodeError("地址解析服务没有找到这个地址")
+        location = data["location"]
+        try:
+            lat, lon = float(location["lat"]), float(location["lon"])
+        except (KeyError, TypeError, ValueError):
+            raise GeocodeError("地址解析服务的答复缺少坐标") from None
+        return Place(lat, lon, str(location.get("level") or "未知"), self.name)
+
+
+PROVIDERS: dict[str, type[Any]] = {"tianditu": Tianditu}
+
+
+def from_settings(home: str | Path) -> Geocoder | None:
+    """The configured geocoder, or None when no key is set (positions then fall back, flagged)."""
+    settings: dict[str, Any] = {}
+    config = Path(home) / "hub.toml"
+    if config.exists():
+        try:
+            settings = dict(tomllib.loads(config.read_text(encoding="utf-8")).get("geocoder", {}))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+            settings = {}
+    url = os.environ.get("YIZHAN_GEOCODER_URL") or settings.get("url") or TIANDITU_URL
+    key = os.environ.get("YIZHAN_GEOCODER_KEY") or settings.get("key") or ""
+    provider = PROVIDERS.get(str(settings.get("provider", "tianditu")))
+    if not key or provider is None:
+        return None
+    return provider(str(key), str(url), float(settings.get("timeout_s", 5.0)))
+
+
+@dataclass
+class Resolver:
+    """Positions for one form or import: cache first, then the geocoder (given up for the rest
+    of the batch after it fails to answer), then the employer's known position, then the region."""
+
+    engine: Engine
+    geocoder: Geocoder | None
+    regions: list[str]
+    now: str
+    _down: str = ""
+    _known: dict[str, Place] = field(default_factory=dict)  # employers placed earlier in this batch
+
+    def locate(self, address: str, employer: str) -> tuple[Place, str]:
+        """(the place, a 位置待核实 reason or "")."""
+        from hub.console.schema import geocode_cache
+
+        key = address.strip()[:200]
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(geocode_cache).where(geocode_cache.c.address == key)).first()
+        if row is not None:
+            found = Place(row.latitude, row.longitude, row.precision, "缓存")
+            self._known.setdefault(employer, found)
+            return found, ""
+        reason = ""
+        if self.geocoder is None:
+            reason = "没有配置地址解析服务"
+        elif self._down:
+            reason = self._down
+        else:
+            try:
+                place = self.geocoder.locate(key)
+            except GeocodeError as exc:
+                reason = str(exc)
+                if "没有找到" not in reason:
+                    self._down = reason
+            else:
+                # a short write of its own (never held across the next address's request)
+                with writing(self.engine) as conn:
+                    if conn.execute(sa.select(geocode_cache.c.address).where(geocode_cache.c.address == key)).first() is None:
+                        conn.execute(geocode_cache.insert().values(
+                            address=key, latitude=place.latitude, longitude=place.longitude,
+                            precision=place.precision, source=place.source, at=self.now))
+                self._known.setdefault(employer, place)
+                return place, ""
+        return self._fallback(employer), f"{CHECK_FLAG}：{reason}"
+
+    def _fallback(self, employer: str) -> Place:
+        from hub.console.schema import items
+
+        if employer in self._known:
+            known = self._known[employer]
+            return Place(known.latitude, known.longitude, "用人单位已知位置", "用人单位已知位置")
+        if employer:
+            needle = f'"employer":{json.dumps(employer, ensure_ascii=False)}'
+            with self.engine.connect() as conn:
+                rows = conn.execute(sa.select(items.c.data).where(
+                    items.c.kind == "job", items.c.geo_flag == "", items.c.data.contains(needle, autoescape=True))
+                    .order_by(items.c.id.desc()).limit(20)).all()
+            for (data,) in rows:
+                known = json.loads(data)
+                if known.get("employer") == employer and "latitude" in known:
+                    return Place(known["latitude"], known["longitude"], "用人单位已知位置", "用人单位已知位置")
+        for region in self.regions:
+            centre = PROVINCE_CENTRES.get(region[:2])
+            if centre:
+                return Place(centre[1], centre[2], f"地区中心（{centre[0]}）", "地区中心")
+        name, lat, lon = PROVINCE_CENTRES["11"]
+        return Place(lat, lon, f"地区中心（{name}）", "地区中心")

@@ -1,0 +1,194 @@
+"""Positions from addresses: an employer's sheet with only addresses imports through a local
+stand-in of 天地图's geocoding API (its documented answers, including its error shapes); with
+the service down every row is still imported, placed at a stand-in position and flagged
+位置待核实; answers are cached; the form places a job typed with an address."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import sqlalchemy as sa
+from console_kit import FEED, Console, post
+
+from hub.console.geocode import GeocodeError, Tianditu
+
+KEY = "test-key-520100"
+PLACES = {  # address -> (lon, lat, level) as the service answers
+    "贵阳市云岩区中华北路108号": ("106.7105", "26.5862", "门址"),
+    "贵阳市南明区花果园大街": ("106.6952", "26.5631", "道路"),
+}
+
+
+class StandIn:
+    """天地图 geocoder on 127.0.0.1: answers for PLACES, status 101 for others, the gateway's
+    key error for a wrong key; ``down`` makes it answer 503 with an HTML page."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+        self.requests = 0
+        self.down = False
+        stand_in = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                query = parse_qs(urlsplit(self.path).query)
+                stand_in.requests += 1
+                if stand_in.down:
+                    return self._send(503, b"<html>Service Unavailable</html>", "text/html")
+                if query.get("tk") != [KEY]:
+                    return self._json({"msg": "权限类型错误", "resolve": "请检查 tk", "code": 1}, 403)
+                address = json.loads(query["ds"][0])["keyWord"]
+                stand_in.asked.append(address)
+                if address not in PLACES:
+                    return self._json({"msg": "无结果", "status": "101", "searchVersion": "6.4.9V"})
+                lon, lat, level = PLACES[address]
+                self._json({"msg": "ok", "status": "0", "searchVersion": "6.4.9V",
+                            "location": {"score": 100, "level": level, "lon": lon, "lat": lat, "keyWord": address}})
+
+            def _json(self, data: dict[str, Any], code: int = 200) -> None:
+                self._send(code, json.dumps(data, ensure_ascii=False).encode(), "application/json;charset=UTF-8")
+
+            def _send(self, code: int, body: bytes, kind: str) -> None:
+                self.send_response(code)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/geocoder"
+
+    def __enter__(self) -> StandIn:
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(scope="module")
+def tianditu() -> Iterator[StandIn]:
+    with StandIn() as stand_in:
+        yield stand_in
+
+
+@pytest.fixture
+def geo_console(console: Console, tianditu: StandIn) -> Console:
+    tianditu.down = False
+    console.app.extensions["console_geocoder"] = Tianditu(KEY, tianditu.url, timeout_s=5)
+    return console
+
+
+SHEET = ("职位名称,招聘单位,最低薪资,工作地址\n"
+         "保洁员,云岩物业公司,2200元,贵阳市云岩区中华北路108号\n"
+         "收银员,花果园超市,\"2,600\",贵阳市南明区花果园大街\n"
+         "搬运工,云岩物业公司,3000,贵阳市某个没有的地址\n")
+
+
+def _import(console: Console, sheet: str = SHEET) -> str:
+    return post(console.client("editor"), "/console/import",
+                {"kind": "job", "feed_id": FEED, "file": (io.BytesIO(sheet.encode("gb18030")), "企业岗位.csv")},
+                content_type="multipart/form-data").get_data(as_text=True)
+
+
+def _jobs(console: Console) -> dict[str, Any]:
+    with console.engine.begin() as conn:
+        rows = conn.execute(sa.text("SELECT data, geo_precision, geo_flag FROM console_items WHERE kind = 'job'"))
+        return {json.loads(d)["title"]: (json.loads(d), p, f) for d, p, f in rows}
+
+
+def test_an_employer_sheet_with_only_addresses_imports(geo_console: Console, tianditu: StandIn) -> None:
+    page = _import(geo_console)
+    assert "新增 <b>3</b>" in page and 'id="refused-count">0<' in page
+    jobs = _jobs(geo_console)
+    job, precision, flag = jobs["保洁员"]
+    assert (job["latitude"], job["longitude"], precision, flag) == (26.5862, 106.7105, "门址", "")
+    assert jobs["收银员"][1] == "道路" and jobs["收银员"][0]["salary_min"] == 2600
+    assert job["category"] == "其他" and job["id"].startswith("imp-") and job["salary_max"] == 2200
+    # not found: placed where the same employer is known to be, flagged for the reviewer
+    lost, precision, flag = jobs["搬运工"]
+    assert (lost["latitude"], lost["longitude"]) == (26.5862, 106.7105) and precision == "用人单位已知位置"
+    assert flag == "位置待核实：地址解析服务没有找到这个地址"
+    assert 'id="flagged-count">1<' in page and "已自动补全" in page
+    # every address was asked once; a second import of the same sheet asks nothing (cache)
+    asked = len(tianditu.asked)
+    _import(geo_console)
+    assert len(tianditu.asked) == asked + 1  # only the address the service did not know
+
+
+def test_with_the_service_down_nothing_is_lost(geo_console: Console, tianditu: StandIn) -> None:
+    tianditu.down = True
+    before = tianditu.requests
+    page = _import(geo_console)
+    assert "新增 <b>3</b>" in page and 'id="flagged-count">3<' in page
+    for job, precision, flag in _jobs(geo_console).values():
+        assert flag.startswith("位置待核实：地址解析服务的答复无法识别（HTTP 503）")
+        assert precision == "地区中心（贵阳市）" and (job["latitude"], job["longitude"]) == (26.647, 106.63)
+    assert tianditu.requests == before + 1  # given up for the batch after the first failure
+
+
+def test_the_gateways_key_error_is_named(tianditu: StandIn) -> None:
+    tianditu.down = False
+    with pytest.raises(GeocodeError, match="密钥无效"):
+        Tianditu("wrong", tianditu.url).locate("贵阳市云岩区中华北路108号")
+
+
+def test_the_form_places_a_job_typed_with_an_address(geo_console: Console) -> None:
+    form = {"feed_id": FEED, "id": "addr-1", "title": "保洁员", "employer": "云岩物业公司", "category": "保洁",
+            "kind": "全职", "salary_min": "2200", "salary_max": "2800", "salary_unit": "月",
+            "address": "贵阳市云岩区中华北路108号", "published": "2026-11-01", "valid_until": "2026-12-31"}
+    assert post(geo_console.client("editor"), "/console/content/job/new", form).status_code == 302
+    job, precision, flag = _jobs(geo_console)["保洁员"]
+    assert (job["latitude"], precision, flag) == (26.5862, "门址", "")
+    missing = post(geo_console.client("editor"), "/console/content/job/new",
+                   {**form, "id": "addr-2", "address": ""}).get_data(as_text=True)
+    assert "请填写工作地点（保存时自动定位），或填写经纬度" in missing
+
+
+def test_without_a_geocoder_the_hub_says_so(console: Console) -> None:
+    assert console.app.extensions["console_geocoder"] is None  # no key in hub.toml
+    page = _import(console)
+    assert 'id="flagged-count">3<' in page and "没有配置地址解析服务" in page
+
+
+def _form_of(job: dict[str, Any], **changes: str) -> dict[str, Any]:
+    keys = ("title", "employer", "category", "kind", "salary_min", "salary_max", "salary_unit", "address",
+            "latitude", "longitude", "published", "valid_until")
+    return {"feed_id": FEED, **{k: str(job.get(k, "")) for k in keys}, **changes}
+
+
+def test_a_flagged_position_stays_flagged_until_it_is_checked(geo_console: Console, tianditu: StandIn) -> None:
+    tianditu.down = True
+    _import(geo_console)
+    tianditu.down = False
+    with geo_console.engine.begin() as conn:
+        item_id, data = conn.execute(sa.text(
+            "SELECT id, data FROM console_items WHERE kind = 'job' AND title LIKE '保洁员%'")).one()
+    editor = geo_console.client("editor")
+    page = editor.get(f"/console/content/job/{item_id}/edit").get_data(as_text=True)
+    assert 'id="geo-flag"' in page and "暂用的地区中心（贵阳市）" in page
+    # a new title alone does not vouch for the stand-in position
+    edit = f"/console/content/job/{item_id}/edit"
+    assert post(editor, edit, _form_of(json.loads(data), title="小区保洁员")).status_code == 302
+    job, precision, flag = _jobs(geo_console)["小区保洁员"]
+    assert precision == "地区中心（贵阳市）" and flag.startswith("位置待核实")
+    detail = editor.get(f"/console/content/job/{item_id}").get_data(as_text=True)
+    assert "位置待核实" in detail and "地区中心（贵阳市）" in detail
+    # coordinates cleared: placed again from the address, now that the service answers
+    assert post(editor, edit, _form_of(job, latitude="", longitude="")).status_code == 302
+    job, precision, flag = _jobs(geo_console)["小区保洁员"]
+    assert (job["latitude"], precision, flag) == (26.5862, "门址", "")
+    # coordinates typed by the editor: the flag goes, the source says so
+    assert post(editor, edit, _form_of(job, latitude="26.59", longitude="106.72")).status_code == 302
+    assert _jobs(geo_console)["小区保洁员"][1:] == ("填写的坐标", "")
