@@ -31,8 +31,9 @@ system-deps:
 venv: $(STAMP)
 
 # Dependencies come from the hashed dev lock (the station's and the hub's together, with the
-# test and benchmark tools); the project itself goes in editable on top. The station's wheels
-# are downloaded into .cache/wheelhouse for the release bundle tests. A lock that no longer
+# test and benchmark tools); the project itself goes in editable on top. The station's and the
+# hub's wheels are downloaded into .cache/wheelhouse (the bundle tests, the hub's offline install
+# in the box suite). A lock that no longer
 # matches pyproject.toml (a dependency added without `make lock`) falls back to an unlocked
 # install with a warning; tests/deploy/test_lock.py fails then.
 $(STAMP): pyproject.toml $(STATION_LOCK) $(HUB_LOCK) $(DEV_LOCK)

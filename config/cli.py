@@ -88,7 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
         except ModuleNotFoundError as exc:
             if exc.name and module_name.startswith(exc.name):
                 continue  # that part of the station is not in this build
-            raise
+            message = missing_package_message(exc)  # a hub's install: no Kivy, no reader or printer packages
+            if message is None:
+                raise
+            _add_unavailable(subparsers, name, help_text, message)
+            continue
         sub = add_command(subparsers, name, help_text)
         sub.set_defaults(handler=_show_help_for(sub))
         module.register(sub)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +17,21 @@ _VERSIONS = ("import importlib.metadata as m, json, sys; "
              "print(json.dumps({d.metadata['Name']: d.version for d in m.distributions()}))")
 
 
-def _check(name: str, status: str, detail: str) -> Any:
-    from config.doctor import Check
+@dataclass(frozen=True)
+class BoxCheck:
+    """One finding: ``status`` is ok, fail or skip; ``detail`` says what was found and what to do.
+    ``yizhan doctor`` shows it under its own label (config.doctor reads only these fields)."""
 
-    return Check(name, status, detail)
+    name: str
+    status: str
+    detail: str
 
 
-def check_units(settings: Any, root: Path = Path("/")) -> Any:
+def _check(name: str, status: str, detail: str) -> BoxCheck:
+    return BoxCheck(name, status, detail)
+
+
+def check_units(settings: Any, root: Path = Path("/")) -> BoxCheck:
     layout = Layout(root=root, data_dir=settings.storage.data_dir)
     units_dir = layout.on_box("/etc/systemd/system")
     if not (units_dir / "yizhan.target").exists():
@@ -44,7 +53,7 @@ def check_units(settings: Any, root: Path = Path("/")) -> Any:
     return _check("后台服务", "ok", f"{len(UNITS)} 个服务已启用并在运行")
 
 
-def check_udev(settings: Any, root: Path = Path("/")) -> Any:
+def check_udev(settings: Any, root: Path = Path("/")) -> BoxCheck:
     layout = Layout(root=root, data_dir=settings.storage.data_dir)
     if not layout.on_box("/etc/udev/rules.d/70-yizhan.rules").exists():
         return _check("设备名称", "skip", "没有安装设备规则（yizhan install）")
@@ -64,7 +73,7 @@ def check_udev(settings: Any, root: Path = Path("/")) -> Any:
     return _check("设备名称", "ok", "、".join(wanted))
 
 
-def check_release(settings: Any, root: Path = Path("/")) -> Any:
+def check_release(settings: Any, root: Path = Path("/")) -> BoxCheck:
     from deploy.lock import normalize, read_pins
     from deploy.release import file_sha256, lock_hashes
     from protocol.feed import SignatureError, verify_manifest

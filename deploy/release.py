@@ -305,7 +305,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-download", action="store_true", help="use the wheelhouse as it is")
     parser.add_argument("--no-check", action="store_true", help="skip the lock-against-pyproject check")
     parser.add_argument("--download-only", action="store_true",
-                        help="only fill the wheelhouse (make setup does, for the bundle tests)")
+                        help="only fill the wheelhouse, with the hub's wheels too (make setup does, for the "
+                        "bundle tests and the hub's offline install)")
     args = parser.parse_args(argv)
     problems = [] if args.no_check else locks.check()
     if problems:
@@ -313,6 +314,8 @@ def main(argv: list[str] | None = None) -> int:
     lock = locks.ROOT / locks.RUNTIME_LOCK
     if not args.no_download:
         download_wheelhouse(lock, args.wheelhouse)
+        if args.download_only:
+            download_wheelhouse(locks.ROOT / locks.HUB_LOCK, args.wheelhouse)
     if args.download_only:
         return 0
     if args.key.exists():

@@ -15,7 +15,7 @@ import tarfile
 from pathlib import Path, PurePosixPath
 
 import pytest
-from deploy_kit import REPO, Built, InstalledStation, run_yizhan
+from deploy_kit import REPO, WHEELHOUSE, Built, InstalledStation, run_yizhan
 
 from config.cli import main
 from deploy import lock as locks
@@ -70,6 +70,25 @@ def test_the_installed_station_runs_without_the_hubs_packages(installed: Install
         assert run.stderr.startswith(f"yizhan {command[0]}: 本机没有安装中心平台的软件包（缺少 flask）")
         assert "Traceback" not in run.stderr
     assert not (tmp_path / "hub").exists()
+
+
+def test_a_hub_installs_from_its_own_lock_without_the_stations_packages(built: Built, tmp_path: Path) -> None:
+    env = tmp_path / "hub-env"
+    subprocess.run(["/usr/bin/python3", "-m", "venv", str(env)], check=True, timeout=120)
+    pip = [str(env / "bin/python"), "-m", "pip", "install", "-q", "--no-index"]
+    subprocess.run([*pip, "--require-hashes", "--find-links", str(WHEELHOUSE), "-r", str(REPO / locks.HUB_LOCK)],
+                   check=True, timeout=600)
+    (wheel,) = (built.workdir / "wheel").glob("yizhan-*.whl")
+    subprocess.run([*pip, "--no-deps", str(wheel)], check=True, timeout=300)
+    probe = subprocess.run([str(env / "bin/python"), "-c", "import kivy"], capture_output=True, text=True, timeout=60)
+    assert probe.returncode != 0 and "No module named 'kivy'" in probe.stderr
+    yizhan = env / "bin/yizhan"
+    keygen = run_yizhan(yizhan, "hub", "keygen", "--home", str(tmp_path / "hub"))
+    assert keygen.returncode == 0, keygen.stderr
+    assert (tmp_path / "hub/feed.key").is_file()
+    kiosk = run_yizhan(yizhan, "kiosk")
+    assert kiosk.returncode == 1 and kiosk.stderr.startswith("yizhan kiosk: 本机没有安装站点的软件包")
+    assert "Traceback" not in kiosk.stderr
 
 
 def test_a_tampered_bundle_is_refused(built: Built, tmp_path: Path) -> None:

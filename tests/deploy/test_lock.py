@@ -149,3 +149,12 @@ def test_the_hub_modules_a_station_checks_for_are_the_hub_extras_own() -> None:
     checked = {locks.normalize(dist) for name in HUB_MODULES for dist in distributions[name]}
     hub_only = _declared(("hub",)) - _declared(("station",))
     assert checked == hub_only & set(_third_party_imports(("hub",)))
+
+
+def test_the_station_modules_a_hub_checks_for_are_the_station_extras_own() -> None:
+    from config.sides import STATION_MODULES
+
+    distributions = importlib.metadata.packages_distributions()
+    checked = {locks.normalize(dist) for name in STATION_MODULES for dist in distributions[name]}
+    station_only = _declared(("station",)) - _declared(("hub",))
+    assert checked == station_only & (set(_third_party_imports(SIDES["station"][0])) | set(INDIRECT))
