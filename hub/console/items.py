@@ -580,7 +580,7 @@ def import_rows(engine: Engine, kind: str, feed_id: str, file_name: str, rows: l
             continue
         errors: dict[str, str] = {}
         data = clean_form(kind, row, errors)
-        filled = _complete_job(data, today) if kind == "job" else []
+        filled = _complete_job(data, set(row), today) if kind == "job" else []
         spot = place(resolver, data) if needs_position(kind, data, errors) else None
         record, model_errors = validate(kind, data, today=today)
         for name, message in model_errors.items():
@@ -621,23 +621,24 @@ def _feed_regions(conn: Connection, feed_id: str) -> list[str]:
     return [r.strip() for r in str(text or "").split(",") if r.strip() and r.strip() != "*"]
 
 
-def _complete_job(data: dict[str, Any], today: dt.date) -> list[str]:
-    """Fill what an employer's sheet leaves out; the labels of the filled fields."""
+def _complete_job(data: dict[str, Any], columns: set[str], today: dt.date) -> list[str]:
+    """Fill the columns an employer's sheet does not have (a blank cell in a column the sheet has
+    is refused as usual); the labels of the filled fields."""
     filled = []
-    if not data.get("id") and data.get("title") and data.get("employer"):
+    if "id" not in columns and data.get("title") and data.get("employer"):
         seed = f"{data['employer']}|{data['title']}|{data.get('address', '')}"
         data["id"] = "imp-" + hashlib.sha256(seed.encode()).hexdigest()[:12]
         filled.append("岗位编号")
-    if "category" not in data:
+    if "category" not in columns:
         data["category"] = "其他"
         filled.append("岗位类别（其他）")
-    if "salary_max" not in data and isinstance(data.get("salary_min"), int):
+    if "salary_max" not in columns and isinstance(data.get("salary_min"), int):
         data["salary_max"] = data["salary_min"]
         filled.append("薪资上限（同下限）")
-    if "published" not in data:
+    if "published" not in columns:
         data["published"] = today.isoformat()
         filled.append("发布日期（今天）")
-    if "valid_until" not in data:
+    if "valid_until" not in columns:
         data["valid_until"] = (today + dt.timedelta(days=60)).isoformat()
         filled.append("有效期（60 天）")
     return filled

@@ -192,3 +192,10 @@ def test_a_flagged_position_stays_flagged_until_it_is_checked(geo_console: Conso
     # coordinates typed by the editor: the flag goes, the source says so
     assert post(editor, edit, _form_of(job, latitude="26.59", longitude="106.72")).status_code == 302
     assert _jobs(geo_console)["小区保洁员"][1:] == ("填写的坐标", "")
+
+
+def test_a_blank_cell_in_a_column_the_sheet_has_is_refused_not_filled(geo_console: Console) -> None:
+    sheet = ("职位名称,招聘单位,最低薪资,工作地址,有效期\n"
+             "保洁员,云岩物业公司,2200元,贵阳市云岩区中华北路108号,\n")
+    page = _import(geo_console, sheet)
+    assert 'id="refused-count">1<' in page and "有效期至：必填" in page
