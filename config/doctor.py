@@ -195,11 +195,26 @@ def check_display(env: Surroundings) -> Check:
     return Check("显示屏", "ok", f"图形界面在运行（{'、'.join(displays)}）", "display")
 
 
+def _reader_in_use(env: Surroundings, port: str) -> Check:
+    """The kiosk holds the reader's port: its last answer (``content.live``) instead of a probe
+    that would cut into its polling."""
+    from content.live import read as read_live
+
+    name, key = "身份证读卡器", "idcard"
+    seen = read_live(env.settings.data_dir).get("idcard")
+    if seen is None:
+        return Check(name, "fail", f"{port} 被别的程序占用，且没有运行中的自助机报告读卡器状态：请重启设备后再检查", key)
+    if seen["ok"]:
+        return Check(name, "ok", f"自助机正在使用读卡器（{port}），它最后的报告：{seen['detail']}", key)
+    return Check(name, "fail", f"自助机正在使用读卡器（{port}），它最后的报告：{seen['detail']}：请检查读卡器电源和 USB 线",
+                 key)
+
+
 @_check
 def check_reader(env: Surroundings) -> Check:
     """The reader answers a SAM status request, as ``yizhan idcard status`` asks it."""
     from idcard.errors import IdCardError, ReplyTimeout
-    from idcard.port import open_port
+    from idcard.port import held_elsewhere, open_port
     from idcard.protocol import Reader
     from idcard.service import PORT_ERRORS, port_error_reason
 
@@ -214,6 +229,8 @@ def check_reader(env: Surroundings) -> Check:
     try:
         port = open_port(conf.port, conf.baud, timeout)
     except (ValueError, *PORT_ERRORS) as exc:
+        if held_elsewhere(exc):
+            return _reader_in_use(env, conf.port)
         return Check(name, "fail", f"打不开读卡器端口 {conf.port}（{port_error_reason(exc)}）：这个端口不是读卡器的串口，"
                                    "请检查设置 devices.idcard.port 和读卡器的 USB 线", key)
     try:

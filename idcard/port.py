@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import errno
+
 import serial
 
 # pyserial looks up ``SCHEME://`` as module ``protocol_SCHEME`` in these packages.
@@ -20,6 +22,17 @@ def register_url_handlers() -> None:
 
 
 def open_port(port: str, baud: int = 115200, timeout: float | None = 1.0) -> serial.SerialBase:
-    """Open the reader's port; raises ``serial.SerialException``/``OSError``/``ValueError`` as pyserial does."""
+    """Open the reader's port; raises ``serial.SerialException``/``OSError``/``ValueError`` as pyserial does.
+
+    A device path is opened exclusively (``flock``): the kiosk's reader service holds it while
+    it runs, and ``yizhan doctor`` or ``idcard status`` meanwhile get :func:`held_elsewhere`
+    instead of interleaving their requests with the kiosk's polling."""
     register_url_handlers()
-    return serial.serial_for_url(port, baud, timeout=timeout, write_timeout=timeout)
+    if "://" in port:
+        return serial.serial_for_url(port, baud, timeout=timeout, write_timeout=timeout)
+    return serial.serial_for_url(port, baud, timeout=timeout, write_timeout=timeout, exclusive=True)
+
+
+def held_elsewhere(exc: BaseException) -> bool:
+    """Whether an open failed because another process holds the port (see :func:`open_port`)."""
+    return isinstance(exc, OSError) and exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK)

@@ -123,6 +123,36 @@ def test_a_simulated_reader_answers(station) -> None:
         simulator.stop()
 
 
+def test_a_reader_the_kiosk_holds_is_not_probed(station) -> None:
+    """The kiosk's reader service holds the port (exclusively): doctor reads the state it last
+    published instead of cutting into its polling, and the service stays online throughout."""
+    import time
+
+    from config.station import Station
+
+    simulator = Simulator()
+    try:
+        settings = _with(station, "devices.idcard", enabled=True, port=simulator.start(), reply_timeout_s=1)
+        service = Station(settings).reader_service(live=True)
+        service.start()
+        try:
+            deadline = time.monotonic() + 20
+            while service.state != "online":
+                assert time.monotonic() < deadline, service.state
+                time.sleep(0.05)
+            check = check_reader(settings)
+            assert check.status == "ok", check
+            assert "自助机正在使用读卡器" in check.detail and "读卡器应答正常" in check.detail
+            assert service.state == "online"
+        finally:
+            service.stop(timeout=10)
+        # Once the kiosk let go, doctor asks the reader itself again.
+        check = check_reader(settings)
+        assert check.status == "ok" and check.detail.startswith("读卡器应答正常")
+    finally:
+        simulator.stop()
+
+
 def test_a_node_the_service_user_cannot_open_fails_though_root_can(station) -> None:
     simulator = Simulator()
     try:
