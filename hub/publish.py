@@ -24,6 +24,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from common.files import write_atomic
+from hub.mobile import write_pages
+from hub.mobile.pages import MobileResult
 from hub.source import read_feed_info, read_source_folder
 from hub.upstream import Upstream, merge
 from protocol.feed import (
@@ -65,6 +67,7 @@ class PublishResult:
     media_written: int = 0
     bytes_written: int = 0
     removed: int = 0
+    mobile: MobileResult | None = None  # the phone pages written beside the feed (hub.mobile)
 
     @property
     def refused(self) -> list[Rejection]:
@@ -251,6 +254,10 @@ def publish_content(content: ContentSet, media_files: dict[str, Path], out_dir: 
             result.media_written += 1
             result.bytes_written += entry.size
     _copy_rotations(home, out)
+    # The phone pages of this version (they link to its media) before the manifest: a failure
+    # here publishes nothing.
+    result.mobile = write_pages(content, out, version=version, today=generated_at.astimezone().date(),
+                                now=generated_at)
     # Every item and media file reaches the disk before the manifest that names them.
     os.sync()
     manifest_bytes = manifest.to_bytes()

@@ -1,0 +1,211 @@
+"""Phone pages published with the feed: valid HTML, small, nothing fetched from elsewhere,
+and the same jobs as the kiosk's search for the same chips."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin
+
+import pytest
+
+from common.geo import destination
+from content.sample import sample_content
+from content.store import Store
+from hub.mobile.pages import (
+    CATEGORY_CHIPS,
+    DISTANCE_CHIPS,
+    LIST_LIMIT,
+    PAGE_BUDGET,
+    WHEN_CHIPS,
+    list_page_name,
+    read_stations,
+)
+from hub.publish import publish_content
+from protocol.feed import Scope, generate_private_key
+from protocol.model import Course, MediaRef
+
+ORIGIN = (26.5830, 106.7135)
+FAR = destination(*ORIGIN, 60.0, 9.0)
+GENERATED = dt.datetime(2026, 12, 7, 2, 0, tzinfo=dt.UTC)
+TODAY = GENERATED.astimezone().date()
+STATIONS = [
+    {"id": "gy-001", "name": "城东社区人社便民服务站", "address": "贵阳市云岩区中华北路 108 号",
+     "latitude": ORIGIN[0], "longitude": ORIGIN[1], "opening_hours": "周一至周五 9:00-17:30",
+     "hotline": "0851-12333"},
+    {"id": "gy-002", "name": "乌当区零工驿站", "address": "乌当区新添大道 1 号",
+     "latitude": FAR[0], "longitude": FAR[1], "opening_hours": "每天 7:00-12:00", "hotline": "0851-86221234"},
+]
+VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+
+
+class StrictPage(HTMLParser):
+    """Fails on anything a browser would have to repair: unclosed or stray tags, a missing
+    doctype, language or charset, a bare ampersand."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=False)
+        self.open: list[str] = []
+        self.problems: list[str] = []
+        self.doctype = False
+        self.lang = ""
+        self.charset = False
+        self.urls: list[str] = []
+        self.jobs: list[str] = []
+        self.text: list[str] = []
+
+    def handle_decl(self, decl: str) -> None:
+        self.doctype = decl.lower() == "doctype html"
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if tag == "html":
+            self.lang = values.get("lang") or ""
+        if tag == "meta" and values.get("charset") == "utf-8":
+            self.charset = True
+        for name in ("href", "src", "poster", "action"):
+            if values.get(name):
+                self.urls.append(values[name] or "")
+        if values.get("data-job"):
+            self.jobs.append(values["data-job"] or "")
+        if len({name for name, _ in attrs}) != len(attrs):
+            self.problems.append(f"duplicate attribute in <{tag}>")
+        if tag not in VOID:
+            self.open.append(tag)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.problems.append(f"self-closing <{tag}/>")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in VOID or not self.open or self.open[-1] != tag:
+            self.problems.append(f"</{tag}> closes {self.open[-1:] or 'nothing'}")
+            return
+        self.open.pop()
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+        if re.search(r"&(?![a-zA-Z]+;|#\d+;|#x[0-9a-fA-F]+;)", data):
+            self.problems.append("bare &")
+
+    def handle_entityref(self, name: str) -> None:
+        if name not in ("amp", "lt", "gt", "quot", "nbsp"):
+            self.problems.append(f"unknown entity &{name};")
+
+    def check(self, text: str) -> StrictPage:
+        self.feed(text)
+        self.close()
+        if self.open:
+            self.problems.append(f"unclosed {self.open}")
+        if not (self.doctype and self.lang == "zh-CN" and self.charset):
+            self.problems.append("doctype, lang=zh-CN and charset utf-8 are required")
+        return self
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    work = tmp_path_factory.mktemp("mobile")
+    content = sample_content(origin=ORIGIN, jobs=600, seed=11, today=TODAY)
+    video = b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 200
+    sha = hashlib.sha256(video).hexdigest()
+    (work / f"{sha}.mp4").write_bytes(video)
+    content.courses = [Course(id="course-1", title="电工安全操作", duration_s=300,
+                              media=MediaRef(sha256=sha, size=len(video)))]
+    content.documents = {"stations": STATIONS}
+    feed = work / "feeds" / "gy"
+    result = publish_content(content, {sha: work / f"{sha}.mp4"}, feed, key=generate_private_key(),
+                             feed_id="gy", scope=Scope(regions=["520103"]), generated_at=GENERATED)
+    store = Store(work / "station.db", ORIGIN)
+    store.replace_content(content)
+    return {"feed": feed, "result": result, "content": content, "store": store, "work": work}
+
+
+def test_every_page_is_valid_html_with_nothing_from_elsewhere(published: dict[str, Any]) -> None:
+    pages = sorted((published["feed"] / "m").rglob("*.html"))
+    assert len(pages) > 2 * len(CATEGORY_CHIPS) * len(DISTANCE_CHIPS) * len(WHEN_CHIPS)
+    for page in pages:
+        parsed = StrictPage().check(page.read_text(encoding="utf-8"))
+        assert parsed.problems == [], f"{page.name}: {parsed.problems[:3]}"
+        outside = [u for u in parsed.urls if re.match(r"^([a-z]+:)?//", u, re.I)]
+        assert outside == [], f"{page.name} links outside the hub: {outside}"
+        assert all(not u.startswith(("javascript:", "data:")) for u in parsed.urls)
+        assert _broken_links(published["feed"], page, parsed.urls) == [], page.name
+    assert published["result"].mobile.stations == ["gy-001", "gy-002"]
+
+
+def _broken_links(feed: Path, page: Path, urls: list[str]) -> list[str]:
+    """Relative links followed as a browser does from the page's address under /feeds/gy/m/."""
+    address = "/feeds/gy/m/" + page.relative_to(feed / "m").as_posix()
+    broken = []
+    for url in urls:
+        if url.startswith(("tel:", "/m/progress")):
+            continue
+        target = urljoin(address, url).split("#")[0]
+        assert target.startswith("/feeds/gy/"), (url, target)
+        path = feed / target.removeprefix("/feeds/gy/")
+        if target.endswith("/"):
+            path = path / "index.html"
+        if not path.is_file():
+            broken.append(url)
+    return broken
+
+
+def test_a_stations_first_page_fits_the_budget(published: dict[str, Any]) -> None:
+    m = published["feed"] / "m"
+    css = (m / "style.css").stat().st_size
+    for station in ("gy-001", "gy-002"):
+        for page in (m / "s" / station).glob("*.html"):
+            assert page.stat().st_size + css <= PAGE_BUDGET, page
+
+
+def test_the_pages_list_the_jobs_the_kiosk_finds_for_the_same_chips(published: dict[str, Any]) -> None:
+    store: Store = published["store"]
+    m = published["feed"] / "m" / "s" / "gy-001"
+    seen_today = seen_over_limit = 0
+    for ci, (category, _) in enumerate(CATEGORY_CHIPS):
+        for ri, (radius, _) in enumerate(DISTANCE_CHIPS):
+            for when, key, _ in WHEN_CHIPS:
+                parsed = StrictPage().check((m / list_page_name(ci, ri, key)).read_text(encoding="utf-8"))
+                kiosk = store.search_jobs(radius_km=radius, category=category, when=when, today=TODAY,
+                                          limit=LIST_LIMIT)
+                total = store.count_jobs(radius_km=radius, category=category, when=when, today=TODAY)
+                assert parsed.jobs == [hit.job.id for hit in kiosk], (category, radius, when)
+                assert f"共 {total} 个岗位" in "".join(parsed.text)
+                seen_today += bool(when and kiosk)
+                seen_over_limit += total > LIST_LIMIT
+    assert seen_today and seen_over_limit  # the sample has today's gigs and long lists
+
+
+def test_a_job_page_dials_the_employer_and_names_the_station(published: dict[str, Any]) -> None:
+    store: Store = published["store"]
+    hit = next(h for h in store.search_jobs(radius_km=3.0, today=TODAY) if h.job.contact_phone)
+    page = (published["feed"] / "m" / "s" / "gy-001" / f"job-{hit.job.id}.html").read_text(encoding="utf-8")
+    digits = re.sub(r"[^0-9+]", "", hit.job.contact_phone)
+    assert f'href="tel:{digits}"' in page and "一键拨号" in page
+    assert "贵阳市云岩区中华北路 108 号" in page and "周一至周五 9:00-17:30" in page
+    assert 'href="tel:0851-12333"'.replace("-", "") in page
+
+
+def test_a_new_version_swaps_the_pages_whole_and_keeps_the_previous(published: dict[str, Any]) -> None:
+    content = published["content"]
+    feed = published["feed"]
+    before = (feed / "m").resolve()
+    fewer = content.__class__(jobs=content.jobs[:10], policies=content.policies, documents=content.documents)
+    publish_content(fewer, {}, feed, key=generate_private_key(), feed_id="gy", scope=None,
+                    generated_at=GENERATED + dt.timedelta(hours=1))
+    after = (feed / "m").resolve()
+    assert after != before and before.is_dir()
+    assert sorted(p.name for p in (feed / "mobile").iterdir()) == sorted([before.name, after.name])
+    index = (after / "s" / "gy-001" / list_page_name(0, 2, "a")).read_text(encoding="utf-8")
+    assert len(StrictPage().check(index).jobs) == len([j for j in fewer.jobs if j.is_open(TODAY)])
+
+
+def test_bad_station_entries_are_named_in_chinese() -> None:
+    good, problems = read_stations([STATIONS[0], {"id": "x y", "name": "", "latitude": 200}, STATIONS[0]])
+    assert [s.id for s in good] == ["gy-001"]
+    assert problems[0].startswith("站点资料第 2 条不能用：") and "latitude" in problems[0]
+    assert "重复" in problems[1]
+    assert read_stations({"not": "a list"})[1] == ["站点资料（stations 文档）应是一个列表"]
