@@ -87,6 +87,8 @@ class Tianditu:
         except ValueError:
             data = None
         if not isinstance(data, dict):
+            if response.status_code >= 500:
+                raise GeocodeError(f"地址解析服务暂时不可用（HTTP {response.status_code}），稍后可重新定位")
             raise GeocodeError(f"地址解析服务的答复无法识别（HTTP {response.status_code}）")
         if "status" not in data:
             raise GeocodeError("地址解析服务拒绝了请求（密钥无效、权限不符或额度用完），请检查 hub.toml 的 [geocoder] key")

@@ -597,7 +597,8 @@ def import_rows(engine: Engine, kind: str, feed_id: str, file_name: str, rows: l
         if spot is not None:
             geo[record.id] = spot
             if spot[1]:
-                report.flagged.append({"row": number, "id": record.id, "reason": spot[1], "precision": spot[0]})
+                report.flagged.append({"row": number, "id": record.id, "title": _title(kind, record), "reason": spot[1],
+                                       "precision": spot[0]})
         if filled:
             report.filled.append({"row": number, "id": record.id, "fields": "、".join(filled)})
     with engine.begin() as conn:
