@@ -12,18 +12,25 @@ document.addEventListener('click', function (event) {
     box.checked = event.target.checked;
   }
 });
-// Accessibility: the page knows script runs (the narrow layout hides the menu behind its button);
-// the menu button opens and closes the menu; an error summary (or an error message) takes focus
-// when the page opens, so a screen reader reads it and Tab continues from it; a table wider than
-// its box becomes focusable so that it can be scrolled with the arrow keys.
-document.documentElement.classList.add('js');
-document.addEventListener('click', function (event) {
-  const button = event.target.closest && event.target.closest('.menu-toggle');
-  if (!button) return;
-  const open = button.getAttribute('aria-expanded') !== 'true';
-  button.setAttribute('aria-expanded', open ? 'true' : 'false');
-  document.querySelector('.layout').classList.toggle('menu-open', open);
-});
+// Accessibility: on a narrow window the menu is folded behind 菜单 (a link to #console-menu,
+// which opens it without script too; with script it is a button that opens and closes it);
+// an error summary (or an error message) takes focus when the page opens, so a screen reader
+// reads it and Tab continues from it; a table wider than its box becomes focusable so that it
+// can be scrolled with the arrow keys.
+(function () {
+  const toggle = document.querySelector('.menu-toggle');
+  if (!toggle) return;
+  toggle.setAttribute('role', 'button');
+  toggle.setAttribute('aria-expanded', 'false');
+  function flip(event) {
+    event.preventDefault();
+    const open = toggle.getAttribute('aria-expanded') !== 'true';
+    toggle.setAttribute('aria-expanded', open ? 'true' : 'false');
+    document.querySelector('.layout').classList.toggle('menu-open', open);
+  }
+  toggle.addEventListener('click', flip);
+  toggle.addEventListener('keydown', function (event) { if (event.key === ' ') flip(event); });
+})();
 (function () {
   const summary = document.querySelector('[data-focus-first]');
   if (summary) summary.focus();
