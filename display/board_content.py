@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,32 @@ class BoardContent:
     @property
     def empty(self) -> bool:
         return not (self.jobs or self.policies or self.events or self.videos)
+
+
+_NUMBERED = re.compile(r"(?:^|\s*)(?:\d{1,2}[.．、)）]|[（(]\d{1,2}[)）]|[①-⑳])\s*")
+
+
+def material_items(text: str) -> list[str]:
+    """A policy's 所需材料 as a list, one item each: the lines given, else the numbered items
+    (``1. 身份证2. 营业执照``), else the items between ``；`` or ``、``. Numbering is kept as given
+    when each item is on its own line, and added (``1. ``) when the items were run together.
+    """
+    text = text.strip()
+    if not text:
+        return []
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if len(lines) > 1:
+        return lines
+    numbered = [part.strip(" ；;，,。") for part in _NUMBERED.split(text)]
+    items = [part for part in numbered if part]
+    if len(items) < 2:
+        for sep in ("；", ";", "、"):
+            items = [part.strip(" 。") for part in text.split(sep) if part.strip(" 。")]
+            if len(items) > 1:
+                break
+    if len(items) < 2:
+        return [text]
+    return [f"{n}. {item}" for n, item in enumerate(items, 1)]
 
 
 def job_row(job: Job, distance_km: float, today: dt.date) -> JobRow:

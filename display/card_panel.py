@@ -15,8 +15,8 @@ from kivy.properties import NumericProperty, ObjectProperty, StringProperty
 from kivy.uix.widget import Widget
 
 from display import sprites, widgets  # noqa: F401 - register the classes card_panel.kv uses
-from display.board_content import event_when
-from display.layout import BoardGeometry
+from display.board_content import event_when, material_items
+from display.layout import BoardGeometry, CardPlan, plan_card
 from display.profiles import Profile
 from display.sprites import SpriteLabel
 from display.widgets import KvPalette
@@ -29,7 +29,7 @@ def card_blocks(item: Policy | Event) -> tuple[str, str, list[tuple[str, str]]]:
     """(tag, title, [(label, text), ...]) for a policy or an event."""
     if isinstance(item, Policy):
         blocks = [("", item.summary or item.body), ("申请对象", item.who_qualifies), ("办理方式", item.how_to_apply),
-                  ("所需材料", item.materials)]
+                  ("所需材料", "\n".join(material_items(item.materials)))]
         if item.hotline:
             blocks.append(("咨询电话", item.hotline))
         return f"政策速递 · {item.category}", item.title, [(k, v) for k, v in blocks if v]
@@ -51,7 +51,8 @@ class CardPanel(Widget):
     body_px = NumericProperty(42)
     tag_width = NumericProperty(320)
 
-    def __init__(self, profile: Profile, geo: BoardGeometry, item: Policy | Event, **kwargs: Any) -> None:
+    def __init__(self, profile: Profile, geo: BoardGeometry, item: Policy | Event, *, qr_image: Any = None,
+                 **kwargs: Any) -> None:
         p = profile
         tag, title, blocks = card_blocks(item)
         # An event card has a few short lines (time, place...): larger type fills the screen
@@ -63,36 +64,97 @@ class CardPanel(Widget):
                          pos=(geo.body[0], geo.body[1]), size=(geo.body[2], geo.body[3]), **kwargs)
         from display.sprites import Art
 
+        self.profile = profile
         self.tag_width = Art.fonts().width(tag, self.tag_px) + self.tag_px + 2
         self.item_id = item.id
         self.item_kind = "policy" if isinstance(item, Policy) else "event"
         self._blocks = blocks
-        self._lay_out_blocks()
+        self._qr_image = qr_image
+        self.page = 0
+        self._turn: Any = None
+        self.plan = self._plan()
+        self.text_widgets: list[SpriteLabel] = []
+        self.qr_widgets: list[Widget] = []
+        self._lay_out_page(0)
+        self.bind(parent=self._on_parent)
 
-    def _lay_out_blocks(self) -> None:
+    def text_box(self) -> tuple[int, int, int, int]:
+        """Where the paragraphs go: (x, y, width, height) under the title, inside the margins."""
         title = self.ids.title
         lines_title = min(2, _lines_needed(self.title, self.title_px, title.width))
-        top = title.top - lines_title * _line_height(self.title_px, 0.35) - self.body_px // 2
-        bottom = self.y + self.margin // 2
-        label_w = self.body_px * 5
-        text_w = int(self.width - 2 * self.margin - label_w)
-        line = _line_height(self.body_px, 0.4)
-        for label, text in self._blocks:
-            room = int((top - bottom) // line)
-            if room < 1:
-                break
-            wanted = max(1, min(room, 6 if label else 4))
-            body = SpriteLabel(text=text, font_px=self.body_px, wrap=True, max_lines=wanted, line_gap=0.4,
+        top = int(title.top - lines_title * _line_height(self.title_px, 0.35) - self.body_px // 2)
+        bottom = int(self.y + self.margin // 2)
+        return int(self.x + self.margin), bottom, int(self.width - 2 * self.margin), top - bottom
+
+    def _plan(self) -> CardPlan:
+        from display.sprites import Art
+
+        _x, _y, width, height = self.text_box()
+        return plan_card(Art.fonts(), self._blocks, width, height, largest=int(self.body_px),
+                         smallest=max(8, self.profile.px(30)), gap=0.4)
+
+    def _on_parent(self, _widget: Any, parent: Any) -> None:
+        from kivy.clock import Clock
+
+        if self._turn is not None:
+            self._turn.cancel()
+            self._turn = None
+        if parent is not None and len(self.plan.pages) > 1:
+            self._turn = Clock.schedule_interval(lambda _dt: self.turn_page(), self.profile.page_s)
+        elif parent is None and self.page:
+            self._lay_out_page(0)
+
+    def turn_page(self) -> None:
+        """The next page of a card too long for its box at the smallest type (back to the first after the last)."""
+        self._lay_out_page((self.page + 1) % len(self.plan.pages))
+
+    def _lay_out_page(self, page: int) -> None:
+        for widget in self.text_widgets + self.qr_widgets:
+            self.remove_widget(widget)
+        self.text_widgets, self.qr_widgets = [], []
+        self.page = page
+        plan = self.plan
+        x, bottom, width, height = self.text_box()
+        top = bottom + height
+        px = plan.body_px
+        for index, (label, lines) in enumerate(plan.pages[page]):
+            if index:
+                top -= plan.block_gap
+            block_h = len(lines) * plan.line_height
+            indent = plan.label_width if label else 0
+            body = SpriteLabel(text="\n".join(lines), font_px=px, wrap=True, line_gap=0.4,
                                color=self.pal.text if not label else self.pal.muted, bg=self.pal.background,
-                               valign="top", pos=(self.margin + (label_w if label else 0), bottom),
-                               size=(text_w if label else text_w + label_w, top - bottom))
-            self.add_widget(body)
+                               valign="top", pos=(x + indent, top - block_h), size=(width - indent, block_h))
+            self.text_widgets.append(body)
             if label:
-                self.add_widget(SpriteLabel(text=label, font_px=self.body_px, bold=True, color=self.pal.accent,
-                                            bg=self.pal.background, valign="top",
-                                            pos=(self.margin, bottom), size=(label_w, top - bottom)))
-            used = min(wanted, _lines_needed(text, self.body_px, body.width))
-            top -= used * line + self.body_px * 0.6
+                self.text_widgets.append(SpriteLabel(
+                    text=label, font_px=px, bold=True, color=self.pal.accent, bg=self.pal.background,
+                    valign="top", pos=(x, top - block_h), size=(plan.label_width, block_h)))
+            top -= block_h
+        for widget in self.text_widgets:
+            self.add_widget(widget)
+        self._fill_with_qr(x, bottom, width, top - bottom)
+
+    def _fill_with_qr(self, x: int, bottom: int, width: int, room: int) -> None:
+        """The station's QR code in the room the text leaves under it (an event's few lines leave half the card)."""
+        image = self._qr_image
+        if image is None:
+            return
+        caption_px = self.profile.px(32)
+        caption_h = int(caption_px * 1.4)
+        size = image.size[0]
+        if room < size + caption_h + self.body_px:
+            return
+        from display.widgets import Picture
+
+        y = bottom + (room - size - caption_h) // 2 + caption_h
+        qr = Picture(image=image, pos=(x + (width - size) // 2, y), size=(size, size))
+        caption = SpriteLabel(text="扫码查看全部岗位", font_px=caption_px, color=self.pal.muted,
+                              bg=self.pal.background, halign="center", valign="top",
+                              pos=(x, y - caption_h), size=(width, caption_h))
+        self.qr_widgets = [qr, caption]
+        for widget in self.qr_widgets:
+            self.add_widget(widget)
 
 
 def _line_height(px: int, gap: float) -> int:

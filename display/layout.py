@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from display.profiles import Profile, led_font_px
-from display.textimg import FontBook
+from display.textimg import FontBook, wrap_text
 
 Rect = tuple[int, int, int, int]  # x, y (from the bottom, as Kivy counts), width, height
 
@@ -135,3 +135,70 @@ def _led_strip(p: Profile) -> BoardGeometry:
     px = led_font_px(line_h)
     return BoardGeometry(width, height, header, body, none, none, list_zone, none, none, line_h, False,
                          header_px=px, ticker_px=px, strip_lines=lines)
+
+
+@dataclass(frozen=True)
+class CardPlan:
+    """How a card's labelled paragraphs fill its box: one type size, whole lines, one or more pages."""
+
+    body_px: int
+    line_height: int  # from one line's top to the next's
+    block_gap: int  # between two paragraphs
+    label_width: int
+    pages: tuple[tuple[tuple[str, tuple[str, ...]], ...], ...]  # per page: (label, lines) per paragraph
+    used: int  # height the first page takes
+
+    @property
+    def lines(self) -> list[str]:
+        return [line for page in self.pages for _label, lines in page for line in lines]
+
+
+def plan_card(book: FontBook, blocks: list[tuple[str, str]], width: int, height: int, *, largest: int,
+              smallest: int, gap: float = 0.4) -> CardPlan:
+    """The largest type (from ``largest`` down to ``smallest``, 2 px steps) at which every paragraph fits whole.
+
+    ``blocks`` are (label, text); a labelled paragraph is indented by the label's column, and its
+    explicit line breaks (a list of materials) are kept, one item a line. Nothing is ever cut
+    or ellipsized: when even ``smallest`` does not hold the whole text, it is paged at that
+    size, whole lines only (a paragraph that goes on to the next page keeps its label there).
+    """
+    px = largest
+    while True:
+        plan = _card_at(book, blocks, width, height, px, gap)
+        if len(plan.pages) <= 1 or px - 2 < smallest:
+            return plan
+        px -= 2
+
+
+def _card_at(book: FontBook, blocks: list[tuple[str, str]], width: int, height: int, px: int,
+             gap: float) -> CardPlan:
+    line_h = book.band(px).height + int(px * gap)
+    block_gap = int(px * 0.6)
+    label_w = px * 5
+    pages: list[list[tuple[str, tuple[str, ...]]]] = [[]]
+    top = 0  # height used on the current page
+    first_used = 0
+    for label, text in blocks:
+        lines = wrap_text(book, text, px, max(1, width - (label_w if label else 0)))
+        lines = [line for line in lines if line.strip()] or [""]
+        while lines:
+            start = top + (block_gap if pages[-1] else 0)
+            room = (height - start) // line_h
+            if room < 1 or (room < len(lines) and room < 2 and pages[-1]):
+                # not even two lines of this paragraph here: it starts on the next page
+                if not pages[-1]:
+                    room = 1  # a box lower than one line still shows one line per page
+                else:
+                    pages.append([])
+                    top = 0
+                    continue
+            take = lines[:room]
+            pages[-1].append((label, tuple(take)))
+            top = start + len(take) * line_h
+            if len(pages) == 1:
+                first_used = top
+            lines = lines[room:]
+            if lines:
+                pages.append([])
+                top = 0
+    return CardPlan(px, line_h, block_gap, label_w, tuple(tuple(page) for page in pages if page), first_used)

@@ -61,7 +61,8 @@ class TvSurface(Surface):
 
     def card_segment(self, slot: Slot, item: Policy | Event) -> Segment:
         kind = "policy" if isinstance(item, Policy) else "event"
-        return Segment(slot, CardPanel(self.profile, self.geo, item), item_kind=kind, item_id=item.id,
+        card = CardPanel(self.profile, self.geo, item, qr_image=self.jobs_panel.qr_image)
+        return Segment(slot, card, item_kind=kind, item_id=item.id,
                        title=item.title)
 
     def urgent_segment(self, slot: Slot, notices: list[Announcement]) -> Segment:
