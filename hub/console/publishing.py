@@ -12,9 +12,10 @@ clock).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +24,15 @@ from sqlalchemy.engine import Connection, Engine
 
 from common.files import write_atomic
 from hub.console.schema import feed_groups, items, publications, published_items, schedules
-from hub.publish import PublishError, load_key_file, publish_content
-from protocol.feed import RECORD_KINDS, Scope
+from hub.publish import PublishError, load_key_file, publish_content, read_manifest_file
+from protocol.feed import RECORD_KINDS, Scope, decode_items
 from protocol.model import RECORD_TYPES, ContentSet, MediaRef
 
 MEDIA_DIR = "console-media"
 DOCUMENTS_DIR = "console-documents"
+VERSIONS_DIR = "console-publications"  # HOME/console-publications/<feed_id>/<version>.json: what a version held
+URGENT_NAME = "urgent"  # served beside the manifest: the newest version that carried an urgent notice
+URGENT_MARK = '"priority":"urgent"'  # how an urgent announcement reads in its stored JSON (record_json)
 
 
 @dataclass
@@ -44,6 +48,17 @@ class Plan:
     @property
     def has_changes(self) -> bool:
         return bool(self.added or self.changed or self.removed)
+
+
+@dataclass
+class Changes:
+    """What the next publication of a group adds, changes and removes: (kind, record id, title) each,
+    and a digest of the whole, so a confirmation publishes exactly what was shown."""
+
+    added: list[tuple[str, str, str]] = field(default_factory=list)
+    changed: list[tuple[str, str, str]] = field(default_factory=list)
+    removed: list[tuple[str, str, str]] = field(default_factory=list)
+    digest: str = ""
 
 
 def groups(conn: Connection) -> list[Any]:
@@ -87,6 +102,47 @@ def plan(conn: Connection, feed_id: str, today: dt.date) -> Plan:
                 removed=len(before.keys() - current.keys()), expired=expired, last_version=last)
 
 
+def changes(conn: Connection, feed_id: str, today: dt.date) -> Changes:
+    """The exact list behind :func:`plan`'s counts, titles included, in kind and id order."""
+    current, _ = _live(conn, feed_id, today)
+    before = {r.item_key: r.digest for r in conn.execute(
+        sa.select(published_items.c.item_key, published_items.c.digest).where(published_items.c.feed_id == feed_id))}
+    keys = {"added": sorted(current.keys() - before.keys()),
+            "changed": sorted(k for k, d in current.items() if k in before and before[k] != d),
+            "removed": sorted(before.keys() - current.keys())}
+    wanted = {k for ks in keys.values() for k in ks}
+    titles = _titles(conn, feed_id, wanted)
+    digest = hashlib.sha256(json.dumps([keys, {k: current.get(k, "") for k in sorted(wanted)}]).encode()).hexdigest()
+    out = Changes(digest=digest)
+    for name, ks in keys.items():
+        getattr(out, name).extend((k.split(":", 1)[0], k.split(":", 1)[1], titles.get(k, "")) for k in ks)
+    return out
+
+
+def _titles(conn: Connection, feed_id: str, keys: set[str]) -> dict[str, str]:
+    if not keys:
+        return {}
+    q = sa.select(items.c.kind, items.c.record_id, items.c.title).where(items.c.feed_id == feed_id)
+    return {f"{r.kind}:{r.record_id}": r.title for r in conn.execute(q) if f"{r.kind}:{r.record_id}" in keys}
+
+
+def _keep_contents(home: Path, feed_id: str, version: int, what: Changes, keys: list[str], titles: dict[str, str]) -> None:
+    """Keep what a version held and changed, for its page in the console (the feed keeps only the newest)."""
+    document = {"added": what.added, "changed": what.changed, "removed": what.removed,
+                "items": [[k.split(":", 1)[0], k.split(":", 1)[1], titles.get(k, "")] for k in sorted(keys)]}
+    folder = home / VERSIONS_DIR / feed_id
+    folder.mkdir(parents=True, exist_ok=True)
+    write_atomic(folder / f"{version}.json", json.dumps(document, ensure_ascii=False, separators=(",", ":")))
+
+
+def version_contents(home: Path, feed_id: str, version: int) -> dict[str, Any] | None:
+    """What version ``version`` of a group held and changed (None: published before this was kept)."""
+    path = home / VERSIONS_DIR / feed_id / f"{int(version)}.json"
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
 def documents_of(home: Path, feed_id: str) -> dict[str, Any]:
     folder = home / DOCUMENTS_DIR / feed_id
     if not folder.is_dir():
@@ -100,9 +156,15 @@ def save_document(home: Path, feed_id: str, name: str, document: Any) -> None:
     write_atomic(folder / f"{name}.json", json.dumps(document, ensure_ascii=False, indent=2))
 
 
+class PlanChanged(PublishError):
+    """The changes confirmed are no longer the changes waiting (someone approved or withdrew meanwhile)."""
+
+
 def publish_group(engine: Engine, home: Path, feeds_dir: Path, feed_id: str, by_user: str, now: dt.datetime,
-                  *, only_if_changed: bool = False) -> tuple[Plan, int | None]:
-    """Publish the next version of a group; returns the plan and the new version (None: nothing to do)."""
+                  *, only_if_changed: bool = False, expected: str | None = None) -> tuple[Plan, int | None]:
+    """Publish the next version of a group; returns the plan and the new version (None: nothing to do).
+
+    ``expected``: the :class:`Changes` digest the publisher confirmed; another list refuses."""
     started = time.perf_counter()
     today = now.astimezone().date()
     with engine.begin() as conn:
@@ -112,7 +174,11 @@ def publish_group(engine: Engine, home: Path, feeds_dir: Path, feed_id: str, by_
         the_plan = plan(conn, feed_id, today)
         if only_if_changed and not the_plan.has_changes:
             return the_plan, None
+        what = changes(conn, feed_id, today)
+        if expected is not None and expected != what.digest:
+            raise PlanChanged("确认之后待发布的内容又有变化，请重新核对变更清单后再发布")
         current, _ = _live(conn, feed_id, today)
+        titles = _titles(conn, feed_id, set(current))
         rows = list(conn.execute(sa.select(items.c.kind, items.c.record_id, items.c.version, items.c.live_data)
                                  .where(items.c.feed_id == feed_id, items.c.live_digest.is_not(None))))
     content = ContentSet()
@@ -124,12 +190,7 @@ def publish_group(engine: Engine, home: Path, feeds_dir: Path, feed_id: str, by_
     content.documents = documents_of(home, feed_id)
     if not len(content) and not content.documents:
         raise PublishError("这个发布范围还没有审核通过的内容")
-    media_dir = home / MEDIA_DIR
-    media: dict[str, Path] = {}
-    for course in content.courses:
-        for ref in (course.media, course.thumbnail):
-            if isinstance(ref, MediaRef):
-                media[ref.sha256] = media_dir / ref.filename
+    media = _media_of(home, content)
     key = load_key_file(home / "feed.key")
     result = publish_content(content, media, feeds_dir / feed_id, key=key, feed_id=feed_id, scope=scope_of(group),
                              generated_at=now.astimezone(dt.UTC).replace(microsecond=0))
@@ -142,7 +203,85 @@ def publish_group(engine: Engine, home: Path, feeds_dir: Path, feed_id: str, by_
             feed_id=feed_id, version=result.manifest.version, at=now.astimezone(dt.UTC).isoformat(timespec="seconds"),
             by_user=by_user, items=len(content), added=the_plan.added, changed=the_plan.changed,
             removed=the_plan.removed, seconds=round(time.perf_counter() - started, 3)))
+    _keep_contents(home, feed_id, result.manifest.version, what, list(current), titles)
     return the_plan, result.manifest.version
+
+
+def _media_of(home: Path, content: ContentSet) -> dict[str, Path]:
+    media: dict[str, Path] = {}
+    for course in content.courses:
+        for ref in (course.media, course.thumbnail):
+            if isinstance(ref, MediaRef):
+                media[ref.sha256] = home / MEDIA_DIR / ref.filename
+    return media
+
+
+def is_urgent(row: Any) -> bool:
+    """An announcement whose stored JSON says 紧急 (``priority: urgent``)."""
+    return row.kind == "announcement" and URGENT_MARK in (row.live_data or row.data or "")
+
+
+def publish_urgent(engine: Engine, home: Path, feeds_dir: Path, item_id: int, by_user: str,
+                   now: dt.datetime) -> int:
+    """Publish one approved urgent notice at once, alone: the group's published version plus this
+    notice, nothing else that waits (other approved changes keep waiting for their publisher).
+    The feed's ``urgent`` pointer is then set to the new version, so stations check in at once."""
+    started = time.perf_counter()
+    with engine.begin() as conn:
+        row = conn.execute(sa.select(items).where(items.c.id == item_id)).first()
+        if row is None or row.state != "approved" or not is_urgent(row):
+            raise PublishError("只有审核通过的紧急通知可以立即发布")
+        group = conn.execute(sa.select(feed_groups).where(feed_groups.c.feed_id == row.feed_id)).first()
+        if group is None:
+            raise PublishError(f"没有发布范围 {row.feed_id}")
+        key = f"{row.kind}:{row.record_id}"
+        before = conn.execute(sa.select(published_items.c.digest).where(
+            published_items.c.feed_id == row.feed_id, published_items.c.item_key == key)).scalar()
+    feed_dir = feeds_dir / row.feed_id
+    content = _published_content(feed_dir)
+    if content is None:  # the group's first publication: the notice and the group's documents
+        content = ContentSet(documents=documents_of(home, row.feed_id))
+    notice = RECORD_TYPES["announcement"].model_validate_json(row.live_data).model_copy(update={"version": row.version})
+    content.announcements = [a for a in content.announcements if a.id != row.record_id] + [notice]
+    result = publish_content(content, _media_of(home, content), feed_dir, key=load_key_file(home / "feed.key"),
+                             feed_id=row.feed_id, scope=scope_of(group),
+                             generated_at=now.astimezone(dt.UTC).replace(microsecond=0))
+    version = result.manifest.version
+    added, changed = (1, 0) if before is None else (0, 1)
+    with engine.begin() as conn:
+        if before is None:
+            conn.execute(published_items.insert().values(feed_id=row.feed_id, item_key=key, digest=row.live_digest))
+        else:
+            conn.execute(published_items.update().where(published_items.c.feed_id == row.feed_id,
+                                                        published_items.c.item_key == key)
+                         .values(digest=row.live_digest))
+        conn.execute(publications.insert().values(
+            feed_id=row.feed_id, version=version, at=now.astimezone(dt.UTC).isoformat(timespec="seconds"),
+            by_user=by_user, items=len(content), added=added, changed=changed, removed=0,
+            seconds=round(time.perf_counter() - started, 3)))
+        keys = [r.item_key for r in conn.execute(sa.select(published_items.c.item_key)
+                                                 .where(published_items.c.feed_id == row.feed_id))]
+        titles = _titles(conn, row.feed_id, set(keys))
+    entry = [("announcement", row.record_id, row.title)]
+    _keep_contents(home, row.feed_id, version, Changes(added=entry if added else [], changed=entry if changed else []),
+                   keys, titles)
+    write_urgent_pointer(feed_dir, row.feed_id, version, now)
+    return version
+
+
+def _published_content(feed_dir: Path) -> ContentSet | None:
+    """The content of the version a feed folder serves, read back from its item files (None: none yet)."""
+    manifest = read_manifest_file(feed_dir)
+    if manifest is None:
+        return None
+    content, _ = decode_items((entry, (feed_dir / entry.path).read_bytes()) for entry in manifest.items)
+    return content
+
+
+def write_urgent_pointer(feed_dir: Path, feed_id: str, version: int, now: dt.datetime) -> None:
+    """``urgent``: a few unsigned bytes a station polls between syncs (content/PROTOCOL.md §1.12)."""
+    body = {"feed_id": feed_id, "version": version, "at": now.astimezone(dt.UTC).isoformat(timespec="seconds")}
+    write_atomic(feed_dir / URGENT_NAME, json.dumps(body, separators=(",", ":")) + "\n")
 
 
 def run_due(engine: Engine, home: Path, feeds_dir: Path, now: dt.datetime) -> list[tuple[int, str]]:

@@ -1,10 +1,15 @@
-"""Console pages for publishing: feed groups with their pending changes, publish now or at a time,
-the history of versions, and each group's board schedule. Permission: ``publish``."""
+"""Console pages for review and publishing: 信息审核 (filter by import batch, submitter, kind and
+urgency; a whole selection approved or returned with per-item exceptions; urgent notices pinned
+on top and published at once when approved), feed groups with the exact list of their pending
+changes, publish now (after a confirmation of that list) or at a time, each version's contents,
+and each group's board schedule. Permissions: ``content.review`` for 信息审核, ``publish`` for
+the rest."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import re
 from typing import Any
 
@@ -13,14 +18,19 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 
 from hub.console.core import audit, console, iso, requires
 from hub.console.publishing import (
+    URGENT_MARK,
+    changes,
     documents_of,
     groups,
+    is_urgent,
     plan,
     publish_group,
+    publish_urgent,
     save_document,
     save_group,
+    version_contents,
 )
-from hub.console.schema import publications, schedules
+from hub.console.schema import import_batches, items, publications, schedules
 from hub.publish import PublishError
 
 bp = Blueprint("console_publish", __name__)
@@ -36,15 +46,56 @@ def overview() -> Any:
 
     on_disk = _published_versions(ctx.feeds_dir)
     with ctx.engine.begin() as conn:
-        rows = [(grp, plan(conn, grp.feed_id, today)) for grp in groups(conn)]
+        rows = [(grp, plan(conn, grp.feed_id, today), changes(conn, grp.feed_id, today)) for grp in groups(conn)]
         history = list(conn.execute(sa.select(publications).order_by(publications.c.id.desc()).limit(15)))
         waiting = list(conn.execute(sa.select(schedules).order_by(schedules.c.id.desc()).limit(10)))
-    for grp, p in rows:
+    for grp, p, _ in rows:
         # A feed may also have been published from a folder (yizhan hub publish): its manifest tells.
         p.last_version = max(p.last_version, on_disk.get(grp.feed_id, (0,))[0])
     default_time = (ctx.now().astimezone() + dt.timedelta(hours=1)).strftime("%Y-%m-%d %H:00")
     return render_template("console/publish.html", rows=rows, history=history, schedules=waiting,
-                           default_time=default_time)
+                           default_time=default_time, kinds=_kind_names(), shown=CHANGES_SHOWN)
+
+
+CHANGES_SHOWN = 200  # per list on the overview; the group's own page lists every change
+
+
+def _kind_names() -> dict[str, str]:
+    from hub.console.items import KIND_NAMES
+
+    return {**KIND_NAMES, "announcement": "公告/紧急通知"}
+
+
+@bp.get("/publish/<feed_id>/changes")
+@requires("publish")
+def changes_page(feed_id: str) -> Any:
+    """Every change the next version of a group brings, with the confirmation to publish it."""
+    ctx = console()
+    today = ctx.now().astimezone().date()
+    with ctx.engine.begin() as conn:
+        grp = next((x for x in groups(conn) if x.feed_id == feed_id), None)
+        if grp is None:
+            abort(404)
+        p, what = plan(conn, feed_id, today), changes(conn, feed_id, today)
+    return render_template("console/publish_changes.html", grp=grp, p=p, what=what, kinds=_kind_names())
+
+
+@bp.get("/publish/<feed_id>/versions/<int:version>")
+@requires("publish")
+def version_page(feed_id: str, version: int) -> Any:
+    """What one published version held, and what it added, changed and removed."""
+    ctx = console()
+    with ctx.engine.begin() as conn:
+        row = conn.execute(sa.select(publications).where(publications.c.feed_id == feed_id,
+                                                         publications.c.version == version)).first()
+    if row is None:
+        abort(404)
+    contents = version_contents(ctx.home, feed_id, version)
+    return render_template("console/publish_version.html", pub=row, contents=contents, kinds=_kind_names(),
+                           shown=VERSION_ITEMS_SHOWN)
+
+
+VERSION_ITEMS_SHOWN = 2000
 
 
 @bp.post("/publish/groups")
@@ -75,14 +126,15 @@ def publish_now(feed_id: str) -> Any:
     if request.form.get("confirm") != "yes":
         abort(400)
     try:
-        the_plan, version = publish_group(ctx.engine, ctx.home, ctx.feeds_dir, feed_id, g.user.username, ctx.now())
+        the_plan, version = publish_group(ctx.engine, ctx.home, ctx.feeds_dir, feed_id, g.user.username, ctx.now(),
+                                          expected=request.form.get("expected") or None)
     except PublishError as exc:
         flash(f"发布失败：{exc}", "error")
         return redirect(url_for("console_publish.overview"))
     audit("发布", feed_id, f"第 {version} 版：新增 {the_plan.added}，变更 {the_plan.changed}，下架 {the_plan.removed}")
     flash(f"已发布 {feed_id} 第 {version} 版（新增 {the_plan.added}，变更 {the_plan.changed}，下架 {the_plan.removed}），"
           "驿站下次同步即可收到")
-    return redirect(url_for("console_publish.overview"))
+    return redirect(url_for("console_publish.version_page", feed_id=feed_id, version=version))
 
 
 @bp.post("/publish/<feed_id>/schedule")
@@ -146,3 +198,164 @@ def board() -> Any:
         document = documents_of(ctx.home, feed_id).get("board_schedule")
         text = json.dumps(document, ensure_ascii=False, indent=2) if document is not None else ""
     return render_template("console/board.html", feeds=feeds, feed_id=feed_id, text=text)
+
+
+# -- 信息审核 ---------------------------------------------------------------------------------
+# The review pages keep their endpoint names (console_content.review_list / review_action), so
+# every link to 信息审核 (the menu, the dashboard) leads here; they are this module's functions.
+REVIEW_PER_PAGE = 50
+REVIEW_CHUNK = 500  # items reviewed per transaction: SQLite's one writer is never held for long
+URGENCY_NAMES = {"urgent": "紧急通知", "normal": "非紧急"}
+
+
+def _review_filter() -> dict[str, str]:
+    return {name: (request.values.get(name) or "").strip()[:64] for name in ("batch", "author", "kind", "urgency")}
+
+
+def _urgent() -> Any:
+    return sa.and_(items.c.kind == "announcement", items.c.data.contains(URGENT_MARK, autoescape=True))
+
+
+def _review_where(f: dict[str, str]) -> list[Any]:
+    from hub.console.items import KIND_NAMES
+
+    where: list[Any] = [items.c.state == "pending"]
+    if f["batch"].isdigit():
+        where.append(items.c.import_batch == int(f["batch"]))
+    if f["author"]:
+        where.append(items.c.author == f["author"])
+    if f["kind"] in KIND_NAMES:
+        where.append(items.c.kind == f["kind"])
+    if f["urgency"] == "urgent":
+        where.append(_urgent())
+    elif f["urgency"] == "normal":
+        where.append(sa.not_(_urgent()))
+    return where
+
+
+@requires("content.review")
+def review_list() -> Any:
+    from hub.console.items import CHOICE_NAMES, FIELDS, KIND_NAMES
+    from hub.console.views_content import page_args
+
+    ctx = console()
+    f = _review_filter()
+    where = _review_where(f)
+    page = page_args()
+    count = sa.select(sa.func.count()).select_from(items)
+    with ctx.engine.begin() as conn:
+        total = conn.execute(count.where(*where)).scalar_one()
+        own = conn.execute(count.where(*where, items.c.author == g.user.username)).scalar_one()
+        last_id = conn.execute(sa.select(sa.func.max(items.c.id)).where(*where)).scalar() or 0
+        rows = list(conn.execute(sa.select(items).where(*where)
+                                 .order_by(sa.case((_urgent(), 0), else_=1), items.c.id)
+                                 .limit(REVIEW_PER_PAGE).offset((page - 1) * REVIEW_PER_PAGE)))
+        urgent_waiting = conn.execute(count.where(items.c.state == "pending", _urgent())).scalar_one()
+        waiting = conn.execute(sa.select(items.c.import_batch, items.c.author, sa.func.count().label("n"))
+                               .where(items.c.state == "pending")
+                               .group_by(items.c.import_batch, items.c.author)).all()
+        batch_ids = sorted({w.import_batch for w in waiting if w.import_batch is not None}, reverse=True)
+        batch_rows = {b.id: b for b in conn.execute(sa.select(import_batches).where(import_batches.c.id.in_(batch_ids)))}
+    batches = [(b, batch_rows.get(b), sum(w.n for w in waiting if w.import_batch == b)) for b in batch_ids]
+    authors = sorted({w.author for w in waiting})
+    parsed = [(r, json.loads(r.data), is_urgent(r)) for r in rows]
+    args = {k: v for k, v in f.items() if v}
+    return render_template("console/review.html", rows=parsed, total=total, own=own, last_id=last_id, page=page,
+                           pages=max(1, math.ceil(total / REVIEW_PER_PAGE)), args=args, f=f, kinds=KIND_NAMES,
+                           fields=FIELDS, choice_names=CHOICE_NAMES, batches=batches, authors=authors,
+                           urgency_names=URGENCY_NAMES, urgent_waiting=urgent_waiting)
+
+
+def _targets(decision: str, f: dict[str, str], reasons: dict[int, str]) -> list[int] | str:
+    """The items a review decision covers, or why it covers none (a Chinese sentence)."""
+    if decision not in ("approve-all", "reject-all"):
+        ids = {int(i) for i in request.form.getlist("item") if i.isdigit()}
+        return sorted(ids | reasons.keys()) or "请先勾选要审核的信息"
+    try:
+        last_id, expected = int(request.form.get("last_id", "")), int(request.form.get("expected", ""))
+    except ValueError:
+        return "整批审核缺少页面信息，请刷新后重试"
+    with console().engine.begin() as conn:
+        ids = list(conn.execute(sa.select(items.c.id).where(*_review_where(f), items.c.id <= last_id)
+                                .order_by(items.c.id)).scalars())
+    if len(ids) != expected:
+        return f"筛选结果已有变化（打开页面时 {expected} 条，现在 {len(ids)} 条），请刷新后再整批审核"
+    return ids or "筛选结果中没有待审核的信息"
+
+
+@requires("content.review")
+def review_action() -> Any:
+    ctx = console()
+    decision = request.form.get("decision", "")
+    approve = decision in ("approve", "approve-all")
+    reason = request.form.get("reason", "").strip()
+    f = _review_filter()
+    back = redirect(url_for("console_content.review_list", **{k: v for k, v in f.items() if v}))
+    # A reason typed on a row is that row's exception: it is returned with its own reason.
+    reasons = {int(k[7:]): v.strip() for k, v in request.form.items()
+               if k.startswith("reason-") and k[7:].isdigit() and v.strip()}
+    targets = _targets(decision, f, reasons)
+    if isinstance(targets, str):
+        flash(targets, "error")
+        return back
+    if decision == "reject-all" and not reason:
+        flash("整批退回须填写退回原因", "error")
+        return back
+    done = {"approved": 0, "rejected": 0}
+    problems: list[str] = []
+    urgent: list[int] = []
+    for start in range(0, len(targets), REVIEW_CHUNK):
+        with ctx.engine.begin() as conn:
+            for item_id in targets[start:start + REVIEW_CHUNK]:
+                yes = approve and item_id not in reasons
+                row = _review_one(conn, item_id, yes, reasons.get(item_id, reason), problems)
+                if row is None:
+                    continue
+                done["approved" if yes else "rejected"] += 1
+                if yes and is_urgent(row):
+                    urgent.append(item_id)
+    scope = f"导入批次 {f['batch']}" if f["batch"].isdigit() else "所选信息"
+    if decision.endswith("-all"):
+        audit("整批审核", scope, f"通过 {done['approved']} 条，退回 {done['rejected']} 条")
+    if any(done.values()):
+        exceptions = f"（其中 {len(reasons)} 条按各自原因退回）" if reasons and approve else ""
+        flash(f"通过 {done['approved']} 条，退回 {done['rejected']} 条{exceptions}" if done["approved"] and
+              done["rejected"] else f"{'通过' if done['approved'] else '退回'} {max(done.values())} 条{exceptions}")
+    if problems:
+        flash("；".join(problems[:5]) + (f" 等 {len(problems)} 条未处理" if len(problems) > 5 else ""), "error")
+    for item_id in urgent:
+        _publish_urgent_now(item_id)
+    return back
+
+
+def _review_one(conn: Any, item_id: int, approve: bool, reason: str, problems: list[str]) -> Any:
+    from hub.console.items import ReviewError, review
+
+    try:
+        row = review(conn, item_id, g.user.username, approve, reason, console().now_iso())
+    except ReviewError as exc:
+        problems.append(str(exc))
+        return None
+    audit("审核通过" if approve else "审核退回", f"{row.kind}:{row.record_id}", f"第 {row.version} 版", conn=conn)
+    return row
+
+
+def _publish_urgent_now(item_id: int) -> None:
+    """An approved 紧急通知 goes out at once, alone; stations see it at their next urgent check."""
+    ctx = console()
+    try:
+        version = publish_urgent(ctx.engine, ctx.home, ctx.feeds_dir, item_id, g.user.username, ctx.now())
+    except (PublishError, ValueError, OSError) as exc:
+        flash(f"紧急通知未能立即发布：{exc}；请到统一发布页发布", "error")
+        return
+    with ctx.engine.begin() as conn:
+        row = conn.execute(sa.select(items.c.feed_id, items.c.record_id).where(items.c.id == item_id)).one()
+    audit("紧急发布", row.feed_id, f"第 {version} 版：仅含紧急通知 {row.record_id}")
+    flash(f"紧急通知已立即单独发布（{row.feed_id} 第 {version} 版），驿站将在一分钟内收到")
+
+
+@bp.record
+def _review_pages(state: Any) -> None:
+    if state.first_registration:
+        state.app.view_functions["console_content.review_list"] = review_list
+        state.app.view_functions["console_content.review_action"] = review_action

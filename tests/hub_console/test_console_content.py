@@ -158,8 +158,8 @@ def test_an_urgent_notice_for_chosen_stations_through_the_form(console: Console)
     form = {"feed_id": "urgent-s1", "id": "n-1", "text": "今日暴雨，招聘会改期", "priority": "urgent", "target": "both",
             "starts_at": "2026-11-20T08:00", "ends_at": "2026-11-20T20:00"}
     assert post(editor, "/console/content/announcement/new", form).status_code == 302
+    # Approved, an urgent notice is published at once (no publisher step): version 1 is there.
     post(console.client("reviewer"), "/console/review", {"item": _pending_ids(console), "decision": "approve"})
-    post(publisher, "/console/publish/urgent-s1", {"confirm": "yes"})
     manifest = Manifest.from_bytes((console.home / "feeds" / "urgent-s1" / "manifest.json").read_bytes())
     assert manifest.scope.stations == ["s-1"] and _feed(console, "urgent-s1") == (1, {"n-1"})
     bad = post(editor, "/console/content/announcement/new", {**form, "id": "n-2", "ends_at": "2026-11-19T08:00"})
