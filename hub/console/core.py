@@ -167,10 +167,12 @@ def audit(action: str, target: str = "", detail: str = "", *, username: str | No
         c.execute(audit_log.insert().values(**row))
 
 
-def audit_engine(engine: Engine, at: str, username: str, action: str, target: str = "", detail: str = "") -> None:
-    """The audit log outside a request (the command line, scheduled publishing)."""
+def audit_engine(engine: Engine, at: str, username: str, action: str, target: str = "", detail: str = "", *,
+                 address: str = "cli") -> None:
+    """The audit log outside a request's own connection (the command line, scheduled publishing,
+    or work a page hands to a library: ``address`` is then the request's)."""
     with engine.begin() as c:
         c.execute(audit_log.insert().values(at=at, username=username, action=action, target=target[:200],
-                                            detail=detail[:500], address="cli"))
+                                            detail=detail[:500], address=address[:64]))
 
 

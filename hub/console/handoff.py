@@ -27,17 +27,18 @@ from sqlalchemy.engine import Engine
 
 from common.cells import safe_row
 from common.files import write_atomic
-from hub.console.answers import answer_rows
+from hub.console.answers import ANSWER_LABELS, answer_rows
 from hub.console.core import audit_engine, iso
 from hub.console.hubdata import refresh, replace_payload, upload_payloads
-from hub.console.schema import handoffs, registrations
+from hub.console.schema import handoffs, registrations, users
 from hub.db import scrub
 
 FORMATS = ("csv", "xlsx", "json")
+# The fixed columns; each answer the kiosk asked gets a column of its own between 住址 and 跟进状态.
 COLUMNS = [("code", "登记编号"), ("kind", "登记类型"), ("station_id", "驿站编号"), ("received_at", "接收时间"),
            ("name", "姓名"), ("id_number", "公民身份号码"), ("gender", "性别"), ("birth_date", "出生日期"),
-           ("phone", "联系电话"), ("address", "住址"), ("answers", "登记内容"), ("status", "跟进状态"),
-           ("note", "跟进备注")]
+           ("phone", "联系电话"), ("address", "住址")]
+TAIL = [("status", "跟进状态"), ("note", "跟进备注")]
 
 # Where a purge overwrites personal data: the sealed payloads (uploads) and the follow-up notes.
 PURGED_TABLES = ("uploads", "console_registrations")
@@ -68,48 +69,114 @@ def _rows(engine: Engine, ids_rows: list[Any], vault: Any) -> list[dict[str, Any
         p = payloads.get(r.upload_id, {})
         person = p.get("person") if isinstance(p.get("person"), dict) else {}
         answers = p.get("answers") if isinstance(p.get("answers"), dict) else {}
-        out.append({"code": r.code, "kind": r.reg_kind, "station_id": r.station_id, "received_at": r.received_at,
+        out.append({"code": r.code, "kind": r.reg_kind, "station_id": r.station_id,
+                    "received_at": local_time(r.received_at),
                     **{k: str(person.get(k, "")) for k in ("name", "id_number", "gender", "birth_date", "phone",
                                                           "address")},
-                    "answers": "；".join(f"{k}：{v}" for k, v in answer_rows(answers)), "status": r.status,
-                    "note": r.note})
+                    "answers": dict(answer_rows(answers)), "status": r.status, "note": r.note})
     return out
 
 
-def _encode(rows: list[dict[str, Any]], fmt: str) -> bytes:
+def local_time(value: str | None) -> str:
+    """A stored UTC time as the bureau's clock reads it: 2026-12-07 17:05."""
+    if not value:
+        return ""
+    try:
+        t = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    return (t if t.tzinfo else t.replace(tzinfo=dt.UTC)).astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def columns_for(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(key, header) of every column: the fixed ones, one per answer asked (in the kiosk's order,
+    then others as they come), then the follow-up."""
+    order = {label: i for i, label in enumerate(ANSWER_LABELS.values())}
+    seen: dict[str, int] = {}
+    for row in rows:
+        for label in row["answers"]:
+            seen.setdefault(label, len(order) + len(seen))
+    labels = sorted(seen, key=lambda label: order.get(label, seen[label]))
+    return COLUMNS + [(f"answer:{label}", label) for label in labels] + TAIL
+
+
+def _cell(row: dict[str, Any], key: str) -> Any:
+    return row["answers"].get(key[7:], "") if key.startswith("answer:") else row[key]
+
+
+def _encode(rows: list[dict[str, Any]], fmt: str, signed: tuple[str, str] = ("", "")) -> bytes:
+    """The file in ``fmt``; ``signed``: (填报人, 日期) for the printed page's footer."""
+    columns = columns_for(rows)
     if fmt == "json":
-        return json.dumps([{label: row[k] for k, label in COLUMNS} for row in rows], ensure_ascii=False,
+        return json.dumps([{label: _cell(row, k) for k, label in columns} for row in rows], ensure_ascii=False,
                           indent=1).encode("utf-8")
     if fmt == "csv":
         buf = io.StringIO(newline="")
         writer = csv.writer(buf)
-        writer.writerow([label for _, label in COLUMNS])
+        writer.writerow([label for _, label in columns])
         for row in rows:
-            writer.writerow(safe_row(row[k] for k, _ in COLUMNS))
+            writer.writerow(safe_row(_cell(row, k) for k, _ in columns))
         # BOM: Chinese Excel opens UTF-8 CSV correctly only with it.
         return ("\ufeff" + buf.getvalue()).encode("utf-8")
+    return _xlsx(rows, columns, signed)
+
+
+def text_width(text: str) -> int:
+    """Columns a text takes in a spreadsheet: a hanzi or full-width sign counts two."""
+    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
+
+
+def print_ready(ws: Any, header_row: int, signed: tuple[str, str]) -> None:
+    """A sheet that prints as a bureau files it: A4 landscape, every column on one page's width
+    (as many pages down as it takes), the header row repeated on each page, page numbers and
+    the 填报人/审核人/日期 line in the footer."""
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_title_rows = f"{header_row}:{header_row}"
+    ws.print_options.horizontalCentered = True
+    ws.page_margins.left = ws.page_margins.right = 0.4
+    who, day = signed
+    ws.oddFooter.left.text = f"填报人：{who or '__________'}    审核人：__________    日期：{day or '__________'}"
+    ws.oddFooter.right.text = "第 &P 页，共 &N 页"
+
+
+def _xlsx(rows: list[dict[str, Any]], columns: list[tuple[str, str]], signed: tuple[str, str]) -> bytes:
     from openpyxl import Workbook
-    from openpyxl.styles import Font
+    from openpyxl.styles import Alignment, Font
 
     wb = Workbook(write_only=False)
     ws = wb.active
     ws.title = "求职登记交接"
-    ws.append([label for _, label in COLUMNS])
+    ws.append([label for _, label in columns])
     for cell in ws[1]:
         cell.font = Font(bold=True)
+    widths = [text_width(label) for _, label in columns]
     for row in rows:
         # Text cells: an ID number as a number would lose its last digits in Excel.
-        ws.append(safe_row(str(row[k]) for k, _ in COLUMNS))
-    for letter, width in zip("ABCDEFGHIJKLM", (10, 10, 16, 22, 10, 22, 6, 12, 14, 30, 30, 10, 20), strict=True):
-        ws.column_dimensions[letter].width = width
+        values = safe_row(str(_cell(row, k)) for k, _ in columns)
+        ws.append(values)
+        widths = [max(w, text_width(str(v))) for w, v in zip(widths, values, strict=True)]
+    for cell, width in zip(ws[1], widths, strict=True):
+        # wide enough for the longest cell (within reason: long texts wrap)
+        ws.column_dimensions[cell.column_letter].width = min(max(width, 4) + 2, 40)
+    for line in ws.iter_rows(min_row=2):
+        for cell in line:
+            cell.alignment = Alignment(vertical="top", wrap_text=True)
+    ws.freeze_panes = "A2"
+    print_ready(ws, 1, signed)
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
 
 
-def export(engine: Engine, fmt: str, by_user: str, now: dt.datetime, *, vault: Any = None) -> Export:
+def export(engine: Engine, fmt: str, by_user: str, now: dt.datetime, *, vault: Any = None,
+           address: str = "cli") -> Export:
     """Hand over every registration not yet handed over (and not purged) as one new batch.
-    ``vault`` (the hub's ``hub.vault.Vault``) opens the sealed payloads."""
+    ``vault`` (the hub's ``hub.vault.Vault``) opens the sealed payloads; ``address``: where the
+    request came from, for the audit log (``cli`` on the command line)."""
     if fmt not in FORMATS:
         raise HandoffError(f"格式须为 {', '.join(FORMATS)}")
     refresh(engine, vault)
@@ -119,7 +186,10 @@ def export(engine: Engine, fmt: str, by_user: str, now: dt.datetime, *, vault: A
                                     .order_by(registrations.c.upload_id)))
     if not waiting:
         raise HandoffError("没有待交接的登记")
-    data = _encode(_rows(engine, waiting, vault), fmt)
+    with engine.begin() as conn:
+        who = conn.execute(sa.select(users.c.display_name).where(users.c.username == by_user)).scalar()
+    day = now.astimezone().date()
+    data = _encode(_rows(engine, waiting, vault), fmt, (str(who or by_user), f"{day.year}年{day.month}月{day.day}日"))
     digest = hashlib.sha256(data).hexdigest()
     with engine.begin() as conn:
         hid = int(conn.execute(handoffs.insert().values(at=iso(now), by_user=by_user, format=fmt, count=len(waiting),
@@ -128,7 +198,8 @@ def export(engine: Engine, fmt: str, by_user: str, now: dt.datetime, *, vault: A
         for start in range(0, len(ids), 500):
             conn.execute(registrations.update().where(registrations.c.upload_id.in_(ids[start:start + 500]))
                          .values(handoff_id=hid))
-    audit_engine(engine, iso(now), by_user, "导出登记", f"交接批次 {hid}", f"{len(waiting)} 条，{fmt.upper()}，SHA-256 {digest[:16]}")
+    audit_engine(engine, iso(now), by_user, "导出登记", f"交接批次 {hid}",
+                 f"{len(waiting)} 条，{fmt.upper()}，SHA-256 {digest[:16]}", address=address)
     return Export(handoff_id=hid, count=len(waiting), sha256=digest, data=data, fmt=fmt)
 
 
@@ -146,7 +217,7 @@ def _purge(engine: Engine, where: Any, now: dt.datetime) -> int:
     return len(rows)
 
 
-def ack(engine: Engine, handoff_id: int, by_user: str, now: dt.datetime) -> int:
+def ack(engine: Engine, handoff_id: int, by_user: str, now: dt.datetime, *, address: str = "cli") -> int:
     """The province acknowledged a batch: purge its personal data at the hub. Returns how many."""
     with engine.begin() as conn:
         batch = conn.execute(sa.select(handoffs).where(handoffs.c.id == handoff_id)).first()
@@ -157,19 +228,22 @@ def ack(engine: Engine, handoff_id: int, by_user: str, now: dt.datetime) -> int:
     purged = _purge(engine, registrations.c.handoff_id == handoff_id, now)
     with engine.begin() as conn:
         conn.execute(handoffs.update().where(handoffs.c.id == handoff_id).values(acked_at=iso(now), purged=purged))
-    audit_engine(engine, iso(now), by_user, "确认交接并清除", f"交接批次 {handoff_id}", f"清除 {purged} 条个人信息")
+    audit_engine(engine, iso(now), by_user, "确认交接并清除", f"交接批次 {handoff_id}", f"清除 {purged} 条个人信息",
+                 address=address)
     scrub(engine, PURGED_TABLES)
     return purged
 
 
-def purge_expired(engine: Engine, retention_days: int, by_user: str, now: dt.datetime, *, vault: Any = None) -> int:
+def purge_expired(engine: Engine, retention_days: int, by_user: str, now: dt.datetime, *, vault: Any = None,
+                  address: str = "cli") -> int:
     """Purge the personal data of every registration received more than ``retention_days`` ago."""
     if retention_days < 1:
         raise HandoffError("保留天数至少为 1")
     refresh(engine, vault)
     cutoff = iso(now - dt.timedelta(days=retention_days))
     purged = _purge(engine, registrations.c.received_at < cutoff, now)
-    audit_engine(engine, iso(now), by_user, "到期清除登记", f"保留 {retention_days} 天", f"清除 {purged} 条个人信息")
+    audit_engine(engine, iso(now), by_user, "到期清除登记", f"保留 {retention_days} 天", f"清除 {purged} 条个人信息",
+                 address=address)
     if purged:
         scrub(engine, PURGED_TABLES)
     return purged

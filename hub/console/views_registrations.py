@@ -9,6 +9,8 @@ for the unmasked view, ``registrations.export`` for exports and purges.
 from __future__ import annotations
 
 import math
+import re
+import unicodedata
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,6 +21,7 @@ from hub.console import handoff
 from hub.console.answers import answer_rows
 from hub.console.core import audit, console, requires
 from hub.console.hubdata import refresh, upload_payloads
+from hub.console.names import person as person_name
 from hub.console.schema import registrations
 from hub.console.views_content import page_args
 from hub.storage import REGISTRATION_KINDS
@@ -26,6 +29,35 @@ from hub.storage import REGISTRATION_KINDS
 bp = Blueprint("console_regs", __name__)
 PER_PAGE = 20
 FOLLOW_UP = ("待跟进", "已联系", "已推荐", "已就业", "无需跟进")
+NOTE_LIMIT = 500
+# What a follow-up note must not carry (it leaves in the hand-off file): an ID number (18 or 15
+# digits), a mobile number, a landline with its area code; digits read through spaces and dashes.
+_PERSONAL = [(re.compile(r"(?<!\d)\d{17}[\dX](?![\dX])|(?<!\d)\d{15}(?!\d)"), "身份证号"),
+             (re.compile(r"(?<!\d)(?:\+?86)?1[3-9]\d{9}(?!\d)"), "手机号码"),
+             (re.compile(r"(?<!\d)0\d{2,3}\d{7,8}(?!\d)"), "电话号码")]
+
+
+def personal_data_in(text: str) -> str:
+    """The kind of personal data a free text carries ("身份证号", "手机号码", "电话号码"), or ""."""
+    digits = re.sub(r"(?<=[\dX])[\s\-－—]+(?=[\dX])", "", unicodedata.normalize("NFKC", text).upper())
+    return next((name for pattern, name in _PERSONAL if pattern.search(digits)), "")
+
+
+def note_error(note: str) -> str:
+    """Why a follow-up note cannot be saved (Chinese), or ""."""
+    if len(note) > NOTE_LIMIT:
+        return f"跟进备注最多 {NOTE_LIMIT} 字，现在有 {len(note)} 字"
+    found = personal_data_in(note)
+    if found:
+        return f"跟进备注里像是有{found}：备注会随交接文件导出，请不要填写身份证号、电话等个人信息"
+    return ""
+
+
+def receipt_code(text: str) -> str:
+    """A receipt code as typed or read off the slip ("7010 8956", full-width digits): the stored form."""
+    return re.sub(r"[\s\-－—]+", "", unicodedata.normalize("NFKC", text)).upper()
+
+
 def _masked(person: dict[str, Any]) -> dict[str, str]:
     return {"name": mask_name(str(person.get("name", ""))), "id_number": mask_id_number(str(person.get("id_number", ""))),
             "phone": mask_phone(str(person.get("phone", ""))), "address": mask_address(str(person.get("address", ""))),
@@ -47,7 +79,7 @@ def _filters() -> tuple[dict[str, str], list[Any]]:
     if args["until"]:
         where.append(registrations.c.received_at < args["until"] + "T99")
     if args["code"]:
-        where.append(registrations.c.code == args["code"].upper())
+        where.append(registrations.c.code == receipt_code(args["code"]))
     return args, where
 
 
@@ -76,8 +108,12 @@ def reg_list() -> Any:
 @bp.get("/registrations/<int:upload_id>")
 @requires("registrations.view")
 def reg_detail(upload_id: int) -> Any:
+    return _detail_page(upload_id, request.args.get("full") == "1")
+
+
+def _detail_page(upload_id: int, full: bool, refused: dict[str, str] | None = None) -> Any:
+    """The registration's page; ``refused``: a follow-up that was not saved (status, note, error)."""
     ctx = console()
-    full = request.args.get("full") == "1"
     if full and not g.user.can("registrations.full"):
         abort(403)
     refresh(ctx.engine, ctx.vault)
@@ -92,7 +128,8 @@ def reg_detail(upload_id: int) -> Any:
         audit("查看登记完整信息", f"登记 {row.code}", f"驿站 {row.station_id}")
     shown = {k: str(v) for k, v in person.items()} if full else (_masked(person) if person else {})
     return render_template("console/registration.html", r=row, person=shown, answers=answer_rows(answers), full=full,
-                           statuses=FOLLOW_UP)
+                           statuses=FOLLOW_UP, refused=refused or {}, note_limit=NOTE_LIMIT,
+                           updated_by=person_name(row.updated_by)), (400 if refused else 200)
 
 
 @bp.post("/registrations/<int:upload_id>/follow-up")
@@ -102,14 +139,17 @@ def reg_follow_up(upload_id: int) -> Any:
     status = request.form.get("status", "")
     if status not in FOLLOW_UP:
         abort(400)
+    note = request.form.get("note", "").strip()
+    error = note_error(note)
+    if error:
+        return _detail_page(upload_id, False, {"status": status, "note": note, "error": error})
     refresh(ctx.engine, ctx.vault)
     with ctx.engine.begin() as conn:
         row = conn.execute(sa.select(registrations.c.code).where(registrations.c.upload_id == upload_id)).first()
         if row is None:
             abort(404)
         conn.execute(registrations.update().where(registrations.c.upload_id == upload_id).values(
-            status=status, note=request.form.get("note", "").strip()[:500], updated_at=ctx.now_iso(),
-            updated_by=g.user.username))
+            status=status, note=note, updated_at=ctx.now_iso(), updated_by=g.user.username))
         audit("登记跟进", f"登记 {row.code}", status, conn=conn)
     flash(f"登记 {row.code} 已标记为「{status}」")
     return redirect(request.form.get("back") if (request.form.get("back") or "").startswith("/console/")
@@ -136,7 +176,7 @@ def export_file() -> Any:
     ctx = console()
     fmt = request.form.get("format", "xlsx")
     try:
-        result = handoff.export(ctx.engine, fmt, g.user.username, ctx.now(), vault=ctx.vault)
+        result = handoff.export(ctx.engine, fmt, g.user.username, ctx.now(), vault=ctx.vault, address=_address())
     except handoff.HandoffError as exc:
         flash(str(exc), "error")
         return redirect(url_for("console_regs.export_page"))
@@ -151,7 +191,7 @@ def export_file() -> Any:
 def export_ack(handoff_id: int) -> Any:
     ctx = console()
     try:
-        purged = handoff.ack(ctx.engine, handoff_id, g.user.username, ctx.now())
+        purged = handoff.ack(ctx.engine, handoff_id, g.user.username, ctx.now(), address=_address())
     except handoff.HandoffError as exc:
         flash(str(exc), "error")
     else:
@@ -163,6 +203,12 @@ def export_ack(handoff_id: int) -> Any:
 @requires("registrations.export")
 def export_purge() -> Any:
     ctx = console()
-    purged = handoff.purge_expired(ctx.engine, ctx.retention_days, g.user.username, ctx.now(), vault=ctx.vault)
+    purged = handoff.purge_expired(ctx.engine, ctx.retention_days, g.user.username, ctx.now(), vault=ctx.vault,
+                                   address=_address())
     flash(f"已清除 {purged} 条超过 {ctx.retention_days} 天的登记个人信息")
     return redirect(url_for("console_regs.export_page"))
+
+
+def _address() -> str:
+    """The browser's address, as the audit log records a page's own actions."""
+    return (request.remote_addr or "")[:64]

@@ -86,8 +86,8 @@ def test_a_registration_with_a_control_character_exports_fine(console: Console) 
     sheet = load_workbook(io.BytesIO(response.data)).active
     rows = [[c.value for c in row] for row in sheet.iter_rows(min_row=2)]
     assert sorted(r[4] for r in rows) == ["孙八", "钱七"]
-    answers = {r[4]: r[10] for r in rows}
-    assert answers["钱七"] == "备注：第一行\n第二行 完；意向：保洁[2J"  # ingest: no ESC, no format mark, tab -> space
+    answers = {r[4]: (r[10], r[11]) for r in rows}  # one column per answer: 备注, 意向
+    assert answers["钱七"] == ("第一行\n第二行 完", "保洁[2J")  # ingest: no ESC, no format mark, tab -> space
 
 
 def test_the_reports_export_with_a_nul_station_and_a_huge_page_number(console: Console) -> None:
