@@ -31,6 +31,7 @@ from hub.console.answers import ANSWER_LABELS, answer_rows
 from hub.console.core import audit_engine, iso
 from hub.console.hubdata import refresh, replace_payload, upload_payloads
 from hub.console.schema import handoffs, registrations, users
+from hub.console.sheets import fit_columns, print_ready
 from hub.db import scrub
 
 FORMATS = ("csv", "xlsx", "json")
@@ -121,28 +122,6 @@ def _encode(rows: list[dict[str, Any]], fmt: str, signed: tuple[str, str] = ("",
     return _xlsx(rows, columns, signed)
 
 
-def text_width(text: str) -> int:
-    """Columns a text takes in a spreadsheet: a hanzi or full-width sign counts two."""
-    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
-
-
-def print_ready(ws: Any, header_row: int, signed: tuple[str, str]) -> None:
-    """A sheet that prints as a bureau files it: A4 landscape, every column on one page's width
-    (as many pages down as it takes), the header row repeated on each page, page numbers and
-    the 填报人/审核人/日期 line in the footer."""
-    ws.page_setup.orientation = "landscape"
-    ws.page_setup.paperSize = ws.PAPERSIZE_A4
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
-    ws.print_title_rows = f"{header_row}:{header_row}"
-    ws.print_options.horizontalCentered = True
-    ws.page_margins.left = ws.page_margins.right = 0.4
-    who, day = signed
-    ws.oddFooter.left.text = f"填报人：{who or '__________'}    审核人：__________    日期：{day or '__________'}"
-    ws.oddFooter.right.text = "第 &P 页，共 &N 页"
-
-
 def _xlsx(rows: list[dict[str, Any]], columns: list[tuple[str, str]], signed: tuple[str, str]) -> bytes:
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font
@@ -153,15 +132,10 @@ def _xlsx(rows: list[dict[str, Any]], columns: list[tuple[str, str]], signed: tu
     ws.append([label for _, label in columns])
     for cell in ws[1]:
         cell.font = Font(bold=True)
-    widths = [text_width(label) for _, label in columns]
     for row in rows:
         # Text cells: an ID number as a number would lose its last digits in Excel.
-        values = safe_row(str(_cell(row, k)) for k, _ in columns)
-        ws.append(values)
-        widths = [max(w, text_width(str(v))) for w, v in zip(widths, values, strict=True)]
-    for cell, width in zip(ws[1], widths, strict=True):
-        # wide enough for the longest cell (within reason: long texts wrap)
-        ws.column_dimensions[cell.column_letter].width = min(max(width, 4) + 2, 40)
+        ws.append(safe_row(str(_cell(row, k)) for k, _ in columns))
+    fit_columns(ws, 1)
     for line in ws.iter_rows(min_row=2):
         for cell in line:
             cell.alignment = Alignment(vertical="top", wrap_text=True)

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from console_kit import Console, post
 from openpyxl import load_workbook
 
-from hub.console import handoff
+from hub.console.sheets import text_width
 
 PEOPLE = [
     {"name": "赵六", "id_number": "520103197812120018", "gender": "男", "birth_date": "1978-12-12",
@@ -83,7 +83,7 @@ def test_the_handoff_xlsx_read_column_by_column(console: Console, shanghai: None
     # every column wide enough for what it holds (a hanzi counts two)
     for c in range(1, sheet.max_column + 1):
         letter = sheet.cell(row=1, column=c).column_letter
-        longest = max(handoff.text_width(str(sheet.cell(row=r, column=c).value or "")) for r in (1, 2, 3))
+        longest = max(text_width(str(sheet.cell(row=r, column=c).value or "")) for r in (1, 2, 3))
         assert sheet.column_dimensions[letter].width >= min(longest, 38), letter
     # printed: A4 landscape, all columns on one page's width, header repeated, signed lines
     setup = sheet.page_setup
