@@ -211,7 +211,7 @@ def _demo(args: argparse.Namespace, ctx: Context) -> int:
             "hub.upload_url": f"{hub_url}api/v1/", "hub.station_token": token, "hub.sync_interval_s": 15,
             "hub.timeout_s": 5, "devices.idcard.port": str(reader_link), "devices.printer.host": "127.0.0.1",
             "devices.printer.port": printer_port, "devices.board_screen.profile": "tv-1080p",
-            "devices.board_screen.qr_url": hub_url, "kiosk.staff_pin_hash": hash_pin(DEMO_PIN),
+            "devices.board_screen.qr_url": f"{hub_url}feeds/{FEED_ID}/m/s/demo-gy-001/", "kiosk.staff_pin_hash": hash_pin(DEMO_PIN),
             "kiosk.read_aloud": False}, comment=DEMO_COMMENT)
         wait_for_port(hub_port)
         wait_for_port(printer_port)

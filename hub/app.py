@@ -6,7 +6,10 @@ Routes (the contract is ``content/PROTOCOL.md``):
   responses (ETag, If-None-Match, If-Modified-Since) and byte ranges (206).
 - ``POST /api/v1/{registrations,events,proof-of-play,heartbeats}``: batches of uploads,
   bearer token per station, idempotent by key.
-- ``GET /``: a read-only status page of the stations; ``GET /api/v1/status`` the same as JSON.
+- ``GET /feeds/<name>/m/…``: the feed's phone pages (``hub.mobile``), kept 5 minutes by browsers.
+- ``GET /console/status``: a read-only status page of the stations (``/`` leads there);
+  ``GET /console/status.json`` (and ``/api/v1/status``) the same as JSON; both for logged-in
+  console staff only (the page sends others to the console's login, the JSON answers 401).
 - ``/console/``: the bureau's console (``hub.console``), logged-in staff only.
 
 Uploads are checked from their headers before the body is read (``hub.limits``,
@@ -26,7 +29,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, abort, jsonify, render_template_string, request, send_from_directory
+from flask import (
+    Flask,
+    Response,
+    abort,
+    g,
+    jsonify,
+    redirect,
+    render_template_string,
+    request,
+    send_from_directory,
+)
 from waitress.server import create_server
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
@@ -37,6 +50,10 @@ from hub.limits import UploadGuard, behind_proxy_setting, guard_server, json_dep
 from hub.storage import MAX_BATCH, UPLOAD_KINDS, HubStore
 
 IMMUTABLE_MAX_AGE = 365 * 24 * 3600
+PHONE_MAX_AGE = 300
+MOBILE_LINK = "m"  # hub.mobile's pages beside each feed
+STATUS_PAGE_PATH = "/console/status"
+STATUS_JSON = "/console/status.json"
 DB_NAME = "hub.db"
 FEEDS_DIR = "feeds"
 
@@ -87,16 +104,7 @@ def create_app(home: str | Path, *, feeds_dir: str | Path | None = None, databas
 
     @app.get("/feeds/<name>/<path:path>")
     def feed_file(name: str, path: str) -> Response:
-        folder = feeds / name
-        if not folder.is_dir() or name.startswith("."):
-            abort(404)
-        # The manifest must be revalidated every time; everything else is named by its hash.
-        immutable = path.startswith(("items/", "media/"))
-        response = send_from_directory(folder, path, conditional=True, etag=True,
-                                       max_age=IMMUTABLE_MAX_AGE if immutable else 0)
-        if immutable:
-            response.cache_control.immutable = True
-        return response
+        return _feed_file(feeds, name, path)
 
     @app.post("/api/v1/<endpoint>")
     def upload(endpoint: str) -> Response | tuple[Response, int]:
@@ -123,15 +131,7 @@ def create_app(home: str | Path, *, feeds_dir: str | Path | None = None, databas
             return response, 401
         return jsonify({"station": station_id})
 
-    @app.get("/api/v1/status")
-    def status_json() -> Response:
-        return jsonify({"stations": [station_view(s) for s in store.stations()],
-                        "feeds": _feeds_view(feeds)})
-
-    @app.get("/")
-    def status_page() -> str:
-        return render_template_string(STATUS_PAGE, stations=[station_view(s) for s in store.stations()],
-                                      feeds=_feeds_view(feeds), now=_now_text())
+    _status_routes(app, store, feeds)
 
     @app.get("/healthz")
     def healthz() -> Response:
@@ -143,6 +143,56 @@ def create_app(home: str | Path, *, feeds_dir: str | Path | None = None, databas
         return _error(code, exc.description or exc.name), code
 
     return app
+
+
+def _status_routes(app: Flask, store: HubStore, feeds: Path) -> None:
+    # The stations' status is for console staff: the console's session cookie is sent under
+    # /console/ only, so that is where it lives; the old addresses stay as ways to it.
+    @app.get(STATUS_JSON)
+    @app.get("/api/v1/status")
+    def status_json() -> Response | tuple[Response, int]:
+        if not _staff_session():
+            return _error(401, f"站点状态只对管理后台的工作人员开放：登录后查看 {STATUS_JSON}"), 401
+        return jsonify({"stations": [station_view(s) for s in store.stations()],
+                        "feeds": _feeds_view(feeds)})
+
+    @app.get("/")
+    def home_page() -> Response:
+        # Residents come in by the phone pages (/feeds/<feed>/m/), never here.
+        return redirect(STATUS_PAGE_PATH)
+
+    @app.get(STATUS_PAGE_PATH)
+    def status_page() -> str | Response:
+        if not _staff_session():
+            return redirect(f"/console/login?next={STATUS_PAGE_PATH}")
+        return render_template_string(STATUS_PAGE, stations=[station_view(s) for s in store.stations()],
+                                      feeds=_feeds_view(feeds), now=_now_text())
+
+
+def _feed_file(feeds: Path, name: str, path: str) -> Response:
+    folder = feeds / name
+    if not folder.is_dir() or name.startswith("."):
+        abort(404)
+    # The manifest must be revalidated every time; items and media are named by their hash;
+    # the phone pages (hub.mobile) may be kept a few minutes.
+    immutable = path.startswith(("items/", "media/"))
+    phone = path.startswith((f"{MOBILE_LINK}/", "mobile/"))
+    if phone and path.endswith("/"):
+        path += "index.html"
+    response = send_from_directory(folder, path, conditional=True, etag=True,
+                                   max_age=IMMUTABLE_MAX_AGE if immutable else PHONE_MAX_AGE if phone else 0)
+    if immutable:
+        response.cache_control.immutable = True
+    return response
+
+
+def _staff_session() -> bool:
+    """A console user who may see the fleet is logged in on this request (the console's session)."""
+    from hub.console.auth import load_user
+
+    load_user()
+    user = g.get("user")
+    return user is not None and not user.must_change_password and user.can("fleet.view")
 
 
 def _refuse_token(store: HubStore, now: dt.datetime) -> tuple[Response, int]:

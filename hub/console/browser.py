@@ -20,7 +20,8 @@ SCREEN = (1366, 768)
 
 
 @contextmanager
-def chromium(width: int = SCREEN[0], height: int = SCREEN[1], downloads: Path | None = None) -> Iterator[Any]:
+def chromium(width: int = SCREEN[0], height: int = SCREEN[1], downloads: Path | None = None,
+             extra_args: tuple[str, ...] = ()) -> Iterator[Any]:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -29,7 +30,7 @@ def chromium(width: int = SCREEN[0], height: int = SCREEN[1], downloads: Path | 
         options.binary_location = CHROMIUM
         for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                     "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
-                    "--lang=zh-CN", "--accept-lang=zh-CN", f"--user-data-dir={profile}", f"--window-size={width},{height}"):
+                    "--lang=zh-CN", "--accept-lang=zh-CN", f"--user-data-dir={profile}", f"--window-size={width},{height}", *extra_args):
             options.add_argument(arg)
         prefs: dict[str, Any] = {"intl.accept_languages": "zh-CN,zh"}
         if downloads is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from pathlib import Path
 
@@ -128,7 +129,8 @@ def test_status_page_lists_stations_with_heartbeat_version_and_health(published:
             "feed": {"expired": True, "problems": ["内容已过有效期（2026-03-01 08:00）"]}}
     requests.post(published.url + "api/v1/heartbeats", json={"items": [item(beat)]},
                   headers={"Authorization": f"Bearer {token}"}, timeout=5).raise_for_status()
-    page = requests.get(published.url, timeout=5)
+    staff = _staff(published)
+    page = staff.get(published.url, timeout=5)  # / leads staff to /console/status
     assert page.status_code == 200 and "text/html" in page.headers["Content-Type"]
     html = page.text
     assert "城东社区服务站" in html and "第 7 版" in html and "缺纸" in html and "秒前" in html
@@ -136,12 +138,38 @@ def test_status_page_lists_stations_with_heartbeat_version_and_health(published:
     assert "&lt;b&gt;西门&lt;/b&gt;" in html  # names are escaped, never markup
     assert "从未" in html  # gy-002 never sent a heartbeat
     assert "gy-test" in html  # the published feed and its version
-    status = requests.get(published.url + "api/v1/status", timeout=5).json()
+    status = staff.get(published.url + "console/status.json", timeout=5).json()
     one = next(s for s in status["stations"] if s["id"] == "gy-001")
     assert one["content_version"] == 7 and one["outbox_depth"] == 3 and not one["stale"]
     assert {"device": "printer", "ok": False, "detail": "缺纸"} in one["devices"]
     assert status["feeds"][0]["version"] == 1
     assert requests.post(published.url, timeout=5).status_code == 405  # read-only
+
+
+def test_the_status_page_and_json_are_for_console_staff_only(published: Hub) -> None:
+    published.store.add_station("gy-001", "城东社区服务站")
+    page = requests.get(published.url, timeout=5)
+    assert page.url.endswith("/console/login?next=/console/status") and "gy-001" not in page.text
+    for path in ("api/v1/status", "console/status.json"):
+        answer = requests.get(published.url + path, timeout=5)
+        assert answer.status_code == 401 and "登录" in answer.json()["error"] and "gy-001" not in answer.text
+    assert "gy-001" in _staff(published).get(published.url + "console/status.json", timeout=5).text
+
+
+def _staff(hub: Hub) -> requests.Session:
+    """A logged-in 站点运维 (a console session, as a browser keeps it)."""
+    from hub.console.auth import create_user
+
+    create_user(hub.store.engine, "ops", "Yunwei-2026-station", ["operator"], "运维甲")
+    session = requests.Session()
+    form = session.get(hub.url + "console/login", timeout=5).text
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form)
+    assert token, "no CSRF token on the login page"
+    answer = session.post(hub.url + "console/login", timeout=10, allow_redirects=False,
+                          data={"username": "ops", "password": "Yunwei-2026-station", "csrf_token": token.group(1)},
+                          headers={"Referer": hub.url + "console/login"})
+    assert answer.status_code == 302, answer.text[:300]
+    return session
 
 
 def test_an_older_heartbeat_arriving_late_does_not_replace_a_newer_one(hub: Hub) -> None:
@@ -192,7 +220,9 @@ def test_hub_serve_runs_under_waitress_and_stops_on_sigterm(tmp_path: Path, free
         served = requests.get(base + "feeds/gy-yunyan/manifest.json", timeout=5)
         assert served.status_code == 200 and served.headers["Server"] == "yizhan-hub"
         assert served.content == (home / "feeds" / "gy-yunyan" / "manifest.json").read_bytes()
-        assert "驿站联网状态" in requests.get(base, timeout=5).text
+        assert "登录" in requests.get(base, timeout=5).text  # the status is for console staff
+        phone = requests.get(base + "feeds/gy-yunyan/m/s/gy-yunyan-001/", timeout=5)
+        assert phone.status_code == 200 and "城东社区人社便民服务站" in phone.text
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=60)  # a hang guard, not a speed bound

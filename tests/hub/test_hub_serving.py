@@ -57,7 +57,8 @@ def test_hub_serve_with_gunicorn_workers(hub_database: str, tmp_path: Path) -> N
         assert sorted(a["status"] for a in answers) == ["created"] + ["duplicate"] * 7
         assert len({a["receipt"]["id"] for a in answers}) == 1
         assert store.count("registration") == 1
-        assert "gy-001" in requests.get(f"http://127.0.0.1:{port}/api/v1/status", timeout=10).text
+        assert requests.get(f"http://127.0.0.1:{port}/api/v1/whoami", timeout=10,
+                            headers={"Authorization": f"Bearer {token}"}).json() == {"station": "gy-001"}
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
@@ -117,6 +118,20 @@ def test_nginx_serves_the_published_feed_with_validators_ranges_and_cache_header
         assert plain.status_code in (301, 404) and b"PRIVATE KEY" not in plain.content, path
 
 
+def test_nginx_serves_the_phone_pages_cacheable_and_never_a_half_written_folder(behind_nginx) -> None:
+    home, _app, nginx = behind_nginx
+    feed = home / "feeds" / "gy-yunyan"
+    page = requests.get(nginx.https_url + "feeds/gy-yunyan/m/s/gy-yunyan-001/", timeout=10, verify=nginx.ca_file)
+    assert page.status_code == 200 and page.headers["Server"].startswith("nginx")
+    assert page.headers["Cache-Control"] == "public, max-age=300" and page.headers["ETag"]
+    assert "城东社区人社便民服务站" in page.content.decode() and "text/html" in page.headers["Content-Type"]
+    (feed / "mobile" / ".9.new").mkdir()
+    (feed / "mobile" / ".9.new" / "index.html").write_text("half", encoding="utf-8")
+    hidden = requests.get(nginx.https_url + "feeds/gy-yunyan/mobile/.9.new/index.html", timeout=10,
+                          verify=nginx.ca_file)
+    assert hidden.status_code == 404
+
+
 def test_uploads_and_status_pass_through_nginx_to_the_hub(behind_nginx) -> None:
     _home, app, nginx = behind_nginx
     token = app.extensions["hub_store"].add_station("gy-001", "城东")
@@ -124,7 +139,11 @@ def test_uploads_and_status_pass_through_nginx_to_the_hub(behind_nginx) -> None:
     answer = requests.post(nginx.https_url + "api/v1/heartbeats", json={"items": [beat]},
                            headers={"Authorization": f"Bearer {token}"}, timeout=10, verify=nginx.ca_file)
     assert answer.status_code == 200 and answer.json()["results"][0]["status"] == "created"
-    assert "城东" in requests.get(nginx.https_url, timeout=10, verify=nginx.ca_file).text
+    beats = {s.id: s.heartbeat for s in app.extensions["hub_store"].stations()}
+    assert beats["gy-001"]["content_version"] == 3
+    # the stations' status is for console staff: through nginx too, a visitor meets the login
+    visitor = requests.get(nginx.https_url, timeout=10, verify=nginx.ca_file)
+    assert visitor.url.endswith("/console/login?next=/console/status") and "城东" not in visitor.text
     refused = requests.post(nginx.https_url + "api/v1/heartbeats", json={"items": [beat]}, timeout=10,
                             verify=nginx.ca_file)
     assert refused.status_code == 401  # the hub's own answer, passed through

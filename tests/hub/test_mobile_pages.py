@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -189,9 +190,11 @@ def test_a_job_page_dials_the_employer_and_names_the_station(published: dict[str
     assert 'href="tel:0851-12333"'.replace("-", "") in page
 
 
-def test_a_new_version_swaps_the_pages_whole_and_keeps_the_previous(published: dict[str, Any]) -> None:
+def test_a_new_version_swaps_the_pages_whole_and_keeps_the_previous(published: dict[str, Any],
+                                                                   tmp_path: Path) -> None:
     content = published["content"]
-    feed = published["feed"]
+    feed = tmp_path / "gy"
+    shutil.copytree(published["feed"], feed, symlinks=True)
     before = (feed / "m").resolve()
     fewer = content.__class__(jobs=content.jobs[:10], policies=content.policies, documents=content.documents)
     publish_content(fewer, {}, feed, key=generate_private_key(), feed_id="gy", scope=None,
@@ -209,3 +212,43 @@ def test_bad_station_entries_are_named_in_chinese() -> None:
     assert problems[0].startswith("站点资料第 2 条不能用：") and "latitude" in problems[0]
     assert "重复" in problems[1]
     assert read_stations({"not": "a list"})[1] == ["站点资料（stations 文档）应是一个列表"]
+
+
+# Every request but to the loopback server fails: names do not resolve and anything else goes
+# to a proxy on a closed port (Chromium never sends loopback through a proxy).
+OFFLINE = ("--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1", "--proxy-server=http://127.0.0.1:9")
+
+
+def test_a_phone_reaches_the_jobs_with_nothing_fetched_from_elsewhere(published: dict[str, Any]) -> None:
+    from selenium.webdriver.common.by import By
+
+    from hub.app import HubServer, create_app
+    from hub.console.browser import chromium
+
+    app = create_app(published["work"] / "hub", feeds_dir=published["feed"].parent)
+    store: Store = published["store"]
+    try:
+        with HubServer(app) as server, chromium(360, 640, extra_args=OFFLINE) as driver:
+            driver.get(server.url + "feeds/gy/m/s/gy-001/")
+            bar = driver.find_element(By.CSS_SELECTOR, "header.bar")
+            assert bar.value_of_css_property("background-color") == "rgba(11, 83, 148, 1)"  # the stylesheet came
+            driver.find_element(By.LINK_TEXT, "今日零工").click()
+            shown = [e.get_attribute("data-job") for e in driver.find_elements(By.CSS_SELECTOR, "[data-job]")]
+            kiosk = store.search_jobs(radius_km=3.0, when="today", today=TODAY, limit=LIST_LIMIT)
+            assert shown == [hit.job.id for hit in kiosk] and shown
+            driver.find_element(By.LINK_TEXT, "不限距离").click()
+            driver.find_elements(By.CSS_SELECTOR, "[data-job] a")[0].click()
+            call = driver.find_element(By.CSS_SELECTOR, "a.call")
+            assert call.get_attribute("href").startswith("tel:") and "一键拨号" in call.text
+            driver.back()
+            driver.find_element(By.LINK_TEXT, "培训视频").click()
+            assert driver.find_element(By.TAG_NAME, "video").get_attribute("src").startswith(server.url + "feeds/gy/media/")
+            fetched = driver.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+            assert fetched and all(url.startswith("http://127.0.0.1:") for url in fetched), fetched
+            # and the block holds: the wider network cannot be reached from this browser
+            outside = driver.execute_async_script(
+                "const done = arguments[0]; fetch('http://example.com/', {mode: 'no-cors'})"
+                ".then(() => done('reached'), () => done('blocked'))")
+            assert outside == "blocked"
+    finally:
+        app.extensions["hub_store"].close()
