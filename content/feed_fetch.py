@@ -14,12 +14,15 @@
   against their SHA-256 and size, and kept under ``items/`` by hash.
 
 Applying what was fetched is :mod:`content.feed_apply`; the round itself is
-:class:`content.feed_client.SyncClient`.
+:class:`content.feed_client.SyncClient`. :class:`UrgentCheck` is the cheap look between syncs
+at the feed's unsigned ``urgent`` pointer (content/PROTOCOL.md §1.12): it only says when to
+sync now; what is shown still comes from a verified manifest.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import threading
@@ -32,7 +35,7 @@ from urllib.parse import urljoin
 import requests
 from tenacity import Retrying
 
-from common.netutil import TooLarge, fetch_capped, log_url
+from common.netutil import FetchError, TooLarge, dialled_scheme, fetch_capped, is_loopback_url, log_url
 from content.media import Transfer, TransientHTTPError, http_session
 from protocol.feed import (
     KEYS_NAME,
@@ -50,6 +53,9 @@ from protocol.trust import Followed, TrustState
 log = logging.getLogger("content.feed_client")
 
 MAX_SIGNATURE_BYTES = 4096  # manifest.sig: 89 bytes of base64 and a newline
+URGENT_NAME = "urgent"  # the feed's unsigned pointer to its newest urgent version (PROTOCOL.md §1.12)
+MAX_URGENT_BYTES = 1024  # {"feed_id": ..., "version": ..., "at": ...}: under 150 bytes
+URGENT_DEADLINE_S = 15.0  # one check, whole; the next one comes a check interval later anyway
 FETCH_DEADLINE_S = 120.0  # a 2 MB manifest of 100 000 jobs at 20 KB/s, with room to spare
 
 
@@ -248,3 +254,64 @@ def _write_atomic(path: Path, data: bytes) -> None:
     tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     tmp.write_bytes(data)
     os.replace(tmp, path)
+
+
+class UrgentCheck:
+    """Between syncs, a station reads the feed's ``urgent`` pointer (a few bytes, mostly a 304)
+    and syncs at once when it names a version above the one it holds.
+
+    The pointer is not signed and is never shown: it only brings the next sync forward, and
+    that sync verifies the manifest as always. A forged or replayed pointer costs one
+    conditional manifest request per check; a missing one (404) means no urgent version.
+    ``held()`` returns the feed id and version the station holds.
+    """
+
+    def __init__(self, feed_url: str, *, held: Callable[[], tuple[str, int]], session: requests.Session,
+                 timeout: tuple[float, float], monotonic: Callable[[], float] = time.monotonic,
+                 allow_insecure_http: bool = False) -> None:
+        self.feed_url = feed_url if not feed_url or feed_url.endswith("/") else feed_url + "/"
+        self.held = held
+        self.session = session
+        self.timeout = timeout
+        self.monotonic = monotonic
+        self.allow_insecure_http = allow_insecure_http
+        self.etag = ""
+        self.pointed = 0  # the version the pointer named when last read (kept across 304s)
+        self.checks = 0
+
+    def pending(self) -> bool:
+        """True when the pointer names a newer version of the station's feed than it holds."""
+        if not self.feed_url or (dialled_scheme(self.feed_url) == "http" and not is_loopback_url(self.feed_url)
+                                 and not self.allow_insecure_http):
+            return False
+        self.checks += 1
+        try:
+            response = fetch_capped(self.session, urljoin(self.feed_url, URGENT_NAME), max_bytes=MAX_URGENT_BYTES,
+                                    deadline_s=URGENT_DEADLINE_S, clock=self.monotonic, timeout=self.timeout,
+                                    headers={"If-None-Match": self.etag} if self.etag else None)
+        except (requests.RequestException, FetchError) as exc:
+            log.debug("urgent check: %s", describe(exc))
+            return False
+        held_feed, held_version = self.held()
+        if response.status_code == 200:
+            self.etag = response.headers.get("ETag", "")
+            self.pointed = _pointer_version(response.content, held_feed)
+        elif response.status_code != 304:
+            self.etag, self.pointed = "", 0
+        return self.pointed > held_version
+
+
+def _pointer_version(body: bytes, held_feed: str) -> int:
+    """The version an ``urgent`` pointer names (0: none, malformed, or another feed's)."""
+    try:
+        pointer = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return 0
+    if not isinstance(pointer, dict):
+        return 0
+    version, feed_id = pointer.get("version"), pointer.get("feed_id")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        return 0
+    if held_feed and isinstance(feed_id, str) and feed_id != held_feed:
+        return 0
+    return version

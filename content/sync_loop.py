@@ -8,6 +8,11 @@ and reports its :class:`SyncStatus` through a callback; :func:`read_status` is w
 The two never wait for each other: a feed server that trickles its manifest (until the
 fetch's deadline) must not hold back a resident's registration or the heartbeats, and an
 upload server that is down must not hold back new content.
+
+A third thread (``yizhan-urgent``) reads the feed's tiny ``urgent`` pointer every
+``urgent_interval_s`` (20 s) between syncs and wakes the feed thread when it names a newer
+version than the one held (content/PROTOCOL.md §1.12): an urgent notice reaches the screens
+within about a check interval of its publication, whatever ``hub.sync_interval_s`` is.
 """
 
 from __future__ import annotations
@@ -22,11 +27,15 @@ from typing import Any
 
 from content.db import Database
 from content.feed_client import FeedHealth, SyncClient, SyncResult, safe_url
+from content.feed_fetch import UrgentCheck
+from content.media import http_session
 from content.outbox import Outbox
 from content.store import Store
 from content.uplink import Sender
 
 log = logging.getLogger(__name__)
+
+URGENT_INTERVAL_S = 20.0  # between two looks at the feed's urgent pointer (0: never look)
 
 
 def read_status(db: Database, store: Store, outbox: Outbox, *, feed_url: str, pinned_feed_id: str,
@@ -108,7 +117,8 @@ class SyncLoop:
                  persisted: Callable[[], dict[str, Any]] | None = None,
                  on_status: Callable[[SyncStatus], None] | None = None,
                  health: Callable[[], dict[str, Any]] | None = None,
-                 delivery_interval_s: float | None = None) -> None:
+                 delivery_interval_s: float | None = None, urgent_interval_s: float = URGENT_INTERVAL_S,
+                 urgent: UrgentCheck | None = None) -> None:
         self.on_status = on_status
         self.health = health
         self.heartbeat = heartbeat
@@ -128,6 +138,9 @@ class SyncLoop:
         self._delivery_failures = 0
         self.clock: Callable[[], float] = time.monotonic
         self._round_since: dict[str, float | None] = {"feed": None, "delivery": None}
+        self.urgent_interval_s = float(urgent_interval_s)
+        self.urgent = urgent if urgent is not None else _urgent_check(client)
+        self.urgent_wakes = 0  # feed rounds brought forward by the urgent pointer
         self._load_persisted()
 
     @property
@@ -143,6 +156,8 @@ class SyncLoop:
             self._stop.clear()
             self._threads = [threading.Thread(target=self._run_feed, name="yizhan-sync", daemon=True),
                              threading.Thread(target=self._run_delivery, name="yizhan-uplink", daemon=True)]
+            if self.urgent is not None and self.urgent_interval_s > 0:
+                self._threads.append(threading.Thread(target=self._run_urgent, name="yizhan-urgent", daemon=True))
             with self._lock:
                 self._status.running = True
             for thread in self._threads:
@@ -160,6 +175,8 @@ class SyncLoop:
             self._status.running = False
         self.client.close()
         self.sender.close()
+        if self.urgent is not None:
+            self.urgent.session.close()
 
     def sync_now(self) -> None:
         """Sync and deliver as soon as possible (the staff screen's 立即同步 button)."""
@@ -294,6 +311,25 @@ class SyncLoop:
             self._round_since["feed"] = None
             self._wake.wait(self.next_wait_s())
 
+    def urgent_check(self) -> bool:
+        """One look at the feed's urgent pointer; a newer version wakes the feed thread (True)."""
+        if self.urgent is None:
+            return False
+        try:
+            pending = self.urgent.pending()
+        except Exception:
+            log.exception("sync loop: the urgent check failed")
+            return False
+        if pending:
+            self.urgent_wakes += 1
+            self._wake.set()
+        return pending
+
+    def _run_urgent(self) -> None:
+        while not self._stop.wait(self.urgent_interval_s):
+            if self._round_since["feed"] is None:  # a round under way reads the manifest anyway
+                self.urgent_check()
+
     def _run_delivery(self) -> None:
         while not self._stop.is_set():
             self._deliver_wake.clear()  # before the round: a heartbeat queued during it goes next
@@ -320,3 +356,16 @@ class SyncLoop:
             s.last_change_at, s.last_error = data["last_change_at"], data["last_error"]
             s.feed_id, s.version = data["feed_id"], data["version"]
             s.outbox_depth, s.outbox_oldest_age_s = data["outbox_depth"], data["outbox_oldest_age_s"]
+
+
+def _urgent_check(client: SyncClient) -> UrgentCheck | None:
+    """The urgent pointer check for a station's feed client (its own session: it runs in its own thread)."""
+    if not isinstance(client, SyncClient) or not client.feed_url:
+        return None
+
+    def held() -> tuple[str, int]:
+        info = client.store.content_info()
+        return info.feed_id, info.version
+
+    return UrgentCheck(client.feed_url, held=held, session=http_session(client.fetcher.ca_bundle),
+                       timeout=client.timeout, allow_insecure_http=client.allow_insecure_http)

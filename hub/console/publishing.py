@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -281,7 +282,13 @@ def _published_content(feed_dir: Path) -> ContentSet | None:
 def write_urgent_pointer(feed_dir: Path, feed_id: str, version: int, now: dt.datetime) -> None:
     """``urgent``: a few unsigned bytes a station polls between syncs (content/PROTOCOL.md §1.12)."""
     body = {"feed_id": feed_id, "version": version, "at": now.astimezone(dt.UTC).isoformat(timespec="seconds")}
-    write_atomic(feed_dir / URGENT_NAME, json.dumps(body, separators=(",", ":")) + "\n")
+    path = feed_dir / URGENT_NAME
+    before = int(path.stat().st_mtime) if path.exists() else None
+    write_atomic(path, json.dumps(body, separators=(",", ":")) + "\n")
+    # Validators of whole seconds (nginx's ETag, Last-Modified) must tell this pointer from the
+    # one it replaces (PROTOCOL.md §1.8): its modification time moves to a later second if needed.
+    if before is not None and int(path.stat().st_mtime) <= before:
+        os.utime(path, (before + 1, before + 1))
 
 
 def run_due(engine: Engine, home: Path, feeds_dir: Path, now: dt.datetime) -> list[tuple[int, str]]:
