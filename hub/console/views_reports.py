@@ -11,12 +11,14 @@ import math
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, Response, g, render_template, request
 
 from common.cells import safe_row
 from hub.console.core import console, requires
 from hub.console.hubdata import ALL_STATIONS, refresh, stations_t
+from hub.console.names import station_name
 from hub.console.schema import service_counts
+from hub.console.sheets import fit_columns, print_ready, signed_line
 from hub.console.views_content import page_args
 
 bp = Blueprint("console_reports", __name__)
@@ -36,8 +38,18 @@ def _month_arg(ctx: Any) -> str:
         return ctx.now().astimezone().strftime("%Y-%m")
 
 
+def _first_month(ctx: Any) -> str:
+    """The month of the hub's first service data (this month on a new hub)."""
+    with ctx.engine.begin() as conn:
+        first = conn.execute(sa.select(sa.func.min(service_counts.c.month))).scalar()
+    this_month = ctx.now().astimezone().strftime("%Y-%m")
+    return min(str(first), this_month) if first else this_month
+
+
 def _choices(ctx: Any) -> list[str]:
-    return _months_back(ctx.now().astimezone().strftime("%Y-%m"), 36)[::-1]
+    """The months to choose from, newest first: from the hub's first data to this month (at most 3 years)."""
+    first = _first_month(ctx)
+    return [m for m in _months_back(ctx.now().astimezone().strftime("%Y-%m"), 36) if m >= first][::-1]
 
 
 def _months_back(month: str, n: int) -> list[str]:
@@ -100,7 +112,8 @@ def ledger() -> Any:
     month, station = _month_arg(ctx), request.args.get("station", "").strip()
     count, totals = _ledger_totals(month, station)
     if request.args.get("format") == "xlsx":
-        return _xlsx_response(_ledger_xlsx(month, ledger_rows(month, station), totals), f"服务台账-{month}.xlsx")
+        return _xlsx_response(_ledger_xlsx(month, ledger_rows(month, station), totals, _signed(ctx)),
+                              f"服务台账-{month}.xlsx")
     page = page_args()
     shown = ledger_rows(month, station, limit=PER_PAGE, offset=(page - 1) * PER_PAGE)
     return render_template("console/ledger.html", month_choices=_choices(ctx), rows=shown, totals=totals, month=month,
@@ -108,9 +121,10 @@ def ledger() -> Any:
                            args={"month": month, "station": station})
 
 
-def results_series(end_month: str, station: str = "", months: int = 12) -> dict[str, Any]:
+def results_series(end_month: str, station: str = "", months: int = 12, first: str = "") -> dict[str, Any]:
+    """Up to ``months`` months ending with ``end_month``, none before ``first`` (the hub's first data)."""
     ctx = console()
-    span = _months_back(end_month, months)
+    span = [m for m in _months_back(end_month, months) if m >= first] or [end_month]
     where = [service_counts.c.month >= span[0], service_counts.c.month <= span[-1],
              service_counts.c.station_id == (station or ALL_STATIONS)]
     series: dict[str, dict[str, int]] = {m: {} for m in span}
@@ -131,11 +145,11 @@ def results() -> Any:
     ctx = console()
     refresh(ctx.engine, ctx.vault)
     month, station = _month_arg(ctx), request.args.get("station", "").strip()
-    data = results_series(month, station)
+    data = results_series(month, station, first=_first_month(ctx))
     table = [{"month": m, **{k: data["series"][m].get(k, 0) for k, _ in METRICS},
               "reg_total": sum(data["series"][m].get(k, 0) for k in REG_METRICS)} for m in data["months"]]
     if request.args.get("format") == "xlsx":
-        return _xlsx_response(_results_xlsx(month, station, table), f"服务成效表-{month}.xlsx")
+        return _xlsx_response(_results_xlsx(month, station, table, _signed(ctx)), f"服务成效表-{month}.xlsx")
     current = table[-1]
     previous = table[-2] if len(table) > 1 else {k: 0 for k in current}
     chart = {"labels": [m[2:].replace("-", "年") + "月" for m in data["months"]],
@@ -153,8 +167,16 @@ def _xlsx_response(data: bytes, name: str) -> Response:
                     headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"})
 
 
-def _sheet(title: str, subtitle: str, headers: list[str], rows: list[list[Any]], total: list[Any] | None) -> bytes:
-    """A bureau-style table: a merged title row, a subtitle row, bold bordered headers, a total row."""
+def _signed(ctx: Any) -> tuple[str, str]:
+    """(填报人, 日期): who downloads the table, and today by the hub's clock."""
+    day = ctx.now().astimezone().date()
+    return g.user.display_name or g.user.username, f"{day.year}年{day.month}月{day.day}日"
+
+
+def _sheet(title: str, subtitle: str, headers: list[str], rows: list[list[Any]], total: list[Any] | None,
+           signed: tuple[str, str] = ("", "")) -> bytes:
+    """A bureau-style table: a merged title row, a subtitle row, bold bordered headers, a total row,
+    the 填报人/审核人/日期 line under it; printed A4 landscape on one page's width."""
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 
@@ -185,30 +207,38 @@ def _sheet(title: str, subtitle: str, headers: list[str], rows: list[list[Any]],
     for row in ws.iter_rows(min_row=3, max_row=ws.max_row, max_col=width):
         for cell in row:
             cell.border = border
-    for i, h in enumerate(headers, start=1):
-        ws.column_dimensions[ws.cell(row=3, column=i).column_letter].width = max(10, len(h) * 2 + 2)
-    ws.column_dimensions["A"].width = 20
+    for cell in ws[3]:
+        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+    fit_columns(ws, 4, cap=64)  # from the data rows (the merged title rows do not widen a column)
+    for i in range(1, width + 1):  # headers wrap to two lines rather than widen a column of numbers
+        letter = ws.cell(row=3, column=i).column_letter
+        ws.column_dimensions[letter].width = max(ws.column_dimensions[letter].width or 0, 10)
+    last = ws.max_row + 2
+    ws.cell(row=last, column=1, value=signed_line(*signed))
+    ws.merge_cells(start_row=last, start_column=1, end_row=last, end_column=width)
     ws.freeze_panes = "A4"
+    print_ready(ws, 3, signed)
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
 
 
-def _ledger_xlsx(month: str, rows: list[dict[str, Any]], totals: dict[str, int]) -> bytes:
+def _ledger_xlsx(month: str, rows: list[dict[str, Any]], totals: dict[str, int], signed: tuple[str, str]) -> bytes:
     headers = ["驿站编号", "驿站名称"] + [label for _, label in METRICS] + ["登记合计"]
     body = [[r["station_id"], r["name"]] + [r[k] for k, _ in METRICS] + [r["reg_total"]] for r in rows]
     total = ["合计", f"{len(rows)} 个驿站"] + [totals[k] for k, _ in METRICS] + [totals["reg_total"]]
     y, m = month.split("-")
     return _sheet(f"基层就业服务驿站服务台账（{y}年{int(m)}月）", f"填报单位：{_bureau()}　统计月份：{y}年{int(m)}月",
-                  headers, body, total)
+                  headers, body, total, signed)
 
 
-def _results_xlsx(month: str, station: str, table: list[dict[str, Any]]) -> bytes:
+def _results_xlsx(month: str, station: str, table: list[dict[str, Any]], signed: tuple[str, str]) -> bytes:
     headers = ["月份"] + [label for _, label in METRICS] + ["登记合计"]
     body = [[r["month"]] + [r[k] for k, _ in METRICS] + [r["reg_total"]] for r in table]
     total = ["合计"] + [sum(r[k] for r in table) for k, _ in METRICS] + [sum(r["reg_total"] for r in table)]
-    scope = f"驿站 {station}" if station else "全部驿站"
-    return _sheet("基层就业服务驿站服务成效表", f"填报单位：{_bureau()}　范围：{scope}　截至 {month}", headers, body, total)
+    scope = f"驿站：{station_name(station)}" if station else "全部驿站"
+    return _sheet("基层就业服务驿站服务成效表", f"填报单位：{_bureau()}　范围：{scope}　截至 {month}", headers, body, total,
+                  signed)
 
 
 def _bureau() -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 
+import sqlalchemy as sa
 from console_kit import Console
 
 
@@ -50,6 +51,38 @@ def test_the_results_table_sums_every_station_by_month(console: Console) -> None
     client = console.client("admin")
     page = client.get("/console/reports/results?month=2026-11").get_data(as_text=True)
     assert "chart.umd.min.js" in page and '"labels"' in page
-    assert '"visits": [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 5]' in page  # October (s-2) and November (s-1)
+    # from the hub's first data (October, s-2), not twelve months of zeros
+    assert '"visits": [1, 5]' in page and "近 2 个月服务趋势" in page
     one = client.get("/console/reports/results?month=2026-11&station=s-2").get_data(as_text=True)
-    assert '"visits": [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0]' in one
+    assert '"visits": [1, 0]' in one
+
+
+def test_the_months_offered_start_at_the_hubs_first_data(console: Console) -> None:
+    client = console.client("editor")
+    page = client.get("/console/reports/ledger").get_data(as_text=True)
+    assert ">2026年11月</option>" in page and "2026年10月" not in page  # a new hub: this month only
+    _uploads(console)
+    page = client.get("/console/reports/ledger").get_data(as_text=True)
+    months = [part.split("</option>")[0].split(">")[-1] for part in page.split('<option value="')[1:]
+              if part[:4].isdigit()]
+    assert months == ["2026年11月", "2026年10月"]
+
+
+def test_the_ledger_xlsx_prints_as_filed(console: Console) -> None:
+    from openpyxl import load_workbook
+
+    _uploads(console)
+    long_name = "贵阳市云岩区中华北路街道城东社区人力资源和社会保障服务站"
+    with console.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE stations SET name = :name WHERE id = 's-1'"), {"name": long_name})
+    response = console.client("editor").get("/console/reports/ledger?month=2026-11&format=xlsx")
+    sheet = load_workbook(io.BytesIO(response.data)).active
+    assert sheet["B4"].value == long_name
+    assert sheet.column_dimensions["B"].width >= len(long_name) * 2  # the name is not cut
+    assert all(sheet.column_dimensions[c].width >= 10 for c in "CDEFGHIJKLMN")
+    setup = sheet.page_setup
+    assert (setup.orientation, setup.fitToWidth, setup.fitToHeight) == ("landscape", 1, 0)
+    assert sheet.sheet_properties.pageSetUpPr.fitToPage and sheet.print_title_rows == "$3:$3"
+    signed = sheet.cell(row=sheet.max_row, column=1).value
+    assert signed == "填报人：编辑甲    审核人：__________    日期：2026年11月20日"
+    assert sheet.oddFooter.left.text == signed
