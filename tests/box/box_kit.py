@@ -8,6 +8,7 @@ the station starts Xorg through xinit; everything else is the shipped unit files
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import time
 from collections.abc import Callable
@@ -25,6 +26,9 @@ TOOL = REPO.parent / "shared" / "tools" / "systemd-box"
 # The installer, bootstrapped from the bundle with Debian's own Python as the README says (the
 # box has its own /tmp, and a checkout may live there: nothing of the checkout is used inside).
 YIZHAN = "/root/y/bin/yizhan"
+# The hub, installed in the box as an operator installs one: its own venv from requirements-hub.lock
+# (the station's bundle has no Flask), used for ``hub serve`` and ``hub release``.
+HUB_YIZHAN = "/root/hub-env/bin/yizhan"
 STATION_ID = "box-station-01"
 HUB_PORT = 8080  # the box has its own network namespace: no clash with the host's ports
 FACES = ("yizhan-kiosk.service", "yizhan-board.service")
@@ -119,6 +123,37 @@ def bootstrap(box: Box, bundle: Path) -> str:
     return in_box
 
 
+def install_hub(box: Box, project_wheel: Path, work: Path) -> None:
+    """deploy/hub/README.md's hub install: a venv of Debian's Python with requirements-hub.lock
+    (--require-hashes, offline from the hub's wheels copied into the box), then the project wheel
+    with --no-deps. One per box: ``hub serve`` and ``hub release`` run from it. pip's byte-compiling
+    is skipped (43 s -> 16 s here): Python writes the caches of what the hub imports on first use."""
+    kit = work / "hub-install"
+    (kit / "wheels").mkdir(parents=True)
+    for wheel in release.pick_wheels(REPO / locks.HUB_LOCK, REPO / ".cache" / "wheelhouse"):
+        shutil.copy2(wheel, kit / "wheels" / wheel.name)
+    shutil.copy2(REPO / locks.HUB_LOCK, kit / locks.HUB_LOCK)
+    shutil.copy2(project_wheel, kit / project_wheel.name)
+    box.cp(kit, "/root")
+    pip = "/root/hub-env/bin/pip install -q --no-compile --no-index"
+    box.sh(f"set -e; export PIP_CONFIG_FILE=/dev/null; cd /root/hub-install; /usr/bin/python3 -m venv /root/hub-env; "
+           f"{pip} --require-hashes --find-links wheels -r {locks.HUB_LOCK}; {pip} --no-deps {project_wheel.name}",
+           timeout=900)
+
+
+def wait_for_hub(box: Box, feed_name: str) -> None:
+    """Until the hub in the box serves the feed's manifest: a hub that never came up is named here,
+    not later as a station that cannot sync."""
+    fetch = (f"import urllib.request; urllib.request.urlopen("
+             f"'http://127.0.0.1:{HUB_PORT}/feeds/{feed_name}/manifest.json', timeout=5).read()")
+    try:
+        box.wait_for(lambda: box.run("/usr/bin/python3", "-c", fetch, check=False).returncode == 0, timeout_s=60,
+                     what="the hub serving the feed")
+    except BoxError as exc:
+        hub_log = box.run("journalctl", "--no-pager", "-n", "40", "-u", "station-hub", check=False).stdout
+        raise BoxError(f"{exc}\n{hub_log}") from None
+
+
 def install_station(box: Box, bundle_in_box: str, config: Path) -> subprocess.CompletedProcess:
     """The README's install, as root in the box, Xvfb in for Xorg."""
     box.write("/etc/systemd/system/yizhan-session.service.d/xvfb.conf", XVFB_DROPIN)
@@ -128,8 +163,8 @@ def install_station(box: Box, bundle_in_box: str, config: Path) -> subprocess.Co
 
 @dataclass
 class StationBox:
-    """A box with the installer bootstrapped, a hub serving a signed feed in it, and a station
-    file for it; :meth:`install` puts the station on it."""
+    """A box with the installer bootstrapped, a hub (its own venv, as a hub is installed) serving
+    a signed feed in it, and a station file for it; :meth:`install` puts the station on it."""
 
     box: Box
     key: object
@@ -158,7 +193,7 @@ class StationBox:
 
     def offer(self, bundle: Path) -> None:
         in_box = self.box.cp(bundle, "/root/bundles")
-        self.box.run(YIZHAN, "hub", "release", in_box, "--feed", self.feed_name, "--home", "/root/hub",
+        self.box.run(HUB_YIZHAN, "hub", "release", in_box, "--feed", self.feed_name, "--home", "/root/hub",
                      "--stations", STATION_ID)
 
     def current(self) -> str:
@@ -168,7 +203,8 @@ class StationBox:
 def prepare_station_box(work: Path, **settings: object) -> StationBox:
     """A full signed bundle of this checkout, a hub home publishing a small feed signed with the
     same key, a station file (no reader, no printer: their parts must stay quiet), and a booted
-    box with the installer bootstrapped and the hub serving on its loopback."""
+    box with the installer bootstrapped from the bundle (which has no hub packages) and the hub,
+    installed from its own lock, serving the feed on the box's loopback."""
     key = generate_private_key()
     wheel = release.build_project_wheel(REPO, work / "wheel")
     bundle = release.build_bundle(work / "dist", key=key, project_wheel=wheel, lock=REPO / locks.RUNTIME_LOCK,
@@ -188,9 +224,11 @@ def prepare_station_box(work: Path, **settings: object) -> StationBox:
     box = Box()
     try:
         in_box = bootstrap(box, bundle)
+        install_hub(box, wheel, work)
         box.cp(hub, "/root")
-        box.run("systemd-run", "--unit=station-hub", YIZHAN, "hub", "serve", "--home", "/root/hub",
+        box.run("systemd-run", "--unit=station-hub", HUB_YIZHAN, "hub", "serve", "--home", "/root/hub",
                 "--port", str(HUB_PORT))
+        wait_for_hub(box, feed_name)
     except BaseException:
         box.stop()
         raise
