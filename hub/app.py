@@ -6,7 +6,8 @@ Routes (the contract is ``content/PROTOCOL.md``):
   responses (ETag, If-None-Match, If-Modified-Since) and byte ranges (206).
 - ``POST /api/v1/{registrations,events,proof-of-play,heartbeats}``: batches of uploads,
   bearer token per station, idempotent by key.
-- ``GET /feeds/<name>/m/…``: the feed's phone pages (``hub.mobile``), kept 5 minutes by browsers.
+- ``GET /feeds/<name>/m/…``: the feed's phone pages (``hub.mobile``), kept 5 minutes by browsers;
+  ``POST /m/progress``: their 进度查询 (``hub.mobile.progress``).
 - ``GET /console/status``: a read-only status page of the stations (``/`` leads there);
   ``GET /console/status.json`` (and ``/api/v1/status``) the same as JSON; both for logged-in
   console staff only (the page sends others to the console's login, the JSON answers 401).
@@ -99,6 +100,9 @@ def create_app(home: str | Path, *, feeds_dir: str | Path | None = None, databas
     from hub.console import init_console
 
     console = init_console(app, home, feeds, engine=store.engine, clock=console_clock)
+    from hub.mobile.progress import init_progress
+
+    init_progress(app)  # 进度查询 from the phone pages
     if behind_proxy if behind_proxy is not None else behind_proxy_setting(home):
         trust_proxy(app)
 

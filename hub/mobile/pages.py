@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import json
 import os
 import shutil
 from collections.abc import Iterable
@@ -43,6 +44,7 @@ STATIONS_DOCUMENT = "stations"
 LIST_LIMIT = 50  # the kiosk's page of results
 PAGE_BUDGET = 100 * 1024  # a station's first page and its stylesheet, over 3G on a cheap phone
 PROGRESS_PATH = "/m/progress"
+STATIONS_INDEX = "stations.json"
 
 # The kiosk's chips (kiosk.jobquery): every category, three distances, all days or 今日零工.
 CATEGORY_CHIPS: tuple[tuple[str | None, str], ...] = ((None, "全部工种"), *((c, c) for c in JOB_CATEGORIES))
@@ -133,6 +135,9 @@ def write_pages(content: ContentSet, feed_dir: str | Path, *, version: int, toda
         result.bytes_written += len(data)
 
     write("style.css", (_TEMPLATES / "style.css").read_text(encoding="utf-8"))
+    # The stations' public phone numbers, for the 进度查询 answer (hub.mobile.progress).
+    write(STATIONS_INDEX, json.dumps({s.id: {"name": s.name, "hotline": s.hotline} for s in stations},
+                                     ensure_ascii=False))
     for relative, text in site.feed_pages():
         write(relative, text)
     for station in stations:

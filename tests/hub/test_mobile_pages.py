@@ -250,5 +250,21 @@ def test_a_phone_reaches_the_jobs_with_nothing_fetched_from_elsewhere(published:
                 "const done = arguments[0]; fetch('http://example.com/', {mode: 'no-cors'})"
                 ".then(() => done('reached'), () => done('blocked'))")
             assert outside == "blocked"
+            # 进度查询 from the station's page, answered by the hub
+            hub_store = app.extensions["hub_store"]
+            hub_store.add_station("gy-001", "城东")
+            receipts = hub_store.ingest("gy-001", "registration", [{
+                "key": "reg-key-000001", "created_at": "2026-12-07T09:00:00+08:00",
+                "payload": {"code": "K7Q2M9", "kind": "零工", "station_id": "gy-001",
+                            "created_at": "2026-12-07T09:00:00+08:00", "person": {"name": "赵六", "phone": "13698765432"}}}])
+            assert receipts[0]["status"] == "created"
+            driver.get(server.url + "feeds/gy/m/s/gy-001/")
+            driver.find_element(By.TAG_NAME, "summary").click()
+            driver.find_element(By.ID, "code").send_keys("K7Q2M9")
+            driver.find_element(By.ID, "phone4").send_keys("5432")
+            driver.find_element(By.CSS_SELECTOR, "form.ask button").click()
+            state = driver.find_element(By.CSS_SELECTOR, ".state").text
+            assert state == "已受理" and "0851-12333" in driver.find_element(By.TAG_NAME, "main").text
+            assert "赵六" not in driver.page_source and "13698765432" not in driver.page_source
     finally:
         app.extensions["hub_store"].close()
