@@ -1,6 +1,6 @@
 """Names where staff read: a feed group's title for its id, a station's name for its id, a
 person's display name for a login name. Looked up once per request (``flask.g``) and offered
-to every template as ``feed_name``, ``station_name`` and ``person``."""
+to every template as ``feed_name``, ``station_name``, ``person`` and ``region_name``."""
 
 from __future__ import annotations
 
@@ -54,4 +54,12 @@ def audit_target(target: Any) -> str:
     return f"{KIND_NAMES[kind]} {rest}" if sep and kind in KIND_NAMES else text
 
 
-HELPERS = {"feed_name": feed_name, "station_name": station_name, "person": person, "audit_target": audit_target}
+def region_name(code: Any) -> str:
+    """A region code (GB/T 2260) as its name: 520103 is 贵州省贵阳市云岩区."""
+    from hub.console.regions import region_name as name_of
+
+    return name_of(str(code)) if code else "—"
+
+
+HELPERS = {"feed_name": feed_name, "station_name": station_name, "person": person, "audit_target": audit_target,
+           "region_name": region_name}

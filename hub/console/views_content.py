@@ -42,6 +42,7 @@ from hub.console.items import (
     withdraw,
 )
 from hub.console.publishing import MEDIA_DIR, groups
+from hub.console.regions import region_name
 from hub.console.schema import employers as employers_t
 from hub.console.schema import import_batches, item_versions, items
 
@@ -72,7 +73,10 @@ def item_list(kind: str) -> Any:
     kind = _kind_or_404(kind)
     ctx = console()
     q, state, feed = request.args.get("q", "").strip(), request.args.get("state", ""), request.args.get("feed", "")
+    employer = request.args.get("employer", "").strip()
     where = [items.c.kind == kind]
+    if employer and kind == "job":  # an employer's jobs, from the 用人单位 page
+        where.append(items.c.data.contains(_employer_needle(employer), autoescape=True))
     if q:
         where.append(sa.or_(items.c.title.contains(q, autoescape=True), items.c.record_id.contains(q, autoescape=True)))
     if state in STATE_NAMES:
@@ -89,7 +93,7 @@ def item_list(kind: str) -> Any:
                                  .limit(PER_PAGE).offset((page - 1) * PER_PAGE)))
         feeds = groups(conn)
     today = ctx.now().astimezone().date().isoformat()
-    args = {"kind": kind, "q": q, "state": state, "feed": feed}
+    args = {"kind": kind, "q": q, "state": state, "feed": feed, **({"employer": employer} if employer else {})}
     return render_template("console/item_list.html", kind=kind, kind_name=KIND_NAMES[kind], rows=rows, total=total,
                            page=page, pages=max(1, math.ceil(total / PER_PAGE)), args=args, feeds=feeds,
                            states=STATE_NAMES, today=today)
@@ -322,6 +326,8 @@ def employer_add() -> Any:
     form = {k: request.form.get(k, "").strip() for k in ("name", "uscc", "region", "contact")}
     if not form["name"]:
         errors["name"] = "请填写单位名称"
+    if form["region"] and region_name(form["region"]) == form["region"]:
+        errors["region"] = f"所在地区代码须为 6 位行政区划代码（如 520103 即贵阳市云岩区），没有 {form['region'][:20]} 这个地区"
     try:
         form["uscc"] = uscc.validate(form["uscc"])
     except StdnumError:
@@ -360,7 +366,11 @@ def _employers_page(form: dict[str, str], errors: dict[str, str]) -> Any:
         total = conn.execute(sa.select(sa.func.count()).select_from(employers_t).where(*where)).scalar_one()
         rows = list(conn.execute(sa.select(employers_t).where(*where).order_by(employers_t.c.id.desc())
                                  .limit(PER_PAGE).offset((page - 1) * PER_PAGE)))
+        jobs = {r.name: conn.execute(sa.select(sa.func.count()).select_from(items).where(
+            items.c.kind == "job", items.c.data.contains(_employer_needle(r.name), autoescape=True))).scalar_one()
+            for r in rows}
     return render_template("console/employers.html", rows=rows, total=total, page=page, form=form, errors=errors,
+                           jobs=jobs,
                            pages=max(1, math.ceil(total / PER_PAGE)), args={"q": q, "status": status},
                            states=EMPLOYER_STATES, fmt=uscc.format)
 
@@ -381,3 +391,8 @@ def employer_status(employer_id: int) -> Any:
         audit("核验用人单位", row.uscc, status, conn=conn)
     flash(f"已标记为「{status}」")
     return redirect(url_for("console_content.employers"))
+
+
+def _employer_needle(name: str) -> str:
+    """How a job's stored record (compact JSON) names its employer."""
+    return f'"employer":{json.dumps(name, ensure_ascii=False)}'
