@@ -326,8 +326,8 @@ def report(r: dict, took: float, load: float) -> None:
 def child(args: argparse.Namespace) -> int:
     import psutil
 
-    from display.cli import configure_kivy
     from display.profiles import resolve_profile
+    from display.window import configure_kivy
 
     profile = resolve_profile(None, profile="tv-1080p", motion=args.motion,
                               max_fps=args.max_fps if args.max_fps else None)
@@ -458,10 +458,10 @@ def board(args: argparse.Namespace, profile, me, xserver) -> dict:
     from kivy.clock import Clock
     from kivy.core.window import Window
 
+    from config.faces import board_app
     from config.settings import load_settings
     from display import sprites
     from display.harness import run_script
-    from display.player import BoardApp
 
     settings = load_settings(args.config)
     with open_store(settings) as store:
@@ -565,7 +565,7 @@ def board(args: argparse.Namespace, profile, me, xserver) -> dict:
                    loop_s=loop_len, rss_per_loop_mb=[round(r, 1) for r in per_loop],
                    rss_slope_mb_per_loop=_slope(per_loop[1:]))
 
-    app = BoardApp(settings, profile, poll_s=2.0)
+    app = board_app(settings, profile, poll_s=2.0)
     run_script(app, script, timeout=max(120.0, seconds + 60))
     Clock.tick()
     return out

@@ -45,14 +45,15 @@ def cold_child(config: str) -> None:
 
     settings = load_settings(config)
     boot.prepare(settings, kiosk_mode=False)
-    from kiosk.app import KioskApp
+    from config.faces import kiosk_app, kiosk_parts
     from kiosk.driver import Driver
 
-    driver = Driver(KioskApp(settings))
-    driver.start()
-    assert driver.app.screen_name == "home" and driver.app.sm.get_screen("home").jobs_note
-    print(f"READY {rss_mb():.1f}", flush=True)
-    driver.stop()
+    with kiosk_parts(settings) as services:
+        driver = Driver(kiosk_app(settings, services))
+        driver.start()
+        assert driver.app.screen_name == "home" and driver.app.sm.get_screen("home").jobs_note
+        print(f"READY {rss_mb():.1f}", flush=True)
+        driver.stop()
 
 
 def cold_start(config: Path, runs: int) -> tuple[list[float], float]:
@@ -173,8 +174,8 @@ def card_to_greeting(harness: Any, reps: int) -> tuple[list[float], int]:
 
 
 def run(reps: int, changes: int, cold_runs: int) -> int:
+    from config.kiosk_harness import KioskHarness
     from config.settings import load_settings
-    from kiosk.harness import KioskHarness
     from printer.virtual import VirtualPrinter
 
     work = Path(tempfile.mkdtemp(prefix="yizhan-bench-kiosk-"))

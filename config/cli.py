@@ -36,8 +36,8 @@ __all__ = ["COMMANDS", "EPILOG", "ROOT_COMMANDS", "CommandError", "Context", "Ha
 # name -> (module, one-line help). The order is the order of ``yizhan --help``.
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("config.demo", "run the whole station on loopback with simulated hardware"),
-    "kiosk": ("kiosk.cli", "the touchscreen app for residents"),
-    "display": ("display.cli", "the job board player for TVs and LED boards"),
+    "kiosk": ("config.kiosk_cli", "the touchscreen app for residents"),
+    "display": ("config.display_cli", "the job board player for TVs and LED boards"),
     "sync": ("content.sync_cli", "fetch the signed feed and deliver the outbox"),
     "hub": ("hub.cli", "the reference central server: keys, publishing, serving"),
     "jobs": ("content.jobs_cli", "search, show, import and generate jobs in the station store"),

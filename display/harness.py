@@ -12,7 +12,10 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable, Generator
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from content.store import Store
 
 Step = float | int | Callable[[], bool]
 Script = Callable[[Any], Generator[Step, None, None]]
@@ -135,10 +138,10 @@ class _ScriptRunner:
         self.clock.schedule_once(self.step, 0)
 
 
-def fill_store(settings: Any, *, jobs: int = 60, today: dt.date | None = None, videos: bool = False,
-               urgent: bool = False, schedule: dict | None = None, version: int = 1, seed: int = 7,
-               store: Any = None) -> Any:
-    """Put sample content into the station's store (as a feed would); returns the content set."""
+def fill_store(settings: Any, *, store: Store, jobs: int = 60, today: dt.date | None = None, videos: bool = False,
+               urgent: bool = False, schedule: dict | None = None, version: int = 1, seed: int = 7) -> Any:
+    """Put sample content into the station's ``store`` (as a feed would); returns the content set.
+    ``settings`` gives the station's place and media folder."""
     from content.sample import sample_content
 
     today = today or dt.date.today()
@@ -148,19 +151,13 @@ def fill_store(settings: Any, *, jobs: int = 60, today: dt.date | None = None, v
         content.announcements = [a for a in content.announcements if a.priority != "urgent"]
     if schedule is not None:
         content.documents["board_schedule"] = schedule
-    if store is not None:
-        store.replace_content(content, feed_id="test", version=version)
-    else:
-        from config.station import open_store
-
-        with open_store(settings) as own:
-            own.replace_content(content, feed_id="test", version=version)
+    store.replace_content(content, feed_id="test", version=version)
     return content
 
 
 def prepare_kivy(profile_name: str = "tv-1080p") -> None:
     """Kivy settings for a board test process (before its window opens; harmless after)."""
-    from display.cli import configure_kivy
     from display.profiles import resolve_profile
+    from display.window import configure_kivy
 
     configure_kivy(resolve_profile(None, profile=profile_name))

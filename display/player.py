@@ -19,6 +19,7 @@ import gc
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from kivy.uix.widget import Widget
 
 from common.fonts import find_cjk_font
 from content.feed_client import stale_notices
-from deploy import watchdog
+from content.store import Store
 from display.art import ItemArt, Painter
 from display.board_content import BoardContent, MediaChecker, board_announcements, load_board_content
 from display.director import Director, Showing
@@ -56,9 +57,14 @@ MAX_SCREENSHOTS = 60
 
 
 class BoardApp(App):
-    """The board. ``clock`` may be injected (tests); ``run_seconds`` stops it after that long."""
+    """The board, handed its parts by the entry point (``config.faces.board_app``): ``store`` (the
+    station's content; its owner closes it), ``watchdog`` (what tells systemd the board is alive: it
+    schedules its pings on the clock it is given and returns the events) and ``on_exit`` (called
+    last when the board stops: the entry point closes its Station). ``clock`` may be injected
+    (tests); ``run_seconds`` stops it after that long."""
 
-    def __init__(self, settings: Any, profile: Profile, *, clock: BoardClock | None = None, store: Any = None,
+    def __init__(self, settings: Any, profile: Profile, *, store: Store, clock: BoardClock | None = None,
+                 watchdog: Callable[[Any], list[Any]] | None = None, on_exit: Callable[[], None] | None = None,
                  screenshot_dir: Path | None = None, run_seconds: float | None = None, poll_s: float = 2.0,
                  tick_s: float = 1.0, probe: bool = False, run_segments: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -74,7 +80,8 @@ class BoardApp(App):
         self.tick_s = tick_s
         self.paged = profile.motion == "paged"
         self._store = store
-        self._own_store = store is None
+        self._watchdog = watchdog
+        self._on_exit = on_exit
         self.director = Director(self, self.clock, record=self._submit_play, schedule=default_schedule(),
                                  soon=lambda: Clock.schedule_once(self.tick, 0))
         self.content: BoardContent | None = None
@@ -161,11 +168,6 @@ class BoardApp(App):
         return root
 
     def on_start(self) -> None:
-        if self._store is None:
-            from config.station import Station
-
-            # The process's station database (proof of play shares its connections), and its store.
-            self._store = Station(self.settings).store
         self.running = True
         self.worker = Worker(self._deliver)
         if self.probe is not None:
@@ -182,7 +184,8 @@ class BoardApp(App):
         gc.freeze()
         self._events.append(Clock.schedule_interval(self.tick, self.tick_s))
         self._events.append(Clock.schedule_interval(lambda _dt: self.poll(), self.poll_s))
-        self._events.extend(watchdog.attach(Clock))  # systemd: READY after the first frame, then alive
+        if self._watchdog is not None:
+            self._events.extend(self._watchdog(Clock))  # systemd: READY after the first frame, then alive
         self.poll()
         self.tick()
         if self.run_seconds:
@@ -213,18 +216,18 @@ class BoardApp(App):
             self.worker.stop()
         else:
             self.play_buffer.flush()
-        if self._own_store and self._store is not None:
-            self._store.close()
         from kivy.core.window import Window
 
         gc.unfreeze()  # another app may run in this process next (tests, the demo)
         Window.rotation = 0  # another app may use the same window next (tests, the demo)
         Window.show_cursor = True
+        if self._on_exit is not None:
+            self._on_exit()
 
     # -- content -------------------------------------------------------------------------
 
     @property
-    def store(self) -> Any:
+    def store(self) -> Store:
         return self._store
 
     def poll(self) -> None:
@@ -501,11 +504,3 @@ def release_freed_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):
         pass
-
-
-def run_board(settings: Any, profile: Profile, **kwargs: Any) -> BoardApp:
-    """Run the board until it stops (``run_seconds``, window closed); returns the app for inspection."""
-    app = BoardApp(settings, profile, **kwargs)
-    app.run()
-    return app
-

@@ -19,7 +19,7 @@ clock's minute, a new segment, a video frame), and that frame is drawn and shown
 Window size or rotation changes, and any change of the reels driven, do the same.
 
 Only used with Mesa's software renderers under GLX and its ``GLX_MESA_copy_sub_buffer``
-extension, on a window without multisampling (display/cli.py turns it off); elsewhere (a
+extension, on a window without multisampling (display/window.py turns it off); elsewhere (a
 GPU, EGL/Wayland) Kivy's own redraw and swap stay in place. ``YIZHAN_BOARD_PARTIAL=0`` in
 the environment turns it off.
 """
@@ -111,7 +111,7 @@ class Presenter:
         if not any(name in renderer for name in SOFTWARE_RENDERERS):
             return None
         if gl.glGetIntegerv(gl.GL_SAMPLES)[0]:
-            # a multisampled window (made before display/cli.py's settings, e.g. by another app in
+            # a multisampled window (made before display/window.py's settings, e.g. by another app in
             # the same process): what a partial copy shows is not what a whole frame shows at the edges
             return None
         glx = _glx()

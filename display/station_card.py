@@ -9,16 +9,30 @@ height so that the same widget reads well on a 1080p TV, a portrait screen or a 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from kivy.lang import Builder
 from kivy.properties import NumericProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
-if TYPE_CHECKING:  # the board's settings; only the app that reads them imports config/
-    from config.settings import StationSettings
-
 Builder.load_file(str(Path(__file__).with_name("station_card.kv")))
+
+
+class StationFacts(Protocol):
+    """What the card shows of a station, read only (the settings' ``[station]`` table has these)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def hotline(self) -> str: ...
+    @property
+    def complaint_phone(self) -> str: ...
+    @property
+    def opening_hours(self) -> str: ...
+    @property
+    def address(self) -> str: ...
 
 CJK_FONT_NAME = "YizhanCJK"
 
@@ -45,7 +59,7 @@ class StationCard(BoxLayout):
     scale = NumericProperty(1.0)
 
     @classmethod
-    def for_station(cls, station: StationSettings, *, font_name: str = CJK_FONT_NAME,
+    def for_station(cls, station: StationFacts, *, font_name: str = CJK_FONT_NAME,
                     message: str = "") -> StationCard:
         return cls(station_name=station.name, station_kind=station.kind, hotline=station.hotline,
                    complaint_phone=station.complaint_phone, opening_hours=station.opening_hours,

@@ -15,6 +15,7 @@ import datetime as dt
 import gc
 import importlib
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +32,12 @@ from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.label import Label
 from kivy.uix.widget import Widget
 
-from deploy import watchdog
 from kiosk import boot
 from kiosk.errors import KioskExceptionHandler
 from kiosk.idle import IdleClock, Phase
 from kiosk.jobquery import distance_text
 from kiosk.screens import SCREENS
+from kiosk.services import Services
 from kiosk.session import Resident, Session
 from kiosk.status import (
     READER_READY,
@@ -66,6 +67,9 @@ RATING_PROMPT = "请您为这次服务评价：非常满意，满意，基本满
 
 
 READER_PLACES = {"below": "屏幕下方", "right": "屏幕右边", "left": "屏幕左边"}
+
+PinCheck = Callable[[str], bool]  # the PIN typed -> whether it is the staff PIN
+Watchdog = Callable[[Any], list[Any]]  # Kivy's Clock -> the scheduled events (cancelled on stop)
 
 
 class StaffCorner(Label):
@@ -178,7 +182,10 @@ class KioskRoot(FloatLayout):
 
 
 class KioskApp(App):
-    """The touchscreen app. ``services`` defaults to everything ``settings`` configures."""
+    """The touchscreen app, handed its parts by the entry point (``config.faces.kiosk_app``):
+    ``services`` (store, reader, printer, outbox), ``check_pin`` (the staff PIN's check, None when
+    no PIN is set) and ``watchdog`` (what tells systemd the app is alive: it schedules its pings on
+    the clock it is given and returns the events). ``settings`` is read for the kiosk's own options."""
 
     title = "就业服务自助终端"
     screen_name = StringProperty("home")
@@ -203,16 +210,13 @@ class KioskApp(App):
         if self.reader_place != "屏幕下方" and "屏幕下方" in text:
             self.reader_text = text.replace("屏幕下方", self.reader_place)
 
-    def __init__(self, settings: Any, services: Any = None, *, kiosk_mode: bool | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(self, settings: Any, services: Services, *, kiosk_mode: bool | None = None,
+                 check_pin: PinCheck | None = None, watchdog: Watchdog | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.settings = settings
         self.kiosk_mode = kiosk_mode
-        if services is None:
-            from config.station import Station
-            from kiosk.services import Services
-
-            services = Services.from_station(Station(settings))
+        self.check_pin = check_pin  # None: no staff PIN is set, staff mode stays shut
+        self._watchdog = watchdog
         self.services = services
         self.store = services.store
         self.session = Session()
@@ -236,6 +240,10 @@ class KioskApp(App):
         self._events: list[Any] = []
         self.printer_state: Any = None
         self.reader_state = "unknown"
+
+    def stop_after(self, seconds: float) -> None:
+        """Stop the app ``seconds`` after it starts running (a bounded run: ``yizhan kiosk --run-seconds``)."""
+        Clock.schedule_once(lambda _dt: self.stop(), seconds)
 
     # -- building ----------------------------------------------------------------------------
     def build(self) -> KioskRoot:
@@ -265,7 +273,8 @@ class KioskApp(App):
             Clock.schedule_interval(self._tick_clock, 1.0),
             Clock.schedule_interval(self._tick_voice, 0.5),
             Clock.schedule_interval(self._tick_status, 15.0),
-            *watchdog.attach(Clock),  # systemd: READY after the first frame, then alive (WatchdogSec)
+            # systemd: READY after the first frame, then alive (WatchdogSec)
+            *(self._watchdog(Clock) if self._watchdog is not None else []),
         ]
         self._tick_clock(0)
         self.services.start(on_reader_event=self._from_thread(self.on_reader_event),

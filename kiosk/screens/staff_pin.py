@@ -1,8 +1,9 @@
 """The staff PIN, entered on the keypad after the hidden gesture (five quick taps on the station name).
 
-The PIN is checked against ``kiosk.staff_pin_hash`` (argon2id, about half a second a check by
-design; an older station's PBKDF2 hash still works); after five wrong tries the keypad is
-locked for a minute. The digits are never shown, only dots.
+The PIN is checked by the check the entry point hands the app (``KioskApp.check_pin``: against
+``kiosk.staff_pin_hash``, argon2id, about half a second a check by design; an older station's
+PBKDF2 hash still works; None when no PIN is set); after five wrong tries the keypad is locked
+for a minute. The digits are never shown, only dots.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from typing import Any
 
 from kivy.properties import BooleanProperty, StringProperty
 
-from config.settings import check_pin
 from kiosk.screens.base import KioskScreen
 
 MAX_TRIES = 5
@@ -35,7 +35,7 @@ class StaffPinScreen(KioskScreen):
         self._pin = ""
         self.dots = ""
         self.error = ""
-        self.configured = bool(self.app.settings.kiosk.staff_pin_hash)
+        self.configured = self.app.check_pin is not None
         if not self.configured:
             self.error = "还没有设置工作人员密码：请在站点设置中用 yizhan config hash-pin 设置 kiosk.staff_pin_hash"
 
@@ -59,7 +59,7 @@ class StaffPinScreen(KioskScreen):
             self.error = f"错误次数太多，请{int(self._locked_until - now) + 1}秒后再试"
             return
         pin, self._pin, self.dots = self._pin, "", ""
-        if self.configured and check_pin(pin, self.app.settings.kiosk.staff_pin_hash):
+        if self.app.check_pin is not None and self.app.check_pin(pin):
             self._failures = 0
             self.app.session.staff = True
             self.app.go("staff", remember=False)

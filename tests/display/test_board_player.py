@@ -16,12 +16,20 @@ import pytest
 from PIL import Image
 
 from config.station import open_store
+from content.db import DatabaseError
 from content.outbox import Outbox
-from display.harness import FakeClock, fill_store, prepare_kivy, run_script
+from display.harness import FakeClock, prepare_kivy, run_script
+from display.harness import fill_store as fill_into
 from display.profiles import resolve_profile
 from protocol.model import Announcement, ContentSet, MediaRef
 
 pytestmark = pytest.mark.display
+
+
+def fill_store(settings, **kwargs):
+    """Sample content into the station's store, opened for the call (the board opens its own)."""
+    with open_store(settings) as store:
+        return fill_into(settings, store=store, **kwargs)
 
 TODAY = dt.date.today()
 AT_10 = dt.datetime.combine(TODAY, dt.time(10, 0))
@@ -29,10 +37,10 @@ AT_10 = dt.datetime.combine(TODAY, dt.time(10, 0))
 
 def board(settings, clock, **kwargs):
     prepare_kivy()
-    from display.player import BoardApp
+    from config.faces import board_app
 
     profile = resolve_profile(settings.devices.board_screen, profile=kwargs.pop("profile", None))
-    return BoardApp(settings, profile, clock=clock, probe=True, poll_s=0.3, tick_s=0.2, **kwargs)
+    return board_app(settings, profile, clock=clock, probe=True, poll_s=0.3, tick_s=0.2, **kwargs)
 
 
 def showing(app, kind: str):
@@ -95,6 +103,8 @@ def test_the_playlist_advances_respects_dayparting_and_records_proof_of_play(xvf
         assert app.root.children[0] is app.standby_card
 
     run_script(app, script, timeout=90)  # many segments at 1080p: slow under a busy machine, never stuck
+    with pytest.raises(DatabaseError, match="closed"):  # the board's own Station was closed when it stopped
+        app.store.content_info()
     assert "lunch-video" not in seen["morning"]
     assert seen["morning"][:4] == ["policy", "event", "station", "jobs"]
     assert "lunch-video" in seen["noon"]
@@ -335,14 +345,14 @@ def test_continuous_scroll_on_a_tv_keeps_to_the_scroll_cap(xvfb, station) -> Non
     from kivy.core.window import Window
 
     prepare_kivy()
-    from display.player import BoardApp
+    from config.faces import board_app
 
     settings = station.settings
     fill_store(settings, jobs=60, today=TODAY,
                schedule={"on_hours": [], "segments": [{"kind": "jobs", "seconds": 600}]})
     profile = resolve_profile(settings.devices.board_screen, profile="tv-1080p", motion="scroll")
     assert (profile.max_fps, profile.scroll_fps) == (60, 30)
-    app = BoardApp(settings, profile, clock=FakeClock(AT_10), probe=True, poll_s=0.3, tick_s=0.2)
+    app = board_app(settings, profile, clock=FakeClock(AT_10), probe=True, poll_s=0.3, tick_s=0.2)
     flips: list[float] = []
     window: dict = {}
 
@@ -427,14 +437,14 @@ def test_while_only_the_list_scrolls_only_it_is_redrawn_and_the_screen_still_sho
     prepare_kivy()
     from kivy.core.window import Window
 
-    from display.player import BoardApp
+    from config.faces import board_app
     from display.reel import scissor_box
 
     settings = station.settings
     fill_store(settings, jobs=60, today=TODAY,
                schedule={"on_hours": [], "segments": [{"kind": "jobs", "seconds": 600}]})
     profile = resolve_profile(settings.devices.board_screen, profile=name, motion="scroll")
-    app = BoardApp(settings, profile, clock=FakeClock(AT_10), probe=True, poll_s=0.3, tick_s=5.0)
+    app = board_app(settings, profile, clock=FakeClock(AT_10), probe=True, poll_s=0.3, tick_s=5.0)
     seen: dict = {}
 
     def script(app):

@@ -13,11 +13,19 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from config.station import open_store
 from display.frames import blank_fraction
-from display.harness import FakeClock, fill_store, prepare_kivy, run_script
+from display.harness import FakeClock, prepare_kivy, run_script
+from display.harness import fill_store as fill_into
 from display.profiles import resolve_profile
 
 pytestmark = pytest.mark.display
+
+
+def fill_store(settings, **kwargs):
+    """Sample content into the station's store, opened for the call (the board opens its own)."""
+    with open_store(settings) as store:
+        return fill_into(settings, store=store, **kwargs)
 
 NOW = dt.datetime.combine(dt.date.today(), dt.time(10, 0))
 SCHEDULE = {"on_hours": [], "segments": [
@@ -56,14 +64,14 @@ def near(image: Image.Image, colour: tuple[int, int, int], box: tuple[int, int, 
 @pytest.mark.parametrize(("name", "rotation"), [("tv-1080p", None), ("tv-portrait", None), ("tv-portrait", 270)])
 def test_a_tv_board_shows_header_jobs_side_card_qr_and_ticker(xvfb, station, tmp_path, name, rotation) -> None:
     prepare_kivy()
-    from display.player import BoardApp
+    from config.faces import board_app
 
     settings = station.write('qr_url = "https://hub.example.gov.cn/jobs?station=test-station-01"\n')
     fill_store(settings, jobs=120, today=NOW.date(), schedule=SCHEDULE)
     profile = resolve_profile(settings.devices.board_screen, profile=name, rotation=rotation)
     name = f"{name}-{profile.rotation}"
     clock = FakeClock(NOW)
-    app = BoardApp(settings, profile, clock=clock, probe=True, poll_s=0.5, tick_s=0.25)
+    app = board_app(settings, profile, clock=clock, probe=True, poll_s=0.5, tick_s=0.25)
     shots = {"jobs": tmp_path / f"{name}-jobs.png", "policy": tmp_path / f"{name}-policy.png"}
 
     def script(app):
@@ -109,12 +117,12 @@ def test_a_tv_board_shows_header_jobs_side_card_qr_and_ticker(xvfb, station, tmp
 @pytest.mark.parametrize("name", ["led-strip", "led-panel"])
 def test_an_led_board_draws_crisp_text_in_led_colours(xvfb, station, tmp_path, name) -> None:
     prepare_kivy()
-    from display.player import BoardApp
+    from config.faces import board_app
 
     settings = station.settings
     fill_store(settings, jobs=60, today=NOW.date(), schedule=SCHEDULE)
     profile = resolve_profile(settings.devices.board_screen, profile=name)
-    app = BoardApp(settings, profile, clock=FakeClock(NOW), probe=True, poll_s=0.5, tick_s=0.25)
+    app = board_app(settings, profile, clock=FakeClock(NOW), probe=True, poll_s=0.5, tick_s=0.25)
     path = tmp_path / f"{name}-jobs.png"
 
     def script(app):
@@ -170,13 +178,13 @@ def test_the_led_panel_shows_the_whole_gig_tag_inside_its_box(xvfb, station) -> 
     """今日零工 on an LED panel: the whole tag (it was cut to 今日), its text inside its red box, read
     from the job reel's drawing instructions."""
     prepare_kivy()
-    from display.player import BoardApp
+    from config.faces import board_app
     from display.sprites import kivy_color
 
     settings = station.settings
     fill_store(settings, jobs=30, today=NOW.date(), schedule=SCHEDULE)
     profile = resolve_profile(settings.devices.board_screen, profile="led-panel")
-    app = BoardApp(settings, profile, clock=FakeClock(NOW), probe=True, poll_s=0.5, tick_s=0.25)
+    app = board_app(settings, profile, clock=FakeClock(NOW), probe=True, poll_s=0.5, tick_s=0.25)
     found: list[tuple[str, tuple, tuple]] = []
 
     def script(app):

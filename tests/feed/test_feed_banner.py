@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from config.kiosk_harness import KioskHarness
 from content.db import connect, durable
 from content.feed_client import BANNER_TEXT, ensure_sync_schema, stale_notices
-from kiosk.harness import KioskHarness
 from protocol.feed import Manifest, Scope
 
 

@@ -9,7 +9,7 @@ from collections import Counter
 
 import pytest
 
-from kiosk.harness import KioskHarness
+from config.kiosk_harness import KioskHarness
 
 pytestmark = pytest.mark.display
 

@@ -1,7 +1,7 @@
 """The kiosk driven like a resident would: real Kivy windows under Xvfb, real taps, simulated devices.
 
 Each test runs the whole app (store with sample content, the ID card simulator on a
-pseudo-terminal, the virtual network printer rendering slips) through kiosk.harness.
+pseudo-terminal, the virtual network printer rendering slips) through config.kiosk_harness.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import wave
 import pytest
 from pypinyin import Style, pinyin
 
+from config.kiosk_harness import KioskHarness
 from config.settings import hash_pin
-from kiosk.harness import KioskHarness
 
 pytestmark = pytest.mark.display
 

@@ -3,9 +3,10 @@
 :class:`KioskHarness` takes a station's settings, fills its store with sample content,
 starts the ID card simulator (a pseudo-terminal speaking GA/T 467) and the virtual
 ESC/POS printer (a TCP server rendering slips to PNG), points the settings at them and
-runs the real :class:`~kiosk.app.KioskApp` under a :class:`~kiosk.driver.Driver`.
-Nothing in it is a stub: the reader service, the print queue, the store and the outbox
-are the station's own code.
+runs the real :class:`~kiosk.app.KioskApp` under a :class:`~kiosk.driver.Driver`, built as
+``yizhan kiosk`` builds it (:mod:`config.faces`). Nothing in it is a stub: the reader service,
+the print queue, the store and the outbox are the station's own code. It builds a Station, so it
+lives with the wiring, not in the kiosk.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ class KioskHarness:
         self.printer: Any = None
         self.app: Any = None
         self.driver: Any = None
-        self.station: Any = None  # config.station.Station, built at launch
+        self.station: Any = None  # the Station, built at launch
         self.slips_dir = Path(tempfile.mkdtemp(prefix="yizhan-slips-"))
 
     def fill_store(self, settings: Any) -> None:
@@ -92,8 +93,8 @@ class KioskHarness:
 
     def launch(self) -> Any:
         """Build and start the app (the benchmark times this)."""
+        from config.faces import kiosk_app
         from config.station import Station
-        from kiosk.app import KioskApp
         from kiosk.driver import Driver
         from kiosk.services import Services
 
@@ -103,7 +104,7 @@ class KioskHarness:
             # Loopback printer: confirm slips quickly instead of the real printer's settle time.
             services.printer.settle_s = 0.05
             services.printer.poll_s = 0.2
-        self.app = KioskApp(self.settings, services, kiosk_mode=False)
+        self.app = kiosk_app(self.settings, services, kiosk_mode=False)
         self.driver = Driver(self.app)
         self.startup_s = self.driver.start()
         return self.driver

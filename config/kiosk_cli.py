@@ -3,7 +3,8 @@
 ``--script demo`` drives a scripted tour (home, search "bj", a job, print, an ID card,
 recommendations, a registration, its confirmation), saving a screenshot of every screen
 to ``--screenshot-dir``, then exits 0. ``--run-seconds`` bounds a run (for the demo and
-for checking a set-up). Kivy is imported only inside the handler.
+for checking a set-up). The kiosk (and so Kivy) is imported only inside the handler, which builds
+the Station and hands the app its parts (:mod:`config.faces`).
 """
 
 from __future__ import annotations
@@ -98,14 +99,20 @@ def _ensure_content(settings: Any) -> None:
 
 def _run_app(settings: Any, args: argparse.Namespace, kiosk_mode: bool | None, place_card: Any,
              remove_card: Any) -> int:
-    from kivy.clock import Clock
+    from config.faces import kiosk_parts
 
-    from kiosk.app import KioskApp
+    with kiosk_parts(settings) as services:
+        return _run_kiosk(settings, services, args, kiosk_mode, place_card, remove_card)
 
-    app = KioskApp(settings, kiosk_mode=kiosk_mode)
+
+def _run_kiosk(settings: Any, services: Any, args: argparse.Namespace, kiosk_mode: bool | None, place_card: Any,
+               remove_card: Any) -> int:
+    from config.faces import kiosk_app
+
+    app = kiosk_app(settings, services, kiosk_mode=kiosk_mode)
     if args.script is None:
         if args.run_seconds:
-            Clock.schedule_once(lambda _dt: app.stop(), args.run_seconds)
+            app.stop_after(args.run_seconds)
         app.run()
         return exitcodes.OK
 
