@@ -9,12 +9,17 @@ as a browser would be):
 2. registrations list, filtered by station and kind, page 3: p50/p95;
 3. the monthly 服务台账 and the 服务成效表: p50/p95;
 4. a 10 000-row XLSX import (parse, validate every row, store as pending versions);
-5. publishing the 100 000-job feed (build, sign, write, snapshot for the next diff).
+5. publishing the 100 000-job feed (build, sign, write, snapshot for the next diff);
+6. the urgent path: several stations (real sync loops, each with its own data folder, an
+   hour between regular syncs, the urgent check every 20 s, started at spread moments) hold
+   the whole feed; an editor writes a 紧急通知, another reviewer approves it through the
+   console, and the time until every station has it in its kiosk's and board's data is
+   taken (``urgent_to_screen``: from the approval; ``urgent_from_creation``: from the form).
 
 Also reported: how fast new uploads are folded into the console's tables (``refresh``).
 Figures are from a shared 2-core machine and are noisy.
 
-    .venv/bin/python bench/hub.py [--quick]
+    .venv/bin/python bench/hub.py [--quick] [--stations-urgent N] [--urgent-only]
 """
 
 from __future__ import annotations
@@ -150,11 +155,11 @@ def fill(engine: Any, home: Path, stations: int, jobs: int, registrations: int) 
             conn.execute(service_counts.insert(), rows[start:start + 20_000])
 
 
-def session(base: str) -> requests.Session:
+def session(base: str, username: str = "bench") -> requests.Session:
     s = requests.Session()
     page = s.get(base + "console/login").text
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
-    r = s.post(base + "console/login", data={"username": "bench", "password": PASSWORD, "csrf_token": token},
+    r = s.post(base + "console/login", data={"username": username, "password": PASSWORD, "csrf_token": token},
                allow_redirects=False)
     assert r.status_code == 302, r.text[:300]
     return s
@@ -194,11 +199,114 @@ def xlsx_import(engine: Any, rows: int) -> float:
     return seconds
 
 
+def csrf(s: requests.Session, url: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', s.get(url).text).group(1)  # type: ignore[union-attr]
+
+
+def urgent_path(server_url: str, tmp: Path, home: Path, store: Any, station_count: int, notices: int) -> None:
+    """Approval (and creation) to every station's screens for ``notices`` urgent notices."""
+    import threading
+
+    from config.settings import load_settings
+    from config.station import Station
+    from config.station_file import write_station_file
+    from content.sync_loop import URGENT_INTERVAL_S
+    from hub.publish import load_key_file
+    from protocol.feed import public_key_b64
+
+    public = public_key_b64(load_key_file(home / "feed.key"))
+    stations, loops = [], []
+    print(f"\nthe urgent path: {station_count} stations take the whole feed first", flush=True)
+    for n in range(station_count):
+        path = write_station_file(tmp / f"station-{n}" / "station.toml", {
+            "station.id": f"urgent-{n:02d}", "hub.feed_url": f"{server_url}feeds/{FEED}/", "hub.public_key": public,
+            "hub.upload_url": f"{server_url}api/v1/", "hub.station_token": store.add_station(f"urgent-{n:02d}"),
+            "hub.timeout_s": 30,
+            "storage.media_quota_mb": 64})
+        st = Station(load_settings(path))
+        stations.append(st)
+    arrived: dict[tuple[int, str], float] = {}
+    lock = threading.Lock()
+    wanted: dict[str, int] = {}
+
+    def watcher(n: int, st: Station) -> Any:
+        def on_status(status: Any) -> None:
+            if status.last_result is None or status.last_result.status != "changed":
+                return
+            now = time.perf_counter()
+            ids = {a.id for a in st.store.announcements("kiosk")} & {a.id for a in st.store.announcements("board")}
+            with lock:
+                for notice in wanted:
+                    if notice in ids:
+                        arrived.setdefault((n, notice), now)
+        return on_status
+
+    for n, st in enumerate(stations):
+        loop = st.sync_loop(interval_s=3600, on_status=watcher(n, st))
+        assert loop.run_feed_round(report=False).version >= 1
+        loops.append(loop)
+    for loop in loops:  # their checks fall at spread moments, as real stations' do
+        loop.start()
+        time.sleep(URGENT_INTERVAL_S / len(loops))
+    editor, reviewer = session(server_url), session(server_url, "bench2")
+    to_screen: list[float] = []
+    from_creation: list[float] = []
+    try:
+        for k in range(notices):
+            notice = f"storm-{k}"
+            start = dt.datetime.now().astimezone()
+            form = {"feed_id": FEED, "id": notice, "text": f"暴雨红色预警（第 {k + 1} 次演练）：今日室外招聘会改期",
+                    "priority": "urgent", "target": "both", "csrf_token": csrf(editor, server_url + "console/password"),
+                    "starts_at": (start - dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"),
+                    "ends_at": (start + dt.timedelta(hours=6)).strftime("%Y-%m-%dT%H:%M")}
+            created = time.perf_counter()
+            with lock:
+                wanted[notice] = k
+            r = editor.post(server_url + "console/content/announcement/new", data=form, allow_redirects=False)
+            assert r.status_code == 302, r.text[:300]
+            page = reviewer.get(server_url + "console/review?urgency=urgent").text
+            ids = re.findall(r'name="item" value="(\d+)"', page)
+            approved = time.perf_counter()
+            r = reviewer.post(server_url + "console/review", data={"item": ids, "decision": "approve",
+                                                                    "csrf_token": csrf(reviewer, server_url + "console/password")})
+            assert "紧急通知已立即单独发布" in r.text, r.text[:300]
+            deadline = time.perf_counter() + 180
+            while time.perf_counter() < deadline:
+                with lock:
+                    got = [arrived[(n, notice)] for n in range(len(stations)) if (n, notice) in arrived]
+                if len(got) == len(stations):
+                    break
+                time.sleep(0.2)
+            assert len(got) == len(stations), f"{notice}: {len(got)} of {len(stations)} stations within 180 s"
+            to_screen += [t - approved for t in got]
+            from_creation += [t - created for t in got]
+            print(f"  {notice}: every station within {max(got) - approved:.1f} s of approval "
+                  f"(median {statistics.median(got) - approved:.1f} s)", flush=True)
+    finally:
+        for loop in loops:
+            loop.stop()
+        for st in stations:
+            st.close()
+    to_screen.sort()
+    from_creation.sort()
+    p95 = to_screen[min(len(to_screen) - 1, int(len(to_screen) * 0.95))]
+    print(f"  {len(to_screen)} arrivals: p50 {statistics.median(to_screen):.1f} s, p95 {p95:.1f} s, "
+          f"max {to_screen[-1]:.1f} s from approval; max {from_creation[-1]:.1f} s from the editor's form")
+    figure("urgent_to_screen_p95", round(p95, 1), "s")
+    figure("urgent_to_screen_max", round(to_screen[-1], 1), "s")
+    figure("urgent_from_creation_max", round(from_creation[-1], 1), "s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="300 stations, 10 000 jobs, 100 000 registrations")
+    parser.add_argument("--stations-urgent", type=int, default=6, help="simulated stations for the urgent path")
+    parser.add_argument("--notices", type=int, default=3, help="urgent notices sent to them, one after another")
+    parser.add_argument("--urgent-only", action="store_true", help="only the urgent path (with --quick's content)")
     args = parser.parse_args()
     stations, jobs, regs, import_rows_n = (300, 10_000, 100_000, 2_000) if args.quick else (3_000, 100_000, 1_000_000, 10_000)
+    if args.urgent_only:
+        stations, jobs, regs = 300, 10_000, 1_000
     runs = 10 if args.quick else 30
     logging.getLogger("waitress").setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory(prefix="yizhan-bench-hub-") as tmp:
@@ -207,6 +315,7 @@ def main() -> None:
         app = create_app(home)
         engine = app.extensions["console"].engine
         create_user(engine, "bench", PASSWORD, ["editor", "publisher", "operator", "registrar", "reviewer"])
+        create_user(engine, "bench2", PASSWORD, ["reviewer"])  # approves the editor's urgent notices
         print(f"filling the hub: {stations} stations, {jobs} jobs, {regs} registrations", flush=True)
         fill(engine, home, stations, jobs, regs)
 
@@ -217,6 +326,9 @@ def main() -> None:
         print(f"  version {version} with {jobs} jobs: {publish_s:.1f} s")
 
         with HubServer(app, threads=4) as server:
+            urgent_path(server.url, Path(tmp), home, app.extensions["hub_store"], args.stations_urgent, args.notices)
+            if args.urgent_only:
+                return report()
             s = session(server.url)
             base = server.url + "console/"
             month = dt.date.today().replace(day=1) - dt.timedelta(days=20)
@@ -241,6 +353,10 @@ def main() -> None:
         figure(f"console_xlsx_import_{import_rows_n}_rows", round(import_s, 2), "s")
         figure(f"console_publish_{jobs}_jobs", round(publish_s, 2), "s")
 
+    report()
+
+
+def report() -> None:
     print()
     for name, value, unit in FIGURES:
         shown = f"{value:.0f}" if isinstance(value, float) and value >= 100 else f"{value}"
