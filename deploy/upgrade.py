@@ -178,15 +178,17 @@ class Upgrader:
             return resumed if resumed is not None else round_()
 
     def _round(self) -> UpgradeResult:
-        offer = self.fetch_offer()
-        if offer is None:
+        document = self.fetch_offer()
+        if document is None:
             return UpgradeResult("none", detail="no release offered")
-        from hub.releases import offer_applies
+        from hub.releases import offer_for
 
-        version = offer["version"]
+        # Several offers may be live (a canary beside the general one): the newest of ours.
+        offer = offer_for(document, self.station_id, version_key)
         current = self.layout.current_version() or ""
-        if not offer_applies(offer, self.station_id):
-            return UpgradeResult("none", version, "this station is not in the release's stations or share")
+        if offer is None:
+            return UpgradeResult("none", document["version"], "this station is not in the release's stations or share")
+        version = offer["version"]
         refused = self._refusal(version, current)
         return refused or self.install_and_switch(self.download(offer), version, previous=current)
 

@@ -449,9 +449,17 @@ def _example(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _register_release(sub: argparse._SubParsersAction) -> None:
-    """``yizhan hub release BUNDLE --feed NAME [--stations a,b] [--percent N]``."""
+    """``yizhan hub release BUNDLE --feed NAME [--stations a,b] [--percent N] [--name N]``, or
+    ``yizhan hub release --withdraw NAME|VERSION --feed NAME``; ``--list`` shows what is live."""
     release = add_command(sub, "release", "offer a release bundle to stations (all, listed, or a canary share)")
-    release.add_argument("bundle", type=Path, metavar="BUNDLE", help="yizhan-<version>.tar from 'make release'")
+    release.add_argument("bundle", type=Path, metavar="BUNDLE", nargs="?", default=None,
+                         help="yizhan-<version>.tar from 'make release'")
+    release.add_argument("--name", default=None,
+                         help="the offer's name (default: general for all stations, else canary); "
+                              "it replaces only the live offer of the same name")
+    release.add_argument("--withdraw", default=None, metavar="NAME|VERSION",
+                         help="take the live offer of this name or version off the feed (the others stay)")
+    release.add_argument("--list", action="store_true", help="show the live offers and their audiences")
     release.add_argument("--feed", required=True, metavar="NAME", help="the feed folder under <home>/feeds/")
     release.add_argument("--home", metavar="DIR", default=None, help="hub home folder (default: ./hub)")
     release.add_argument("--stations", default="", help="comma-separated station ids that take it now")
@@ -464,17 +472,34 @@ def _release(args: argparse.Namespace, ctx: Context) -> int:
     import os
 
     from hub.publish import KEY_NAME, PublishError, load_key_file
-    from hub.releases import ReleasePublishError, publish_release
+    from hub.releases import (
+        ReleasePublishError,
+        audience_text,
+        publish_release,
+        read_offers,
+        withdraw_release,
+    )
 
     home = Path(args.home or os.environ.get("YIZHAN_HUB_HOME") or "hub")
+    feed_dir = home / "feeds" / args.feed
     stations = [s.strip() for s in args.stations.split(",") if s.strip()]
     percent = args.percent if args.percent is not None else (0 if stations else 100)
     try:
+        if args.list:
+            offers = read_offers(feed_dir)
+            ctx.emit({"offers": offers}, "\n".join(f"{o['name']}：版本 {o['version']}，{audience_text(o)}"
+                                                     for o in offers) or "没有发布中的版本")
+            return exitcodes.OK
+        if args.withdraw:
+            gone = withdraw_release(feed_dir, load_key_file(home / KEY_NAME), args.withdraw)
+            ctx.emit({"withdrawn": gone}, "已撤回：" + "、".join(f"{o['name']}（版本 {o['version']}）" for o in gone))
+            return exitcodes.OK
+        if args.bundle is None:
+            raise CommandError("请给出要发布的版本包（BUNDLE），或用 --withdraw / --list")
         key = load_key_file(home / KEY_NAME)
-        offer = publish_release(home / "feeds" / args.feed, args.bundle, key, stations=stations, percent=percent)
+        offer = publish_release(feed_dir, args.bundle, key, stations=stations, percent=percent, name=args.name)
     except (ReleasePublishError, PublishError) as exc:
         raise CommandError(str(exc)) from None
-    who = (f"站点 {', '.join(stations)}" if stations else "") + (f"{'，另' if stations else ''}{percent}% 的站点"
-                                                                  if percent else "")
-    ctx.emit(offer, f"已发布版本 {offer['version']}（{offer['size'] / 1e6:.1f} MB）给{who or '无站点'}")
+    ctx.emit(offer, f"已发布版本 {offer['version']}（{offer['size'] / 1e6:.1f} MB，名称 {offer['name']}）"
+                    f"给{audience_text(offer)}")
     return exitcodes.OK

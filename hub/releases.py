@@ -7,6 +7,13 @@ exact bytes, same key and encoding as ``manifest.sig``), and the bundle itself a
 takes the offer when its id is listed, or, for a canary, when its id falls in the chosen
 share (a stable hash of station id and version, so the same stations go first every
 time a share grows). The station side is :mod:`deploy.upgrade`.
+
+Several offers can be live at once (a canary beside the general release), each under a name
+with its own audience: ``release.json`` lists them all in ``offers`` and a station takes the
+newest one whose audience it is in (:func:`offer_for`). The document's own fields repeat one
+of them (the one named ``general`` if live, else the newest), so a station of an earlier
+release, which reads only those, still sees an offer. Publishing under a name replaces that
+name's offer and leaves the others; withdrawing is explicit (:func:`withdraw_release`).
 """
 
 from __future__ import annotations
@@ -14,13 +21,19 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 OFFER_NAME = "release.json"
 OFFER_SIG_NAME = "release.sig"
 OFFER_FORMAT = "yizhan-release-offer/1"
+GENERAL = "general"
+CANARY = "canary"
+_NAME_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]{0,31}$")
+_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
 class ReleasePublishError(Exception):
@@ -39,12 +52,104 @@ def offer_applies(offer: dict[str, Any], station_id: str) -> bool:
     return in_canary(station_id, offer["version"], int(offer.get("percent", 0)))
 
 
-def publish_release(feed_dir: Path, bundle: Path, key: Any, *, stations: list[str] | None = None,
-                    percent: int = 100, now: dt.datetime | None = None) -> dict[str, Any]:
-    """Copy ``bundle`` into the feed folder and write the signed offer. Returns the offer."""
-    from deploy.release import ReleaseError, file_sha256, read_manifest
+def offer_name(offer: dict[str, Any]) -> str:
+    """An offer's name; an offer written before names is ``general`` when it reaches everyone."""
+    name = offer.get("name")
+    if isinstance(name, str) and name:
+        return name
+    return GENERAL if not offer.get("stations") and int(offer.get("percent", 0) or 0) >= 100 else CANARY
+
+
+def audience_text(offer: dict[str, Any]) -> str:
+    """Who takes an offer, in words: ``站点 a、b，另 10% 的站点``, ``全部站点``."""
+    stations, percent = offer.get("stations") or [], int(offer.get("percent", 0) or 0)
+    if not stations and percent >= 100:
+        return "全部站点"
+    parts = [f"站点 {'、'.join(stations)}"] if stations else []
+    if percent:
+        parts.append(f"{'另 ' if stations else ''}{percent}% 的站点")
+    return "，".join(parts) or "无站点"
+
+
+def version_order(version: str) -> tuple:
+    """Release versions in order (``0.1.10`` after ``0.1.9``), as the station's upgrader orders them."""
+    from deploy.release import version_key
+
+    return version_key(version)
+
+
+def offers_of(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every offer a ``release.json`` holds: its ``offers`` list, or (written before several
+    could be live) the document itself."""
+    listed = document.get("offers")
+    if isinstance(listed, list) and listed:
+        return [o for o in listed if isinstance(o, dict)]
+    return [{k: v for k, v in document.items() if k != "offers"}]
+
+
+def _well_formed(offer: dict[str, Any]) -> bool:
+    sha, size, version = offer.get("sha256"), offer.get("size"), offer.get("version")
+    return (isinstance(version, str) and 0 < len(version) <= 64 and isinstance(sha, str)
+            and bool(_SHA256_RE.match(sha)) and isinstance(size, int) and not isinstance(size, bool) and size >= 0
+            and offer.get("path") == f"releases/{sha}.tar" and isinstance(offer.get("stations", []), list))
+
+
+def offer_for(document: dict[str, Any], station_id: str, version_key: Callable[[str], Any]) -> dict[str, Any] | None:
+    """The offer a station takes from a verified ``release.json``: the newest (by
+    ``version_key``) of those whose audience it is in; None when none is for it."""
+    mine = [o for o in offers_of(document) if _well_formed(o) and offer_applies(o, station_id)]
+    return max(mine, key=lambda o: version_key(o["version"])) if mine else None
+
+
+def read_offers(feed_dir: Path) -> list[dict[str, Any]]:
+    """The offers live in a feed folder, as the hub wrote them (none when there is no offer)."""
+    try:
+        document = json.loads((feed_dir / OFFER_NAME).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError) as exc:
+        raise ReleasePublishError(f"{feed_dir / OFFER_NAME} 读不出来（{exc}）") from None
+    return [dict(o, name=offer_name(o)) for o in offers_of(document)] if isinstance(document, dict) else []
+
+
+def _write_offers(feed_dir: Path, offers: list[dict[str, Any]], key: Any) -> None:
     from protocol.feed import sign_manifest
 
+    if not offers:
+        # The offer first: a station that still finds the signature and no offer sees no release.
+        (feed_dir / OFFER_NAME).unlink(missing_ok=True)
+        (feed_dir / OFFER_SIG_NAME).unlink(missing_ok=True)
+        return
+    top = next((o for o in offers if o["name"] == GENERAL), None) or max(offers, key=lambda o: o["published_at"])
+    data = json.dumps({**top, "offers": offers}, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+    # The signature first: a station that sees the new offer with the old signature refuses
+    # it and tries again later, never the other way round.
+    (feed_dir / (OFFER_SIG_NAME + ".new")).write_bytes(sign_manifest(data, key))
+    (feed_dir / (OFFER_NAME + ".new")).write_bytes(data)
+    (feed_dir / (OFFER_SIG_NAME + ".new")).replace(feed_dir / OFFER_SIG_NAME)
+    (feed_dir / (OFFER_NAME + ".new")).replace(feed_dir / OFFER_NAME)
+
+
+def withdraw_release(feed_dir: Path, key: Any, which: str) -> list[dict[str, Any]]:
+    """Take the offers named ``which`` (or of version ``which``) off the feed; the others stay.
+    Returns the withdrawn offers; the bundle file stays for a station in mid-download."""
+    live = read_offers(feed_dir)
+    gone = [o for o in live if which in (o["name"], o.get("version"))]
+    if not gone:
+        shown = "、".join(f"{o['name']}（{o.get('version')}）" for o in live) or "无"
+        raise ReleasePublishError(f"没有名称或版本为“{which}”的发布中版本；发布中的有：{shown}")
+    _write_offers(feed_dir, [o for o in live if o not in gone], key)
+    return gone
+
+
+def publish_release(feed_dir: Path, bundle: Path, key: Any, *, stations: list[str] | None = None,
+                    percent: int = 100, now: dt.datetime | None = None, name: str | None = None) -> dict[str, Any]:
+    """Copy ``bundle`` into the feed folder and write the signed offer under ``name`` (default:
+    ``general`` for everyone, else ``canary``), beside the other live offers. Returns the offer."""
+    from deploy.release import ReleaseError, file_sha256, read_manifest
+
+    if name is not None and not _NAME_RE.match(name):
+        raise ReleasePublishError(f"--name 只能用字母、数字、点、下划线或连字符（最多 32 个），收到“{name[:40]}”")
     if not (feed_dir / "manifest.json").exists():
         raise ReleasePublishError(f"{feed_dir} is not a published feed (no manifest.json): publish the feed first")
     if not 0 <= percent <= 100:
@@ -65,11 +170,7 @@ def publish_release(feed_dir: Path, bundle: Path, key: Any, *, stations: list[st
              "path": path, "lock_sha256": manifest["lock_sha256"], "wheels": manifest["wheels"],
              "stations": sorted(set(stations or [])), "percent": percent,
              "published_at": (now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds")}
-    data = json.dumps(offer, ensure_ascii=False, indent=1, sort_keys=True).encode()
-    # The signature first: a station that sees the new offer with the old signature refuses
-    # it and tries again later, never the other way round.
-    (feed_dir / (OFFER_SIG_NAME + ".new")).write_bytes(sign_manifest(data, key))
-    (feed_dir / (OFFER_NAME + ".new")).write_bytes(data)
-    (feed_dir / (OFFER_SIG_NAME + ".new")).replace(feed_dir / OFFER_SIG_NAME)
-    (feed_dir / (OFFER_NAME + ".new")).replace(feed_dir / OFFER_NAME)
+    offer["name"] = name or offer_name(offer)
+    others = [o for o in read_offers(feed_dir) if o["name"] != offer["name"]]
+    _write_offers(feed_dir, [*others, offer], key)
     return offer

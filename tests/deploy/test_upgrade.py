@@ -233,6 +233,37 @@ def test_a_usb_stick_bundle_signed_by_another_key_is_refused(fleet: Fleet) -> No
     assert fleet.running() == before and not (fleet.layout.releases / "0.1.60").exists()
 
 
+def test_a_canary_beside_the_general_offer_reaches_both_audiences(fleet: Fleet) -> None:
+    """Two offers live at once: the general one for every station and a newer canary for one.
+    Each audience takes its own; a station of an earlier release (it reads only the document's
+    own fields) sees the general one; withdrawing is explicit and leaves the other offer."""
+    from deploy.release import version_key
+    from hub.releases import offer_applies, offer_for, offers_of
+
+    home, feed = fleet.feed_dir.parent.parent, fleet.feed_dir.name
+
+    def release(*args: str) -> None:
+        assert main(["hub", "release", *args, "--feed", feed, "--home", str(home)]) == 0
+
+    release(str(fleet.built.code_bundle("0.1.55")))
+    release(str(fleet.built.code_bundle("0.1.56")), "--stations", STATION_ID, "--name", "canary")
+    document = fleet.upgrader().fetch_offer()  # fetched over HTTP, signature verified
+    assert document is not None
+    assert {o["name"]: o["version"] for o in offers_of(document)} == {"general": "0.1.55", "canary": "0.1.56"}
+    assert offer_for(document, "another-station", version_key)["version"] == "0.1.55"
+    assert offer_for(document, STATION_ID, version_key)["version"] == "0.1.56"
+    assert document["version"] == "0.1.55" and offer_applies(document, "another-station")
+    result = fleet.upgrader().run()
+    assert (result.status, result.version) == ("ok", "0.1.56"), result.detail
+
+    release("--withdraw", "canary")
+    document = fleet.upgrader().fetch_offer()
+    assert [o["version"] for o in offers_of(document)] == ["0.1.55"]
+    release("--withdraw", "0.1.55")
+    assert fleet.upgrader().fetch_offer() is None and fleet.upgrader().run().status == "none"
+    assert main(["hub", "release", "--withdraw", "0.1.55", "--feed", feed, "--home", str(home)]) != 0
+
+
 def test_environments_no_release_uses_are_pruned(fleet: Fleet) -> None:
     from deploy.upgrade import prune_envs
 
