@@ -29,6 +29,7 @@ from printer import queue as print_queue_module
 from printer.queue import PrintQueue, PrintService
 
 if TYPE_CHECKING:
+    from content.care import CareClient
     from deploy.screens import ScreenSchedule
     from idcard.service import ReaderService
 
@@ -153,7 +154,8 @@ class Station:
         """The outbox's sender to ``hub.upload_url``."""
         hub = self.settings.hub
         return Sender(self.outbox, upload_url=hub.upload_url, token=hub.station_token, timeout_s=hub.timeout_s,
-                      ca_bundle=hub.ca_bundle, retention_days=self.settings.privacy.retention_days, **kwargs)
+                      ca_bundle=hub.ca_bundle, retention_days=self.settings.privacy.retention_days,
+                      station_id=self.settings.station.id, **kwargs)
 
     def feed_health(self, **kwargs: Any) -> FeedHealth:
         """The feed's expiry, refused records and missing media (``now``, ``check_media``)."""
@@ -229,11 +231,52 @@ class Station:
         except Exception:
             log.exception("heartbeat: could not read the feed's health")
             feed = {}
-        fields = {**self.health(devices), "feed": feed}
+        # The hub calls a station silent after three of its intervals without a heartbeat.
+        fields = {**self.health(devices), "feed": feed, "sync_interval_s": self.settings.hub.sync_interval_s}
         if result is not None:
             fields.update(last_sync=result.status, last_sync_code=result.code)
         return queue_heartbeat(self.outbox, station_name=self.settings.station.name,
                                content_info=self.store.content_info, fields=fields)
+
+    def care_client(self, **kwargs: Any) -> CareClient:
+        """Remote care (:mod:`content.care`): settings records verified with the feed's trust,
+        applied to this station's settings file; logs from the journal."""
+        from config.remote_care import apply_remote_settings
+        from content.care import CareClient
+        from content.media import http_session
+
+        settings = self.settings
+        hub = settings.hub
+
+        def verify(data: bytes, signature: bytes) -> None:
+            from content.trust_store import load_trust_state
+
+            load_trust_state(settings.db_path, root_key=hub.public_key, feed_id=hub.feed_id).verify(
+                data, signature, what="care settings signature")
+
+        def apply(changes: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
+            if settings.source is None:
+                return [], {k: "本站没有设置文件" for k in changes}
+            return apply_remote_settings(settings.source, changes)
+
+        kwargs.setdefault("session", http_session(hub.ca_bundle))
+        kwargs.setdefault("journal", journal_lines)
+        return CareClient(upload_url=hub.upload_url, token=hub.station_token, station_id=settings.station.id,
+                          data_dir=settings.data_dir, verify=verify, apply=apply, timeout_s=hub.timeout_s, **kwargs)
+
+    def _heartbeat_and_care(self) -> Callable[[SyncResult | None, dict[str, Any] | None], object]:
+        care = self.care_client() if self.settings.hub.upload_url else None
+
+        def beat(result: SyncResult | None, devices: dict[str, Any] | None) -> object:
+            key = self.queue_heartbeat(result, devices)
+            if care is not None:
+                try:
+                    care.run_once()
+                except Exception:
+                    log.exception("remote care round failed")
+            return key
+
+        return beat
 
     def kiosk_runs_sync(self, units_dir: str = "/etc/systemd/system") -> bool:
         """Whether the kiosk runs its own sync loop (``kiosk.sync_loop``): never beside an
@@ -247,11 +290,12 @@ class Station:
         return not (enabled.is_symlink() or enabled.exists())
 
     def sync_loop(self, **kwargs: Any) -> SyncLoop:
-        """The background loop: sync, heartbeat and delivery every ``hub.sync_interval_s``."""
+        """The background loop: sync, heartbeat and delivery every ``hub.sync_interval_s``; after
+        each feed round's heartbeat, one round of remote care (:meth:`care_client`)."""
         kwargs.setdefault("client", self.sync_client())
         kwargs.setdefault("sender", self.sender())
         kwargs.setdefault("interval_s", self.settings.hub.sync_interval_s)
-        kwargs.setdefault("heartbeat", self.queue_heartbeat)
+        kwargs.setdefault("heartbeat", self._heartbeat_and_care())
         kwargs.setdefault("persisted", self.sync_status)
         return SyncLoop(**kwargs)
 
@@ -263,3 +307,15 @@ class Station:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def journal_lines(lines: int) -> str:
+    """The station's last ``lines`` journal lines (its yizhan units), for 收集日志."""
+    import subprocess
+
+    try:
+        run = subprocess.run(["journalctl", "--no-pager", "-o", "short-iso", "-n", str(lines), "-u", "yizhan-*"],
+                             capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"读不到系统日志：{exc}"
+    return run.stdout if run.returncode == 0 else f"读不到系统日志：{run.stderr.strip()[-300:]}"

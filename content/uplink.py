@@ -58,8 +58,9 @@ class Sender:
     def __init__(self, outbox: Outbox, *, upload_url: str, token: str, retention_days: int,
                  timeout_s: float = 10.0, ca_bundle: str = "", session: requests.Session | None = None,
                  batch_size: int = BATCH_SIZE, attempts: int = 3, backoff_s: float = 0.5,
-                 max_backoff_s: float = 30.0) -> None:
+                 max_backoff_s: float = 30.0, station_id: str = "") -> None:
         self.outbox = outbox
+        self.station_id = station_id  # named beside the token: the hub shows a refused token as 令牌无效
         self.retention_days = retention_days
         self.upload_url = upload_url
         if self.upload_url and not self.upload_url.endswith("/"):
@@ -110,6 +111,8 @@ class Sender:
         url = self.upload_url + ENDPOINTS[kind]
         body = {"items": [e.wire() for e in entries]}
         headers = {"Authorization": f"Bearer {self.token}"}
+        if self.station_id:
+            headers["X-Yizhan-Station"] = self.station_id
         try:
             for attempt in self.retrying.copy():
                 with attempt:

@@ -49,6 +49,8 @@ BODY_LIMITS = {
     "events": 1024 * KB,
     "proof-of-play": 1024 * KB,
     "heartbeats": 1024 * KB,  # 100 heartbeats with device and feed health
+    "care/settings-report": 64 * KB,  # remote care (hub.care): a station's report on a settings record
+    "care/logs": 520 * KB,  # and the journal lines it was asked for (hub.care.MAX_LOG_BYTES and the JSON)
 }
 OTHER_BODY_LIMIT = 16 * KB
 DRAIN_LIMIT = 16 * 1024 * KB  # bytes of a refused body read and dropped before the connection is cut  # unknown endpoints: the app answers 404; no reason to read much
@@ -118,6 +120,7 @@ class UploadGuard:
     per_station: tuple[int, float] = (300, 60.0)  # requests per station per window
     body_limits: Mapping[str, int] = field(default_factory=lambda: dict(BODY_LIMITS))
     behind_proxy: bool = False  # the client is X-Forwarded-For's last entry (:func:`trust_proxy`)
+    on_refused: Callable[[str | None], None] | None = None  # told the station a refused request names
 
     def __post_init__(self) -> None:
         self._failures = SlidingWindow(*self.failed_tokens, clock=self.clock)
@@ -144,6 +147,8 @@ class UploadGuard:
                 return Refusal(429, "Too Many Requests",
                                f"too many refused tokens from this address; retry in {wait} s", retry_after=wait)
             self._failures.hit(client)
+            if self.on_refused is not None:
+                self.on_refused(headers.get("X_YIZHAN_STATION"))
             return Refusal(401, "Unauthorized", "missing or unknown station token (Authorization: Bearer <token>)",
                            headers=(("WWW-Authenticate", 'Bearer realm="yizhan-hub"'),))
         wait = self._stations.over(station)

@@ -90,6 +90,11 @@ def init_console(app: Flask, home: str | Path, feeds_dir: str | Path, *, engine:
     ctx = Console(engine=engine, home=home, feeds_dir=Path(feeds_dir), clock=clock or utc_now,
                   vault=getattr(store, "vault", None))
     app.extensions["console"] = ctx
+    from hub.care import install as install_care
+    from hub.console.throttle import api_token_wait, record_api_token_failure
+
+    # remote care's station API and the per-station count of refused tokens
+    install_care(app, (api_token_wait, record_api_token_failure))
     from hub.console.geocode import from_settings
 
     app.extensions["console_geocoder"] = from_settings(home)  # None: positions fall back, flagged
@@ -228,11 +233,14 @@ def _csrf_error(exc: CSRFError) -> Any:
 @home_bp.get("/")
 @requires("console.view")
 def dashboard() -> Any:
+    from hub.console.hubdata import refresh
     from hub.console.publishing import groups, plan
     from hub.console.schema import items, publications, registrations
     from hub.console.views_fleet import fleet_summary
 
     ctx = console()
+    if g.user.can("registrations.view"):
+        refresh(ctx.engine, ctx.vault)  # 待跟进登记 counts what arrived, not what a page last folded
     with ctx.engine.begin() as conn:
         count = lambda t, *w: conn.execute(sa.select(sa.func.count()).select_from(t).where(*w)).scalar_one()  # noqa: E731
         today = ctx.now().astimezone().date()
