@@ -147,8 +147,10 @@ class CardPanel(Widget):
             return
         from display.widgets import Picture
 
+        caption_h += caption_px // 3  # a gap between the code and its caption
         y = bottom + (room - size - caption_h) // 2 + caption_h
-        qr = Picture(image=image, pos=(x + (width - size) // 2, y), size=(size, size))
+        qr = Picture(pos=(x + (width - size) // 2, y), size=(size, size))
+        qr.image = image  # set after the widget binds it (a constructor's value is not drawn)
         caption = SpriteLabel(text="扫码查看全部岗位", font_px=caption_px, color=self.pal.muted,
                               bg=self.pal.background, halign="center", valign="top",
                               pos=(x, y - caption_h), size=(width, caption_h))

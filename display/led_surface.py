@@ -33,6 +33,25 @@ from display.textimg import FontBook, chunk_text
 from protocol.model import Announcement, Event, Policy
 
 
+def station_facts(station: Any, kind: str, notices: list[Announcement]) -> list[str]:
+    """The station page of an LED board, one fact a paragraph: name, hotline, hours, address, notices.
+
+    An LED board has no ticker: on the station page its notices run with the station's details.
+    """
+    parts = [station.name]
+    if kind == "standby":
+        parts.append("夜间休息 暂停播放")
+    if station.hotline:
+        parts.append(f"服务热线 {station.hotline}")
+    if station.opening_hours:
+        parts.append(f"服务时间 {station.opening_hours}")
+    if station.address and kind != "standby":
+        parts.append(station.address)
+    if kind == "station":
+        parts.extend(f"通知：{a.text}" for a in notices)
+    return parts
+
+
 class LedSurface(Surface):
     def __init__(self, profile: Profile, geo: BoardGeometry, book: FontBook, station: Any, *, paged: bool) -> None:
         super().__init__(profile, geo, book, station, paged=paged)
@@ -83,19 +102,11 @@ class LedSurface(Surface):
     def station_segment(self, slot: Slot, notices: list[Announcement]) -> Segment:
         station = self.station
         kind = slot.kind
-        parts = [station.name]
-        if kind == "standby":
-            parts.append("夜间休息 暂停播放")
-        if station.hotline:
-            parts.append(f"服务热线 {station.hotline}")
-        if station.opening_hours:
-            parts.append(f"服务时间 {station.opening_hours}")
-        if station.address and kind != "standby":
-            parts.append(station.address)
-        if kind == "station":
-            # an LED board has no ticker: its notices run with the station's details
-            parts.extend(f"通知：{a.text}" for a in notices)
-        return self.text_segment(slot, "　".join(parts), self.profile.palette.text, kind, station.id)
+        parts = station_facts(station, kind, notices)
+        if self.marquee:
+            return self.text_segment(slot, "　".join(parts), self.profile.palette.text, kind, station.id)
+        # a panel (or a paged strip) shows each fact on lines of its own, wrapped between words
+        return self.text_segment(slot, parts, self.profile.palette.text, kind, station.id)
 
     def text_segment(self, slot: Slot, text: str | list[str], color: tuple[int, int, int], kind: str,
                      item_id: str, *, fullscreen: bool = False) -> Segment:
@@ -109,6 +120,10 @@ class LedSurface(Surface):
         painter = Painter(self.book, p)
         line = zone[3] if self.strip else p.title_px + 2
         px = led_font_px(line)
+        if not self.strip and not fullscreen and zone[3] >= line:
+            # the reel's window holds whole lines: the next page's first line never peeks in, cut, at its foot
+            rows = zone[3] // line
+            zone = (zone[0], zone[1] + zone[3] - rows * line, zone[2], rows * line)
         if fullscreen and not self.marquee:
             # an urgent notice on a panel: the largest LED type at which it fits the panel
             for size in reversed(LED_FONT_SIZES):
@@ -129,5 +144,9 @@ class LedSurface(Surface):
         panel.set_items(realize(arts, bank), key=joined, paged=not self.marquee, speed=p.scroll_px_s,
                         transition_s=p.transition_s)
         panel.bank = bank
+        # what the panel shows, line by line, at which size and in which window (the tests read it)
+        panel.lines = ([joined] if self.marquee else
+                       [chunk for para in paragraphs for chunk in chunk_text(self.book, para, px, zone[2])])
+        panel.text_px, panel.line_height = px, line
         return Segment(slot, panel, item_kind=kind, item_id=item_id, reels=[panel.reel], fullscreen=fullscreen,
                        title=joined[:20])

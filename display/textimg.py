@@ -268,3 +268,31 @@ def qr_image(data: str, size: int, fg: RGB = (0, 0, 0), bg: RGB = (255, 255, 255
             if dark:
                 draw.rectangle((x * box, y * box, x * box + box - 1, y * box + box - 1), fill=fg)
     return image
+
+
+def pack_phrases(book: FontBook, phrases: list[str], px: int, width: int, sep: str = "　") -> list[str]:
+    """Whole phrases (a name, a date, a phone number) joined by ``sep`` into lines of ``width`` pixels.
+
+    A phrase is never broken between two lines while it fits a line on its own; only a phrase
+    wider than a whole line is wrapped (by :func:`wrap_text`'s rules).
+    """
+    lines: list[str] = []
+    for phrase in (p.strip() for p in phrases):
+        if not phrase:
+            continue
+        joined = f"{lines[-1]}{sep}{phrase}" if lines else phrase
+        if lines and book.width(joined, px) <= width:
+            lines[-1] = joined
+        elif book.width(phrase, px) <= width:
+            lines.append(phrase)
+        else:
+            lines.extend(wrap_text(book, phrase, px, width))
+    return lines
+
+
+def fit_line_px(book: FontBook, text: str, width: int, *, largest: int, smallest: int = 8) -> int:
+    """The largest type size (down to ``smallest``) at which ``text`` fits ``width`` pixels on one line."""
+    px = largest
+    while px > smallest and book.width(text, px) > width:
+        px -= 1
+    return px

@@ -42,7 +42,23 @@ class TvSurface(Surface):
         for card in (self.station_card, self.standby_card):
             card.size = (geo.width, geo.height)
             card.pos = (0, 0)
+        if geo.portrait and self.jobs_panel.qr_image is not None:
+            self._add_qr(self.station_card, self.jobs_panel.qr_image)
         self._side_turn = 0
+
+    def _add_qr(self, card: StationCard, image: Any) -> None:
+        """The QR code and its caption under the station's facts (a portrait card is otherwise half empty)."""
+        from kivy.factory import Factory
+
+        from display.widgets import Picture
+
+        size = image.size[1]
+        qr = Picture(size_hint_y=None, height=size + self.profile.px(24))
+        qr.image = image
+        caption = Factory.StationCardLine(text="扫码查看全部岗位", font_name=card.font_name,
+                                          font_size=self.profile.px(36), color=(0.85, 0.90, 1, 1))
+        card.add_widget(qr, index=1)
+        card.add_widget(caption, index=1)
 
     def job_arts(self, painter: Painter, content: BoardContent) -> list[ItemArt]:
         return [tv_job_row(painter, row, self.geo.row_width) for row in content.jobs]

@@ -16,7 +16,7 @@ from kivy.uix.widget import Widget
 from display import sprites, widgets  # noqa: F401 - register the classes urgent_screen.kv uses
 from display.profiles import Profile, led_font_px
 from display.sprites import Art
-from display.textimg import wrap_text
+from display.textimg import pack_phrases, wrap_text
 from display.widgets import KvPalette
 from protocol.model import Announcement
 
@@ -54,12 +54,18 @@ class UrgentScreen(Widget):
         width, height = size
         text = "\n".join(n.text for n in notices)
         until = max(n.ends_at for n in notices)
-        footer = f"{station.name}　有效至 {until.month}月{until.day}日 {until:%H:%M}"
+        phrases = [station.name, f"有效至 {until.month}月{until.day}日 {until:%H:%M}"]
         if station.hotline:
-            footer += f"　咨询 {station.hotline}"
+            phrases.append(f"咨询 {station.hotline}")
+        footer = "　".join(phrases)
         if profile.layout == "tv":
             s = profile.scale
-            margin, band_h, footer_h = int(60 * s), int(140 * s), int(100 * s)
+            margin, band_h = int(60 * s), int(140 * s)
+            # the footer whole, its phrases never broken: on a narrow (portrait) screen it takes two lines
+            lines = pack_phrases(Art.fonts(), phrases, int(40 * s), width - 2 * margin)
+            footer = "\n".join(lines)
+            footer_h = max(int(100 * s), len(lines) * (Art.fonts().band(int(40 * s)).height + int(40 * s * 0.35))
+                           + int(40 * s))
             room = height - band_h - footer_h - margin
             px = fit_px(text, width - 2 * margin, room, largest=int(96 * s), smallest=int(40 * s))
             values = dict(margin=margin, band_height=band_h, footer_height=footer_h, heading_px=int(80 * s),

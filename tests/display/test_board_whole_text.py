@@ -93,3 +93,126 @@ def test_every_paragraph_of_every_sample_card_is_whole_inside_the_tv_card(art, n
             if label == "所需材料":
                 assert lines == material_items(item.materials)  # one item a line
         assert len(card.plan.pages) == 1  # the sample cards fit one page on a TV
+
+
+
+def test_every_paragraph_of_every_sample_card_is_whole_on_the_led_panel_in_whole_lines(art) -> None:
+    from display.card_panel import card_blocks
+    from display.led_surface import LedSurface
+    from display.schedule import Slot
+
+    profile = PROFILES["led-panel"]
+    book = art.fonts()
+    geo = board_geometry(book, profile)
+    surface = LedSurface(profile, geo, book, STATION, paged=False)
+    for item in [*CONTENT.policies, *CONTENT.events]:
+        panel = surface.card_segment(Slot("policy"), item).widget
+        x, y, width, height = panel.zone
+        assert height % panel.line_height == 0 and y + height <= geo.list_zone[1] + geo.list_zone[3]
+        assert all(book.width(line, panel.text_px) <= width for line in panel.lines), item.id
+        assert "…" not in "".join(panel.lines)
+        shown = squeeze("".join(panel.lines))
+        for _label, text in card_blocks(item)[2]:
+            assert squeeze(text) in shown, (item.id, text)
+        if getattr(item, "materials", ""):
+            for entry in material_items(item.materials):  # one item a line
+                assert any(line.endswith(entry) for line in panel.lines), entry
+
+
+def test_the_led_station_page_is_short_lines_one_fact_each(art) -> None:
+    from display.led_surface import LedSurface, station_facts
+    from display.schedule import Slot
+
+    profile = PROFILES["led-panel"]
+    book = art.fonts()
+    surface = LedSurface(profile, board_geometry(book, profile), book, STATION, paged=False)
+    panel = surface.station_segment(Slot("station"), []).widget
+    facts = station_facts(STATION, "station", [])
+    assert facts[:3] == ["城东社区人社便民服务站", "服务热线 0851-12333", "服务时间 周一至周五 9:00-12:00 14:00-17:30"]
+    # a fact starts a line of its own (never run on after another); a long one wraps between words
+    starts = [next(i for i, line in enumerate(panel.lines) if fact.startswith(line)) for fact in facts]
+    assert starts == sorted(starts) and len(set(starts)) == len(facts)
+    for fact, start, end in zip(facts, starts, [*starts[1:], len(panel.lines)], strict=True):
+        assert " ".join(panel.lines[start:end]) == fact
+    assert all(book.width(line, panel.text_px) <= panel.zone[2] for line in panel.lines)
+
+
+@pytest.mark.parametrize("name", ["tv-1080p", "tv-portrait"])
+def test_the_urgent_footer_and_the_station_name_are_whole_on_every_tv(art, name) -> None:
+    from display.station_card import StationCard
+    from display.urgent_screen import UrgentScreen
+    from protocol.model import Announcement
+
+    profile = PROFILES[name]
+    size = profile.upright_size
+    notice = Announcement(id="a1", text="暴雨黄色预警：今明两天户外零工注意安全。", priority="urgent",
+                          starts_at=dt.datetime(2026, 3, 9, 8), ends_at=dt.datetime(2026, 3, 10, 18, 30))
+    screen = UrgentScreen(profile, size, [notice], STATION)
+    footer = screen.ids.footer
+    footer.render()
+    assert screen.footer.replace("\n", "　") == "城东社区人社便民服务站　有效至 3月10日 18:30　咨询 0851-12333"
+    # every line of it fits as drawn: nothing is cut or ellipsized (the hotline was, on the portrait TV)
+    assert all(art.fonts().width(line, int(footer.font_px)) <= footer.width for line in screen.footer.split("\n"))
+    assert footer.texture_size[0] <= footer.width and footer.texture_size[1] <= screen.footer_height
+    assert screen.ids.body.y >= footer.top
+    from common.fonts import find_cjk_font
+    from display.station_card import register_cjk_font
+
+    card = StationCard.for_station(STATION, font_name=register_cjk_font(find_cjk_font(None)))
+    card.size = size
+    card.do_layout()
+    name_label = next(w for w in card.children if getattr(w, "text", "") == STATION.name)
+    name_label.texture_update()
+    assert name_label.texture_size[0] <= name_label.width  # one line, inside the card
+    assert name_label.texture_size[1] < name_label.font_size * 1.8
+
+
+PAGES = {"on_hours": [], "urgent": {"first_s": 20, "turn_s": 20, "every": 20}, "segments": [
+    {"id": "event", "kind": "event", "seconds": 20},
+    {"id": "station", "kind": "station", "seconds": 20},
+    {"id": "policy", "kind": "policy", "seconds": 20}]}
+
+
+@pytest.mark.parametrize("name", ["tv-1080p", "tv-portrait", "led-panel"])
+def test_the_fixed_board_pages_as_a_passer_by_sees_them(xvfb, station, tmp_path, name) -> None:
+    """Screenshots of the event, station, policy and urgent pages (kept in ``$YIZHAN_BOARD_SHOTS``)."""
+    from display.harness import FakeClock, fill_store, run_script
+    from display.profiles import resolve_profile
+    from tests.display.test_board_profiles import keep, shoot
+
+    prepare_kivy()
+    try:
+        from config.faces import board_app
+    except ImportError:  # the board's app before the faces moved to config/
+        from display.player import BoardApp as board_app
+    from config.station import open_store
+
+    now = dt.datetime.now().replace(microsecond=0)  # the sample urgent notice began two hours before now
+    settings = station.write('qr_url = "https://hub.example.gov.cn/jobs?station=test-station-01"\n')
+    with open_store(settings) as store:
+        fill_store(settings, store=store, jobs=20, today=now.date(), schedule=PAGES, urgent=True)
+    profile = resolve_profile(settings.devices.board_screen, profile=name)
+    clock = FakeClock(now)
+    app = board_app(settings, profile, clock=clock, probe=True, poll_s=0.5, tick_s=0.25)
+    shots = {kind: tmp_path / f"{name}-{kind}.png" for kind in ("urgent", "event", "station", "policy")}
+
+    def reached(app, kind: str) -> bool:
+        """True once ``kind`` shows; else the clock moves on to the next segment."""
+        if app.showing.segment.item_kind == kind:
+            return True
+        clock.advance(21)
+        app.tick()
+        return False
+
+    def script(app):
+        yield lambda: app.showing is not None and app.showing.segment.item_kind == "urgent"
+        yield 0.6
+        yield from shoot(app, shots["urgent"])
+        for kind in ("event", "station", "policy"):
+            yield lambda kind=kind: reached(app, kind)
+            yield 0.6
+            yield from shoot(app, shots[kind])
+
+    run_script(app, script, timeout=60)
+    keep(list(shots.values()))
+    assert all(path.exists() for path in shots.values())
