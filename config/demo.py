@@ -280,4 +280,27 @@ def _demo(args: argparse.Namespace, ctx: Context) -> int:
     for picture in pictures:
         print(f"  {picture.relative_to(out)}")
     print(f"logs in {logs}")
+    errors = server_errors(logs / "hub.log")
+    if errors:
+        # A 500 is a fault even when every page was drawn (it was "database is locked" once).
+        print(f"the hub answered {len(errors)} request(s) with a server error (500): {'; '.join(errors[:5])}"
+              f"; see {logs / 'hub.log'}", file=sys.stderr)
+        return exitcodes.FAILURE
     return exitcodes.OK if pictures or not headless else exitcodes.FAILURE
+
+
+# Flask logs every request it answers with a 500 as "Exception on <path> [<METHOD>]" with the
+# traceback; waitress logs a failure below Flask as "Exception while serving <path>".
+SERVER_ERROR_RE = re.compile(r"Exception on (\S+) \[([A-Z]+)\]|Exception while serving (\S+)")
+
+
+def server_errors(log: Path) -> list[str]:
+    """The requests a hub's log shows answered with a server error, as "METHOD path"."""
+    if not log.exists():
+        return []
+    found = []
+    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+        match = SERVER_ERROR_RE.search(line)
+        if match:
+            found.append(f"{match.group(2)} {match.group(1)}" if match.group(1) else match.group(3))
+    return found
