@@ -37,7 +37,7 @@ from config.settings import Settings
 from config.station import media_cache
 from deploy.checks import check_release, check_udev, check_units
 
-MARKS = {"ok": "✓", "fail": "✗", "skip": "–"}
+MARKS = {"ok": "✓", "fail": "✗", "skip": "–", "warn": "!"}  # warn: works, but staff should see to it
 CLOCK_TOLERANCE_S = 120  # the hub's alert threshold as well (时钟偏差 > 2 分钟)
 DEVICE_TIMEOUT_S = 3.0  # a status reply slower than this is "no answer" for the doctor
 
@@ -45,7 +45,7 @@ DEVICE_TIMEOUT_S = 3.0  # a status reply slower than this is "no answer" for the
 @dataclass
 class Check:
     name: str  # the Chinese label staff read
-    status: str  # ok | fail | skip
+    status: str  # ok | fail | skip | warn
     detail: str  # what was found and, when it is wrong, what to do
     key: str = ""  # a stable name for machines (--json)
 
@@ -447,6 +447,29 @@ def check_feed(env: Surroundings) -> Check:
     return Check(name, "ok", f"{health.feed_id} 第 {health.version} 版，有效期到 {_local(health.expires_at)}", key)
 
 
+@_check
+def check_hours(env: Surroundings) -> Check:
+    """The station's opening hours (the one source every screen shows) against feed content stating others."""
+    from config.station import open_store
+    from content.hours import disagreements
+
+    name, key = "服务时间", "hours"
+    hours = env.settings.station.opening_hours
+    if not hours:
+        return Check(name, "skip", "没有设置服务时间（station.opening_hours）：自助机和大屏上都不显示服务时间", key)
+    now = env.now().replace(tzinfo=None)
+    with open_store(env.settings) as store:
+        notices = {a.id: a for surface in ("kiosk", "board") for a in store.announcements(surface, now)}
+        records = [("通知", a.id, a.text) for a in notices.values()]
+        records += [("政策", p.id, f"{p.how_to_apply} {p.body}") for p in store.policies(today=now.date())]
+    found = disagreements(hours, records)
+    if found:
+        listed = "；".join(f"{m.kind} {m.item_id} 写的是 {m.says}" for m in found[:3])
+        return Check(name, "warn", f"中心下发的内容与本站设置的服务时间（{hours}）不一致：{listed}。"
+                                   "自助机和大屏都按本站设置显示，请联系上级更正这条内容，或改正本站设置", key)
+    return Check(name, "ok", f"{hours}（自助机和大屏都显示这一设置，下发的内容与它一致）", key)
+
+
 def _local(iso: str | None) -> str:
     if not iso:
         return "未知"
@@ -602,7 +625,7 @@ def _box(check: Callable[[Any], Any], key: str, name: str) -> Callable[[Surround
 
 CHECKS: tuple[Callable[[Surroundings], Check], ...] = (
     check_font, check_display, check_reader, check_printer, check_audio, check_storage, check_hub, check_token,
-    check_transport, check_clock, check_feed, check_media, _box(check_units, "services", "后台服务"),
+    check_transport, check_clock, check_feed, check_media, check_hours, _box(check_units, "services", "后台服务"),
     _box(check_udev, "device_names", "设备名称"), _box(check_release, "release", "安装版本"), check_program_files,
     check_secrets)
 # The clock before the feed: a feed that looks expired only by a wrong clock is said to be the clock's fault.
@@ -611,7 +634,8 @@ _KEYS = {"check_font": ("font", "中文字体"), "check_display": ("display", "�
          "check_reader": ("idcard", "身份证读卡器"), "check_printer": ("printer", "打印机"),
          "check_audio": ("audio", "声音（朗读）"), "check_storage": ("storage", "数据盘"), "check_hub": ("hub", "内容服务器"),
          "check_token": ("token", "站点令牌"), "check_transport": ("transport", "加密连接"), "check_clock": ("clock", "时钟"),
-         "check_feed": ("feed", "内容"), "check_media": ("media", "视频图片"), "check_program_files":
+         "check_feed": ("feed", "内容"), "check_media": ("media", "视频图片"), "check_hours": ("hours", "服务时间"),
+         "check_program_files":
          ("program_files", "程序文件"), "check_secrets": ("secrets", "密钥保护")}
 
 
@@ -674,8 +698,9 @@ def _doctor(args: argparse.Namespace, ctx: Context) -> int:
         print(f"驿站自检：{station.name}（{station.id}），{time.strftime('%Y-%m-%d %H:%M')}")
         for c in checks:
             print(f"  {MARKS[c.status]} {c.name}{' ' * (width - _width(c.name))}  {c.detail}")
+        warned = sum(c.status == "warn" for c in checks)
         print(f"共 {len(failed)} 项有问题，请按上面 ✗ 行的说明处理；处理不了请把本页拍照发给技术人员"
-              if failed else "全部正常")
+              if failed else (f"可以正常使用；有 {warned} 项提醒，请看上面 ! 行" if warned else "全部正常"))
     return exitcodes.FAILURE if failed else exitcodes.OK
 
 

@@ -26,7 +26,7 @@ SAMPLE: dict[str, dict[str, Any]] = {
         "radius_km": 3,
         "hotline": "0851-12333",
         "complaint_phone": "0851-12345",
-        "opening_hours": "周一至周五 9:00-12:00 14:00-17:30",
+        "opening_hours": "周一至周五 9:00-17:30",  # as the sample feed's notice says (doctor checks they agree)
     },
     "storage": {"data_dir": "data", "free_space_floor_mb": 0},
     "devices.printer": {"kind": "virtual", "paper_width": 80, "profile": "generic-80"},
