@@ -25,7 +25,7 @@ REMOTE_KEYS = frozenset({
     "hub.sync_interval_s", "kiosk.idle_timeout_s", "kiosk.countdown_s", "kiosk.elder_mode", "kiosk.read_aloud",
     "screens.board_on", "screens.kiosk_on", "kiosk.staff_pin_hash",
 })
-_ERROR_RE = re.compile(r"^[^:]*:\s*")
+_ERROR_RE = re.compile(r"^[^:]*:\s*[\w.]+:\s*")  # "station.toml: kiosk.idle_timeout_s: "
 
 
 def toml_value(value: Any) -> str:
@@ -58,9 +58,29 @@ def set_value(text: str, dotted: str, value: Any) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _reason(exc: SettingsError, dotted: str) -> str:
-    detail = scrub(_ERROR_RE.sub("", str(exc), count=1))[:200]
-    return f"本站不接受这个值（{detail}）" if detail else "本站不接受这个值"
+_RULES = (  # the settings file's own messages (config.settings), said in Chinese for the console
+    (re.compile(r"must be >= ([^\s,]+)"), "须不小于 {0}"),
+    (re.compile(r"must be > ([^\s,]+)"), "须大于 {0}"),
+    (re.compile(r"must be <= ([^\s,]+)"), "须不大于 {0}"),
+    (re.compile(r"must be < ([^\s,]+)"), "须小于 {0}"),
+    (re.compile(r"at most (\d+) characters"), "最多 {0} 个字"),
+    (re.compile(r"at least (\d+) characters"), "至少 {0} 个字"),
+    (re.compile(r"HH:MM-HH:MM"), "须写成“时:分-时:分”（如 08:30-18:00），开始早于结束"),
+    (re.compile(r"valid integer"), "须为整数"),
+    (re.compile(r"valid boolean"), "须为“是”或“否”"),
+)
+
+
+def _reason(exc: SettingsError, value: Any) -> str:
+    """Why the settings file refuses ``value``, in Chinese where the rule is known."""
+    detail = _ERROR_RE.sub("", str(exc).splitlines()[0], count=1)
+    shown = scrub(str(value))
+    shown = shown if len(shown) <= 30 else shown[:30] + "…"
+    for pattern, text in _RULES:
+        found = pattern.search(detail)
+        if found:
+            return f"本站不接受这个值：{text.format(*found.groups())}（收到 {shown}）"
+    return f"本站不接受这个值（{scrub(detail)[:160]}）"
 
 
 def apply_remote_settings(path: str | Path, changes: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
@@ -84,7 +104,7 @@ def apply_remote_settings(path: str | Path, changes: dict[str, Any]) -> tuple[li
             refused[key] = str(exc)
             continue
         except SettingsError as exc:
-            refused[key] = _reason(exc, key)
+            refused[key] = _reason(exc, value)
             continue
         text = candidate
         applied.append(key)
