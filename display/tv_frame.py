@@ -20,6 +20,7 @@ from display.layout import BoardGeometry
 from display.profiles import Profile
 from display.reel import realize
 from display.sprites import Art, TextureBank, opaque_begin, opaque_end
+from display.textimg import fit_line_px
 from display.widgets import KvPalette, show_only
 
 Builder.load_file(str(Path(__file__).with_name("tv_frame.kv")))
@@ -68,6 +69,9 @@ class TvFrame(Widget):
         # portrait: the name runs up to the clock; below it, the hotline and the date
         self.right_width = min(p.px(420), free // 2) if not portrait else free // 2
         self.left_width = free if portrait else free - self.right_width - self.margin // 2
+        # the station's name whole on one line: a long name is set smaller, never cut or broken
+        self.name_px = fit_line_px(Art.fonts(), station.name, int(self.left_width) - 2, largest=int(self.name_px),
+                                   smallest=p.px(24))
         self.canvas.before.insert(0, opaque_begin())
         self.canvas.after.add(opaque_end())
         self.bank = TextureBank()

@@ -52,7 +52,7 @@ class HomeScreen(KioskScreen):
         if st.complaint_phone:
             parts.append(f"投诉电话 {st.complaint_phone}")
         if st.opening_hours:
-            parts.append(f"办公时间 {st.opening_hours}")
+            parts.append(f"服务时间 {st.opening_hours}")  # the words the TV and the LED board use
         self.footer = "    ".join(parts)
 
     def open_gigs(self) -> None:

@@ -216,3 +216,18 @@ def test_the_fixed_board_pages_as_a_passer_by_sees_them(xvfb, station, tmp_path,
     run_script(app, script, timeout=60)
     keep(list(shots.values()))
     assert all(path.exists() for path in shots.values())
+
+
+@pytest.mark.parametrize("name", ["tv-1080p", "tv-portrait"])
+def test_a_long_station_name_is_set_smaller_in_the_header_never_cut(art, name) -> None:
+    from display.tv_frame import TvFrame
+
+    profile = PROFILES[name]
+    geo = board_geometry(art.fonts(), profile)
+    short = TvFrame(profile, geo, STATION)
+    assert short.name_px == profile.px(52 if geo.portrait else 56)  # a usual name keeps the usual size
+    long_name = STATION.model_copy(update={"name": "云岩区中华北路街道城东社区人力资源和社会保障便民服务站"})
+    frame = TvFrame(profile, geo, long_name)
+    assert frame.name_px < short.name_px
+    assert art.fonts().width(long_name.name, int(frame.name_px)) <= frame.left_width
+
