@@ -20,13 +20,11 @@ from hub.console.core import audit, console, iso, requires
 from hub.console.publishing import (
     URGENT_MARK,
     changes,
-    documents_of,
     groups,
     is_urgent,
     plan,
     publish_group,
     publish_urgent,
-    save_document,
     save_group,
     version_contents,
 )
@@ -174,30 +172,10 @@ def schedule_cancel(schedule_id: int) -> Any:
 @bp.route("/board", methods=["GET", "POST"])
 @requires("publish")
 def board() -> Any:
-    ctx = console()
-    with ctx.engine.begin() as conn:
-        feeds = groups(conn)
-    feed_id = request.values.get("feed", feeds[0].feed_id if feeds else "")
-    if feeds and feed_id not in {f.feed_id for f in feeds}:
-        abort(404)
-    text = ""
-    if request.method == "POST":
-        text = request.form.get("schedule", "")
-        try:
-            document = json.loads(text)
-            if not isinstance(document, dict):
-                raise ValueError
-        except ValueError:
-            flash("节目单须为 JSON 对象（格式见 content/PROTOCOL.md 的 board_schedule）", "error")
-        else:
-            save_document(ctx.home, feed_id, "board_schedule", document)
-            audit("保存大屏节目单", feed_id)
-            flash("节目单已保存，下次发布时生效")
-            return redirect(url_for("console_publish.board", feed=feed_id))
-    elif feed_id:
-        document = documents_of(ctx.home, feed_id).get("board_schedule")
-        text = json.dumps(document, ensure_ascii=False, indent=2) if document is not None else ""
-    return render_template("console/board.html", feeds=feeds, feed_id=feed_id, text=text)
+    """大屏节目单: a form of rows with a day's preview (hub/console/views_board.py)."""
+    from hub.console.views_board import board_page
+
+    return board_page()
 
 
 # -- 信息审核 ---------------------------------------------------------------------------------
