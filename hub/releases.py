@@ -60,12 +60,14 @@ def offer_name(offer: dict[str, Any]) -> str:
     return GENERAL if not offer.get("stations") and int(offer.get("percent", 0) or 0) >= 100 else CANARY
 
 
-def audience_text(offer: dict[str, Any]) -> str:
-    """Who takes an offer, in words: ``站点 a、b，另 10% 的站点``, ``全部站点``."""
+def audience_text(offer: dict[str, Any], names: dict[str, str] | None = None) -> str:
+    """Who takes an offer, in words: ``站点 a、b，另 10% 的站点``, ``全部站点`` (``names``: the
+    stations' names to show instead of their ids)."""
     stations, percent = offer.get("stations") or [], int(offer.get("percent", 0) or 0)
     if not stations and percent >= 100:
         return "全部站点"
-    parts = [f"站点 {'、'.join(stations)}"] if stations else []
+    shown = [(names or {}).get(s) or s for s in stations]
+    parts = [f"站点 {'、'.join(shown)}"] if stations else []
     if percent:
         parts.append(f"{'另 ' if stations else ''}{percent}% 的站点")
     return "，".join(parts) or "无站点"

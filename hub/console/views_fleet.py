@@ -292,13 +292,14 @@ def version_distribution(states: list[StationState], offers: list[dict[str, Any]
     from hub.releases import audience_text, offer_for, version_order
 
     rows: dict[str, VersionRow] = {}
+    names = {st.id: st.name for st in states if st.name}
     for st in states:
         rows.setdefault(st.software_version or "未知", VersionRow(st.software_version or "未知")).stations.append(st)
         if st.upgrade and st.upgrade["code"] in ("rolled_back", "failed") and st.upgrade["version"]:
             rows.setdefault(st.upgrade["version"], VersionRow(st.upgrade["version"])).rolled_back.append(st)
     for offer in offers:
         rows.setdefault(str(offer["version"]), VersionRow(str(offer["version"]))).offers.append(
-            f"{'试点' if offer['name'] != 'general' else '正式'}发布“{offer['name']}”：{audience_text(offer)}")
+            f"{'试点' if offer['name'] != 'general' else '正式'}发布“{offer['name']}”：{audience_text(offer, names)}")
     behind = []
     document = {"offers": offers}
     for st in states:
@@ -306,7 +307,10 @@ def version_distribution(states: list[StationState], offers: list[dict[str, Any]
         if offer is None or not st.software_version:
             continue
         if version_order(st.software_version) < version_order(str(offer["version"])):
-            behind.append((st, str(offer["version"])))
+            wanted = str(offer["version"])
+            if st.upgrade and st.upgrade["code"] != "ok" and st.upgrade["version"] == wanted:
+                wanted += "（已回滚，驿站不会再自动试这个版本）"
+            behind.append((st, wanted))
 
     def order(row: VersionRow) -> tuple:
         return (row.version != "未知", version_order(row.version) if row.version != "未知" else ())
@@ -322,14 +326,15 @@ def versions() -> Any:
         states = fleet_states(conn, ctx.now())
     offers = _live_offers(ctx.feeds_dir)
     rows, behind = version_distribution(states, offers)
+    names = {st.id: st.name for st in states if st.name}
+
+    def audience(offer: dict[str, Any]) -> str:
+        from hub.releases import audience_text
+
+        return audience_text(offer, names)
+
     return render_template("console/versions.html", rows=rows, behind=behind, offers=offers, total=len(states),
-                           audience=_audience)
-
-
-def _audience(offer: dict[str, Any]) -> str:
-    from hub.releases import audience_text
-
-    return audience_text(offer)
+                           audience=audience)
 
 
 @bp.post("/stations/versions/withdraw")

@@ -211,3 +211,32 @@ def test_set_value_keeps_the_other_lines() -> None:
     changed = set_value(set_value(text, "station.hotline", "0851-2"), "screens.kiosk_on", "08:00-18:00")
     assert changed.startswith('# 本站\n[station]\nname = "甲"  # 名称\nhotline = "0851-2"\n')
     assert changed.endswith('[screens]\nkiosk_on = "08:00-18:00"\n')
+
+
+def test_the_live_offers_are_shown_and_one_is_withdrawn_from_the_console(fleet: Console) -> None:
+    from hub.publish import load_key_file
+    from hub.releases import _write_offers, read_offers
+
+    feed_dir = fleet.home / "feeds" / "gy"
+    feed_dir.mkdir(parents=True, exist_ok=True)
+
+    def offer(name: str, version: str, sha: str, **audience: object) -> dict:
+        return {"format": "yizhan-release-offer/1", "name": name, "version": version, "sha256": sha * 64,
+                "size": 10, "path": f"releases/{sha * 64}.tar", "published_at": "2026-11-20T01:00:00+00:00",
+                "stations": [], "percent": 100, **audience}
+
+    _write_offers(feed_dir, [offer("general", "0.1.4", "a"), offer("canary", "0.1.5", "b", stations=["s-2"],
+                                                                    percent=0)],
+                  load_key_file(fleet.home / "feed.key"))
+    operator = fleet.client("operator")
+    page = _text(operator.get("/console/stations/versions").data)
+    assert "正式发布（general） 0.1.4 全部站点" in page
+    assert "试点发布（canary） 0.1.5 站点 城西社区驿站" in page
+    # s-1 rolled back from 0.1.4: behind, and said not to retry it; s-2 waits for the canary
+    assert "城东社区驿站 0.1.3 0.1.4（已回滚，驿站不会再自动试这个版本）" in page
+    assert "城西社区驿站 0.1.4 0.1.5" in page
+    assert "撤回" not in _text(fleet.client("editor").get("/console/stations/versions").data)
+    done = post(operator, "/console/stations/versions/withdraw", {"feed": "gy", "name": "canary"},
+                follow_redirects=True)
+    assert "已撤回：版本 0.1.5（canary）" in _text(done.data)
+    assert [o["name"] for o in read_offers(feed_dir)] == ["general"]
