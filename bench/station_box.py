@@ -55,6 +55,10 @@ def main() -> int:
         recoveries = []
         for _ in range(3):
             old = {unit: box.show(unit)["MainPID"] for unit in FACES}
+            # The display server running (a MainPID of 0 is a session between runs: kill -9 0 would
+            # kill the command itself).
+            box.wait_for(lambda: box.show("yizhan-session.service").get("MainPID", "0") != "0", timeout_s=120,
+                         what="the display server running")
             box.run("kill", "-9", box.show("yizhan-session.service")["MainPID"])
             start = time.monotonic()
             box.wait_for(lambda old=old: box.faces_up(old), timeout_s=120, what="both screens back")
