@@ -12,10 +12,14 @@ clock).
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import hashlib
 import json
 import os
+import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +33,7 @@ from hub.publish import PublishError, load_key_file, publish_content, read_manif
 from protocol.feed import RECORD_KINDS, Scope, decode_items
 from protocol.model import RECORD_TYPES, ContentSet, MediaRef
 
+FEED_NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")  # a feed group's id (also a folder and a lock file name)
 MEDIA_DIR = "console-media"
 DOCUMENTS_DIR = "console-documents"
 VERSIONS_DIR = "console-publications"  # HOME/console-publications/<feed_id>/<version>.json: what a version held
@@ -161,11 +166,35 @@ class PlanChanged(PublishError):
     """The changes confirmed are no longer the changes waiting (someone approved or withdrew meanwhile)."""
 
 
+@contextmanager
+def one_publisher(home: Path, feed_id: str) -> Iterator[None]:
+    """One publication of a feed at a time, across the hub's processes (gunicorn workers, the
+    scheduler): a second waits for the first, so an urgent notice approved during a publication
+    is published on top of it, never beside it with the same version number."""
+    folder = home / VERSIONS_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / f".{feed_id}.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def publish_group(engine: Engine, home: Path, feeds_dir: Path, feed_id: str, by_user: str, now: dt.datetime,
                   *, only_if_changed: bool = False, expected: str | None = None) -> tuple[Plan, int | None]:
     """Publish the next version of a group; returns the plan and the new version (None: nothing to do).
 
     ``expected``: the :class:`Changes` digest the publisher confirmed; another list refuses."""
+    if not FEED_NAME_RE.match(feed_id):
+        raise PublishError(f"没有发布范围 {feed_id}")
+    with one_publisher(home, feed_id):
+        return _publish_group(engine, home, feeds_dir, feed_id, by_user, now, only_if_changed=only_if_changed,
+                              expected=expected)
+
+
+def _publish_group(engine: Engine, home: Path, feeds_dir: Path, feed_id: str, by_user: str, now: dt.datetime,
+                   *, only_if_changed: bool, expected: str | None) -> tuple[Plan, int | None]:
     started = time.perf_counter()
     today = now.astimezone().date()
     with engine.begin() as conn:
@@ -227,6 +256,16 @@ def publish_urgent(engine: Engine, home: Path, feeds_dir: Path, item_id: int, by
     """Publish one approved urgent notice at once, alone: the group's published version plus this
     notice, nothing else that waits (other approved changes keep waiting for their publisher).
     The feed's ``urgent`` pointer is then set to the new version, so stations check in at once."""
+    with engine.begin() as conn:
+        feed_id = conn.execute(sa.select(items.c.feed_id).where(items.c.id == item_id)).scalar()
+    if feed_id is None or not FEED_NAME_RE.match(feed_id):
+        raise PublishError("没有这条内容")
+    with one_publisher(home, feed_id):
+        return _publish_urgent(engine, home, feeds_dir, item_id, by_user, now)
+
+
+def _publish_urgent(engine: Engine, home: Path, feeds_dir: Path, item_id: int, by_user: str,
+                    now: dt.datetime) -> int:
     started = time.perf_counter()
     with engine.begin() as conn:
         row = conn.execute(sa.select(items).where(items.c.id == item_id)).first()
