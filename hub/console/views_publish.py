@@ -329,7 +329,9 @@ def _publish_urgent_now(item_id: int) -> None:
     with ctx.engine.begin() as conn:
         row = conn.execute(sa.select(items.c.feed_id, items.c.record_id).where(items.c.id == item_id)).one()
     audit("紧急发布", row.feed_id, f"第 {version} 版：仅含紧急通知 {row.record_id}")
-    flash(f"紧急通知已立即单独发布（{row.feed_id} 第 {version} 版），驿站将在一分钟内收到")
+    from hub.console.names import feed_name
+
+    flash(f"紧急通知已立即单独发布（{feed_name(row.feed_id)} 第 {version} 版），驿站将在一分钟内收到")
 
 
 @bp.record
