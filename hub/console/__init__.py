@@ -3,7 +3,8 @@
 Blueprints over the hub's app factory (``hub.app.create_app`` calls
 :func:`init_console`), mounted at ``/console/``: authoring and import of content
 (``views_content``), review, publishing (``views_publish``), station supervision
-(``views_fleet``), registrations with follow-up and hand-off (``views_registrations``),
+(``views_fleet``), registrations with follow-up and hand-off (``views_registrations``) and
+人岗匹配 (``views_matching``),
 the 服务台账 and 服务成效表 (``views_reports``), users and the audit log
 (``views_admin``). Every route states its permission with ``@requires(...)``; every form
 carries a CSRF token (Flask-WTF); the console's tables are in ``schema`` and migrate
@@ -77,6 +78,7 @@ def init_console(app: Flask, home: str | Path, feeds_dir: str | Path, *, engine:
         views_admin,
         views_content,
         views_fleet,
+        views_matching,
         views_publish,
         views_registrations,
         views_reports,
@@ -107,7 +109,7 @@ def init_console(app: Flask, home: str | Path, feeds_dir: str | Path, *, engine:
     app.after_request(_security_headers)
     csrf.init_app(app)
     blueprints = [home_bp, auth.bp, views_content.bp, views_publish.bp, views_fleet.bp, views_registrations.bp,
-                  views_reports.bp, views_admin.bp]
+                  views_matching.bp, views_reports.bp, views_admin.bp]
     for bp in blueprints:
         # Blueprints are module-level objects shared by every app in the process: set them up once.
         if not bp._got_registered_once:

@@ -100,6 +100,22 @@ def read_stations(document: Any) -> tuple[list[StationProfile], list[str]]:
     return found, problems
 
 
+def station_index(feeds_dir: str | Path) -> dict[str, dict[str, Any]]:
+    """Every station the published phone pages know (id -> name, hotline, latitude, longitude),
+    from each feed's ``m/stations.json`` (the first feed naming a station wins)."""
+    found: dict[str, dict[str, Any]] = {}
+    for index in sorted(Path(feeds_dir).glob(f"*/{LINK_NAME}/{STATIONS_INDEX}")):
+        try:
+            entries = json.loads(index.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(entries, dict):
+            for station_id, entry in entries.items():
+                if isinstance(entry, dict):
+                    found.setdefault(str(station_id), entry)
+    return found
+
+
 def station_page_path(feed_id: str, station_id: str) -> str:
     """The station's phone page under the hub's address (what the board's and slips' QR carry)."""
     return f"/feeds/{feed_id}/{LINK_NAME}/s/{station_id}/"
@@ -136,8 +152,8 @@ def write_pages(content: ContentSet, feed_dir: str | Path, *, version: int, toda
 
     write("style.css", (_TEMPLATES / "style.css").read_text(encoding="utf-8"))
     # The stations' public phone numbers, for the 进度查询 answer (hub.mobile.progress).
-    write(STATIONS_INDEX, json.dumps({s.id: {"name": s.name, "hotline": s.hotline} for s in stations},
-                                     ensure_ascii=False))
+    write(STATIONS_INDEX, json.dumps({s.id: {"name": s.name, "hotline": s.hotline, "latitude": s.latitude,
+                                             "longitude": s.longitude} for s in stations}, ensure_ascii=False))
     for relative, text in site.feed_pages():
         write(relative, text)
     for station in stations:

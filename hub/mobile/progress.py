@@ -18,7 +18,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import html
-import json
 import logging
 import math
 import re
@@ -31,7 +30,7 @@ from flask import Blueprint, Flask, Response, current_app, request
 from hub.console import throttle
 from hub.console.hubdata import refresh, upload_payloads
 from hub.console.schema import login_throttle, registrations
-from hub.mobile.pages import LINK_NAME, PROGRESS_PATH, STATIONS_INDEX
+from hub.mobile.pages import PROGRESS_PATH, station_index
 
 log = logging.getLogger("yizhan.hub.progress")
 
@@ -102,14 +101,8 @@ def _answer(body: str, status: int = 200) -> Response:
 
 def _station_phone(feeds: Path, station_id: str) -> tuple[str, str]:
     """The station's name and public phone from the phone pages' station index."""
-    for index in sorted(feeds.glob(f"*/{LINK_NAME}/{STATIONS_INDEX}")):
-        try:
-            found = json.loads(index.read_text(encoding="utf-8")).get(station_id)
-        except (OSError, ValueError):
-            continue
-        if isinstance(found, dict):
-            return str(found.get("name", "")), str(found.get("hotline", ""))
-    return "", ""
+    found = station_index(feeds).get(station_id, {})
+    return str(found.get("name", "")), str(found.get("hotline", ""))
 
 
 def find_state(engine: Any, vault: Any, code: str, phone4: str) -> tuple[str, str] | None:
