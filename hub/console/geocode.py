@@ -169,12 +169,18 @@ class Resolver:
         return self._fallback(employer), f"{CHECK_FLAG}：{reason}"
 
     def _fallback(self, employer: str) -> Place:
-        from hub.console.schema import items
+        from hub.console.schema import employers, items
 
         if employer in self._known:
             known = self._known[employer]
             return Place(known.latitude, known.longitude, "用人单位已知位置", "用人单位已知位置")
         if employer:
+            with self.engine.connect() as conn:
+                spot = conn.execute(sa.select(employers.c.latitude, employers.c.longitude).where(
+                    employers.c.name == employer, employers.c.latitude.is_not(None), employers.c.geo_flag == "")
+                    .order_by(employers.c.id.desc())).first()
+            if spot is not None:
+                return Place(spot.latitude, spot.longitude, "用人单位已知位置", "用人单位已知位置")
             needle = f'"employer":{json.dumps(employer, ensure_ascii=False)}'
             with self.engine.connect() as conn:
                 rows = conn.execute(sa.select(items.c.data).where(

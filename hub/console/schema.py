@@ -73,6 +73,13 @@ employers = sa.Table(
     sa.Column("created_at", S(40), nullable=False),
     sa.Column("updated_at", S(40), nullable=False),
     sa.Column("updated_by", S(64), nullable=False, server_default=""),
+    # Where the employer is (from its address, as for jobs): a job of theirs that cannot be
+    # placed is offered this position.
+    sa.Column("address", S(200), nullable=False, server_default=""),
+    sa.Column("latitude", sa.Float),
+    sa.Column("longitude", sa.Float),
+    sa.Column("geo_precision", S(40), nullable=False, server_default=""),
+    sa.Column("geo_flag", S(200), nullable=False, server_default=""),
 )
 
 # One row per content record (kind + record id). ``data`` is the newest version (maybe
@@ -286,4 +293,14 @@ def _step6(conn: Connection) -> None:
             conn.execute(sa.text(f"ALTER TABLE console_items ADD COLUMN {name} VARCHAR({size}) NOT NULL DEFAULT ''"))
 
 
-MIGRATIONS = register(Migrations("console", [_create_all, _STEP2, _STEP3, _step4, _step5, _step6]))
+def _step7(conn: Connection) -> None:
+    """Employers' addresses and positions."""
+    columns = {c["name"] for c in sa.inspect(conn).get_columns("console_employers")}
+    for name, kind in (("address", "VARCHAR(200) NOT NULL DEFAULT ''"), ("latitude", "FLOAT"), ("longitude", "FLOAT"),
+                       ("geo_precision", "VARCHAR(40) NOT NULL DEFAULT ''"),
+                       ("geo_flag", "VARCHAR(200) NOT NULL DEFAULT ''")):
+        if name not in columns:
+            conn.execute(sa.text(f"ALTER TABLE console_employers ADD COLUMN {name} {kind}"))
+
+
+MIGRATIONS = register(Migrations("console", [_create_all, _STEP2, _STEP3, _step4, _step5, _step6, _step7]))

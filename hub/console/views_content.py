@@ -323,9 +323,12 @@ def review_action() -> Any:
 def employer_add() -> Any:
     ctx = console()
     errors: dict[str, str] = {}
-    form = {k: request.form.get(k, "").strip() for k in ("name", "uscc", "region", "contact")}
+    form = {k: request.form.get(k, "").strip() for k in ("name", "uscc", "region", "contact", "address")}
     if not form["name"]:
         errors["name"] = "请填写单位名称"
+    for key, label, limit in (("name", "单位名称", 100), ("contact", "联系人", 64), ("address", "单位地址", 200)):
+        if len(form[key]) > limit:
+            errors[key] = f"{label}最多 {limit} 字，现在有 {len(form[key])} 字"
     if form["region"] and region_name(form["region"]) == form["region"]:
         errors["region"] = f"所在地区代码须为 6 位行政区划代码（如 520103 即贵阳市云岩区），没有 {form['region'][:20]} 这个地区"
     try:
@@ -336,12 +339,21 @@ def employer_add() -> Any:
         with ctx.engine.begin() as conn:
             if conn.execute(sa.select(employers_t.c.id).where(employers_t.c.uscc == form["uscc"])).first():
                 errors["uscc"] = "该统一社会信用代码已登记"
-            else:
-                conn.execute(employers_t.insert().values(**form, created_at=ctx.now_iso(), updated_at=ctx.now_iso(),
-                                                         updated_by=g.user.username))
-                audit("新增用人单位", form["uscc"], conn=conn)
         if not errors:
-            flash(f"已添加用人单位：{form['name']}（待核验）")
+            position = _employer_position(form)
+            try:
+                with ctx.engine.begin() as conn:
+                    conn.execute(employers_t.insert().values(**form, **position, created_at=ctx.now_iso(),
+                                                             updated_at=ctx.now_iso(), updated_by=g.user.username))
+                    audit("新增用人单位", form["uscc"], conn=conn)
+            except sa.exc.IntegrityError:  # added by someone else meanwhile
+                flash("该统一社会信用代码已登记", "error")
+                return _employers_page(form, {"uscc": "该统一社会信用代码已登记"}), 400
+            placed = ""
+            if position:
+                placed = (f"；位置：{position['geo_precision']}" if not position["geo_flag"]
+                          else f"；{position['geo_flag']}，已暂用{position['geo_precision']}")
+            flash(f"已添加用人单位：{form['name']}（待核验）{placed}")
             return redirect(url_for("console_content.employers"))
     flash("；".join(errors.values()), "error")
     return _employers_page(form, errors), 400
@@ -396,3 +408,17 @@ def employer_status(employer_id: int) -> Any:
 def _employer_needle(name: str) -> str:
     """How a job's stored record (compact JSON) names its employer."""
     return f'"employer":{json.dumps(name, ensure_ascii=False)}'
+
+
+def _employer_position(form: dict[str, str]) -> dict[str, Any]:
+    """An employer's position from its address (as a job's), or nothing without an address."""
+    if not form["address"]:
+        return {}
+    from hub.console.geocode import Resolver
+
+    ctx = console()
+    regions = [form["region"]] if form["region"] else []
+    spot, flag = Resolver(ctx.engine, current_app.extensions.get("console_geocoder"), regions,
+                          ctx.now_iso()).locate(form["address"], "")
+    return {"latitude": round(spot.latitude, 6), "longitude": round(spot.longitude, 6),
+            "geo_precision": spot.precision, "geo_flag": flag}

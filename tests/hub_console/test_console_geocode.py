@@ -271,3 +271,25 @@ def test_an_employer_sheet_imports_in_chromium_with_the_service_up_then_down(tmp
 def _jobs_of(engine: Any) -> list[str]:
     with engine.begin() as conn:
         return list(conn.execute(sa.text("SELECT title FROM console_items WHERE kind = 'job'")).scalars())
+
+
+def test_an_employers_address_places_it_and_then_its_unplaceable_jobs(geo_console: Console, tianditu: StandIn) -> None:
+    editor = geo_console.client("editor")
+    added = post(editor, "/console/employers", {"name": "云岩物业公司", "uscc": "91110108551385082Q", "region": "520103",
+                                                "address": "贵阳市南明区花果园大街"}, follow_redirects=True)
+    assert "已添加用人单位：云岩物业公司（待核验）；位置：道路" in added.get_data(as_text=True)
+    with geo_console.engine.begin() as conn:
+        assert conn.execute(sa.text("SELECT latitude, longitude, geo_precision, geo_flag FROM console_employers")).one() \
+            == (26.5631, 106.6952, "道路", "")
+    # the sheet's only row has an address the service does not know: the employer's position is offered
+    page = _import(geo_console, "职位名称,招聘单位,最低薪资,工作地址\n搬运工,云岩物业公司,3000,贵阳市某个没有的地址\n")
+    assert 'id="flagged-count">1<' in page
+    job, precision, flag = _jobs(geo_console)["搬运工"]
+    assert (job["latitude"], job["longitude"], precision) == (26.5631, 106.6952, "用人单位已知位置")
+    assert flag == "位置待核实：地址解析服务没有找到这个地址"
+    # with the service down an employer is still added, placed at its region's centre and flagged
+    tianditu.down = True
+    added = post(editor, "/console/employers", {"name": "花果园超市", "uscc": "91520103MA6DN7XK36", "region": "520103",
+                                                "address": "贵阳市南明区某路"}, follow_redirects=True)
+    text = added.get_data(as_text=True)
+    assert "已暂用地区中心（贵阳市）" in text and "位置待核实" in text
