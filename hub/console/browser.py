@@ -106,6 +106,7 @@ PAGES = [
     ("22-用户与角色", "console/admin/users", "reviewer"),
     ("23-操作日志", "console/admin/audit", "reviewer"),
     ("24-修改密码", "console/password", "editor"),
+    ("25-版本分布", "console/stations/versions", "reviewer"),
 ]
 
 
