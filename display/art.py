@@ -16,7 +16,7 @@ from PIL import Image
 
 from display.board_content import JobRow
 from display.profiles import Profile, led_font_px
-from display.textimg import FontBook, chunk_text, render_line, render_runs, trim
+from display.textimg import FontBook, chunk_text, phrase_lines, render_line, render_runs, trim
 
 RGB = tuple[int, int, int]
 MAX_SPRITE_WIDTH = 2048  # long ticker texts are cut into sprites no wider than this
@@ -201,10 +201,11 @@ def strip_lines(p: Painter, text: str, height: int, width: int, color: RGB, item
 
 def ticker_lines(p: Painter, texts: list[str], px: int, width: int, height: int, color: RGB, bg: RGB
                  ) -> list[ItemArt]:
-    """Announcements cut into lines of ``width``, one item per line (paged ticker)."""
+    """Announcements cut into lines of ``width``, one item per line (paged ticker), broken after a
+    phrase's punctuation rather than inside a word or a number."""
     out = []
     for text in texts:
-        for line in chunk_text(p.book, text, px, width):
+        for line in phrase_lines(p.book, text, px, width):
             piece = p.text(line, px, color, bg, height=height)
             out.append(ItemArt(height, [piece]))
     return out

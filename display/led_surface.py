@@ -29,7 +29,7 @@ from display.schedule import Slot
 from display.segments import Segment
 from display.sprites import TextureBank
 from display.surface import Surface
-from display.textimg import FontBook, chunk_text
+from display.textimg import FontBook, phrase_lines
 from protocol.model import Announcement, Event, Policy
 
 
@@ -130,7 +130,7 @@ class LedSurface(Surface):
                 if size <= p.title_px:
                     px = size
                     break
-                lines = len(chunk_text(self.book, joined, size, zone[2]))
+                lines = len(phrase_lines(self.book, joined, size, zone[2]))
                 if lines * (size + 2) <= zone[3]:
                     px = size
                     break
@@ -146,7 +146,7 @@ class LedSurface(Surface):
         panel.bank = bank
         # what the panel shows, line by line, at which size and in which window (the tests read it)
         panel.lines = ([joined] if self.marquee else
-                       [chunk for para in paragraphs for chunk in chunk_text(self.book, para, px, zone[2])])
+                       [chunk for para in paragraphs for chunk in phrase_lines(self.book, para, px, zone[2])])
         panel.text_px, panel.line_height = px, line
         return Segment(slot, panel, item_kind=kind, item_id=item_id, reels=[panel.reel], fullscreen=fullscreen,
                        title=joined[:20])

@@ -296,3 +296,30 @@ def fit_line_px(book: FontBook, text: str, width: int, *, largest: int, smallest
     while px > smallest and book.width(text, px) > width:
         px -= 1
     return px
+
+
+_PHRASE_END = re.compile(r"(?<=[，。；：！？、　 ])")
+
+
+def phrase_lines(book: FontBook, text: str, px: int, width: int) -> list[str]:
+    """``text`` in lines of ``width`` that break after a phrase's punctuation where one fits
+    (``…9:00-17:30，`` / ``咨询电话0851-12333。``), not inside a word; a phrase longer than a
+    line is wrapped as :func:`chunk_text` would. Empty lines are left out."""
+    lines: list[str] = []
+    for paragraph in text.split("\n"):
+        line = ""
+        for phrase in _PHRASE_END.split(paragraph.strip()):
+            if not phrase:
+                continue
+            if book.width((line + phrase).rstrip(), px) <= width:
+                line += phrase
+                continue
+            if line.strip():
+                lines.append(line.rstrip())
+            line = phrase.lstrip()
+            if book.width(line.rstrip(), px) > width:
+                *whole, line = wrap_text(book, line, px, width)
+                lines.extend(whole)
+        if line.strip():
+            lines.append(line.rstrip())
+    return lines

@@ -231,3 +231,17 @@ def test_a_long_station_name_is_set_smaller_in_the_header_never_cut(art, name) -
     assert frame.name_px < short.name_px
     assert art.fonts().width(long_name.name, int(frame.name_px)) <= frame.left_width
 
+
+def test_a_paged_ticker_breaks_after_a_phrase_never_inside_a_number_or_a_word(art) -> None:
+    from display.textimg import phrase_lines
+
+    book = art.fonts()
+    notice = "服务站办公时间：周一至周五 9:00-17:30，咨询电话0851-12333。"
+    profile = PROFILES["tv-portrait"]
+    width = profile.upright_size[0] - 2 * profile.px(40) - profile.px(124) - profile.px(20)  # the ticker's reel
+    lines = phrase_lines(book, notice, profile.px(profile.ticker_px), width)
+    assert lines == ["服务站办公时间：周一至周五 9:00-17:30，", "咨询电话0851-12333。"]  # was …17:30，咨 / 询电话…
+    assert all(book.width(line, profile.px(profile.ticker_px)) <= width for line in lines)
+    long_word = "一" * 60  # a phrase longer than a line is still wrapped whole, by characters
+    assert "".join(phrase_lines(book, long_word, 42, 700)) == long_word
+
