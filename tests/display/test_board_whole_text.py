@@ -245,3 +245,24 @@ def test_a_paged_ticker_breaks_after_a_phrase_never_inside_a_number_or_a_word(ar
     long_word = "一" * 60  # a phrase longer than a line is still wrapped whole, by characters
     assert "".join(phrase_lines(book, long_word, 42, 700)) == long_word
 
+
+def test_a_policy_too_long_for_the_tv_card_turns_its_pages_and_shows_every_line(art) -> None:
+    from display.card_panel import CardPanel
+
+    profile = PROFILES["tv-1080p"]
+    geo = board_geometry(art.fonts(), profile)
+    policy = CONTENT.policies[0]
+    long = policy.model_copy(update={"how_to_apply": "用人单位通过省人社网上办事大厅或到所在地公共就业服务机构提出申请。" * 9})
+    card = CardPanel(profile, geo, long)
+    assert card.plan.body_px == profile.px(30) and len(card.plan.pages) > 1
+    x, bottom, width, height = card.text_box()
+    seen: list[str] = []
+    for _turn in card.plan.pages:
+        for label in card.text_widgets:
+            label.render()
+            assert bottom <= label.top - label.texture_size[1] and label.x + label.texture_size[0] <= x + width
+            seen.append(label.text)
+        card.turn_page()
+    assert card.page == 0  # back to the first page after the last
+    assert squeeze(long.how_to_apply) in squeeze("".join(seen))
+
