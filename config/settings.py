@@ -358,7 +358,8 @@ def parse_settings(text: str, *, name: str = "station.toml", base_dir: Path | No
 
 
 def load_settings(path: str | os.PathLike[str]) -> Settings:
-    """Read and validate a settings file."""
+    """Read and validate a settings file, with what the console set from afar over it
+    (:data:`REMOTE_SETTINGS_FILE` in the data folder, see :func:`with_remote_settings`)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -366,8 +367,79 @@ def load_settings(path: str | os.PathLike[str]) -> Settings:
         raise SettingsError(f"{path}: no such settings file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise SettingsError(f"{path}: cannot read settings: {exc}") from None
-    settings = parse_settings(text, name=path.name, base_dir=path.resolve().parent)
+    base_dir = path.resolve().parent
+    settings = parse_settings(text, name=path.name, base_dir=base_dir)
+    remote = settings.data_dir / REMOTE_SETTINGS_FILE
+    if remote.is_file():
+        try:
+            settings = parse_settings(with_remote_settings(text, remote.read_text(encoding="utf-8")), name=path.name,
+                                      base_dir=base_dir)
+        except (SettingsError, OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            # The station keeps running on its own file: the console's record is what is wrong.
+            import logging
+
+            logging.getLogger(__name__).warning("%s not applied: %s", remote, str(exc)[:300])
     return settings.model_copy(update={"source": path.resolve()})
+
+
+# -- settings set from the console (remote care, config.remote_care) --------------------------
+# On a box station.toml belongs to root and the services cannot write it; what the console
+# sets is kept beside the station's data instead and read over the file, for these keys only:
+# nothing secret (the upload token, keys) and nothing that could cut the station off its hub.
+REMOTE_SETTINGS_FILE = "remote-settings.toml"
+REMOTE_KEYS = frozenset({
+    "station.name", "station.address", "station.hotline", "station.complaint_phone", "station.opening_hours",
+    "hub.sync_interval_s", "kiosk.idle_timeout_s", "kiosk.countdown_s", "kiosk.elder_mode", "kiosk.read_aloud",
+    "screens.board_on", "screens.kiosk_on", "kiosk.staff_pin_hash",
+})
+
+
+def toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, str):
+        import json
+
+        return json.dumps(value, ensure_ascii=False)  # a TOML basic string
+    raise TypeError(f"不支持的取值类型：{type(value).__name__}")
+
+
+def toml_set(text: str, dotted: str, value: Any) -> str:
+    """``text`` (a settings file) with ``section.key`` set to ``value``, every other line kept."""
+    import re
+
+    section, _, name = dotted.rpartition(".")
+    line = f"{name} = {toml_value(value)}"
+    lines = text.splitlines()
+    try:
+        head = next(i for i, s in enumerate(lines) if s.strip() == f"[{section}]")
+    except StopIteration:
+        return text.rstrip("\n") + f"\n\n[{section}]\n{line}\n"
+    key_re = re.compile(rf"^\s*{re.escape(name)}\s*=")
+    for i in range(head + 1, len(lines)):
+        if lines[i].lstrip().startswith("["):
+            break
+        if key_re.match(lines[i]):
+            lines[i] = line
+            return "\n".join(lines) + "\n"
+    lines.insert(head + 1, line)
+    return "\n".join(lines) + "\n"
+
+
+def remote_values(remote_text: str) -> dict[str, Any]:
+    """The ``section.key`` values a remote settings file holds (listed keys only)."""
+    data = tomllib.loads(remote_text)
+    return {f"{section}.{key}": value for section, values in data.items() if isinstance(values, dict)
+            for key, value in values.items() if f"{section}.{key}" in REMOTE_KEYS}
+
+
+def with_remote_settings(text: str, remote_text: str) -> str:
+    """A settings file's text with the remote settings' values set over it."""
+    for dotted, value in remote_values(remote_text).items():
+        text = toml_set(text, dotted, value)
+    return text
 
 
 def find_settings_file(explicit: str | os.PathLike[str] | None = None) -> Path:

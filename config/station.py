@@ -240,7 +240,7 @@ class Station:
 
     def care_client(self, **kwargs: Any) -> CareClient:
         """Remote care (:mod:`content.care`): settings records verified with the feed's trust,
-        applied to this station's settings file; logs from the journal."""
+        kept over this station's settings file (:mod:`config.remote_care`); logs from the journal."""
         from config.remote_care import apply_remote_settings
         from content.care import CareClient
         from content.media import http_session
@@ -257,7 +257,7 @@ class Station:
         def apply(changes: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
             if settings.source is None:
                 return [], {k: "本站没有设置文件" for k in changes}
-            return apply_remote_settings(settings.source, changes)
+            return apply_remote_settings(settings.source, changes, settings.data_dir)
 
         kwargs.setdefault("session", http_session(hub.ca_bundle))
         kwargs.setdefault("journal", journal_lines)

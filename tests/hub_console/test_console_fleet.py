@@ -13,8 +13,7 @@ import uuid
 import pytest
 from console_kit import Console, post
 
-from config.remote_care import set_value
-from config.settings import check_pin
+from config.settings import REMOTE_SETTINGS_FILE, check_pin, toml_set
 from config.station import Station
 from hub.app import HubServer
 
@@ -152,8 +151,12 @@ def test_a_settings_change_from_the_console_is_applied_at_the_station(console: C
     assert "等待驿站获取" in _text(operator.get("/console/stations/test-station-01").data)
     assert "246810" not in operator.get("/console/stations/test-station-01").data.decode()
 
+    before = cared.config_path.read_text(encoding="utf-8")
     result = _care_round(cared)
     assert not result.problem and not result.refused, result
+    # Kept beside the data (a box's station.toml is root's), read over the untouched file.
+    assert cared.config_path.read_text(encoding="utf-8") == before
+    assert (cared.settings.data_dir / REMOTE_SETTINGS_FILE).exists()
     settings = cared.settings
     assert settings.station.hotline == "0851-88886666"
     assert settings.kiosk.idle_timeout_s == 120 and settings.kiosk.elder_mode is False
@@ -206,9 +209,9 @@ def test_collected_logs_reach_the_console_without_personal_data(console: Console
     assert "5201**********0018" in log_page
 
 
-def test_set_value_keeps_the_other_lines() -> None:
+def test_toml_set_keeps_the_other_lines() -> None:
     text = '# 本站\n[station]\nname = "甲"  # 名称\nhotline = "1"\n\n[kiosk]\nelder_mode = true\n'
-    changed = set_value(set_value(text, "station.hotline", "0851-2"), "screens.kiosk_on", "08:00-18:00")
+    changed = toml_set(toml_set(text, "station.hotline", "0851-2"), "screens.kiosk_on", "08:00-18:00")
     assert changed.startswith('# 本站\n[station]\nname = "甲"  # 名称\nhotline = "0851-2"\n')
     assert changed.endswith('[screens]\nkiosk_on = "08:00-18:00"\n')
 
@@ -240,3 +243,21 @@ def test_the_live_offers_are_shown_and_one_is_withdrawn_from_the_console(fleet: 
                 follow_redirects=True)
     assert "已撤回：版本 0.1.5（canary）" in _text(done.data)
     assert [o["name"] for o in read_offers(feed_dir)] == ["general"]
+
+
+def test_the_sync_loop_takes_care_after_its_heartbeat(console: Console, cared) -> None:
+    """The station's sync process asks for care after each feed round's heartbeat; a remote file
+    that the station's own file no longer agrees with is left aside, never a station that cannot start."""
+    operator = console.client("operator")
+    post(operator, "/console/stations/test-station-01/settings", {"station.opening_hours": "周一至周六 9:00-17:00"})
+    with Station(cared.settings) as s:
+        loop = s.sync_loop()
+        try:
+            loop.run_feed_round(report=False)  # the feed is not published: the round fails, care still runs
+        finally:
+            loop.stop(timeout=5)
+    assert cared.settings.station.opening_hours == "周一至周六 9:00-17:00"
+    assert "已应用" in _text(operator.get("/console/stations/test-station-01").data)
+    remote = cared.settings.data_dir / REMOTE_SETTINGS_FILE
+    remote.write_text(remote.read_text(encoding="utf-8") + "\n[kiosk]\nidle_timeout_s = 1\n", encoding="utf-8")
+    assert cared.settings.station.opening_hours != "周一至周六 9:00-17:00"  # the station's own file holds
