@@ -16,10 +16,12 @@ as a browser would be):
    console, and the time until every station has it in its kiosk's and board's data is
    taken (``urgent_to_screen``: from the approval; ``urgent_from_creation``: from the form).
 
-Also reported: how fast new uploads are folded into the console's tables (``refresh``).
+Also reported: how fast new uploads are folded into the console's tables (``refresh``), and
+人岗匹配 of a publication (``hub.matching``): 1 000 new jobs against 100 000 open registrations
+(made from kiosk-shaped payloads, registered at 300 stations up to 150 km apart; target 30 s).
 Figures are from a shared 2-core machine and are noisy.
 
-    .venv/bin/python bench/hub.py [--quick] [--stations-urgent N] [--urgent-only]
+    .venv/bin/python bench/hub.py [--quick] [--stations-urgent N] [--urgent-only] [--matching-only]
 """
 
 from __future__ import annotations
@@ -297,13 +299,66 @@ def urgent_path(server_url: str, tmp: Path, home: Path, store: Any, station_coun
     figure("urgent_from_creation_max", round(from_creation[-1], 1), "s")
 
 
+def matching_publication(new_jobs: int = 1_000, open_registrations: int = 100_000) -> None:
+    """人岗匹配 of one publication: each new job against every open registration (hub.matching)."""
+    from common.geo import destination
+    from hub.matching import match_publication, seeker_from
+    from protocol.model import JOB_CATEGORIES, Job
+
+    rng = random.Random(27)
+    today = dt.date.today()
+    centre = (26.58, 106.71)
+    stations = [destination(*centre, rng.uniform(0, 360), rng.uniform(0, 150)) for _ in range(300)]
+    jobs = []
+    for i in range(new_jobs):
+        lat, lon = destination(*centre, rng.uniform(0, 360), rng.uniform(0, 150))
+        gig = rng.random() < 0.3
+        jobs.append(Job(id=f"new-{i:05d}", title="岗位", employer="单位", category=rng.choice(JOB_CATEGORIES),
+                        kind="零工" if gig else "全职", work_date=today + dt.timedelta(days=rng.randint(0, 6)) if gig else None,
+                        salary_min=100 if gig else 3000, salary_max=rng.randint(120, 300) if gig else rng.randint(3000, 9000),
+                        salary_unit="日" if gig else "月", latitude=lat, longitude=lon, published=today,
+                        valid_until=today + dt.timedelta(days=60), age_max=rng.choice([None, 45, 55]),
+                        gender=rng.choice(["不限", "不限", "男", "女"])))
+    skills = ["搬运装卸", "保洁", "家政", "建筑小工", "装修", "农活", "送货", "餐饮帮工", "看护陪护", "其他"]
+    seekers = []
+    start = time.perf_counter()
+    for i in range(open_registrations):
+        kind = rng.choice(["求职", "零工", "返乡"])
+        if kind == "零工":
+            answers: dict[str, Any] = {"skills": rng.sample(skills, rng.randint(1, 3)),
+                                       "days": rng.choice(["每天都可以", "只有周末", "今天明天", "随叫随到"]),
+                                       "day_pay": rng.choice(["100元左右", "150元左右", "200元左右", "面议"])}
+        else:
+            answers = {"categories": rng.sample(JOB_CATEGORIES, rng.randint(1, 3)),
+                       "salary": rng.choice(["面议", "3000-5000元", "5000-8000元", "8000元以上"]),
+                       "available_from": today.isoformat(), "return_date": today.isoformat()}
+        person = {"gender": rng.choice(["男", "女"]), "birth_date": f"{rng.randint(1966, 2006)}-06-01"}
+        seekers.append(seeker_from(i, {"kind": kind, "person": person, "answers": answers}, today=today,
+                                   origin=rng.choice(stations)))
+    read_s = time.perf_counter() - start
+    start = time.perf_counter()
+    found = match_publication(jobs, seekers, today)
+    match_s = time.perf_counter() - start
+    pairs = sum(len(keys) for keys in found.values())
+    print(f"\n人岗匹配: {new_jobs} new jobs x {open_registrations} open registrations")
+    print(f"{'step':<40} {'s':>8}")
+    print(f"{'registrations read as seekers':<40} {read_s:8.2f}")
+    print(f"{'matching the publication':<40} {match_s:8.2f}")
+    print(f"  {len(found)} jobs fit someone; {pairs} job-registration pairs")
+    figure(f"matching_{new_jobs}_jobs_x_{open_registrations}_registrations", round(match_s, 2), "s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="300 stations, 10 000 jobs, 100 000 registrations")
     parser.add_argument("--stations-urgent", type=int, default=6, help="simulated stations for the urgent path")
     parser.add_argument("--notices", type=int, default=3, help="urgent notices sent to them, one after another")
     parser.add_argument("--urgent-only", action="store_true", help="only the urgent path (with --quick's content)")
+    parser.add_argument("--matching-only", action="store_true", help="only 人岗匹配 of a publication")
     args = parser.parse_args()
+    if args.matching_only:
+        matching_publication()
+        return report()
     stations, jobs, regs, import_rows_n = (300, 10_000, 100_000, 2_000) if args.quick else (3_000, 100_000, 1_000_000, 10_000)
     if args.urgent_only:
         stations, jobs, regs = 300, 10_000, 1_000
@@ -352,7 +407,7 @@ def main() -> None:
         print(f"  {import_s:.1f} s")
         figure(f"console_xlsx_import_{import_rows_n}_rows", round(import_s, 2), "s")
         figure(f"console_publish_{jobs}_jobs", round(publish_s, 2), "s")
-
+    matching_publication()
     report()
 
 

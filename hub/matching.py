@@ -145,30 +145,33 @@ def _gig_day_ok(days: str, work_date: dt.date, today: dt.date) -> bool:
 
 def fits(seeker: Seeker, job: Job, today: dt.date) -> tuple[bool, float | None]:
     """Whether ``job`` fits ``seeker`` on ``today`` (rules 1-5), and its distance (None: unknown)."""
-    if not job.is_open(today) or not job.accepts(seeker.age, seeker.gender):
+    if not job.is_open(today):
         return False, None
     distance = None
     if seeker.origin is not None:
         distance = distance_km(seeker.origin[0], seeker.origin[1], job.latitude, job.longitude)
         if distance > MAX_KM:
             return False, distance
+    return _fits_near(seeker, job, today), distance
+
+
+def _fits_near(seeker: Seeker, job: Job, today: dt.date) -> bool:
+    """Rules 1 (but openness), 3, 4 and 5: what is left once the job is open and near enough."""
+    if not job.accepts(seeker.age, seeker.gender):
+        return False
     if seeker.categories and job.category not in seeker.categories:
-        return False, distance
+        return False
     if seeker.kind == "零工":
         if job.kind != "零工" or job.work_date is None or not _gig_day_ok(seeker.gig_days, job.work_date, today):
-            return False, distance
+            return False
         rate = day_rate(job)
-        if seeker.day_floor is not None and rate is not None and rate < seeker.day_floor - DAY_PAY_SLACK:
-            return False, distance
-        return True, distance
+        return seeker.day_floor is None or rate is None or rate >= seeker.day_floor - DAY_PAY_SLACK
     if job.kind == "零工":
-        return False, distance
+        return False
     top = monthly_max(job)
     if seeker.monthly_floor is not None and top is not None and top < seeker.monthly_floor:
-        return False, distance
-    if seeker.start is not None and job.valid_until < seeker.start:
-        return False, distance
-    return True, distance
+        return False
+    return seeker.start is None or job.valid_until >= seeker.start
 
 
 def _band(distance: float | None) -> int:
@@ -208,22 +211,31 @@ def matching_people(job: Job, seekers: Iterable[Seeker], today: dt.date) -> list
 
 def match_publication(new_jobs: Iterable[Job], seekers: Iterable[Seeker], today: dt.date
                       ) -> dict[str, list[Any]]:
-    """For each new job of a publication, the keys of the registrations it fits.
+    """For each new job of a publication, the keys of the registrations it fits (nearest first).
 
-    Seekers are grouped by category first, so a job is judged only against those who could
-    take its category (and those who take any)."""
-    by_category: dict[str, list[Seeker]] = {}
-    anyone: list[Seeker] = []
+    Seekers are grouped by the category they take (or any), by whether they look for gigs and
+    by the station they registered at: a job is judged only against the groups of its
+    category and kind, and its distance is measured once per station, a far station's
+    seekers dropped together."""
+    groups: dict[tuple[str, bool], dict[tuple[float, float] | None, list[Seeker]]] = {}
     for seeker in seekers:
-        if not seeker.categories:
-            anyone.append(seeker)
-        for category in seeker.categories:
-            by_category.setdefault(category, []).append(seeker)
+        gig = seeker.kind == "零工"
+        for category in seeker.categories or ("",):
+            groups.setdefault((category, gig), {}).setdefault(seeker.origin, []).append(seeker)
     out: dict[str, list[Any]] = {}
     for job in new_jobs:
         if not job.is_open(today):
             continue
-        people = matching_people(job, [*by_category.get(job.category, ()), *anyone], today)
-        if people:
-            out[job.id] = [seeker.key for seeker, _d in people]
+        gig = job.kind == "零工"
+        found: list[tuple[float, str, Any]] = []
+        for category in (job.category, ""):
+            for origin, group in groups.get((category, gig), {}).items():
+                distance = None if origin is None else distance_km(origin[0], origin[1], job.latitude, job.longitude)
+                if distance is not None and distance > MAX_KM:
+                    continue
+                near = distance if distance is not None else MAX_KM
+                found.extend((near, str(s.key), s.key) for s in group if _fits_near(s, job, today))
+        if found:
+            found.sort()
+            out[job.id] = [key for _near, _text, key in found]
     return out
