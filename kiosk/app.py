@@ -34,8 +34,7 @@ from kivy.uix.widget import Widget
 
 from kiosk import boot
 from kiosk.errors import KioskExceptionHandler
-from kiosk.idle import IdleClock, Phase
-from kiosk.jobquery import distance_text
+from kiosk.idle import IdleClock
 from kiosk.screens import SCREENS
 from kiosk.services import Services
 from kiosk.session import Resident, Session
@@ -49,6 +48,7 @@ from kiosk.status import (
 )
 from kiosk.style import Theme
 from kiosk.tts import ReadAloud
+from kiosk.visit import AttractReel, IdleStep, RatingAsk, Visit, at_rest, idle_step
 from kiosk.widgets import common as _common  # noqa: F401 - registers the shared widget rules
 from kiosk.widgets import keyboard as _keyboard  # noqa: F401
 from kiosk.widgets import keypad as _keypad  # noqa: F401
@@ -225,7 +225,8 @@ class KioskApp(App):
         self.theme = Theme(elder=settings.kiosk.elder_mode)
         self.reader_place = READER_PLACES[settings.kiosk.reader_side]
         self.on_reader_text(self, self.reader_text)
-        self.counts: dict[str, int] = {}
+        self.visit = Visit()  # what this visit was served with (asks for 好差评 at its end), today's counts
+        self.counts = self.visit.counts
         self.errors_handled = 0
         self.stopped = False
         self._handler: KioskExceptionHandler | None = None
@@ -234,9 +235,8 @@ class KioskApp(App):
         self._notice_source = ""
         self._attract_event: Any = None
         self._rating_event: Any = None
-        self.visit_services: list[str] = []  # what this visit was served with (asks for 好差评 at its end)
-        self._attract_hits: list[Any] = []
-        self._attract_index = 0
+        self._rating_ask = RatingAsk(())
+        self._attract_reel = AttractReel()
         self._events: list[Any] = []
         self.printer_state: Any = None
         self.reader_state = "unknown"
@@ -368,8 +368,7 @@ class KioskApp(App):
 
     def home_tapped(self) -> None:
         """首页 from the top bar: an anonymous visitor who was served (a slip) is asked for 好差评."""
-        served = [] if self.session.resident is not None else list(self.visit_services)
-        self.visit_services = [] if served else self.visit_services
+        served = self.visit.home_tapped(resident_present=self.session.resident is not None)
         self.go_home()
         if served:
             self.ask_rating(served)
@@ -398,7 +397,7 @@ class KioskApp(App):
 
     def end_visit(self) -> None:
         """结束: the resident leaves; forget everything about them now, then ask for 好差评."""
-        served = list(self.visit_services) or (["visit"] if self.session.resident is not None else [])
+        served = self.visit.end(resident_present=self.session.resident is not None)
         self.reset_visit("ended")
         if served:
             self.ask_rating(served)
@@ -408,7 +407,7 @@ class KioskApp(App):
         """Show the five faces (and say them); anonymous: only the level and the services are kept."""
         from content.stats import RATING_LEVELS
 
-        self._rating_services = sorted(set(services))
+        self._rating_ask = RatingAsk.about(services)
         self.stop_attract()
         self._overlay(self.rating, True)
         if self._rating_event is not None:
@@ -419,11 +418,8 @@ class KioskApp(App):
             self.speaking = self.voice.say(RATING_PROMPT)
 
     def rate(self, level: str) -> None:
-        from content.stats import RATING_EVENT, RATING_LEVELS
-
-        score = dict(RATING_LEVELS)[level]
-        self.services.record_usage(RATING_EVENT, level=level, score=score,
-                                   services=",".join(getattr(self, "_rating_services", [])))
+        kind, fields = self._rating_ask.answer(level)
+        self.services.record_usage(kind, **fields)
         self.services.later(self.services.flush_usage)  # the visit is over: its last event is written now
         self.counts["rating"] = self.counts.get("rating", 0) + 1
         self.close_rating()
@@ -446,7 +442,7 @@ class KioskApp(App):
         self.screen.leave()  # first, so that nothing it saves outlives the visit
         self.services.end_visit()  # their unprinted slips never come out into an empty room
         self.session.clear()
-        self.visit_services = []
+        self.visit.forget()
         self.resident_text = ""
         if self.reader_state == "online" and self.reader_level == "info":
             self.reader_text = READER_READY
@@ -458,9 +454,7 @@ class KioskApp(App):
 
     def count(self, what: str) -> None:
         """Today's service counts (staff screen) and a usage event for the station's reports."""
-        self.counts[what] = self.counts.get(what, 0) + 1
-        if what.startswith(("registration_", "print_")):
-            self.visit_services.append(what)
+        self.visit.count(what)
         self.services.record_usage(what)
 
     # -- idle --------------------------------------------------------------------------------
@@ -488,17 +482,15 @@ class KioskApp(App):
         self.apply_banners()
         state = self.idle.state()
         overlay = self.countdown
-        at_rest = self.screen_name == "home" and not self.session.busy and not self.rating.active
-        self.services.mark_visit(not at_rest)
-        if self.screen_name == "home" and not self.session.busy:
-            # Nothing to lose: no countdown, the attract loop takes over the idle home screen.
-            self.hide_countdown()
-            if state.phase is not Phase.ACTIVE and not self.attract.active and not self.rating.active:
+        at_home, busy = self.screen_name == "home", self.session.busy
+        self.services.mark_visit(not at_rest(at_home=at_home, busy=busy, rating_shown=self.rating.active))
+        step = idle_step(state.phase, at_home=at_home, busy=busy, rating_shown=self.rating.active,
+                         attract_shown=self.attract.active)
+        if step in (IdleStep.REST, IdleStep.ATTRACT, IdleStep.ACTIVE):
+            self.hide_countdown()  # nothing to lose, or someone is here
+            if step is IdleStep.ATTRACT:
                 self.start_attract()
-            return
-        if state.phase is Phase.ACTIVE:
-            self.hide_countdown()
-        elif state.phase is Phase.COUNTDOWN:
+        elif step is IdleStep.COUNTDOWN:
             overlay.seconds = state.seconds_shown
             if not overlay.active:
                 self.say_prompt(f"您还在使用吗？{state.seconds_shown}秒后回到首页。要继续，请点继续使用。")
@@ -508,38 +500,21 @@ class KioskApp(App):
 
     def start_attract(self) -> None:
         attract = self.attract
-        try:
-            self._attract_hits = self.store.featured_jobs(10)
-        except Exception:  # the attract loop is decoration: never let it take the kiosk down
-            log.exception("featured jobs unavailable")
-            self._attract_hits = []
-        self._attract_index = 0
+        self._attract_reel = AttractReel.load(lambda: self.store.featured_jobs(10))
         self._show_attract_job()
         self._overlay(attract, True)
         if self._attract_event is None:
             self._attract_event = Clock.schedule_interval(lambda _dt: self._show_attract_job(), ATTRACT_PERIOD_S)
 
     def _show_attract_job(self) -> None:
-        attract = self.attract
-        if not self._attract_hits:
-            attract.headline = "欢迎使用"
-            attract.job_title = "找工作、查政策、办登记"
-            attract.job_lines = "点一下屏幕，按提示操作"
-            return
-        hit = self._attract_hits[self._attract_index % len(self._attract_hits)]
-        self._attract_index += 1
-        job = hit.job
-        attract.headline = f"推荐岗位 {(self._attract_index - 1) % len(self._attract_hits) + 1}/{len(self._attract_hits)}"
-        attract.job_title = job.title
-        attract.job_lines = "\n".join(filter(None, [
-            job.employer, job.salary_text(),
-            f"{job.kind} · 离这里{distance_text(hit.distance_km)}"]))
+        card = self._attract_reel.next_card()
+        self.attract.headline, self.attract.job_title, self.attract.job_lines = card.headline, card.job_title, card.job_lines
 
     def stop_attract(self) -> None:
         if self._attract_event is not None:
             self._attract_event.cancel()
             self._attract_event = None
-        self._attract_hits = []
+        self._attract_reel = AttractReel()
         if self.root is not None:
             self._overlay(self.attract, False)
         self.idle.touch()
