@@ -37,6 +37,9 @@ PIN_PARALLELISM = 1
 PIN_GUESS_TARGET_S = 0.5
 
 
+NO_QR = "none"  # devices.board_screen.qr_url: no QR code on the board
+
+
 class SettingsError(Exception):
     """The settings file is missing, unreadable or invalid. ``str()`` is the message for the user."""
 
@@ -176,12 +179,13 @@ class BoardScreenSettings(ScreenSettings):
     motion: Literal["auto", "paged", "scroll"] = "auto"
     max_fps: int = Field(default=0, ge=0, le=120, description="0 = the profile's default")
     qr_url: str = Field(default="", max_length=300,
-                        description="link behind the board's QR code (the full job list); empty = no QR code")
+                        description="link behind the board's QR code; empty = the station's phone page on the "
+                                    "hub (hub.feed_url + m/s/<station id>/), 'none' = no QR code")
 
     @field_validator("qr_url")
     @classmethod
     def _qr_http_url(cls, value: str) -> str:
-        if value and not value.startswith(("http://", "https://")):
+        if value and value != NO_QR and not value.startswith(("http://", "https://")):
             raise ValueError(f"must be an http:// or https:// URL, got {value!r}")
         return value
 
@@ -349,12 +353,31 @@ def parse_settings(text: str, *, name: str = "station.toml", base_dir: Path | No
         if not path.is_file():
             raise SettingsError(f"{name}: hub.ca_bundle: no such CA bundle file: {path}")
         settings = settings.model_copy(update={"hub": settings.hub.model_copy(update={"ca_bundle": str(path)})})
+    settings = _with_board_qr(settings)
     token = None if settings.hub.station_token else credentials.credential(credentials.STATION_TOKEN)
     if token:
         # Sealed by `yizhan install` (station.toml keeps it empty): handed over by systemd.
         hub = settings.hub.model_copy(update={"station_token": token.decode("utf-8").strip()})
         settings = settings.model_copy(update={"hub": hub})
     return settings
+
+
+def station_page_url(settings: Settings) -> str:
+    """The station's phone page on the hub (``hub.mobile``), beside its feed; empty without a feed."""
+    feed = settings.hub.feed_url
+    if not feed.startswith(("http://", "https://")):
+        return ""
+    return f"{feed if feed.endswith('/') else feed + '/'}m/s/{settings.station.id}/"
+
+
+def _with_board_qr(settings: Settings) -> Settings:
+    """The board's QR code: as set, none for 'none', else the station's phone page."""
+    board = settings.devices.board_screen
+    qr = "" if board.qr_url == NO_QR else board.qr_url or station_page_url(settings)
+    if qr == board.qr_url:
+        return settings
+    devices = settings.devices.model_copy(update={"board_screen": board.model_copy(update={"qr_url": qr})})
+    return settings.model_copy(update={"devices": devices})
 
 
 def load_settings(path: str | os.PathLike[str]) -> Settings:
