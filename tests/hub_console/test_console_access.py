@@ -32,7 +32,8 @@ def _sample_values(console: Console) -> dict[str, str]:
                                                updated_at="x"))
         item_id = conn.execute(sa.text("SELECT id FROM console_items")).scalar_one()
     return {"kind": "job", "item_id": str(item_id), "station_id": "s-1", "employer_id": "1", "feed_id": "gy-test",
-            "schedule_id": "1", "handoff_id": "1", "upload_id": "1", "user_id": "1", "filename": "console.css"}
+            "schedule_id": "1", "handoff_id": "1", "upload_id": "1", "user_id": "1", "filename": "console.css",
+            "request_id": "1"}
 
 
 def _routes(console: Console) -> list[tuple[str, str, str | None]]:
