@@ -18,7 +18,10 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import tomllib
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -50,6 +53,10 @@ PROVINCE_CENTRES: dict[str, tuple[str, float, float]] = {
 
 class GeocodeError(Exception):
     """The geocoder gave no point; the message is a Chinese sentence (no address in it)."""
+
+
+class AddressNotFound(GeocodeError):
+    """The service answered, but knows no such address (the next address may well be found)."""
 
 
 @dataclass(frozen=True)
@@ -93,7 +100,7 @@ class Tianditu:
         if "status" not in data:
             raise GeocodeError("地址解析服务拒绝了请求（密钥无效、权限不符或额度用完），请检查 hub.toml 的 [geocoder] key")
         if str(data["status"]) != "0" or not isinstance(data.get("location"), dict):
-            raise GeocodeError("地址解析服务没有找到这个地址")
+            raise AddressNotFound("地址解析服务没有找到这个地址")
         location = data["location"]
         try:
             lat, lon = float(location["lat"]), float(location["lon"])
@@ -133,6 +140,66 @@ class Resolver:
     now: str
     _down: str = ""
     _known: dict[str, Place] = field(default_factory=dict)  # employers placed earlier in this batch
+    _missing: dict[str, str] = field(default_factory=dict)  # addresses the service did not find
+
+    def prefetch(self, addresses: Iterable[str], *, workers: int = 8, budget_s: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic) -> int:
+        """Ask for every address not in the cache yet, ``workers`` at a time after a first one
+        alone (a service that is down costs one request), within ``budget_s`` for the lot: an
+        import of thousands of new addresses neither waits for them one by one nor holds the
+        page for ever. Those not asked in time are placed by :meth:`locate`'s fallback, flagged.
+        Returns how many were found."""
+        from hub.console.schema import geocode_cache
+
+        keys = list(dict.fromkeys(a.strip()[:200] for a in addresses if a and a.strip()))
+        if self.geocoder is None or self._down or not keys:
+            return 0
+        cached: set[str] = set()
+        with self.engine.connect() as conn:
+            for start in range(0, len(keys), 500):
+                cached.update(conn.execute(sa.select(geocode_cache.c.address).where(
+                    geocode_cache.c.address.in_(keys[start:start + 500]))).scalars())
+        todo = [k for k in keys if k not in cached]
+        deadline, found = clock() + budget_s, 0
+        with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="geocode") as pool:
+            start = 0
+            while start < len(todo) and not self._down:
+                if clock() > deadline:
+                    self._down = (f"地址解析服务没能在 {budget_s:.0f} 秒内答完这批地址（已定位 {found} 个），"
+                                  "其余的稍后在修改页清空经纬度即可重新定位")
+                    break
+                wave = todo[start:start + (1 if start == 0 else workers)]
+                start += len(wave)
+                answers = list(pool.map(self._ask, wave))
+                self._store({key: place for key, place in answers if isinstance(place, Place)})
+                found += sum(isinstance(place, Place) for _key, place in answers)
+        return found
+
+    def _ask(self, key: str) -> tuple[str, Place | str]:
+        """(address, its place or why not); a failure other than 'not found' stops the batch."""
+        assert self.geocoder is not None
+        try:
+            return key, self.geocoder.locate(key)
+        except AddressNotFound as exc:
+            self._missing[key] = str(exc)
+            return key, str(exc)
+        except GeocodeError as exc:
+            self._down = self._down or str(exc)
+            return key, str(exc)
+
+    def _store(self, places: dict[str, Place]) -> None:
+        """Into the cache, in one short write (never held across a request to the service)."""
+        from hub.console.schema import geocode_cache
+
+        if not places:
+            return
+        with writing(self.engine) as conn:
+            known = set(conn.execute(sa.select(geocode_cache.c.address).where(
+                geocode_cache.c.address.in_(list(places)))).scalars())
+            rows = [{"address": key, "latitude": p.latitude, "longitude": p.longitude, "precision": p.precision,
+                     "source": p.source, "at": self.now} for key, p in places.items() if key not in known]
+            if rows:
+                conn.execute(geocode_cache.insert(), rows)
 
     def locate(self, address: str, employer: str) -> tuple[Place, str]:
         """(the place, a 位置待核实 reason or "")."""
@@ -145,27 +212,19 @@ class Resolver:
             found = Place(row.latitude, row.longitude, row.precision, "缓存")
             self._known.setdefault(employer, found)
             return found, ""
-        reason = ""
         if self.geocoder is None:
             reason = "没有配置地址解析服务"
+        elif key in self._missing:
+            reason = self._missing[key]
         elif self._down:
             reason = self._down
         else:
-            try:
-                place = self.geocoder.locate(key)
-            except GeocodeError as exc:
-                reason = str(exc)
-                if "没有找到" not in reason:
-                    self._down = reason
-            else:
-                # a short write of its own (never held across the next address's request)
-                with writing(self.engine) as conn:
-                    if conn.execute(sa.select(geocode_cache.c.address).where(geocode_cache.c.address == key)).first() is None:
-                        conn.execute(geocode_cache.insert().values(
-                            address=key, latitude=place.latitude, longitude=place.longitude,
-                            precision=place.precision, source=place.source, at=self.now))
-                self._known.setdefault(employer, place)
-                return place, ""
+            _key, answer = self._ask(key)
+            if isinstance(answer, Place):
+                self._store({key: answer})
+                self._known.setdefault(employer, answer)
+                return answer, ""
+            reason = answer
         return self._fallback(employer), f"{CHECK_FLAG}：{reason}"
 
     def _fallback(self, employer: str) -> Place:

@@ -574,13 +574,17 @@ def import_rows(engine: Engine, kind: str, feed_id: str, file_name: str, rows: l
     with engine.begin() as conn:
         regions = _feed_regions(conn, feed_id)
     resolver = Resolver(engine, geocoder, regions, now)
+    cleaned = []
     for number, row in rows:
         if "__error__" in row:
             report.refused.append({"row": number, "id": "", "reason": row["__error__"]})
             continue
         errors: dict[str, str] = {}
         data = clean_form(kind, row, errors)
-        filled = _complete_job(data, set(row), today) if kind == "job" else []
+        cleaned.append((number, data, errors, _complete_job(data, set(row), today) if kind == "job" else []))
+    # the new addresses asked several at a time, before the rows are placed one by one
+    resolver.prefetch(str(data["address"]) for _n, data, errors, _f in cleaned if needs_position(kind, data, errors))
+    for number, data, errors, filled in cleaned:
         spot = place(resolver, data) if needs_position(kind, data, errors) else None
         record, model_errors = validate(kind, data, today=today)
         for name, message in model_errors.items():

@@ -23,7 +23,7 @@ from console_kit import FEED, PASSWORD, Console, post
 from hub.app import HubServer, create_app
 from hub.console.auth import create_user
 from hub.console.browser import chromium, login, submit
-from hub.console.geocode import GeocodeError, Tianditu
+from hub.console.geocode import GeocodeError, Resolver, Tianditu
 from hub.console.publishing import save_group
 from hub.publish import write_keypair
 
@@ -42,6 +42,7 @@ class StandIn:
         self.asked: list[str] = []
         self.requests = 0
         self.down = False
+        self.together: threading.Barrier | None = None  # addresses starting 同时 wait for each other
         stand_in = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -54,6 +55,8 @@ class StandIn:
                     return self._json({"msg": "权限类型错误", "resolve": "请检查 tk", "code": 1}, 403)
                 address = json.loads(query["ds"][0])["keyWord"]
                 stand_in.asked.append(address)
+                if address.startswith("同时") and stand_in.together is not None:
+                    stand_in.together.wait(timeout=20)  # broken (an error) unless all are in flight at once
                 if address not in PLACES:
                     return self._json({"msg": "无结果", "status": "101", "searchVersion": "6.4.9V"})
                 lon, lat, level = PLACES[address]
@@ -293,3 +296,28 @@ def test_an_employers_address_places_it_and_then_its_unplaceable_jobs(geo_consol
                                                 "address": "贵阳市南明区某路"}, follow_redirects=True)
     text = added.get_data(as_text=True)
     assert "已暂用地区中心（贵阳市）" in text and "位置待核实" in text
+
+
+def test_new_addresses_are_asked_several_at_a_time(geo_console: Console, tianditu: StandIn) -> None:
+    tianditu.together = threading.Barrier(4)
+    resolver = Resolver(geo_console.engine, geo_console.app.extensions["console_geocoder"], ["520100"], "now")
+    try:
+        found = resolver.prefetch(["贵阳市云岩区中华北路108号"] + [f"同时{i}" for i in range(4)], workers=4)
+    finally:
+        tianditu.together = None
+    assert found == 1  # the four answer 无结果 once all four are asked together (else the barrier breaks)
+    asked = len(tianditu.asked)
+    place, flag = resolver.locate("同时0", "")
+    assert flag == "位置待核实：地址解析服务没有找到这个地址" and len(tianditu.asked) == asked  # not asked again
+    assert resolver.locate("贵阳市云岩区中华北路108号", "")[0].precision == "门址"
+
+
+def test_an_import_does_not_wait_past_its_budget(geo_console: Console, tianditu: StandIn) -> None:
+    ticks = iter([0.0, 0.0, 61.0])  # the deadline is set, the first address asked, then the budget is spent
+    resolver = Resolver(geo_console.engine, geo_console.app.extensions["console_geocoder"], ["520100"], "now")
+    addresses = ["贵阳市云岩区中华北路108号", "贵阳市南明区花果园大街"]
+    assert resolver.prefetch(addresses, budget_s=60, clock=lambda: next(ticks)) == 1
+    assert tianditu.asked[-1] == addresses[0]
+    place, flag = resolver.locate(addresses[1], "")
+    assert flag.startswith("位置待核实：地址解析服务没能在 60 秒内答完这批地址（已定位 1 个）")
+    assert place.precision == "地区中心（贵阳市）" and tianditu.asked[-1] == addresses[0]  # nothing more asked
