@@ -7,7 +7,8 @@ each replace the old ones in one rename, and the files of the previous version a
 
 Every manifest carries a signed ``expires`` (``valid_days`` after publication): a hub that
 publishes nothing new must still re-sign its feeds before then (``yizhan hub refresh``,
-daily from cron or a systemd timer), so stations can tell a live hub from a frozen one.
+daily from cron or a systemd timer), so stations can tell a live hub from a frozen one; the
+same run writes the feeds' phone pages again for the new day (:func:`refresh_pages`).
 Manifests are signed with the online key (``HOME/feed.key``); the root key that authorises
 it, and the key commands, are :mod:`hub.keys`. Each publication copies the hub's key
 statements (``HOME/key-rotations.json``) beside the manifest as ``keys.json``.
@@ -25,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from common.files import write_atomic
 from hub.mobile import write_pages
-from hub.mobile.pages import MobileResult
+from hub.mobile.pages import MobileResult, pages_are_current
 from hub.source import read_feed_info, read_source_folder
 from hub.upstream import Upstream, merge
 from protocol.feed import (
@@ -39,6 +40,7 @@ from protocol.feed import (
     ManifestMedia,
     Scope,
     course_media,
+    decode_items,
     encode_items,
     generate_private_key,
     load_private_key,
@@ -134,7 +136,21 @@ def refresh_feeds(home: str | Path, *, valid_days: int = DEFAULT_VALID_DAYS, wit
         if manifest is not None and manifest.expiry() - now < within:
             fresh = resign(folder, key=key, home=home, valid_days=valid_days, now=now)
             done.append((fresh.feed_id, fresh.version))
+        refresh_pages(folder, now=now)
     return done
+
+
+def refresh_pages(feed_dir: str | Path, *, now: dt.datetime | None = None) -> MobileResult | None:
+    """Write the phone pages of the feed's current version again when they were written on an
+    earlier day (jobs close and gigs' days pass while nothing is published); None: current."""
+    feed_dir = Path(feed_dir)
+    manifest = read_manifest_file(feed_dir)
+    now = now or dt.datetime.now(dt.UTC)
+    today = now.astimezone().date()
+    if manifest is None or pages_are_current(feed_dir, manifest.version, today):
+        return None
+    content, _rejections = decode_items((item, (feed_dir / item.path).read_bytes()) for item in manifest.items)
+    return write_pages(content, feed_dir, version=manifest.version, today=today, now=now)
 
 
 def _copy_rotations(home: str | Path | None, feed_dir: Path) -> None:

@@ -1,7 +1,9 @@
 """Static phone pages (H5) written beside a feed at each publication.
 
-For a feed in ``feeds/<feed_id>/`` the pages of version N are written to ``mobile/<N>/``
-and ``m`` is turned to point at them in one rename, so a phone never sees half a set; the
+For a feed in ``feeds/<feed_id>/`` the pages of version N written on day D are in
+``mobile/<N>-<YYYYMMDD>/`` (a job closes, a gig's day passes: ``yizhan hub refresh`` writes
+them again each day, :func:`hub.publish.refresh_pages`) and ``m`` is turned to point at them
+in one rename, so a phone never sees half a set; the
 previous version's pages stay (a page open on a phone still finds its links) and older ones
 are removed. They are served as the feed's files are (``/feeds/<feed_id>/m/…``, by nginx or
 the hub), plain HTML and one stylesheet, no script, nothing fetched from elsewhere.
@@ -26,6 +28,7 @@ import datetime as dt
 import html
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -136,8 +139,9 @@ def write_pages(content: ContentSet, feed_dir: str | Path, *, version: int, toda
     feed_dir = Path(feed_dir)
     result = MobileResult()
     stations, result.problems = read_stations(content.documents.get(STATIONS_DOCUMENT))
-    target = feed_dir / MOBILE_DIR / str(version)
-    staging = feed_dir / MOBILE_DIR / f".{version}.new"
+    name = pages_name(version, today)
+    target = feed_dir / MOBILE_DIR / name
+    staging = feed_dir / MOBILE_DIR / f".{name}.new"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     site = _Site(content, version, today, now, stations)
@@ -162,27 +166,42 @@ def write_pages(content: ContentSet, feed_dir: str | Path, *, version: int, toda
         result.stations.append(station.id)
     shutil.rmtree(target, ignore_errors=True)
     os.replace(staging, target)
-    _point_link(feed_dir, version)
-    _remove_old(feed_dir / MOBILE_DIR, version, keep_previous)
+    _point_link(feed_dir, name)
+    _remove_old(feed_dir / MOBILE_DIR, name, keep_previous)
     result.folder = target
     return result
 
 
-def _point_link(feed_dir: Path, version: int) -> None:
+def pages_name(version: int, today: dt.date) -> str:
+    """The folder of a version's pages as written on ``today`` (they change with the day too)."""
+    return f"{version}-{today:%Y%m%d}"
+
+
+def pages_are_current(feed_dir: str | Path, version: int, today: dt.date) -> bool:
+    """Whether ``m`` shows ``version``'s pages written on ``today``."""
+    link = Path(feed_dir) / LINK_NAME
+    return link.is_symlink() and Path(os.readlink(link)).name == pages_name(version, today)
+
+
+def _point_link(feed_dir: Path, name: str) -> None:
     link = feed_dir / LINK_NAME
-    aside = feed_dir / f".{LINK_NAME}.{version}"
+    aside = feed_dir / f".{LINK_NAME}.{name}"
     aside.unlink(missing_ok=True)
-    aside.symlink_to(f"{MOBILE_DIR}/{version}")
+    aside.symlink_to(f"{MOBILE_DIR}/{name}")
     os.replace(aside, link)
 
 
-def _remove_old(folder: Path, version: int, keep_previous: bool) -> None:
-    versions = sorted(int(p.name) for p in folder.iterdir() if p.is_dir() and p.name.isdigit())
-    older = [v for v in versions if v < version]
-    keep = {version, *(older[-1:] if keep_previous else [])}
-    for v in versions:
-        if v not in keep:
-            shutil.rmtree(folder / str(v), ignore_errors=True)
+def _order(name: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in name.split("-"))
+
+
+def _remove_old(folder: Path, name: str, keep_previous: bool) -> None:
+    names = sorted((p.name for p in folder.iterdir() if p.is_dir() and re.fullmatch(r"\d+-\d{8}", p.name)), key=_order)
+    older = [n for n in names if _order(n) < _order(name)]
+    keep = {name, *(older[-1:] if keep_previous else [])}
+    for other in names:
+        if other not in keep:
+            shutil.rmtree(folder / other, ignore_errors=True)
 
 
 def _e(value: Any) -> str:

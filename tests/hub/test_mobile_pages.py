@@ -26,7 +26,7 @@ from hub.mobile.pages import (
     list_page_name,
     read_stations,
 )
-from hub.publish import publish_content
+from hub.publish import publish_content, refresh_pages
 from protocol.feed import Scope, generate_private_key
 from protocol.model import Course, MediaRef
 
@@ -204,6 +204,19 @@ def test_a_new_version_swaps_the_pages_whole_and_keeps_the_previous(published: d
     assert sorted(p.name for p in (feed / "mobile").iterdir()) == sorted([before.name, after.name])
     index = (after / "s" / "gy-001" / list_page_name(0, 2, "a")).read_text(encoding="utf-8")
     assert len(StrictPage().check(index).jobs) == len([j for j in fewer.jobs if j.is_open(TODAY)])
+
+
+def test_the_next_day_the_pages_are_written_again_for_that_day(published: dict[str, Any], tmp_path: Path) -> None:
+    feed = tmp_path / "gy"
+    shutil.copytree(published["feed"], feed, symlinks=True)
+    assert refresh_pages(feed, now=GENERATED) is None  # written today already
+    tomorrow = TODAY + dt.timedelta(days=1)
+    assert refresh_pages(feed, now=GENERATED + dt.timedelta(days=1)) is not None
+    assert (feed / "m").resolve().name == f"1-{tomorrow:%Y%m%d}"
+    page = (feed / "m" / "s" / "gy-001" / list_page_name(0, 2, "t")).read_text(encoding="utf-8")
+    kiosk = published["store"].search_jobs(radius_km=None, when="today", today=tomorrow, limit=LIST_LIMIT)
+    assert StrictPage().check(page).jobs == [hit.job.id for hit in kiosk] and kiosk
+    assert refresh_pages(feed, now=GENERATED + dt.timedelta(days=1, hours=2)) is None
 
 
 def test_bad_station_entries_are_named_in_chinese() -> None:
