@@ -29,6 +29,7 @@ NO_LINE_START = set("，。、；：？！）》」』】〕〉”’…—%‰�
 NO_LINE_END = set("（《「『【〔〈“‘([{")
 _BAND_REFERENCE = "国岗薪Ag|gjpqy0123456789（）【】"
 _ATOM = re.compile(r"[A-Za-z0-9.+\-/:@#%]+|\s+|.", re.S)
+_WORD_END = re.compile(r"[A-Za-z0-9.+\-/:@#%]+$")
 ELLIPSIS = "…"
 
 
@@ -144,10 +145,12 @@ def _wrap_paragraph(book: FontBook, text: str, px: int, width: int) -> list[str]
             line = ""
         elif (atom[0] in NO_LINE_START or line[-1] in NO_LINE_END) and len(line.rstrip()) > 1:
             # move the line's last character down so the mark is not alone at a line start
-            # (or an opening mark not alone at a line end)
+            # (or an opening mark not alone at a line end); a number or a Latin word goes down whole
             kept = line.rstrip()
-            lines.append(kept[:-1].rstrip())
-            line = begin(kept[-1] + atom)
+            word = _WORD_END.search(kept)
+            n = len(word.group()) if word and len(word.group()) < len(kept) else 1
+            lines.append(kept[:-n].rstrip())
+            line = begin(kept[-n:] + atom)
         else:
             lines.append(line.rstrip())
             line = begin(atom)
@@ -298,13 +301,16 @@ def fit_line_px(book: FontBook, text: str, width: int, *, largest: int, smallest
     return px
 
 
+FILL_BEFORE_PHRASE_BREAK = 0.6  # a line this full may end at a phrase; a shorter one is filled up
 _PHRASE_END = re.compile(r"(?<=[，。；：！？、　 ])")
 
 
 def phrase_lines(book: FontBook, text: str, px: int, width: int) -> list[str]:
-    """``text`` in lines of ``width`` that break after a phrase's punctuation where one fits
-    (``…9:00-17:30，`` / ``咨询电话0851-12333。``), not inside a word; a phrase longer than a
-    line is wrapped as :func:`chunk_text` would. Empty lines are left out."""
+    """``text`` in lines of ``width`` that break after a phrase's punctuation or a space
+    (``…9:00-17:30，`` / ``咨询电话0851-12333。``) rather than inside a word or a number; a line
+    less than :data:`FILL_BEFORE_PHRASE_BREAK` full is filled up instead (by :func:`wrap_text`'s
+    rules, which keep numbers and Latin words whole), so a long phrase does not leave short
+    lines behind it. Empty lines are left out."""
     lines: list[str] = []
     for paragraph in text.split("\n"):
         line = ""
@@ -314,9 +320,11 @@ def phrase_lines(book: FontBook, text: str, px: int, width: int) -> list[str]:
             if book.width((line + phrase).rstrip(), px) <= width:
                 line += phrase
                 continue
-            if line.strip():
+            if book.width(line.rstrip(), px) >= width * FILL_BEFORE_PHRASE_BREAK:
                 lines.append(line.rstrip())
-            line = phrase.lstrip()
+                line = phrase.lstrip()
+            else:
+                line += phrase  # a line still mostly empty is filled (a long phrase is broken by characters)
             if book.width(line.rstrip(), px) > width:
                 *whole, line = wrap_text(book, line, px, width)
                 lines.extend(whole)

@@ -242,6 +242,8 @@ def test_a_paged_ticker_breaks_after_a_phrase_never_inside_a_number_or_a_word(ar
     lines = phrase_lines(book, notice, profile.px(profile.ticker_px), width)
     assert lines == ["服务站办公时间：周一至周五 9:00-17:30，", "咨询电话0851-12333。"]  # was …17:30，咨 / 询电话…
     assert all(book.width(line, profile.px(profile.ticker_px)) <= width for line in lines)
+    narrow = phrase_lines(book, notice, 32, 300)  # a number is never split, even on a narrow strip
+    assert narrow == ["服务站办公时间：", "周一至周五", "9:00-17:30，", "咨询电话", "0851-12333。"]
     long_word = "一" * 60  # a phrase longer than a line is still wrapped whole, by characters
     assert "".join(phrase_lines(book, long_word, 42, 700)) == long_word
 
