@@ -227,6 +227,20 @@ class Resolver:
             reason = answer
         return self._fallback(employer), f"{CHECK_FLAG}：{reason}"
 
+    def employer_site(self, employer: str) -> tuple[Place, str] | None:
+        """A registered employer's own placed position and address, for a job given no address."""
+        from hub.console.schema import employers
+
+        if not employer:
+            return None
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(employers.c.latitude, employers.c.longitude, employers.c.address).where(
+                employers.c.name == employer, employers.c.latitude.is_not(None), employers.c.geo_flag == "",
+                employers.c.address != "").order_by(employers.c.id.desc())).first()
+        if row is None:
+            return None
+        return Place(row.latitude, row.longitude, "用人单位地址", "用人单位"), str(row.address)
+
     def _fallback(self, employer: str) -> Place:
         from hub.console.schema import employers, items
 

@@ -368,14 +368,24 @@ def save_item(conn: Connection, kind: str, record: Record, feed_id: str, author:
 
 
 def needs_position(kind: str, data: dict[str, Any], errors: dict[str, str]) -> bool:
-    """A job with an address and neither coordinate typed (nor refused)."""
-    return (kind == "job" and bool(str(data.get("address", "")).strip()) and "latitude" not in data
-            and "longitude" not in data and "latitude" not in errors and "longitude" not in errors)
+    """A job with an address (or an employer) and neither coordinate typed (nor refused)."""
+    return (kind == "job" and bool(str(data.get("address", "")).strip() or str(data.get("employer", "")).strip())
+            and "latitude" not in data and "longitude" not in data and "latitude" not in errors
+            and "longitude" not in errors)
 
 
-def place(resolver: Any, data: dict[str, Any]) -> tuple[str, str]:
-    """Put the position of a job's address into ``data``: (precision, 位置待核实 reason or "")."""
-    spot, flag = resolver.locate(str(data["address"]), str(data.get("employer", "")))
+def place(resolver: Any, data: dict[str, Any]) -> tuple[str, str] | None:
+    """Put the position of a job's address into ``data``: (precision, 位置待核实 reason or "").
+    A job without an address is placed at its registered employer's (the address filled in
+    from it); None when there is none (the job then asks for its 工作地点)."""
+    employer = str(data.get("employer", ""))
+    if str(data.get("address", "")).strip():
+        spot, flag = resolver.locate(str(data["address"]), employer)
+    else:
+        site = resolver.employer_site(employer)
+        if site is None:
+            return None
+        (spot, data["address"]), flag = site, ""
     data["latitude"], data["longitude"] = round(spot.latitude, 6), round(spot.longitude, 6)
     return spot.precision, flag
 
@@ -583,7 +593,8 @@ def import_rows(engine: Engine, kind: str, feed_id: str, file_name: str, rows: l
         data = clean_form(kind, row, errors)
         cleaned.append((number, data, errors, _complete_job(data, set(row), today) if kind == "job" else []))
     # the new addresses asked several at a time, before the rows are placed one by one
-    resolver.prefetch(str(data["address"]) for _n, data, errors, _f in cleaned if needs_position(kind, data, errors))
+    resolver.prefetch(str(data.get("address", "")) for _n, data, errors, _f in cleaned
+                      if needs_position(kind, data, errors))
     for number, data, errors, filled in cleaned:
         spot = place(resolver, data) if needs_position(kind, data, errors) else None
         record, model_errors = validate(kind, data, today=today)

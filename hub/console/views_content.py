@@ -177,6 +177,10 @@ def _place_from_address(kind: str, values: dict[str, Any], errors: dict[str, str
     ctx = console()
     regions = [r for f in feeds if f.feed_id == feed_id for r in str(f.regions or "").split(",") if r]
     geo = place(Resolver(ctx.engine, current_app.extensions.get("console_geocoder"), regions, ctx.now_iso()), values)
+    if geo is None:
+        return None
+    if geo[0] == "用人单位地址":
+        notes["address"] = "按登记的用人单位地址填写"
     note = f"按工作地点定位（{geo[0]}）" if not geo[1] else f"{geo[1]}；已暂用{geo[0]}，请核对"
     notes["latitude"] = notes["longitude"] = note
     return geo

@@ -321,3 +321,19 @@ def test_an_import_does_not_wait_past_its_budget(geo_console: Console, tianditu:
     place, flag = resolver.locate(addresses[1], "")
     assert flag.startswith("位置待核实：地址解析服务没能在 60 秒内答完这批地址（已定位 1 个）")
     assert place.precision == "地区中心（贵阳市）" and tianditu.asked[-1] == addresses[0]  # nothing more asked
+
+
+def test_a_job_without_an_address_is_placed_at_its_registered_employer(geo_console: Console) -> None:
+    editor = geo_console.client("editor")
+    post(editor, "/console/employers", {"name": "云岩物业公司", "uscc": "91110108551385082Q", "region": "520103",
+                                         "address": "贵阳市云岩区中华北路108号"})
+    form = {"feed_id": FEED, "id": "emp-1", "title": "保洁员", "employer": "云岩物业公司", "category": "保洁",
+            "kind": "全职", "salary_min": "2200", "salary_max": "2800", "salary_unit": "月",
+            "published": "2026-11-01", "valid_until": "2026-12-31"}
+    assert post(editor, "/console/content/job/new", form).status_code == 302
+    job, precision, flag = _jobs(geo_console)["保洁员"]
+    assert (job["address"], job["latitude"], precision, flag) == ("贵阳市云岩区中华北路108号", 26.5862, "用人单位地址", "")
+    # an employer's sheet without a 工作地址 column: the same; an unregistered employer's row asks for one
+    page = _import(geo_console, "职位名称,招聘单位,最低薪资\n保安,云岩物业公司,2600\n收银员,花果园超市,2400\n")
+    assert 'id="refused-count">1<' in page and "请填写工作地点（保存时自动定位），或填写经纬度" in page
+    assert _jobs(geo_console)["保安"][0]["longitude"] == 106.7105
