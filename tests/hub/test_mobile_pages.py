@@ -227,6 +227,24 @@ def test_bad_station_entries_are_named_in_chinese() -> None:
     assert read_stations({"not": "a list"})[1] == ["站点资料（stations 文档）应是一个列表"]
 
 
+AXE = Path(__file__).resolve().parents[1] / "hub_console" / "axe" / "axe.min.js"
+AXE_RUN = """
+const done = arguments[arguments.length - 1];
+axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']},
+                   resultTypes: ['violations']})
+  .then(r => done(r.violations.map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))),
+        e => done(['axe-error: ' + e]));
+"""
+
+
+def _axe(driver: Any, found: list[str]) -> None:
+    """axe-core's WCAG 2.0/2.1 A and AA violations on the page shown, named by page."""
+    driver.execute_script(AXE.read_text(encoding="utf-8"))
+    driver.set_script_timeout(60)
+    page = driver.current_url.rsplit("/", 1)[-1] or "index"
+    found.extend(f"{page}: {v}" for v in driver.execute_async_script(AXE_RUN))
+
+
 # Every request but to the loopback server fails: names do not resolve and anything else goes
 # to a proxy on a closed port (Chromium never sends loopback through a proxy).
 OFFLINE = ("--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1", "--proxy-server=http://127.0.0.1:9")
@@ -243,6 +261,8 @@ def test_a_phone_reaches_the_jobs_with_nothing_fetched_from_elsewhere(published:
     try:
         with HubServer(app) as server, chromium(360, 640, extra_args=OFFLINE) as driver:
             driver.get(server.url + "feeds/gy/m/s/gy-001/")
+            accessible: list[str] = []
+            _axe(driver, accessible)
             bar = driver.find_element(By.CSS_SELECTOR, "header.bar")
             assert bar.value_of_css_property("background-color") == "rgba(11, 83, 148, 1)"  # the stylesheet came
             driver.find_element(By.LINK_TEXT, "今日零工").click()
@@ -251,11 +271,13 @@ def test_a_phone_reaches_the_jobs_with_nothing_fetched_from_elsewhere(published:
             assert shown == [hit.job.id for hit in kiosk] and shown
             driver.find_element(By.LINK_TEXT, "不限距离").click()
             driver.find_elements(By.CSS_SELECTOR, "[data-job] a")[0].click()
+            _axe(driver, accessible)
             call = driver.find_element(By.CSS_SELECTOR, "a.call")
             assert call.get_attribute("href").startswith("tel:") and "一键拨号" in call.text
             driver.back()
             driver.find_element(By.LINK_TEXT, "培训视频").click()
             assert driver.find_element(By.TAG_NAME, "video").get_attribute("src").startswith(server.url + "feeds/gy/media/")
+            _axe(driver, accessible)
             fetched = driver.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
             assert fetched and all(url.startswith("http://127.0.0.1:") for url in fetched), fetched
             # and the block holds: the wider network cannot be reached from this browser
@@ -279,5 +301,7 @@ def test_a_phone_reaches_the_jobs_with_nothing_fetched_from_elsewhere(published:
             state = driver.find_element(By.CSS_SELECTOR, ".state").text
             assert state == "已受理" and "0851-12333" in driver.find_element(By.TAG_NAME, "main").text
             assert "赵六" not in driver.page_source and "13698765432" not in driver.page_source
+            _axe(driver, accessible)
+            assert accessible == []
     finally:
         app.extensions["hub_store"].close()
