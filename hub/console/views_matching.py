@@ -1,4 +1,5 @@
-"""人岗匹配 in the console: 推荐岗位 for a registration, 匹配人员 for a job, and 已推荐 in one click.
+"""人岗匹配 in the console: 推荐岗位 for a registration, 匹配人员 for a job, the week's new jobs
+with how many open registrations each fits (新岗位匹配), and 已推荐 in one click.
 
 The rules are :mod:`hub.matching`'s; the jobs are those the last publication of each feed
 carried (``console_published_items``), the registrations those still open (not purged, not
@@ -21,7 +22,15 @@ from common.privacy import mask_name
 from hub.console.core import audit, console, requires
 from hub.console.hubdata import refresh, upload_payloads
 from hub.console.schema import items, published_items, registrations
-from hub.matching import MATCHED_KINDS, MatchError, Seeker, matching_people, recommend, seeker_from
+from hub.matching import (
+    MATCHED_KINDS,
+    MatchError,
+    Seeker,
+    match_publication,
+    matching_people,
+    recommend,
+    seeker_from,
+)
 from hub.mobile.pages import station_index
 from protocol.model import Job
 
@@ -29,6 +38,7 @@ bp = Blueprint("console_match", __name__, template_folder="templates")
 
 CLOSED = ("已就业", "无需跟进")
 RECOMMEND_LIMIT = 10
+NEW_DAYS = 7  # 新岗位: published within the last week
 
 
 def _today() -> dt.date:
@@ -86,6 +96,36 @@ def reg_jobs(upload_id: int) -> Any:
                            located=_origin(row.station_id) is not None)
 
 
+def _open_seekers(conn: Any, ctx: Any, today: dt.date) -> tuple[list[Seeker], dict[int, Any]]:
+    rows = list(conn.execute(sa.select(registrations).where(
+        registrations.c.purged_at.is_(None), registrations.c.reg_kind.in_(MATCHED_KINDS),
+        registrations.c.status.not_in(CLOSED))))
+    payloads = upload_payloads(conn, [r.upload_id for r in rows], ctx.vault)
+    seekers = []
+    for row in rows:
+        try:
+            seekers.append(_seeker(row, payloads.get(row.upload_id, {}), today))
+        except MatchError:
+            continue
+    return seekers, payloads
+
+
+@bp.get("/matching")
+@requires("registrations.view")
+def new_jobs() -> Any:
+    """新岗位的匹配人员: each job published in the last week with how many open registrations it fits."""
+    ctx = console()
+    refresh(ctx.engine, ctx.vault)
+    today = _today()
+    with ctx.engine.connect() as conn:
+        fresh = [j for j in published_jobs(conn) if j.published >= today - dt.timedelta(days=NEW_DAYS)]
+        seekers, _payloads = _open_seekers(conn, ctx, today)
+    found = match_publication(fresh, seekers, today)
+    listed = sorted(((job, len(found.get(job.id, []))) for job in fresh if job.is_open(today)),
+                    key=lambda pair: (-pair[1], -pair[0].published.toordinal(), pair[0].id))
+    return render_template("console/match_new.html", listed=listed, days=NEW_DAYS)
+
+
 @bp.get("/jobs/<record_id>/people")
 @requires("registrations.view")
 def job_people(record_id: str) -> Any:
@@ -96,20 +136,12 @@ def job_people(record_id: str) -> Any:
         job = next((j for j in published_jobs(conn) if j.id == record_id), None)
         if job is None:
             abort(404, description="这个岗位不在已发布的内容里")
-        rows = list(conn.execute(sa.select(registrations).where(
-            registrations.c.purged_at.is_(None), registrations.c.reg_kind.in_(MATCHED_KINDS),
-            registrations.c.status.not_in(CLOSED))))
-        payloads = upload_payloads(conn, [r.upload_id for r in rows], ctx.vault)
-    by_id = {r.upload_id: r for r in rows}
-    seekers = []
-    for row in rows:
-        try:
-            seekers.append(_seeker(row, payloads.get(row.upload_id, {}), today))
-        except MatchError:
-            continue
+        seekers, payloads = _open_seekers(conn, ctx, today)
+        rows = {r.upload_id: r for r in conn.execute(sa.select(registrations).where(
+            registrations.c.upload_id.in_([seeker.key for seeker in seekers])))} if seekers else {}
     people = []
     for seeker, distance in matching_people(job, seekers, today):
-        row = by_id[seeker.key]
+        row = rows[seeker.key]
         person = payloads.get(row.upload_id, {}).get("person") or {}
         people.append({"r": row, "name": mask_name(str(person.get("name", ""))), "distance": distance})
     return render_template("console/match_people.html", job=job, people=people)

@@ -20,7 +20,7 @@ PERSON = {"name": "钱七妹", "id_number": "52010319850304002X", "gender": "女
           "address": "贵州省贵阳市南明区花果园2栋", "phone": "13512345678"}
 
 
-def _job(job_id: str, category: str, km: float, pay: int, **extra: object) -> dict:
+def _job(job_id: str, category: str, km: float, pay: int, **extra: object) -> dict[str, object]:
     lat, lon = destination(*STATION, 90.0, km)
     return {"id": job_id, "title": f"{category}员", "employer": f"{job_id}公司", "category": category,
             "salary_min": pay - 500, "salary_max": pay, "latitude": lat, "longitude": lon,
@@ -32,7 +32,8 @@ def _published(console: Console, tmp_path: Path) -> None:
     (source / "documents").mkdir(parents=True)
     jobs = [_job("bj-far", "保洁", 8, 5200), _job("bj-near", "保洁", 1, 3000), _job("bj-best", "保洁", 2, 4800),
             _job("pg-near", "普工", 1, 6000), _job("bj-men", "保洁", 1, 9000, gender="男"),
-            _job("bj-gig", "保洁", 1, 200, kind="零工", work_date="2026-11-21", salary_unit="日")]
+            _job("bj-gig", "保洁", 1, 200, kind="零工", work_date="2026-11-21", salary_unit="日"),
+            _job("bj-new", "保洁", 2.8, 4000, published="2026-11-18"), _job("pg-new", "普工", 1, 4000, published="2026-11-19")]
     (source / "jobs.json").write_text(json.dumps(jobs, ensure_ascii=False), encoding="utf-8")
     (source / "documents" / "stations.json").write_text(json.dumps([
         {"id": "s-1", "name": "城东社区服务站", "latitude": STATION[0], "longitude": STATION[1]}], ensure_ascii=False),
@@ -65,7 +66,7 @@ def test_the_registrar_sees_recommended_jobs_and_marks_one_in_a_click(console: C
     page = registrar.get(f"/console/registrations/{reg}/jobs")
     listed = re.findall(r'data-job="([^"]+)"', page.data.decode())
     # 保洁 only, not the men-only job, not the gig; within 3 km first, the better paid first
-    assert page.status_code == 200 and listed == ["bj-best", "bj-near", "bj-far"]
+    assert page.status_code == 200 and listed == ["bj-best", "bj-new", "bj-near", "bj-far"]
     answer = post(registrar, f"/console/registrations/{reg}/recommend", {"job": "bj-best"})
     assert answer.status_code == 302
     with console.engine.connect() as conn:
@@ -86,6 +87,14 @@ def test_a_job_lists_the_people_it_fits_masked(console: Console, tmp_path: Path)
     post(registrar, f"/console/registrations/{_upload_id(console, 'MQ7K2A')}/recommend",
          {"job": "bj-near", "back": "/console/jobs/bj-near/people"})
     assert "已推荐" in registrar.get("/console/jobs/bj-near/people").data.decode()
+
+
+def test_the_weeks_new_jobs_show_how_many_they_fit(console: Console, tmp_path: Path) -> None:
+    _published(console, tmp_path)
+    page = console.client("registrar").get("/console/matching").data.decode()
+    # the two jobs published this week, the one that fits someone first; older jobs are not new
+    assert re.findall(r'data-job="([^"]+)" data-people="(\d+)"', page) == [("bj-new", "1"), ("pg-new", "0")]
+    assert console.client("editor").get("/console/matching").status_code == 403
 
 
 def test_other_kinds_say_why_and_other_roles_are_refused(console: Console, tmp_path: Path) -> None:
