@@ -38,6 +38,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from common.files import write_atomic
 from deploy import lock as locks
 from protocol.feed import SignatureError, sign_manifest
+from protocol.release_offer import version_key as version_key
 from protocol.trust import TrustState, verify_release_manifest
 
 FORMAT = "yizhan-release/1"
@@ -69,12 +70,6 @@ class Release:
     @property
     def project_wheel(self) -> Path:
         return self.root / self.manifest["project_wheel"]
-
-
-def version_key(version: str) -> tuple:
-    """Orders release versions: ``0.1.10`` after ``0.1.9``; a numeric part after a lettered one."""
-    return tuple((1, int(p), "") if p.isdigit() else (0, 0, p)
-                 for p in version.replace("+", ".").replace("-", ".").split("."))
 
 
 def file_sha256(path: Path) -> str:

@@ -181,7 +181,7 @@ class Upgrader:
         document = self.fetch_offer()
         if document is None:
             return UpgradeResult("none", detail="no release offered")
-        from hub.releases import offer_for
+        from protocol.release_offer import offer_for
 
         # Several offers may be live (a canary beside the general one): the newest of ours.
         offer = offer_for(document, self.station_id, version_key)
@@ -327,7 +327,7 @@ class Upgrader:
         """The signed offer, read within a size cap and an overall deadline (a 600 MB or a
         trickling ``release.json`` is cut off), verified with the station's current key."""
         from common.netutil import fetch_capped
-        from hub.releases import OFFER_NAME, OFFER_SIG_NAME
+        from protocol.release_offer import OFFER_NAME, OFFER_SIG_NAME
         from protocol.feed import FeedError, SignatureError
         from protocol.trust import MAX_OFFER_BYTES, MAX_OFFER_SIG_BYTES, verify_release_offer
 

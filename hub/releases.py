@@ -10,7 +10,7 @@ time a share grows). The station side is :mod:`deploy.upgrade`.
 
 Several offers can be live at once (a canary beside the general release), each under a name
 with its own audience: ``release.json`` lists them all in ``offers`` and a station takes the
-newest one whose audience it is in (:func:`offer_for`). The document's own fields repeat one
+newest one whose audience it is in (:func:`protocol.release_offer.offer_for`). The document's own fields repeat one
 of them (the one named ``general`` if live, else the newest), so a station of an earlier
 release, which reads only those, still sees an offer. Publishing under a name replaces that
 name's offer and leaves the others; withdrawing is explicit (:func:`withdraw_release`).
@@ -19,45 +19,37 @@ name's offer and leaves the others; withdrawing is explicit (:func:`withdraw_rel
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import re
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-OFFER_NAME = "release.json"
-OFFER_SIG_NAME = "release.sig"
-OFFER_FORMAT = "yizhan-release-offer/1"
-GENERAL = "general"
-CANARY = "canary"
+from protocol.release_offer import (
+    CANARY,
+    GENERAL,
+    OFFER_FORMAT,
+    OFFER_NAME,
+    OFFER_SIG_NAME,
+    in_canary,
+    offer_applies,
+    offer_for,
+    offer_name,
+    offers_of,
+    version_key,
+)
+
+# The offer's format and rules are the contract's (protocol.release_offer); named here too for the
+# hub's own modules and for code written before they moved.
+__all__ = ["CANARY", "GENERAL", "OFFER_FORMAT", "OFFER_NAME", "OFFER_SIG_NAME", "ReleasePublishError", "audience_text",
+           "in_canary", "offer_applies", "offer_for", "offer_name", "offers_of", "publish_release", "read_offers",
+           "version_order", "withdraw_release"]
+
 _NAME_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]{0,31}$")
-_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
 class ReleasePublishError(Exception):
     """The release cannot be published; the message says why."""
-
-
-def in_canary(station_id: str, version: str, percent: int) -> bool:
-    """Whether a station belongs to the first ``percent`` % for ``version`` (stable, uniform)."""
-    bucket = int.from_bytes(hashlib.sha256(f"{station_id}\0{version}".encode()).digest()[:4], "big") % 100
-    return bucket < percent
-
-
-def offer_applies(offer: dict[str, Any], station_id: str) -> bool:
-    if station_id in offer.get("stations", []):
-        return True
-    return in_canary(station_id, offer["version"], int(offer.get("percent", 0)))
-
-
-def offer_name(offer: dict[str, Any]) -> str:
-    """An offer's name; an offer written before names is ``general`` when it reaches everyone."""
-    name = offer.get("name")
-    if isinstance(name, str) and name:
-        return name
-    return GENERAL if not offer.get("stations") and int(offer.get("percent", 0) or 0) >= 100 else CANARY
 
 
 def audience_text(offer: dict[str, Any], names: dict[str, str] | None = None) -> str:
@@ -75,32 +67,7 @@ def audience_text(offer: dict[str, Any], names: dict[str, str] | None = None) ->
 
 def version_order(version: str) -> tuple:
     """Release versions in order (``0.1.10`` after ``0.1.9``), as the station's upgrader orders them."""
-    from deploy.release import version_key
-
     return version_key(version)
-
-
-def offers_of(document: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every offer a ``release.json`` holds: its ``offers`` list, or (written before several
-    could be live) the document itself."""
-    listed = document.get("offers")
-    if isinstance(listed, list) and listed:
-        return [o for o in listed if isinstance(o, dict)]
-    return [{k: v for k, v in document.items() if k != "offers"}]
-
-
-def _well_formed(offer: dict[str, Any]) -> bool:
-    sha, size, version = offer.get("sha256"), offer.get("size"), offer.get("version")
-    return (isinstance(version, str) and 0 < len(version) <= 64 and isinstance(sha, str)
-            and bool(_SHA256_RE.match(sha)) and isinstance(size, int) and not isinstance(size, bool) and size >= 0
-            and offer.get("path") == f"releases/{sha}.tar" and isinstance(offer.get("stations", []), list))
-
-
-def offer_for(document: dict[str, Any], station_id: str, version_key: Callable[[str], Any]) -> dict[str, Any] | None:
-    """The offer a station takes from a verified ``release.json``: the newest (by
-    ``version_key``) of those whose audience it is in; None when none is for it."""
-    mine = [o for o in offers_of(document) if _well_formed(o) and offer_applies(o, station_id)]
-    return max(mine, key=lambda o: version_key(o["version"])) if mine else None
 
 
 def read_offers(feed_dir: Path) -> list[dict[str, Any]]:

@@ -287,8 +287,9 @@ ALLOWED_EDGES: dict[tuple[str, str], str] = {
     # The hub's example feed is the station demo's sample content (content.sample imports only
     # the contract and leaf helpers: it could become the contract's example).
     ("hub.example", "content.sample"): "sample content for the example feed",
-    # A release offer carries the bundle's manifest, read with deploy.release's reader.
-    ("hub.releases", "deploy.release"): "release bundle manifest and hashes",
+    # Publishing a release reads the bundle's signed manifest with the bundle's own reader (the
+    # offer's format and the order of versions are the contract's: protocol.release_offer).
+    ("hub.releases", "deploy.release"): "the bundle's manifest and SHA-256, when publishing it",
     # The installer and the backup set up and carry the station's data: sealed credentials
     # (systemd-creds), the outbox key, the feed's trust state.
     ("deploy.backup", "content.credentials"): "seal/unseal the outbox key and token",
@@ -296,10 +297,9 @@ ALLOWED_EDGES: dict[tuple[str, str], str] = {
     ("deploy.install", "content.outbox"): "the outbox key's place",
     ("deploy.install", "content.trust_store"): "the station's trust state, to verify a bundle",
     ("deploy.install", "config.settings"): "the station.toml it writes and reads back",
-    # The upgrader waits for a visit to end and keeps the media cache's room; it fetches the offer.
+    # The upgrader waits for a visit to end and keeps the media cache's room.
     ("deploy.upgrade", "content.media"): "bounded downloads with resume",
     ("deploy.upgrade", "content.visit_lock"): "wait for a resident's visit to end",
-    ("deploy.upgrade", "hub.releases"): "the release offer's format",
 }
 
 
