@@ -165,6 +165,22 @@ def test_the_urgent_footer_and_the_station_name_are_whole_on_every_tv(art, name)
     name_label.texture_update()
     assert name_label.texture_size[0] <= name_label.width  # one line, inside the card
     assert name_label.texture_size[1] < name_label.font_size * 1.8
+    # the board's own station card: on the portrait TV the QR code fills the room under the facts
+    from display.tv_surface import TvSurface
+
+    surface = TvSurface(profile, board_geometry(art.fonts(), profile), art.fonts(), STATION, paged=True,
+                        font_path=find_cjk_font(None), qr_url="https://hub.example.gov.cn/jobs?station=test-station-01")
+    board_card = surface.station_card
+    for _round in range(3):  # widths first, then the lines' heights that follow their wrapped text
+        board_card.do_layout()
+        for child in board_card.children:
+            if hasattr(child, "texture_update"):
+                child.texture_update()
+    board_card.do_layout()
+    pictures = [w for w in board_card.children if type(w).__name__ == "Picture"]
+    assert len(pictures) == (1 if profile.upright_size[1] > profile.upright_size[0] else 0)
+    for child in board_card.children:  # nothing pushed off the card
+        assert 0 <= child.y and child.top <= board_card.height, child
 
 
 PAGES = {"on_hours": [], "urgent": {"first_s": 20, "turn_s": 20, "every": 20}, "segments": [
