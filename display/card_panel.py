@@ -58,8 +58,11 @@ class CardPanel(Widget):
         # An event card has a few short lines (time, place...): larger type fills the screen
         # and reads from farther away; a policy needs the room for its text.
         event = not isinstance(item, Policy)
+        # a long title (up to 60 characters) is set smaller to stay whole in its two lines
+        title_px = fit_lines_px(title, geo.body[2] - 2 * p.px(60), 2, largest=p.px(76 if event else 64),
+                                smallest=p.px(36))
         super().__init__(geo=geo, pal=KvPalette(p.palette), tag=tag, title=title, margin=p.px(60),
-                         tag_px=p.px(48 if event else 40), title_px=p.px(76 if event else 64),
+                         tag_px=p.px(48 if event else 40), title_px=title_px,
                          body_px=p.px(52 if event else 42),
                          pos=(geo.body[0], geo.body[1]), size=(geo.body[2], geo.body[3]), **kwargs)
         from display.sprites import Art
@@ -172,3 +175,12 @@ def _lines_needed(text: str, px: int, width: float) -> int:
     if Art.book is None or width <= 0:
         return 1
     return len(wrap_text(Art.book, text, px, int(width)))
+
+
+def fit_lines_px(text: str, width: int, lines: int, *, largest: int, smallest: int) -> int:
+    """The largest type size (2 px steps, down to ``smallest``) at which ``text`` wraps into ``lines`` lines."""
+    px = largest
+    while px > smallest and _lines_needed(text, px, width) > lines:
+        px -= 2
+    return max(px, smallest)
+

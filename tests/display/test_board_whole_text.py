@@ -284,3 +284,20 @@ def test_a_policy_too_long_for_the_tv_card_turns_its_pages_and_shows_every_line(
     assert card.page == 0  # back to the first page after the last
     assert squeeze(long.how_to_apply) in squeeze("".join(seen))
 
+
+@pytest.mark.parametrize("name", ["tv-1080p", "tv-portrait"])
+def test_a_sixty_character_title_is_whole_in_the_cards_two_lines(art, name) -> None:
+    from display.card_panel import CardPanel
+    from display.textimg import wrap_text
+
+    profile = PROFILES[name]
+    geo = board_geometry(art.fonts(), profile)
+    title = "关于进一步做好高校毕业生、农民工、退役军人等重点群体就业创业工作有关补贴政策的实施细则说明"[:60]
+    card = CardPanel(profile, geo, CONTENT.policies[0].model_copy(update={"title": title}))
+    label = card.ids.title
+    assert wrap_text(art.fonts(), title, int(card.title_px), int(label.width)) == wrap_text(
+        art.fonts(), title, int(card.title_px), int(label.width), max_lines=2)  # nothing left over to cut
+    assert card.title_px >= profile.px(36)
+    usual = CardPanel(profile, geo, CONTENT.policies[0])
+    assert usual.title_px == profile.px(64)  # a usual title keeps the usual size
+
