@@ -18,10 +18,11 @@ as a browser would be):
 
 Also reported: how fast new uploads are folded into the console's tables (``refresh``), and
 人岗匹配 of a publication (``hub.matching``): 1 000 new jobs against 100 000 open registrations
-(made from kiosk-shaped payloads, registered at 300 stations up to 150 km apart; target 30 s).
+(made from kiosk-shaped payloads, registered at 300 stations up to 150 km apart; target 30 s);
+and the phone pages (``hub.mobile``) a publication of 20 000 jobs writes per station.
 Figures are from a shared 2-core machine and are noisy.
 
-    .venv/bin/python bench/hub.py [--quick] [--stations-urgent N] [--urgent-only] [--matching-only]
+    .venv/bin/python bench/hub.py [--quick] [--stations-urgent N] [--urgent-only] [--matching-only] [--phone-only]
 """
 
 from __future__ import annotations
@@ -299,6 +300,32 @@ def urgent_path(server_url: str, tmp: Path, home: Path, store: Any, station_coun
     figure("urgent_from_creation_max", round(from_creation[-1], 1), "s")
 
 
+def phone_pages(jobs: int = 20_000, stations: int = 5) -> None:
+    """The phone pages of one publication (hub.mobile): time, files and bytes per station."""
+    from content.sample import sample_content
+    from hub.mobile.pages import write_pages
+
+    today = dt.date.today()
+    origin = (26.583, 106.7135)
+    content = sample_content(origin=origin, jobs=jobs, seed=3, today=today)
+    content.documents = {"stations": [{"id": f"st-{i:05d}", "name": "城东社区人社便民服务站", "latitude": origin[0] + i * 0.02,
+                                       "longitude": origin[1], "hotline": "0851-12333"} for i in range(stations)]}
+    with tempfile.TemporaryDirectory(prefix="yizhan-bench-phone-") as tmp:
+        start = time.perf_counter()
+        result = write_pages(content, Path(tmp), version=1, today=today, now=dt.datetime.now())
+        took = time.perf_counter() - start
+        first = max(p.stat().st_size for p in (Path(tmp) / "m" / "s").glob("*/index.html"))
+    print(f"\nphone pages: {jobs} jobs, {stations} stations")
+    print(f"{'per station':<40} {'value':>10}")
+    print(f"{'seconds':<40} {took / stations:10.2f}")
+    print(f"{'files':<40} {result.pages / stations:10.0f}")
+    print(f"{'KB':<40} {result.bytes_written / stations / 1024:10.0f}")
+    print(f"{'largest first page, KB':<40} {first / 1024:10.1f}")
+    figure("phone_pages_seconds_per_station", round(took / stations, 2), "s")
+    figure("phone_pages_files_per_station", round(result.pages / stations), "files")
+    figure("phone_first_page_kb", round(first / 1024, 1), "KB")
+
+
 def matching_publication(new_jobs: int = 1_000, open_registrations: int = 100_000) -> None:
     """人岗匹配 of one publication: each new job against every open registration (hub.matching)."""
     from common.geo import destination
@@ -355,9 +382,13 @@ def main() -> None:
     parser.add_argument("--notices", type=int, default=3, help="urgent notices sent to them, one after another")
     parser.add_argument("--urgent-only", action="store_true", help="only the urgent path (with --quick's content)")
     parser.add_argument("--matching-only", action="store_true", help="only 人岗匹配 of a publication")
+    parser.add_argument("--phone-only", action="store_true", help="only the phone pages of a publication")
     args = parser.parse_args()
-    if args.matching_only:
-        matching_publication()
+    if args.matching_only or args.phone_only:
+        if args.matching_only:
+            matching_publication()
+        if args.phone_only:
+            phone_pages()
         return report()
     stations, jobs, regs, import_rows_n = (300, 10_000, 100_000, 2_000) if args.quick else (3_000, 100_000, 1_000_000, 10_000)
     if args.urgent_only:
@@ -408,6 +439,7 @@ def main() -> None:
         figure(f"console_xlsx_import_{import_rows_n}_rows", round(import_s, 2), "s")
         figure(f"console_publish_{jobs}_jobs", round(publish_s, 2), "s")
     matching_publication()
+    phone_pages()
     report()
 
 
