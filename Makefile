@@ -6,7 +6,7 @@ SHELL := /bin/bash
 PYTHON ?= /usr/bin/python3
 VENV := .venv
 PY := $(VENV)/bin/python
-DEB_PACKAGES := xvfb xauth libgl1-mesa-dri libmtdev1 libusb-1.0-0 fonts-wqy-microhei espeak-ng ffmpeg fontconfig nginx fonts-babelstone-han chromium chromium-driver postgresql systemd passwd testssl.sh
+DEB_PACKAGES := xvfb xauth libgl1-mesa-dri libmtdev1 libusb-1.0-0 fonts-wqy-microhei espeak-ng ffmpeg fontconfig nginx fonts-babelstone-han chromium chromium-driver postgresql systemd passwd testssl.sh libzinnia0 tegaki-zinnia-simplified-chinese
 STAMP := $(VENV)/.installed
 # One lock per way of installing (deploy/lock.py): a station, a hub, and this development
 # checkout (everything: both sides, the test tools, the benchmarks).

@@ -16,6 +16,7 @@ from common.geo import distance_text  # one formatter for kiosk, board and slips
 from protocol.model import JOB_CATEGORIES, JOB_KINDS
 
 MAX_LETTERS = 12
+MAX_HANZI = 8
 ALL = "全部"
 
 # (value, chip label). Distances in km; None = no limit.
@@ -35,11 +36,24 @@ class JobFilter:
     min_salary: int | None = None
     when: str | None = None  # "today" for 今日零工
 
+    @property
+    def written(self) -> bool:
+        """The query is hanzi written on the handwriting pad (not pinyin initials)."""
+        return bool(self.letters) and not self.letters.isascii()
+
     def type_letter(self, letter: str) -> JobFilter:
         letter = letter.lower()
-        if letter not in string.ascii_lowercase or len(letter) != 1 or len(self.letters) >= MAX_LETTERS:
+        typed = "" if self.written else self.letters  # pinyin after hanzi starts a new query
+        if letter not in string.ascii_lowercase or len(letter) != 1 or len(typed) >= MAX_LETTERS:
             return self
-        return replace(self, letters=self.letters + letter)
+        return replace(self, letters=typed + letter)
+
+    def add_character(self, char: str) -> JobFilter:
+        """A hanzi chosen from the handwriting pad's candidates (pinyin letters give way to it)."""
+        written = self.letters if self.written else ""
+        if len(char) != 1 or not is_hanzi(char) or len(written) >= MAX_HANZI:
+            return self
+        return replace(self, letters=written + char)
 
     def erase(self) -> JobFilter:
         return replace(self, letters=self.letters[:-1])
@@ -68,7 +82,9 @@ class JobFilter:
     def describe(self) -> str:
         """The active filters in words, for the results line and for reading aloud."""
         parts = []
-        if self.letters:
+        if self.written:
+            parts.append(f"“{self.letters}”")
+        elif self.letters:
             parts.append(f"拼音“{self.letters.upper()}”")
         if self.category:
             parts.append(self.category)
@@ -80,6 +96,11 @@ class JobFilter:
         if self.min_salary:
             parts.append(f"{self.min_salary}元以上")
         return "，".join(parts)
+
+
+def is_hanzi(char: str) -> bool:
+    """A CJK unified ideograph (the basic block and extension A)."""
+    return "\u4e00" <= char <= "\u9fff" or "\u3400" <= char <= "\u4dbf"
 
 
 def job_when_text(job: Any, today: dt.date) -> str:

@@ -2,20 +2,44 @@
 
 Every key press and chip tap searches again at once (the store answers in milliseconds),
 so the list follows the letters as they are typed: "b" -> "bj" -> 保洁.
+
+手写 takes the keyboard's place for residents who can write a character but not spell its
+pinyin: after every stroke the pad's candidates are recognised again (kiosk.handwriting);
+tapping one adds it to the search, which runs at once.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Any
 
-from kivy.properties import BooleanProperty, ListProperty, NumericProperty, ObjectProperty, StringProperty
+from kivy.properties import (
+    BooleanProperty,
+    ListProperty,
+    NumericProperty,
+    ObjectProperty,
+    OptionProperty,
+    StringProperty,
+)
 
 from content.headline import GIG_RADIUS_KM
-from kiosk.jobquery import CATEGORIES, DISTANCES, KINDS, SALARIES, JobFilter, distance_text, job_when_text
+from kiosk.handwriting import CANDIDATES, HandwritingUnavailable, shared_recognizer
+from kiosk.jobquery import (
+    CATEGORIES,
+    DISTANCES,
+    KINDS,
+    SALARIES,
+    JobFilter,
+    distance_text,
+    is_hanzi,
+    job_when_text,
+)
 from kiosk.screens.base import KioskScreen
+from kiosk.widgets import handpad as _handpad  # noqa: F401 - HandwritingPad, CandidateKey, PadTool
 
 PAGE = 50
+log = logging.getLogger("kiosk")
 
 
 def card_data(hit: Any, today: dt.date) -> dict[str, Any]:
@@ -41,6 +65,9 @@ class JobsScreen(KioskScreen):
     conditions_open = BooleanProperty(False)
     conditions_text = StringProperty("")
     empty = BooleanProperty(False)
+    input_mode = OptionProperty("pinyin", options=("pinyin", "hand"))
+    hand_available = BooleanProperty(False)
+    candidates = ListProperty([])
 
     category_options = CATEGORIES
     kind_options = KINDS
@@ -54,9 +81,18 @@ class JobsScreen(KioskScreen):
         # The station's own radius first (三公里就业圈), then the wider circles.
         self.distance_options = [(radius, f"{radius:g}公里内")] + [
             (value, label) for value, label in DISTANCES if value != radius]
+        # Strong references: ids are weak, and a part is out of the widget tree while it moves.
+        self._parts = {name: self.ids[name].__self__ for name in (
+            "search_row", "categories", "conditions_row", "conditions_panel", "keyboard_box")}
         self.bind(size=self._arrange)
         if self.app is not None:
             self.app.bind(wide=self._arrange)
+        self._recognizer: Any = None
+        try:
+            self._recognizer = shared_recognizer()
+            self.hand_available = True
+        except HandwritingUnavailable as exc:
+            log.warning("手写不可用：%s", exc)
 
     # -- entering ----------------------------------------------------------------------------
     def enter(self, preset: str | None = None, returning: bool = False, **_: Any) -> None:
@@ -71,12 +107,16 @@ class JobsScreen(KioskScreen):
             self.title = "找工作"
             self.filter = JobFilter(radius_km=radius)
         self.conditions_open = False
+        self.input_mode = "pinyin"
+        self._clear_pad()
         self._limit = PAGE
         self.search()
 
     def forget(self) -> None:
         self.filter = JobFilter(radius_km=self.app.settings.station.radius_km)
         self.ids.rv.data = []
+        self.input_mode = "pinyin"
+        self._clear_pad()
 
     # -- the resident's input ----------------------------------------------------------------
     def type_letter(self, letter: str) -> None:
@@ -93,6 +133,50 @@ class JobsScreen(KioskScreen):
         self.filter = self.filter.clear_letters()
         self._limit = PAGE
         self.search()
+
+    # -- 手写 ---------------------------------------------------------------------------------
+    def toggle_input(self) -> None:
+        """手写 <-> 拼音: the pad and the letter keys take turns in the same place."""
+        if self.input_mode == "pinyin" and self.hand_available:
+            self.input_mode = "hand"
+            self.conditions_open = False
+        else:
+            self.input_mode = "pinyin"
+            self._clear_pad()
+
+    def strokes_written(self, strokes: list[Any]) -> None:
+        """After every stroke (and 退一笔): the likeliest characters, best first."""
+        if not strokes or self._recognizer is None:
+            self.candidates = []
+            return
+        pad = self.ids.pad
+        found = self._recognizer.classify(strokes, pad.width, pad.height, CANDIDATES)
+        self.candidates = [c.char for c in found if is_hanzi(c.char)][:CANDIDATES]
+
+    def pick_character(self, char: str) -> None:
+        """A candidate tapped: it joins the search, the pad is ready for the next character."""
+        if not char:
+            return
+        self.filter = self.filter.add_character(char)
+        self._clear_pad()
+        self._limit = PAGE
+        self.search()
+
+    def read_candidates(self) -> None:
+        if self.candidates:
+            self.app.read_aloud("候选的字：" + "，".join(self.candidates) + "。点一下要的字。")
+
+    def _clear_pad(self) -> None:
+        self.candidates = []
+        if "pad" in self.ids:
+            self.ids.pad.clear()
+
+    def query_label(self, letters: str, mode: str) -> str:
+        if letters:
+            return ("手写：" if not letters.isascii() else "拼音：") + letters
+        if mode == "hand":
+            return "在格子里写一个字"
+        return "按下面的字母找工作，例如“保洁”按 B J"
 
     def choose(self, field: str, value: Any) -> None:
         self.filter = self.filter.with_(**{field: value})
@@ -141,20 +225,36 @@ class JobsScreen(KioskScreen):
         lines = [self.title, self.results_text]
         for item in self.ids.rv.data[:5]:
             lines.append(f"{item['title']}，{item['employer']}，{item['salary']}")
-        if not self.filter.letters:
+        if self.input_mode == "hand":
+            lines.append("可以在下面的格子里用手指写一个字，再点上面认出来的字。")
+        elif not self.filter.letters:
             lines.append("可以按下面的拼音字母找工作，比如保洁，就按B和J。")
         return "。".join(lines)
 
     # -- layout ------------------------------------------------------------------------------
     def _arrange(self, *_: Any) -> None:
-        """Portrait: keyboard under the list. Landscape: filters and keyboard left, list right."""
+        """Portrait: the search, chips and conditions on top, the list, the keyboard under it.
+
+        Landscape: the search and the keyboard (or the pad, or the conditions with the category
+        chips) on the left, whole without scrolling; the conditions line and the list on the right.
+        """
         # The window's shape, not the screen's: with every banner showing, a portrait 800x1280
         # screen leaves a page wider than tall, and it must keep the portrait layout.
         app = self.app
         portrait = not app.wide if app is not None else self.height >= self.width
-        keyboard = self.ids.keyboard_box
-        target = self.ids.bottom_slot if portrait else self.ids.side_slot
-        if keyboard.parent is not target:
-            keyboard.parent.remove_widget(keyboard)
-            target.add_widget(keyboard)
+        ids, part = self.ids, self._parts
+        wanted_side = ([part["search_row"], part["categories"], part["conditions_row"], part["conditions_panel"]]
+                       if portrait else [part["search_row"], part["conditions_panel"], part["keyboard_box"]])
+        places = [(ids.wide_categories_slot, [] if portrait else [part["categories"]]),
+                  (ids.right_top_slot, [] if portrait else [part["conditions_row"]]),
+                  (ids.bottom_slot, [part["keyboard_box"]] if portrait else []),
+                  (ids.side_slot, wanted_side)]
+        if [list(reversed(p.children)) for p, _ in places] == [w for _, w in places]:
+            return
+        for parent, _ in places:
+            for child in list(parent.children):
+                parent.remove_widget(child)
+        for parent, widgets in places:
+            for widget in widgets:
+                parent.add_widget(widget)
         self.ids.layout.orientation = "vertical" if portrait else "horizontal"

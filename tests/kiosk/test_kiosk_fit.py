@@ -1,6 +1,12 @@
 """Every kiosk screen fits (or scrolls) on every supported screen size, in both type sizes,
 with every banner showing at once: nothing is covered by the fixed bars or cut at an edge.
 
+Typing areas are stricter: where a resident types (the job search's letters and its
+handwriting pad, the phone keypad, the staff PIN) the field and every key are on screen
+together without scrolling, and the five registration kinds are whole on screen: each of
+their rectangles lies inside the visible viewport (the screen's area, and the rectangle of
+any scrolling view around it) while the page is at its top.
+
 Judged from the widget tree, not by eye: every widget shown on the current screen lies
 inside the screen's area (the space the top bar, the banners and the bottom bar leave),
 unless it sits inside a scrolling view, which itself must lie inside that area and be tall
@@ -97,6 +103,55 @@ def fit_problems(app, *, min_scroll: float) -> list[str]:
     return problems
 
 
+# What must be whole on screen, without scrolling, per screen: (field ids, key widget classes).
+TYPING = {
+    "jobs": (("letters",), ("LetterKey",)),
+    "jobs-hand": (("letters",), ("HandwritingPad", "CandidateKey", "PadTool")),
+    "gigs": (("letters",), ("LetterKey",)),
+    "form-phone": (("phone_box",), ("PadKey",)),
+    "staff-pin": (("dots",), ("PadKey",)),
+    "register": ((), ("RegisterChoice",)),
+}
+
+
+def typing_problems(app, name: str) -> list[str]:
+    """Which field or key of the current screen's typing area is not wholly visible (empty = fine)."""
+    if name not in TYPING:
+        return []
+    field_ids, key_classes = TYPING[name]
+    screen = app.screen
+    area = _rect(app.sm)
+    problems = []
+    fit = getattr(screen, "fit", None)
+    if fit is not None and fit.scroll_y < 0.999 and fit.scrolls:
+        problems.append(f"the page is scrolled (scroll_y {fit.scroll_y:.2f})")
+    wanted = [screen.ids[i] for i in field_ids]
+    keys = [w for w in screen.walk(restrict=True)
+            if any(k.__name__ in key_classes for k in type(w).__mro__)]
+    if not keys:
+        problems.append(f"no {'/'.join(key_classes)} on screen")
+    for widget in wanted + keys:
+        label = f"{type(widget).__name__} {str(getattr(widget, 'text', ''))[:8]!r}"
+        if not _shown(widget):
+            problems.append(f"{label} hidden")
+            continue
+        viewports = [area] + [_rect(a) for a in _ancestors(widget)
+                              if any(k.__name__ in SCROLLING for k in type(a).__mro__)]
+        for view in viewports:
+            if not _inside(_rect(widget), view):
+                problems.append(f"{label} at {tuple(round(v) for v in _rect(widget))} "
+                                f"outside the visible {tuple(round(v) for v in view)}")
+                break
+    return problems
+
+
+def _ancestors(widget):
+    node = widget.parent
+    while node is not None and node.parent is not node:
+        yield node
+        node = node.parent
+
+
 def visit_every_screen(kiosk, receipt, ids):
     """(name, go) for each screen: ``go()`` shows it as a resident would find it."""
     app = kiosk.app
@@ -117,9 +172,15 @@ def visit_every_screen(kiosk, receipt, ids):
         app.countdown.seconds = 30
         app._overlay(app.countdown, True)
 
+    def handwriting():
+        app.go("jobs", preset="all")
+        app.screen.input_mode = "hand"
+        kiosk.driver.pump(frames=2)  # the pad comes into the tree and takes the keyboard's size
+
     return [
         ("home", lambda: app.go_home()),
         ("jobs", lambda: app.go("jobs", preset="all")),
+        ("jobs-hand", handwriting),
         ("jobs-conditions", jobs_conditions),
         ("gigs", lambda: app.go("jobs", preset="gigs")),
         ("job", lambda: app.go("job", job_id=ids["job"])),
@@ -174,10 +235,13 @@ def test_every_screen_fits_every_size_type_size_and_banner(make_kiosk):  # noqa:
                 driver.pump(frames=2)
                 key = f"{width}x{height} {'elder' if elder else 'normal'} {name}"
                 problems = fit_problems(app, min_scroll=dp(84 if elder else 60) * 2)
+                problems += typing_problems(app, name)
                 if problems:
                     found[key] = problems[:4]
                 if shots:
                     driver.screenshot(Path(shots) / f"fit-{key.replace(' ', '-')}.png")
+                if name == "jobs-hand":
+                    app.screen.input_mode = "pinyin"
                 app.hide_countdown()
                 app._overlay(app.rating, False)
     assert found == {}, "\n".join(f"{k}: {v}" for k, v in found.items())
