@@ -630,6 +630,39 @@ def import_rows(engine: Engine, kind: str, feed_id: str, file_name: str, rows: l
     return report
 
 
+def relocate_flagged(engine: Engine, geocoder: Any, author: str, now: str, today: dt.date,
+                     limit: int = 5000) -> tuple[int, int]:
+    """Ask again for the jobs flagged 位置待核实 (the service was down, or had no key, at their
+    import): each one now placed becomes a new version waiting for review, with its new
+    position. Returns (placed, still flagged)."""
+    from hub.console.geocode import Resolver
+
+    with engine.begin() as conn:
+        rows = list(conn.execute(sa.select(items.c.record_id, items.c.feed_id, items.c.data).where(
+            items.c.kind == "job", items.c.geo_flag != "", items.c.state != "withdrawn")
+            .order_by(items.c.id).limit(limit)))
+    resolver = Resolver(engine, geocoder, [], now)
+    jobs = [(r.record_id, r.feed_id, json.loads(r.data)) for r in rows]
+    resolver.prefetch(str(data.get("address", "")) for _rid, _feed, data in jobs)
+    placed: dict[str, list[tuple[Record, tuple[str, str]]]] = {}
+    for _rid, feed_id, data in jobs:
+        if not str(data.get("address", "")).strip():
+            continue
+        spot, flag = resolver.locate(str(data["address"]), "")
+        if flag:
+            continue
+        data["latitude"], data["longitude"] = round(spot.latitude, 6), round(spot.longitude, 6)
+        record, errors = validate("job", data, today=today)
+        if record is not None and not errors:
+            placed.setdefault(feed_id, []).append((record, (spot.precision, "")))
+    with engine.begin() as conn:
+        for feed_id, found in placed.items():
+            save_items(conn, "job", [record for record, _geo in found], feed_id, author, now,
+                       geo={record.id: geo for record, geo in found})
+    count = sum(len(found) for found in placed.values())
+    return count, len(rows) - count
+
+
 def _feed_regions(conn: Connection, feed_id: str) -> list[str]:
     from hub.console.schema import feed_groups
 

@@ -272,8 +272,30 @@ def import_page() -> Any:
                       f"未变 {report.unchanged}，拒收 {len(report.refused)}")
     with ctx.engine.begin() as conn:
         batches = list(conn.execute(sa.select(import_batches).order_by(import_batches.c.id.desc()).limit(10)))
+        flagged = conn.execute(sa.select(sa.func.count()).select_from(items).where(
+            items.c.kind == "job", items.c.geo_flag != "", items.c.state != "withdrawn")).scalar_one()
     return render_template("console/import.html", feeds=feeds, report=report, batches=batches, kinds=KIND_NAMES,
-                           fields=FIELDS), (200 if request.method == "GET" or report else 400)
+                           fields=FIELDS, flagged=flagged,
+                           geocoder=current_app.extensions.get("console_geocoder") is not None), (
+        200 if request.method == "GET" or report else 400)
+
+
+@bp.post("/import/relocate")
+@requires("content.edit")
+def import_relocate() -> Any:
+    """重新定位: the jobs flagged 位置待核实 asked again, once the geocoder answers."""
+    from hub.console.items import relocate_flagged
+
+    ctx = console()
+    geocoder = current_app.extensions.get("console_geocoder")
+    if geocoder is None:
+        flash("没有配置地址解析服务（hub.toml 的 [geocoder]），无法重新定位", "error")
+        return redirect(url_for("console_content.import_page"))
+    placed, left = relocate_flagged(ctx.engine, geocoder, g.user.username, ctx.now_iso(), ctx.now().astimezone().date())
+    audit("重新定位岗位", "位置待核实的岗位", f"定位 {placed} 个，仍待核实 {left} 个")
+    flash(f"重新定位了 {placed} 个岗位，已进入待审核" + (f"；仍有 {left} 个位置待核实" if left else ""),
+          "message" if placed or not left else "warning")
+    return redirect(url_for("console_content.import_page"))
 
 
 @bp.get("/review")

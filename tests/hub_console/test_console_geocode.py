@@ -337,3 +337,29 @@ def test_a_job_without_an_address_is_placed_at_its_registered_employer(geo_conso
     page = _import(geo_console, "职位名称,招聘单位,最低薪资\n保安,云岩物业公司,2600\n收银员,花果园超市,2400\n")
     assert 'id="refused-count">1<' in page and "请填写工作地点（保存时自动定位），或填写经纬度" in page
     assert _jobs(geo_console)["保安"][0]["longitude"] == 106.7105
+
+
+def test_flagged_jobs_are_placed_again_once_the_service_answers(geo_console: Console, tianditu: StandIn) -> None:
+    tianditu.down = True
+    _import(geo_console)
+    tianditu.down = False
+    editor = geo_console.client("editor")
+    page = editor.get("/console/import").get_data(as_text=True)
+    assert 'id="flagged-total">3<' in page and 'id="relocate-submit"' in page
+    done = post(editor, "/console/import/relocate", {}, follow_redirects=True).get_data(as_text=True)
+    assert "重新定位了 2 个岗位，已进入待审核；仍有 1 个位置待核实" in done and 'id="flagged-total">1<' in done
+    jobs = _jobs(geo_console)
+    assert jobs["保洁员"][1:] == ("门址", "") and (jobs["保洁员"][0]["latitude"], jobs["保洁员"][0]["longitude"]) == (
+        26.5862, 106.7105)
+    assert jobs["收银员"][1:] == ("道路", "") and jobs["搬运工"][2].startswith("位置待核实")
+    with geo_console.engine.begin() as conn:
+        assert conn.execute(sa.text("SELECT state, version FROM console_items WHERE title = '保洁员'")).one() == (
+            "pending", 2)
+
+
+def test_without_a_geocoder_relocation_says_what_is_missing(console: Console) -> None:
+    _import(console)
+    editor = console.client("editor")
+    assert 'id="relocate-submit"' not in editor.get("/console/import").get_data(as_text=True)
+    done = post(editor, "/console/import/relocate", {}, follow_redirects=True).get_data(as_text=True)
+    assert "没有配置地址解析服务（hub.toml 的 [geocoder]），无法重新定位" in done
