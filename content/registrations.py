@@ -30,6 +30,7 @@ from content.outbox import Outbox, decrypt, encrypt, load_or_create_key, now_iso
 REGISTRATION_KINDS = ("求职", "培训需求", "返乡", "零工", "失业")
 RegistrationKind = Literal["求职", "培训需求", "返乡", "零工", "失业"]
 PERSON_FIELDS = ("name", "id_number", "gender", "birth_date", "address", "phone")
+JOB_FIELDS = ("id", "title", "employer")
 # Receipt codes are digits only (S/5, O/0 and I/1 are easy to confuse, and elderly residents
 # read digits out more easily than letters), shown in groups of four: 4827 1930.
 CODE_ALPHABET = "0123456789"
@@ -100,7 +101,23 @@ def new_code() -> str:
     return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
 
 
-def _check(kind: str, person: dict[str, Any], answers: dict[str, Any]) -> dict[str, Any]:
+def _check_job(job: dict[str, Any] | None) -> dict[str, str] | None:
+    """The job a registration applies for (我想应聘): its id, title and employer as shown."""
+    if job is None:
+        return None
+    if not isinstance(job, dict) or set(job) != set(JOB_FIELDS):
+        raise RegistrationError(f"job must have exactly the fields {', '.join(JOB_FIELDS)}")
+    clean = {}
+    for name in JOB_FIELDS:
+        value = job[name]
+        if not isinstance(value, str) or not value.strip() or len(value) > 200:
+            raise RegistrationError(f"job.{name} must be text of 1 to 200 characters")
+        clean[name] = value.strip()
+    return clean
+
+
+def _check(kind: str, person: dict[str, Any], answers: dict[str, Any], *, verified: bool = True
+           ) -> dict[str, Any]:
     if kind not in REGISTRATION_KINDS:
         raise RegistrationError(f"kind must be one of {', '.join(REGISTRATION_KINDS)}, got {kind!r}")
     if not isinstance(person, dict):
@@ -119,8 +136,10 @@ def _check(kind: str, person: dict[str, Any], answers: dict[str, Any]) -> dict[s
         if len(value) > 200:
             raise RegistrationError(f"person.{name} is longer than 200 characters")
         clean[name] = value.strip()
-    if not clean.get("name"):
+    if verified and not clean.get("name"):
         raise RegistrationError("person.name is required")
+    if not verified and (set(clean) - {"phone"} or not clean.get("phone")):
+        raise RegistrationError("an unverified registration (no ID card read) carries person.phone only")
     if not isinstance(answers, dict):
         raise RegistrationError("answers must be a dict")
     try:
@@ -141,13 +160,17 @@ def _database(db: Database | str | Path) -> Iterator[Database]:
 
 
 def submit_registration(db: Database | str | Path, kind: RegistrationKind, person: dict[str, Any],
-                        answers: dict[str, Any], *, station_id: str, key_dir: str | Path | None = None) -> Receipt:
+                        answers: dict[str, Any], *, station_id: str, key_dir: str | Path | None = None,
+                        job: dict[str, Any] | None = None, verified: bool = True) -> Receipt:
     """Store a registration and queue it for the hub, in one durable transaction.
 
     ``person``: name (required), id_number, gender, birth_date, address, phone. ``key_dir``
-    holds ``outbox.key`` (default: the database's folder, i.e. the data dir).
+    holds ``outbox.key`` (default: the database's folder, i.e. the data dir). ``job``: the job
+    applied for from its detail page (我想应聘), ``{"id", "title", "employer"}``. ``verified``
+    False: no ID card was read, ``person`` is the phone alone (the registrar sees 未核验).
     """
-    person = _check(kind, person, answers)
+    person = _check(kind, person, answers, verified=verified)
+    job = _check_job(job)
     with _database(db) as database:
         key_dir = Path(key_dir) if key_dir else database.path.parent
         key = load_or_create_key(key_dir)
@@ -160,6 +183,10 @@ def submit_registration(db: Database | str | Path, kind: RegistrationKind, perso
                 with durable(conn):
                     payload = {"code": code, "kind": kind, "station_id": station_id, "created_at": created_at,
                                "person": person, "answers": answers}
+                    if job is not None:
+                        payload["job"] = job
+                    if not verified:
+                        payload["verified"] = False
                     outbox_key = outbox.add("registration", payload, conn=conn, personal=True,
                                             created_at=created_at)
                     secret = json.dumps({"person": person, "answers": answers}, ensure_ascii=False).encode()

@@ -407,6 +407,12 @@ def _registration_problem(payload: dict[str, Any]) -> str | None:
     answers = payload.get("answers", {})
     if not isinstance(answers, dict) or len(answers) > MAX_ANSWERS:
         return f"payload.answers: an object of at most {MAX_ANSWERS} answers"
+    job = payload.get("job")  # 我想应聘: the job applied for, as the kiosk showed it
+    if job is not None and (not isinstance(job, dict) or set(job) != {"id", "title", "employer"} or not all(
+            isinstance(v, str) and 0 < len(v) <= 200 for v in job.values())):
+        return "payload.job: an object of id, title and employer, each text of 1 to 200 characters"
+    if not isinstance(payload.get("verified", True), bool):
+        return "payload.verified: true or false"
     return None
 
 

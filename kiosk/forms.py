@@ -29,6 +29,7 @@ BLURBS = {
     "零工": "想打零工、做日结的活",
     "失业": "没有工作了，登记后可享受失业保险和就业服务",
 }
+APPLY_TITLE = "我想应聘"
 CONSENT_VERSION = "2024-1"
 MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
 
@@ -183,6 +184,8 @@ class FormState:
     values: dict[str, Any] = field(default_factory=dict)
     index: int = 0
     consent_at: dt.datetime | None = None
+    # 我想应聘 from a job's page: {"id", "title", "employer"}; the phone is the only question
+    job: dict[str, str] | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in FORMS:
@@ -190,11 +193,11 @@ class FormState:
 
     @property
     def title(self) -> str:
-        return TITLES[self.kind]
+        return APPLY_TITLE if self.job else TITLES[self.kind]
 
     @property
     def steps(self) -> tuple[Step, ...]:
-        return FORMS[self.kind]
+        return (PHONE,) if self.job else FORMS[self.kind]
 
     @property
     def step(self) -> Step | None:
@@ -291,7 +294,7 @@ class FormState:
         The review step shows the phone in full (``masked=False``) to the resident who just
         typed it, so that they can check it; everywhere after, it is masked.
         """
-        lines = []
+        lines = [("应聘岗位", f"{self.job['title']}，{self.job['employer']}")] if self.job else []
         for step in self.steps:
             value = self.values.get(step.key)
             if step.kind == "phone":
@@ -316,9 +319,11 @@ def build_submission(form: FormState, resident: Any, *, station_id: str
                      ) -> tuple[str, dict[str, str], dict[str, Any]]:
     """``(kind, person, answers)`` for ``content.registrations.submit_registration``.
 
-    Refuses (FormError) an incomplete form, a missing resident or consent not given.
+    Refuses (FormError) an incomplete form, a missing resident or consent not given. An
+    application for a job (``form.job``) may be made without the card: ``person`` is then the
+    phone number alone, and the registration is sent as unverified.
     """
-    if resident is None:
+    if resident is None and not form.job:
         raise FormError("请先把身份证放在感应区")
     for step in form.steps:
         problem = form.problem(step)
@@ -326,14 +331,17 @@ def build_submission(form: FormState, resident: Any, *, station_id: str
             raise FormError(f"{step.label}：{problem}")
     if form.consent_at is None:
         raise FormError("需要您同意个人信息说明才能登记")
-    person = {
-        "name": resident.name,
-        "id_number": resident.id_number,
-        "gender": resident.gender,
-        "birth_date": resident.birth_date.isoformat(),
-        "address": resident.address,
-        "phone": check_mobile(form.phone),
-    }
+    if resident is None:
+        person = {"phone": check_mobile(form.phone)}
+    else:
+        person = {
+            "name": resident.name,
+            "id_number": resident.id_number,
+            "gender": resident.gender,
+            "birth_date": resident.birth_date.isoformat(),
+            "address": resident.address,
+            "phone": check_mobile(form.phone),
+        }
     answers = {
         **form.answers(),
         "consent": {"version": CONSENT_VERSION, "accepted_at": form.consent_at.isoformat(timespec="seconds")},

@@ -34,6 +34,8 @@ NEXT_STEPS = {
     "失业": "请在30天内带上身份证和原单位解除或终止劳动合同的证明（离职证明），到服务站窗口，"
             "工作人员会帮您完成失业登记；符合条件的可以申领失业保险金。",
 }
+# 我想应聘: a 求职 registration for one job
+APPLY_NEXT_STEPS = "工作人员会把您推荐给这家用人单位，并在3个工作日内电话联系您。请保持手机畅通。"
 
 
 @dataclass
@@ -285,12 +287,15 @@ class Services:
         except Exception as exc:  # kept in the buffer; the next flush retries them
             log.warning("kiosk: usage events not written yet: %s", scrub(str(exc))[:200])
 
-    def submit_registration(self, kind: str, person: dict[str, str], answers: dict[str, Any]) -> Any:
-        """Store the registration and its outbox entry durably; returns the Receipt."""
+    def submit_registration(self, kind: str, person: dict[str, str], answers: dict[str, Any], *,
+                            job: dict[str, str] | None = None, verified: bool = True) -> Any:
+        """Store the registration and its outbox entry durably; returns the Receipt.
+
+        ``job``: the job applied for (我想应聘); ``verified`` False: no card was read."""
         from content.registrations import submit_registration
 
-        return submit_registration(self.db, kind, person, answers,
-                                   station_id=self.settings.station.id, key_dir=self.settings.data_dir)
+        return submit_registration(self.db, kind, person, answers, station_id=self.settings.station.id,
+                                   key_dir=self.settings.data_dir, job=job, verified=verified)
 
     def today_counts(self) -> dict[str, int]:
         """Registrations made today per kind (staff screen)."""
@@ -357,16 +362,19 @@ class Services:
         slip = event_slip(event, station=self.settings.station, profile=self._profile, slip_no=new_slip_no())
         return self._submit_slip(slip, "通知单")
 
-    def print_receipt(self, receipt: Any, resident: Any) -> tuple[bool, str]:
+    def print_receipt(self, receipt: Any, resident: Any, job: dict[str, str] | None = None) -> tuple[bool, str]:
+        """The registration's receipt; ``resident`` None (an application without the card): 未核验."""
         if self.printer is None:
             return self._submit_slip(None, "登记回执")
         from content.registrations import grouped_code
         from printer.slips import receipt_slip
 
         created = dt.datetime.fromisoformat(receipt.created_at)
-        slip = receipt_slip(receipt.kind, name=resident.name, id_number=resident.id_number,
+        slip = receipt_slip(receipt.kind, name=resident.name if resident else "",
+                            id_number=resident.id_number if resident else "",
                             receipt_code=grouped_code(receipt.code), station=self.settings.station, profile=self._profile,
-                            created_at=created, next_steps=NEXT_STEPS.get(receipt.kind, ""))
+                            created_at=created, next_steps=APPLY_NEXT_STEPS if job else NEXT_STEPS.get(receipt.kind, ""),
+                            job=f"{job['title']}，{job['employer']}" if job else "")
         return self._submit_slip(slip, "登记回执")
 
     def print_queue(self) -> list[Any]:

@@ -146,8 +146,11 @@ def job_slip(job: Job, *, station: Any, profile: PrinterProfile, slip_no: str,
 def receipt_slip(kind: str, *, name: str, id_number: str, receipt_code: str, station: Any,
                  profile: PrinterProfile, created_at: dt.datetime, next_steps: str, status_url: str = "",
                  slip_no: str | None = None, now: dt.datetime | None = None,
-                 native_qr: bool | None = None) -> Slip:
-    """A registration receipt (登记回执) for a 求职 / 培训需求 / 返乡 / 零工 registration."""
+                 native_qr: bool | None = None, job: str = "") -> Slip:
+    """A registration receipt (登记回执) for a 求职 / 培训需求 / 返乡 / 零工 registration.
+
+    ``job``: the job applied for (我想应聘: ``岗位，用人单位``); ``name`` and ``id_number`` empty:
+    no ID card was read, the receipt says 未核验."""
     if kind not in RECEIPT_KINDS:
         raise ValueError(f"unknown registration kind {kind!r}; known: {', '.join(RECEIPT_KINDS)}")
     code = prepare(receipt_code)[0]
@@ -158,8 +161,13 @@ def receipt_slip(kind: str, *, name: str, id_number: str, receipt_code: str, sta
     b = SlipBuilder(profile)
     _header(b, station, "登记回执")
     b.field("登记事项", RECEIPT_KINDS[kind])
-    b.field("姓名", mask_name(sanitize(name)))
-    b.field("身份证号", mask_id_number(prepare(id_number)[0]))
+    if job:
+        b.field("应聘岗位", job, max_lines=3)
+    if name:
+        b.field("姓名", mask_name(sanitize(name)))
+        b.field("身份证号", mask_id_number(prepare(id_number)[0]))
+    else:
+        b.field("身份", "未核验（没有读身份证）")
     b.field("登记站点", station.name, max_lines=2)
     b.field("登记时间", _when(created_at))
     b.feed_dots(8)

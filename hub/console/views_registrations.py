@@ -65,6 +65,19 @@ def _masked(person: dict[str, Any]) -> dict[str, str]:
             if person.get("birth_date") else ""}
 
 
+def applied_for(payload: dict[str, Any]) -> str:
+    """``应聘：<岗位>，<用人单位>`` for a registration made from a job's page (我想应聘), else empty."""
+    job = payload.get("job")
+    if not isinstance(job, dict) or not job.get("title"):
+        return ""
+    return f"应聘：{job['title']}，{job.get('employer', '')}".rstrip("，")
+
+
+def unverified(payload: dict[str, Any]) -> bool:
+    """No ID card was read at the kiosk: the phone number is all the registrar has."""
+    return payload.get("verified") is False
+
+
 def _filters() -> tuple[dict[str, str], list[Any]]:
     args = {k: request.args.get(k, "").strip() for k in ("station", "kind", "status", "since", "until", "code")}
     where: list[Any] = []
@@ -100,7 +113,7 @@ def reg_list() -> Any:
     for r in rows:
         p = payloads.get(r.upload_id, {})
         person = p.get("person") if isinstance(p.get("person"), dict) else {}
-        shown.append((r, _masked(person) if person else None))
+        shown.append((r, _masked(person) if person else None, applied_for(p), unverified(p)))
     return render_template("console/registrations.html", rows=shown, total=total, page=page, args=args,
                            pages=max(1, math.ceil(total / PER_PAGE)), kinds=REGISTRATION_KINDS, statuses=FOLLOW_UP)
 
@@ -128,6 +141,7 @@ def _detail_page(upload_id: int, full: bool, refused: dict[str, str] | None = No
         audit("查看登记完整信息", f"登记 {row.code}", f"驿站 {row.station_id}")
     shown = {k: str(v) for k, v in person.items()} if full else (_masked(person) if person else {})
     return render_template("console/registration.html", r=row, person=shown, answers=answer_rows(answers), full=full,
+                           applied=applied_for(payload), unverified=unverified(payload),
                            statuses=FOLLOW_UP, refused=refused or {}, note_limit=NOTE_LIMIT,
                            updated_by=person_name(row.updated_by)), (400 if refused else 200)
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from kivy.properties import ListProperty, StringProperty
 
+from common.privacy import mask_name
 from kiosk.forms import FormError, build_submission, consent_text
 from kiosk.screens.base import KioskScreen
 
@@ -32,6 +33,11 @@ class ConsentScreen(KioskScreen):
             return
         self.title = f"{form.title}：核对和同意"
         self.summary = form.summary(masked=False)  # the resident checks what they typed
+        if form.job:  # 我想应聘: who applies - the card's name (masked), or 未核验 without a card
+            resident = self.app.session.resident
+            self.summary = self.summary[:1] + [
+                ("姓名", mask_name(resident.name)) if resident is not None
+                else ("身份", "未核验（没有读身份证，只留电话）")] + self.summary[1:]
         settings = self.app.settings
         self.notice = consent_text(settings.station.name, settings.privacy.retention_days)
         self.ids.scroll.scroll_y = 1
@@ -46,7 +52,8 @@ class ConsentScreen(KioskScreen):
         form.accept_consent(dt.datetime.now().astimezone())
         try:
             kind, person, answers = build_submission(form, session.resident, station_id=app.settings.station.id)
-            receipt = app.services.submit_registration(kind, person, answers)
+            receipt = app.services.submit_registration(kind, person, answers, job=form.job,
+                                                       verified=session.resident is not None)
         except FormError as exc:
             form.consent_at = None
             self.error = str(exc)
@@ -60,7 +67,7 @@ class ConsentScreen(KioskScreen):
         session.last_receipt = receipt
         session.form = None
         app.count(f"registration_{kind}")
-        app.go("done", receipt=receipt)
+        app.go("done", receipt=receipt, job=form.job)
 
     def decline(self) -> None:
         self.app.session.form = None

@@ -9,7 +9,7 @@ from kivy.properties import BooleanProperty, StringProperty
 from content.registrations import grouped_code
 from kiosk.forms import TITLES
 from kiosk.screens.base import KioskScreen
-from kiosk.services import NEXT_STEPS
+from kiosk.services import APPLY_NEXT_STEPS, NEXT_STEPS
 
 
 class DoneScreen(KioskScreen):
@@ -19,12 +19,13 @@ class DoneScreen(KioskScreen):
     print_text = StringProperty("")
     printed = BooleanProperty(False)
 
-    def enter(self, receipt: Any = None, **_: Any) -> None:
+    def enter(self, receipt: Any = None, job: dict[str, str] | None = None, **_: Any) -> None:
         if receipt is None:
             return
+        self._job = job
         self.code = grouped_code(receipt.code)
-        self.what = TITLES.get(receipt.kind, receipt.kind)
-        self.next_steps = NEXT_STEPS.get(receipt.kind, "")
+        self.what = f"应聘“{job['title']}”" if job else TITLES.get(receipt.kind, receipt.kind)
+        self.next_steps = APPLY_NEXT_STEPS if job else NEXT_STEPS.get(receipt.kind, "")
         self.printed = False
         self.print_text = ""
         if self.app.services.printer is not None:
@@ -35,9 +36,10 @@ class DoneScreen(KioskScreen):
     def print_receipt(self) -> None:
         receipt = self.app.session.last_receipt
         resident = self.app.session.resident
-        if receipt is None or resident is None:
+        job = getattr(self, "_job", None)
+        if receipt is None or (resident is None and not job):
             return
-        ok, message = self.app.services.print_receipt(receipt, resident)
+        ok, message = self.app.services.print_receipt(receipt, resident, job)
         self.printed = ok
         self.print_text = message
         if ok:
@@ -45,6 +47,7 @@ class DoneScreen(KioskScreen):
 
     def forget(self) -> None:
         self.code = self.what = self.next_steps = self.print_text = ""
+        self._job = None
         self.printed = False
 
     def speech(self) -> str:

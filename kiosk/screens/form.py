@@ -11,6 +11,7 @@ from typing import Any
 
 from kivy.factory import Factory
 from kivy.properties import BooleanProperty, ListProperty, StringProperty
+from kivy.uix.widget import Widget
 
 from kiosk.forms import FormError, FormState
 from kiosk.screens.base import KioskScreen
@@ -40,7 +41,9 @@ class FormScreen(KioskScreen):
         # held here: the keypad and its column out of the widget tree have no other owner (ids are weak)
         self._keypad = self.ids.keypad.__self__
         self._beside = Factory.KeypadBeside()
+        self._spacer = Widget()
         self.bind(kind_of_step=self._place_keypad, side_by_side=self._place_keypad)
+        self._keypad.bind(compact=self._place_keypad)
         self._place_keypad()
 
     def _place_keypad(self, *_: Any) -> None:
@@ -51,20 +54,31 @@ class FormScreen(KioskScreen):
             keypad.parent.remove_widget(keypad)
         if beside.parent is not None:
             beside.parent.remove_widget(beside)
+        if self._spacer.parent is not None:
+            self._spacer.parent.remove_widget(self._spacer)
         if self.kind_of_step != "phone":
             return
         if self.side_by_side:
-            beside.add_widget(keypad)
+            # a short screen (compact keypad): the keys at the top, level with the number; else
+            # at the foot, the last row level with 下一步
+            parts = [keypad, self._spacer] if keypad.compact else [self._spacer, keypad]
+            for part in parts:
+                beside.add_widget(part)
             self.ids.body.add_widget(beside)
         else:
             self.ids.below.add_widget(keypad)
 
-    def enter(self, kind: str | None = None, returning: bool = False, **_: Any) -> None:
+    def enter(self, kind: str | None = None, returning: bool = False, job: dict[str, str] | None = None,
+              **_: Any) -> None:
         session = self.app.session
-        if session.resident is None:
+        if job is not None:
+            # 我想应聘 from a job's page: the phone alone, with or without the card
+            if session.form is None or session.form.job != job:
+                session.form = FormState("求职", dt.date.today(), job=job)
+        elif session.resident is None and (session.form is None or not session.form.job):
             self.app.notify("请先放身份证", seconds=6)
             return
-        if kind is not None and (session.form is None or session.form.kind != kind):
+        elif kind is not None and (session.form is None or session.form.kind != kind or session.form.job):
             session.form = FormState(kind, dt.date.today())
         self.error = ""
         self.show()

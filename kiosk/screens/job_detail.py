@@ -66,6 +66,11 @@ class JobDetailScreen(KioskScreen):
     def refresh(self) -> None:
         self.on_facts(self, self.facts)  # label widths follow the type size (elder mode)
 
+    def apply(self) -> None:
+        """我想应聘: a 求职 registration for this job (the phone, then the consent and a receipt)."""
+        if self.job is not None:
+            self.app.go("form", job={"id": self.job.id, "title": self.job.title, "employer": self.job.employer})
+
     def print_slip(self) -> None:
         if self.job is not None:
             self.app.print_job(self.job, self.distance_km)

@@ -17,6 +17,7 @@ class RegisterScreen(KioskScreen):
     problem = StringProperty("")
     identity = ListProperty([])
     resume_text = StringProperty("")
+    side_by_side = BooleanProperty(False)
     choices = ListProperty([(kind, TITLES[kind], BLURBS[kind]) for kind in KINDS])
 
     def refresh(self) -> None:
@@ -46,7 +47,7 @@ class RegisterScreen(KioskScreen):
     def resume(self) -> None:
         form = self.app.session.form
         if form is not None:
-            self.app.go("form", kind=form.kind)
+            self.app.go("form", kind=form.kind, job=form.job)
 
     def forget(self) -> None:
         self.present = False
@@ -55,7 +56,17 @@ class RegisterScreen(KioskScreen):
         self.resume_text = ""
 
     def identity_text(self, identity: list[Any]) -> str:
-        return "\n".join(f"{label}：{value}" for label, value in identity)
+        """Two short lines (the whole record is shown before it is sent): the kinds must stay whole on screen."""
+        fields = dict(identity)
+        return "\n".join(filter(None, [
+            "，".join(filter(None, [fields.get("姓名"), fields.get("性别"),
+                                   fields.get("出生") and f"{fields['出生']}出生"])),
+            fields.get("身份证") and f"身份证：{fields['身份证']}"]))
+
+    @staticmethod
+    def choice_text(choice: Any, title_size: float, blurb_size: float) -> str:
+        _kind, title, blurb = choice
+        return f"[size={int(title_size)}][b]{title}[/b][/size]\n[size={int(blurb_size)}]{blurb}[/size]"
 
     def speech(self) -> str:
         if not self.present:
