@@ -38,11 +38,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from common.geo import distance_text as _distance_text  # the kiosk's, the board's and the slip's
 from protocol.jobfilter import JobRules, placed_jobs
 from protocol.model import JOB_CATEGORIES, ContentSet, Event, Job, Line, Name, Phone
+from protocol.phone import LINK_NAME, job_page_name, station_path
 
 MOBILE_DIR = "mobile"
-LINK_NAME = "m"
 STATIONS_DOCUMENT = "stations"
 LIST_LIMIT = 50  # the kiosk's page of results
 PAGE_BUDGET = 100 * 1024  # a station's first page and its stylesheet, over 3G on a cheap phone
@@ -121,15 +122,11 @@ def station_index(feeds_dir: str | Path) -> dict[str, dict[str, Any]]:
 
 def station_page_path(feed_id: str, station_id: str) -> str:
     """The station's phone page under the hub's address (what the board's and slips' QR carry)."""
-    return f"/feeds/{feed_id}/{LINK_NAME}/s/{station_id}/"
+    return f"/feeds/{feed_id}/{station_path(station_id)}"
 
 
 def list_page_name(category_index: int, distance_index: int, when_key: str) -> str:
     return f"c{category_index}-r{distance_index}-{when_key}.html"
-
-
-def job_page_name(job_id: str) -> str:
-    return f"job-{job_id}.html"
 
 
 def write_pages(content: ContentSet, feed_dir: str | Path, *, version: int, today: dt.date,
@@ -218,14 +215,6 @@ def _tel(phone: str, label: str, css: str = "") -> str:
         return ""
     klass = f' class="{css}"' if css else ""
     return f'<a{klass} href="tel:{_e(digits)}">{_e(label)}</a>'
-
-
-def _distance_text(km: float) -> str:
-    if km < 1:
-        return f"{max(10, round(km * 1000, -1)):.0f}米"
-    if km < 10:
-        return f"{km:.1f}公里"
-    return f"{km:.0f}公里"
 
 
 def _when_text(job: Job, today: dt.date) -> str:

@@ -37,3 +37,10 @@ def test_the_kiosk_the_board_and_the_slip_show_the_same_distance(km: float, show
     assert f"离这里{shown}" in kiosk_speech.split("。")
     assert board.distance == shown and shown in board.meta.split(" · ")
     assert f"距离：距本站约{shown}" in paper.splitlines()
+
+
+def test_the_residents_phone_pages_use_the_same_formatter() -> None:
+    """The board's QR code leads to the station's phone page: the same job reads the same there."""
+    from hub.mobile import pages
+
+    assert pages._distance_text is distance_text
