@@ -278,6 +278,7 @@ class UrgentCheck:
         self.etag = ""
         self.pointed = 0  # the version the pointer named when last read (kept across 304s)
         self.checks = 0
+        self.last_status = 0  # the HTTP status of the last check (0: no answer)
 
     def pending(self) -> bool:
         """True when the pointer names a newer version of the station's feed than it holds."""
@@ -292,6 +293,7 @@ class UrgentCheck:
         except (requests.RequestException, FetchError) as exc:
             log.debug("urgent check: %s", describe(exc))
             return False
+        self.last_status = response.status_code
         held_feed, held_version = self.held()
         if response.status_code == 200:
             self.etag = response.headers.get("ETag", "")

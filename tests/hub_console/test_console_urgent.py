@@ -102,6 +102,9 @@ def test_a_forged_pointer_only_brings_a_verified_sync_forward(console: Console, 
             assert loop.urgent_check()
             result = loop.run_feed_round()
             assert result.last_result.status == "unchanged" and st.store.content_info().version == 1
+            # Read again with If-None-Match (a 304): still above the version held, so at most one
+            # verified, unchanged sync per check; the regular content stays on screen meanwhile.
+            assert loop.urgent_check() and loop.urgent.last_status == 304
             assert [a.id for a in st.store.announcements("kiosk", dt.datetime(2026, 11, 20, 12, tzinfo=dt.UTC))
                     ] == ["n-1"]
         finally:
