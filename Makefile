@@ -77,8 +77,11 @@ test: setup
 bench: setup
 	@set -e; for b in bench/*.py; do echo "== $$b"; $(PY) $$b; done
 
+# ruff on everything; mypy on the rooms pyproject.toml's [tool.mypy] lists (also a test:
+# tests/foundation/test_types.py).
 lint: setup
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache

@@ -80,7 +80,7 @@ def common_options() -> argparse.ArgumentParser:
 COMMON = common_options()
 
 
-def add_command(subparsers: argparse._SubParsersAction, name: str, help: str, **kwargs: Any
+def add_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help: str, **kwargs: Any
                 ) -> argparse.ArgumentParser:
     """Add a (sub-)subcommand that takes the common options and shows the exit codes."""
     return subparsers.add_parser(

@@ -24,7 +24,8 @@ def free_port() -> int:
     """A TCP port on 127.0.0.1 that is free right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def wait_for_port(port: int, host: str = "127.0.0.1", timeout: float = 10.0) -> None:
@@ -148,7 +149,8 @@ def _read_some(response: requests.Response, amount: int) -> bytes:
     turned into requests' as ``iter_content`` does."""
     raw: Any = response.raw
     try:
-        return raw.read1(amount, decode_content=True)
+        data: bytes = raw.read1(amount, decode_content=True)
+        return data
     except urllib3.exceptions.ProtocolError as exc:
         raise requests.exceptions.ChunkedEncodingError(exc) from None
     except urllib3.exceptions.DecodeError as exc:

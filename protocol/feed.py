@@ -25,7 +25,7 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Final, Literal, cast
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from protocol.model import RECORD_TYPES, ContentSet, MediaRef, Rejection, validate_records
 
-FORMAT = "yizhan-feed/1"
+FORMAT: Final = "yizhan-feed/1"
 MANIFEST_NAME = "manifest.json"
 SIGNATURE_NAME = "manifest.sig"
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
@@ -90,9 +90,12 @@ class _FeedModel(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
+ItemKind = Literal["job", "policy", "event", "course", "announcement", "document"]
+
+
 class ManifestItem(_FeedModel):
     id: str = Field(pattern=r"^[A-Za-z0-9._:-]{1,100}$")
-    kind: Literal["job", "policy", "event", "course", "announcement", "document"]
+    kind: ItemKind
     path: str = Field(pattern=_SAFE_PATH)
     sha256: str = Field(pattern=_SHA256)
     size: int = Field(ge=0, le=64 * 1024 * 1024)
@@ -313,7 +316,7 @@ def _signature(text: bytes | str, what: str) -> bytes:
     return signature
 
 
-def verify_manifest(manifest_bytes: bytes, signature_file: bytes, public_key: str) -> None:
+def verify_manifest(manifest_bytes: bytes, signature_file: bytes | str, public_key: str) -> None:
     """Raise :class:`SignatureError` unless ``signature_file`` signs ``manifest_bytes`` with ``public_key``."""
     verifier = _verifier(public_key)
     signature = _signature(signature_file, "manifest.sig")
@@ -500,7 +503,7 @@ def encode_items(content: ContentSet, *, target: int = DEFAULT_SHARD_TARGET,
 
 def _encoded(item_id: str, kind: str, data: bytes, count: int) -> EncodedItem:
     digest = sha256_hex(data)
-    entry = ManifestItem(id=item_id, kind=kind, path=f"items/{digest}.json", sha256=digest,
+    entry = ManifestItem(id=item_id, kind=cast(ItemKind, kind), path=f"items/{digest}.json", sha256=digest,
                          size=len(data), count=count)
     return EncodedItem(entry, data)
 

@@ -73,11 +73,11 @@ def _collapse(text: str, multiline: bool) -> str:
     return text.strip()
 
 
-def _line(limit: int):
+def _line(limit: int) -> BeforeValidator:
     return BeforeValidator(lambda v: clean_text(v)[:limit] if v is not None else v)
 
 
-def _block(limit: int):
+def _block(limit: int) -> BeforeValidator:
     return BeforeValidator(lambda v: clean_text(v, multiline=True)[:limit] if v is not None else v)
 
 
