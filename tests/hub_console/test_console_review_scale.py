@@ -155,3 +155,23 @@ def test_an_urgent_notice_is_pinned_then_published_at_once_and_alone(console: Co
     assert shown.count('class="added-entry"') == 4
     first = publisher.get(f"/console/publish/{FEED}/versions/1").get_data(as_text=True)
     assert "n-storm" in first and "j-1" not in first
+
+
+def test_a_whole_selection_leaves_the_reviewers_own_submissions_for_someone_else(console: Console) -> None:
+    create_user(console.engine, "both", PASSWORD, ["editor", "reviewer"], "周编审")
+    own = _import(console.client("both"), HEADER + _rows("own", 2))
+    _import(console.client("editor"), HEADER + _rows("other", 3))
+    both = console.client("both")
+    page = both.get("/console/review").get_data(as_text=True)
+    assert '<b id="review-total">5</b>' in page and "其中 2 条由您本人提交" in page and "共 3 条" in page
+    form = {"decision": "approve-all", "last_id": _hidden(page, "last_id"), "expected": _hidden(page, "expected")}
+    done = post(both, "/console/review", form, follow_redirects=True).get_data(as_text=True)
+    assert "通过 3 条" in done and "未处理" not in done
+    states = _states(console)
+    assert [states[f"other-{i}"][0] for i in (1, 2, 3)] == ["approved"] * 3
+    assert states["own-1"][0] == states["own-2"][0] == "pending"
+    page = both.get(f"/console/review?batch={own}").get_data(as_text=True)
+    assert 'id="batch-form"' not in page, "nothing in this batch is theirs to review"
+    answer = post(both, "/console/review", {**form, "batch": str(own), "expected": "2"},
+                  follow_redirects=True).get_data(as_text=True)
+    assert "筛选结果中没有可由您审核的信息" in answer
