@@ -450,18 +450,27 @@ def check_feed(env: Surroundings) -> Check:
 @_check
 def check_hours(env: Surroundings) -> Check:
     """The station's opening hours (the one source every screen shows) against feed content stating others."""
-    from config.station import open_store
+    import sqlite3
+
+    from content.db import reading
     from content.hours import disagreements
+    from protocol.model import Announcement, Policy
 
     name, key = "服务时间", "hours"
     hours = env.settings.station.opening_hours
     if not hours:
         return Check(name, "skip", "没有设置服务时间（station.opening_hours）：自助机和大屏上都不显示服务时间", key)
     now = env.now().replace(tzinfo=None)
-    with open_store(env.settings) as store:
-        notices = {a.id: a for surface in ("kiosk", "board") for a in store.announcements(surface, now)}
-        records = [("通知", a.id, a.text) for a in notices.values()]
-        records += [("政策", p.id, f"{p.how_to_apply} {p.body}") for p in store.policies(today=now.date())]
+    try:  # read only, as the other content checks: doctor never creates or changes the database
+        with reading(env.settings.db_path) as conn:
+            notices = [Announcement.model_validate_json(r[0])
+                       for r in conn.execute("SELECT data FROM content_announcements").fetchall()]
+            policies = [Policy.model_validate_json(r[0])
+                        for r in conn.execute("SELECT data FROM content_policies").fetchall()]
+    except sqlite3.Error:  # no database or no content yet
+        notices, policies = [], []
+    records = [("通知", a.id, a.text) for a in notices if a.is_open(now)]
+    records += [("政策", p.id, f"{p.how_to_apply} {p.body}") for p in policies]
     found = disagreements(hours, records)
     if found:
         listed = "；".join(f"{m.kind} {m.item_id} 写的是 {m.says}" for m in found[:3])

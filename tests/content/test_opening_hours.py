@@ -50,3 +50,10 @@ def test_doctor_is_content_when_the_feed_agrees(station) -> None:
     settings = _station_with_sample_feed(station, "周一至周五 9:00-17:30")
     [check] = run_checks(settings, checks=(check_hours,))
     assert check.status == "ok" and "周一至周五 9:00-17:30" in check.detail
+
+
+def test_doctor_reads_the_hours_without_creating_a_database(station) -> None:
+    settings = station.settings
+    [check] = run_checks(settings, checks=(check_hours,))
+    assert check.status == "ok" and "周一至周五 9:00-17:30" in check.detail
+    assert not settings.db_path.exists()  # a station that never synced keeps no empty database from doctor
