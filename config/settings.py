@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from common.netutil import dialled_scheme, hub_url_problem, is_loopback_url
 from content import credentials
+from protocol.phone import phone_page_url
 
 DEFAULT_LOCATIONS = (Path("/etc/yizhan/station.toml"), Path("station.toml"))
 STATION_KINDS = ("服务站", "零工驿站", "就业驿站", "就业之家")
@@ -364,10 +365,7 @@ def parse_settings(text: str, *, name: str = "station.toml", base_dir: Path | No
 
 def station_page_url(settings: Settings) -> str:
     """The station's phone page on the hub (``hub.mobile``), beside its feed; empty without a feed."""
-    feed = settings.hub.feed_url
-    if not feed.startswith(("http://", "https://")):
-        return ""
-    return f"{feed if feed.endswith('/') else feed + '/'}m/s/{settings.station.id}/"
+    return phone_page_url(settings.hub.feed_url, settings.station.id)
 
 
 def _with_board_qr(settings: Settings) -> Settings:

@@ -349,9 +349,11 @@ class Services:
         if self.printer is None:
             return self._submit_slip(None, "岗位单")
         from printer.slips import job_slip, new_slip_no
+        from protocol.phone import phone_page_url
 
         slip = job_slip(job, station=self.settings.station, profile=self._profile, slip_no=new_slip_no(),
-                        distance_km=distance_km, resident_name=resident_name)
+                        distance_km=distance_km, resident_name=resident_name,
+                        page_url=phone_page_url(self.settings.hub.feed_url, self.settings.station.id, job.id))
         return self._submit_slip(slip, "岗位单")
 
     def print_event(self, event: Any) -> tuple[bool, str]:

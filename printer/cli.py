@@ -179,8 +179,16 @@ def _job(args: argparse.Namespace, ctx: Context) -> int:
     job, distance = _load_job(ctx, args.job_id)
     name = _read_card_name(ctx, args.card_timeout) if args.for_card else None
     slip = job_slip(job, station=ctx.settings.station, profile=profile, slip_no=new_slip_no(),
-                    distance_km=distance, resident_name=name, native_qr=False if args.raster_qr else None)
+                    distance_km=distance, resident_name=name, native_qr=False if args.raster_qr else None,
+                    page_url=_page_url(ctx, job.id))
     return _print(ctx, slip, args.timeout)
+
+
+def _page_url(ctx: Context, job_id: str) -> str:
+    """The job on the station's phone page (the slip's QR code when the job has no link)."""
+    from protocol.phone import phone_page_url
+
+    return phone_page_url(ctx.settings.hub.feed_url, ctx.settings.station.id, job_id)
 
 
 def _status(args: argparse.Namespace, ctx: Context) -> int:
@@ -216,7 +224,7 @@ def _preview(args: argparse.Namespace, ctx: Context) -> int:
     else:
         job, distance = _load_job(ctx, args.job_id)
         slip = job_slip(job, station=ctx.settings.station, profile=profile, slip_no=new_slip_no(),
-                        distance_km=distance, native_qr=native)
+                        distance_km=distance, native_qr=native, page_url=_page_url(ctx, job.id))
     try:
         font = find_cjk_font(ctx.settings.ui.font or None)
     except FontNotFoundError as exc:

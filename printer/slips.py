@@ -93,11 +93,13 @@ def _qr(b: SlipBuilder, url: str, caption: str, native: bool | None) -> str:
 
 def job_slip(job: Job, *, station: Any, profile: PrinterProfile, slip_no: str,
              distance_km: float | None = None, resident_name: str | None = None,
-             now: dt.datetime | None = None, native_qr: bool | None = None) -> Slip:
+             now: dt.datetime | None = None, native_qr: bool | None = None, page_url: str = "") -> Slip:
     """A job slip (岗位推荐单) for ``job``, printed by ``station`` on a ``profile`` printer.
 
     ``resident_name`` (masked here in any case) adds a line for the resident the slip was
-    printed for after an ID card read. ``native_qr`` overrides the profile's QR choice.
+    printed for after an ID card read. ``native_qr`` overrides the profile's QR choice. The QR
+    code carries the job's own link, else ``page_url`` (the job on the station's phone page,
+    ``protocol.phone.phone_page_url``).
     """
     now = now or dt.datetime.now()
     b = SlipBuilder(profile)
@@ -131,9 +133,9 @@ def job_slip(job: Job, *, station: Any, profile: PrinterProfile, slip_no: str,
         b.bold(False)
     b.field("有效期至", _date(job.valid_until))
     qr_data = ""
-    if job.url:
+    if job.url or page_url:
         b.rule("-")
-        qr_data = _qr(b, job.url, "手机扫码查看岗位详情", native_qr)
+        qr_data = _qr(b, job.url or page_url, "手机扫码查看岗位详情", native_qr)
     if resident_name:
         b.rule("-")
         b.bold(True).field("求职人", mask_name(sanitize(resident_name)))
