@@ -97,9 +97,10 @@ def init_console(app: Flask, home: str | Path, feeds_dir: str | Path, *, engine:
 
     # remote care's station API and the per-station count of refused tokens
     install_care(app, (api_token_wait, record_api_token_failure))
-    from hub.console.geocode import from_settings
+    from hub.console.geocode import from_settings, map_tiles
 
     app.extensions["console_geocoder"] = from_settings(home)  # None: positions fall back, flagged
+    app.extensions["console_map_tiles"] = map_tiles(home)  # []: the job form has no map picker
     app.secret_key = app.secret_key or _secret(home)
     app.config.update(SESSION_COOKIE_NAME="yizhan_console", SESSION_COOKIE_HTTPONLY=True,
                       SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_PATH=URL_PREFIX,

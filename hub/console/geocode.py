@@ -112,15 +112,37 @@ class Tianditu:
 PROVIDERS: dict[str, type[Any]] = {"tianditu": Tianditu}
 
 
-def from_settings(home: str | Path) -> Geocoder | None:
-    """The configured geocoder, or None when no key is set (positions then fall back, flagged)."""
-    settings: dict[str, Any] = {}
+def _settings(home: str | Path) -> dict[str, Any]:
     config = Path(home) / "hub.toml"
     if config.exists():
         try:
-            settings = dict(tomllib.loads(config.read_text(encoding="utf-8")).get("geocoder", {}))
+            return dict(tomllib.loads(config.read_text(encoding="utf-8")).get("geocoder", {}))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError):
-            settings = {}
+            return {}
+    return {}
+
+
+# 天地图's web-Mercator tiles (WMTS, ``_w``): the map and its labels, on servers t0 … t7.
+TIANDITU_TILES = [f"https://t{{s}}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
+                  f"&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={{z}}&TILEROW={{y}}"
+                  f"&TILECOL={{x}}&tk={{key}}" for layer in ("vec", "cva")]
+
+
+def map_tiles(home: str | Path) -> list[str]:
+    """Tile address templates for the job form's map picker ({x}, {y}, {z}, {s} for the server):
+    天地图's with ``[geocoder] tiles_key`` (a browser key), or ``tiles_url`` (one or a list);
+    [] when neither is set (no picker: the coordinates are typed or placed from the address)."""
+    settings = _settings(home)
+    urls = os.environ.get("YIZHAN_MAP_TILES_URL") or settings.get("tiles_url")
+    if urls:
+        return [str(u) for u in (urls if isinstance(urls, list) else [urls])]
+    key = str(settings.get("tiles_key", ""))
+    return [t.replace("{key}", key) for t in TIANDITU_TILES] if key else []
+
+
+def from_settings(home: str | Path) -> Geocoder | None:
+    """The configured geocoder, or None when no key is set (positions then fall back, flagged)."""
+    settings = _settings(home)
     url = os.environ.get("YIZHAN_GEOCODER_URL") or settings.get("url") or TIANDITU_URL
     key = os.environ.get("YIZHAN_GEOCODER_KEY") or settings.get("key") or ""
     provider = PROVIDERS.get(str(settings.get("provider", "tianditu")))

@@ -17,7 +17,18 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from stdnum.cn import uscc
 from stdnum.exceptions import ValidationError as StdnumError
 
@@ -161,10 +172,48 @@ def _item_form(kind: str, item_id: int | None) -> Any:
         if isinstance(values.get(name), str) and len(values[name]) >= 16:
             with contextlib.suppress(ValueError):
                 values[name] = dt.datetime.fromisoformat(values[name]).astimezone().strftime("%Y-%m-%d %H:%M")
-    return render_template("console/item_form.html", kind=kind, kind_name=KIND_NAMES[kind], fields=FIELDS[kind],
-                           values=values, errors=errors, row=row, feeds=feeds, feed_id=feed_id, notes=notes,
-                           rules={f.name: rule_of(kind, f) for f in FIELDS[kind]},
-                           choice_names=CHOICE_NAMES), (400 if errors else 200)
+    return _form_page(kind, {"values": values, "errors": errors, "row": row, "feeds": feeds, "feed_id": feed_id,
+                             "notes": notes})
+
+
+def _form_page(kind: str, parts: dict[str, Any]) -> Any:
+    """The item form; a job's carries the map picker when tiles are configured, and this page
+    alone may then load them from their servers."""
+    tiles = (current_app.extensions.get("console_map_tiles") or []) if kind == "job" else []
+    page = make_response(render_template(
+        "console/item_form.html", kind=kind, kind_name=KIND_NAMES[kind], fields=FIELDS[kind], **parts,
+        rules={f.name: rule_of(kind, f) for f in FIELDS[kind]}, choice_names=CHOICE_NAMES,
+        map_tiles=tiles, map_centre=_map_centre(parts["feeds"], parts["feed_id"])), 400 if parts["errors"] else 200)
+    if tiles:
+        from hub.console import CONTENT_SECURITY_POLICY
+
+        page.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.replace(
+            "img-src 'self' data: blob:", "img-src 'self' data: blob: " + " ".join(_tile_origins(tiles)))
+    return page
+
+
+def _tile_origins(tiles: list[str]) -> list[str]:
+    """The tile servers' origins for the page's img-src ({s} in a host stands for any server)."""
+    from urllib.parse import urlsplit
+
+    out = []
+    for template in tiles:
+        parts = urlsplit(template.replace("{s}", "SERVER"))
+        host = parts.netloc.replace("tSERVER.", "*.").replace("SERVER", "*")
+        out.append(f"{parts.scheme}://{host}")
+    return list(dict.fromkeys(out))
+
+
+def _map_centre(feeds: list[Any], feed_id: str) -> tuple[float, float]:
+    """Where the map opens for a job without a position: the feed group's region's centre."""
+    from hub.console.geocode import PROVINCE_CENTRES
+
+    regions = [r for f in feeds if f.feed_id == feed_id for r in str(f.regions or "").split(",") if r.strip()]
+    for region in regions:
+        if region.strip()[:2] in PROVINCE_CENTRES:
+            _name, lat, lon = PROVINCE_CENTRES[region.strip()[:2]]
+            return lat, lon
+    return PROVINCE_CENTRES["11"][1], PROVINCE_CENTRES["11"][2]
 
 
 def _place_from_address(kind: str, values: dict[str, Any], errors: dict[str, str], notes: dict[str, str],

@@ -363,3 +363,93 @@ def test_without_a_geocoder_relocation_says_what_is_missing(console: Console) ->
     assert 'id="relocate-submit"' not in editor.get("/console/import").get_data(as_text=True)
     done = post(editor, "/console/import/relocate", {}, follow_redirects=True).get_data(as_text=True)
     assert "没有配置地址解析服务（hub.toml 的 [geocoder]），无法重新定位" in done
+
+
+class TileServer:
+    """Map tiles on 127.0.0.1 (one grey 256 px PNG for any tile); records the tiles asked for."""
+
+    def __init__(self) -> None:
+        from PIL import Image
+
+        buf = io.BytesIO()
+        Image.new("RGB", (256, 256), (200, 210, 220)).save(buf, "PNG")
+        png = buf.getvalue()
+        asked: list[str] = []
+        self.asked = asked
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                asked.append(self.path)
+                self.send_response(200)
+                self.send_header("Content-Type", "image/png")
+                self.send_header("Content-Length", str(len(png)))
+                self.end_headers()
+                self.wfile.write(png)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.origin = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _web_mercator_point(lat: float, lon: float, zoom: int, dx: float, dy: float) -> tuple[float, float]:
+    """The point ``dx``, ``dy`` screen pixels from (lat, lon) at ``zoom``."""
+    import math
+
+    size = 256 * 2 ** zoom
+    x = (lon + 180) / 360 * size + dx
+    r = math.radians(lat)
+    y = (1 - math.log(math.tan(r) + 1 / math.cos(r)) / math.pi) / 2 * size + dy
+    return math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * y / size)))), x / size * 360 - 180
+
+
+@pytest.mark.slow
+def test_the_map_picker_sets_the_point_clicked(tmp_path: Path) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    logging.getLogger("waitress").setLevel(logging.ERROR)
+    tiles = TileServer()
+    home = tmp_path / "hub"
+    write_keypair(home)
+    (home / "hub.toml").write_text(f'[geocoder]\ntiles_url = "{tiles.origin}/{{z}}/{{x}}/{{y}}.png"\n', encoding="utf-8")
+    app = create_app(home)
+    engine = app.extensions["console"].engine
+    create_user(engine, "bianji", PASSWORD, ["editor"], "张编辑")
+    with engine.begin() as conn:
+        save_group(conn, "gy-test", "云岩区各驿站", ["520100"], [], "2026-01-01T00:00:00+00:00")
+    try:
+        with HubServer(app) as hub, chromium() as driver:
+            login(driver, hub.url, "bianji", PASSWORD)
+            driver.get(hub.url + "console/content/job/new")
+            view = driver.find_element(By.CSS_SELECTOR, "#map-picker .map-view")
+            driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", view)
+            # the page's own policy lets these tiles in (a blocked image never gets its width)
+            WebDriverWait(driver, 20).until(lambda d: d.execute_script(
+                "const t = [...document.querySelectorAll('.map-tile')];"
+                "return t.length > 0 && t.every(i => i.complete && i.naturalWidth === 256)"))
+            assert any(path.startswith("/12/") for path in tiles.asked)
+            ActionChains(driver).move_to_element_with_offset(view, 40, -30).click().perform()
+            lat, lon = (float(driver.find_element(By.ID, f"f-{n}").get_attribute("value"))
+                        for n in ("latitude", "longitude"))
+            want = _web_mercator_point(26.647, 106.63, 12, 40, -30)  # the region's centre, zoom 12
+            assert abs(lat - want[0]) < 1e-3 and abs(lon - want[1]) < 1e-3, (lat, lon, want)
+            assert "已选：纬度" in driver.find_element(By.ID, "map-picker-status").text
+            shots = Path(SHOTS) if SHOTS else tmp_path
+            shots.mkdir(parents=True, exist_ok=True)
+            driver.save_screenshot(str(shots / "新增岗位-地图选点.png"))
+    finally:
+        tiles.close()
+
+
+def test_no_tiles_no_picker_and_the_page_policy_is_unchanged(console: Console) -> None:
+    page = console.client("editor").get("/console/content/job/new")
+    assert 'id="map-picker"' not in page.get_data(as_text=True)
+    assert page.headers["Content-Security-Policy"].count("img-src 'self' data: blob:;") == 1
