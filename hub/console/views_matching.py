@@ -20,8 +20,8 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 
 from common.privacy import mask_name
 from hub.console.core import audit, console, requires
-from hub.console.hubdata import refresh, upload_payloads
-from hub.console.schema import items, published_items, registrations
+from hub.console.hubdata import ALL_STATIONS, refresh, upload_payloads
+from hub.console.schema import items, published_items, registrations, service_counts
 from hub.matching import (
     MATCHED_KINDS,
     MatchError,
@@ -39,6 +39,22 @@ bp = Blueprint("console_match", __name__, template_folder="templates")
 CLOSED = ("已就业", "无需跟进")
 RECOMMEND_LIMIT = 10
 NEW_DAYS = 7  # 新岗位: published within the last week
+
+
+def count_service(conn: Any, station_id: str, at: dt.datetime, metric: str) -> None:
+    """Add one to a station's service count of the month of ``at`` (local time) and to the
+    all-stations total: 推荐人次 (``recommended``) and 就业人数 (``employed``) of the 服务成效表."""
+    month = at.astimezone().strftime("%Y-%m")
+    c = service_counts
+    for station in (station_id, ALL_STATIONS):
+        key = (c.c.station_id == station, c.c.month == month, c.c.metric == metric)
+        if conn.execute(c.update().where(*key).values(n=c.c.n + 1)).rowcount:
+            continue
+        try:
+            with conn.begin_nested():
+                conn.execute(c.insert().values(station_id=station, month=month, metric=metric, n=1))
+        except sa.exc.IntegrityError:  # another worker counted it first
+            conn.execute(c.update().where(*key).values(n=c.c.n + 1))
 
 
 def _today() -> dt.date:
@@ -155,14 +171,16 @@ def reg_recommend(upload_id: int) -> Any:
     job_id = request.form.get("job", "")
     with ctx.engine.begin() as conn:
         job = next((j for j in published_jobs(conn) if j.id == job_id), None)
-        row = conn.execute(sa.select(registrations.c.code, registrations.c.note, registrations.c.purged_at)
-                           .where(registrations.c.upload_id == upload_id)).first()
+        row = conn.execute(sa.select(registrations.c.code, registrations.c.note, registrations.c.purged_at,
+                                     registrations.c.station_id).where(registrations.c.upload_id == upload_id)).first()
         if row is None or job is None:
             abort(404)
         if row.purged_at:
             abort(409, description="个人信息已清除的登记不能再推荐岗位")
         line = f"推荐岗位：{job.title}（{job.employer}）"
         note = row.note if line in row.note else (f"{row.note}\n{line}" if row.note else line)
+        if line not in row.note:  # one 推荐人次 per job recommended to a registration
+            count_service(conn, row.station_id, ctx.now(), "recommended")
         conn.execute(registrations.update().where(registrations.c.upload_id == upload_id).values(
             status="已推荐", note=note[:500], updated_at=ctx.now_iso(), updated_by=g.user.username))
         audit("登记跟进", f"登记 {row.code}", f"已推荐 {job.id}", conn=conn)

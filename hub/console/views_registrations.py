@@ -24,6 +24,7 @@ from hub.console.hubdata import refresh, upload_payloads
 from hub.console.names import person as person_name
 from hub.console.schema import registrations
 from hub.console.views_content import page_args
+from hub.console.views_matching import count_service
 from hub.storage import REGISTRATION_KINDS
 
 bp = Blueprint("console_regs", __name__)
@@ -159,11 +160,14 @@ def reg_follow_up(upload_id: int) -> Any:
         return _detail_page(upload_id, False, {"status": status, "note": note, "error": error})
     refresh(ctx.engine, ctx.vault)
     with ctx.engine.begin() as conn:
-        row = conn.execute(sa.select(registrations.c.code).where(registrations.c.upload_id == upload_id)).first()
+        row = conn.execute(sa.select(registrations.c.code, registrations.c.status, registrations.c.station_id)
+                           .where(registrations.c.upload_id == upload_id)).first()
         if row is None:
             abort(404)
         conn.execute(registrations.update().where(registrations.c.upload_id == upload_id).values(
             status=status, note=note, updated_at=ctx.now_iso(), updated_by=g.user.username))
+        if status == "已就业" and row.status != "已就业":  # 就业人数 of the 服务成效表
+            count_service(conn, row.station_id, ctx.now(), "employed")
         audit("登记跟进", f"登记 {row.code}", status, conn=conn)
     flash(f"登记 {row.code} 已标记为「{status}」")
     return redirect(request.form.get("back") if (request.form.get("back") or "").startswith("/console/")

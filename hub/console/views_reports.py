@@ -25,7 +25,8 @@ bp = Blueprint("console_reports", __name__)
 PER_PAGE = 30
 METRICS = [("uses", "一体机服务人次"), ("views", "信息浏览"), ("card_reads", "读卡次数"), ("searches", "岗位查询"),
            ("slips", "打印单据"), ("reg:求职", "求职登记"), ("reg:培训需求", "培训需求登记"), ("reg:返乡", "返乡登记"),
-           ("reg:零工", "零工登记"), ("videos", "视频播放"), ("board_plays", "大屏播放")]
+           ("reg:零工", "零工登记"), ("videos", "视频播放"), ("board_plays", "大屏播放"),
+           ("recommended", "推荐人次"), ("employed", "就业人数")]  # the last two from follow-ups (views_matching)
 REG_METRICS = [m for m, _ in METRICS if m.startswith("reg:")]
 
 

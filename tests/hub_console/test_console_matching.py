@@ -12,7 +12,7 @@ from console_kit import FEED, Console, post
 
 from common.geo import destination
 from hub.console.publishing import publish_group
-from hub.console.schema import registrations
+from hub.console.schema import registrations, service_counts
 from hub.console.seed import seed_source
 
 STATION = (26.58, 106.71)
@@ -87,6 +87,27 @@ def test_a_job_lists_the_people_it_fits_masked(console: Console, tmp_path: Path)
     post(registrar, f"/console/registrations/{_upload_id(console, 'MQ7K2A')}/recommend",
          {"job": "bj-near", "back": "/console/jobs/bj-near/people"})
     assert "已推荐" in registrar.get("/console/jobs/bj-near/people").data.decode()
+
+
+def _counts(console: Console) -> dict[tuple[str, str], int]:
+    with console.engine.connect() as conn:
+        rows = conn.execute(sa.select(service_counts).where(service_counts.c.metric.in_(["recommended", "employed"])))
+        return {(r.station_id, r.metric): r.n for r in rows}
+
+
+def test_recommendations_and_jobs_found_feed_the_service_results(console: Console, tmp_path: Path) -> None:
+    _published(console, tmp_path)
+    registrar = console.client("registrar")
+    registrar.get("/console/registrations")
+    reg = _upload_id(console, "MQ7K2A")
+    for job in ("bj-best", "bj-near", "bj-best"):  # the same job twice is one 推荐人次
+        post(registrar, f"/console/registrations/{reg}/recommend", {"job": job})
+    for _ in range(2):  # marked 已就业 twice: one person
+        post(registrar, f"/console/registrations/{reg}/follow-up", {"status": "已就业", "note": "已入职保洁员"})
+    assert _counts(console) == {("s-1", "recommended"): 2, ("*", "recommended"): 2, ("s-1", "employed"): 1,
+                                ("*", "employed"): 1}
+    results = registrar.get("/console/reports/results").data.decode()
+    assert "推荐人次" in results and "就业人数" in results
 
 
 def test_the_weeks_new_jobs_show_how_many_they_fit(console: Console, tmp_path: Path) -> None:
