@@ -12,6 +12,8 @@
     yizhan hub station add|list|remove                   station tokens for uploads
     yizhan hub example OUT_DIR                           write an example source folder
     yizhan hub user|registrations|seed                   the console (hub/console/cli.py)
+    yizhan hub push [--stop-number N]                    SMS this week's matches to consenting residents
+    yizhan hub smsc [--port 2775]                        a local SMSC for training (hub/push/cli.py)
 
 The hub's home folder (``--home``, default ``$YIZHAN_HUB_HOME`` or ``./hub``) holds the
 online key ``feed.key`` / ``feed.pub`` (signs manifests and release offers: ``publish``,
@@ -158,6 +160,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     register_commands(sub, _home)
 
     _register_release(sub)
+    from hub.push.cli import register_push
+
+    register_push(sub, _home, _database, _store)
 
 
 def _home(parser: argparse.ArgumentParser) -> None:
