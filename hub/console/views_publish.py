@@ -198,8 +198,8 @@ def _review_where(f: dict[str, str]) -> list[Any]:
     from hub.console.items import KIND_NAMES
 
     where: list[Any] = [items.c.state == "pending"]
-    if f["batch"].isdigit():
-        where.append(items.c.import_batch == int(f["batch"]))
+    if f["batch"].isdigit():  # a batch number past the INTEGER column's range matches no batch
+        where.append(items.c.import_batch == int(f["batch"]) if len(f["batch"]) <= 9 else sa.false())
     if f["author"]:
         where.append(items.c.author == f["author"])
     if f["kind"] in KIND_NAMES:

@@ -13,7 +13,10 @@ from hub.console.core import PERMISSIONS, ROLES
 from hub.console.items import FIELDS
 from protocol.model import Job
 
-OPEN_ENDPOINTS = {"console_auth.login", "console_auth.logout", "console_home.static"}
+OPEN_ENDPOINTS = {"console_auth.login", "console_auth.logout", "console_home.static",
+                  # the hub's station status under /console/ checks fleet.view itself (401 JSON,
+                  # or the login page): tests/hub/test_hub_serving.py walks it
+                  "status_json", "status_page"}
 
 
 def _sample_values(console: Console) -> dict[str, str]:
@@ -33,7 +36,7 @@ def _sample_values(console: Console) -> dict[str, str]:
         item_id = conn.execute(sa.text("SELECT id FROM console_items")).scalar_one()
     return {"kind": "job", "item_id": str(item_id), "station_id": "s-1", "employer_id": "1", "feed_id": "gy-test",
             "schedule_id": "1", "handoff_id": "1", "upload_id": "1", "user_id": "1", "filename": "console.css",
-            "request_id": "1"}
+            "request_id": "1", "version": "1", "record_id": "job-1"}
 
 
 def _routes(console: Console) -> list[tuple[str, str, str | None]]:

@@ -123,7 +123,8 @@ def test_the_fuzz_crawl_of_every_console_parameter_finds_no_500(console: Console
               if r.rule.startswith("/console/") and "GET" in r.methods and r.endpoint != "console_home.static"]
     assert len(routes) >= 20
     for rule in routes:
-        plausible = {"kind": next(iter(FIELDS)), "item_id": 1, "upload_id": upload_id, "station_id": "s-1"}
+        plausible = {"kind": next(iter(FIELDS)), "item_id": 1, "upload_id": upload_id, "station_id": "s-1",
+                     "feed_id": "gy-test", "version": 1, "record_id": "job-1", "request_id": 1}
         for arg in rule.arguments:
             for odd in [*ODD_RAW, *ODD, *(BIG_IDS if arg.endswith("_id") else [])]:
                 values = {**plausible, arg: odd}
