@@ -161,14 +161,18 @@ def _database(db: Database | str | Path) -> Iterator[Database]:
 
 def submit_registration(db: Database | str | Path, kind: RegistrationKind, person: dict[str, Any],
                         answers: dict[str, Any], *, station_id: str, key_dir: str | Path | None = None,
-                        job: dict[str, Any] | None = None, verified: bool = True) -> Receipt:
+                        job: dict[str, Any] | None = None, verified: bool = True,
+                        sms_consent: bool = False) -> Receipt:
     """Store a registration and queue it for the hub, in one durable transaction.
 
     ``person``: name (required), id_number, gender, birth_date, address, phone. ``key_dir``
     holds ``outbox.key`` (default: the database's folder, i.e. the data dir). ``job``: the job
     applied for from its detail page (我想应聘), ``{"id", "title", "employer"}``. ``verified``
     False: no ID card was read, ``person`` is the phone alone (the registrar sees 未核验).
+    ``sms_consent``: the resident ticked 同意短信推送岗位信息 (a separate consent, off unless ticked).
     """
+    if not isinstance(sms_consent, bool):
+        raise RegistrationError("sms_consent must be true or false")
     person = _check(kind, person, answers, verified=verified)
     job = _check_job(job)
     with _database(db) as database:
@@ -187,6 +191,7 @@ def submit_registration(db: Database | str | Path, kind: RegistrationKind, perso
                         payload["job"] = job
                     if not verified:
                         payload["verified"] = False
+                    payload["sms_consent"] = sms_consent
                     outbox_key = outbox.add("registration", payload, conn=conn, personal=True,
                                             created_at=created_at)
                     secret = json.dumps({"person": person, "answers": answers}, ensure_ascii=False).encode()

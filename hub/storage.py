@@ -413,6 +413,8 @@ def _registration_problem(payload: dict[str, Any]) -> str | None:
         return "payload.job: an object of id, title and employer, each text of 1 to 200 characters"
     if not isinstance(payload.get("verified", True), bool):
         return "payload.verified: true or false"
+    if not isinstance(payload.get("sms_consent", False), bool):
+        return "payload.sms_consent: true or false"
     return None
 
 

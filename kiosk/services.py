@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from common.privacy import scrub
 from content.store import Store
@@ -25,6 +25,60 @@ from kiosk.status import PRINTER_DOWN
 
 log = logging.getLogger("kiosk.services")
 Callback = Callable[[Any], None]
+
+if TYPE_CHECKING:
+    from content.db import Database
+    from content.outbox import Outbox
+    from content.sync_loop import SyncStatus
+    from printer.queue import PrinterStatus, PrintQueue
+
+
+# The parts' seams: what the kiosk calls of each part it is handed (config.station.Station and
+# the services it builds satisfy them; a test passes its own).
+class Part(Protocol):
+    """A part the kiosk starts and stops with itself (the reader, the printer, the sync loop)."""
+
+    def start(self) -> object: ...
+    def stop(self) -> None: ...
+
+
+class PrinterPart(Part, Protocol):
+    """The print service: slips queued durably, sent one at a time (printer.queue.PrintService)."""
+
+    queue: PrintQueue
+    last_status: PrinterStatus | None
+
+    def submit(self, kind: str, data: bytes, label: str) -> int: ...
+    def wake(self) -> None: ...
+
+
+class SyncPart(Part, Protocol):
+    """The sync loop when it runs in the kiosk's process (content.sync_loop.SyncLoop)."""
+
+    @property
+    def status(self) -> SyncStatus: ...
+    def sync_now(self) -> None: ...
+
+
+class StationParts(Protocol):
+    """The process's station (config.station.Station): the settings, the database and its
+    tables' owners, and the device and sync factories the kiosk calls."""
+
+    @property
+    def settings(self) -> Any: ...  # config.settings.Settings (the kiosk does not import config/)
+    @property
+    def store(self) -> Store: ...
+    @property
+    def db(self) -> Database: ...
+    @property
+    def outbox(self) -> Outbox: ...
+
+    def kiosk_runs_sync(self) -> bool: ...
+    def reader_service(self, on_event: Callable[[Any], None] | None = None, *, live: bool = False) -> Part: ...
+    def print_service(self, *, live: bool = False, on_status: Callback | None = None) -> PrinterPart: ...
+    def sync_loop(self, *, on_status: Callback | None = None, health: Callable[[], Any] | None = None) -> SyncPart: ...
+    def sync_status(self) -> dict[str, Any]: ...
+    def close(self) -> None: ...
 
 NEXT_STEPS = {
     "求职": "工作人员会在3个工作日内电话联系您，为您推荐合适的岗位。请保持手机畅通。",
@@ -44,10 +98,10 @@ class Services:
 
     settings: Any
     store: Store
-    station: Any = None  # config.station.Station: the database, outbox and device factories
-    reader: Any = None  # idcard.service.ReaderService
-    printer: Any = None  # printer.queue.PrintService
-    sync: Any = None  # content.sync_loop.SyncLoop
+    station: StationParts | None = None  # the database, outbox and device factories
+    reader: Part | None = None  # idcard.service.ReaderService
+    printer: PrinterPart | None = None  # printer.queue.PrintService
+    sync: SyncPart | None = None  # content.sync_loop.SyncLoop
     problems: dict[str, str] = field(default_factory=dict)
     visit_slips: list[int] = field(default_factory=list)  # ids of the current resident's slips
     _work: queue.Queue = field(default_factory=queue.Queue, repr=False)
@@ -66,7 +120,7 @@ class Services:
         self._usage = RecordBuffer(self.outbox, "event", max_records=30, max_age_s=120)
 
     @classmethod
-    def from_station(cls, station: Any, *, reader: bool = True, printer: bool = True,
+    def from_station(cls, station: StationParts, *, reader: bool = True, printer: bool = True,
                      sync: bool | None = None) -> Services:
         """The kiosk's parts from the process's ``config.station.Station`` (built once at start).
         ``sync``: run a sync loop here; by default only where no sync service runs beside
@@ -288,14 +342,17 @@ class Services:
             log.warning("kiosk: usage events not written yet: %s", scrub(str(exc))[:200])
 
     def submit_registration(self, kind: str, person: dict[str, str], answers: dict[str, Any], *,
-                            job: dict[str, str] | None = None, verified: bool = True) -> Any:
+                            job: dict[str, str] | None = None, verified: bool = True,
+                            sms_consent: bool = False) -> Any:
         """Store the registration and its outbox entry durably; returns the Receipt.
 
-        ``job``: the job applied for (我想应聘); ``verified`` False: no card was read."""
+        ``job``: the job applied for (我想应聘); ``verified`` False: no card was read;
+        ``sms_consent``: 同意短信推送岗位信息 was ticked."""
         from content.registrations import submit_registration
 
         return submit_registration(self.db, kind, person, answers, station_id=self.settings.station.id,
-                                   key_dir=self.settings.data_dir, job=job, verified=verified)
+                                   key_dir=self.settings.data_dir, job=job, verified=verified,
+                                   sms_consent=sms_consent)
 
     def today_counts(self) -> dict[str, int]:
         """Registrations made today per kind (staff screen)."""

@@ -25,6 +25,7 @@ from hub.console.names import person as person_name
 from hub.console.schema import registrations
 from hub.console.views_content import page_args
 from hub.console.views_matching import count_service
+from hub.push.queue import PushError, PushQueue, consent_state, load_mac_key
 from hub.storage import REGISTRATION_KINDS
 
 bp = Blueprint("console_regs", __name__)
@@ -141,8 +142,9 @@ def _detail_page(upload_id: int, full: bool, refused: dict[str, str] | None = No
     if full and person:
         audit("查看登记完整信息", f"登记 {row.code}", f"驿站 {row.station_id}")
     shown = {k: str(v) for k, v in person.items()} if full else (_masked(person) if person else {})
+    sms = "未同意" if row.purged_at else consent_state(ctx.engine, upload_id, payload)
     return render_template("console/registration.html", r=row, person=shown, answers=answer_rows(answers), full=full,
-                           applied=applied_for(payload), unverified=unverified(payload),
+                           applied=applied_for(payload), unverified=unverified(payload), sms=sms,
                            statuses=FOLLOW_UP, refused=refused or {}, note_limit=NOTE_LIMIT,
                            updated_by=person_name(row.updated_by)), (400 if refused else 200)
 
@@ -172,6 +174,29 @@ def reg_follow_up(upload_id: int) -> Any:
     flash(f"登记 {row.code} 已标记为「{status}」")
     return redirect(request.form.get("back") if (request.form.get("back") or "").startswith("/console/")
                     else url_for("console_regs.reg_detail", upload_id=upload_id))
+
+
+@bp.post("/registrations/<int:upload_id>/sms-stop")
+@requires("registrations.view")
+def reg_sms_stop(upload_id: int) -> Any:
+    """退订 at the registrar's desk: the resident's number gets no push any more, from any registration."""
+    from flask import current_app
+
+    ctx = console()
+    with ctx.engine.connect() as conn:
+        code = conn.execute(sa.select(registrations.c.code).where(registrations.c.upload_id == upload_id)).scalar()
+    if code is None:
+        abort(404)
+    push = PushQueue(current_app.extensions["hub_store"], load_mac_key(ctx.home))
+    push.subscribe_new(ctx.now())
+    try:
+        dropped = push.stop_registration(upload_id, "registrar", ctx.now())
+    except PushError as exc:
+        flash(str(exc))
+    else:
+        audit("短信推送退订", f"登记 {code}", f"撤下待发 {dropped} 条")
+        flash(f"登记 {code} 的手机号已退订短信推送，撤下待发 {dropped} 条")
+    return redirect(url_for("console_regs.reg_detail", upload_id=upload_id))
 
 
 @bp.get("/registrations/handoff")

@@ -120,6 +120,19 @@ class PushError(Exception):
     """A push request that cannot be carried out; the message says why (in Chinese)."""
 
 
+def consent_state(engine: Engine, upload_id: int, payload: Mapping[str, Any]) -> str:
+    """What the registration's page says of SMS: 未同意, 已同意 or 已退订（how）."""
+    if payload.get("sms_consent") is not True:
+        return "未同意"
+    if not sa.inspect(engine).has_table("push_subscriptions"):
+        return "已同意"
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(subscriptions.c.stopped_via).where(subscriptions.c.upload_id == upload_id)).first()
+    if row is not None and row.stopped_via:
+        return f"已退订（{VIA.get(row.stopped_via, row.stopped_via)}）"
+    return "已同意"
+
+
 def is_night(when: dt.datetime) -> bool:
     hour = when.astimezone(CHINA).hour
     return hour >= NIGHT_FROM or hour < NIGHT_TO

@@ -1,7 +1,8 @@
 """Before a registration is stored: the answers to check and the personal-data notice to accept.
 
 Plain words: why the data is collected, who receives it, how long it is kept, and that
-saying no is fine. Only 同意并提交 stores anything.
+saying no is fine. Only 同意并提交 stores anything. 同意短信推送岗位信息 is a consent of its
+own, unticked each time the page opens: only a tap ticks it.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import logging
 import sqlite3
 from typing import Any
 
-from kivy.properties import ListProperty, StringProperty
+from kivy.properties import BooleanProperty, ListProperty, StringProperty
 
 from common.privacy import mask_name
 from kiosk.forms import FormError, build_submission, consent_text
@@ -24,10 +25,12 @@ class ConsentScreen(KioskScreen):
     summary = ListProperty([])
     notice = ListProperty([])
     error = StringProperty("")
+    sms_consent = BooleanProperty(False)
 
     def refresh(self) -> None:
         form = self.app.session.form
         self.error = ""
+        self.sms_consent = False
         if form is None:
             self.summary = []
             return
@@ -53,7 +56,8 @@ class ConsentScreen(KioskScreen):
         try:
             kind, person, answers = build_submission(form, session.resident, station_id=app.settings.station.id)
             receipt = app.services.submit_registration(kind, person, answers, job=form.job,
-                                                       verified=session.resident is not None)
+                                                       verified=session.resident is not None,
+                                                       sms_consent=self.sms_consent)
         except FormError as exc:
             form.consent_at = None
             self.error = str(exc)
@@ -77,6 +81,7 @@ class ConsentScreen(KioskScreen):
     def forget(self) -> None:
         self.summary = []
         self.error = ""
+        self.sms_consent = False
 
     def summary_text(self, summary: list[Any]) -> str:
         return "\n".join(f"{label}：{value}" for label, value in summary)
