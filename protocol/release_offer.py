@@ -23,7 +23,7 @@ CANARY = "canary"
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
-def version_key(version: str) -> tuple:
+def version_key(version: str) -> tuple[tuple[int, int, str], ...]:
     """Orders release versions: ``0.1.10`` after ``0.1.9``; a numeric part after a lettered one."""
     return tuple((1, int(p), "") if p.isdigit() else (0, 0, p)
                  for p in version.replace("+", ".").replace("-", ".").split("."))
