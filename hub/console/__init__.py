@@ -174,6 +174,8 @@ def _template_context() -> dict[str, Any]:
         nav_key = "console_fleet.stations"
     elif endpoint.startswith("console_regs.reg_"):
         nav_key = "console_regs.reg_list"
+    elif endpoint.startswith("console_publish.review_"):
+        nav_key = "console_publish.review_list"
     elif endpoint.startswith("console_publish.") and endpoint != "console_publish.board":
         nav_key = "console_publish.overview"
     return {"bureau": current_app.config["CONSOLE_BUREAU"], "pending_count": pending, "nav_key": nav_key}

@@ -39,14 +39,12 @@ from hub.console.items import (
     KIND_NAMES,
     STATE_NAMES,
     ImportFileError,
-    ReviewError,
     clean_form,
     describe_errors,
     import_rows,
     needs_position,
     place,
     read_table,
-    review,
     rule_of,
     save_item,
     validate,
@@ -345,52 +343,6 @@ def import_relocate() -> Any:
     flash(f"重新定位了 {placed} 个岗位，已进入待审核" + (f"；仍有 {left} 个位置待核实" if left else ""),
           "message" if placed or not left else "warning")
     return redirect(url_for("console_content.import_page"))
-
-
-@bp.get("/review")
-@requires("content.review")
-def review_list() -> Any:
-    ctx = console()
-    kind = request.args.get("kind", "")
-    where = [items.c.state == "pending"]
-    if kind in FIELDS:
-        where.append(items.c.kind == kind)
-    page = page_args()
-    with ctx.engine.begin() as conn:
-        total = conn.execute(sa.select(sa.func.count()).select_from(items).where(*where)).scalar_one()
-        rows = list(conn.execute(sa.select(items).where(*where).order_by(items.c.id)
-                                 .limit(PER_PAGE).offset((page - 1) * PER_PAGE)))
-    parsed = [(r, json.loads(r.data)) for r in rows]
-    return render_template("console/review.html", rows=parsed, total=total, page=page,
-                           pages=max(1, math.ceil(total / PER_PAGE)), args={"kind": kind}, kinds=KIND_NAMES,
-                           fields=FIELDS, choice_names=CHOICE_NAMES)
-
-
-@bp.post("/review")
-@requires("content.review")
-def review_action() -> Any:
-    ctx = console()
-    approve = request.form.get("decision") == "approve"
-    reason = request.form.get("reason", "")
-    ids = [int(i) for i in request.form.getlist("item") if i.isdigit()]
-    if not ids:
-        flash("请先勾选要审核的信息", "error")
-        return redirect(url_for("console_content.review_list"))
-    done, problems = 0, []
-    with ctx.engine.begin() as conn:
-        for item_id in ids:
-            try:
-                row = review(conn, item_id, g.user.username, approve, reason, ctx.now_iso())
-            except ReviewError as exc:
-                problems.append(str(exc))
-                continue
-            done += 1
-            audit("审核通过" if approve else "审核退回", f"{row.kind}:{row.record_id}", f"第 {row.version} 版", conn=conn)
-    if done:
-        flash(f"{'通过' if approve else '退回'} {done} 条")
-    if problems:
-        flash("；".join(problems[:5]) + (f" 等 {len(problems)} 条未处理" if len(problems) > 5 else ""), "error")
-    return redirect(url_for("console_content.review_list"))
 
 
 @bp.post("/employers")

@@ -179,8 +179,6 @@ def board() -> Any:
 
 
 # -- 信息审核 ---------------------------------------------------------------------------------
-# The review pages keep their endpoint names (console_content.review_list / review_action), so
-# every link to 信息审核 (the menu, the dashboard) leads here; they are this module's functions.
 REVIEW_PER_PAGE = 50
 REVIEW_CHUNK = 500  # items reviewed per transaction: SQLite's one writer is never held for long
 URGENCY_NAMES = {"urgent": "紧急通知", "normal": "非紧急"}
@@ -211,6 +209,7 @@ def _review_where(f: dict[str, str]) -> list[Any]:
     return where
 
 
+@bp.get("/review")
 @requires("content.review")
 def review_list() -> Any:
     from hub.console.items import CHOICE_NAMES, FIELDS, KIND_NAMES
@@ -262,6 +261,7 @@ def _targets(decision: str, f: dict[str, str], reasons: dict[int, str]) -> list[
     return [r.id for r in rows if r.author != g.user.username] or "筛选结果中没有可由您审核的信息"
 
 
+@bp.post("/review")
 @requires("content.review")
 def review_action() -> Any:
     ctx = console()
@@ -269,7 +269,7 @@ def review_action() -> Any:
     approve = decision in ("approve", "approve-all")
     reason = request.form.get("reason", "").strip()
     f = _review_filter()
-    back = redirect(url_for("console_content.review_list", **{k: v for k, v in f.items() if v}))
+    back = redirect(url_for("console_publish.review_list", **{k: v for k, v in f.items() if v}))
     # A reason typed on a row is that row's exception: it is returned with its own reason.
     reasons = {int(k[7:]): v.strip() for k, v in request.form.items()
                if k.startswith("reason-") and k[7:].isdigit() and v.strip()}
@@ -333,10 +333,3 @@ def _publish_urgent_now(item_id: int) -> None:
     from hub.console.names import feed_name
 
     flash(f"紧急通知已立即单独发布（{feed_name(row.feed_id)} 第 {version} 版），驿站将在一分钟内收到")
-
-
-@bp.record
-def _review_pages(state: Any) -> None:
-    if state.first_registration:
-        state.app.view_functions["console_content.review_list"] = review_list
-        state.app.view_functions["console_content.review_action"] = review_action
