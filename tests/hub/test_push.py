@@ -222,3 +222,48 @@ def test_a_sender_killed_mid_batch_neither_loses_nor_repeats(smsc: LocalSmsc, tm
     assert Counter(m["to"] for m in smsc.received) == Counter({f"137{n:08d}": 1 for n in range(1, 41)})
     assert push.counts() == {"sent": 40}
     store.close()
+
+
+def test_the_http_gateway_gets_the_same_messages_as_json(tmp_path: Path) -> None:
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    posted: list[dict] = []
+    answers = [503, 200, 200]
+
+    class Gateway(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            status = answers.pop(0)
+            if status == 200:
+                posted.append(body)
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(json.dumps({"message_id": f"gw-{len(posted)}"}).encode())
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Gateway)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        from hub.push.senders import HttpSender
+
+        settings = PushSettings(sender="http", url=f"http://127.0.0.1:{server.server_address[1]}/sms")
+        store, push = _hub(f"sqlite:///{tmp_path / 'hub' / 'hub.db'}", tmp_path / "hub",
+                           [registration(1, "13600000001", consent=True), registration(2, "13600000002", consent=True)])
+        clock = Clock(at(8, 10))
+        assert _publish(store, push, [job(1)], clock()) == 2
+        first = push.run(HttpSender(settings), clock)  # the gateway answers 503: the batch stops, nothing lost
+        assert first.sent == 0 and "HTTP 503" in first.error and posted == []
+        second = push.run(HttpSender(settings), clock)
+        assert second.sent == 2 and second.resent == 1
+        assert [(p["to"], p["ref"]) for p in posted] == [("13600000001", "1"), ("13600000002", "2")]
+        assert posted[0]["text"].startswith("【城东社区驿站】") and posted[0]["text"].endswith("回复TD退订")
+        assert push.counts() == {"sent": 2}
+        store.close()
+    finally:
+        server.shutdown()
+        server.server_close()
