@@ -48,7 +48,7 @@ def missing_package_message(exc: ModuleNotFoundError) -> str | None:
         return hub_missing_message(top)
     if top in STATION_MODULES:
         return (f"本机没有安装站点的软件包（缺少 {top}）：这是中心平台的安装，站点的命令不在这里。"
-                "站点用发布的安装包安装（见 README.md 里安装站点的步骤）")
+                "站点用发布的安装包安装（见 docs/operations.md 里安装站点的步骤）")
     if top in DEV_MODULES:
         return f"这是开发用的功能，只在开发环境里有（缺少 {top}）：在开发目录里运行 make setup 后再用"
     return (f"缺少 Python 软件包 {top}：这次安装不完整。站点请重新安装这个版本的安装包"
