@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import hashlib
 import io
 import json
 import os
@@ -37,20 +36,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from common.files import write_atomic
 from deploy import lock as locks
+from protocol.bundle import FORMAT, MANIFEST, SIGNATURE, VERSION_RE, ReleaseError, file_sha256, read_manifest
 from protocol.feed import SignatureError, sign_manifest
 from protocol.release_offer import version_key as version_key
 from protocol.trust import TrustState, verify_release_manifest
 
-FORMAT = "yizhan-release/1"
-MANIFEST = "MANIFEST.json"
-SIGNATURE = "MANIFEST.sig"
 PIP_PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64",
                  "manylinux_2_5_x86_64", "manylinux1_x86_64")
-_VERSION_RE = re.compile(r"^[0-9][A-Za-z0-9.+-]{0,40}$")
-
-
-class ReleaseError(Exception):
-    """A bundle cannot be built or used; the message says which file and why."""
 
 
 @dataclass(frozen=True)
@@ -70,14 +62,6 @@ class Release:
     @property
     def project_wheel(self) -> Path:
         return self.root / self.manifest["project_wheel"]
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def lock_hashes(lock: Path) -> dict[str, set[str]]:
@@ -146,7 +130,7 @@ def build_bundle(out_dir: Path, *, key: Ed25519PrivateKey, project_wheel: Path, 
                  wheelhouse: Path | None, notes: str = "", now: dt.datetime | None = None) -> Path:
     """Write ``out_dir/yizhan-<version>.tar`` and return its path."""
     match = re.match(r"^yizhan-([^-]+)-", project_wheel.name)
-    if not match or not _VERSION_RE.match(match.group(1)):
+    if not match or not VERSION_RE.match(match.group(1)):
         raise ReleaseError(f"{project_wheel.name}: not a yizhan wheel with a version")
     version = match.group(1)
     top = f"yizhan-{version}"
@@ -181,26 +165,6 @@ def build_bundle(out_dir: Path, *, key: Ed25519PrivateKey, project_wheel: Path, 
                     tar.addfile(info, f)
 
     return write_atomic(target, write_bundle, aside=target.with_suffix(".tar.part"))
-
-
-def read_manifest(bundle: Path) -> tuple[dict, bytes, bytes]:
-    """The manifest (parsed and raw) and the signature file of a bundle, without unpacking it."""
-    try:
-        with tarfile.open(bundle, "r:") as tar:
-            names = {m.name.split("/", 1)[-1]: m for m in tar.getmembers() if "/" in m.name}
-            if MANIFEST not in names or SIGNATURE not in names:
-                raise ReleaseError(f"{bundle.name}: no {MANIFEST}/{SIGNATURE}: not a yizhan release bundle")
-            raw = tar.extractfile(names[MANIFEST]).read()
-            sig = tar.extractfile(names[SIGNATURE]).read()
-    except (tarfile.TarError, OSError) as exc:
-        raise ReleaseError(f"{bundle}: cannot read the bundle ({exc})") from None
-    try:
-        manifest = json.loads(raw)
-    except ValueError:
-        raise ReleaseError(f"{bundle.name}: {MANIFEST} is not JSON") from None
-    if manifest.get("format") != FORMAT or not _VERSION_RE.match(str(manifest.get("version", ""))):
-        raise ReleaseError(f"{bundle.name}: unknown bundle format {manifest.get('format')!r}")
-    return manifest, raw, sig
 
 
 def verify_signature(bundle: Path, raw: bytes, signature: bytes, trust: TrustState | str) -> None:

@@ -327,8 +327,8 @@ class Upgrader:
         """The signed offer, read within a size cap and an overall deadline (a 600 MB or a
         trickling ``release.json`` is cut off), verified with the station's current key."""
         from common.netutil import fetch_capped
-        from protocol.release_offer import OFFER_NAME, OFFER_SIG_NAME
         from protocol.feed import FeedError, SignatureError
+        from protocol.release_offer import OFFER_NAME, OFFER_SIG_NAME
         from protocol.trust import MAX_OFFER_BYTES, MAX_OFFER_SIG_BYTES, verify_release_offer
 
         def get(name: str, cap: int) -> requests.Response:

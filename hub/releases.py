@@ -115,7 +115,7 @@ def publish_release(feed_dir: Path, bundle: Path, key: Any, *, stations: list[st
                     percent: int = 100, now: dt.datetime | None = None, name: str | None = None) -> dict[str, Any]:
     """Copy ``bundle`` into the feed folder and write the signed offer under ``name`` (default:
     ``general`` for everyone, else ``canary``), beside the other live offers. Returns the offer."""
-    from deploy.release import ReleaseError, file_sha256, read_manifest
+    from protocol.bundle import ReleaseError, file_sha256, read_manifest
 
     if name is not None and not _NAME_RE.match(name):
         raise ReleasePublishError(f"--name 只能用字母、数字、点、下划线或连字符（最多 32 个），收到“{name[:40]}”")

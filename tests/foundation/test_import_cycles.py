@@ -287,9 +287,6 @@ ALLOWED_EDGES: dict[tuple[str, str], str] = {
     # The hub's example feed is the station demo's sample content (content.sample imports only
     # the contract and leaf helpers: it could become the contract's example).
     ("hub.example", "content.sample"): "sample content for the example feed",
-    # Publishing a release reads the bundle's signed manifest with the bundle's own reader (the
-    # offer's format and the order of versions are the contract's: protocol.release_offer).
-    ("hub.releases", "deploy.release"): "the bundle's manifest and SHA-256, when publishing it",
     # The installer and the backup set up and carry the station's data: sealed credentials
     # (systemd-creds), the outbox key, the feed's trust state.
     ("deploy.backup", "content.credentials"): "seal/unseal the outbox key and token",
