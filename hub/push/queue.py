@@ -207,7 +207,8 @@ class PushQueue:
         with self.engine.connect() as conn:
             after = conn.execute(sa.select(sa.func.max(subscriptions.c.upload_id))).scalar() or 0
         added = 0
-        for row in self.store.uploads("registration", after_id=int(after)):
+        # a margin below the last one subscribed: ids are not committed in order under concurrent uploads
+        for row in self.store.uploads("registration", after_id=max(0, int(after) - 500)):
             payload = row["payload"]
             phone = str((payload.get("person") or {}).get("phone", "")).strip()
             if payload.get("sms_consent") is not True or not phone or payload.get("purged_at"):
