@@ -327,8 +327,7 @@ class PushQueue:
             doubtful = list(conn.execute(sa.select(queue.c.id, queue.c.upload_id).where(queue.c.state == "sending")))
         if not doubtful:
             return
-        numbers = [(r.id, "") for r in doubtful]
-        have = sender.confirmed(numbers, wait_s)
+        have = sender.confirmed([(r.id, self._phone(r.upload_id)) for r in doubtful], wait_s)
         with self.engine.begin() as conn:
             for r in doubtful:
                 if r.id in have:
@@ -339,6 +338,13 @@ class PushQueue:
                     conn.execute(queue.update().where(queue.c.id == r.id).values(state="queued"))
                     report.resent += 1
         log.info("上次中断时在途 %d 条：网关已收 %d 条，重发 %d 条", len(doubtful), report.confirmed, report.resent)
+
+    def _phone(self, upload_id: int) -> str:
+        """The number of a registration, opened from the vault for the sender ("" once purged)."""
+        with self.engine.connect() as conn:
+            stored = conn.execute(sa.select(uploads_table.c.payload).where(uploads_table.c.id == upload_id)).scalar()
+        payload = self.store.vault.unseal(stored) if stored else {}
+        return str((payload.get("person") or {}).get("phone", "")).strip()
 
     def _replies(self, sender: Sender, report: BatchReport, now: dt.datetime) -> None:
         for number, text in sender.replies():

@@ -119,13 +119,13 @@ class SmppSender:
         self.settings = settings
         self.client = smpp.SmppClient(settings.host, settings.port, settings.system_id, settings.password,
                                       on_deliver=self._delivered)
-        self._receipts: set[int] = set()
+        self._receipts: set[tuple[int, str]] = set()  # (user_message_reference, the number it went to)
         self._replies: list[tuple[str, str]] = []
 
     def _delivered(self, message: smpp.ShortMessage) -> None:
         if message.esm_class & smpp.ESM_CLASS_RECEIPT:
             if message.reference is not None:
-                self._receipts.add(message.reference)
+                self._receipts.add((message.reference, message.source))
         else:
             self._replies.append((message.source, message.text))
 
@@ -146,13 +146,14 @@ class SmppSender:
             raise SendError(f"短信网关连接中断（{exc}）", link=True) from None
 
     def confirmed(self, in_doubt: list[tuple[int, str]], wait_s: float) -> set[int]:
-        wanted = {ref & 0xFFFF for ref, _ in in_doubt}
+        # the reference is 16 bits: the number it went to tells two messages of the same reference apart
+        wanted = {(ref & 0xFFFF, number) for ref, number in in_doubt}
         if wanted - self._receipts and wait_s > 0:
             try:
                 self.client.listen_until(lambda: not (wanted - self._receipts), wait_s)
             except (smpp.SmppError, OSError) as exc:
                 raise SendError(str(exc), link=True) from None
-        return {ref for ref, _ in in_doubt if ref & 0xFFFF in self._receipts}
+        return {ref for ref, number in in_doubt if (ref & 0xFFFF, number) in self._receipts}
 
     def replies(self) -> list[tuple[str, str]]:
         found, self._replies = self._replies, []
