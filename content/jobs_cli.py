@@ -17,12 +17,15 @@ import datetime as dt
 import io
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from common import exitcodes
 from config.command import CommandError, Context, add_command
 from config.station import Station
 from protocol.model import JOB_CATEGORIES, JOB_KINDS, JOB_SOURCES, Job
+
+if TYPE_CHECKING:
+    from content.store import Store
 
 _LABELS = {
     "id": "编号", "title": "岗位", "employer": "单位", "category": "类别", "kind": "用工形式",
@@ -87,7 +90,7 @@ def _take_dash_words_as_query(parser: argparse.ArgumentParser) -> None:
     parser.__class__ = QueryFirstParser
 
 
-def _store(ctx: Context):
+def _store(ctx: Context) -> Store:
 
     return Station(ctx.settings).store
 

@@ -253,7 +253,8 @@ class Outbox:
     def depth(self) -> int:
         """Entries waiting to be delivered."""
         with self._lock:
-            return self._conn.execute("SELECT COUNT(*) FROM outbox WHERE state = 'queued'").fetchone()[0]
+            depth: int = self._conn.execute("SELECT COUNT(*) FROM outbox WHERE state = 'queued'").fetchone()[0]
+            return depth
 
     def oldest_age_s(self) -> float | None:
         """Age in seconds of the oldest entry waiting, or None when the queue is empty."""

@@ -136,7 +136,8 @@ class _Plan:
                    f"WHERE {self.where_sql} AND (j.title LIKE ? ESCAPE '\\' OR j.employer LIKE ? ESCAPE '\\' "
                    "OR j.category LIKE ? ESCAPE '\\' OR json_extract(d.data, '$.requirements') LIKE ? ESCAPE '\\')")
             params = [*self.where_params, like, like, like, like]
-        return conn.execute(sql, params).fetchone()[0]
+        count: int = conn.execute(sql, params).fetchone()[0]
+        return count
 
     def _walk_source(self) -> str:
         """Jobs in ranking order: a category's own index is in that order too, and far shorter."""
@@ -152,7 +153,7 @@ class _Plan:
         marks = ",".join("?" * len(tokens))
         found = conn.execute(f"SELECT count(*) FROM content_title_grams WHERE gram IN ({marks})",
                              list(tokens)).fetchone()[0]
-        return found == len(tokens)
+        return bool(found == len(tokens))
 
     def _fts_sql(self, match: str, columns: str) -> tuple[str, list[Any]]:
         if self.category:
@@ -323,7 +324,7 @@ class _TempMatch:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
-        self.fetched: dict[tuple[str, str, str], list] = {}  # candidate rows, shared by the query's readings
+        self.fetched: dict[tuple[str, str, str], list[Any]] = {}  # candidate rows, shared by the query's readings
 
     def add_range(self, table: str, lo: str, hi: str) -> None:
         self.conn.execute(f"INSERT OR IGNORE INTO {_MATCH} (tid) SELECT DISTINCT tid FROM {table} "
@@ -333,7 +334,7 @@ class _TempMatch:
         if tids:
             self.conn.executemany(f"INSERT OR IGNORE INTO {_MATCH} (tid) VALUES (?)", [(t,) for t in tids])
 
-    def candidates(self, table: str, how: str, key: str) -> list:
+    def candidates(self, table: str, how: str, key: str) -> list[Any]:
         """(tid, pos, readings) rows for keys starting with ``key`` ("range") or equal to it ("key")."""
         rows = self.fetched.get((table, how, key))
         if rows is None:
@@ -406,7 +407,7 @@ class _MemoryMatch(_SetMatch):
         else:
             self.tids.update(r[0] for r in self.titles.between(table, lo, hi))
 
-    def candidates(self, table: str, how: str, key: str) -> list:
+    def candidates(self, table: str, how: str, key: str) -> list[Any]:
         if how == "key":
             return self.titles.exact[table].get(key, _NO_ROWS)
         return self.titles.between(table, key, key + "\x7f")
@@ -419,7 +420,7 @@ _NO_ROWS: list[tuple[int, int, str]] = []  # (never added to: _lookup adds rows 
 def _lookup(found: _TempMatch, table: str, lookup: textsearch.KeyLookup,
             check: Callable[[list[tuple[str, ...]], int], bool], *, always_check: bool = False) -> None:
     """Add the texts found through one key index; candidates the key cannot decide are checked."""
-    rows: list = []
+    rows: list[Any] = []
     if lookup.exact and not always_check:
         found.add_range(table, lookup.lo, lookup.hi)
     else:

@@ -13,6 +13,7 @@ import json
 import sqlite3
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from content.db import connect
 from content.registrations import REGISTRATION_KINDS
@@ -41,7 +42,7 @@ class ServiceCounts:
     def slips_total(self) -> int:
         return sum(self.slips_printed.values())
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["day"] = self.day.isoformat()
         data["registrations_total"], data["slips_total"] = self.registrations_total, self.slips_total

@@ -18,6 +18,7 @@ import csv
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from common.cells import safe_row
 from content.registrations import REGISTRATION_KINDS
@@ -32,10 +33,10 @@ class MonthReport:
     station_id: str
     station_name: str
     month: dt.date  # the first day
-    rows: list[list]  # one per day, in COLUMNS order (日期 as text)
+    rows: list[list[Any]]  # one per day, in COLUMNS order (日期 as text)
 
     @property
-    def total(self) -> list:
+    def total(self) -> list[Any]:
         return ["合计", *(sum(row[i] for row in self.rows) for i in range(1, len(COLUMNS)))]
 
     @property
@@ -110,7 +111,7 @@ def write_chart(report: MonthReport, path: Path, font_path: Path | None) -> Path
     image = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(image)
 
-    def font(size: int):
+    def font(size: int) -> Any:
         return ImageFont.truetype(str(font_path), size) if font_path else ImageFont.load_default()
 
     draw.text((left, 20), f"{report.station_name} 服务成效（{report.month:%Y年%m月}）", fill="black", font=font(28))

@@ -95,7 +95,7 @@ class SyncStatus:
 def _backoff_s(failures: int, interval_s: float) -> float:
     if failures == 0:
         return interval_s
-    return min(interval_s, 5.0 * 2 ** (failures - 1)) * random.uniform(0.5, 1.0)
+    return min(interval_s, 5.0 * 2.0 ** (failures - 1)) * random.uniform(0.5, 1.0)
 
 
 class SyncLoop:

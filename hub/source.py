@@ -290,7 +290,7 @@ def _write_jobs_csv(jobs: list[Job], path: Path) -> None:
 
 def _record_row(record: Any, media_names: dict[str, str]) -> dict[str, Any]:
     """One record as a JSON row; a course's media fields point at the copied files."""
-    row = record.model_dump(mode="json", exclude_none=True)
+    row: dict[str, Any] = record.model_dump(mode="json", exclude_none=True)
     if isinstance(record, Course):
         for name in MEDIA_FIELDS:
             ref = getattr(record, name)

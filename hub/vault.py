@@ -69,14 +69,16 @@ class Vault:
     def unseal(self, stored: str) -> dict[str, Any]:
         """The payload of a stored row; legacy plain-JSON rows are returned as they are."""
         if not stored.startswith(PREFIX):
-            return json.loads(stored)
+            legacy: dict[str, Any] = json.loads(stored)
+            return legacy
         try:
             blob = base64.b64decode(stored[len(PREFIX):], validate=True)
             data = self._aead.decrypt(blob[:12], blob[12:], _AAD)
         except (ValueError, InvalidTag):
             raise VaultError("a stored registration does not open with this hub's data key "
                              "(wrong key file or YIZHAN_HUB_DATA_KEY?)") from None
-        return json.loads(data.decode("utf-8"))
+        payload: dict[str, Any] = json.loads(data.decode("utf-8"))
+        return payload
 
 
 def _decode_env_key(text: str) -> bytes:

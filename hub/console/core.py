@@ -82,7 +82,8 @@ class Console:
 
 
 def console() -> Console:
-    return current_app.extensions["console"]
+    found: Console = current_app.extensions["console"]
+    return found
 
 
 @dataclass

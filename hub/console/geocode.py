@@ -148,7 +148,8 @@ def from_settings(home: str | Path) -> Geocoder | None:
     provider = PROVIDERS.get(str(settings.get("provider", "tianditu")))
     if not key or provider is None:
         return None
-    return provider(str(key), str(url), float(settings.get("timeout_s", 5.0)))
+    geocoder: Geocoder = provider(str(key), str(url), float(settings.get("timeout_s", 5.0)))
+    return geocoder
 
 
 @dataclass

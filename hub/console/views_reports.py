@@ -36,14 +36,15 @@ def _month_arg(ctx: Any) -> str:
         dt.datetime.strptime(month, "%Y-%m")
         return month
     except ValueError:
-        return ctx.now().astimezone().strftime("%Y-%m")
+        this_month: str = ctx.now().astimezone().strftime("%Y-%m")
+        return this_month
 
 
 def _first_month(ctx: Any) -> str:
     """The month of the hub's first service data (this month on a new hub)."""
     with ctx.engine.begin() as conn:
         first = conn.execute(sa.select(sa.func.min(service_counts.c.month))).scalar()
-    this_month = ctx.now().astimezone().strftime("%Y-%m")
+    this_month: str = ctx.now().astimezone().strftime("%Y-%m")
     return min(str(first), this_month) if first else this_month
 
 
