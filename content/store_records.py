@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from pydantic import BaseModel
+
 from common.geo import distance_km
 from content import search as textsearch
 from content.store_schema import StoreError, _category_token
@@ -45,19 +47,19 @@ def _record_rows(content: ContentSet) -> dict[str, tuple[str, list[tuple[Any, ..
 
 @dataclass
 class _PreparedJobs:
-    rows: list[tuple] = field(default_factory=list)
-    data: list[tuple] = field(default_factory=list)
-    texts: list[tuple] = field(default_factory=list)
-    terms: list[tuple] = field(default_factory=list)
-    initials: list[tuple] = field(default_factory=list)
-    full: list[tuple] = field(default_factory=list)
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+    data: list[tuple[Any, ...]] = field(default_factory=list)
+    texts: list[tuple[Any, ...]] = field(default_factory=list)
+    terms: list[tuple[Any, ...]] = field(default_factory=list)
+    initials: list[tuple[Any, ...]] = field(default_factory=list)
+    full: list[tuple[Any, ...]] = field(default_factory=list)
     category_jobs: dict[str, int] = field(default_factory=dict)
     title_grams: set[str] = field(default_factory=set)
     prefix_jobs: dict[str, dict[str, int]] = field(
         default_factory=lambda: {"title": {}, "other": {}})  # jobs with each mask prefix, by field
     bits: list[tuple[str, bytes]] = field(default_factory=list)  # rows of content_job_bits
-    title_initials: list[tuple] = field(default_factory=list)  # the rows of `initials` of title terms
-    title_full: list[tuple] = field(default_factory=list)  # the rows of `full` of title terms
+    title_initials: list[tuple[Any, ...]] = field(default_factory=list)  # the rows of `initials` of title terms
+    title_full: list[tuple[Any, ...]] = field(default_factory=list)  # the rows of `full` of title terms
 
 
 def _prepare_jobs(jobs: Iterable[Job], origin: tuple[float, float]) -> _PreparedJobs:
@@ -141,7 +143,7 @@ def _prepare_jobs(jobs: Iterable[Job], origin: tuple[float, float]) -> _Prepared
 _ROW_CATEGORY, _ROW_TITLE_TID, _ROW_TITLE_M, _ROW_OTHER_M = 4, 16, 19, 21
 
 
-def _job_bits(rows: list[tuple]) -> list[tuple[str, bytes]]:
+def _job_bits(rows: list[tuple[Any, ...]]) -> list[tuple[str, bytes]]:
     """The rows of ``content_job_bits`` for the job rows of a content set (bit n = job n, little-endian):
     for every one- and two-letter syllable prefix (textsearch.MASK_PREFIXES), the jobs whose employer or
     category ("other:ba") has a character read with it, and for every letter, whose title ("title:b")
@@ -170,7 +172,7 @@ def _job_bits(rows: list[tuple]) -> list[tuple[str, bytes]]:
     return sorted((name, bytes(bits)) for name, bits in sets.items())
 
 
-def _syllable_bits(rows: list[tuple], term_syllables: dict[int, frozenset[str]]) -> list[tuple[str, bytes]]:
+def _syllable_bits(rows: list[tuple[Any, ...]], term_syllables: dict[int, frozenset[str]]) -> list[tuple[str, bytes]]:
     """More rows of ``content_job_bits``: for each syllable prefix of three letters or more (bao, kua,
     zhuan) found in the employer or category of many jobs, those jobs ("other:bao").
 
@@ -200,7 +202,7 @@ def _syllable_bits(rows: list[tuple], term_syllables: dict[int, frozenset[str]])
     return sorted((f"other:{prefix}", bytes(bits)) for prefix, bits in sets.items())
 
 
-def _date_fields(model: type) -> tuple[str, ...]:
+def _date_fields(model: type[BaseModel]) -> tuple[str, ...]:
     return tuple(name for name, info in model.model_fields.items()
                  if info.annotation is dt.date or dt.date in typing.get_args(info.annotation))
 
