@@ -495,9 +495,9 @@ def sample_courses(media_dir: Path, *, seconds: float = 3.0, size: tuple[int, in
     media_dir.mkdir(parents=True, exist_ok=True)
     courses = []
     for course_id, title, category, lines in _VIDEOS:
-        slides = {}  # each slide is drawn once; frames only add the moving progress bar
+        slides: dict[str, Any] = {}  # each slide is drawn once; frames only add the moving progress bar
 
-        def frame(i: int, slides=slides, title=title, lines=lines):
+        def frame(i: int, slides: dict[str, Any] = slides, title: str = title, lines: Any = lines) -> Any:
             line = lines[min(len(lines) - 1, int(i * len(lines) / (seconds * fps)))]
             if line not in slides:
                 slides[line] = _frame(title, line, size)
@@ -514,7 +514,7 @@ def sample_courses(media_dir: Path, *, seconds: float = 3.0, size: tuple[int, in
     return courses
 
 
-def _frame(title: str, line: str, size: tuple[int, int]):
+def _frame(title: str, line: str, size: tuple[int, int]) -> Any:
     from PIL import Image, ImageDraw, ImageFont
 
     from common.fonts import find_cjk_font
@@ -531,7 +531,7 @@ def _frame(title: str, line: str, size: tuple[int, int]):
     return image
 
 
-def _with_progress(slide, done: float):
+def _with_progress(slide: Any, done: float) -> Any:
     """The slide with a progress bar at the bottom, so that playback visibly advances."""
     from PIL import ImageDraw
 
@@ -543,7 +543,7 @@ def _with_progress(slide, done: float):
     return image
 
 
-def _encode_video(frames: list, size: tuple[int, int], fps: int) -> bytes:
+def _encode_video(frames: list[Any], size: tuple[int, int], fps: int) -> bytes:
     from ffpyplayer.pic import Image as FFImage
     from ffpyplayer.tools import get_codecs
     from ffpyplayer.writer import MediaWriter
@@ -615,7 +615,7 @@ def _with_narration(video: bytes, lines: list[str], seconds: float) -> bytes:
         return out.read_bytes()
 
 
-def _png(image) -> bytes:
+def _png(image: Any) -> bytes:
     import io
 
     buf = io.BytesIO()
