@@ -434,17 +434,61 @@ def station_new() -> Any:
     from hub.storage import HubError
 
     token = None
-    station_id = ""
+    station_id = name = feed = ""
+    groups = _feed_groups()
     if request.method == "POST":
         station_id = request.form.get("station_id", "").strip()
         name = request.form.get("name", "").strip()[:80]
+        feed = request.form.get("feed", "")
+        if feed not in groups:
+            feed = ""
         try:
             token = current_app.extensions["hub_store"].add_station(station_id, name)
         except HubError:
             flash("驿站编号只能由字母、数字、点、下划线或连字符组成，且不能与已有驿站重复", "error")
-            return render_template("console/station_new.html", token=None, station_id=station_id), 400
+            return render_template("console/station_new.html", token=None, station_id=station_id,
+                                   groups=groups, settings=None), 400
         audit("新增驿站", station_id)
-    return render_template("console/station_new.html", token=token, station_id=station_id)
+    settings = station_settings_file(station_id, name, feed, token) if token else None
+    return render_template("console/station_new.html", token=token, station_id=station_id, groups=groups,
+                           settings=settings)
+
+
+def _feed_groups() -> dict[str, str]:
+    """The hub's feed groups (id -> title), the console's own first, then feeds published without one."""
+    from hub.console.schema import feed_groups
+
+    ctx = console()
+    with ctx.engine.connect() as conn:
+        groups = {r.feed_id: r.title or r.feed_id for r in conn.execute(feed_groups.select().order_by(feed_groups.c.feed_id))}
+    if ctx.feeds_dir.is_dir():
+        for folder in sorted(ctx.feeds_dir.iterdir()):
+            if folder.is_dir() and not folder.name.startswith(".") and folder.name not in groups:
+                groups[folder.name] = folder.name
+    return groups
+
+
+def station_settings_file(station_id: str, name: str, feed: str, token: str) -> str:
+    """The new station's settings file (station.toml) as the installer takes it: its id and name,
+    where its feed and uploads are, the key it checks the feed with, and its token (shown once)."""
+    from hub.keys import ROOT_PUBLIC_NAME
+    from hub.publish import PUBLIC_NAME
+
+    home = Path(console().home)
+    key_file = home / ROOT_PUBLIC_NAME if (home / ROOT_PUBLIC_NAME).exists() else home / PUBLIC_NAME
+    public_key = key_file.read_text(encoding="utf-8").strip() if key_file.exists() else ""
+    base = request.url_root  # the address this page was opened at: the hub as the stations reach it
+    lines = ["# 驿站设置文件：安装时 yizhan install --config station.toml；已安装的驿站放在 /etc/yizhan/station.toml",
+             "[station]", f"id = {_toml(station_id)}", f"name = {_toml(name or station_id)}", "", "[hub]",
+             f"feed_url = {_toml(f'{base}feeds/{feed}/')}" if feed else "# feed_url = \"（选择内容分组后填写）\"",
+             f"upload_url = {_toml(base + 'api/v1/')}",
+             f"public_key = {_toml(public_key)}" if public_key else "# public_key = \"（中心平台尚未生成密钥：hub keygen）\"",
+             f"station_token = {_toml(token)}"]
+    return "\n".join(lines) + "\n"
+
+
+def _toml(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 @bp.post("/stations/<station_id>/remove")

@@ -51,6 +51,7 @@ def _wait_for(predicate, what: str, timeout_s: float = 30):  # type: ignore[no-u
 @pytest.mark.slow
 def test_import_review_publish_sync_register_export_purge(tmp_path: Path, station) -> None:  # type: ignore[no-untyped-def]
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
 
     logging.getLogger("waitress").setLevel(logging.ERROR)
     home = tmp_path / "hub"
@@ -97,12 +98,17 @@ def test_import_review_publish_sync_register_export_purge(tmp_path: Path, statio
         driver.get(base + "console/stations/new")
         driver.find_element(By.NAME, "station_id").send_keys("test-station-01")
         driver.find_element(By.NAME, "name").send_keys("城东社区人社便民服务站")
+        Select(driver.find_element(By.ID, "station-feed")).select_by_visible_text("云岩区各驿站")
         submit(driver, driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]"))
         token = driver.find_element(By.ID, "station-token").text.split('"')[1]
+        # The page offers the station's whole settings file: the installer's --config as it is.
+        offered = driver.find_element(By.ID, "station-settings").text
+        assert f'station_token = "{token}"' in offered and f'public_key = "{public}"' in offered
+        assert f'feed_url = "{base}feeds/gy-test/"' in offered and 'id = "test-station-01"' in offered
         logout(driver)
 
-        settings = station.write(f'[hub]\nfeed_url = "{base}feeds/gy-test/"\npublic_key = "{public}"\n'
-                                 f'upload_url = "{base}api/v1/"\nstation_token = "{token}"\ntimeout_s = 5\n')
+        # the test station has its own [station] table: its [hub] table is the offered one
+        settings = station.write(offered[offered.index("[hub]"):].replace("[hub]", "[hub]\ntimeout_s = 5", 1))
         config = str(station.config_path)
         assert main(["sync", "--once", "--no-progress", "--config", config]) == 0
         with open_store(settings) as store:

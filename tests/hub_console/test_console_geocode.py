@@ -196,6 +196,8 @@ def test_a_flagged_position_stays_flagged_until_it_is_checked(geo_console: Conso
     assert precision == "地区中心（贵阳市）" and flag.startswith("位置待核实")
     detail = editor.get(f"/console/content/job/{item_id}").get_data(as_text=True)
     assert "位置待核实" in detail and "地区中心（贵阳市）" in detail
+    queue = geo_console.client("reviewer").get("/console/review").get_data(as_text=True)
+    assert 'title="位置待核实' in queue  # the reviewer sees which waiting jobs to check
     # coordinates cleared: placed again from the address, now that the service answers
     assert post(editor, edit, _form_of(job, latitude="", longitude="")).status_code == 302
     job, precision, flag = _jobs(geo_console)["小区保洁员"]
