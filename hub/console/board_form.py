@@ -103,7 +103,7 @@ def parse_windows(text: str) -> list[dict[str, Any]]:
 
 def windows_text(windows: list[dict[str, Any]] | tuple[Any, ...]) -> str:
     """The schedule's windows as the form shows them (the inverse of :func:`parse_windows`)."""
-    parts = []
+    parts: list[str] = []
     for w in windows or ():
         days = list(w.get("days") or [1, 2, 3, 4, 5, 6, 7])
         prefix = ""
