@@ -13,6 +13,7 @@ import json
 import re
 import tarfile
 from pathlib import Path
+from typing import Any
 
 FORMAT = "yizhan-release/1"
 MANIFEST = "MANIFEST.json"
@@ -32,15 +33,18 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_manifest(bundle: Path) -> tuple[dict, bytes, bytes]:
+def read_manifest(bundle: Path) -> tuple[dict[str, Any], bytes, bytes]:
     """The manifest (parsed and raw) and the signature file of a bundle, without unpacking it."""
     try:
         with tarfile.open(bundle, "r:") as tar:
             names = {m.name.split("/", 1)[-1]: m for m in tar.getmembers() if "/" in m.name}
             if MANIFEST not in names or SIGNATURE not in names:
                 raise ReleaseError(f"{bundle.name}: no {MANIFEST}/{SIGNATURE}: not a yizhan release bundle")
-            raw = tar.extractfile(names[MANIFEST]).read()
-            sig = tar.extractfile(names[SIGNATURE]).read()
+            manifest_file, signature_file = tar.extractfile(names[MANIFEST]), tar.extractfile(names[SIGNATURE])
+            if manifest_file is None or signature_file is None:  # a directory or a link by that name
+                raise ReleaseError(f"{bundle.name}: {MANIFEST}/{SIGNATURE} is not a file: not a yizhan release bundle")
+            raw = manifest_file.read()
+            sig = signature_file.read()
     except (tarfile.TarError, OSError) as exc:
         raise ReleaseError(f"{bundle}: cannot read the bundle ({exc})") from None
     try:
