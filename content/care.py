@@ -116,7 +116,7 @@ class CareClient:
         applied, refused = self.apply(record["settings"])
         result.settings_version, result.applied, result.refused = version, applied, refused
         self._remember(version)
-        report = {"version": version, "applied": applied, "refused": refused}
+        report: dict[str, Any] = {"version": version, "applied": applied, "refused": refused}
         self.session.post(self.base + "care/settings-report", json=report, headers=self.headers,
                           timeout=self.timeout).raise_for_status()
         log.info("remote care: settings %d applied %s, refused %s", version, applied, sorted(refused))

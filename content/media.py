@@ -83,7 +83,7 @@ class _PinnedSession(requests.Session):
         super().__init__()
         self.verify = ca_bundle
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
+    def request(self, method: str, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("verify", self.verify)
         return super().request(method, url, *args, **kwargs)
 
@@ -175,7 +175,7 @@ class MediaCache:
         return path
 
     def entries(self) -> list[CachedMedia]:
-        out = []
+        out: list[CachedMedia] = []
         if not self.dir.is_dir():
             return out
         for path in self.dir.iterdir():
