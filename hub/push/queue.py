@@ -300,6 +300,7 @@ class PushQueue:
             in_doubt_wait_s: float = 10.0) -> BatchReport:
         """Send what the queue holds, oldest first, by the rules; stops at night or when the link breaks."""
         report = BatchReport()
+        self.forget_purged()
         try:
             sender.open()
             self._resolve(sender, report, in_doubt_wait_s)
@@ -338,6 +339,18 @@ class PushQueue:
                     conn.execute(queue.update().where(queue.c.id == r.id).values(state="queued"))
                     report.resent += 1
         log.info("上次中断时在途 %d 条：网关已收 %d 条，重发 %d 条", len(doubtful), report.confirmed, report.resent)
+
+    def forget_purged(self) -> int:
+        """Purged registrations (the console's 清除) leave no subscription, no number's HMAC and no
+        waiting message behind; a 退订 stays on the list of stopped numbers. Returns how many."""
+        if not sa.inspect(self.engine).has_table("console_registrations"):
+            return 0
+        purged: Any = sa.select(sa.column("upload_id")).select_from(sa.table("console_registrations")).where(
+            sa.column("purged_at").is_not(None))
+        with self.engine.begin() as conn:
+            conn.execute(queue.update().where(queue.c.upload_id.in_(purged), queue.c.state == "queued")
+                         .values(state="dropped", reason="登记已清除"))
+            return int(conn.execute(subscriptions.delete().where(subscriptions.c.upload_id.in_(purged))).rowcount)
 
     def _phone(self, upload_id: int) -> str:
         """The number of a registration, opened from the vault for the sender ("" once purged)."""

@@ -61,3 +61,36 @@ def test_the_hub_refuses_a_consent_that_is_not_true_or_false(console: Console) -
         "payload": {"code": "48271930", "kind": "求职", "station_id": "s-1", "person": PERSON, "answers": ANSWERS,
                     "sms_consent": "yes"}}])
     assert answer[0]["status"] == "rejected" and answer[0]["reason"] == "payload.sms_consent: true or false"
+
+
+def test_a_purged_registration_leaves_no_subscription_and_gets_nothing(console: Console, station) -> None:
+    import datetime as dt
+
+    from hub.console import handoff
+    from hub.push.queue import CHINA, subscriptions
+    from hub.push.senders import PushSettings, SmppSender
+    from hub.push.smsc import LocalSmsc
+    from protocol.model import Job
+
+    submit_registration(station.settings.db_path, "求职", PERSON, ANSWERS, station_id="s-1", sms_consent=True)
+    with Outbox(station.settings.db_path) as outbox:
+        console.store.add_station("s-1", "城东社区服务站")
+        console.store.ingest("s-1", "registration", [e.wire() for e in outbox.pending("registration")])
+    push = PushQueue(console.store, load_mac_key(console.home))
+    now = dt.datetime(2026, 12, 8, 10, tzinfo=CHINA)
+    push.subscribe_new(now)
+    with console.engine.connect() as conn:
+        upload_id = conn.execute(sa.select(subscriptions.c.upload_id)).scalar_one()
+    job = Job(id="pg-1", title="包装普工", employer="城东物流有限公司", category="普工", salary_min=4000, salary_max=4500,
+              latitude=26.58, longitude=106.71, published=dt.date(2026, 12, 7), valid_until=dt.date(2027, 1, 31))
+    assert push.enqueue({"pg-1": [upload_id]}, {"pg-1": job}, now) == 1
+    # the retention purge runs while the message waits
+    assert handoff.purge_expired(console.engine, 1, "admin", now + dt.timedelta(days=30), vault=console.store.vault) == 1
+    smsc = LocalSmsc().start()
+    try:
+        report = push.run(SmppSender(PushSettings(port=smsc.port)), lambda: now)
+    finally:
+        smsc.stop()
+    assert report.sent == 0 and smsc.received == [] and push.counts() == {"dropped": 1}
+    with console.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(subscriptions)).scalar_one() == 0
