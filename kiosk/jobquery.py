@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from common.geo import distance_text  # one formatter for kiosk, board and slips
+from protocol.jobfilter import when_text
 from protocol.model import JOB_CATEGORIES, JOB_KINDS
 
 MAX_LETTERS = 12
@@ -105,14 +106,7 @@ def is_hanzi(char: str) -> bool:
 
 def job_when_text(job: Any, today: dt.date) -> str:
     """For a 零工: ``今天`` / ``明天`` / ``11月25日``; empty for other jobs."""
-    day = getattr(job, "work_date", None)
-    if not day:
-        return ""
-    if day == today:
-        return "今天"
-    if day == today + dt.timedelta(days=1):
-        return "明天"
-    return f"{day.month}月{day.day}日"
+    return when_text(job, today)
 
 
 def job_speech(job: Any, distance_km: float | None = None) -> str:

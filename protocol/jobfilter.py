@@ -93,3 +93,15 @@ def filter_jobs(placed: Iterable[tuple[float, Job]], rules: JobRules, today: dt.
 
 def count_jobs(placed: Iterable[tuple[float, Job]], rules: JobRules, today: dt.date) -> int:
     return sum(1 for distance, job in placed if rules.admits(job, distance, today))
+
+
+def when_text(job: Job, today: dt.date) -> str:
+    """For a 零工: ``今天`` / ``明天`` / ``11月25日`` (kiosk, board and phone pages alike); empty for other jobs."""
+    day = job.work_date
+    if not day:
+        return ""
+    if day == today:
+        return "今天"
+    if day == today + dt.timedelta(days=1):
+        return "明天"
+    return f"{day.month}月{day.day}日"

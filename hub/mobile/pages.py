@@ -39,7 +39,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from common.geo import distance_text as _distance_text  # the kiosk's, the board's and the slip's
-from protocol.jobfilter import JobRules, placed_jobs
+from protocol.jobfilter import JobRules, placed_jobs, when_text
 from protocol.model import JOB_CATEGORIES, ContentSet, Event, Job, Line, Name, Phone
 from protocol.phone import LINK_NAME, job_page_name, station_path
 
@@ -217,17 +217,6 @@ def _tel(phone: str, label: str, css: str = "") -> str:
     return f'<a{klass} href="tel:{_e(digits)}">{_e(label)}</a>'
 
 
-def _when_text(job: Job, today: dt.date) -> str:
-    day = job.work_date
-    if not day:
-        return ""
-    if day == today:
-        return "今天"
-    if day == today + dt.timedelta(days=1):
-        return "明天"
-    return f"{day.month}月{day.day}日"
-
-
 def _same_kind(now: dt.datetime, other: dt.datetime) -> dt.datetime:
     """``now`` comparable with ``other`` (events may carry a time zone or not)."""
     if other.tzinfo is None:
@@ -361,7 +350,7 @@ class _Site:
         if not shown:
             head.append('<p>没有符合条件的岗位，试试放宽距离或工种。</p>')
         for distance, job in shown:
-            when = _when_text(job, self.today)
+            when = when_text(job, self.today)
             facts = " · ".join(x for x in (job.employer, _distance_text(distance), when) if x)
             head.append(f'<div class="card job" data-job="{_e(job.id)}"><h3><a href="./{_e(job_page_name(job.id))}">'
                         f'{_e(job.title)}</a></h3><p class="pay">{_e(job.salary_text())}</p>'
@@ -370,7 +359,7 @@ class _Site:
 
     def job_body(self, station: StationProfile, job: Job, distance: float) -> str:
         rows = [f'<p class="pay">{_e(job.salary_text())}</p>', f"<p>{_e(job.employer)}</p>"]
-        kind = job.kind + (f"（{_when_text(job, self.today)}）" if job.work_date else "")
+        kind = job.kind + (f"（{when_text(job, self.today)}）" if job.work_date else "")
         rows.append(f"<p>类型：{_e(kind)} · 招 {job.headcount} 人 · {_e(job.category)}</p>")
         if job.address:
             rows.append(f"<p>工作地点：{_e(job.address)}（离站点{_e(_distance_text(distance))}）</p>")

@@ -4,18 +4,12 @@ station that refuses plain http:// to another machine."""
 
 from __future__ import annotations
 
-import datetime as dt
-import ipaddress
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from feed_support import Hub, assert_shows, client_for, make_content
 
 from common.netutil import free_port, wait_for_port
@@ -23,42 +17,10 @@ from config.doctor import check_hub, check_transport
 from config.settings import SettingsError
 from config.station import Station
 from content.registrations import submit_registration
+from hub.localservers import make_certificates
 
 PERSON = {"name": "王秀兰", "id_number": "52010319650307242X", "phone": "13985012345"}
 PROTOCOL = Path(__file__).resolve().parents[2] / "content" / "PROTOCOL.md"
-
-
-def _name(common: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
-
-
-def make_ca_and_server_cert(directory: Path) -> tuple[Path, Path, Path]:
-    """A throw-away CA and a certificate for 127.0.0.1 it signed: (ca.pem, server.pem, server.key)."""
-    now = dt.datetime.now(dt.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca = (x509.CertificateBuilder().subject_name(_name("yizhan test CA")).issuer_name(_name("yizhan test CA"))
-          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-          .not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(days=2))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-          .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                       content_commitment=False, key_encipherment=False, data_encipherment=False,
-                                       key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
-          .sign(ca_key, hashes.SHA256()))
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (x509.CertificateBuilder().subject_name(_name("127.0.0.1")).issuer_name(ca.subject)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False)
-            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .sign(ca_key, hashes.SHA256()))
-    paths = directory / "ca.pem", directory / "server.pem", directory / "server.key"
-    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    paths[2].chmod(0o600)
-    return paths
 
 
 def documented_nginx_site() -> str:
@@ -72,7 +34,7 @@ def nginx_tls(tmp_path: Path, hub: Hub) -> Iterator[tuple[str, Path]]:
     """nginx with TLS on a free loopback port in front of the hub; yields (https base URL, ca.pem)."""
     run = tmp_path / "nginx"
     (run / "tmp").mkdir(parents=True)
-    ca, cert, key = make_ca_and_server_cert(run)
+    ca, cert, key = make_certificates(run)  # the shipped site's test CA, for 127.0.0.1
     port = free_port()
     site = (documented_nginx_site().replace("listen 443 ssl;", f"listen 127.0.0.1:{port} ssl;")
             .replace("/etc/yizhan-hub/tls/fullchain.pem", str(cert))
