@@ -69,7 +69,7 @@ demo: setup
 # rest, not beside it: on two cores its installs and Kivy start-ups slowed the main suite's
 # network tests past their deadlines. Both must pass.
 test: setup
-	$(PY) -m pytest -q --ignore=tests/box; main=$$?; \
+	$(PY) -m pytest -q --ignore=tests/box --durations=25; main=$$?; \
 	echo "== station-box suite (tests/box, under a real systemd)"; \
 	$(PY) -m pytest -q -p no:cacheprovider tests/box; boxed=$$?; \
 	exit $$(( main != 0 ? main : boxed ))
