@@ -10,6 +10,7 @@ import json
 import pytest
 from feed_support import Hub, client_for, hub_toml, make_content
 
+from content.trust_store import load_trust_state
 from hub.keys import rotate_key
 from hub.publish import load_key_file
 from protocol.feed import (
@@ -23,7 +24,6 @@ from protocol.feed import (
     sign_manifest,
     sign_rotation,
 )
-from content.trust_store import load_trust_state
 from protocol.trust import (
     TrustError,
     TrustState,
