@@ -170,7 +170,7 @@ def _template_context() -> dict[str, Any]:
     nav_key = endpoint
     if endpoint.startswith("console_content.item"):
         nav_key = (request.view_args or {}).get("kind") or request.args.get("kind", "job")
-    elif endpoint.startswith("console_fleet."):
+    elif endpoint.startswith("console_fleet.") and endpoint != "console_fleet.versions":
         nav_key = "console_fleet.stations"
     elif endpoint.startswith("console_regs.reg_"):
         nav_key = "console_regs.reg_list"
