@@ -99,7 +99,7 @@ def scan_page(scan: sqlite3.Connection, query: str, kind: str, filtered: bool, c
     """The page a LIKE scan finds, built into the same records the store returns (the same job builder
     and field label), so that both sides differ only in how they find the matches."""
     like = f"%{query}%"
-    where = "published <= :d AND valid_until >= :d"
+    where = "published <= :d AND valid_until >= :d AND (work_date IS NULL OR work_date >= :d)"
     if filtered:
         where += " AND dist_km <= 3 AND category = :c"
     if kind in ("1hanzi", "2hanzi", "3hanzi"):

@@ -39,11 +39,12 @@ _MATCH = "temp.content_py_match"
 
 
 def _open_sql() -> str:
-    return "j.published <= ? AND j.valid_until >= ?"
+    # Job.is_open: published, not past its valid-until date, and a 零工's work date not yet gone.
+    return "j.published <= ? AND j.valid_until >= ? AND (j.work_date IS NULL OR j.work_date >= ?)"
 
 
-def _open_params(today: dt.date) -> tuple[str, str]:
-    return today.isoformat(), today.isoformat()
+def _open_params(today: dt.date) -> tuple[str, str, str]:
+    return today.isoformat(), today.isoformat(), today.isoformat()
 
 
 @dataclass

@@ -145,8 +145,9 @@ class Job(Record):
         return self
 
     def is_open(self, today: dt.date) -> bool:
-        """Shown only from its publish date through its valid-until date."""
-        return self.published <= today <= self.valid_until
+        """Shown only from its publish date through its valid-until date; a 零工 no longer once its
+        work date has gone (a day's work yesterday is no use to anyone today)."""
+        return self.published <= today <= self.valid_until and (self.work_date is None or today <= self.work_date)
 
     def salary_text(self) -> str:
         """``4500-6000元/月``, or ``200元/日`` when min == max."""
