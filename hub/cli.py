@@ -474,7 +474,6 @@ def _register_release(sub: argparse._SubParsersAction) -> None:
 
 
 def _release(args: argparse.Namespace, ctx: Context) -> int:
-    import os
 
     from hub.publish import KEY_NAME, PublishError, load_key_file
     from hub.releases import (
@@ -485,7 +484,7 @@ def _release(args: argparse.Namespace, ctx: Context) -> int:
         withdraw_release,
     )
 
-    home = Path(args.home or os.environ.get("YIZHAN_HUB_HOME") or "hub")
+    home = home_dir(args)
     feed_dir = home / "feeds" / args.feed
     stations = [s.strip() for s in args.stations.split(",") if s.strip()]
     percent = args.percent if args.percent is not None else (0 if stations else 100)
