@@ -49,6 +49,7 @@ from protocol.feed import (
     sign_manifest,
 )
 from protocol.model import ContentSet, Rejection
+from protocol.phone import LINK_NAME as PHONE_LINK
 
 KEY_NAME = "feed.key"
 PUBLIC_NAME = "feed.pub"
@@ -215,11 +216,13 @@ def publish_content(content: ContentSet, media_files: dict[str, Path], out_dir: 
                     key: Ed25519PrivateKey, feed_id: str | None, scope: Scope | None,
                     version: int | None = None, shard_target: int = DEFAULT_SHARD_TARGET,
                     generated_at: dt.datetime | None = None, valid_days: int = DEFAULT_VALID_DAYS,
-                    home: str | Path | None = None) -> PublishResult:
+                    home: str | Path | None = None, phone_pages: bool = True) -> PublishResult:
     """Publish an already validated content set (``media_files``: sha256 -> file).
 
     The manifest expires ``valid_days`` after ``generated_at``. ``home`` (the hub home) is
-    where the key rotations are read from, to be served beside the manifest."""
+    where the key rotations are read from, to be served beside the manifest. ``phone_pages``
+    False keeps the phone pages of the version before (an urgent notice alone changes nothing
+    they show, and writing them for every station would hold the notice up)."""
     out = Path(out_dir)
     previous = read_manifest_file(out)
     if previous is not None:
@@ -272,8 +275,9 @@ def publish_content(content: ContentSet, media_files: dict[str, Path], out_dir: 
     _copy_rotations(home, out)
     # The phone pages of this version (they link to its media) before the manifest: a failure
     # here publishes nothing.
-    result.mobile = write_pages(content, out, version=version, today=generated_at.astimezone().date(),
-                                now=generated_at)
+    if phone_pages or not (out / PHONE_LINK).is_symlink():
+        result.mobile = write_pages(content, out, version=version, today=generated_at.astimezone().date(),
+                                    now=generated_at)
     # Every item and media file reaches the disk before the manifest that names them.
     os.sync()
     manifest_bytes = manifest.to_bytes()

@@ -283,9 +283,10 @@ def _publish_urgent(engine: Engine, home: Path, feeds_dir: Path, item_id: int, b
         content = ContentSet(documents=documents_of(home, row.feed_id))
     notice = RECORD_TYPES["announcement"].model_validate_json(row.live_data).model_copy(update={"version": row.version})
     content.announcements = [a for a in content.announcements if a.id != row.record_id] + [notice]
+    # The phone pages show no notices: the version before's stay (hub refresh rewrites them daily).
     result = publish_content(content, _media_of(home, content), feed_dir, key=load_key_file(home / "feed.key"),
                              feed_id=row.feed_id, scope=scope_of(group),
-                             generated_at=now.astimezone(dt.UTC).replace(microsecond=0))
+                             generated_at=now.astimezone(dt.UTC).replace(microsecond=0), phone_pages=False)
     version = result.manifest.version
     added, changed = (1, 0) if before is None else (0, 1)
     with engine.begin() as conn:

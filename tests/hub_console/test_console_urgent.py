@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -61,8 +62,12 @@ def test_an_urgent_notice_reaches_a_stations_screens_within_a_minute(console: Co
                       "target": "both", "starts_at": "2026-11-19T08:00", "ends_at": "2026-11-21T20:00"}
             assert post(editor, "/console/content/announcement/new", notice).status_code == 302
             console.clock.advance(seconds=25)  # the reviewer reads it and approves it
+            phone = console.home / "feeds" / FEED / "m"
+            phone_pages = os.readlink(phone)
             _approve_all(console)
             approved = console.clock()
+            # the phone pages show no notices: the urgent version keeps version 1's, nothing is rewritten
+            assert os.readlink(phone) == phone_pages and phone_pages.endswith("/1-" + approved.astimezone().strftime("%Y%m%d"))
             pointer = json.loads((console.home / "feeds" / FEED / "urgent").read_text())
             assert (pointer["feed_id"], pointer["version"]) == (FEED, 2)
             assert dt.datetime.fromisoformat(pointer["at"]) == approved
