@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -35,6 +34,7 @@ from urllib.parse import urljoin
 import requests
 from tenacity import Retrying
 
+from common.files import write_atomic
 from common.netutil import FetchError, TooLarge, dialled_scheme, fetch_capped, is_loopback_url, log_url
 from content.media import Transfer, TransientHTTPError, http_session
 from protocol.feed import (
@@ -251,9 +251,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
     # No fsync: item files are a cache, verified again by hash whenever they are read, and
     # the content itself is applied to the database durably. A file lost or damaged by a
     # power cut is simply fetched again.
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    write_atomic(path, data, durable=False)
 
 
 class UrgentCheck:

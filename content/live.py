@@ -12,13 +12,14 @@ from __future__ import annotations
 import json
 import os
 import signal
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import psutil
+
+from common.files import write_atomic
 
 FOLDER = "live"
 
@@ -46,10 +47,7 @@ def publish(data_dir: str | Path, part: str, *, ok: bool, detail: str, now: floa
               "pid": pid, "started": started, **extra}
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=folder, prefix=f".{part}-")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(record, f, ensure_ascii=False)
-        os.replace(name, folder / f"{part}.json")
+        write_atomic(folder / f"{part}.json", json.dumps(record, ensure_ascii=False), mode=0o600, durable=False)
     except OSError:
         return
 
@@ -93,10 +91,7 @@ def announce_sync(data_dir: str | Path, wake: Callable[[], None]) -> None:
     folder = Path(data_dir) / FOLDER
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=folder, prefix=".sync-")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump({"pid": pid, "started": started}, f)
-        os.replace(name, folder / SYNC_PROC)
+        write_atomic(folder / SYNC_PROC, json.dumps({"pid": pid, "started": started}), mode=0o600, durable=False)
     except OSError:
         return
 
