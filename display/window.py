@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 
@@ -35,9 +36,7 @@ def configure_kivy(profile: object, *, fullscreen: bool = False) -> None:
 def limit_malloc_arenas(arenas: int = 2) -> None:
     """At most ``arenas`` malloc arenas (glibc): every video starts decoder threads, and each
     new thread's arena would otherwise keep its freed memory; the board runs for months."""
-    try:
-        import ctypes
+    import ctypes
 
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to limit
         ctypes.CDLL("libc.so.6").mallopt(-8, arenas)  # M_ARENA_MAX
-    except (OSError, AttributeError):
-        pass

@@ -361,15 +361,21 @@ def withdraw() -> Any:
 
 # -- remote care -------------------------------------------------------------------------------
 
+def _known_station(station_id: str) -> Any:
+    """The console, once ``station_id`` is a station of this hub (404 otherwise)."""
+    ctx = console()
+    with ctx.engine.begin() as conn:
+        if station_row(conn, station_id) is None:
+            abort(404)
+    return ctx
+
+
 @bp.post("/stations/<station_id>/settings")
 @requires("fleet.manage")
 def station_settings(station_id: str) -> Any:
     from hub.publish import load_key_file
 
-    ctx = console()
-    with ctx.engine.begin() as conn:
-        if station_row(conn, station_id) is None:
-            abort(404)
+    ctx = _known_station(station_id)
     changes: dict[str, Any] = {}
     try:
         for key in care.REMOTE_KEYS:
@@ -392,10 +398,7 @@ def station_settings(station_id: str) -> Any:
 @bp.post("/stations/<station_id>/logs")
 @requires("fleet.manage")
 def station_logs_request(station_id: str) -> Any:
-    ctx = console()
-    with ctx.engine.begin() as conn:
-        if station_row(conn, station_id) is None:
-            abort(404)
+    ctx = _known_station(station_id)
     try:
         lines = int(request.form.get("lines", "200"))
     except ValueError:

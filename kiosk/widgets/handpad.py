@@ -105,7 +105,7 @@ class HandwritingPad(FloatLayout):
             self.dispatch("on_strokes", [])
 
     def on_strokes(self, strokes: list[list[tuple[float, float]]]) -> None:
-        pass
+        """Kivy's default handler of the event: the screen binds its own."""
 
     # -- drawing -----------------------------------------------------------------------------
     def _ink(self) -> float:

@@ -25,7 +25,7 @@ def _version(settings) -> int:
         return store.content_info().version
 
 
-def _until(what, timeout: float = 30.0) -> None:
+def _until(what, timeout: float = 120.0) -> None:  # another process's start and sync, on a busy machine
     deadline = time.monotonic() + timeout
     while not what():
         assert time.monotonic() < deadline, "timed out"

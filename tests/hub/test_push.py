@@ -244,7 +244,7 @@ def test_the_http_gateway_gets_the_same_messages_as_json(tmp_path: Path) -> None
             self.wfile.write(json.dumps({"message_id": f"gw-{len(posted)}"}).encode())
 
         def log_message(self, *args: object) -> None:
-            pass
+            """Quiet: the test reads what it needs from the requests."""
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Gateway)
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -74,7 +74,7 @@ class StandIn:
                 self.wfile.write(body)
 
             def log_message(self, *args: Any) -> None:
-                pass
+                """Quiet: the test reads what it needs from the requests."""
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/geocoder"
@@ -389,7 +389,7 @@ class TileServer:
                 self.wfile.write(png)
 
             def log_message(self, *args: Any) -> None:
-                pass
+                """Quiet: the test reads what it needs from the requests."""
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.origin = f"http://127.0.0.1:{self.server.server_address[1]}"

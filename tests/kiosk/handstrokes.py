@@ -32,3 +32,20 @@ def strokes(char: str, width: float, height: float, *, step: float = 24.0) -> li
     """``char``'s strokes on a ``width`` x ``height`` pad, y growing downwards."""
     medians = load()["characters"][char]
     return [[(x / BOX * width, (BASELINE - y) / BOX * height) for x, y in _dense(m, step)] for m in medians]
+
+
+def write_stroke(pad, stroke: list[tuple[float, float]]) -> float:  # type: ignore[no-untyped-def]
+    """One stroke drawn on the Kivy ``pad`` by a finger (down, a move every few pixels, up);
+    returns how long the lift took in ms (the pad hands the strokes over on it)."""
+    import time
+
+    from kivy.tests.common import UnitTestTouch
+
+    points = [pad.to_window(pad.x + x, pad.top - y) for x, y in stroke]
+    touch = UnitTestTouch(*points[0])
+    touch.touch_down()
+    for x, y in points[1:]:
+        touch.touch_move(x, y)
+    began = time.perf_counter()
+    touch.touch_up()
+    return (time.perf_counter() - began) * 1000

@@ -9,7 +9,7 @@ candidate joins the search and the list follows it.
 from __future__ import annotations
 
 import pytest
-from handstrokes import job_characters, strokes
+from handstrokes import job_characters, strokes, write_stroke
 from test_kiosk_flows import make_kiosk, open_jobs  # noqa: F401 - fixture
 from test_kiosk_screens import shots_dir
 
@@ -18,15 +18,8 @@ pytestmark = pytest.mark.display
 
 def draw(driver, pad, char: str) -> None:
     """``char`` written on ``pad`` stroke by stroke: touch down, a move every few pixels, up."""
-    from kivy.tests.common import UnitTestTouch
-
     for stroke in strokes(char, pad.width, pad.height):
-        points = [pad.to_window(pad.x + x, pad.top - y) for x, y in stroke]
-        touch = UnitTestTouch(*points[0])
-        touch.touch_down()
-        for x, y in points[1:]:
-            touch.touch_move(x, y)
-        touch.touch_up()
+        write_stroke(pad, stroke)
         driver.pump(frames=0)
 
 
