@@ -49,15 +49,30 @@ def chromium(width: int = SCREEN[0], height: int = SCREEN[1], downloads: Path | 
 
 
 def submit(driver: Any, element: Any, timeout_s: float = 60) -> None:
-    """Click a submit button and wait until the next page has replaced this one."""
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
+    """Click a submit button and wait until the next page has replaced this one.
+
+    The page about to be left is marked with a token in its window; the wait ends when a
+    document without that token has finished loading. (Watching the old <html> element go
+    stale races with Chromium: while the old document is torn down its driver answers
+    "Node with given id does not belong to the document" instead of "stale element".)
+    """
+    import secrets
+
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    page = driver.find_element(By.TAG_NAME, "html")
+    token = secrets.token_hex(8)
+    driver.execute_script("window.__yizhanLeaving = arguments[0];", token)
     element.click()
-    WebDriverWait(driver, timeout_s).until(expected_conditions.staleness_of(page))
-    WebDriverWait(driver, timeout_s).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+    def arrived(d: Any) -> bool:
+        try:
+            return bool(d.execute_script(
+                "return window.__yizhanLeaving !== arguments[0] && document.readyState === 'complete';", token))
+        except WebDriverException:  # the old document is going away mid-call: not there yet
+            return False
+
+    WebDriverWait(driver, timeout_s, poll_frequency=0.05).until(arrived)
 
 
 def login(driver: Any, base: str, username: str, password: str) -> None:
