@@ -12,7 +12,7 @@ Layout on the box::
     /opt/yizhan/envs/<lock digest>/       a virtualenv with the locked dependencies
     /opt/yizhan/releases/<version>/       lib/ (the project), bin/yizhan, MANIFEST.json
     /opt/yizhan/current -> releases/<version>
-    /etc/systemd/system/yizhan*.{service,target,timer}, /etc/udev/rules.d/70-yizhan.rules,
+    /etc/systemd/system/yizhan*.{service,target,timer,slice}, /etc/udev/rules.d/70-yizhan.rules,
     /etc/X11/xorg.conf.d/50-yizhan-kiosk.conf, /etc/systemd/journald.conf.d/50-yizhan.conf
 
 Releases that share a lock share one environment: an upgrade that changes only Yizhan's

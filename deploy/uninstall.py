@@ -17,7 +17,7 @@ from pathlib import Path
 
 from deploy.install import CREDENTIALS_DROPIN, STATION_FILES, UNITS, Layout, Report
 
-_UNIT_SUFFIXES = (".service", ".target", ".timer")
+_UNIT_SUFFIXES = (".service", ".target", ".timer", ".slice")
 # Files found in a data folder only a station makes: a purge removes no folder without one.
 _STATION_MARKS = ("station.db", "outbox.key")
 
