@@ -35,14 +35,15 @@ This module holds the pure text functions; :mod:`content.store_schema` holds the
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
+import json
 import re
 import unicodedata
 from collections.abc import Iterator
 from functools import lru_cache
+from pathlib import Path
 from typing import NamedTuple
-
-from pypinyin import Style, pinyin
 
 BREAK = "brk"  # between runs of word characters; 3 letters, so no query bigram can equal it
 KEY_CHARS = 4  # initials per key of the initials index
@@ -144,13 +145,29 @@ def is_pinyin_query(query: str) -> bool:
 # pinyin
 
 
+def _character_readings() -> Iterator[str]:
+    """Each character's toned readings as pypinyin lists them (``"líng,yuán,xīng"``).
+
+    Read from pypinyin's own data file, without importing pypinyin: the package loads its
+    phrase tables on import (about 50 MB and a quarter of a second), which a process that
+    only reads queries (the kiosk) never needs.
+    """
+    spec = importlib.util.find_spec("pypinyin")
+    folders = list(spec.submodule_search_locations or []) if spec is not None else []
+    data = next((Path(f) / "pinyin_dict.json" for f in folders if (Path(f) / "pinyin_dict.json").is_file()), None)
+    if data is None:  # a pypinyin that keeps its table elsewhere: ask the package itself
+        from pypinyin.pinyin_dict import pinyin_dict
+
+        yield from pinyin_dict.values()
+        return
+    yield from json.loads(data.read_text(encoding="utf-8")).values()
+
+
 @lru_cache(maxsize=1)
 def syllables() -> frozenset[str]:
     """Every toneless pinyin syllable pypinyin knows (ü written v, as on a keyboard)."""
-    from pypinyin.pinyin_dict import pinyin_dict
-
     found: set[str] = set()
-    for value in pinyin_dict.values():
+    for value in set(_character_readings()):
         for reading in value.split(","):
             plain = _toneless(reading)
             found.add(plain)
@@ -184,6 +201,9 @@ def char_readings(ch: str) -> tuple[str, ...]:
         return ()
     if ch.isascii():
         return (ch.lower(),)
+    # Imported here: only indexing needs it (see _character_readings).
+    from pypinyin import Style, pinyin
+
     found = pinyin(ch, style=Style.NORMAL, heteronym=True, errors="ignore")
     readings: list[str] = []
     for reading in found[0] if found else ():
