@@ -16,7 +16,6 @@ from typing import Any
 
 from kivy.base import EventLoop, ExceptionManager, runTouchApp, stopTouchApp
 from kivy.core.window import Window
-from kivy.tests.common import UnitTestTouch
 from kivy.uix.screenmanager import Screen
 from kivy.uix.scrollview import ScrollView
 from kivy.uix.widget import Widget
@@ -157,12 +156,15 @@ class Driver:
             self.pump(0.3)
 
     @staticmethod
-    def _touch_at(x: float, y: float) -> UnitTestTouch:
+    def _touch_at(x: float, y: float) -> Any:
         """A touch that lands on window point (x, y) whatever the rotation.
 
         Input arrives in the physical screen's normalised coordinates and the window rotates it
         (MotionEvent.to_absolute_pos); this is the inverse, so that taps work on rotated kiosks.
         """
+        # Imported at the first tap: kivy.tests imports pytest, a tenth of a second of a start.
+        from kivy.tests.common import UnitTestTouch
+
         touch = UnitTestTouch(x, y)
         w, h = (max(1, v - 1) for v in Window.system_size)
         nx, ny = {0: (x / w, y / h), 90: (1 - y / w, x / h), 180: (1 - x / w, 1 - y / h),
