@@ -61,7 +61,7 @@ class Profile:
     rotation: int  # 0, 90, 180, 270: the picture is turned so that a turned screen reads upright
     motion: Motion
     max_fps: int  # cap for everything (page transitions, videos' redraws come from the video itself)
-    scroll_fps: int  # cap for continuous scrolling, which redraws the whole screen all the time
+    scroll_fps: int  # cap for continuous scrolling (a moving list costs every frame; see display/present.py)
     palette: Palette
     antialias: bool
     videos: bool  # training videos are played on this board
@@ -96,14 +96,14 @@ class Profile:
 PROFILES: dict[str, Profile] = {
     "tv-1080p": Profile(
         name="tv-1080p", layout="tv", width=1920, height=1080, rotation=0, motion="paged",
-        max_fps=60, scroll_fps=30,
+        max_fps=60, scroll_fps=60,
         palette=TV_PALETTE, antialias=True, videos=True, reference_height=1080,
         title_px=52, body_px=42, header_px=46, ticker_px=42,
         page_s=12.0, transition_s=0.8, scroll_px_s=60.0),
     # A TV hung on its side, still fed a 1920x1080 signal: the picture is turned by 90 degrees.
     "tv-portrait": Profile(
         name="tv-portrait", layout="tv", width=1920, height=1080, rotation=90, motion="paged",
-        max_fps=60, scroll_fps=30,
+        max_fps=60, scroll_fps=60,
         palette=TV_PALETTE, antialias=True, videos=True, reference_height=1080,
         title_px=52, body_px=42, header_px=46, ticker_px=42,
         page_s=12.0, transition_s=0.8, scroll_px_s=60.0),

@@ -122,6 +122,9 @@ class ReelView(Widget):
         self._slots: list[list[tuple[Color, Rectangle]]] = []
         self._first = -1
         self._offset = -1
+        # Changes whenever the picture at a given offset may change (new items, a new size or
+        # place): display/present.py moves already-drawn pixels only within one generation.
+        self.generation = 0
         with self.canvas:
             self._scissor = ScissorPush(x=0, y=0, width=1, height=1)
             PushMatrix()
@@ -160,12 +163,23 @@ class ReelView(Widget):
             self._slots.append(slot)
         self._first = -1
         self._offset = -1
+        self.generation += 1
         # a marquee starts with its text in view (entering from an empty edge would be a blank frame)
         self.show_offset(0)
 
     @property
     def moves(self) -> bool:
         return self.motion is not None and self.motion.moves
+
+    @property
+    def offset(self) -> int:
+        """The offset shown (-1 before the first)."""
+        return self._offset
+
+    @property
+    def scrolls(self) -> bool:
+        """True for a continuously scrolling, looping list (its picture at ``o`` and ``o + total`` is the same)."""
+        return isinstance(self.motion, ScrollMotion) and self.motion.moves
 
     def show_offset(self, offset: int) -> None:
         """Show the list scrolled by ``offset`` pixels (the per-frame call)."""
@@ -227,6 +241,7 @@ class ReelView(Widget):
             rect.size = (piece.w, piece.h)
 
     def _relayout(self, *_args: Any) -> None:
+        self.generation += 1
         self._scissor.x, self._scissor.y, self._scissor.width, self._scissor.height = scissor_box(
             self.x, self.y, self.width, self.height)
         if self.track is not None:
