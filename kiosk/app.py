@@ -30,6 +30,7 @@ from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.label import Label
+from kivy.uix.screenmanager import ScreenManager, ScreenManagerException
 from kivy.uix.widget import Widget
 
 from kiosk import boot
@@ -62,6 +63,10 @@ STAFF_TAPS = 5  # taps on the station name within STAFF_TAP_WINDOW_S open the st
 STAFF_TAP_WINDOW_S = 4.0
 ATTRACT_PERIOD_S = 6.0
 BANNER_QUIET_S = 3.0  # a banner that comes or goes waits for this long without a touch (apply_banners)
+# Built while the kiosk waits, a moment after its home screen is up (the others when first shown):
+# the first tap on 找工作 and the first card read find their page ready.
+BUILT_EARLY = ("jobs", "resident", "job")
+BUILD_EARLY_AFTER_S = 1.0
 RATING_SHOWN_S = 30.0  # 好差评 closes by itself: it never stands between the next resident and the kiosk
 RATING_PROMPT = "请您为这次服务评价：非常满意，满意，基本满意，不满意，非常不满意。点一下就可以，也可以跳过。"
 
@@ -181,6 +186,30 @@ class KioskRoot(FloatLayout):
     pass
 
 
+class KioskScreens(ScreenManager):
+    """The screens, each built the first time it is asked for (shown, or looked up by name).
+
+    A screen nobody opens costs nothing: no start time, no widgets, no textures. The app
+    builds the screens a resident reaches first while the kiosk waits (``BUILT_EARLY``).
+    """
+
+    def get_screen(self, name: str) -> Any:
+        for screen in self.screens:
+            if screen.name == name:
+                return screen
+        found = next((entry for entry in SCREENS if entry[0] == name), None)
+        if found is None:
+            raise ScreenManagerException(f"No Screen with name {name!r}.")
+        module = importlib.import_module(found[1])
+        load_kv(Path(module.__file__).with_suffix(".kv"))
+        screen = getattr(module, found[2])(name=name)
+        self.add_widget(screen)
+        return screen
+
+    def built(self, name: str) -> bool:
+        return any(screen.name == name for screen in self.screens)
+
+
 class KioskApp(App):
     """The touchscreen app, handed its parts by the entry point (``config.faces.kiosk_app``):
     ``services`` (store, reader, printer, outbox), ``check_pin`` (the staff PIN's check, None when
@@ -255,11 +284,16 @@ class KioskApp(App):
         self.countdown = Factory.CountdownOverlay()
         self.attract = Factory.AttractOverlay()
         self.rating = Factory.RatingOverlay()
-        for name, module_name, class_name in SCREENS:
-            module = importlib.import_module(module_name)
-            load_kv(Path(module.__file__).with_suffix(".kv"))
-            root.sm.add_widget(getattr(module, class_name)(name=name))
+        root.sm.get_screen("home")  # the others when first needed (KioskScreens)
         return root
+
+    def _build_early(self, _dt: float) -> None:
+        """One of :data:`BUILT_EARLY` per clock tick, so that a touch meanwhile waits for one at most."""
+        waiting = [name for name in BUILT_EARLY if not self.sm.built(name)]
+        if waiting and not self.stopped:
+            self.sm.get_screen(waiting[0])
+            if len(waiting) > 1:
+                self._events.append(Clock.schedule_once(self._build_early, 0))
 
     def on_start(self) -> None:
         boot.apply_screen(self.settings, kiosk_mode=self.kiosk_mode)
@@ -273,6 +307,7 @@ class KioskApp(App):
             Clock.schedule_interval(self._tick_clock, 1.0),
             Clock.schedule_interval(self._tick_voice, 0.5),
             Clock.schedule_interval(self._tick_status, 15.0),
+            Clock.schedule_once(self._build_early, BUILD_EARLY_AFTER_S),
             # systemd: READY after the first frame, then alive (WatchdogSec)
             *(self._watchdog(Clock) if self._watchdog is not None else []),
         ]

@@ -69,13 +69,10 @@ def _load_library(name: str) -> ctypes.CDLL:
 
 
 class Recognizer:
-    """Zinnia's recogniser with the simplified-Chinese model loaded once (about 20 MB)."""
+    """Zinnia's recogniser with the simplified-Chinese model mapped (about 25 MB; opening takes a few ms)."""
 
     def __init__(self, model: Path = MODEL, library: str = LIBRARY) -> None:
-        if not Path(model).is_file():
-            raise HandwritingUnavailable(
-                f"手写识别模型 {model} 不存在（请运行 make setup，"
-                "或 apt-get install tegaki-zinnia-simplified-chinese）")
+        check_available(model, library)
         self._lib = _load_library(library)
         self._recognizer = self._lib.zinnia_recognizer_new()
         if not self._lib.zinnia_recognizer_open(self._recognizer, str(model).encode()):
@@ -120,17 +117,14 @@ class Recognizer:
             self.close()
 
 
-_shared: Recognizer | None = None
-_shared_lock = threading.Lock()
-
-
-def shared_recognizer() -> Recognizer:
-    """One recogniser per process (the model loads once); raises HandwritingUnavailable."""
-    global _shared
-    with _shared_lock:
-        if _shared is None:
-            _shared = Recognizer()
-        return _shared
+def check_available(model: Path = MODEL, library: str = LIBRARY) -> None:
+    """Whether a :class:`Recognizer` can be made, without loading its model (about 25 MB of
+    memory while open); raises HandwritingUnavailable saying what is missing."""
+    if not Path(model).is_file():
+        raise HandwritingUnavailable(
+            f"手写识别模型 {model} 不存在（请运行 make setup，"
+            "或 apt-get install tegaki-zinnia-simplified-chinese）")
+    _load_library(library)
 
 
 def simplify(stroke: Stroke, min_step: float) -> list[tuple[float, float]]:

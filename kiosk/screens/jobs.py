@@ -24,7 +24,7 @@ from kivy.properties import (
 )
 
 from content.headline import GIG_RADIUS_KM
-from kiosk.handwriting import CANDIDATES, HandwritingUnavailable, shared_recognizer
+from kiosk.handwriting import CANDIDATES, HandwritingUnavailable, Recognizer, check_available
 from kiosk.jobquery import (
     CATEGORIES,
     DISTANCES,
@@ -87,12 +87,26 @@ class JobsScreen(KioskScreen):
         self.bind(size=self._arrange)
         if self.app is not None:
             self.app.bind(wide=self._arrange)
-        self._recognizer: Any = None
+        # The recogniser's model is open only while the pad is out (on_input_mode): 25 MB that
+        # a kiosk whose residents type pinyin, or have finished writing, does not hold.
+        self._recognizer: Recognizer | None = None
         try:
-            self._recognizer = shared_recognizer()
+            check_available()
             self.hand_available = True
         except HandwritingUnavailable as exc:
             log.warning("手写不可用：%s", exc)
+
+    def on_input_mode(self, _screen: Any, mode: str) -> None:
+        if mode == "hand" and self._recognizer is None:
+            try:
+                self._recognizer = Recognizer()
+            except HandwritingUnavailable as exc:
+                log.warning("手写不可用：%s", exc)
+                self.hand_available = False
+                self.input_mode = "pinyin"
+        elif mode != "hand" and self._recognizer is not None:
+            self._recognizer.close()
+            self._recognizer = None
 
     # -- entering ----------------------------------------------------------------------------
     def enter(self, preset: str | None = None, returning: bool = False, **_: Any) -> None:
