@@ -35,11 +35,12 @@ This module holds the pure text functions; :mod:`content.store_schema` holds the
 
 from __future__ import annotations
 
+import bisect
 import importlib.util
 import itertools
-import json
 import re
 import unicodedata
+from array import array
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
@@ -145,12 +146,24 @@ def is_pinyin_query(query: str) -> bool:
 # pinyin
 
 
-def _character_readings() -> Iterator[str]:
-    """Each character's toned readings as pypinyin lists them (``"líng,yuán,xīng"``).
+class _PinyinTable(NamedTuple):
+    """Every character's typed readings in three flat objects, not a dict of 40 000 entries:
+    the sorted code points, and where in ``text`` each one's readings (``hang,xing``) end."""
+
+    codes: array[int]
+    ends: array[int]
+    text: str
+    syllables: frozenset[str]
+
+
+_ENTRY = re.compile(r'"(\d+)"\s*:\s*"([^"]*)"')
+
+
+def _character_entries() -> Iterator[tuple[int, str]]:
+    """Each character's toned readings as pypinyin lists them (``19968, "yī,yí,yì"``).
 
     Read from pypinyin's own data file, without importing pypinyin: the package loads its
-    phrase tables on import (about 50 MB and a quarter of a second), which a process that
-    only reads queries (the kiosk) never needs.
+    phrase tables on import (about 50 MB and a quarter of a second), which search never needs.
     """
     spec = importlib.util.find_spec("pypinyin")
     folders = list(spec.submodule_search_locations or []) if spec is not None else []
@@ -158,23 +171,58 @@ def _character_readings() -> Iterator[str]:
     if data is None:  # a pypinyin that keeps its table elsewhere: ask the package itself
         from pypinyin.pinyin_dict import pinyin_dict
 
-        yield from pinyin_dict.values()
+        yield from pinyin_dict.items()
         return
-    yield from json.loads(data.read_text(encoding="utf-8")).values()
+    for match in _ENTRY.finditer(data.read_text(encoding="utf-8")):
+        yield int(match[1]), match[2]
+
+
+_TONE_MARKS = frozenset("\u0300\u0301\u0304\u030c")  # grave, acute, macron, caron
+
+
+def _typed(reading: str) -> str:
+    """A toned reading as it is typed (``lǜ`` -> ``lv``), as pypinyin's Style.NORMAL writes it;
+    "" for one that cannot be typed on letter keys (ê)."""
+    text = unicodedata.normalize("NFD", reading.lower()).replace("u" + _DIAERESIS, "v")
+    text = unicodedata.normalize("NFC", "".join(ch for ch in text if ch not in _TONE_MARKS))
+    return text if text.isascii() and text.isalpha() else ""
 
 
 @lru_cache(maxsize=1)
+def _pinyin_table() -> _PinyinTable:
+    found: set[str] = set()
+    codes: array[int] = array("I")
+    parts: list[str] = []
+    seen: dict[str, list[str]] = {}  # a toned reading -> how it is typed (some 1 500 of them)
+    for code, value in _character_entries():
+        typed: list[str] = []
+        for reading in value.split(","):
+            if reading not in seen:
+                plain = _toneless(reading)
+                found.add(plain)
+                if "v" in plain:  # 绿 lv is often typed lu (char_readings indexes both)
+                    found.add(plain.replace("v", "u"))
+                one = _typed(reading)
+                seen[reading] = ([one, one.replace("v", "u")] if "v" in one else [one]) if one else []
+            typed += seen[reading]
+        codes.append(code)
+        parts.append(",".join(dict.fromkeys(typed)))
+    found.discard("")
+    order = range(len(codes))
+    if any(codes[i] >= codes[i + 1] for i in range(len(codes) - 1)):  # pypinyin writes it in order
+        order = sorted(order, key=codes.__getitem__)  # type: ignore[assignment]
+    ends: array[int] = array("I")
+    at = 0
+    for i in order:
+        at += len(parts[i])
+        ends.append(at)
+    return _PinyinTable(array("I", (codes[i] for i in order)), ends, "".join(parts[i] for i in order),
+                        frozenset(found))
+
+
 def syllables() -> frozenset[str]:
     """Every toneless pinyin syllable pypinyin knows (ü written v, as on a keyboard)."""
-    found: set[str] = set()
-    for value in set(_character_readings()):
-        for reading in value.split(","):
-            plain = _toneless(reading)
-            found.add(plain)
-            if "v" in plain:  # 绿 lv is often typed lu (char_readings indexes both)
-                found.add(plain.replace("v", "u"))
-    found.discard("")
-    return frozenset(found)
+    return _pinyin_table().syllables
 
 
 _DIAERESIS = "\u0308"
@@ -196,25 +244,26 @@ def _syllable_prefixes() -> frozenset[str]:
 
 @lru_cache(maxsize=65536)
 def char_readings(ch: str) -> tuple[str, ...]:
-    """The toneless readings a character can be typed as; a letter or digit is itself; () for others."""
+    """The toneless readings a character can be typed as; a letter or digit is itself; () for others.
+
+    Every reading pypinyin knows (``pinyin(ch, style=Style.NORMAL, heteronym=True)``), ü also as u
+    (绿 lv, lu); looked up in :func:`_pinyin_table`.
+    """
     if not is_word_char(ch):
         return ()
     if ch.isascii():
         return (ch.lower(),)
-    # Imported here: only indexing needs it (see _character_readings).
-    from pypinyin import Style, pinyin
-
-    found = pinyin(ch, style=Style.NORMAL, heteronym=True, errors="ignore")
-    readings: list[str] = []
-    for reading in found[0] if found else ():
-        reading = reading.lower()
-        if reading.isascii() and reading.isalpha():
-            readings.append(reading)
-            if "v" in reading:  # 绿 lv is often typed lu
-                readings.append(reading.replace("v", "u"))
+    table = _pinyin_table()
+    code = ord(ch)
+    i = bisect.bisect_left(table.codes, code)
+    readings: tuple[str, ...] = ()
+    if i < len(table.codes) and table.codes[i] == code:
+        start = table.ends[i - 1] if i else 0
+        joined = table.text[start:table.ends[i]]
+        readings = tuple(joined.split(",")) if joined else ()
     if not readings:
         return (unicodedata.normalize("NFKC", ch).lower(),) if ch.isalnum() else ()
-    return tuple(dict.fromkeys(readings))
+    return readings
 
 
 # The legal form at the end of an employer's name is the same for most of them, nobody types it,
