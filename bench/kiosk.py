@@ -41,6 +41,21 @@ def write_station(folder: Path, port: int) -> Path:
         "devices.idcard.port": "/nonexistent/ttyIDCARD", "kiosk.read_aloud": False})
 
 
+def fill_child(config: str) -> None:
+    """Child process: fill the station's store with the sample content (300 jobs)."""
+    from config.kiosk_harness import KioskHarness
+    from config.settings import load_settings
+
+    KioskHarness(load_settings(config)).fill_store(load_settings(config))
+
+
+def fill_store(config: Path) -> None:
+    """Fill the store in a process of its own, as the station's sync does: the kiosk's process
+    (whose memory is measured) only reads it."""
+    subprocess.run([sys.executable, __file__, "--fill-child", str(config)], check=True, env=dict(os.environ),
+                   stdout=subprocess.DEVNULL)
+
+
 def cold_child(config: str) -> None:
     """Child process: start the kiosk as ``yizhan kiosk`` would and say READY at the first frame."""
     os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
@@ -93,7 +108,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (about a minute)")
     parser.add_argument("--cold-child", metavar="CONFIG", help=argparse.SUPPRESS)
+    parser.add_argument("--fill-child", metavar="CONFIG", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.fill_child:
+        fill_child(args.fill_child)
+        return 0
     if args.cold_child:
         cold_child(args.cold_child)
         return 0
@@ -210,13 +229,19 @@ def run(reps: int, changes: int, cold_runs: int) -> int:
     with VirtualPrinter(work / "slips") as printer:
         config = write_station(work / "cold", printer.port)
         # Fill the cold-start station's store once (the child only starts the kiosk).
-        KioskHarness(load_settings(config)).fill_store(load_settings(config))
+        fill_store(config)
         cold, start_rss = cold_start(config, cold_runs)
 
     # The reader polls at the station's default 300 ms and the simulator takes the real wire
     # time at 115200 baud: the card figure includes the polling wait.
-    harness = KioskHarness(load_settings(write_station(work / "warm", 9100)), jobs=300, reader_timing=True,
-                           changes={"devices.idcard.poll_interval_ms": 300})
+    warm = write_station(work / "warm", 9100)
+
+    class FilledApart(KioskHarness):
+        def fill_store(self, settings: Any) -> None:
+            fill_store(warm)
+
+    harness = FilledApart(load_settings(warm), jobs=300, reader_timing=True,
+                          changes={"devices.idcard.poll_interval_ms": 300})
     driver = harness.start()
     app = driver.app
     try:
