@@ -44,7 +44,7 @@ if str(ROOT) not in sys.path:
 from bench.board import make_station  # noqa: E402
 from config.station import open_store  # noqa: E402
 
-SAMPLE_EVERY_S = 5.0  # real seconds between memory samples
+SAMPLE_EVERY_S = 2.0  # real seconds between memory samples
 
 
 # ---------------------------------------------------------------------------------------------
@@ -148,6 +148,33 @@ def threads() -> int:
     return len(os.listdir("/proc/self/task"))
 
 
+def thread_names() -> dict[str, int]:
+    """The process's threads by name (llvmpipe-N, the decoder's, the board's worker...)."""
+    names: dict[str, int] = {}
+    for task in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{task}/comm", encoding="utf-8") as f:
+                name = f.read().strip()
+        except OSError:
+            continue  # ended meanwhile
+        names[name] = names.get(name, 0) + 1
+    return names
+
+
+def live_textures() -> dict[str, float]:
+    """The Kivy textures alive now: how many, their pixels, and what llvmpipe holds for them (4 B/px)."""
+    import gc
+
+    from kivy.graphics.texture import Texture
+
+    gc.collect()
+    found = [o for o in gc.get_objects() if isinstance(o, Texture)]
+    pixels = sum(t.width * t.height for t in found)
+    wide = [t for t in found if t.width >= 1500]
+    return {"count": len(found), "mpx": pixels / 1e6, "mb_at_4_bytes": pixels * 4 / 2**20,
+            "wide_count": len(wide), "wide_mb": sum(t.width * t.height for t in wide) * 4 / 2**20}
+
+
 # ---------------------------------------------------------------------------------------------
 # parent
 
@@ -226,6 +253,8 @@ def report(r: dict, took: float, load: float, video_s: float) -> None:
     # are one-off), per simulated hour: least squares over the samples
     later = [s for s in samples if s["sim_h"] >= min(1.0, r["sim_h"] / 2)]
     slope = _hourly_slope(later)
+    video_rss = [s["rss"] for s in samples if s["showing"] == "video"]
+    video_threads = [s["threads"] for s in samples if s["showing"] == "video"]
     rows = [
         ("simulated time", f"{r['sim_h']:.2f} h", f"from {r['start']}, in {r['real_s'] / 60:.1f} min real time"),
         ("  real time with a video playing (not compressed)", f"{r['real_video_s'] / 60:.1f} min",
@@ -237,6 +266,8 @@ def report(r: dict, took: float, load: float, video_s: float) -> None:
         ("segments shown", str(r["switches"]), ", ".join(f"{k} {v}" for k, v in sorted(r["kinds"].items()))),
         ("RSS at start (first jobs on screen)", f"{rss[0]:.1f} MB", ""),
         ("RSS peak", f"{max(rss):.1f} MB", "target <= 200 MB"),
+        ("  RSS peak while a video plays", f"{max(video_rss, default=0.0):.1f} MB",
+         f"threads then up to {max(video_threads, default=0)}"),
         ("RSS at the end", f"{rss[-1]:.1f} MB", f"PSS {samples[-1]['pss']:.1f} MB"),
         ("RSS trend after the first hour", f"{slope:+.2f} MB/h", "per simulated hour; target flat"),
         ("threads at the end", str(samples[-1]["threads"]), ""),
@@ -252,8 +283,10 @@ def report(r: dict, took: float, load: float, video_s: float) -> None:
     print(f"  {'group':<34} {'RSS':>7} {'PSS':>7}")
     for name, g_rss, g_pss in r["groups"][:14]:
         print(f"  {name[:34]:<34} {g_rss:7.1f} {g_pss:7.1f}")
-    if r.get("python_mb") is not None:
-        print(f"  (of the heap, Python objects by tracemalloc: {r['python_mb']:.1f} MB)")
+    tex = r["textures"]
+    print(f"  Kivy textures alive: {tex['count']:.0f}, {tex['mpx']:.1f} Mpx = {tex['mb_at_4_bytes']:.1f} MB at 4 B/px "
+          f"in llvmpipe (in [heap]/[anon]); of them {tex['wide_count']:.0f} 1500+ px wide, {tex['wide_mb']:.1f} MB")
+    print("  threads: " + ", ".join(f"{k} {v}" for k, v in sorted(r["thread_names"].items())))
     print(f"(soak took {took / 60:.1f} min; load average at the start {load:.2f} on {os.cpu_count()} cores)")
     print()
     print(f"FIGURE board_rss_start_mb {rss[0]:.1f} MB")
@@ -335,6 +368,8 @@ def soak(settings, profile, clock: SoakClock, *, hours: float, speed: float, nig
             yield 0.02
         sample(app)
         out["groups"] = [(n, round(r, 1), round(p, 1)) for n, r, p in mapping_groups()]
+        out["textures"] = live_textures()
+        out["thread_names"] = thread_names()
 
     app = board_app(settings, profile, clock=clock, poll_s=2.0, tick_s=0.05)
     run_script(app, script, timeout=600.0)
@@ -342,7 +377,7 @@ def soak(settings, profile, clock: SoakClock, *, hours: float, speed: float, nig
     out.update(samples=samples, sim_h=clock.simulated_s() / 3600, real_s=time.monotonic() - real0,
                real_video_s=rates.get(1.0, 0.0), real_fast_s=rates.get(speed, 0.0),
                real_night_s=rates.get(night_speed, 0.0), switches=app.switches, kinds=kinds,
-               videos=kinds.get("video", 0), python_mb=None)
+               videos=kinds.get("video", 0))
     return out
 
 
