@@ -288,12 +288,18 @@ class KioskApp(App):
         return root
 
     def _build_early(self, _dt: float) -> None:
-        """One of :data:`BUILT_EARLY` per clock tick, so that a touch meanwhile waits for one at most."""
+        """One of :data:`BUILT_EARLY` per clock tick, so that a touch meanwhile waits for one at most;
+        then the pinyin table the first letter typed needs (content.search)."""
+        if self.stopped:
+            return
         waiting = [name for name in BUILT_EARLY if not self.sm.built(name)]
-        if waiting and not self.stopped:
+        if waiting:
             self.sm.get_screen(waiting[0])
-            if len(waiting) > 1:
-                self._events.append(Clock.schedule_once(self._build_early, 0))
+            self._events.append(Clock.schedule_once(self._build_early, 0))
+        else:
+            from content.search import syllables
+
+            syllables()
 
     def on_start(self) -> None:
         boot.apply_screen(self.settings, kiosk_mode=self.kiosk_mode)
