@@ -13,7 +13,10 @@ the real store filled with 300 sample jobs, the ID card simulator and the virtua
 * memory: resident set size after 50 and after 500 screen changes, and the growth between.
 
 Targets (issue 6): cold start <= 3 s, both taps <= 100 ms, growth <= 10 MB; (issue 26) stroke ->
-candidates p95 <= 100 ms.
+candidates p95 <= 100 ms; (issue 29, a budget box) cold start <= 1 s, RSS after 500 changes <= 200 MB,
+card placed -> greeting p95 <= 450 ms. The stores are filled by a process of their own (as the sync
+does on a station), so the memory figures are the kiosk's: its RSS is split into mapped files
+(Python, the libraries, Mesa's llvmpipe and LLVM) and anonymous memory (objects, textures, GL).
 """
 
 from __future__ import annotations
@@ -97,6 +100,16 @@ def rss_mb() -> float:
     import psutil
 
     return psutil.Process().memory_info().rss / 2**20
+
+
+def rss_split_mb() -> tuple[float, float]:
+    """(mapped files, anonymous and shared memory) of this process's RSS, from smaps_rollup."""
+    fields = {}
+    for line in Path("/proc/self/smaps_rollup").read_text().splitlines()[1:]:
+        name, _, value = line.partition(":")
+        fields[name] = int(value.split()[0]) / 1024
+    anon = fields.get("Anonymous", 0.0) + fields.get("Pss_Shmem", 0.0)
+    return fields["Rss"] - anon, anon
 
 
 def pct(values: list[float], q: float) -> float:
@@ -298,6 +311,7 @@ def run(reps: int, changes: int, cold_runs: int) -> int:
 
                 gc.collect()
                 rss_at[n] = rss_mb()
+        files_mb, anon_mb = rss_split_mb()
         change_s = time.perf_counter() - began
         assert app.errors_handled == 0, f"{app.errors_handled} unexpected errors (see the log)"
     finally:
@@ -306,21 +320,22 @@ def run(reps: int, changes: int, cold_runs: int) -> int:
     growth = rss_at[changes] - rss_at[50]
     rows = [
         ("cold start to interactive home", f"{statistics.median(cold):.2f} s", f"max {max(cold):.2f} s",
-         "<= 3 s"),
+         "<= 1 s"),
         ("RSS of the kiosk at start", f"{start_rss:.1f} MB", "", ""),
         ("tap 找工作 -> 50-job list drawn", f"{statistics.median(taps):.0f} ms", f"p90 {pct(taps, 0.9):.0f} ms",
          "<= 100 ms"),
         ("letter -> results drawn", f"{statistics.median(letters):.0f} ms", f"p90 {pct(letters, 0.9):.0f} ms",
          "<= 100 ms"),
         ("card placed -> greeting drawn", f"{statistics.median(greetings):.0f} ms",
-         f"p95 {pct(greetings, 0.95):.0f} ms", "p95 <= 600 ms"),
+         f"p95 {pct(greetings, 0.95):.0f} ms", "p95 <= 450 ms"),
         ("手写 stroke -> candidates", f"{statistics.median(strokes_ms):.1f} ms",
          f"p95 {pct(strokes_ms, 0.95):.1f} ms", "p95 <= 100 ms"),
         (f"手写 first / in five ({hand_chars} characters)", f"{hand_first} / {hand_top5}",
          f"{len(strokes_ms)} strokes", ""),
         ("greetings drawn over more than one frame", f"{late} of {len(greetings)}", "", ""),
         (f"RSS after 50 / {changes} screen changes", f"{rss_at[50]:.1f} / {rss_at[changes]:.1f} MB",
-         f"{change_s / changes * 1000:.0f} ms a change", ""),
+         f"{change_s / changes * 1000:.0f} ms a change", f"<= 200 MB after {changes}"),
+        ("  of which mapped files / anonymous, shared", f"{files_mb:.1f} / {anon_mb:.1f} MB", "", ""),
         (f"RSS growth 50 -> {changes} changes", f"{growth:+.1f} MB", "", "<= 10 MB"),
     ]
     print(f"kiosk benchmark ({reps} taps each, {len(cold)} cold starts, 1080x1920, Xvfb + llvmpipe, "
@@ -343,6 +358,8 @@ def run(reps: int, changes: int, cold_runs: int) -> int:
     print(f"FIGURE kiosk_handwriting_in_five_of_{hand_chars} {hand_top5} count")
     print(f"FIGURE kiosk_rss_after_{changes}_changes_mb {rss_at[changes]:.1f} MB")
     print(f"FIGURE kiosk_rss_growth_50_to_{changes}_mb {growth:.1f} MB")
+    print(f"FIGURE kiosk_rss_files_after_{changes}_changes_mb {files_mb:.1f} MB")
+    print(f"FIGURE kiosk_rss_anonymous_after_{changes}_changes_mb {anon_mb:.1f} MB")
     return 0
 
 
