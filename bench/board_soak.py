@@ -18,10 +18,13 @@ RSS and PSS (``/proc/self/smaps_rollup``) are sampled every few real seconds by 
 itself, with the simulated hour; at the end it prints where the memory is (mappings grouped:
 the heap, anonymous maps, thread stacks, Mesa's llvmpipe, the Python and Kivy libraries...).
 
+The two sample videos last 10 s each: a real day's 180 s video slots hold 116 videos from 06:30 to
+22:00, the soak's short ones about 180 (more openings and closings of the decoder than a real day,
+in less real time).
+
 Usage: ``.venv/bin/python bench/board_soak.py [--quick] [--hours H] [--speed S]``. The full run
-(24 simulated hours, 20 s videos) takes about an hour; ``--quick`` (2 simulated hours from
-21:00: an hour of the loop, then standby) a few minutes. Prints a table and ends with
-``FIGURE`` lines.
+(24 simulated hours from 06:00) takes about 50 minutes; ``--quick`` (2 simulated hours from
+21:00: an hour of the loop, then standby) about 3. Prints a table and ends with ``FIGURE`` lines.
 """
 
 from __future__ import annotations
@@ -189,7 +192,7 @@ def main() -> int:
     parser.add_argument("--night-speed", type=float, default=1200.0,
                         help="how much faster than real time the standby card goes (default 1200)")
     parser.add_argument("--video-seconds", type=float, default=None,
-                        help="length of each of the two training videos (default 20; quick 10)")
+                        help="length of each of the two training videos (default 10)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--config", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -197,7 +200,7 @@ def main() -> int:
         return child(args)
     hours = args.hours if args.hours is not None else (2.0 if args.quick else 24.0)
     start = args.start or ("21:00" if args.quick else "06:00")
-    video_s = args.video_seconds if args.video_seconds is not None else (10.0 if args.quick else 20.0)
+    video_s = args.video_seconds if args.video_seconds is not None else 10.0
     if hours <= 0 or args.speed < 1 or args.night_speed < 1 or video_s < 2:
         parser.error("--hours must be above 0, --speed and --night-speed at least 1, --video-seconds at least 2")
     from config.xvfb import start_xvfb
