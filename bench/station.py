@@ -18,6 +18,10 @@ Runs alone (``.venv/bin/python bench/station.py [--quick]``), on its own Xvfb an
   verified download, installed beside the current release and switched to (a code-only
   bundle on a station that has the lock's environment: the usual upgrade), and, without
   --quick, a full bundle's download (every wheel).
+
+``--budget`` runs instead the whole station on a one-core, 2 GB box (issue 29): the units in
+``yizhan.slice`` with ``CPUQuota=100%`` and ``MemoryMax=2G`` under a real systemd, through a
+day's visits, board loop and syncs (bench/station_budget.py says what and how).
 """
 
 from __future__ import annotations
@@ -224,10 +228,24 @@ def upgrade_times(work: Path, full: bool) -> dict[str, float]:
     return figures
 
 
+def run_budget(quick: bool) -> int:
+    """``--budget``: kiosk, board, sync and the print worker in ``yizhan.slice`` with CPUQuota=100% and
+    MemoryMax=2G, under a real systemd, through a day's visits (see bench/station_budget.py)."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from station_budget import run_budget as budget
+
+    return budget(quick)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer runs, smaller day, code-only upgrade")
+    parser.add_argument("--budget", action="store_true",
+                        help="the whole station in a one-core, 2 GB slice under a real systemd through a day's "
+                             "load (bench/station_budget.py; as root, about 12 minutes, --quick about 5)")
     args = parser.parse_args()
+    if args.budget:
+        return run_budget(args.quick)
     os.environ.setdefault("KIVY_NO_ARGS", "1")
     os.environ.setdefault("KIVY_HOME", tempfile.mkdtemp(prefix="yizhan-bench-kivy-"))
     from config.xvfb import start_xvfb
