@@ -54,7 +54,7 @@ def kiosk(make_kiosk):
 
 
 def texts_on_screen(driver) -> list[str]:
-    """Every text in the window's widget tree (all screens, shown or not)."""
+    """Every text in the window's widget tree (every page built so far, shown or not)."""
     out = []
     for widget in driver.app.sm.screens + [driver.app.root]:
         for w in driver.walk(widget):
