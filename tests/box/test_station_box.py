@@ -86,6 +86,20 @@ def test_the_secrets_are_sealed_to_the_box_and_never_beside_the_data(station_box
         other.stop()
 
 
+def test_every_service_runs_in_the_station_slice_where_its_budget_is_set(station_box: StationBox) -> None:
+    box = station_box.box
+    assert box.show("yizhan.slice")["ActiveState"] == "active"
+    for unit in SERVICES:
+        shown = box.run("systemctl", "show", "-p", "Slice", unit).stdout
+        assert "Slice=yizhan.slice" in shown.splitlines(), (unit, shown)
+    # One setting limits the whole station, in the kernel (here at run time only, then lifted).
+    box.run("systemctl", "set-property", "--runtime", "yizhan.slice", "MemoryMax=2G")
+    limit = box.sh("cat /sys/fs/cgroup/memory/yizhan.slice/memory.limit_in_bytes "  # cgroup v1 (this machine)
+                   "/sys/fs/cgroup/yizhan.slice/memory.max 2>/dev/null", check=False).stdout.split()
+    assert limit == [str(2 * 2**30)]
+    box.run("systemctl", "set-property", "--runtime", "yizhan.slice", "MemoryMax=infinity")
+
+
 def test_no_unit_restarts_in_a_loop(station_box: StationBox) -> None:
     before = _restarts(station_box)
     start = time.monotonic()
