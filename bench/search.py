@@ -76,7 +76,7 @@ def build_scan(path: Path, store: Store) -> sqlite3.Connection:
     scan = sqlite3.connect(path)
     scan.execute("CREATE TABLE jobs (n INTEGER PRIMARY KEY, id TEXT, title TEXT, employer TEXT, category TEXT,"
                  " requirements TEXT, title_pinyin TEXT, pinyin TEXT, dist_km REAL, published TEXT,"
-                 " valid_until TEXT)")
+                 " valid_until TEXT, work_date TEXT)")
     # the records apart, as the store keeps them: the scan reads only what it searches
     scan.execute("CREATE TABLE job_data (n INTEGER PRIMARY KEY, data TEXT)")
     rows, data = [], []
@@ -87,9 +87,9 @@ def build_scan(path: Path, store: Store) -> sqlite3.Connection:
         spelled = ["".join(rs) + " " + "".join(x[0] for x in rs) for rs in first]
         rows.append((n, job.id, job.title, job.employer, job.category, job.requirements, spelled[0],
                      " ".join(spelled), store.job_distance_km(job), job.published.isoformat(),
-                     job.valid_until.isoformat()))
+                     job.valid_until.isoformat(), job.work_date.isoformat() if job.work_date else None))
         data.append((n, job.model_dump_json()))
-    scan.executemany("INSERT INTO jobs VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+    scan.executemany("INSERT INTO jobs VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
     scan.executemany("INSERT INTO job_data VALUES (?,?)", data)
     scan.commit()
     return scan
