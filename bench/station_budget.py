@@ -50,10 +50,10 @@ OUT_DIR = os.environ.get("YIZHAN_BENCH_OUT", "/var/lib/yizhan/budget")
 CARD_CONTROL_PORT = 7001
 PRINTER_PORT = 9100
 READER_LINK = "/run/yizhan-bench/ttyIDCARD"
-GAP_S = 0.1  # a resident leaving and the next one stepping up (the kiosk keeps running frames)
+GAP_S = 0.05  # a resident leaving and the next one stepping up (the kiosk keeps running frames)
 SYNC_INTERVAL_S = 30
 JOBS = 300
-BOARD_ALONE_FRAMES = 150  # motion frames the board is measured alone for (about five page turns)
+BOARD_ALONE_FRAMES = 100  # motion frames the board is measured alone for (about three page turns)
 BOARD_ALONE_S = 150  # at most
 FACE_UNITS = ("yizhan-kiosk.service", "yizhan-board.service")
 BUDGET_UNITS = ("yizhan-session.service", *FACE_UNITS, "yizhan-sync.service", "yizhan-print.service")
@@ -186,7 +186,7 @@ def _visit(driver: Any, n: int, flips: _Flips, card: Any, out: dict[str, Any]) -
             driver.until(lambda: "打印" in app.notice_text or "排队" in app.notice_text, timeout=15,
                          what="the print message")
             out["slips"] += 1
-            driver.pump(0.2)  # the slip on its way (only an ended visit, 结束, drops unprinted ones)
+            driver.pump(0.1)  # the slip on its way (only an ended visit, 结束, drops unprinted ones)
     if n % 5 == 0:
         _leave(driver)
         out["card_ms"].append(_card_to_greeting(driver, flips, lambda: card.place(n // 5 % 3)))
@@ -426,7 +426,7 @@ def run_budget(quick: bool) -> int:
     from box_kit import BoxError, prepare_station_box
 
     visits = 100 if quick else 500
-    day_s = 200 if quick else 660  # a ceiling on the real time the visits may take
+    day_s = 200 if quick else 720  # a ceiling on the real time the visits may take
     work = Path(tempfile.mkdtemp(prefix="yizhan-bench-budget-"))
     started = time.monotonic()
     station = prepare_station_box(work, **{
