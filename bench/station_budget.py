@@ -37,6 +37,7 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -480,6 +481,7 @@ def run_budget(quick: bool) -> int:
         raise
     finally:
         box.stop()
+        shutil.rmtree(work, ignore_errors=True)  # the bundles and the hub's copy: hundreds of MB
     return _report(figures, visits, quick)
 
 
