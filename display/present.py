@@ -12,9 +12,10 @@ re-pointed), the :class:`Presenter` redraws with a scissor set to those reels' r
 back buffer whole. Every frame is shown that way, so the back buffer always holds the
 complete picture: a partial frame is exactly the last frame with the reels redrawn.
 
-A list that scrolls by a few pixels is not even redrawn: its pixels already on the screen are
-moved by the X server (``XCopyArea`` on the window, a memory move inside the server) and only
-the rows that entered, a strip as wide as the scroll step, are drawn and copied. The reel's
+A list that moves by less than half its height (a scroll step, a frame of a page's glide) is
+not even redrawn: its pixels already on the screen are moved by the X server (``XCopyArea`` on
+the window, a memory move inside the server) and only the rows that entered, a strip as wide
+as the step, are drawn and copied. The reel's
 offset only ever moves by whole pixels and the rows are drawn at whole pixels, so the moved
 picture is exactly the one a whole redraw makes (tests/display/test_board_player.py compares
 them). The back buffer's copy of the list goes stale meanwhile; nothing shows it (whole frames
@@ -256,7 +257,7 @@ class Presenter:
     def _move_of(self, reel: Any, box: Box) -> Move | None:
         """How the reel's pixels on the screen move to show its new offset; None if it must be redrawn."""
         seen = self._seen.get(id(reel))
-        if (not self.move_pixels or seen is None or seen[0] != reel.generation or not reel.scrolls
+        if (not self.move_pixels or seen is None or seen[0] != reel.generation or not reel.moves
                 or self._copies >= REFRESH_COPIES):
             return None
         delta = (reel.offset - seen[1]) % reel.track.total

@@ -169,17 +169,14 @@ class ReelView(Widget):
 
     @property
     def moves(self) -> bool:
+        """True for a list longer than its window, scrolling or paged: it loops, and its picture at
+        offset ``o`` and ``o + track.total`` is the same."""
         return self.motion is not None and self.motion.moves
 
     @property
     def offset(self) -> int:
         """The offset shown (-1 before the first)."""
         return self._offset
-
-    @property
-    def scrolls(self) -> bool:
-        """True for a continuously scrolling, looping list (its picture at ``o`` and ``o + total`` is the same)."""
-        return isinstance(self.motion, ScrollMotion) and self.motion.moves
 
     def show_offset(self, offset: int) -> None:
         """Show the list scrolled by ``offset`` pixels (the per-frame call)."""
@@ -210,7 +207,11 @@ class ReelView(Widget):
         count = len(items)
         window = self.window
         base = track.starts[first] if count else 0
-        reach = window + max(track.extents, default=0)
+        # how far past the first item's start the window can reach: its own length past the largest
+        # step to the next item's start (on a paged list the last item's step runs on through the
+        # padding of the last page, which the glide back to the first page passes through)
+        step = max(max(track.extents, default=0), track.total - track.starts[-1] if track.starts else 0)
+        reach = window + step
         for k, slot in enumerate(self._slots):
             index = first + k
             if not track.moves and index >= count:

@@ -485,3 +485,61 @@ def test_while_only_the_list_scrolls_only_it_is_redrawn_and_the_screen_still_sho
     partial, full = seen["partial"], seen["full"]
     assert len(full.getcolors(1 << 22) or []) > 20  # the board, not an empty window
     assert ImageChops.difference(partial, full).getbbox() is None, "the screen differs from a whole redraw"
+
+
+def test_a_page_glide_moves_the_lists_pixels_and_the_screen_equals_a_whole_redraw(xvfb, station) -> None:
+    """A paged list (the TV default) glides to its next page by moving its pixels on the screen and
+    drawing only the rows that enter (display/present.py); after a glide, and after the glide from
+    the last page back to the first, the screen is exactly a whole redraw."""
+    from PIL import ImageChops, ImageGrab
+
+    prepare_kivy()
+    from kivy.core.window import Window
+
+    from config.faces import board_app
+
+    settings = station.settings
+    fill_store(settings, jobs=24, today=TODAY,
+               schedule={"on_hours": [], "segments": [{"kind": "jobs", "seconds": 600, "page_s": 600}]})
+    profile = resolve_profile(settings.devices.board_screen, profile="tv-1080p", motion="paged")
+    app = board_app(settings, profile, clock=FakeClock(AT_10), probe=True, poll_s=0.3, tick_s=5.0)
+    pairs: list[tuple[int, object, object]] = []
+    seen: dict = {}
+
+    def glide(app):
+        reel = app.jobs_panel.reel
+        assert app.driver.flip_now()
+        yield lambda: not reel.motion.moving
+        yield 0.2  # the last frame of the glide is on the screen
+
+    def compare(app):
+        presenter = app.presenter
+        moved = ImageGrab.grab(xdisplay=xvfb)
+        full = presenter.full_frames
+        presenter.invalidate()
+        Window.canvas.ask_update()
+        yield lambda: presenter.full_frames > full
+        yield 0.2
+        pairs.append((app.jobs_panel.reel.motion.page, moved, ImageGrab.grab(xdisplay=xvfb)))
+
+    def script(app):
+        yield showing(app, "jobs")
+        yield 1.0
+        presenter = app.presenter
+        assert presenter is not None, "llvmpipe under Xvfb: the board should present moving regions only"
+        reel = app.jobs_panel.reel
+        seen["pages"] = reel.motion.pages
+        moved = presenter.moved_frames
+        yield from glide(app)
+        seen["moved"] = presenter.moved_frames - moved
+        yield from compare(app)
+        while reel.motion.page != 0:  # on round, to the glide from the last page to the first
+            yield from glide(app)
+        yield from compare(app)
+
+    run_script(app, script, timeout=90)
+    assert seen["pages"] >= 3, "too few pages to glide through"
+    assert seen["moved"] >= 5, "the glide redrew the list instead of moving it"
+    assert [page for page, _m, _f in pairs] == [1, 0]
+    for page, moved, full in pairs:
+        assert ImageChops.difference(moved, full).getbbox() is None, f"page {page}: the screen differs from a whole redraw"
