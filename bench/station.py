@@ -228,13 +228,13 @@ def upgrade_times(work: Path, full: bool) -> dict[str, float]:
     return figures
 
 
-def run_budget(quick: bool) -> int:
+def run_budget(quick: bool, quota_period: str) -> int:
     """``--budget``: kiosk, board, sync and the print worker in ``yizhan.slice`` with CPUQuota=100% and
     MemoryMax=2G, under a real systemd, through a day's visits (see bench/station_budget.py)."""
     sys.path.insert(0, str(ROOT / "bench"))
     from station_budget import run_budget as budget
 
-    return budget(quick)
+    return budget(quick, quota_period)
 
 
 def main() -> int:
@@ -243,9 +243,11 @@ def main() -> int:
     parser.add_argument("--budget", action="store_true",
                         help="the whole station in a one-core, 2 GB slice under a real systemd through a day's "
                              "load (bench/station_budget.py; as root, about 12 minutes, --quick about 5)")
+    parser.add_argument("--quota-period", default="10ms",
+                        help="with --budget: the CPU quota's period (CPUQuotaPeriodSec; systemd's default is 100ms)")
     args = parser.parse_args()
     if args.budget:
-        return run_budget(args.quick)
+        return run_budget(args.quick, args.quota_period)
     os.environ.setdefault("KIVY_NO_ARGS", "1")
     os.environ.setdefault("KIVY_HOME", tempfile.mkdtemp(prefix="yizhan-bench-kivy-"))
     from config.xvfb import start_xvfb

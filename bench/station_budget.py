@@ -22,6 +22,13 @@ bundle, bench/station_box.py's helpers), the box's own hub on its loopback:
   ``Window.on_flip``, the board's own motion frame counter);
 * the sync every 30 s against the hub, delivering the registrations and heartbeats.
 
+The quota is counted over ``CPUQuotaPeriodSec=10ms`` (``--quota-period``; systemd's default is
+100 ms). A quota is a poor copy of one core on a machine with two: with a 100 ms period the
+slice may run on both cores for 50 ms and then the whole station stands still for 50, which no
+one-core box does (it shares its core out in milliseconds); a 10 ms period keeps the same
+budget with stops short enough for a 60 fps board. A station given a budget should set both
+(docs/operations.md).
+
 The day is compressed by running visits back to back (a pause of ``GAP_S`` between them), not by
 moving any clock: every figure is real time in the box. Figures: watchdog kills and OOM kills
 (the journal, ``NRestarts``/``Result``, the cgroups' ``memory.oom_control``), the peak memory of
@@ -53,6 +60,7 @@ PRINTER_PORT = 9100
 READER_LINK = "/run/yizhan-bench/ttyIDCARD"
 GAP_S = 0.05  # a resident leaving and the next one stepping up (the kiosk keeps running frames)
 SYNC_INTERVAL_S = 30
+QUOTA_PERIOD = "10ms"  # see the module docstring
 JOBS = 300
 BOARD_ALONE_FRAMES = 100  # motion frames the board is measured alone for (about three page turns)
 BOARD_ALONE_S = 150  # at most
@@ -327,7 +335,7 @@ def board_watch() -> int:
 
 def _dropin(face: str, extra: str) -> str:
     return ("[Service]\nExecStart=\n"
-            f"ExecStart=/bin/sh -c 'exec env PYTHONPATH=/opt/yizhan/current/lib:{BENCH_DIR}/site "
+            f"ExecStart=/bin/sh -c 'exec env PYTHONPATH=/opt/yizhan/current/lib "
             f"/opt/yizhan/envs/*/bin/python -P "
             f"{BENCH_DIR}/station_budget.py --face {face} {extra}'\n")
 
@@ -387,21 +395,6 @@ def _register_station(station: Any) -> None:
     write_station_file(station.config, settings)
 
 
-def _copy_test_touch(box: Any) -> None:
-    """kiosk.driver's touches are Kivy's ``kivy.tests.common.UnitTestTouch``, whose module imports
-    pytest; the station's environment has none, so the bench brings its own (pure Python) beside
-    this module, on the faces' PYTHONPATH only."""
-    import importlib.util
-
-    box.run("mkdir", "-p", f"{BENCH_DIR}/site")
-    for name in ("pytest", "_pytest", "pluggy", "iniconfig", "py"):
-        spec = importlib.util.find_spec(name)
-        if spec is None or spec.origin is None:
-            raise SystemExit(f"{name} is not installed here: make .venv first")
-        origin = Path(spec.origin)
-        box.cp(origin.parent if origin.name == "__init__.py" else origin, f"{BENCH_DIR}/site")
-
-
 def _start_devices(box: Any, config_in_box: str) -> None:
     box.run("systemd-run", "--unit=bench-printer", "/root/y/bin/yizhan", "--config", config_in_box, "print",
             "virtual", "--port", str(PRINTER_PORT), "--out", "/root/slips")
@@ -421,7 +414,7 @@ def _read_json(box: Any, name: str) -> dict[str, Any]:
     return json.loads(done.stdout) if done.returncode == 0 and done.stdout.strip() else {}
 
 
-def run_budget(quick: bool) -> int:
+def run_budget(quick: bool, quota_period: str = QUOTA_PERIOD) -> int:
     """Boot the box, install, set the budget, run the day, print the table and FIGURE lines."""
     sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "box")]
     from box_kit import BoxError, prepare_station_box
@@ -447,10 +440,10 @@ def run_budget(quick: bool) -> int:
         box.wait_for(box.faces_up, timeout_s=300, what="both screens drawn")
         set_up_s = time.monotonic() - started
         _start_reader(box)
-        box.run("systemctl", "set-property", "--runtime", "yizhan.slice", "CPUQuota=100%", "MemoryMax=2G")
+        box.run("systemctl", "set-property", "--runtime", "yizhan.slice", "CPUQuota=100%", "MemoryMax=2G",
+                f"CPUQuotaPeriodSec={quota_period}")
         box.run("mkdir", "-p", BENCH_DIR)
         box.cp(Path(__file__).resolve(), BENCH_DIR)
-        _copy_test_touch(box)
         box.write("/etc/systemd/system/yizhan-board.service.d/budget.conf", _dropin("board", ""))
         box.write("/etc/systemd/system/yizhan-kiosk.service.d/budget.conf", _dropin(
             "kiosk", f"--visits {visits} --seconds {day_s} --card-port {CARD_CONTROL_PORT}"))
@@ -557,6 +550,7 @@ def _report(f: dict[str, Any], visits: int, quick: bool) -> int:
           f"{kiosk.get('seconds', 0):.0f} s real time; set-up {f['set_up_s']:.0f} s)")
     rows = [
         ("yizhan.slice CPU quota (cgroup v1 cpu.cfs_quota_us/period)", quota),
+        ("  the quota's period (CPUQuotaPeriodSec)", f"{int(f['period_us']) / 1000:.0f} ms"),
         ("yizhan.slice memory limit (memory.limit_in_bytes)", f"{limit:.2f} GiB"),
         ("slice throttled by the quota (periods / s)",
          f"{f['throttled'].get('nr_throttled', '?')} of {f['throttled'].get('nr_periods', '?')} / {throttled_s:.1f} s"),
@@ -617,9 +611,10 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=600, help=argparse.SUPPRESS)
     parser.add_argument("--card-port", type=int, default=CARD_CONTROL_PORT, help=argparse.SUPPRESS)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--quota-period", default=QUOTA_PERIOD)
     args = parser.parse_args()
     if args.face is None:
-        return run_budget(args.quick)
+        return run_budget(args.quick, args.quota_period)
     try:
         if args.face == "kiosk":
             return kiosk_day(args.visits, args.seconds, args.card_port)

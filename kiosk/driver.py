@@ -16,6 +16,7 @@ from typing import Any
 
 from kivy.base import EventLoop, ExceptionManager, runTouchApp, stopTouchApp
 from kivy.core.window import Window
+from kivy.input.motionevent import MotionEvent
 from kivy.uix.screenmanager import Screen
 from kivy.uix.scrollview import ScrollView
 from kivy.uix.widget import Widget
@@ -162,16 +163,10 @@ class Driver:
         Input arrives in the physical screen's normalised coordinates and the window rotates it
         (MotionEvent.to_absolute_pos); this is the inverse, so that taps work on rotated kiosks.
         """
-        # Imported at the first tap: kivy.tests imports pytest, a tenth of a second of a start.
-        from kivy.tests.common import UnitTestTouch
-
-        touch = UnitTestTouch(x, y)
         w, h = (max(1, v - 1) for v in Window.system_size)
         nx, ny = {0: (x / w, y / h), 90: (1 - y / w, x / h), 180: (1 - x / w, 1 - y / h),
                   270: (y / w, 1 - x / h)}[Window.rotation]
-        touch.sx = touch.osx = touch.psx = nx
-        touch.sy = touch.osy = touch.psy = ny
-        return touch
+        return DriverTouch(nx, ny)
 
     @staticmethod
     def _ancestors(widget: Widget) -> Iterator[Widget]:
@@ -200,3 +195,22 @@ class Driver:
         image = Image.frombytes("RGBA", (width, height), data).transpose(Image.Transpose.FLIP_TOP_BOTTOM)
         image.convert("RGB").save(path)
         return path
+
+
+class DriverTouch(MotionEvent):
+    """One finger on the screen, at normalised screen coordinates (0..1 from the bottom left),
+    put through Kivy's input dispatch as a touch screen's events are."""
+
+    def __init__(self, sx: float, sy: float) -> None:
+        super().__init__("DriverTouch", 99, {"sx": sx, "sy": sy}, is_touch=True, type_id="touch")
+        self.profile = ["pos"]
+
+    def depack(self, args: dict[str, float]) -> None:
+        self.sx, self.sy = args["sx"], args["sy"]
+        super().depack(args)
+
+    def touch_down(self) -> None:
+        EventLoop.post_dispatch_input("begin", self)
+
+    def touch_up(self) -> None:
+        EventLoop.post_dispatch_input("end", self)

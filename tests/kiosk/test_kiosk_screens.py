@@ -223,8 +223,13 @@ def test_a_rotated_screen_still_takes_taps_where_they_are_shown(make_kiosk, tmp_
 def test_type_size_switch_there_and_back_restores_every_text(make_kiosk):  # noqa: F811 - pytest fixture
     from kivy.uix.label import Label
 
+    from kiosk.app import SCREENS
+
     kiosk = make_kiosk(reader=False)
     driver, app = kiosk.driver, kiosk.app
+    for name, *_rest in SCREENS:  # every page built now (they are built when first needed), so
+        app.sm.get_screen(name)   # that each text is counted in all three snapshots
+    driver.pump(frames=2)
 
     def sizes():
         return {id(w): (type(w).__name__, getattr(w, "text", "")[:12], w.font_size)
