@@ -243,8 +243,8 @@ def main() -> int:
     parser.add_argument("--budget", action="store_true",
                         help="the whole station in a one-core, 2 GB slice under a real systemd through a day's "
                              "load (bench/station_budget.py; as root, about 12 minutes, --quick about 5)")
-    parser.add_argument("--quota-period", default="10ms",
-                        help="with --budget: the CPU quota's period (CPUQuotaPeriodSec; systemd's default is 100ms)")
+    parser.add_argument("--quota-period", default="100ms",
+                        help="with --budget: the CPU quota's period (CPUQuotaPeriodSec; 100ms is systemd's default)")
     args = parser.parse_args()
     if args.budget:
         return run_budget(args.quick, args.quota_period)
