@@ -251,6 +251,16 @@ def browser_phase(config: Path, display: str, xvfb_pid: int, seconds: float, pro
             "frames": state["frames"], "scroll_px_s": speed}
 
 
+def print_table(rows: list[tuple[str, str, str]], *, value_width: int) -> None:
+    """The benchmark's table: measure, value, note."""
+    width = max(len(a) for a, _, _ in rows)
+    print()
+    print(f"{'measure':<{width}}  {'value':<{value_width}} note")
+    print("-" * (width + 60))
+    for a, b, c in rows:
+        print(f"{a:<{width}}  {b:<{value_width}} {c}")
+
+
 def report(r: dict, took: float, load: float) -> None:
     empty, scroll, capped, redrawn, paged, playlist = (
         r[k] for k in ("empty", "scroll", "scroll-capped", "scroll-redrawn", "paged", "playlist"))
@@ -303,12 +313,7 @@ def report(r: dict, took: float, load: float) -> None:
         ("  the same, the list redrawn, not moved", f"{redrawn_ms:.1f} / {browser_ms:.1f} ms",
          f"ratio {redrawn_ratio:.2f}"),
     ]
-    width = max(len(a) for a, _, _ in rows)
-    print()
-    print(f"{'measure':<{width}}  {'value':<24} note")
-    print("-" * (width + 60))
-    for a, b, c in rows:
-        print(f"{a:<{width}}  {b:<24} {c}")
+    print_table(rows, value_width=24)
     print(f"(benchmark took {took:.0f} s; load average at the start {load:.2f} on {os.cpu_count()} cores:"
           " other work on the machine lowers every figure)")
     print()

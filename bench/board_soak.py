@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.board import make_station  # noqa: E402
+from bench.board import make_station, print_table  # noqa: E402
 from config.station import open_store  # noqa: E402
 
 SAMPLE_EVERY_S = 2.0  # real seconds between memory samples
@@ -275,12 +275,7 @@ def report(r: dict, took: float, load: float, video_s: float) -> None:
         ("RSS trend after the first hour", f"{slope:+.2f} MB/h", "per simulated hour; target flat"),
         ("threads at the end", str(samples[-1]["threads"]), ""),
     ]
-    width = max(len(a) for a, _, _ in rows)
-    print()
-    print(f"{'measure':<{width}}  {'value':<14} note")
-    print("-" * (width + 60))
-    for a, b, c in rows:
-        print(f"{a:<{width}}  {b:<14} {c}")
+    print_table(rows, value_width=14)
     print()
     print("where the memory is at the end (mappings grouped, MB):")
     print(f"  {'group':<34} {'RSS':>7} {'PSS':>7}")
