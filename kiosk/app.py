@@ -194,20 +194,14 @@ class KioskScreens(ScreenManager):
     """
 
     def get_screen(self, name: str) -> Any:
-        for screen in self.screens:
-            if screen.name == name:
-                return screen
-        found = next((entry for entry in SCREENS if entry[0] == name), None)
-        if found is None:
-            raise ScreenManagerException(f"No Screen with name {name!r}.")
-        module = importlib.import_module(found[1])
-        load_kv(Path(module.__file__).with_suffix(".kv"))
-        screen = getattr(module, found[2])(name=name)
-        self.add_widget(screen)
-        return screen
-
-    def built(self, name: str) -> bool:
-        return any(screen.name == name for screen in self.screens)
+        if not self.has_screen(name):
+            found = next((entry for entry in SCREENS if entry[0] == name), None)
+            if found is None:
+                raise ScreenManagerException(f"No Screen with name {name!r}.")
+            module = importlib.import_module(found[1])
+            load_kv(Path(module.__file__).with_suffix(".kv"))
+            self.add_widget(getattr(module, found[2])(name=name))
+        return super().get_screen(name)
 
 
 class KioskApp(App):
@@ -292,7 +286,7 @@ class KioskApp(App):
         then the pinyin table the first letter typed needs (content.search)."""
         if self.stopped:
             return
-        waiting = [name for name in BUILT_EARLY if not self.sm.built(name)]
+        waiting = [name for name in BUILT_EARLY if not self.sm.has_screen(name)]
         if waiting:
             self.sm.get_screen(waiting[0])
             self._events.append(Clock.schedule_once(self._build_early, 0))
